@@ -1,0 +1,42 @@
+# The two set-up commands (see README): `make run` and `make test`. Both install what they need.
+VENV    := .venv
+BIN     := $(VENV)/bin
+PYTHON  ?= python3
+HOST    ?= 127.0.0.1
+PORT    ?= 5000
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test setup-db chromium translations clean
+
+## Install, migrate, load the reference data and serve on http://127.0.0.1:5000 (SQLite).
+run: $(BIN)/.installed setup-db
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+## Install and run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL).
+test: $(BIN)/.installed chromium
+	$(BIN)/pytest
+
+setup-db: $(BIN)/.installed
+	$(BIN)/flask db upgrade
+	$(BIN)/flask reference load
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --editable '.[test]'
+	touch $@
+
+# Debian's Chromium drives the browser tests (Playwright cannot download a browser here).
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+## After changing texts: extract, merge into the bokmål catalogue, then translate and compile.
+translations: $(BIN)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -o messages.pot --no-location --sort-output .
+	$(BIN)/pybabel -q update -i messages.pot -d translations --no-fuzzy-matching -w 100
+	@echo "Translate the empty msgstr entries in translations/nb/LC_MESSAGES/messages.po, then:"
+	@echo "  $(BIN)/pybabel compile -d translations"
+	rm -f messages.pot
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,125 @@
+"""The application factory: ``create_app`` builds everything; nothing happens at import."""
+
+from flask import Flask, current_app, g, has_request_context, render_template, request, session
+from flask_babel import lazy_gettext
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+
+import config
+from models.types import render_item
+from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(config.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    config.finish(app)
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    migrate.init_app(app, db, render_as_batch=True, render_item=render_item)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+
+    import models  # registers the models with the metadata
+    from blueprints import (
+        account,
+        anchorings,
+        auth,
+        coordinator,
+        meetings,
+        municipalities,
+        organisations,
+        public,
+        registration,
+    )
+
+    for package in (public, organisations, auth, registration, anchorings, account, municipalities, meetings, coordinator):
+        app.register_blueprint(package.bp)
+
+    login_manager.user_loader(models.Member.for_session)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = lazy_gettext("Sign in to see that page.")
+    login_manager.login_message_category = "info"
+    app.before_request(attribute_changes_to_user)
+
+    from cli import register_commands
+
+    register_commands(app)
+    register_error_pages(app)
+    app.after_request(security_headers)
+    app.context_processor(lambda: {"current_locale": str(select_locale())})
+    return app
+
+
+def attribute_changes_to_user():
+    """Audit entries written during a request name the signed-in user."""
+    if current_user.is_authenticated:
+        g.audit_actor = (current_user._get_current_object(), current_user.name)
+
+
+def select_locale():
+    """The language the reader chose, else the browser's preference, else bokmål."""
+    languages = list(current_app.config["LANGUAGES"])
+    if not has_request_context():
+        return languages[0]
+    if "locale" not in g:
+        chosen = session.get("locale")
+        g.locale = chosen if chosen in languages else (
+            request.accept_languages.best_match(languages) or languages[0]
+        )
+    return g.locale
+
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def security_headers(response):
+    """Headers every response carries; htmx is configured by a meta tag, so no inline script."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if current_app.config["PRODUCTION"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    # Pages differ for htmx requests (a fragment) and by language.
+    response.vary.update(("HX-Request", "Accept-Language"))
+    return response
+
+
+def register_error_pages(app):
+    def error_page(error, code):
+        return render_template("errors/error.html", code=code, error=error), code
+
+    for code in (400, 403, 404, 405, 429, 500):
+        app.register_error_handler(code, lambda e, code=code: error_page(e, code))
+    app.register_error_handler(CSRFError, lambda e: error_page(e, 400))
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite enforces foreign keys only when asked, per connection."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 5000")
+    cursor.close()

@@ -1,0 +1,38 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField, TelField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from blueprints.validators import EmailAddress, PrintableText
+
+
+def text(label, required=True, max=200):
+    return StringField(label, validators=[InputRequired() if required else Optional(), Length(max=max), PrintableText()])
+
+
+class ProfileForm(FlaskForm):
+    name = text(_l("Full name"))
+    phone = TelField(_l("Phone (optional)"), validators=[Optional(), Length(max=40), PrintableText()])
+    job_title = text(_l("Job title"))
+    unit = text(_l("Unit or department"))
+    manager_name = text(_l("Your line manager's name"))
+    manager_email = EmailField(
+        _l("Your line manager's e-mail address"),
+        validators=[InputRequired(), Length(max=254), EmailAddress()],
+    )
+
+    def __init__(self, *args, member, **kwargs):
+        super().__init__(*args, obj=member, **kwargs)
+        self.member = member
+
+    def validate_manager_email(self, field):
+        if field.data == self.member.email:
+            raise ValidationError(_l("Give your line manager's address, not your own."))
+
+
+class LeaveForm(FlaskForm):
+    reason = TextAreaField(_l("Why are you leaving? (optional)"), validators=[Optional(), Length(max=500), PrintableText(multiline=True)])
+
+
+class DeleteForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[InputRequired(_l("Enter your password to confirm.")), Length(max=200)])

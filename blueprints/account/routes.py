@@ -1,0 +1,119 @@
+import json
+from datetime import timedelta
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, logout_user
+from sqlalchemy import select
+
+from blueprints.account import bp
+from blueprints.account.forms import DeleteForm, LeaveForm, ProfileForm
+from extensions import db
+from models import DomainError, Meeting, Membership, Signup, tokens
+from models.types import utcnow
+from models.accounts import request_anchoring
+from models.main_contact import needing_main_contact
+
+
+@bp.get("/")
+@login_required
+def index():
+    flagged = db.session.execute(
+        needing_main_contact(
+            network_ids=[m.network_id for m in current_user.memberships if m.status == "active"],
+            organisation_ids=[current_user.organisation_id],
+        )
+    ).all()
+    feed = tokens.make("calendar_feed", member=current_user.id, version=current_user.auth_version)
+    my_meetings = db.session.scalars(
+        select(Meeting).join(Signup, Signup.meeting_id == Meeting.id)
+        .where(Signup.member_id == current_user.id, Meeting.ends_at >= utcnow() - timedelta(days=180))
+        .order_by(Meeting.starts_at)
+    ).all()
+    return render_template(
+        "account/index.html", member=current_user, leave_form=LeaveForm(),
+        feed_url=url_for("meetings.calendar_feed", token=feed, _external=True), my_meetings=my_meetings,
+        needs_main_contact=[network_id for _org, network_id, _active in flagged],
+    )
+
+
+@bp.route("/edit", methods=["GET", "POST"])
+@login_required
+def edit():
+    member = current_user._get_current_object()
+    form = ProfileForm(member=member)
+    if form.validate_on_submit():
+        member.name = form.name.data.strip()
+        member.phone = (form.phone.data or "").strip() or None
+        member.job_title = form.job_title.data.strip()
+        member.unit = form.unit.data.strip()
+        if member.change_manager(form.manager_name.data.strip(), form.manager_email.data):
+            request_anchoring(member)
+            flash(_("We have asked %(name)s to confirm your participation. Until they answer, your earlier anchoring stands.", name=member.manager_name), "info")
+        db.session.commit()
+        flash(_("Your details are saved."), "success")
+        return redirect(url_for("account.index"), code=303)
+    return render_template("account/edit.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/memberships/<int:membership_id>/leave")
+@login_required
+def leave(membership_id):
+    membership = db.get_or_404(Membership, membership_id)
+    if membership.member_id != current_user.id:
+        abort(404)
+    form = LeaveForm()
+    if form.validate_on_submit():
+        try:
+            membership.leave(form.reason.data or None)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(_("You have left %(network)s.", network=membership.network.code), "success")
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.post("/anchoring/ask-again")
+@login_required
+def ask_again():
+    """After a decline, ask the (possibly corrected) line manager once more."""
+    member = current_user._get_current_object()
+    if member.pending_anchoring is not None:
+        flash(_("Your line manager has already been asked."), "info")
+        return redirect(url_for("account.index"), code=303)
+    for membership in member.memberships:
+        if membership.status == "declined":
+            membership.ask_anchoring_again()
+    request_anchoring(member)
+    db.session.commit()
+    flash(_("We have asked %(name)s to confirm your participation.", name=member.manager_name), "success")
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.get("/export.json")
+@login_required
+def export():
+    body = json.dumps(current_user.export(), ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="mine-data.json"', "Cache-Control": "no-store"},
+    )
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@login_required
+def delete():
+    member = current_user._get_current_object()
+    form = DeleteForm()
+    if form.validate_on_submit():
+        if not member.check_password(form.password.data):
+            form.password.errors.append(_("The password is wrong."))
+        else:
+            member.erase()
+            db.session.commit()
+            logout_user()
+            flash(_("Your account is deleted. Your personal data is erased; the networks' history is kept without you."), "success")
+            return redirect(url_for("public.index"), code=303)
+    return render_template("account/delete.html", form=form), 422 if form.errors else 200

@@ -1,0 +1,77 @@
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from blueprints.anchorings import bp
+from blueprints.anchorings.forms import DecisionForm, RecordForm
+from blueprints.util import coordinator_required, token_error
+from extensions import db, limiter
+from models import Anchoring, AnchoringStatus, DomainError, Member, Membership, audit, tokens
+from models.accounts import anchoring_for, notify_decision
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per 15 minutes")
+def decide(token):
+    try:
+        anchoring = anchoring_for(token)
+    except tokens.TokenError as error:
+        return token_error(error)
+    member = anchoring.member
+    form = DecisionForm(name=anchoring.manager_name)
+    if form.validate_on_submit():
+        with audit.acting_as(label=f"{form.name.data} <{anchoring.manager_email}> (leder)"):
+            if form.decision.data == "confirm":
+                anchoring.confirm(form.name.data.strip())
+            else:
+                anchoring.decline(form.name.data.strip(), form.comment.data or None)
+            notify_decision(anchoring)
+        db.session.commit()
+        return render_template("anchorings/decided.html", anchoring=anchoring, member=member)
+    networks = [m.network for m in member.memberships if m.status in ("pending_anchoring", "active")]
+    return render_template(
+        "anchorings/decide.html", form=form, anchoring=anchoring, member=member, networks=networks
+    ), 422 if form.errors else 200
+
+
+def pending_for(coordinator):
+    """Pending anchorings of members in the networks ``coordinator`` coordinates."""
+    networks = coordinator.coordinated_network_ids
+    return db.session.scalars(
+        Anchoring.pending()
+        .join(Member, Anchoring.member_id == Member.id)
+        .where(Member.memberships.any(Membership.network_id.in_(networks)))
+        .options(
+            selectinload(Anchoring.member).selectinload(Member.organisation),
+            selectinload(Anchoring.member).selectinload(Member.memberships).selectinload(Membership.network),
+        )
+    ).all()
+
+
+@bp.get("/pending")
+@coordinator_required
+def pending():
+    return render_template("anchorings/pending.html", anchorings=pending_for(current_user), form=RecordForm())
+
+
+@bp.post("/<int:anchoring_id>/record")
+@coordinator_required
+def record(anchoring_id):
+    anchoring = db.get_or_404(Anchoring, anchoring_id)
+    if anchoring not in pending_for(current_user):
+        abort(404 if anchoring.status == AnchoringStatus.PENDING else 409)
+    form = RecordForm()
+    if form.validate_on_submit():
+        try:
+            anchoring.record_by_coordinator(current_user, form.reason.data.strip())
+        except DomainError as error:
+            form.reason.errors.append(error.message)
+        else:
+            notify_decision(anchoring)
+            db.session.commit()
+            flash(_("The anchoring of %(name)s is recorded.", name=anchoring.member.name), "success")
+            return redirect(url_for("anchorings.pending"), code=303)
+    return render_template(
+        "anchorings/pending.html", anchorings=pending_for(current_user), form=form, failed=anchoring.id
+    ), 422

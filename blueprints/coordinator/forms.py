@@ -1,0 +1,67 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SearchField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+from blueprints.validators import EmailAddress, PrintableText
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = SearchField(_l("Member's name or e-mail"), validators=[Optional(), Length(max=100), PrintableText()])
+    action = SelectField(_l("What"), validators=[Optional()], default="")
+    network = SelectField(_l("Network"), validators=[Optional()], default="")
+
+
+class OutboxFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        _l("Status"),
+        choices=[
+            SelectChoice("", _l("All")),
+            SelectChoice("pending", _l("Waiting")),
+            SelectChoice("sending", _l("Sending")),
+            SelectChoice("sent", _l("Sent")),
+            SelectChoice("failed", _l("Failed")),
+        ],
+        validators=[Optional()],
+        default="",
+    )
+
+
+class CoordinatorForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[InputRequired(_l("Enter the e-mail address.")), Length(max=254), EmailAddress()])
+    name = StringField(_l("Name (for a new account)"), validators=[Optional(), Length(max=200), PrintableText()])
+    network = SelectField(_l("Network"), validators=[InputRequired()])
+
+
+class DecisionNoteForm(FlaskForm):
+    note = TextAreaField(_l("Note (required when rejecting)"), validators=[Optional(), Length(max=1000), PrintableText(multiline=True)])
+
+
+class OverviewForm(FlaskForm):
+    """Filters and sort order of the overview, read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    network = SelectField(_l("Network"), validators=[Optional()])
+    county = SelectField(_l("County"), validators=[Optional()], default="")
+    q = SearchField(_l("Municipality or organisation"), validators=[Optional(), Length(max=100), PrintableText()])
+    sort = SelectField(
+        _l("Sort by"),
+        choices=[
+            SelectChoice("name", _l("Name")),
+            SelectChoice("members", _l("Active members")),
+            SelectChoice("pending", _l("Pending anchorings")),
+            SelectChoice("activity", _l("Last activity")),
+        ],
+        validators=[Optional()],
+        default="name",
+    )
+    desc = SelectField(choices=[SelectChoice("", "↑"), SelectChoice("1", "↓")], validators=[Optional()], default="")

@@ -1,0 +1,237 @@
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
+
+from blueprints.coordinator import bp, exports
+from blueprints.coordinator.forms import AuditFilterForm, CoordinatorForm, DecisionNoteForm, OutboxFilterForm, OverviewForm
+from blueprints.util import coordinator_required, wants_fragment
+from extensions import db
+from models import (
+    AuditEntry,
+    ChangeRequest,
+    ChangeStatus,
+    CoordinatorRole,
+    DomainError,
+    Member,
+    Network,
+    Organisation,
+    OrganisationKind,
+    OutboxMessage,
+    OutboxStatus,
+)
+from models import overview as overview_model
+from models.coordinators import appoint
+from models.notices import notify
+
+PER_PAGE = 50
+
+
+def my_networks():
+    return db.session.scalars(
+        select(Network).where(Network.id.in_(current_user.coordinated_network_ids)).order_by(Network.id)
+    ).all()
+
+
+@bp.get("/")
+@coordinator_required
+def index():
+    from blueprints.anchorings.routes import pending_for
+
+    outbox = dict(
+        db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    )
+    change_requests = db.session.scalar(
+        select(func.count()).select_from(ChangeRequest).where(
+            ChangeRequest.status == ChangeStatus.PENDING, ChangeRequest.network_id.in_(current_user.coordinated_network_ids)
+        )
+    )
+    return render_template(
+        "coordinator/index.html", networks=my_networks(), pending=len(pending_for(current_user)), outbox=outbox,
+        change_requests=change_requests,
+    )
+
+
+@bp.get("/outbox")
+@coordinator_required
+def outbox():
+    form = OutboxFilterForm(request.args)
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if form.validate() and form.status.data:
+        query = query.where(OutboxMessage.status == form.status.data)
+    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    return render_template("coordinator/outbox.html", form=form, page=page)
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+@coordinator_required
+def retry(message_id):
+    message = db.get_or_404(OutboxMessage, message_id)
+    if message.status == OutboxStatus.FAILED:
+        message.retry()
+        db.session.commit()
+        flash(_("The mail to %(email)s will be sent again.", email=message.recipient), "success")
+    return redirect(url_for("coordinator.outbox", status="failed"), code=303)
+
+
+ACTIONS = [
+    "member.registered", "member.email_verified", "member.manager_changed", "member.deleted",
+    "membership.status", "membership.main_contact", "anchoring.requested", "anchoring.confirmed",
+    "anchoring.declined", "role.coordinator_granted", "main_contact.offered", "main_contact.declined",
+    "change_request.applied", "change_request.rejected", "member.email_changed",
+]
+
+
+@bp.get("/audit")
+@coordinator_required
+def audit_log():
+    form = AuditFilterForm(request.args)
+    form.action.choices = [SelectChoice("", _("All"))] + [SelectChoice(a) for a in ACTIONS]
+    form.network.choices = [SelectChoice("", _("All"))] + [
+        SelectChoice(n.code) for n in db.session.scalars(select(Network).order_by(Network.id))
+    ]
+    query = (
+        select(AuditEntry)
+        .options(selectinload(AuditEntry.member), selectinload(AuditEntry.network))
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    )
+    if form.validate():
+        if form.action.data:
+            query = query.where(AuditEntry.action == form.action.data)
+        if form.network.data:
+            query = query.join(Network, AuditEntry.network_id == Network.id).where(Network.code == form.network.data)
+        if form.q.data:
+            text = f"%{form.q.data.strip().lower()}%"
+            query = query.join(Member, AuditEntry.member_id == Member.id).where(
+                or_(func.lower(Member.name).like(text), Member.email.like(text))
+            )
+    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    return render_template("coordinator/audit.html", form=form, page=page)
+
+
+@bp.route("/coordinators", methods=["GET", "POST"])
+@coordinator_required
+def coordinators():
+    form = CoordinatorForm()
+    networks = my_networks()
+    form.network.choices = [SelectChoice(n.code) for n in networks]
+    if form.validate_on_submit():
+        network = next(n for n in networks if n.code == form.network.data)
+        try:
+            member, _created = appoint(form.email.data, [network], name=form.name.data, granted_by=current_user)
+        except DomainError as error:
+            form.email.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(_("%(name)s is now coordinator of %(network)s.", name=member.name, network=network.code), "success")
+            return redirect(url_for("coordinator.coordinators"), code=303)
+    roles = db.session.scalars(
+        select(CoordinatorRole)
+        .options(selectinload(CoordinatorRole.member), selectinload(CoordinatorRole.network))
+        .order_by(CoordinatorRole.network_id, CoordinatorRole.granted_at)
+    ).all()
+    return render_template("coordinator/coordinators.html", form=form, roles=roles), 422 if form.errors else 200
+
+
+@bp.get("/change-requests")
+@coordinator_required
+def change_requests():
+    requests = db.session.scalars(
+        select(ChangeRequest)
+        .where(ChangeRequest.status == ChangeStatus.PENDING,
+               ChangeRequest.network_id.in_(current_user.coordinated_network_ids))
+        .options(selectinload(ChangeRequest.organisation), selectinload(ChangeRequest.network),
+                 selectinload(ChangeRequest.reported_by))
+        .order_by(ChangeRequest.created_at)
+    ).all()
+    return render_template("coordinator/change_requests.html", requests=requests, form=DecisionNoteForm())
+
+
+@bp.post("/change-requests/<int:request_id>/<any(apply, reject):decision>")
+@coordinator_required
+def decide_change(request_id, decision):
+    change = db.get_or_404(ChangeRequest, request_id)
+    if not current_user.coordinates(change.network):
+        abort(404)
+    form = DecisionNoteForm()
+    if form.validate_on_submit():
+        note = (form.note.data or "").strip() or None
+        try:
+            if decision == "apply":
+                change.apply(current_user, note)
+            else:
+                change.reject(current_user, note)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("coordinator.change_requests"), code=303)
+        if change.reported_by is not None:
+            notify(change.reported_by, _l("Your report to the member list"),
+                   _l("The coordinator has handled your report (%(action)s – %(email)s): %(result)s.",
+                      action=change.action.label, email=change.email,
+                      result=_l("done") if decision == "apply" else _l("not done")),
+                   *([note] if note else []), endpoint="municipalities.show", organisation_id=change.organisation_id)
+        db.session.commit()
+        flash(_("The request is handled."), "success")
+    return redirect(url_for("coordinator.change_requests"), code=303)
+
+
+def overview_form():
+    """The overview's filters, limited to the networks this coordinator coordinates."""
+    form = OverviewForm(request.args)
+    networks = my_networks()
+    form.network.choices = [SelectChoice(n.code) for n in networks]
+    counties = db.session.execute(
+        select(Organisation.number, Organisation.name)
+        .where(Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
+        .order_by(Organisation.number)
+    ).all()
+    form.county.choices = [SelectChoice("", _("All counties"))] + [SelectChoice(n, name) for n, name in counties]
+    if not form.validate():
+        # A bad filter value is shown next to the field; the page falls back to no filter.
+        for name in ("county", "q", "sort", "desc"):
+            if form[name].errors:
+                form[name].data = form[name].default
+    code = form.network.data if form.network.data in {n.code for n in networks} else networks[0].code
+    form.network.data = code
+    return form, next(n for n in networks if n.code == code)
+
+
+@bp.get("/overview")
+@coordinator_required
+def overview():
+    form, network = overview_form()
+    query = overview_model.organisations(
+        network, county=form.county.data or None, text=form.q.data, sort=form.sort.data, descending=form.desc.data == "1"
+    )
+    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    context = {
+        "form": form,
+        "network": network,
+        "page": page,
+        "rows": overview_model.rows_for(network, (o.id for o in page.items)),
+    }
+    if wants_fragment("overview-results"):
+        return render_block("coordinator/overview.html", "results", **context)
+    context["counties"] = overview_model.county_summary(network)
+    context["email_line"] = "; ".join(row[0] for row in overview_model.email_rows(network))
+    return render_template("coordinator/overview.html", **context)
+
+
+@bp.get("/overview/<any(members, emails):what>.<any(csv, xlsx):fmt>")
+@coordinator_required
+def export(what, fmt):
+    _form, network = overview_form()
+    if what == "members":
+        header, rows = overview_model.MEMBER_COLUMNS, list(overview_model.member_rows(network))
+    else:
+        header, rows = overview_model.EMAIL_COLUMNS, list(overview_model.email_rows(network))
+    filename = f"{network.code.lower()}-{'deltakere' if what == 'members' else 'e-postliste'}.{fmt}"
+    body, mimetype = (exports.to_csv if fmt == "csv" else exports.to_xlsx)(header, rows)
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+    })

@@ -1,0 +1,81 @@
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField, URLField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import URL, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from blueprints.validators import PrintableText
+from models.meeting import OSLO, MeetingFormat, MeetingKind
+
+
+class MeetingDetailsForm(FlaskForm):
+    """What can change about a planned meeting (its kind and networks cannot)."""
+
+    title = StringField(_l("Title"), validators=[InputRequired(_l("Give the meeting a title.")), Length(max=200), PrintableText()])
+    topic = StringField(_l("Topic (optional)"), validators=[Optional(), Length(max=200), PrintableText()])
+    description = TextAreaField(_l("Description (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)])
+    date = DateField(_l("Date"), validators=[InputRequired(_l("Give the date."))])
+    start = TimeField(_l("Starts"), validators=[InputRequired(_l("Give the start time."))])
+    end = TimeField(_l("Ends"), validators=[InputRequired(_l("Give the end time."))])
+    format = RadioField(
+        _l("Format"),
+        choices=[SelectChoice(MeetingFormat.DIGITAL.value, _l("Digital")), SelectChoice(MeetingFormat.HYBRID.value, _l("Hybrid"))],
+        default=MeetingFormat.DIGITAL.value,
+        validators=[InputRequired()],
+    )
+    online_link = URLField(_l("Online link (Teams)"), validators=[Optional(), Length(max=500), URL(message=_l("Give a full address, starting with https://"))])
+    place = StringField(_l("Place (for hybrid meetings)"), validators=[Optional(), Length(max=300), PrintableText()])
+    agenda = TextAreaField(_l("Agenda (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)])
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        if self.start.data and self.end.data and self.end.data <= self.start.data:
+            self.end.errors.append(_l("The meeting must end after it starts."))
+            valid = False
+        if self.format.data == MeetingFormat.HYBRID and not (self.place.data or "").strip():
+            self.place.errors.append(_l("A hybrid meeting needs a place."))
+            valid = False
+        return valid
+
+    @property
+    def starts_at(self):
+        return datetime.combine(self.date.data, self.start.data, tzinfo=OSLO)
+
+    @property
+    def ends_at(self):
+        return datetime.combine(self.date.data, self.end.data, tzinfo=OSLO)
+
+
+class MeetingForm(MeetingDetailsForm):
+    """A new meeting: also its kind and the networks taking part."""
+    kind = SelectField(
+        _l("Kind of meeting"),
+        choices=[SelectChoice(k.value, k.label) for k in MeetingKind],
+        validators=[InputRequired(_l("Choose the kind of meeting."))],
+    )
+    networks = SelectMultipleField(
+        _l("Networks"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[InputRequired(_l("Choose at least one network."))],
+    )
+
+class AttendanceForm(FlaskForm):
+    """Which of those signed up attended: the checked member ids."""
+
+
+class MinutesForm(FlaskForm):
+    minutes = TextAreaField(_l("Minutes"), validators=[InputRequired(_l("Write the minutes before publishing them.")), Length(max=20000), PrintableText(multiline=True)])
+
+
+class TopicForm(FlaskForm):
+    title = StringField(_l("Topic"), validators=[InputRequired(_l("Give the topic a title.")), Length(max=200), PrintableText()])
+    description = TextAreaField(_l("Why this topic? (optional)"), validators=[Optional(), Length(max=2000), PrintableText(multiline=True)])
+
+
+class TopicDecisionForm(FlaskForm):
+    meeting = SelectField(_l("Into the meeting"), validators=[Optional()])
+    reason = TextAreaField(_l("Reason (when declining)"), validators=[Optional(), Length(max=1000), PrintableText(multiline=True)])

@@ -1,0 +1,429 @@
+"""The year plan, meetings, sign-up, attendance, minutes and the calendar file."""
+
+from datetime import timedelta
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
+
+from blueprints.auth.forms import ConfirmForm
+from blueprints.meetings import bp
+from blueprints.meetings.forms import (
+    AttendanceForm,
+    MeetingDetailsForm,
+    MeetingForm,
+    MinutesForm,
+    TopicDecisionForm,
+    TopicForm,
+)
+from blueprints.util import token_error, wants_fragment
+from extensions import db, limiter
+from models import DomainError, Meeting, MeetingKind, Member, Network, Signup, tokens
+from models import meeting as meetings
+from models import topic as topics
+from models.notices import notify
+from models.meeting import OSLO
+from models.outbox import link, queue
+from models.types import utcnow
+
+
+def network_or_404(code):
+    return db.one_or_404(select(Network).filter_by(code=code))
+
+
+def member_of_or_403(network):
+    if not (current_user.coordinates(network) or any(
+        m.network_id == network.id and m.status == "active" for m in current_user.memberships
+    )):
+        abort(403)
+
+
+@bp.get("/plan/<code>/", defaults={"year": None})
+@bp.get("/plan/<code>/<int:year>")
+@login_required
+def year_plan(code, year):
+    network = network_or_404(code)
+    member_of_or_403(network)
+    year = year or utcnow().astimezone(OSLO).year
+    plan = db.session.scalars(
+        select(Meeting)
+        .join(meetings.meeting_networks)
+        .where(meetings.meeting_networks.c.network_id == network.id, Meeting.year == year)
+        .options(selectinload(Meeting.networks))
+        .order_by(Meeting.starts_at)
+    ).all()
+    coordinator = current_user.coordinates(network)
+    decision = TopicDecisionForm()
+    decision.meeting.choices = [SelectChoice(str(m.id), m.title) for m in plan if m.status == "planned"]
+    return render_template(
+        "meetings/year_plan.html", network=network, year=year, meetings=plan,
+        quota=meetings.quota_status(network, year), coordinator=coordinator,
+        proposals=topics.waiting(network), topic_form=TopicForm(), decision=decision,
+    )
+
+
+def meeting_form(**kwargs):
+    form = MeetingForm(**kwargs)
+    networks = db.session.scalars(
+        select(Network).where(Network.id.in_(current_user.coordinated_network_ids)).order_by(Network.id)
+    ).all()
+    form.networks.choices = [SelectChoice(n.code, f"{n.code} – {n.name}") for n in networks]
+    return form, networks
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    if not current_user.is_coordinator:
+        abort(403)
+    form, networks = meeting_form(networks=[request.args.get("network")] if request.args.get("network") else None)
+    if form.validate_on_submit():
+        chosen = [n for n in networks if n.code in form.networks.data]
+        try:
+            meeting = meetings.plan(
+                chosen, created_by=current_user, kind=form.kind.data, title=form.title.data.strip(),
+                topic=(form.topic.data or "").strip() or None, description=form.description.data or None,
+                starts_at=form.starts_at, ends_at=form.ends_at, format=form.format.data,
+                online_link=form.online_link.data or None, place=(form.place.data or "").strip() or None,
+                agenda=form.agenda.data or None,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.kind.errors.append(error.message)
+        else:
+            if meeting.kind == MeetingKind.EMERGENCY:
+                count = call_in(meeting)
+                flash(_("The call-in is on its way to %(n)s members, ahead of other mail.", n=count), "success")
+            db.session.commit()
+            flash(_("%(title)s is planned.", title=meeting.title), "success")
+            return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+    return render_template("meetings/new.html", form=form), 422 if form.errors else 200
+
+
+def meeting_or_404(meeting_id):
+    meeting = db.get_or_404(Meeting, meeting_id)
+    if not meetings.may_attend(current_user, meeting):
+        abort(403)
+    return meeting
+
+
+def coordinates_meeting(meeting):
+    return any(current_user.coordinates(n) for n in meeting.networks)
+
+
+@bp.get("/<int:meeting_id>")
+@login_required
+def show(meeting_id):
+    meeting = meeting_or_404(meeting_id)
+    coordinator = coordinates_meeting(meeting)
+    signups = db.session.scalars(
+        select(Signup).where(Signup.meeting_id == meeting.id)
+        .options(selectinload(Signup.member).selectinload(Member.organisation))
+    ).all()
+    mine = next((s for s in signups if s.member_id == current_user.id), None)
+    # The main contact sees who from their own organisation has signed up (coordination).
+    colleagues = [s for s in signups if s.member.organisation_id == current_user.organisation_id and s is not mine]
+    return render_template(
+        "meetings/show.html", meeting=meeting, coordinator=coordinator, signups=signups if coordinator else [],
+        colleagues=colleagues if current_user.is_main_contact or coordinator else [], mine=mine,
+        minutes_form=MinutesForm(minutes=meeting.minutes), confirm=ConfirmForm(),
+    )
+
+
+def invite(member, meeting, subject):
+    """A mail with the calendar invitation attached."""
+    queue(
+        member.email, subject, "meeting_invite", member=member, meeting=meeting,
+        url=link("meetings.show", meeting_id=meeting.id),
+        ics=meetings.ics(meeting, current_app.config["MAIL_ORGANISER"]),
+    )
+
+
+@bp.post("/<int:meeting_id>/signup")
+@login_required
+def sign_up(meeting_id):
+    meeting = meeting_or_404(meeting_id)
+    ConfirmForm().validate_on_submit()
+    try:
+        meetings.sign_up(current_user, meeting)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        invite(current_user, meeting, _l("You are signed up: %(title)s", title=meeting.title))
+        db.session.commit()
+        flash(_("You are signed up. The calendar invitation is on its way by e-mail."), "success")
+    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+
+
+@bp.post("/<int:meeting_id>/withdraw")
+@login_required
+def withdraw(meeting_id):
+    meeting = meeting_or_404(meeting_id)
+    ConfirmForm().validate_on_submit()
+    try:
+        meetings.withdraw(current_user, meeting)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("You are no longer signed up."), "success")
+    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+
+
+def coordinator_meeting_or_403(meeting_id):
+    meeting = db.get_or_404(Meeting, meeting_id)
+    if not coordinates_meeting(meeting):
+        abort(403)
+    return meeting
+
+
+@bp.post("/<int:meeting_id>/cancel")
+@login_required
+def cancel(meeting_id):
+    meeting = coordinator_meeting_or_403(meeting_id)
+    ConfirmForm().validate_on_submit()
+    try:
+        meetings.cancel(meeting)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        for signup in meeting.signups:
+            invite(signup.member, meeting, _l("Cancelled: %(title)s", title=meeting.title))
+        db.session.commit()
+        flash(_("The meeting is cancelled; those signed up are told."), "success")
+    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+
+
+@bp.post("/<int:meeting_id>/attendance")
+@login_required
+def attendance(meeting_id):
+    meeting = coordinator_meeting_or_403(meeting_id)
+    AttendanceForm().validate_on_submit()
+    attended = {int(v) for v in request.form.getlist("attended") if v.isdigit()}
+    try:
+        meetings.record_attendance(meeting, attended)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Attendance is recorded."), "success")
+    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+
+
+@bp.post("/<int:meeting_id>/minutes")
+@login_required
+def minutes(meeting_id):
+    meeting = coordinator_meeting_or_403(meeting_id)
+    form = MinutesForm()
+    if form.validate_on_submit():
+        meetings.publish_minutes(meeting, form.minutes.data)
+        db.session.commit()
+        flash(_("The minutes are published."), "success")
+    else:
+        flash(" ".join(str(e) for e in form.minutes.errors), "error")
+    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+
+
+@bp.get("/<int:meeting_id>.ics")
+@login_required
+def calendar_file(meeting_id):
+    meeting = meeting_or_404(meeting_id)
+    return Response(
+        meetings.ics(meeting, current_app.config["MAIL_ORGANISER"]),
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="mote-{meeting.id}.ics"'},
+    )
+
+
+
+# -- emergency call-in ------------------------------------------------------------------------
+
+EMERGENCY_PRIORITY = 10
+
+
+def call_in(meeting, only=None):
+    """Mail every active member of the meeting's networks (once each), ahead of other mail."""
+    members = [m for m in meetings.called_in(meeting) if only is None or m.id in only]
+    for member in members:
+        token = tokens.make("acknowledge", meeting=meeting.id, member=member.id)
+        queue(
+            member.email, _l("Emergency call-in: %(title)s", title=meeting.title), "emergency_call_in",
+            priority=EMERGENCY_PRIORITY, member=member, meeting=meeting,
+            ack_url=link("meetings.acknowledge", token=token), url=link("meetings.show", meeting_id=meeting.id),
+        )
+    return len(members)
+
+
+@bp.route("/received/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per 15 minutes")
+def acknowledge(token):
+    """The "received" link of a call-in: GET shows a button (mail scanners follow links), POST records."""
+    try:
+        payload = tokens.read("acknowledge", token)
+        meeting = db.session.get(Meeting, payload.get("meeting"))
+        member = db.session.get(Member, payload.get("member"))
+        if meeting is None or member is None:
+            raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
+    except tokens.TokenError as error:
+        return token_error(error)
+    form = ConfirmForm()
+    recorded = None
+    if form.validate_on_submit():
+        recorded = meetings.acknowledge(meeting, member)
+        db.session.commit()
+    already = member.id in meetings.acknowledged_ids(meeting)
+    return render_template("meetings/acknowledge.html", meeting=meeting, member=member, form=form,
+                           recorded=recorded, already=already)
+
+
+def acknowledgement_context(meeting):
+    called = meetings.called_in(meeting)
+    done = meetings.acknowledged_ids(meeting)
+    return {"meeting": meeting, "acknowledged": [m for m in called if m.id in done],
+            "waiting": [m for m in called if m.id not in done]}
+
+
+@bp.get("/<int:meeting_id>/acknowledgements")
+@login_required
+def acknowledgements(meeting_id):
+    """Who has and has not confirmed a call-in; polled by htmx while the page is open."""
+    meeting = coordinator_meeting_or_403(meeting_id)
+    context = acknowledgement_context(meeting)
+    if wants_fragment("acknowledgements"):
+        return render_block("meetings/acknowledgements.html", "status", **context)
+    return render_template("meetings/acknowledgements.html", **context)
+
+
+@bp.post("/<int:meeting_id>/acknowledgements/remind")
+@login_required
+def remind_unacknowledged(meeting_id):
+    meeting = coordinator_meeting_or_403(meeting_id)
+    ConfirmForm().validate_on_submit()
+    waiting = {m.id for m in acknowledgement_context(meeting)["waiting"]}
+    count = call_in(meeting, only=waiting)
+    db.session.commit()
+    flash(_("A reminder is on its way to %(n)s members.", n=count), "success")
+    return redirect(url_for("meetings.acknowledgements", meeting_id=meeting.id), code=303)
+
+
+# -- topic proposals -----------------------------------------------------------------------------
+
+
+def back_to_plan(network):
+    return redirect(url_for("meetings.year_plan", code=network.code) + "#topics", code=303)
+
+
+@bp.post("/plan/<code>/topics")
+@login_required
+def propose(code):
+    network = network_or_404(code)
+    member_of_or_403(network)
+    form = TopicForm()
+    if form.validate_on_submit():
+        proposal = topics.TopicProposal(network=network, proposed_by=current_user, title=form.title.data.strip(),
+                                        description=(form.description.data or "").strip() or None)
+        db.session.add(proposal)
+        db.session.commit()
+        flash(_("Thank you for the proposal."), "success")
+    else:
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
+    return back_to_plan(network)
+
+
+def proposal_or_404(proposal_id):
+    proposal = db.get_or_404(topics.TopicProposal, proposal_id)
+    member_of_or_403(proposal.network)
+    return proposal
+
+
+@bp.post("/topics/<int:proposal_id>/support")
+@login_required
+def support(proposal_id):
+    proposal = proposal_or_404(proposal_id)
+    ConfirmForm().validate_on_submit()
+    try:
+        topics.support(proposal, current_user)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+    return back_to_plan(proposal.network)
+
+
+@bp.post("/topics/<int:proposal_id>/<any(accept, decline):decision>")
+@login_required
+def decide_topic(proposal_id, decision):
+    proposal = proposal_or_404(proposal_id)
+    if not current_user.coordinates(proposal.network):
+        abort(403)
+    form = TopicDecisionForm()
+    form.meeting.choices = [SelectChoice(str(m.id)) for m in db.session.scalars(select(Meeting))]
+    if form.validate_on_submit():
+        try:
+            if decision == "accept":
+                meeting = db.get_or_404(Meeting, int(form.meeting.data or 0))
+                proposal.accept_into(meeting)
+                line = _l("Your topic «%(title)s» is on the agenda of «%(meeting)s».", title=proposal.title,
+                          meeting=meeting.title)
+            else:
+                proposal.decline(form.reason.data)
+                line = _l("Your topic «%(title)s» was not taken up: %(reason)s", title=proposal.title,
+                          reason=proposal.reason)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return back_to_plan(proposal.network)
+        notify(proposal.proposed_by, _l("Your topic proposal"), line, endpoint="meetings.year_plan",
+               code=proposal.network.code)
+        db.session.commit()
+        flash(_("The proposal is decided; the proposer is told."), "success")
+    return back_to_plan(proposal.network)
+
+
+@bp.route("/<int:meeting_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(meeting_id):
+    meeting = coordinator_meeting_or_403(meeting_id)
+    form = MeetingDetailsForm(obj=meeting)
+    if request.method == "GET":
+        start, end = meeting.starts_at.astimezone(OSLO), meeting.ends_at.astimezone(OSLO)
+        form.date.data, form.start.data, form.end.data = start.date(), start.time(), end.time()
+    if form.validate_on_submit():
+        try:
+            meetings.reschedule(
+                meeting, form.starts_at, form.ends_at, title=form.title.data.strip(),
+                topic=(form.topic.data or "").strip() or None, description=form.description.data or None,
+                format=form.format.data, online_link=form.online_link.data or None,
+                place=(form.place.data or "").strip() or None, agenda=form.agenda.data or None,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.date.errors.append(error.message)
+        else:
+            for signup in meeting.signups:
+                invite(signup.member, meeting, _l("Changed: %(title)s", title=meeting.title))
+            db.session.commit()
+            flash(_("The meeting is changed; those signed up get the updated invitation."), "success")
+            return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+    return render_template("meetings/new.html", form=form, meeting=meeting), 422 if form.errors else 200
+
+
+@bp.get("/calendar/<token>.ics")
+@limiter.limit("60 per hour")
+def calendar_feed(token):
+    """A member's personal calendar subscription: the meetings of their networks."""
+    try:
+        payload = tokens.read("calendar_feed", token)
+        member = db.session.get(Member, payload.get("member"))
+        if member is None or member.auth_version != payload.get("version") or not member.is_active:
+            raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
+    except tokens.TokenError as error:
+        return token_error(error)
+    since = utcnow() - timedelta(days=90)
+    body = meetings.feed(meetings.in_feed(member, since), current_app.config["MAIL_ORGANISER"])
+    return Response(body, mimetype="text/calendar", headers={"Cache-Control": "private, max-age=900"})

@@ -1,0 +1,47 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+from blueprints.validators import EmailAddress, PrintableText
+from models import ChangeAction
+
+
+class HandoverForm(FlaskForm):
+    colleague = IntegerField(_l("Colleague"), validators=[InputRequired(_l("Choose a colleague."))])
+
+
+class AnswerForm(FlaskForm):
+    """Accept or decline an offer: the button pressed carries the answer."""
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        _l("Colleague's work e-mail address"),
+        validators=[InputRequired(_l("Enter the e-mail address.")), Length(max=254), EmailAddress()],
+    )
+    message = TextAreaField(_l("Message (optional)"), validators=[Optional(), Length(max=1000), PrintableText(multiline=True)])
+
+
+class ChangeRequestForm(FlaskForm):
+    action = RadioField(
+        _l("What should change?"),
+        choices=[SelectChoice(a.value, a.label) for a in ChangeAction],
+        validators=[InputRequired(_l("Choose what should change."))],
+    )
+    email = EmailField(_l("E-mail address"), validators=[InputRequired(_l("Enter the e-mail address.")), Length(max=254), EmailAddress()])
+    new_email = EmailField(_l("New e-mail address (for a change)"), validators=[Optional(), Length(max=254), EmailAddress()])
+    name = StringField(_l("Name (optional)"), validators=[Optional(), Length(max=200), PrintableText()])
+    note = TextAreaField(_l("Note for the coordinator"), validators=[Optional(), Length(max=1000), PrintableText(multiline=True)])
+
+    def validate(self, extra_validators=None):
+        # Checked here, not in validate_new_email: Optional() stops a field's own chain when empty.
+        valid = super().validate(extra_validators)
+        if self.action.data == ChangeAction.CHANGE and not self.new_email.data:
+            self.new_email.errors.append(_l("Give the new address."))
+            valid = False
+        elif self.new_email.data and self.new_email.data == self.email.data:
+            self.new_email.errors.append(_l("The new address is the same as the old one."))
+            valid = False
+        return valid

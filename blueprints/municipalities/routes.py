@@ -1,0 +1,322 @@
+"""My municipality (*Min kommune*): colleagues, the main contact, and what can be done about them.
+
+The same page serves members of the organisation (read-only, plus asking for the
+role and reporting changes), its main contact (hand over, invite) and coordinators
+of the network (assign, remove).
+"""
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from blueprints.municipalities import bp
+from blueprints.municipalities.forms import AnswerForm, ChangeRequestForm, HandoverForm, InviteForm
+from extensions import db
+from models import (
+    ChangeAction,
+    ChangeRequest,
+    ChangeStatus,
+    DomainError,
+    Handover,
+    HandoverStatus,
+    Meeting,
+    MeetingStatus,
+    Member,
+    Membership,
+    MembershipStatus,
+    Network,
+    Organisation,
+    Signup,
+    main_contact,
+)
+from models.meeting import meeting_networks
+from models.notices import notify, notify_coordinators
+from models.outbox import link, queue
+from models.types import utcnow
+
+VISIBLE = (MembershipStatus.PENDING_EMAIL, MembershipStatus.PENDING_ANCHORING, MembershipStatus.ACTIVE, MembershipStatus.LAPSED)
+
+
+class Section:
+    """What the viewer may see and do for one network of one organisation."""
+
+    def __init__(self, organisation, network, viewer):
+        self.organisation, self.network = organisation, network
+        self.mine = next(
+            (m for m in viewer.memberships if m.network_id == network.id and m.organisation_id == organisation.id
+             and m.status in VISIBLE),
+            None,
+        )
+        self.coordinator = viewer.coordinates(network)
+        self.members = db.session.scalars(
+            select(Membership)
+            .where(Membership.organisation_id == organisation.id, Membership.network_id == network.id,
+                   Membership.status.in_(VISIBLE))
+            .options(selectinload(Membership.member).selectinload(Member.anchorings),
+                     selectinload(Membership.anchoring))
+            .join(Member, Membership.member_id == Member.id)
+            .order_by(Member.name)
+        ).all()
+        self.main_contact = next((m for m in self.members if m.is_main_contact), None)
+        self.active = [m for m in self.members if m.status == MembershipStatus.ACTIVE]
+        self.needs_main_contact = (
+            organisation.kind in main_contact.COORDINATED_KINDS and self.main_contact is None and len(self.active) >= 2
+        )
+        self.change_requests = db.session.scalars(
+            select(ChangeRequest)
+            .filter_by(organisation_id=organisation.id, network_id=network.id, status=ChangeStatus.PENDING)
+            .order_by(ChangeRequest.created_at)
+        ).all()
+        self.upcoming = upcoming_signups([m.member_id for m in self.members], network)
+        self.offers = db.session.scalars(
+            select(Handover).where(Handover.status == HandoverStatus.PENDING,
+                                   Handover.to_membership_id.in_([m.id for m in self.members]))
+        ).all()
+
+    @property
+    def visible(self):
+        return self.mine is not None or (self.coordinator and self.network.accepts(self.organisation))
+
+    @property
+    def i_am_main_contact(self):
+        return self.mine is not None and self.mine.is_main_contact
+
+    @property
+    def can_claim(self):
+        return (
+            self.mine is not None and self.mine.status == MembershipStatus.ACTIVE and self.main_contact is None
+            and self.organisation.kind in main_contact.COORDINATED_KINDS
+        )
+
+    @property
+    def offer_to_me(self):
+        return next((o for o in self.offers if self.mine is not None and o.to_membership_id == self.mine.id), None)
+
+    @property
+    def colleagues(self):
+        return [m for m in self.active if self.mine is None or m.id != self.mine.id]
+
+
+def upcoming_signups(member_ids, network):
+    """{member id: [upcoming meetings of this network they signed up for]}, in one query."""
+    rows = db.session.execute(
+        select(Signup.member_id, Meeting)
+        .join(Meeting, Signup.meeting_id == Meeting.id)
+        .join(meeting_networks, meeting_networks.c.meeting_id == Meeting.id)
+        .where(Signup.member_id.in_(member_ids), meeting_networks.c.network_id == network.id,
+               Meeting.status == MeetingStatus.PLANNED, Meeting.starts_at > utcnow())
+        .order_by(Meeting.starts_at)
+    ).all()
+    result = {}
+    for member_id, meeting in rows:
+        result.setdefault(member_id, []).append(meeting)
+    return result
+
+
+def sections_for(organisation):
+    networks = db.session.scalars(select(Network).order_by(Network.id)).all()
+    sections = [Section(organisation, network, current_user) for network in networks]
+    return [s for s in sections if s.visible]
+
+
+def load_section(organisation_id, code):
+    """Load or 404, then check access or 403: the order every action here follows."""
+    organisation = db.get_or_404(Organisation, organisation_id)
+    network = db.one_or_404(select(Network).filter_by(code=code))
+    section = Section(organisation, network, current_user)
+    if not section.visible:
+        abort(403)
+    return section
+
+
+def back(section):
+    return redirect(url_for("municipalities.show", organisation_id=section.organisation.id) + f"#network-{section.network.code}", code=303)
+
+
+@bp.get("/")
+@login_required
+def mine():
+    return redirect(url_for("municipalities.show", organisation_id=current_user.organisation_id))
+
+
+@bp.get("/<int:organisation_id>")
+@login_required
+def show(organisation_id):
+    organisation = db.get_or_404(Organisation, organisation_id)
+    sections = sections_for(organisation)
+    if not sections:
+        abort(403)
+    return render_template(
+        "municipalities/show.html", organisation=organisation, sections=sections,
+        handover_form=HandoverForm(), invite_form=InviteForm(), answer_form=AnswerForm(),
+    )
+
+
+@bp.post("/<int:organisation_id>/<code>/claim")
+@login_required
+def claim(organisation_id, code):
+    section = load_section(organisation_id, code)
+    if section.mine is None:
+        abort(403)
+    try:
+        # The model says why not (someone got there first, not active, an observer).
+        main_contact.claim(section.mine)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return back(section)
+    main_contact.announce(section.mine)
+    db.session.commit()
+    flash(_("You are now main contact for %(org)s in %(network)s.", org=section.organisation.name, network=section.network.code), "success")
+    return back(section)
+
+
+@bp.post("/<int:organisation_id>/<code>/handover")
+@login_required
+def handover(organisation_id, code):
+    section = load_section(organisation_id, code)
+    if not section.i_am_main_contact:
+        abort(403)
+    form = HandoverForm()
+    chosen = form.colleague.data if form.validate_on_submit() else None
+    colleague = next((m for m in section.colleagues if m.id == chosen), None)
+    if colleague is None:
+        flash(_("Choose a colleague from the list."), "error")
+        return back(section)
+    try:
+        main_contact.offer(section.mine, colleague)
+    except DomainError as error:
+        flash(error.message, "error")
+        return back(section)
+    notify(colleague.member, _l("Will you be main contact?"),
+           _l("%(name)s asks you to take over as main contact for %(org)s in %(network)s. Accept or decline on the page for your municipality.",
+              name=current_user.name, org=section.organisation.name, network=section.network.code),
+           endpoint="municipalities.show", organisation_id=section.organisation.id)
+    db.session.commit()
+    flash(_("We have asked %(name)s to take over. You stay main contact until they accept.", name=colleague.member.name), "success")
+    return back(section)
+
+
+@bp.post("/handovers/<int:handover_id>/<any(accept, decline):answer>")
+@login_required
+def answer_handover(handover_id, answer):
+    offer = db.get_or_404(Handover, handover_id)
+    if offer.to_membership.member_id != current_user.id:
+        abort(403)
+    AnswerForm().validate_on_submit()
+    previous = offer.from_membership.member
+    section_org = offer.to_membership.organisation_id
+    try:
+        main_contact.answer(offer, accept=answer == "accept")
+    except DomainError as error:
+        db.session.commit()  # keeps the offer marked as lapsed
+        flash(error.message, "error")
+        return redirect(url_for("municipalities.show", organisation_id=section_org), code=303)
+    if answer == "accept":
+        main_contact.announce(offer.to_membership, previous, _l("Your colleague took over as main contact"))
+        flash(_("You are now main contact."), "success")
+    else:
+        notify(previous, _l("Your colleague declined"), _l("%(name)s does not want to take over as main contact.",
+               name=current_user.name), endpoint="municipalities.show", organisation_id=section_org)
+        flash(_("You declined the offer."), "info")
+    db.session.commit()
+    return redirect(url_for("municipalities.show", organisation_id=section_org), code=303)
+
+
+@bp.post("/<int:organisation_id>/<code>/invite")
+@login_required
+def invite(organisation_id, code):
+    section = load_section(organisation_id, code)
+    if not (section.i_am_main_contact or section.coordinator):
+        abort(403)
+    form = InviteForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash(" ".join(str(e) for e in errors), "error")
+        return back(section)
+    queue(
+        form.email.data,
+        _l("An invitation to the network for migration health"),
+        "invitation",
+        inviter=current_user,
+        organisation=section.organisation,
+        network=section.network,
+        message=form.message.data,
+        url=link("registration.register_page", organisation=section.organisation.id),
+    )
+    db.session.commit()
+    flash(_("The invitation to %(email)s is on its way.", email=form.email.data), "success")
+    return back(section)
+
+
+@bp.route("/<int:organisation_id>/<code>/report", methods=["GET", "POST"])
+@login_required
+def report(organisation_id, code):
+    """Any member reports an address to add, change or remove; the coordinator decides."""
+    section = load_section(organisation_id, code)
+    form = ChangeRequestForm()
+    if form.validate_on_submit():
+        request_ = ChangeRequest(
+            reported_by=current_user, organisation=section.organisation, network=section.network,
+            action=ChangeAction(form.action.data), email=form.email.data, new_email=form.new_email.data or None,
+            name=(form.name.data or "").strip() or None, note=(form.note.data or "").strip() or None,
+        )
+        db.session.add(request_)
+        db.session.flush()
+        notify_coordinators(
+            section.network, _l("A change to the member list"),
+            _l("%(name)s reports for %(org)s: %(action)s – %(email)s.", name=current_user.name,
+               org=section.organisation.name, action=request_.action.label, email=request_.email),
+            endpoint="coordinator.change_requests",
+        )
+        db.session.commit()
+        flash(_("Thank you. The coordinator will handle the change."), "success")
+        return back(section)
+    return render_template("municipalities/report.html", section=section, form=form), 422 if form.errors else 200
+
+
+@bp.post("/<int:organisation_id>/<code>/assign/<int:membership_id>")
+@login_required
+def assign(organisation_id, code, membership_id):
+    """The coordinator makes a member main contact (replacing whoever held the role)."""
+    section = load_section(organisation_id, code)
+    if not section.coordinator:
+        abort(403)
+    AnswerForm().validate_on_submit()
+    chosen = next((m for m in section.active if m.id == membership_id), None)
+    if chosen is None:
+        abort(404)
+    try:
+        previous = main_contact.assign(chosen)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return back(section)
+    main_contact.announce(chosen, previous.member if previous is not None else None)
+    db.session.commit()
+    flash(_("%(name)s is now main contact for %(org)s in %(network)s.", name=chosen.member.name,
+            org=section.organisation.name, network=section.network.code), "success")
+    return back(section)
+
+
+@bp.post("/<int:organisation_id>/<code>/remove")
+@login_required
+def remove(organisation_id, code):
+    """The coordinator removes the main contact; the municipality is flagged if it needs one."""
+    section = load_section(organisation_id, code)
+    if not section.coordinator:
+        abort(403)
+    AnswerForm().validate_on_submit()
+    holder = section.main_contact
+    if holder is not None:
+        holder.vacate_main_contact(reason="removed by coordinator")
+        notify(holder.member, _l("You are no longer main contact"),
+               _l("The coordinator has removed you as main contact for %(org)s in %(network)s.",
+                  org=section.organisation.name, network=section.network.code),
+               endpoint="municipalities.show", organisation_id=organisation_id)
+        db.session.commit()
+        flash(_("%(name)s is no longer main contact.", name=holder.member.name), "success")
+    return back(section)

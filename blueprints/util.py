@@ -1,0 +1,42 @@
+"""Helpers the blueprints share: safe redirects, fragments, access checks."""
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, render_template, request, url_for
+from flask_login import current_user
+
+
+def safe_next(target, default="public.index"):
+    """A local path to go back to, never another site (no scheme, no host, no ``//``)."""
+    if target:
+        parts = urlsplit(target)
+        local = not parts.scheme and not parts.netloc
+        if local and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+            return target
+    return url_for(default)
+
+
+def wants_fragment(target_id):
+    """True when htmx asks for the region ``target_id`` rather than the whole page."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request and htmx.target == target_id
+
+
+def token_error(error, retry=None):
+    """The page for a link that does not work: why, that nothing changed, where to get a new one."""
+    return render_template("auth/token_error.html", error=error, retry=retry), 400
+
+
+def coordinator_required(view):
+    """Signed in and coordinator of at least one network; the view narrows to its networks."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        if not current_user.is_coordinator:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -1,0 +1,155 @@
+"""``flask`` commands: reference data, the mail outbox, anchoring reminders, coordinators."""
+
+import time
+
+import click
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask.cli import AppGroup
+from flask_mail import Message
+
+from extensions import db, mail
+from models import audit
+
+reference_cli = AppGroup("reference", help="The organisation register's reference data.")
+mail_cli = AppGroup("mail", help="Mail delivery.")
+outbox_cli = AppGroup("outbox", help="The durable mail outbox.")
+anchorings_cli = AppGroup("anchorings", help="Line-manager anchoring.")
+meetings_cli = AppGroup("meetings", help="Meetings.")
+
+
+@reference_cli.command("load")
+@click.option("--municipalities", default="kommuner.csv", show_default=True,
+              help="A new list of municipalities (CSV: number,name,county_number).")
+@click.option("--counties", default="fylker.csv", show_default=True, help="A new list of counties (CSV: number,name).")
+@click.option("--merge", "merges", multiple=True, metavar="OLD:NEW",
+              help="A municipality merged into another: its members move to NEW.")
+@click.option("--dry-run", is_flag=True, help="Show what would change, change nothing.")
+def load_reference(municipalities, counties, merges, dry_run):
+    """Load or refresh networks, municipalities, counties, observers and hospital trusts.
+
+    Renames what Statistics Norway renamed and deactivates (never deletes) what it no
+    longer lists.  Running it twice changes nothing.
+    """
+    from models import reference
+
+    try:
+        pairs = dict(m.split(":", 1) for m in merges)
+    except ValueError as exc:
+        raise click.BadParameter("use OLD:NEW, for example 1507:1508", param_hint="--merge") from exc
+    with audit.acting_as(label="flask reference load"):
+        try:
+            changes = reference.load(municipalities, counties, merges=pairs, dry_run=dry_run)
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    prefix = "Would change (dry run, nothing kept): " if dry_run else ""
+    if changes:
+        click.echo(prefix + ", ".join(f"{what}: {n}" for what, n in sorted(changes.items())))
+    else:
+        click.echo("Reference data is up to date: nothing changed.")
+
+
+@mail_cli.command("check")
+@click.argument("address")
+def check_mail(address):
+    """Send one test message to ADDRESS, to check the SMTP settings."""
+    message = Message(
+        subject="Test fra medlemsregisteret for migrasjonshelsenettverkene",
+        recipients=[address],
+        body="Denne testmeldingen viser at e-post fra medlemsregisteret kommer fram.\n\n"
+        "This test message shows that mail from the membership tracker gets through.\n",
+    )
+    try:
+        mail.send(message)
+    except OSError as exc:
+        cfg = current_app.config
+        raise click.ClickException(
+            f"Could not send through {cfg['MAIL_SERVER']}:{cfg['MAIL_PORT']}: {exc}"
+        ) from exc
+    click.echo(f"Sent a test message to {address}.")
+
+
+@outbox_cli.command("send")
+@click.option("--loop", is_flag=True, help="Keep running, sending new mail as it is written.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds in --loop.")
+@click.option("--batch", default=50, show_default=True, help="Mails claimed per round.")
+def send_outbox(loop, interval, batch):
+    """Send the mails that are due (one round, or --loop as a worker)."""
+    from models import outbox
+
+    while True:
+        counts = outbox.deliver(limit=batch)
+        while counts["sent"] == batch:  # more waiting: go on before sleeping
+            counts = {k: v + counts[k] for k, v in outbox.deliver(limit=batch).items()}
+        if counts["sent"] or counts["failed"] or counts["deferred"] or not loop:
+            click.echo(f"sent: {counts['sent']}, failed: {counts['failed']}, deferred: {counts['deferred']}")
+        if not loop:
+            return
+        db.session.remove()
+        time.sleep(interval)
+
+
+@anchorings_cli.command("remind")
+def remind_managers():
+    """Remind, once, each line manager who has not answered in 7 days (run daily from cron)."""
+    from models.accounts import send_reminders
+
+    with audit.acting_as(label="flask anchorings remind"):
+        count = send_reminders()
+    db.session.commit()
+    click.echo(f"Reminders written to the outbox: {count}")
+
+
+@meetings_cli.command("remind")
+def remind_meetings():
+    """Mail those signed up for a meeting the day before it (run hourly or daily from cron)."""
+    from models import meeting as meetings
+    from models.outbox import link, queue
+    from models.types import utcnow
+
+    due = meetings.due_reminders()
+    for signup in due:
+        signup.reminded_at = utcnow()
+        queue(
+            signup.member.email,
+            _l("Reminder: %(title)s", title=signup.meeting.title),
+            "meeting_invite",
+            member=signup.member,
+            meeting=signup.meeting,
+            url=link("meetings.show", meeting_id=signup.meeting_id),
+        )
+    db.session.commit()
+    click.echo(f"Meeting reminders written to the outbox: {len(due)}")
+
+
+@click.command("create-coordinator")
+@click.argument("email")
+@click.option("--network", "codes", multiple=True, required=True, type=click.Choice(["NIK", "NIFS", "NONEMI"]))
+@click.option("--name", help="Full name, for a new account.")
+def create_coordinator(email, codes, name):
+    """Make EMAIL coordinator of one or more networks (a new account gets a password link)."""
+    from sqlalchemy import select
+
+    from models import DomainError, Network
+    from models.coordinators import appoint
+    from models.outbox import link
+
+    from models import tokens
+
+    networks = db.session.scalars(select(Network).where(Network.code.in_(codes)).order_by(Network.id)).all()
+    with audit.acting_as(label="flask create-coordinator"):
+        try:
+            member, created = appoint(email, networks, name=name)
+        except DomainError as error:
+            raise click.ClickException(str(error.message)) from error
+    db.session.commit()
+    click.echo(f"{member.name} <{member.email}> coordinates {', '.join(n.code for n in networks)}.")
+    if created:
+        token = tokens.make("reset_password", member=member.id, version=member.auth_version)
+        click.echo("A mail with a link to choose a password is in the outbox. The link:")
+        click.echo(link("auth.reset_password", token=token))
+
+
+def register_commands(app):
+    for command in (reference_cli, mail_cli, outbox_cli, anchorings_cli, meetings_cli, create_coordinator):
+        app.cli.add_command(command)

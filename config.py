@@ -1,0 +1,102 @@
+"""Configuration read from the environment.
+
+Development (``TRACKER_ENV=development``, which ``.flaskenv`` sets for the ``flask``
+command in a checkout) needs no configuration at all: a SQLite file and a random
+secret key, both kept in the instance folder.  Anywhere else ``SECRET_KEY`` must be
+set, or the application refuses to start.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(value):
+    return value is not None and value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(url):
+    """Use psycopg 3 for PostgreSQL URLs given in the usual short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+DEFAULTS = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "LANGUAGES": ("nb", "en"),
+    "BABEL_DEFAULT_LOCALE": "nb",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Oslo",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "ORGANISATIONS_PER_PAGE": 50,
+    # werkzeug's scrypt (n=2**15, r=8, p=1): memory-hard, the current recommendation.
+    "PASSWORD_HASH_METHOD": "scrypt",
+    "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+}
+
+
+def from_environment(environ=os.environ):
+    """The settings the environment gives, read when the app is created."""
+    cfg = dict(DEFAULTS)
+    cfg.update(
+        ENV_NAME=environ.get("TRACKER_ENV", "production"),
+        SECRET_KEY=environ.get("SECRET_KEY") or None,
+        SQLALCHEMY_DATABASE_URI=database_url(environ["DATABASE_URL"]) if environ.get("DATABASE_URL") else None,
+        MAIL_SERVER=environ.get("MAIL_SERVER", "localhost"),
+        MAIL_PORT=int(environ.get("MAIL_PORT", "25")),
+        MAIL_USE_TLS=_bool(environ.get("MAIL_USE_TLS")),
+        MAIL_USE_SSL=_bool(environ.get("MAIL_USE_SSL")),
+        MAIL_USERNAME=environ.get("MAIL_USERNAME"),
+        MAIL_PASSWORD=environ.get("MAIL_PASSWORD"),
+        MAIL_DEFAULT_SENDER=environ.get(
+            "MAIL_DEFAULT_SENDER", "Migrasjonshelsenettverkene <ikke-svar@nettverk.example>"
+        ),
+        RATELIMIT_STORAGE_URI=environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Where the app is reached: the links in mails are made from it.
+        BASE_URL=environ.get("BASE_URL") or None,
+        MAIL_MESSAGE_ID_DOMAIN=environ.get("MAIL_MESSAGE_ID_DOMAIN", "nettverk-tracker.local"),
+        # The organiser named in calendar invitations.
+        MAIL_ORGANISER=environ.get("MAIL_ORGANISER", "nettverk@helsedir.no"),
+    )
+    return cfg
+
+
+def finish(app):
+    """Fill what depends on the instance folder; refuse an unsafe production setup."""
+    cfg = app.config
+    development = cfg["ENV_NAME"] == "development" or app.testing
+    if not cfg.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        cfg["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(app.instance_path, "tracker.sqlite"))
+    if not cfg.get("SECRET_KEY"):
+        if not development:
+            raise RuntimeError(
+                "SECRET_KEY is not set. Set SECRET_KEY in the environment "
+                "(or TRACKER_ENV=development on a developer's machine)."
+            )
+        cfg["SECRET_KEY"] = _development_secret(app.instance_path)
+    cfg["PRODUCTION"] = not development
+    if not cfg.get("BASE_URL"):
+        if not development:
+            raise RuntimeError("BASE_URL is not set: the address users reach the app at, for links in mails.")
+        cfg["BASE_URL"] = "http://127.0.0.1:5000"
+    # In development every mail is also written to the log, so its links can be followed
+    # without an SMTP server.
+    cfg.setdefault("MAIL_LOG_BODIES", development and not app.testing)
+    if cfg["PRODUCTION"]:
+        cfg.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True, PREFERRED_URL_SCHEME="https")
+
+
+def _development_secret(instance_path):
+    """A random key kept in the instance folder, so sessions survive a restart."""
+    path = Path(instance_path, "dev-secret-key")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,57 @@
+"""The data and the rules that guard it; importing this package registers every model."""
+
+from models.anchoring import Anchoring, AnchoringMethod, AnchoringStatus
+from models.audit import AuditEntry
+from models.change_request import ChangeAction, ChangeRequest, ChangeStatus
+from models.errors import DomainError, InvalidTransition
+from models.member import Member, normalise_email
+from models.membership import Membership, MembershipStatus
+from models.main_contact import Handover, HandoverStatus
+from models.meeting import (
+    Acknowledgement,
+    Meeting,
+    MeetingFormat,
+    MeetingKind,
+    MeetingStatus,
+    QuotaCounter,
+    Signup,
+)
+from models.network import Network
+from models.organisation import Organisation, OrganisationKind
+from models.outbox import OutboxMessage, OutboxStatus
+from models.role import CoordinatorRole
+from models.topic import ProposalStatus, TopicProposal, TopicSupport
+
+__all__ = [
+    "Acknowledgement",
+    "Anchoring",
+    "AnchoringMethod",
+    "AnchoringStatus",
+    "AuditEntry",
+    "ChangeAction",
+    "ChangeRequest",
+    "ChangeStatus",
+    "Handover",
+    "Meeting",
+    "MeetingFormat",
+    "MeetingKind",
+    "MeetingStatus",
+    "ProposalStatus",
+    "QuotaCounter",
+    "Signup",
+    "TopicProposal",
+    "TopicSupport",
+    "HandoverStatus",
+    "CoordinatorRole",
+    "OutboxMessage",
+    "OutboxStatus",
+    "DomainError",
+    "InvalidTransition",
+    "Member",
+    "Membership",
+    "MembershipStatus",
+    "Network",
+    "Organisation",
+    "OrganisationKind",
+    "normalise_email",
+]

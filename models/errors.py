@@ -1,0 +1,13 @@
+"""Errors a user may see: raised by model operations when a rule would be broken."""
+
+
+class DomainError(Exception):
+    """A rule of the domain refused an operation; ``message`` is shown to the user."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+class InvalidTransition(DomainError):
+    """A membership cannot move from its current status to the one asked for."""

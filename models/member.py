@@ -1,0 +1,297 @@
+"""A member: the person and the account, their organisation and their line manager."""
+
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from extensions import db
+from models import audit
+from models.anchoring import Anchoring, AnchoringStatus
+from models.errors import DomainError
+from models.membership import Membership, MembershipStatus
+from models.role import CoordinatorRole
+from models.types import UTCDateTime, utcnow
+
+
+def normalise_email(address):
+    """Addresses are compared without case: kept lower-cased and trimmed."""
+    return address.strip().lower() if address else address
+
+
+class Member(UserMixin, db.Model):
+    """A person taking part in one or more networks on behalf of their organisation.
+
+    The same row is the account: a password (hashed with scrypt), a verified address,
+    and ``auth_version``, which moves on when the password changes or the account is
+    deleted, so that old sessions and reset links stop working.
+    """
+
+    __tablename__ = "members"
+    __table_args__ = (
+        # Referenced by memberships, so a membership always names its member's organisation.
+        UniqueConstraint("id", "organisation_id"),
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+        CheckConstraint(
+            "manager_email IS NULL OR manager_email = lower(manager_email)",
+            name="manager_email_lower_case",
+        ),
+        CheckConstraint(
+            "manager_email IS NULL OR manager_email <> email", name="manager_is_someone_else"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(String(200))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    manager_name: Mapped[str | None] = mapped_column(String(200))
+    manager_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    auth_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    leadership_informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation = relationship("Organisation", back_populates="members")
+    memberships = relationship(
+        "Membership",
+        back_populates="member",
+        primaryjoin="and_(Member.id == foreign(Membership.member_id), "
+        "Member.organisation_id == foreign(Membership.organisation_id))",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    anchorings = relationship(
+        "Anchoring",
+        back_populates="member",
+        foreign_keys="Anchoring.member_id",
+        order_by="Anchoring.requested_at",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    coordinator_roles = relationship(
+        "CoordinatorRole",
+        back_populates="member",
+        foreign_keys="CoordinatorRole.member_id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self):
+        return f"<Member {self.email}>"
+
+    @validates("email", "manager_email")
+    def _normalise_email(self, key, value):
+        return normalise_email(value)
+
+    # -- the account ----------------------------------------------------------------------
+
+    def get_id(self):
+        return f"{self.id}:{self.auth_version}"
+
+    @classmethod
+    def for_session(cls, session_id):
+        """The member a session cookie names, if that session is still valid."""
+        member_id, _, version = (session_id or "").partition(":")
+        if not (member_id.isdigit() and version.isdigit()):
+            return None
+        member = db.session.get(cls, int(member_id))
+        if member is None or member.auth_version != int(version) or not member.is_active:
+            return None
+        return member
+
+    @classmethod
+    def by_email(cls, email):
+        return db.session.scalar(select(cls).where(cls.email == normalise_email(email)))
+
+    @property
+    def is_active(self):
+        return self.email_verified_at is not None and self.deleted_at is None
+
+    def set_password(self, password):
+        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        self.auth_version = (self.auth_version or 0) + 1
+
+    def check_password(self, password):
+        return self.password_hash is not None and check_password_hash(self.password_hash, password)
+
+    def verify_email(self):
+        """The address is theirs: memberships move on to the line manager."""
+        if self.email_verified_at is not None:
+            raise DomainError(_l("This address has already been confirmed."))
+        self.email_verified_at = utcnow()
+        audit.record("member.email_verified", member=self, subject=f"member:{self.id}")
+        for membership in self.memberships:
+            if membership.status == MembershipStatus.PENDING_EMAIL:
+                membership.confirm_email()
+
+    # -- roles ---------------------------------------------------------------------------
+
+    @property
+    def coordinated_network_ids(self):
+        return {role.network_id for role in self.coordinator_roles}
+
+    @property
+    def is_coordinator(self):
+        return bool(self.coordinator_roles)
+
+    def coordinates(self, network):
+        return network is not None and network.id in self.coordinated_network_ids
+
+    def make_coordinator(self, network, granted_by=None):
+        if self.coordinates(network):
+            raise DomainError(_l("%(name)s already coordinates %(network)s.", name=self.name, network=network.code))
+        self.coordinator_roles.append(CoordinatorRole(network=network, granted_by=granted_by))
+        audit.record(
+            "role.coordinator_granted", member=self, network=network, subject=f"member:{self.id}",
+            after={"coordinator": network.code},
+        )
+
+    @property
+    def is_main_contact(self):
+        return any(m.is_main_contact for m in self.memberships)
+
+    @property
+    def is_observer(self):
+        return not self.organisation.can_have_main_contact
+
+    # -- anchoring -----------------------------------------------------------------------
+
+    @property
+    def pending_anchoring(self):
+        return next((a for a in self.anchorings if a.status == AnchoringStatus.PENDING), None)
+
+    def request_anchoring(self):
+        """Ask the current line manager to confirm; an unanswered earlier request lapses."""
+        if not self.manager_email:
+            raise DomainError(_l("Give your line manager's e-mail address first."))
+        previous = self.pending_anchoring
+        if previous is not None:
+            previous.supersede()
+            db.session.flush()  # the partial unique index allows one pending request
+        anchoring = Anchoring(manager_name=self.manager_name, manager_email=self.manager_email)
+        self.anchorings.append(anchoring)
+        audit.record(
+            "anchoring.requested", member=self, subject=f"member:{self.id}",
+            after={"manager_name": self.manager_name, "manager_email": self.manager_email},
+        )
+        return anchoring
+
+    def change_manager(self, name, email):
+        """Record a new line manager; True if it changed (then anchoring is asked again,
+        and the old anchoring stands until the new manager answers)."""
+        before = {"manager_name": self.manager_name, "manager_email": self.manager_email}
+        self.manager_name, self.manager_email = name, email
+        after = {"manager_name": self.manager_name, "manager_email": self.manager_email}
+        if before == after:
+            return False
+        audit.record("member.manager_changed", member=self, subject=f"member:{self.id}", before=before, after=after)
+        for membership in self.memberships:
+            if membership.status == MembershipStatus.DECLINED:
+                membership.ask_anchoring_again()
+        return True
+
+    # -- memberships ---------------------------------------------------------------------
+
+    def join(self, network):
+        """A new membership in ``network`` (pending email confirmation), if the network takes them."""
+        if not network.accepts(self.organisation):
+            raise DomainError(
+                _l("%(network)s is not open to %(organisation)s.", network=network.code,
+                   organisation=self.organisation.name)
+            )
+        if self.membership_in(network) is not None:
+            raise DomainError(_l("You are already registered in %(network)s.", network=network.code))
+        membership = Membership(network=network)
+        self.memberships.append(membership)
+        return membership
+
+    def membership_in(self, network):
+        return next((m for m in self.memberships if m.network_id == network.id), None)
+
+    def move_to(self, organisation):
+        """Move to another organisation: the memberships follow, main-contact roles do not."""
+        for membership in self.memberships:
+            membership.vacate_main_contact()
+        db.session.flush()
+        self.organisation = organisation
+
+    # -- erasure -------------------------------------------------------------------------
+
+    def export(self):
+        """Everything held about the member, for the member to download."""
+
+        def when(value):
+            return value.isoformat() if value else None
+
+        return {
+            "name": self.name,
+            "email": self.email,
+            "phone": self.phone,
+            "job_title": self.job_title,
+            "unit": self.unit,
+            "organisation": self.organisation.name,
+            "line_manager": {"name": self.manager_name, "email": self.manager_email},
+            "registered_at": when(self.created_at),
+            "email_verified_at": when(self.email_verified_at),
+            "consented_at": when(self.consented_at),
+            "leadership_informed_at": when(self.leadership_informed_at),
+            "last_sign_in_at": when(self.last_sign_in_at),
+            "memberships": [
+                {
+                    "network": m.network.code,
+                    "status": m.status.value,
+                    "main_contact": m.is_main_contact,
+                    "since": when(m.created_at),
+                    "activated_at": when(m.activated_at),
+                    "ended_at": when(m.ended_at),
+                    "end_reason": m.end_reason,
+                }
+                for m in self.memberships
+            ],
+            "anchorings": [
+                {
+                    "manager_name": a.manager_name,
+                    "manager_email": a.manager_email,
+                    "status": a.status.value,
+                    "requested_at": when(a.requested_at),
+                    "decided_at": when(a.decided_at),
+                    "decided_by": a.decided_by_name,
+                    "method": a.method.value if a.method else None,
+                    "reason": a.reason,
+                }
+                for a in self.anchorings
+            ],
+            "coordinates": sorted(role.network.code for role in self.coordinator_roles),
+        }
+
+    def erase(self):
+        """Delete the account: personal data goes, the history stays without the person."""
+        for membership in self.memberships:
+            if membership.status not in (MembershipStatus.LEFT, MembershipStatus.DECLINED):
+                membership.leave("account deleted")
+        for anchoring in self.anchorings:
+            if anchoring.is_pending:
+                anchoring.supersede()
+            anchoring.manager_name = anchoring.manager_email = None
+            anchoring.decided_by_name = anchoring.decided_by_email = None
+        self.coordinator_roles.clear()
+        audit.record("member.deleted", member=self, subject=f"member:{self.id}")
+        self.name = "Slettet deltaker"
+        self.email = f"slettet-{self.id}@invalid"
+        self.phone = self.job_title = self.unit = None
+        self.manager_name = self.manager_email = None
+        self.password_hash = None
+        self.deleted_at = utcnow()
+        self.auth_version = (self.auth_version or 0) + 1

@@ -1,0 +1,232 @@
+"""A member's participation in one network: its status and the main-contact role."""
+
+import enum
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+    select,
+    text,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models import audit
+from models.errors import DomainError, InvalidTransition
+from models.types import UTCDateTime, string_enum, utcnow
+
+
+class MembershipStatus(enum.StrEnum):
+    PENDING_EMAIL = "pending_email"
+    PENDING_ANCHORING = "pending_anchoring"
+    ACTIVE = "active"
+    DECLINED = "declined"
+    LAPSED = "lapsed"
+    LEFT = "left"
+
+    @property
+    def label(self):
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    MembershipStatus.PENDING_EMAIL: _l("Email not yet confirmed"),
+    MembershipStatus.PENDING_ANCHORING: _l("Awaiting line manager"),
+    MembershipStatus.ACTIVE: _l("Active"),
+    MembershipStatus.DECLINED: _l("Declined by line manager"),
+    MembershipStatus.LAPSED: _l("Lapsed"),
+    MembershipStatus.LEFT: _l("Left"),
+}
+
+S = MembershipStatus
+# The only moves a membership can make.  Anything else is refused with InvalidTransition.
+TRANSITIONS = {
+    S.PENDING_EMAIL: {S.PENDING_ANCHORING, S.LEFT},
+    S.PENDING_ANCHORING: {S.ACTIVE, S.DECLINED, S.LEFT},
+    S.ACTIVE: {S.LAPSED, S.LEFT, S.DECLINED},
+    S.DECLINED: {S.PENDING_ANCHORING, S.LEFT},
+    S.LAPSED: {S.ACTIVE, S.LEFT},
+    S.LEFT: {S.PENDING_ANCHORING},
+}
+
+
+class Membership(db.Model):
+    """Member × network.  The status moves only through the methods below."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("member_id", "network_id"),
+        # organisation_id is the member's: it follows them if they move.
+        ForeignKeyConstraint(
+            ["member_id", "organisation_id"],
+            ["members.id", "members.organisation_id"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        CheckConstraint("NOT is_main_contact OR status = 'active'", name="main_contact_is_active"),
+        # At most one main contact per organisation and network, held by the database.
+        Index(
+            "uq_memberships_main_contact",
+            "organisation_id",
+            "network_id",
+            unique=True,
+            sqlite_where=text("is_main_contact"),
+            postgresql_where=text("is_main_contact"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Integer)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    _status: Mapped[MembershipStatus] = mapped_column(
+        "status",
+        string_enum(MembershipStatus, "membership_status", 20),
+        default=MembershipStatus.PENDING_EMAIL,
+        index=True,
+    )
+    is_main_contact: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(500))
+    # The line manager's confirmation the membership rests on.
+    anchoring_id: Mapped[int | None] = mapped_column(ForeignKey("anchorings.id", ondelete="SET NULL"))
+
+    member = relationship(
+        "Member",
+        back_populates="memberships",
+        primaryjoin="and_(Member.id == foreign(Membership.member_id), "
+        "Member.organisation_id == foreign(Membership.organisation_id))",
+    )
+    network = relationship("Network")
+    organisation = relationship("Organisation", viewonly=True)
+    anchoring = relationship("Anchoring")
+
+    def __init__(self, **kwargs):
+        if "status" in kwargs or "_status" in kwargs:
+            raise TypeError("a membership starts as pending_email; use its methods to move it")
+        super().__init__(**kwargs)
+
+    def __repr__(self):
+        return f"<Membership {self.member_id}@{self.network_id} {self.status}>"
+
+    @hybrid_property
+    def status(self):
+        return self._status or MembershipStatus.PENDING_EMAIL
+
+    @status.inplace.expression
+    @classmethod
+    def _status_expression(cls):
+        return cls._status
+
+    # -- status moves --------------------------------------------------------------
+
+    def _move(self, to, reason=None):
+        if to not in TRANSITIONS[self.status]:
+            raise InvalidTransition(
+                _l(
+                    "A membership that is “%(current)s” cannot become “%(target)s”.",
+                    current=self.status.label,
+                    target=to.label,
+                )
+            )
+        now = utcnow()
+        before = self.status
+        if to != S.ACTIVE:
+            self.vacate_main_contact(reason)
+        if to == S.ACTIVE:
+            self.activated_at = now
+            self.ended_at = self.end_reason = None
+        elif to in (S.DECLINED, S.LAPSED, S.LEFT):
+            self.ended_at = now
+            self.end_reason = reason
+        self._status = to
+        self.status_changed_at = now
+        audit.record(
+            "membership.status", member=self.member, network=self.network, subject=self.audit_subject,
+            before={"status": before.value}, after={"status": to.value}, reason=reason,
+        )
+
+    @property
+    def audit_subject(self):
+        return f"membership:{self.id}" if self.id else None
+
+    def confirm_email(self):
+        """The member proved the address is theirs; the line manager is asked next."""
+        self._move(S.PENDING_ANCHORING)
+
+    def anchor(self):
+        """The line manager confirmed: the membership counts from now."""
+        self._move(S.ACTIVE)
+
+    def decline(self, reason=None):
+        """The line manager declined."""
+        self._move(S.DECLINED, reason)
+
+    def lapse(self, reason):
+        """No answer to the yearly review: off the list, restorable."""
+        self._move(S.LAPSED, reason)
+
+    def restore(self):
+        self._move(S.ACTIVE)
+
+    def leave(self, reason=None):
+        self._move(S.LEFT, reason)
+
+    def ask_anchoring_again(self):
+        """Back to the line manager, after a decline or a return."""
+        self._move(S.PENDING_ANCHORING)
+
+    # -- main contact ----------------------------------------------------------------
+
+    def current_main_contact(self):
+        """The membership holding the main-contact role for this organisation and network."""
+        return db.session.scalar(
+            select(Membership).where(
+                Membership.organisation_id == self.member.organisation_id,
+                Membership.network_id == self.network_id,
+                Membership.is_main_contact,
+            )
+        )
+
+    def make_main_contact(self):
+        """Give this member the role; the database's partial unique index is the last word."""
+        if self.status != S.ACTIVE:
+            raise DomainError(_l("Only an active member can be main contact."))
+        if not self.member.organisation.can_have_main_contact:
+            raise DomainError(_l("Observers have no main contact."))
+        holder = self.current_main_contact()
+        if holder is not None and holder is not self:
+            raise DomainError(
+                _l(
+                    "%(name)s is already main contact for %(organisation)s in %(network)s.",
+                    name=holder.member.name,
+                    organisation=self.member.organisation.name,
+                    network=self.network.code,
+                )
+            )
+        self.is_main_contact = True
+        audit.record(
+            "membership.main_contact", member=self.member, network=self.network, subject=self.audit_subject,
+            before={"main_contact": False}, after={"main_contact": True},
+        )
+
+    def vacate_main_contact(self, reason=None):
+        if self.is_main_contact:
+            self.is_main_contact = False
+            audit.record(
+                "membership.main_contact", member=self.member, network=self.network, subject=self.audit_subject,
+                before={"main_contact": True}, after={"main_contact": False}, reason=reason,
+            )

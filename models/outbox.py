@@ -1,0 +1,221 @@
+"""The durable mail outbox.
+
+A mail is a row written in the same transaction as the change that causes it, so a
+change is never committed without its mail, nor a mail sent for a change that was
+rolled back.  ``deliver()`` (run by ``flask outbox send``) claims rows so that two
+workers never send the same one, sends them over SMTP with Flask-Mail, and retries
+with back-off while the server is away.  A permanent refusal (5xx) is recorded as a
+bounce and not retried.
+"""
+
+import enum
+import smtplib
+import socket
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_mail import Message
+from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text, and_, false, or_, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db, mail
+from models.types import UTCDateTime, string_enum, utcnow
+
+MAX_ATTEMPTS = 12
+# A claim older than this is taken to belong to a worker that died mid-send.
+STALE_CLAIM = timedelta(minutes=10)
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(String(60))
+    status: Mapped[OutboxStatus] = mapped_column(
+        string_enum(OutboxStatus, "outbox_status", 10), default=OutboxStatus.PENDING,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    bounced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A calendar invitation sent with the mail (text/calendar), if any.
+    ics: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Higher goes first: an emergency call-in passes the newsletter in the queue.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    @property
+    def message_id(self):
+        return f"<outbox-{self.id}@{current_app.config['MAIL_MESSAGE_ID_DOMAIN']}>"
+
+    def to_message(self):
+        message = Message(
+            subject=self.subject,
+            recipients=[self.recipient],
+            body=self.body_text,
+            html=self.body_html,
+        )
+        message.msgId = self.message_id
+        if self.ics:
+            message.attach("invitasjon.ics", "text/calendar; method=REQUEST; charset=utf-8", self.ics)
+        return message
+
+    def retry(self):
+        """A coordinator sends a failed mail again."""
+        self.status = OutboxStatus.PENDING
+        self.next_attempt_at = utcnow()
+        self.bounced = False
+
+
+def link(endpoint, **values):
+    """A full link for a mail, made from ``BASE_URL``: no request needed, so the CLI can too."""
+    base = urlsplit(current_app.config["BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def queue(recipient, subject, template, ics=None, priority=0, **context):
+    """Write a mail to the outbox (bokmål; ``templates/email/<template>.txt`` and ``.html``).
+
+    Part of the caller's transaction: the caller commits.
+    """
+    with force_locale("nb"):
+        text = render_template(f"email/{template}.txt", **context)
+        html = render_template(f"email/{template}.html", **context)
+        subject = str(subject)
+    message = OutboxMessage(
+        recipient=recipient, subject=subject, body_text=text, body_html=html, template=template, ics=ics,
+        priority=priority,
+    )
+    db.session.add(message)
+    if current_app.config.get("MAIL_LOG_BODIES"):
+        current_app.logger.info("Mail to %s: %s\n%s", recipient, subject, text)
+    return message
+
+
+def backoff(attempts):
+    """30 s, 1 min, 2 min, … up to an hour between attempts."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _claimable(now):
+    return or_(
+        and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - STALE_CLAIM),
+    )
+
+
+def claim(worker, limit=50):
+    """Mark up to ``limit`` due mails as this worker's; returns their ids.
+
+    On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED`` so that
+    workers pass each other by; on both databases the conditional UPDATE is the
+    guarantee: a row changes hands only if it is still claimable.
+    """
+    now = utcnow()
+    candidates = db.session.scalars(
+        select(OutboxMessage.id)
+        .where(_claimable(now))
+        .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    # Sent in the order claimed: priority first.
+    for message_id in candidates:
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, _claimable(now))
+            .values(status=OutboxStatus.SENDING, claimed_by=worker, claimed_at=now)
+        )
+        if result.rowcount == 1:
+            claimed.append(message_id)
+    db.session.commit()
+    return claimed
+
+
+def _permanent(exc):
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def _release(ids):
+    """Give claimed but unsent mails back, without counting an attempt."""
+    if ids:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
+            .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None)
+        )
+        db.session.commit()
+
+
+def _failed(message, exc, permanent):
+    message.attempts += 1
+    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    message.claimed_by = message.claimed_at = None
+    if permanent or message.attempts >= MAX_ATTEMPTS:
+        message.status = OutboxStatus.FAILED
+        message.bounced = permanent
+    else:
+        message.status = OutboxStatus.PENDING
+        message.next_attempt_at = utcnow() + backoff(message.attempts)
+    db.session.commit()
+
+
+def deliver(worker=None, limit=50):
+    """Send the mails that are due; returns {"sent": n, "failed": n, "deferred": n}."""
+    worker = worker or f"{socket.gethostname()}:{id(object())}"
+    counts = {"sent": 0, "failed": 0, "deferred": 0}
+    ids = claim(worker, limit)
+    if not ids:
+        return counts
+    remaining = list(ids)
+    try:
+        with mail.connect() as connection:
+            while remaining:
+                message = db.session.get(OutboxMessage, remaining[0])  # ids keep the claim's order
+                try:
+                    connection.send(message.to_message())
+                except (smtplib.SMTPException, OSError) as exc:
+                    permanent = _permanent(exc)
+                    _failed(message, exc, permanent)
+                    remaining.pop(0)
+                    counts["failed" if message.status == OutboxStatus.FAILED else "deferred"] += 1
+                    if not permanent:
+                        break  # the server is in trouble: leave the rest for later
+                    continue
+                message.status = OutboxStatus.SENT
+                message.sent_at = utcnow()
+                message.attempts += 1
+                message.last_error = None
+                db.session.commit()
+                remaining.pop(0)
+                counts["sent"] += 1
+    except (smtplib.SMTPException, OSError) as exc:
+        # Could not even connect: every claimed mail waits for the next attempt.
+        for message_id in remaining:
+            _failed(db.session.get(OutboxMessage, message_id), exc, permanent=False)
+            counts["deferred"] += 1
+        remaining = []
+    finally:
+        _release(remaining)
+    return counts

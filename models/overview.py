@@ -1,0 +1,134 @@
+"""The coordinator's overview of a network: organisations, members, main contacts, exports."""
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased, selectinload
+
+from extensions import db
+from models.member import Member
+from models.membership import Membership, MembershipStatus
+from models.organisation import Organisation, OrganisationKind, fold
+
+SORTS = ("name", "members", "pending", "activity")
+
+
+def _stats(network):
+    return (
+        select(
+            Membership.organisation_id.label("organisation_id"),
+            func.sum(case((Membership.status == MembershipStatus.ACTIVE, 1), else_=0)).label("active"),
+            func.sum(case((Membership.status == MembershipStatus.PENDING_ANCHORING, 1), else_=0)).label("pending"),
+            func.max(Membership.status_changed_at).label("last_activity"),
+        )
+        .where(Membership.network_id == network.id)
+        .group_by(Membership.organisation_id)
+        .subquery()
+    )
+
+
+def organisations(network, county=None, text=None, sort="name", descending=False):
+    """A select of the organisations the network is for, filtered and sorted (for paging)."""
+    stats = _stats(network)
+    kinds = network.MEMBER_KINDS[network.code] | {OrganisationKind.OBSERVER}
+    query = (
+        select(Organisation)
+        .outerjoin(stats, stats.c.organisation_id == Organisation.id)
+        .where(Organisation.active, Organisation.kind.in_(kinds))
+    )
+    if network.code != "NIK":
+        # Observers and voluntary organisations are many only where someone registered.
+        query = query.where(stats.c.organisation_id.is_not(None) | (Organisation.kind != OrganisationKind.OBSERVER))
+    if county:
+        query = query.where(
+            (Organisation.county_number == county)
+            | ((Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY) & (Organisation.number == county))
+        )
+    if text:
+        query = query.where(
+            Organisation.name_folded.contains(fold(text), autoescape=True)
+            | Organisation.number.startswith(text.strip(), autoescape=True)
+        )
+    column = {
+        "name": Organisation.name_folded,
+        "members": func.coalesce(stats.c.active, 0),
+        "pending": func.coalesce(stats.c.pending, 0),
+        "activity": stats.c.last_activity,
+    }[sort if sort in SORTS else "name"]
+    order = column.desc() if descending else column.asc()
+    if sort == "activity":
+        order = order.nulls_last()
+    return query.order_by(order, Organisation.name_folded)
+
+
+def rows_for(network, organisation_ids):
+    """{organisation id: (active, pending, last activity, main contact name)} in two queries."""
+    ids = list(organisation_ids)
+    stats = _stats(network)
+    result = {
+        row.organisation_id: [row.active, row.pending, row.last_activity, None]
+        for row in db.session.execute(select(stats).where(stats.c.organisation_id.in_(ids)))
+    }
+    contacts = db.session.execute(
+        select(Membership.organisation_id, Member.name)
+        .join(Member, Membership.member_id == Member.id)
+        .where(Membership.network_id == network.id, Membership.is_main_contact, Membership.organisation_id.in_(ids))
+    )
+    for organisation_id, name in contacts:
+        result.setdefault(organisation_id, [0, 0, None, None])[3] = name
+    return result
+
+
+def county_summary(network):
+    """Per county: how many of its municipalities have at least one active member in the network."""
+    stats = _stats(network)
+    county = aliased(Organisation)
+    represented = func.sum(case((stats.c.active > 0, 1), else_=0))
+    return db.session.execute(
+        select(county.number, county.name, func.count(Organisation.id), represented)
+        .join(Organisation, (Organisation.county_number == county.number) & (Organisation.kind == OrganisationKind.MUNICIPALITY))
+        .outerjoin(stats, stats.c.organisation_id == Organisation.id)
+        .where(county.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
+        .group_by(county.number, county.name)
+        .order_by(county.number)
+    ).all()
+
+
+MEMBER_COLUMNS = (
+    "Navn", "E-post", "Telefon", "Stilling", "Enhet", "Organisasjon", "Nummer", "Fylke", "Status",
+    "Hovedkontakt", "Forankret av", "Forankret",
+)
+
+
+def member_rows(network, only_active=False):
+    """The member list of a network, as rows for CSV and XLSX (same rows in both)."""
+    counties = dict(
+        db.session.execute(
+            select(Organisation.number, Organisation.name).where(Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY)
+        ).all()
+    )
+    statuses = [MembershipStatus.ACTIVE] if only_active else [
+        MembershipStatus.PENDING_ANCHORING, MembershipStatus.ACTIVE, MembershipStatus.LAPSED
+    ]
+    memberships = db.session.scalars(
+        select(Membership)
+        .join(Member, Membership.member_id == Member.id)
+        .where(Membership.network_id == network.id, Membership.status.in_(statuses))
+        .options(selectinload(Membership.member).selectinload(Member.organisation), selectinload(Membership.anchoring))
+        .order_by(Member.name, Member.email)
+    )
+    for m in memberships:
+        member, org = m.member, m.member.organisation
+        yield (
+            member.name, member.email, member.phone or "", member.job_title or "", member.unit or "",
+            org.name, org.number or "", counties.get(org.county_number or org.number, "") if org.number else "",
+            m.status.value, "ja" if m.is_main_contact else "",
+            m.anchoring.decided_by_name if m.anchoring else "",
+            m.anchoring.decided_at.date().isoformat() if m.anchoring and m.anchoring.decided_at else "",
+        )
+
+
+EMAIL_COLUMNS = ("E-post", "Navn", "Organisasjon")
+
+
+def email_rows(network):
+    for row in member_rows(network, only_active=True):
+        yield (row[1], row[0], row[5])

@@ -1,0 +1,190 @@
+"""Reference data: the networks, the official organisation lists, the observers.
+
+``load()`` is idempotent: it adds what is missing, renames what the official source
+renamed, deactivates municipalities and counties that are no longer listed, and
+leaves everything else alone (a coordinator's edits to a hospital trust or an
+observer stay).  Each loaded organisation keeps its ``reference_key``, so a reload
+finds it whatever it is called now.  A second run changes nothing.
+"""
+
+import csv
+import re
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from extensions import db
+from models.network import Network
+from models.organisation import Organisation, OrganisationKind
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "reference"
+
+NETWORKS = [
+    {
+        "code": "NIK",
+        "name": "Norsk nettverk for innvandrerhelse i kommuner",
+        "name_en": "Norwegian network for immigrant health in municipalities",
+        "description": "For ansatte i kommuner og fylkeskommuner som arbeider med helse og "
+        "levekår for innvandrere. Nettverket deler erfaring og kunnskap, styrker samarbeidet "
+        "om migrasjonshelse og bidrar til god kommunikasjon med en mangfoldig befolkning i "
+        "kriser.",
+        "description_en": "For employees of municipalities and county municipalities working "
+        "on the health and living conditions of immigrants. The network shares experience and "
+        "knowledge, strengthens cooperation on migration health and helps communication with a "
+        "diverse population in emergencies.",
+    },
+    {
+        "code": "NIFS",
+        "name": "Norsk nettverk for innvandrerhelse i ideell og frivillig sektor",
+        "name_en": "Norwegian network for immigrant health in the non-profit and voluntary sector",
+        "description": "For ideelle og frivillige organisasjoner som arbeider med innvandreres "
+        "helse: erfaringsdeling, faglig påfyll og rask informasjonsutveksling.",
+        "description_en": "For non-profit and voluntary organisations working on immigrants' "
+        "health: sharing experience, professional updates and fast exchange of information.",
+    },
+    {
+        "code": "NONEMI",
+        "name": "Norsk nettverk for migrantvennlige sykehus",
+        "name_en": "Norwegian network for migrant-friendly hospitals",
+        "description": "For helseforetak og sykehus som vil gi likeverdige helsetjenester til "
+        "pasienter med innvandrerbakgrunn.",
+        "description_en": "For hospital trusts and hospitals that want to give equitable health "
+        "services to patients with an immigrant background.",
+    },
+]
+
+# The coordinators' own organisation.
+OTHER = [{"short_name": "Hdir", "name": "Helsedirektoratet"}]
+
+OBSERVERS = [
+    {"short_name": "FHI", "name": "Folkehelseinstituttet"},
+    {"short_name": "IMDi", "name": "Integrerings- og mangfoldsdirektoratet"},
+]
+
+
+def read_csv(name):
+    """Rows of a reference CSV: a file name in ``data/reference`` or a path to a new list."""
+    path = DATA / name if Path(name).name == name else Path(name)  # a bare name is one of ours
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    required = {"number", "name"}
+    if rows and not required <= set(rows[0]):
+        raise ValueError(f"{path}: the columns must include {', '.join(sorted(required))}")
+    return [{k: v.strip() for k, v in row.items() if k in ("number", "name", "county_number")} for row in rows]
+
+
+def hospital_trusts():
+    """(name, regional authority or None) pairs from ``helseforetak.txt``.
+
+    Lines read ``<RHF>: <HF>; <HF>; …``; a label that is not an RHF (the jointly owned
+    companies) gives trusts without a parent.  Parenthesised notes are dropped.
+    """
+    pairs = []
+    for line in (DATA / "helseforetak.txt").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        label, _, rest = line.partition(":")
+        region = label.strip() if label.strip().endswith(" RHF") else None
+        if region:
+            pairs.append((region, None))
+        for name in rest.split(";"):
+            name = re.sub(r"\(.*?\)", "", name).strip()
+            if name.endswith(" HF"):
+                pairs.append((name, region))
+    return pairs
+
+
+class _Loader:
+    def __init__(self):
+        self.changes = Counter()
+        self.existing = {
+            o.reference_key: o
+            for o in db.session.scalars(select(Organisation).where(Organisation.reference_key.is_not(None)))
+        }
+
+    def organisation(self, kind, key, official=False, **values):
+        """Add the organisation if new; an official list also renames and reactivates."""
+        reference_key = f"{kind}:{key}"
+        org = self.existing.get(reference_key)
+        if org is None:
+            org = Organisation(kind=kind, reference_key=reference_key, **values)
+            db.session.add(org)
+            self.existing[reference_key] = org
+            self.changes["added"] += 1
+        elif official:
+            if org.name != values["name"]:
+                org.name = values["name"]
+                self.changes["renamed"] += 1
+            if not org.active:
+                org.active = True
+                self.changes["reactivated"] += 1
+        return org
+
+    def merge(self, old_number, new_number):
+        """Move the members of a merged-away municipality to its successor."""
+        old = self.existing.get(f"{OrganisationKind.MUNICIPALITY}:{old_number}")
+        new = self.existing.get(f"{OrganisationKind.MUNICIPALITY}:{new_number}")
+        if old is None or new is None or not new.active:
+            raise ValueError(f"cannot merge {old_number} into {new_number}: unknown or inactive municipality")
+        db.session.flush()
+        for member in list(old.members):
+            member.move_to(new)
+            self.changes["members moved"] += 1
+        if old.active:
+            old.deactivate()
+            self.changes["deactivated"] += 1
+
+    def deactivate_unlisted(self, kind, listed):
+        keys = {f"{kind}:{key}" for key in listed}
+        for reference_key, org in self.existing.items():
+            if org.kind == kind and reference_key not in keys and org.active:
+                org.deactivate()
+                self.changes["deactivated"] += 1
+
+
+def load(municipalities="kommuner.csv", counties="fylker.csv", merges=None, dry_run=False):
+    """Load or refresh the reference data; returns what changed (empty on a second run).
+
+    ``municipalities`` and ``counties`` name the official lists (a new classification
+    from Statistics Norway); ``merges`` maps a municipality number that is gone to its
+    successor's: its members move there (main-contact roles do not move).  With
+    ``dry_run`` nothing is kept: the changes are only counted.
+    """
+    loader = _Loader()
+
+    networks = {n.code for n in db.session.scalars(select(Network))}
+    for values in NETWORKS:
+        if values["code"] not in networks:
+            db.session.add(Network(**values))
+            loader.changes["added"] += 1
+
+    # The official lists (Statistics Norway): columns number, name[, county_number].
+    for kind, filename in (
+        (OrganisationKind.COUNTY_MUNICIPALITY, counties),
+        (OrganisationKind.MUNICIPALITY, municipalities),
+    ):
+        rows = read_csv(filename)
+        for row in rows:
+            loader.organisation(kind, row["number"], official=True, **row)
+        loader.deactivate_unlisted(kind, {row["number"] for row in rows})
+
+    for values in OBSERVERS:
+        loader.organisation(OrganisationKind.OBSERVER, values["short_name"], **values)
+
+    for values in OTHER:
+        loader.organisation(OrganisationKind.OTHER, values["short_name"], **values)
+
+    for name, region in hospital_trusts():
+        parent = loader.existing[f"{OrganisationKind.HOSPITAL_TRUST}:{region}"] if region else None
+        loader.organisation(OrganisationKind.HOSPITAL_TRUST, name, name=name, parent=parent)
+
+    for old, new in (merges or {}).items():
+        loader.merge(old, new)
+
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    return dict(loader.changes)

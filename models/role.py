@@ -1,0 +1,24 @@
+"""Coordinators, per network."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.types import UTCDateTime, utcnow
+
+
+class CoordinatorRole(db.Model):
+    __tablename__ = "coordinator_roles"
+    __table_args__ = (UniqueConstraint("member_id", "network_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+
+    member = relationship("Member", foreign_keys=[member_id], back_populates="coordinator_roles")
+    network = relationship("Network")
+    granted_by = relationship("Member", foreign_keys=[granted_by_id])

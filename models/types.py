@@ -1,0 +1,54 @@
+"""Column types shared by the models."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy.types import DateTime, Enum, TypeDecorator
+
+
+def utcnow():
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime on both databases.
+
+    PostgreSQL keeps the zone; SQLite keeps naive text, so values are converted to
+    UTC on the way in and marked UTC on the way out.  Naive input is refused: a
+    time without a zone is a bug waiting to show up one hour off.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def string_enum(enum_class, name, length):
+    """A Python enum stored as its values in a VARCHAR with a named CHECK constraint:
+    the same on SQLite and PostgreSQL, and a new value needs no ALTER TYPE."""
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+def render_item(type_, obj, autogen_context):
+    """Let alembic's autogenerate write our column types as plain SQLAlchemy types."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False

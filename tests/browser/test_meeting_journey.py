@@ -1,0 +1,68 @@
+"""In real Chromium: plan a meeting, sign up and get the invitation, record attendance, publish minutes."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import update
+
+from extensions import db
+from tests.browser.test_handover_journey import sign_in_as
+
+pytestmark = pytest.mark.browser
+
+
+def test_plan_sign_up_attend_and_read_the_minutes(page, browser, live_server, create_member, create_coordinator, municipality, mail_outbox):
+    from models import Meeting, outbox
+
+    coordinator = create_coordinator("NIK")
+    member = create_member(municipality("4601"), name="Kari Nordmann")
+    coordinator_email, member_email = coordinator.email, member.email
+    day = (datetime.now(UTC) + timedelta(days=10)).date()
+
+    sign_in_as(page, coordinator_email)
+    page.goto("/meetings/plan/NIK/")
+    page.get_by_role("link", name="Planlegg et møte").click()
+    page.get_by_label("Type møte").select_option(label="Fagmøte")
+    page.get_by_label("NIK – Norsk nettverk for innvandrerhelse i kommuner").check()
+    page.get_by_label("Tittel").fill("Fagmøte om tolking")
+    page.get_by_label("Dato").fill(day.isoformat())
+    page.get_by_label("Begynner").fill("10:00")
+    page.get_by_label("Slutter").fill("12:00")
+    page.get_by_label("Lenke til møtet (Teams)").fill("https://teams.example/m/42")
+    page.get_by_role("button", name="Planlegg møtet").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fagmøte om tolking")
+
+    attendee = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
+    sign_in_as(attendee, member_email)
+    attendee.get_by_role("link", name="Årets møter").click()
+    attendee.get_by_role("link", name="Fagmøte om tolking").click()
+    attendee.get_by_role("button", name="Meld meg på").click()
+    expect(attendee.get_by_text("Du er påmeldt. Kalenderinvitasjonen kommer på e-post.")).to_be_visible()
+
+    with live_server.app.app_context():
+        outbox.deliver(worker="browser-test")
+    (invitation,) = mail_outbox
+    assert invitation["To"] == member_email
+    assert any(p.get_content_type() == "text/calendar" for p in invitation.iter_attachments())
+
+    # The meeting is held (time passes), then the coordinator records attendance and the minutes.
+    with live_server.app.app_context():
+        db.session.execute(update(Meeting).values(starts_at=datetime.now(UTC) - timedelta(hours=3),
+                                                  ends_at=datetime.now(UTC) - timedelta(hours=1)))
+        db.session.commit()
+    page.reload()
+    page.get_by_label(re.compile("^Kari Nordmann")).check()
+    page.get_by_role("button", name="Registrer oppmøte").click()
+    expect(page.get_by_text("Oppmøtet er registrert.")).to_be_visible()
+    page.get_by_label("Referat").fill("Vi delte erfaringer med tolketjenester.")
+    page.get_by_role("button", name="Publiser referatet").click()
+    expect(page.get_by_text("Referatet er publisert.")).to_be_visible()
+
+    attendee.reload()
+    expect(attendee.get_by_text("Vi delte erfaringer med tolketjenester.")).to_be_visible()
+    attendee.goto("/me/")
+    expect(attendee.locator("#meetings-heading + ul")).to_contain_text("Fagmøte om tolking")
+    expect(attendee.locator("#meetings-heading + ul")).to_contain_text("referat publisert")
+    attendee.context.close()

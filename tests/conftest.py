@@ -1,0 +1,432 @@
+"""The test foundation: the app on SQLite or PostgreSQL, a real SMTP server, a live
+server and real Chromium.
+
+The database is chosen by ``TEST_DATABASE_URL``: unset, every run uses a fresh SQLite
+file; set to a PostgreSQL server URL (``postgresql://postgres@127.0.0.1:5432/postgres``),
+the run creates its own empty database on that server and drops it at the end.
+"""
+
+import contextvars
+import email
+import email.policy
+import os
+import re
+import socket
+import threading
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, event, make_url, text
+from werkzeug.serving import make_server
+
+from app import create_app
+from config import database_url
+from extensions import db
+from models.types import utcnow
+
+PASSWORD = "korrekt hest batteri stift"
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def pytest_report_header(config):
+    backend = make_url(database_url(TEST_DATABASE_URL)).get_backend_name() if TEST_DATABASE_URL else "sqlite"
+    return f"database: {backend}"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- databases ------------------------------------------------------------------------
+
+
+class Databases:
+    """Makes empty databases of the kind under test, and removes them afterwards."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp = tmp_path_factory
+        self.created = []
+        self.server = make_url(database_url(TEST_DATABASE_URL)) if TEST_DATABASE_URL else None
+
+    @property
+    def backend(self):
+        return self.server.get_backend_name() if self.server else "sqlite"
+
+    def create(self):
+        if self.server is None:
+            return f"sqlite:///{self.tmp.mktemp('db') / 'tracker.sqlite'}"
+        name = f"tracker_test_{uuid.uuid4().hex[:10]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self):
+        for name in self.created:
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _admin(self, statement):
+        engine = create_engine(self.server, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(statement))
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory):
+    dbs = Databases(tmp_path_factory)
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database(databases, smtpd):
+    """The session's database, migrated to head with ``alembic upgrade``."""
+    from flask_migrate import upgrade
+
+    url = databases.create()
+    app = create_app(app_config(url, smtpd))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+# -- mail -------------------------------------------------------------------------------
+
+
+class CaptureHandler:
+    """Keeps every message the SMTP server receives, parsed."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message.envelope_recipients = list(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted"
+
+
+@pytest.fixture(scope="session")
+def smtpd():
+    controller = Controller(CaptureHandler(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def mail_outbox(smtpd):
+    """The messages the real SMTP server receives during this test."""
+    smtpd.handler.messages.clear()
+    return smtpd.handler.messages
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_mail(request, smtpd):
+    """A test that does not ask for ``mail_outbox`` must send no mail."""
+    smtpd.handler.messages.clear()
+    yield
+    if "mail_outbox" not in request.fixturenames and smtpd.handler.messages:
+        subjects = [m["Subject"] for m in smtpd.handler.messages]
+        pytest.fail(f"unexpected mail sent: {subjects}")
+
+
+# -- the app ------------------------------------------------------------------------------
+
+
+def app_config(url, smtpd, **overrides):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtpd.port,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_SUPPRESS_SEND": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_ENABLED": False,
+        "BASE_URL": "http://localhost",
+        # Hashing speed is not under test; the real method is (test_auth.py).
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        **overrides,
+    }
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests run as they do in production: each in its own app
+    context, so ``g`` (the signed-in user, the CSRF token, the locale) and the database
+    session do not leak from the test, or from one client, into another request."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def empty_tables():
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app_factory(database, smtpd):
+    """Build an app on the session's database with extra settings; cleaned after the test."""
+    from models import reference
+
+    apps = []
+
+    def make(**overrides):
+        app = create_app(app_config(database, smtpd, **overrides))
+        app.test_client_class = IsolatedClient
+        apps.append(app)
+        return app
+
+    first = make()
+    with first.app_context():
+        reference.load()
+    yield make
+    with first.app_context():
+        db.session.rollback()
+        empty_tables()
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    app = app_factory()
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token_from(response):
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.get_data(as_text=True))
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def count_queries(app):
+    """``with count_queries() as statements:`` collects the SQL statements run inside."""
+
+    @contextmanager
+    def counter():
+        statements = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+
+    return counter
+
+
+# -- objects --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def networks(app):
+    from models import Network
+
+    return {n.code: n for n in db.session.scalars(db.select(Network))}
+
+
+@pytest.fixture
+def municipality(app):
+    from models import Organisation, OrganisationKind
+
+    def get(number):
+        return db.session.scalar(
+            db.select(Organisation).filter_by(kind=OrganisationKind.MUNICIPALITY, number=number)
+        )
+
+    return get
+
+
+@pytest.fixture
+def create_member(app):
+    """``create_member(org, networks=("NIK",), status="active")`` → Member, committed."""
+    from models import Member, Network
+
+    counter = iter(range(1, 1_000_000))
+
+    def create(organisation, networks=("NIK",), status="active", password=PASSWORD, **fields):
+        n = next(counter)
+        values = {
+            "name": f"Deltaker {n}",
+            "email": f"deltaker{n}@{organisation.number or 'org'}.kommune.example",
+            "manager_name": f"Leder {n}",
+            "manager_email": f"leder{n}@kommune.example",
+            **fields,
+        }
+        member = Member(organisation=organisation, **values)
+        member.set_password(password)
+        if status != "pending_email":
+            member.email_verified_at = utcnow()
+        db.session.add(member)
+        for code in networks:
+            network = db.session.scalar(db.select(Network).filter_by(code=code))
+            move_to_status(member.join(network), status)
+        db.session.commit()
+        return member
+
+    return create
+
+
+@pytest.fixture
+def create_coordinator(app, create_member):
+    """``create_coordinator("NIK", ...)`` → a coordinator (of the Directorate) of those networks."""
+    from models import Network, Organisation
+
+    def create(*codes, **fields):
+        hdir = db.session.scalar(db.select(Organisation).filter_by(short_name="Hdir"))
+        member = create_member(hdir, networks=(), **fields)
+        for code in codes or ("NIK",):
+            member.make_coordinator(db.session.scalar(db.select(Network).filter_by(code=code)))
+        db.session.commit()
+        return member
+
+    return create
+
+
+def sign_in(client, email, password=None):
+    """Sign in through the real form; returns the response."""
+    token = csrf_token_from(client.get("/sign-in"))
+    return client.post(
+        "/sign-in", data={"email": email, "password": password or PASSWORD, "csrf_token": token}
+    )
+
+
+def post(client, url, data=None, page=None, **kwargs):
+    """POST a form the way a browser does: with the CSRF token from the page it is on."""
+    token = csrf_token_from(client.get(page or "/"))
+    return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+@pytest.fixture
+def deliver(app):
+    """Run the outbox worker once, as ``flask outbox send`` does."""
+    from models import outbox
+
+    def run():
+        counts = outbox.deliver(worker="test")
+        db.session.expire_all()
+        return counts
+
+    return run
+
+
+def links_in(message):
+    """The http(s) links in a mail's plain-text part."""
+    body = message.get_body(("plain",)).get_content()
+    return re.findall(r"https?://\S+", body)
+
+
+def move_to_status(membership, status):
+    """Walk a new membership through the real transitions to ``status``."""
+    paths = {
+        "pending_email": [],
+        "pending_anchoring": ["confirm_email"],
+        "active": ["confirm_email", "anchor"],
+        "declined": ["confirm_email", "decline"],
+        "lapsed": ["confirm_email", "anchor", "lapse"],
+        "left": ["confirm_email", "anchor", "leave"],
+    }
+    for step in paths[status]:
+        method = getattr(membership, step)
+        method("test") if step in ("lapse",) else method()
+
+
+# -- live server and browser ----------------------------------------------------------------
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_server(app_factory):
+    app = app_factory()
+    with LiveServer(app) as server:
+        server.app = app
+        app.config["BASE_URL"] = server.url  # links in mails lead back to this server
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_context_args(live_server):
+    return {"base_url": live_server.url, "locale": "nb-NO", "timezone_id": "Europe/Oslo"}
+
+
+@pytest.fixture
+def page(browser, browser_context_args):
+    """A page in a fresh context; any console error or CSP violation fails the test."""
+    context = browser.new_context(**browser_context_args)
+    page = context.new_page()
+    errors = []
+    # A form answered with 422 (its errors shown next to the fields) is not a console error.
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert not errors, f"browser console errors: {errors}"

@@ -1,0 +1,253 @@
+"""Meetings over HTTP: the year plan, planning within the quotas, sign-up with a calendar invitation."""
+
+from datetime import UTC, datetime, timedelta
+
+import icalendar
+from sqlalchemy import select, update
+
+from extensions import db
+from models import Meeting, MeetingKind, Signup
+from models import meeting as meetings
+from models.meeting import OSLO
+from tests.conftest import post, sign_in
+
+
+def form(kind="professional_meeting", networks=("NIK",), date="2027-03-10", **changes):
+    data = {"kind": kind, "networks": list(networks), "title": "Fagmøte om tolking", "date": date,
+            "start": "10:00", "end": "12:00", "format": "digital", "online_link": "https://teams.example/m/1"}
+    data.update(changes)
+    return data
+
+
+def test_the_coordinator_plans_and_the_year_plan_shows_the_quota(client, create_coordinator):
+    sign_in(client, create_coordinator("NIK").email)
+    page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
+    assert "0 av 2" in page and "2 nettverksmøter er ikke planlagt ennå." in page
+    response = post(client, "/meetings/new", form(kind="network_meeting", title="Vårmøtet"), page="/meetings/new")
+    assert response.status_code == 303
+    page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
+    assert "1 av 2" in page and "Vårmøtet" in page and "1 nettverksmøte er ikke planlagt ennå." in page
+    meeting = db.session.scalar(select(Meeting))
+    assert meeting.starts_at == datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # 10:00 in Oslo in winter
+
+
+def test_a_fifth_professional_meeting_is_refused_next_to_the_field(client, create_coordinator):
+    sign_in(client, create_coordinator("NIK").email)
+    for month in ("02", "04", "06", "08"):
+        assert post(client, "/meetings/new", form(date=f"2027-{month}-10", title=f"Fagmøte {month}"), page="/meetings/new").status_code == 303
+    response = post(client, "/meetings/new", form(date="2027-10-10", title="Det femte"), page="/meetings/new")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    error = page.split('id="kind-error"')[1].split("</p>")[0]
+    assert "har allerede planlagt 4 fagmøter i 2027" in error and "«Fagmøte 02»" in error
+    assert db.session.scalar(select(db.func.count()).select_from(Meeting)) == 4
+
+
+def test_a_joint_meeting_shows_in_both_year_plans(client, create_coordinator):
+    sign_in(client, create_coordinator("NIK", "NIFS").email)
+    post(client, "/meetings/new", form(networks=("NIK", "NIFS"), title="Felles fagmøte"), page="/meetings/new")
+    for code in ("NIK", "NIFS"):
+        page = client.get(f"/meetings/plan/{code}/2027").get_data(as_text=True)
+        assert "Felles fagmøte" in page and "felles: NIK, NIFS" in page and "1 av 4" in page
+
+
+def test_bad_meeting_input_is_shown_next_to_the_fields(client, create_coordinator):
+    sign_in(client, create_coordinator("NIK").email)
+    response = post(client, "/meetings/new", form(start="12:00", end="11:00", format="hybrid", online_link="teams"),
+                    page="/meetings/new")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    for field, text in (("end", "slutte etter"), ("place", "trenger et sted"), ("online_link", "https://")):
+        assert text in page.split(f'id="{field}-error"')[1].split("</p>")[0]
+
+
+def test_a_member_signs_up_and_gets_the_invitation_with_a_calendar_file(client, create_member, create_coordinator, municipality, deliver, mail_outbox):
+    coordinator = create_coordinator("NIK")
+    member = create_member(municipality("4601"))
+    start = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
+    meeting = meetings.plan([coordinator.coordinator_roles[0].network], kind=MeetingKind.PROFESSIONAL, title="Tolking",
+                            starts_at=start, ends_at=start + timedelta(hours=2), format="digital",
+                            online_link="https://teams.example/m/2")
+    db.session.commit()
+    sign_in(client, member.email)
+    assert post(client, f"/meetings/{meeting.id}/signup", page=f"/meetings/{meeting.id}").status_code == 303
+    assert post(client, f"/meetings/{meeting.id}/signup", page=f"/meetings/{meeting.id}").status_code == 303  # twice: one sign-up
+    assert db.session.scalar(select(db.func.count()).select_from(Signup)) == 1
+    deliver()
+    (invitation,) = mail_outbox
+    assert invitation["To"] == member.email and "Tolking" in invitation["Subject"]
+    attachment = next(p for p in invitation.iter_attachments() if p.get_content_type() == "text/calendar")
+    event = next(iter(icalendar.Calendar.from_ical(attachment.get_content()).walk("VEVENT")))
+    assert event.decoded("dtstart") == start.astimezone(OSLO)
+    assert str(event["url"]) == "https://teams.example/m/2"
+    assert client.get(f"/meetings/{meeting.id}.ics").mimetype == "text/calendar"
+
+
+def test_the_calendar_file_is_right_across_a_daylight_saving_change(app, networks):
+    # Oslo moves to summer time on 28 March 2027: 10:00 is 09:00 UTC before, 08:00 UTC after.
+    winter = meetings.plan([networks["NIK"]], kind="emergency", title="Før", format="digital",
+                           starts_at=datetime(2027, 3, 27, 10, tzinfo=OSLO), ends_at=datetime(2027, 3, 27, 11, tzinfo=OSLO))
+    summer = meetings.plan([networks["NIK"]], kind="emergency", title="Etter", format="digital",
+                           starts_at=datetime(2027, 3, 29, 10, tzinfo=OSLO), ends_at=datetime(2027, 3, 29, 11, tzinfo=OSLO))
+    db.session.commit()
+    for meeting, utc_hour in ((winter, 9), (summer, 8)):
+        event = next(iter(icalendar.Calendar.from_ical(meetings.ics(meeting, "nettverk@helsedir.no")).walk("VEVENT")))
+        start = event.decoded("dtstart")
+        assert (start.hour, start.astimezone(UTC).hour) == (10, utc_hour)
+        assert str(start.tzinfo) == "Europe/Oslo"
+        assert event.walk("VALARM")
+
+
+def test_attendance_and_minutes_after_the_meeting(app, client, create_member, create_coordinator, municipality):
+    coordinator = create_coordinator("NIK")
+    member = create_member(municipality("4601"))
+    start = datetime.now(UTC) + timedelta(days=1)
+    meeting = meetings.plan([coordinator.coordinator_roles[0].network], kind="professional_meeting", title="Tolking",
+                            starts_at=start, ends_at=start + timedelta(hours=1), format="digital")
+    meetings.sign_up(member, meeting)
+    db.session.commit()
+    coordinator_client = app.test_client()
+    sign_in(coordinator_client, coordinator.email)
+    too_early = post(coordinator_client, f"/meetings/{meeting.id}/attendance", {"attended": [member.id]}, page="/")
+    assert too_early.status_code == 303
+    db.session.execute(update(Meeting).values(starts_at=start - timedelta(days=2), ends_at=start - timedelta(days=2, hours=-1)))
+    db.session.commit()
+    post(coordinator_client, f"/meetings/{meeting.id}/attendance", {"attended": [member.id]}, page="/")
+    post(coordinator_client, f"/meetings/{meeting.id}/minutes", {"minutes": "Vi snakket om tolking."}, page="/")
+    db.session.expire_all()
+    assert meeting.signups[0].attended and meeting.status == "held"
+    sign_in(client, member.email)
+    page = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
+    assert "Vi snakket om tolking." in page and "Holdt" in page
+
+
+def test_members_of_other_networks_do_not_see_the_meeting(client, create_member, create_coordinator, networks):
+    from models import Organisation
+
+    meeting = meetings.plan([networks["NIK"]], kind="network_meeting", title="Kun NIK", format="digital",
+                            starts_at=datetime(2027, 5, 1, 10, tzinfo=OSLO), ends_at=datetime(2027, 5, 1, 11, tzinfo=OSLO))
+    db.session.commit()
+    trust = db.session.scalar(select(Organisation).filter_by(name="Helse Bergen HF"))
+    sign_in(client, create_member(trust, networks=("NONEMI",)).email)
+    assert client.get(f"/meetings/{meeting.id}").status_code == 403
+    assert client.get("/meetings/plan/NIK/2027").status_code == 403
+
+
+def test_the_day_before_those_signed_up_are_reminded_once(runner, create_member, networks, municipality, deliver, mail_outbox):
+    member = create_member(municipality("4601"))
+    tomorrow = datetime.now(UTC) + timedelta(hours=20)
+    later = datetime.now(UTC) + timedelta(days=5)
+    soon = meetings.plan([networks["NIK"]], kind="professional_meeting", title="I morgen", format="digital",
+                         starts_at=tomorrow, ends_at=tomorrow + timedelta(hours=1))
+    far = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Om fem dager", format="digital",
+                        starts_at=later, ends_at=later + timedelta(hours=1))
+    meetings.sign_up(member, soon)
+    meetings.sign_up(member, far)
+    db.session.commit()
+    assert "1" in runner.invoke(args=["meetings", "remind"]).output
+    assert "0" in runner.invoke(args=["meetings", "remind"]).output
+    deliver()
+    assert [m["Subject"] for m in mail_outbox] == ["Påminnelse: I morgen"]
+
+
+def test_twenty_planners_at_once_over_http_leave_exactly_four(live_server, create_coordinator, networks):
+    """Against a live server: 3 planned, 20 coordinators' sessions ask for the 4th and 5th at once."""
+    import threading
+
+    from tests.conftest import PASSWORD
+    from tests.test_main_contact import Browser
+
+    for month in (2, 3, 4):
+        meetings.plan([networks["NIK"]], kind="professional_meeting", title=f"Fagmøte {month}", format="digital",
+                      starts_at=datetime(2027, month, 1, 10, tzinfo=OSLO), ends_at=datetime(2027, month, 1, 11, tzinfo=OSLO))
+    db.session.commit()
+    email = create_coordinator("NIK").email
+    browsers = []
+    for _ in range(20):
+        browser = Browser(live_server.url)
+        browser.post("/sign-in", {"email": email, "password": PASSWORD}, page="/sign-in")
+        browsers.append(browser)
+    start = threading.Barrier(20)
+    outcomes, failures = [], []
+
+    def attempt(i, browser):
+        try:
+            start.wait()
+            _status, page = browser.post("/meetings/new", {**form(date=f"2027-{5 + i % 7:02d}-10", title=f"Forsøk {i}")},
+                                         page="/meetings/new")
+            outcomes.append("planned" if "er planlagt" in page else "refused" if "har allerede planlagt 4" in page else page[:200])
+        except Exception as exc:
+            if getattr(exc, "code", None) == 422:  # the refusal is answered with 422 and the message
+                body = exc.read().decode()
+                outcomes.append("refused" if "har allerede planlagt 4" in body else body[:200])
+            else:
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=attempt, args=(i, b)) for i, b in enumerate(browsers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert failures == []
+    assert outcomes.count("planned") == 1 and outcomes.count("refused") == 19, outcomes[:3]
+    db.session.expire_all()
+    assert len(meetings.planned(networks["NIK"], 2027, MeetingKind.PROFESSIONAL)) == 4
+
+
+def test_a_change_sends_the_updated_invitation_with_the_same_uid_and_a_higher_sequence(app, client, create_member, create_coordinator, municipality, deliver, mail_outbox):
+    coordinator = create_coordinator("NIK")
+    member = create_member(municipality("4601"))
+    start = (datetime.now(UTC) + timedelta(days=20)).replace(microsecond=0)
+    meeting = meetings.plan([coordinator.coordinator_roles[0].network], kind="professional_meeting", title="Tolking",
+                            starts_at=start, ends_at=start + timedelta(hours=2), format="digital")
+    meetings.sign_up(member, meeting)
+    db.session.commit()
+    first = icalendar.Calendar.from_ical(meetings.ics(meeting, "nettverk@helsedir.no"))
+    sign_in(client, coordinator.email)
+    new_day = (start + timedelta(days=1)).astimezone(OSLO)
+    response = post(client, f"/meetings/{meeting.id}/edit", {
+        "title": "Tolking (flyttet)", "date": new_day.date().isoformat(), "start": "13:00", "end": "14:00",
+        "format": "digital"}, page=f"/meetings/{meeting.id}/edit")
+    assert response.status_code == 303
+    deliver()
+    (update_mail,) = mail_outbox
+    attachment = next(p for p in update_mail.iter_attachments() if p.get_content_type() == "text/calendar")
+    before = next(iter(first.walk("VEVENT")))
+    after = next(iter(icalendar.Calendar.from_ical(attachment.get_content()).walk("VEVENT")))
+    assert str(after["uid"]) == str(before["uid"]) and int(after["sequence"]) == int(before["sequence"]) + 1
+    assert after.decoded("dtstart").hour == 13 and str(after["summary"]) == "Tolking (flyttet)"
+
+
+def test_moving_a_meeting_into_a_full_year_is_refused(client, create_coordinator, networks):
+    for year in (2027, 2028):
+        for month in (3, 10):
+            meetings.plan([networks["NIK"]], kind="network_meeting", title=f"Nettverksmøte {month}.{year}",
+                          format="digital", starts_at=datetime(year, month, 1, 10, tzinfo=OSLO),
+                          ends_at=datetime(year, month, 1, 12, tzinfo=OSLO))
+    db.session.commit()
+    meeting = db.session.scalar(select(Meeting).filter_by(title="Nettverksmøte 10.2027"))
+    sign_in(client, create_coordinator("NIK").email)
+    response = post(client, f"/meetings/{meeting.id}/edit", {"title": meeting.title, "date": "2028-05-01", "start": "10:00",
+                                                             "end": "12:00", "format": "digital"}, page="/")
+    assert response.status_code == 422 and "har allerede sine 2 nettverksmøter i 2028" in response.get_data(as_text=True)
+
+
+def test_the_personal_calendar_feed_lists_my_networks_meetings_until_a_new_password(client, create_member, networks, municipality):
+    from models import tokens
+
+    member = create_member(municipality("4601"))
+    soon = datetime.now(UTC) + timedelta(days=5)
+    meetings.plan([networks["NIK"]], kind="professional_meeting", title="NIK-møte", format="digital",
+                  starts_at=soon, ends_at=soon + timedelta(hours=1))
+    meetings.plan([networks["NONEMI"]], kind="professional_meeting", title="NONEMI-møte", format="digital",
+                  starts_at=soon, ends_at=soon + timedelta(hours=1))
+    db.session.commit()
+    sign_in(client, member.email)
+    page = client.get("/me/").get_data(as_text=True)
+    feed = page.split('id="feed-url" type="text" readonly value="')[1].split('"')[0].replace("http://localhost", "")
+    calendar = icalendar.Calendar.from_ical(client.application.test_client().get(feed).get_data())
+    assert [str(e["summary"]) for e in calendar.walk("VEVENT")] == ["NIK-møte"]
+    member.set_password("en helt ny og lang frase")
+    db.session.commit()
+    assert client.application.test_client().get(feed).status_code == 400
+    assert tokens  # the feed link is a signed token, not the member id
