@@ -377,6 +377,35 @@ def move_to_status(membership, status):
 # -- live server and browser ----------------------------------------------------------------
 
 
+def at_once(work, arguments, timeout=120):
+    """Run ``work(*args)`` for each args in ``arguments`` in its own thread, all released together.
+
+    Returns each call's result in order; re-raises the first exception a call raised.
+    A call that fails before the start (or hangs) breaks the barrier instead of leaving the
+    others waiting, and the threads are daemons, so a fault can never hang the test run.
+    """
+    start = threading.Barrier(len(arguments), timeout=timeout)
+    results = [None] * len(arguments)
+    errors = []
+
+    def run(i, args):
+        try:
+            results[i] = work(start.wait, *args)
+        except BaseException as exc:  # noqa: BLE001 – handed to the test below
+            start.abort()
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, args), daemon=True) for i, args in enumerate(arguments)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), f"a call did not finish within {timeout} s"
+    if errors:
+        raise errors[0]
+    return results
+
+
 class LiveServer:
     def __init__(self, app):
         self.server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -1,14 +1,14 @@
 """Meetings and the yearly quotas: held by the database, refused with a clear message."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
 from extensions import db
-from models import DomainError, Meeting, MeetingKind, MeetingStatus, QuotaCounter
+from models import DomainError, Meeting, MeetingKind, MeetingStatus, Network, QuotaCounter
 from models import meeting as meetings
+from tests.conftest import at_once
 
 
 def at(month, day=15, hour=10, year=2027):
@@ -96,35 +96,24 @@ def test_twenty_coordinators_planning_at_once_leave_exactly_four(app_factory, ap
     plan([networks["NIK"]], MeetingKind.PROFESSIONAL, 4)
     db.session.commit()
     network_id = networks["NIK"].id
-    start = threading.Barrier(20)
-    outcomes, errors = [], []
+    workers = [app_factory() for _ in range(20)]  # built here: an app is made in one thread
 
-    def attempt(i):
-        worker = app_factory()
+    def attempt(ready, i, worker):
         with worker.app_context():
             try:
-                from models import Network
-
                 nik = db.session.get(Network, network_id)
-                start.wait()
+                ready()
                 try:
                     plan([nik], MeetingKind.PROFESSIONAL, 5 + i % 7, title=f"Forsøk {i}")
                     db.session.commit()
-                    outcomes.append("planned")
+                    return "planned"
                 except DomainError:
                     db.session.rollback()
-                    outcomes.append("refused")
-            except Exception as exc:
-                errors.append(repr(exc))
+                    return "refused"
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    outcomes = at_once(attempt, list(enumerate(workers)))
     assert outcomes.count("planned") == 1 and outcomes.count("refused") == 19
     db.session.expire_all()
     count = db.session.scalar(

@@ -152,9 +152,9 @@ def test_the_day_before_those_signed_up_are_reminded_once(runner, create_member,
 
 def test_twenty_planners_at_once_over_http_leave_exactly_four(live_server, create_coordinator, networks):
     """Against a live server: 3 planned, 20 coordinators' sessions ask for the 4th and 5th at once."""
-    import threading
+    import urllib.error
 
-    from tests.conftest import PASSWORD
+    from tests.conftest import PASSWORD, at_once
     from tests.test_main_contact import Browser
 
     for month in (2, 3, 4):
@@ -167,28 +167,18 @@ def test_twenty_planners_at_once_over_http_leave_exactly_four(live_server, creat
         browser = Browser(live_server.url)
         browser.post("/sign-in", {"email": email, "password": PASSWORD}, page="/sign-in")
         browsers.append(browser)
-    start = threading.Barrier(20)
-    outcomes, failures = [], []
 
-    def attempt(i, browser):
+    def attempt(ready, i, browser):
+        ready()
         try:
-            start.wait()
             _status, page = browser.post("/meetings/new", {**form(date=f"2027-{5 + i % 7:02d}-10", title=f"Forsøk {i}")},
                                          page="/meetings/new")
-            outcomes.append("planned" if "er planlagt" in page else "refused" if "har allerede planlagt 4" in page else page[:200])
-        except Exception as exc:
-            if getattr(exc, "code", None) == 422:  # the refusal is answered with 422 and the message
-                body = exc.read().decode()
-                outcomes.append("refused" if "har allerede planlagt 4" in body else body[:200])
-            else:
-                failures.append(repr(exc))
+        except urllib.error.HTTPError as refusal:
+            assert refusal.code == 422, refusal  # the refusal is answered with 422 and the message
+            page = refusal.read().decode()
+        return "planned" if "er planlagt" in page else "refused" if "har allerede planlagt 4" in page else page[:200]
 
-    threads = [threading.Thread(target=attempt, args=(i, b)) for i, b in enumerate(browsers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert failures == []
+    outcomes = at_once(attempt, list(enumerate(browsers)))
     assert outcomes.count("planned") == 1 and outcomes.count("refused") == 19, outcomes[:3]
     db.session.expire_all()
     assert len(meetings.planned(networks["NIK"], 2027, MeetingKind.PROFESSIONAL)) == 4

@@ -1,6 +1,5 @@
 """The durable outbox: nothing lost when the SMTP server is away, nothing sent twice."""
 
-import threading
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -8,7 +7,7 @@ from sqlalchemy import func, select, update
 from extensions import db
 from models import OutboxMessage, OutboxStatus, outbox
 from models.types import utcnow
-from tests.conftest import free_port, post
+from tests.conftest import at_once, free_port, post
 
 
 def queue_some(n, app):
@@ -134,32 +133,22 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over(app, deliver, mail_outbox):
 
 def test_two_workers_at_once_send_each_mail_once(app_factory, app, mail_outbox):
     queue_some(60, app)
-    results, errors = [], []
-    start = threading.Barrier(2)
+    workers = [app_factory() for _ in range(2)]  # built here: an app is made in one thread
 
-    def work(name):
-        worker_app = app_factory()
+    def work(ready, name, worker_app):
         with worker_app.app_context():
             try:
-                start.wait()
+                ready()
                 total = 0
                 while True:
                     counts = outbox.deliver(worker=name, limit=7)
                     total += counts["sent"]
                     if not any(counts.values()):
-                        break
-                results.append(total)
-            except Exception as exc:  # reported below, with the thread's own traceback lost
-                errors.append(exc)
+                        return total
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=work, args=(f"worker-{i}",)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    results = at_once(work, [(f"worker-{i}", w) for i, w in enumerate(workers)], timeout=60)
     assert sum(results) == 60
     ids = [m["Message-ID"] for m in mail_outbox]
     assert len(ids) == 60 and len(set(ids)) == 60
