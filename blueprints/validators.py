@@ -28,6 +28,24 @@ class PrintableText:
             raise ValidationError(_l("Remove the invisible control characters from the text."))
 
 
+class LinkLines:
+    """Links one a line (``https://…`` or ``Label https://…``), at most ``limit`` of them."""
+
+    def __init__(self, limit=20):
+        self.limit = limit
+
+    def __call__(self, form, field):
+        from models.meeting import parse_links
+
+        try:
+            links = parse_links(field.data or "")
+        except ValueError as bad:
+            raise ValidationError(_l("Line %(n)s is not a link: write an address starting with https://, "
+                                     "with a label before it if you like.", n=bad.args[0])) from bad
+        if len(links) > self.limit:
+            raise ValidationError(_l("Give at most %(n)s links.", n=self.limit))
+
+
 class EmailAddress:
     """A deliverable-looking address (syntax only: no DNS look-up), normalised to lower case."""
 

@@ -10,6 +10,7 @@ take the last place (no count-then-insert).
 
 import enum
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -138,9 +139,31 @@ class Meeting(db.Model):
     def is_joint(self):
         return len(self.networks) > 1
 
+    @property
+    def attachment_links(self):
+        """The attachments as (label, address) pairs, in the order written."""
+        return parse_links(self.attachments or "")
+
     @staticmethod
     def year_of(moment):
         return moment.astimezone(OSLO).year
+
+
+def parse_links(text):
+    """Links written one a line, as ``https://…`` or ``Label https://…``: [(label, address)].
+
+    Raises ValueError with the (1-based) number of the first line that is not a link.
+    """
+    links = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        label, _, address = line.strip().rpartition(" ")
+        parts = urlsplit(address)
+        if parts.scheme not in ("http", "https") or "." not in parts.netloc:
+            raise ValueError(number)
+        links.append((label.strip(" –-:") or address, address))
+    return links
 
 
 def _insert(dialect):

@@ -4,12 +4,13 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models import audit
 from models.errors import DomainError
+from models.meeting import MeetingKind
 from models.types import UTCDateTime, string_enum, utcnow
 
 
@@ -21,9 +22,14 @@ class ProposalStatus(enum.StrEnum):
 
 class TopicProposal(db.Model):
     __tablename__ = "topic_proposals"
+    __table_args__ = (
+        # A topic is proposed for a network or a professional meeting; call-ins are not planned ahead.
+        CheckConstraint("meeting_kind <> 'emergency'", name="for_a_planned_kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    meeting_kind: Mapped[MeetingKind] = mapped_column(string_enum(MeetingKind, "topic_meeting_kind", 25))
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)

@@ -152,7 +152,7 @@ def world(app, create_member, create_coordinator, municipality):
                                   starts_at=soon, ends_at=soon + timedelta(hours=1))
     from models import TopicProposal
 
-    proposal = TopicProposal(network=nik, proposed_by=other, title="Tema")
+    proposal = TopicProposal(network=nik, proposed_by=other, title="Tema", meeting_kind="professional_meeting")
     db.session.add(proposal)
     message = outbox.queue("x@kommune.example", "Test", "reset_password", member=other, url="http://localhost/")
     db.session.commit()

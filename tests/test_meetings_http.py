@@ -45,10 +45,12 @@ def test_a_fifth_professional_meeting_is_refused_next_to_the_field(client, creat
 
 def test_a_joint_meeting_shows_in_both_year_plans(client, create_coordinator):
     sign_in(client, create_coordinator("NIK", "NIFS").email)
-    post(client, "/meetings/new", form(networks=("NIK", "NIFS"), title="Felles fagmøte"), page="/meetings/new")
+    post(client, "/meetings/new", form(networks=("NIK", "NIFS"), title="Felles fagmøte", format="hybrid",
+                                       place="Helsedirektoratet"), page="/meetings/new")
     for code in ("NIK", "NIFS"):
         page = client.get(f"/meetings/plan/{code}/2027").get_data(as_text=True)
         assert "Felles fagmøte" in page and "felles: NIK, NIFS" in page and "1 av 4" in page
+        assert "Hybrid: Helsedirektoratet og digitalt" in page
 
 
 def test_bad_meeting_input_is_shown_next_to_the_fields(client, create_coordinator):
@@ -59,6 +61,64 @@ def test_bad_meeting_input_is_shown_next_to_the_fields(client, create_coordinato
     page = response.get_data(as_text=True)
     for field, text in (("end", "slutte etter"), ("place", "trenger et sted"), ("online_link", "https://")):
         assert text in page.split(f'id="{field}-error"')[1].split("</p>")[0]
+
+
+def htmx(target):
+    return {"HX-Request": "true", "HX-Target": target, "HX-Current-URL": "http://localhost/meetings/plan/NIK/2027"}
+
+
+def test_the_form_opens_and_saves_in_place_on_the_year_plan(client, create_coordinator):
+    sign_in(client, create_coordinator("NIK").email)
+    opened = client.get("/meetings/new?network=NIK", headers=htmx("editor"))
+    fragment = opened.get_data(as_text=True)
+    assert opened.status_code == 200 and "<html" not in fragment and 'id="meeting-form"' in fragment
+    assert 'hx-post="/meetings/new?network=NIK"' in fragment and "autofocus" in fragment
+
+    refused = post(client, "/meetings/new?network=NIK", form(title="", date="2027-05-04"), page="/meetings/plan/NIK/2027",
+                   headers=htmx("meeting-form"))
+    fragment = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "<html" not in fragment
+    assert "Gi møtet en tittel." in fragment and 'value="2027-05-04"' in fragment  # what was typed stays
+    assert db.session.scalar(select(Meeting)) is None
+
+    saved = post(client, "/meetings/new?network=NIK", form(title="Maimøtet", date="2027-05-04"),
+                 page="/meetings/plan/NIK/2027", headers=htmx("meeting-form"))
+    fragment = saved.get_data(as_text=True)
+    assert saved.status_code == 200 and saved.headers["HX-Retarget"] == "#plan"
+    assert saved.headers["HX-Push-Url"] == "/meetings/plan/NIK/2027"
+    assert 'id="plan"' in fragment and "<html" not in fragment
+    assert "Maimøtet er planlagt." in fragment and "1 av 4" in fragment and 'id="editor"></div>' in fragment
+
+    meeting = db.session.scalar(select(Meeting))
+    opened = client.get(f"/meetings/{meeting.id}/edit?network=NIK", headers=htmx("editor"))
+    assert 'value="Maimøtet"' in opened.get_data(as_text=True)
+    changed = post(client, f"/meetings/{meeting.id}/edit?network=NIK", form(title="Maimøtet", date="2028-05-04"),
+                   page="/meetings/plan/NIK/2027", headers=htmx("meeting-form"))
+    # Moved into next year: the place moves with it, and the plan shown is the meeting's new year.
+    assert changed.headers["HX-Push-Url"] == "/meetings/plan/NIK/2028"
+    assert "NIK: møter i 2028" in changed.get_data(as_text=True)
+    assert meetings.quota_status(meeting.networks[0], 2027)[MeetingKind.PROFESSIONAL] == (0, 4)
+
+
+def test_without_htmx_the_form_is_a_page_of_its_own(client, create_coordinator):
+    sign_in(client, create_coordinator("NIK").email)
+    page = client.get("/meetings/new?network=NIK").get_data(as_text=True)
+    assert "<html" in page and "<h1" in page and "autofocus" not in page
+    response = post(client, "/meetings/new?network=NIK", form(title="Maimøtet"), page="/meetings/new")
+    assert response.status_code == 303 and response.headers["Location"].startswith("/meetings/")
+
+
+def test_attachments_are_links_one_a_line(client, create_coordinator):
+    sign_in(client, create_coordinator("NIK").email)
+    response = post(client, "/meetings/new", form(attachments="https://dok.example/a.pdf\nbare tekst"), page="/meetings/new")
+    assert response.status_code == 422
+    error = response.get_data(as_text=True).split('id="attachments-error"')[1].split("</p>")[0]
+    assert "Linje 2 er ikke en lenke" in error
+    attachments = "Program – https://dok.example/program.pdf\n\nhttps://dok.example/b.pdf"
+    response = post(client, "/meetings/new", form(attachments=attachments), page="/meetings/new")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert '<a href="https://dok.example/program.pdf" rel="noopener noreferrer">Program</a>' in page
+    assert '<a href="https://dok.example/b.pdf" rel="noopener noreferrer">https://dok.example/b.pdf</a>' in page
 
 
 def test_a_member_signs_up_and_gets_the_invitation_with_a_calendar_file(client, create_member, create_coordinator, municipality, deliver, mail_outbox):

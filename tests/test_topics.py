@@ -19,9 +19,10 @@ def test_propose_support_once_and_accept_into_a_meeting(app, client, create_memb
                             starts_at=datetime(2027, 10, 5, 10, tzinfo=OSLO), ends_at=datetime(2027, 10, 5, 12, tzinfo=OSLO))
     db.session.commit()
     sign_in(client, kari.email)
-    post(client, "/meetings/plan/NIK/topics", {"title": "Tolking i helsestasjonen", "description": "Erfaringer"},
-         page="/meetings/plan/NIK/2027")
+    post(client, "/meetings/plan/NIK/topics", {"title": "Tolking i helsestasjonen", "description": "Erfaringer",
+                                               "meeting_kind": "professional_meeting"}, page="/meetings/plan/NIK/2027")
     proposal = db.session.scalar(select(TopicProposal))
+    assert proposal.meeting_kind == "professional_meeting"
     other = app.test_client()
     sign_in(other, ola.email)
     post(other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027")
@@ -43,7 +44,8 @@ def test_propose_support_once_and_accept_into_a_meeting(app, client, create_memb
 def test_a_decline_needs_a_reason(app, client, create_member, create_coordinator, municipality):
     kari = create_member(municipality("4601"))
     sign_in(client, kari.email)
-    post(client, "/meetings/plan/NIK/topics", {"title": "Et tema"}, page="/meetings/plan/NIK/2027")
+    post(client, "/meetings/plan/NIK/topics", {"title": "Et tema", "meeting_kind": "network_meeting"},
+         page="/meetings/plan/NIK/2027")
     proposal = db.session.scalar(select(TopicProposal))
     coordinator = app.test_client()
     sign_in(coordinator, create_coordinator("NIK").email)
@@ -57,10 +59,27 @@ def test_a_decline_needs_a_reason(app, client, create_member, create_coordinator
 
 def test_the_database_holds_one_support_per_member(app, create_member, networks, municipality):
     kari = create_member(municipality("4601"))
-    proposal = TopicProposal(network=networks["NIK"], proposed_by=kari, title="Tema")
+    proposal = TopicProposal(network=networks["NIK"], proposed_by=kari, title="Tema", meeting_kind="network_meeting")
     db.session.add(proposal)
     db.session.flush()
     db.session.add_all([TopicSupport(proposal_id=proposal.id, member_id=kari.id),
                         TopicSupport(proposal_id=proposal.id, member_id=kari.id)])
     with pytest.raises(IntegrityError):
         db.session.flush()
+
+
+def test_a_topic_is_proposed_for_a_network_or_a_professional_meeting_and_never_a_call_in(app, client, create_member, municipality):
+    kari = create_member(municipality("4601"))
+    sign_in(client, kari.email)
+    post(client, "/meetings/plan/NIK/topics", {"title": "Beredskapstema", "meeting_kind": "emergency"},
+         page="/meetings/plan/NIK/2027")
+    assert db.session.scalar(select(TopicProposal)) is None
+    post(client, "/meetings/plan/NIK/topics", {"title": "Nettverkstema", "meeting_kind": "network_meeting"},
+         page="/meetings/plan/NIK/2027")
+    page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
+    assert "Nettverkstema" in page and "Forslag til nettverksmøte" in page
+    proposal = TopicProposal(network=kari.memberships[0].network, proposed_by=kari, title="Feil", meeting_kind="emergency")
+    db.session.add(proposal)
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()

@@ -7,7 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from blueprints.validators import PrintableText
+from blueprints.validators import LinkLines, PrintableText
 from models.meeting import OSLO, MeetingFormat, MeetingKind
 
 
@@ -29,6 +29,12 @@ class MeetingDetailsForm(FlaskForm):
     online_link = URLField(_l("Online link (Teams)"), validators=[Optional(), Length(max=500), URL(message=_l("Give a full address, starting with https://"))])
     place = StringField(_l("Place (for hybrid meetings)"), validators=[Optional(), Length(max=300), PrintableText()])
     agenda = TextAreaField(_l("Agenda (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)])
+    attachments = TextAreaField(
+        _l("Attachments (optional)"),
+        description=_l("Links to documents, one a line. A label may come before the address: "
+                       "Presentation https://…"),
+        validators=[Optional(), Length(max=5000), PrintableText(multiline=True), LinkLines()],
+    )
 
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)
@@ -73,6 +79,12 @@ class MinutesForm(FlaskForm):
 
 class TopicForm(FlaskForm):
     title = StringField(_l("Topic"), validators=[InputRequired(_l("Give the topic a title.")), Length(max=200), PrintableText()])
+    meeting_kind = RadioField(
+        _l("For"),
+        choices=[SelectChoice(k.value, k.label) for k in (MeetingKind.PROFESSIONAL, MeetingKind.NETWORK)],
+        default=MeetingKind.PROFESSIONAL.value,
+        validators=[InputRequired(_l("Choose the kind of meeting."))],
+    )
     description = TextAreaField(_l("Why this topic? (optional)"), validators=[Optional(), Length(max=2000), PrintableText(multiline=True)])
 
 

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -43,13 +43,8 @@ def member_of_or_403(network):
         abort(403)
 
 
-@bp.get("/plan/<code>/", defaults={"year": None})
-@bp.get("/plan/<code>/<int:year>")
-@login_required
-def year_plan(code, year):
-    network = network_or_404(code)
-    member_of_or_403(network)
-    year = year or utcnow().astimezone(OSLO).year
+def plan_context(network, year):
+    """What the year plan shows: the meetings, the quota status, the topics waiting."""
     plan = db.session.scalars(
         select(Meeting)
         .join(meetings.meeting_networks)
@@ -59,12 +54,62 @@ def year_plan(code, year):
     ).all()
     coordinator = current_user.coordinates(network)
     decision = TopicDecisionForm()
-    decision.meeting.choices = [SelectChoice(str(m.id), m.title) for m in plan if m.status == "planned"]
-    return render_template(
-        "meetings/year_plan.html", network=network, year=year, meetings=plan,
-        quota=meetings.quota_status(network, year), coordinator=coordinator,
-        proposals=topics.waiting(network), topic_form=TopicForm(), decision=decision,
-    )
+    decision.meeting.choices = [SelectChoice(str(m.id), f"{m.title} ({m.kind.label})") for m in plan
+                                if m.status == "planned" and m.kind != MeetingKind.EMERGENCY]
+    return dict(network=network, year=year, meetings=plan, quota=meetings.quota_status(network, year),
+                coordinator=coordinator, proposals=topics.waiting(network), topic_form=TopicForm(), decision=decision)
+
+
+@bp.get("/plan/<code>/", defaults={"year": None})
+@bp.get("/plan/<code>/<int:year>")
+@login_required
+def year_plan(code, year):
+    network = network_or_404(code)
+    member_of_or_403(network)
+    context = plan_context(network, year or utcnow().astimezone(OSLO).year)
+    if wants_fragment("plan"):
+        return render_block("meetings/year_plan.html", "plan", **context)
+    return render_template("meetings/year_plan.html", **context)
+
+
+def meeting_values(form):
+    """The details the new and the change form share, tidied for storage."""
+    def text(field):
+        return (field.data or "").strip() or None
+
+    return dict(title=form.title.data.strip(), topic=text(form.topic), description=text(form.description),
+                format=form.format.data, online_link=text(form.online_link), place=text(form.place),
+                agenda=text(form.agenda), attachments=text(form.attachments))
+
+
+def editor(form, meeting=None):
+    """The meeting form: in place on the year plan when htmx asks for it, else as its own page."""
+    in_place = wants_fragment("editor") or wants_fragment("meeting-form")
+    code = request.args.get("network")
+    context = dict(form=form, meeting=meeting, in_place=in_place,
+                   action=url_for(request.endpoint, **request.view_args, **({"network": code} if code else {})),
+                   back=url_for("meetings.year_plan", code=code) if code else None)
+    status = 422 if form.errors else 200
+    if in_place:
+        return render_block("meetings/new.html", "form", **context), status
+    return render_template("meetings/new.html", **context), status
+
+
+def saved(meeting, messages):
+    """After a save: the year plan the form was opened from, updated in place (htmx); else the meeting."""
+    if wants_fragment("meeting-form"):
+        code = request.args.get("network")
+        network = next((n for n in meeting.networks if n.code == code), meeting.networks[0])
+        response = make_response(render_block("meetings/year_plan.html", "plan", announcements=messages,
+                                              **plan_context(network, meeting.year)))
+        response.headers.update({
+            "HX-Retarget": "#plan", "HX-Reswap": "outerHTML",
+            "HX-Push-Url": url_for("meetings.year_plan", code=network.code, year=meeting.year),
+        })
+        return response
+    for message in messages:
+        flash(message, "success")
+    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
 
 
 def meeting_form(**kwargs):
@@ -85,24 +130,19 @@ def new():
     if form.validate_on_submit():
         chosen = [n for n in networks if n.code in form.networks.data]
         try:
-            meeting = meetings.plan(
-                chosen, created_by=current_user, kind=form.kind.data, title=form.title.data.strip(),
-                topic=(form.topic.data or "").strip() or None, description=form.description.data or None,
-                starts_at=form.starts_at, ends_at=form.ends_at, format=form.format.data,
-                online_link=form.online_link.data or None, place=(form.place.data or "").strip() or None,
-                agenda=form.agenda.data or None,
-            )
+            meeting = meetings.plan(chosen, created_by=current_user, kind=form.kind.data, starts_at=form.starts_at,
+                                    ends_at=form.ends_at, **meeting_values(form))
         except DomainError as error:
             db.session.rollback()
             form.kind.errors.append(error.message)
         else:
+            messages = [_("%(title)s is planned.", title=meeting.title)]
             if meeting.kind == MeetingKind.EMERGENCY:
                 count = call_in(meeting)
-                flash(_("The call-in is on its way to %(n)s members, ahead of other mail.", n=count), "success")
+                messages.append(_("The call-in is on its way to %(n)s members, ahead of other mail.", n=count))
             db.session.commit()
-            flash(_("%(title)s is planned.", title=meeting.title), "success")
-            return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
-    return render_template("meetings/new.html", form=form), 422 if form.errors else 200
+            return saved(meeting, messages)
+    return editor(form)
 
 
 def meeting_or_404(meeting_id):
@@ -326,6 +366,7 @@ def propose(code):
     form = TopicForm()
     if form.validate_on_submit():
         proposal = topics.TopicProposal(network=network, proposed_by=current_user, title=form.title.data.strip(),
+                                        meeting_kind=form.meeting_kind.data,
                                         description=(form.description.data or "").strip() or None)
         db.session.add(proposal)
         db.session.commit()
@@ -362,11 +403,16 @@ def decide_topic(proposal_id, decision):
     if not current_user.coordinates(proposal.network):
         abort(403)
     form = TopicDecisionForm()
-    form.meeting.choices = [SelectChoice(str(m.id)) for m in db.session.scalars(select(Meeting))]
-    if form.validate_on_submit():
+    form.meeting.choices = [SelectChoice(str(meeting_id)) for meeting_id in db.session.scalars(
+        select(Meeting.id).join(meetings.meeting_networks)
+        .where(meetings.meeting_networks.c.network_id == proposal.network_id, Meeting.status == "planned")
+    )]
+    if decision == "accept" and not form.meeting.data:
+        form.meeting.errors = [_("Choose the meeting to take the topic into.")]
+    elif form.validate_on_submit():
         try:
             if decision == "accept":
-                meeting = db.get_or_404(Meeting, int(form.meeting.data or 0))
+                meeting = db.session.get(Meeting, int(form.meeting.data))
                 proposal.accept_into(meeting)
                 line = _l("Your topic «%(title)s» is on the agenda of «%(meeting)s».", title=proposal.title,
                           meeting=meeting.title)
@@ -382,6 +428,8 @@ def decide_topic(proposal_id, decision):
                code=proposal.network.code)
         db.session.commit()
         flash(_("The proposal is decided; the proposer is told."), "success")
+        return back_to_plan(proposal.network)
+    flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
     return back_to_plan(proposal.network)
 
 
@@ -395,12 +443,7 @@ def edit(meeting_id):
         form.date.data, form.start.data, form.end.data = start.date(), start.time(), end.time()
     if form.validate_on_submit():
         try:
-            meetings.reschedule(
-                meeting, form.starts_at, form.ends_at, title=form.title.data.strip(),
-                topic=(form.topic.data or "").strip() or None, description=form.description.data or None,
-                format=form.format.data, online_link=form.online_link.data or None,
-                place=(form.place.data or "").strip() or None, agenda=form.agenda.data or None,
-            )
+            meetings.reschedule(meeting, form.starts_at, form.ends_at, **meeting_values(form))
         except DomainError as error:
             db.session.rollback()
             form.date.errors.append(error.message)
@@ -408,9 +451,8 @@ def edit(meeting_id):
             for signup in meeting.signups:
                 invite(signup.member, meeting, _l("Changed: %(title)s", title=meeting.title))
             db.session.commit()
-            flash(_("The meeting is changed; those signed up get the updated invitation."), "success")
-            return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
-    return render_template("meetings/new.html", form=form, meeting=meeting), 422 if form.errors else 200
+            return saved(meeting, [_("The meeting is changed; those signed up get the updated invitation.")])
+    return editor(form, meeting)
 
 
 @bp.get("/calendar/<token>.ics")

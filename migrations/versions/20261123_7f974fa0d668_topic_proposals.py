@@ -1,4 +1,5 @@
-"""Topic proposals and members' support for them (one support per member and proposal).
+"""Topic proposals (for a network or a professional meeting) and members' support for them
+(one support per member and proposal).
 
 Revision ID: 7f974fa0d668
 Revises: 178bcf1d5e43
@@ -20,6 +21,7 @@ def upgrade():
     op.create_table('topic_proposals',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('network_id', sa.Integer(), nullable=False),
+    sa.Column('meeting_kind', sa.Enum('network_meeting', 'professional_meeting', 'emergency', name='topic_meeting_kind', native_enum=False, create_constraint=True, length=25), nullable=False),
     sa.Column('proposed_by_id', sa.Integer(), nullable=True),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
@@ -28,6 +30,7 @@ def upgrade():
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("meeting_kind <> 'emergency'", name=op.f('ck_topic_proposals_for_a_planned_kind')),
     sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_topic_proposals_meeting_id_meetings'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_topic_proposals_network_id_networks')),
     sa.ForeignKeyConstraint(['proposed_by_id'], ['members.id'], name=op.f('fk_topic_proposals_proposed_by_id_members'), ondelete='SET NULL'),

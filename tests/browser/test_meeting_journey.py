@@ -23,16 +23,37 @@ def test_plan_sign_up_attend_and_read_the_minutes(page, browser, live_server, cr
 
     sign_in_as(page, coordinator_email)
     page.goto("/meetings/plan/NIK/")
+    plan_url = page.url
+    # The form opens in place on the year plan, with the focus in its first field.
     page.get_by_role("link", name="Planlegg et møte").click()
+    expect(page.get_by_label("Type møte")).to_be_focused()
+    assert page.url == plan_url
     page.get_by_label("Type møte").select_option(label="Fagmøte")
     page.get_by_label("NIK – Norsk nettverk for innvandrerhelse i kommuner").check()
-    page.get_by_label("Tittel").fill("Fagmøte om tolking")
     page.get_by_label("Dato").fill(day.isoformat())
     page.get_by_label("Begynner").fill("10:00")
     page.get_by_label("Slutter").fill("12:00")
     page.get_by_label("Lenke til møtet (Teams)").fill("https://teams.example/m/42")
+    page.get_by_label("Vedlegg (valgfritt)").fill("Program https://dok.example/program.pdf")
+    page.get_by_role("button", name="Planlegg møtet").click()  # no title: refused in place, nothing lost
+    expect(page.locator("#title-error")).to_have_text("Gi møtet en tittel.")
+    expect(page.get_by_label("Lenke til møtet (Teams)")).to_have_value("https://teams.example/m/42")
+    page.get_by_label("Tittel").fill("Fagmøte om tolking")
     page.get_by_role("button", name="Planlegg møtet").click()
+    expect(page.get_by_role("status")).to_have_text("Fagmøte om tolking er planlagt.")
+    expect(page.locator(".quota")).to_contain_text("1 av 4")
+    expect(page.locator("#editor")).to_be_empty()
+
+    # Changed in place too: the plan is redrawn with the new time.
+    page.get_by_role("link", name="Endre Fagmøte om tolking").click()
+    expect(page.get_by_label("Tittel")).to_be_focused()
+    page.get_by_label("Begynner").fill("10:30")
+    page.get_by_role("button", name="Lagre og send oppdatert invitasjon").click()
+    expect(page.get_by_role("status")).to_contain_text("Møtet er endret")
+    expect(page.locator("#plan table")).to_contain_text("10:30")
+    page.get_by_role("link", name="Fagmøte om tolking", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Fagmøte om tolking")
+    expect(page.get_by_role("link", name="Program")).to_have_attribute("href", "https://dok.example/program.pdf")
 
     attendee = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
     sign_in_as(attendee, member_email)
