@@ -41,9 +41,11 @@ def create_app(test_config=None):
         organisations,
         public,
         registration,
+        reviews,
     )
 
-    for package in (public, organisations, auth, registration, anchorings, account, municipalities, meetings, coordinator):
+    for package in (public, organisations, auth, registration, anchorings, account, municipalities, meetings, reviews,
+                    coordinator):
         app.register_blueprint(package.bp)
 
     login_manager.user_loader(models.Member.for_session)

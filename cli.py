@@ -16,6 +16,7 @@ mail_cli = AppGroup("mail", help="Mail delivery.")
 outbox_cli = AppGroup("outbox", help="The durable mail outbox.")
 anchorings_cli = AppGroup("anchorings", help="Line-manager anchoring.")
 meetings_cli = AppGroup("meetings", help="Meetings.")
+reviews_cli = AppGroup("reviews", help="The yearly mandate review.")
 
 
 @reference_cli.command("load")
@@ -122,6 +123,23 @@ def remind_meetings():
     click.echo(f"Meeting reminders written to the outbox: {len(due)}")
 
 
+@reviews_cli.command("tick")
+@click.option("--now", "now", type=click.DateTime(formats=["%Y-%m-%dT%H:%M"]),
+              help="Act as if it were this moment (UTC), e.g. to close a cycle ahead of time in a test.")
+def tick_reviews(now):
+    """Send the yearly reviews' due reminders and close the due cycles (run hourly or daily from cron).
+
+    Each step happens once: running it twice in a row sends and lapses nothing more.
+    """
+    from datetime import UTC
+
+    from models import review
+
+    with audit.acting_as(label="flask reviews tick"):
+        done = review.tick(now.replace(tzinfo=UTC) if now else None)
+    click.echo(f"reminders: {done['reminded']}, cycles closed: {done['closed']}, members lapsed: {done['lapsed']}")
+
+
 @click.command("create-coordinator")
 @click.argument("email")
 @click.option("--network", "codes", multiple=True, required=True, type=click.Choice(["NIK", "NIFS", "NONEMI"]))
@@ -151,5 +169,5 @@ def create_coordinator(email, codes, name):
 
 
 def register_commands(app):
-    for command in (reference_cli, mail_cli, outbox_cli, anchorings_cli, meetings_cli, create_coordinator):
+    for command in (reference_cli, mail_cli, outbox_cli, anchorings_cli, meetings_cli, reviews_cli, create_coordinator):
         app.cli.add_command(command)

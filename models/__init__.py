@@ -19,6 +19,7 @@ from models.meeting import (
 from models.network import Network
 from models.organisation import Organisation, OrganisationKind
 from models.outbox import OutboxMessage, OutboxStatus
+from models.review import CycleStatus, Decision, MandateVersion, ReviewCycle, ReviewResponse
 from models.role import CoordinatorRole
 from models.topic import ProposalStatus, TopicProposal, TopicSupport
 
@@ -43,6 +44,11 @@ __all__ = [
     "TopicSupport",
     "HandoverStatus",
     "CoordinatorRole",
+    "CycleStatus",
+    "Decision",
+    "MandateVersion",
+    "ReviewCycle",
+    "ReviewResponse",
     "OutboxMessage",
     "OutboxStatus",
     "DomainError",

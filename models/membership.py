@@ -5,6 +5,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -13,9 +14,14 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    and_,
+    cast,
     false,
+    insert,
+    literal,
     select,
     text,
+    update,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -230,3 +236,38 @@ class Membership(db.Model):
                 "membership.main_contact", member=self.member, network=self.network, subject=self.audit_subject,
                 before={"main_contact": True}, after={"main_contact": False}, reason=reason,
             )
+
+
+def lapse_many(ids, reason):
+    """Lapse the active memberships among ``ids`` (a select of membership ids) at once.
+
+    The same as ``Membership.lapse`` on each, in a fixed number of statements however many
+    they are: main contacts among them vacate their role, every lapse gets its audit entry.
+    Returns how many lapsed.  Objects already loaded are expired.
+    """
+    now = utcnow()
+    chosen = and_(Membership.id.in_(ids), Membership._status == S.ACTIVE)
+    for holder in db.session.scalars(select(Membership).where(chosen, Membership.is_main_contact)):
+        holder.vacate_main_contact(reason)
+    db.session.flush()
+    actor, label = audit.current_actor()
+    db.session.execute(
+        insert(audit.AuditEntry).from_select(
+            ["at", "actor_id", "actor_label", "action", "member_id", "network_id", "subject", "before", "after",
+             "reason"],
+            select(
+                literal(now, UTCDateTime), literal(actor.id if actor else None, Integer), literal(label),
+                literal("membership.status"), Membership.member_id, Membership.network_id,
+                literal("membership:") + cast(Membership.id, String),
+                literal({"status": S.ACTIVE.value}, JSON), literal({"status": S.LAPSED.value}, JSON),
+                literal(reason),
+            ).where(chosen),
+        )
+    )
+    lapsed = db.session.execute(
+        update(Membership).where(chosen)
+        .values(_status=S.LAPSED, ended_at=now, end_reason=reason, status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire_all()
+    return lapsed

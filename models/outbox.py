@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import Message
-from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text, and_, false, or_, select, update
+from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text, and_, false, insert, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db, mail
@@ -91,23 +91,35 @@ def link(endpoint, **values):
     return adapter.build(endpoint, values, force_external=True)
 
 
-def queue(recipient, subject, template, ics=None, priority=0, **context):
-    """Write a mail to the outbox (bokmål; ``templates/email/<template>.txt`` and ``.html``).
-
-    Part of the caller's transaction: the caller commits.
-    """
+def compose(recipient, subject, template, ics=None, priority=0, **context):
+    """The outbox row for a mail, as column values (bokmål; ``templates/email/<template>.txt`` and ``.html``)."""
     with force_locale("nb"):
         text = render_template(f"email/{template}.txt", **context)
         html = render_template(f"email/{template}.html", **context)
         subject = str(subject)
-    message = OutboxMessage(
-        recipient=recipient, subject=subject, body_text=text, body_html=html, template=template, ics=ics,
-        priority=priority,
-    )
-    db.session.add(message)
     if current_app.config.get("MAIL_LOG_BODIES"):
         current_app.logger.info("Mail to %s: %s\n%s", recipient, subject, text)
+    return dict(recipient=recipient, subject=subject, body_text=text, body_html=html, template=template, ics=ics,
+                priority=priority)
+
+
+def queue(recipient, subject, template, ics=None, priority=0, **context):
+    """Write a mail to the outbox.  Part of the caller's transaction: the caller commits."""
+    message = OutboxMessage(**compose(recipient, subject, template, ics=ics, priority=priority, **context))
+    db.session.add(message)
     return message
+
+
+def queue_many(rows):
+    """Write many composed mails (see ``compose``) in one batched INSERT; returns how many."""
+    rows = list(rows)
+    if rows:
+        now = utcnow()
+        db.session.execute(insert(OutboxMessage), [
+            {"created_at": now, "next_attempt_at": now, "status": OutboxStatus.PENDING, "attempts": 0,
+             "bounced": False, **row} for row in rows
+        ])
+    return len(rows)
 
 
 def backoff(attempts):

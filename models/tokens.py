@@ -19,6 +19,8 @@ LIFETIMES = {
     "reset_password": timedelta(hours=2),
     "anchoring": timedelta(days=30),
     "acknowledge": timedelta(days=14),
+    # A review answer: the cycle's deadline ends it sooner, the answer spends it.
+    "review": timedelta(days=120),
     # A calendar subscription: long-lived, ended by a new password (the account's auth_version).
     "calendar_feed": timedelta(days=3650),
 }

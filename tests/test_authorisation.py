@@ -90,6 +90,17 @@ TABLE = {
         "POST", "/coordinator/change-requests/{change}/apply",
         {"anonymous": "login", **COORDINATED, "coordinator_elsewhere": 404}, 303,
     ),
+    "reviews.index": ("GET", "/reviews/NIK/", {"anonymous": "login", "coordinator": 200}, 403),
+    "reviews.new": ("GET", "/reviews/NIK/new", {"anonymous": "login", "coordinator": 200}, 403),
+    "reviews.cycle": ("GET", "/reviews/cycle/{review}", {"anonymous": "login", "coordinator": 200}, 403),
+    "reviews.report": ("GET", "/reviews/cycle/{review}/report", {"anonymous": "login", "coordinator": 200}, 403),
+    "reviews.export": ("GET", "/reviews/cycle/{review}/export.csv", {"anonymous": "login", "coordinator": 200}, 403),
+    "reviews.close": ("GET", "/reviews/cycle/{review}/close", {"anonymous": "login", "coordinator": 200}, 403),
+    "reviews.restore": ("POST", "/reviews/response/{response}/restore", {"anonymous": "login", "coordinator": 303}, 403),
+    "reviews.answer": ("GET", f"/reviews/answer/{BAD_TOKEN}", {}, 400),
+    "reviews.take_me_back": ("POST", "/reviews/mine/{response}/restore", {"anonymous": "login"}, 404),
+    "reviews.mandate": ("GET", "/mandate/NIK", {}, 200),
+    "reviews.new_mandate": ("GET", "/mandate/NIK/new", {"anonymous": "login", "coordinator": 200}, 403),
     "municipalities.mine": ("GET", "/municipality/", {"anonymous": "login"}, 302),
     "municipalities.show": ("GET", "/municipality/{bergen}", {"anonymous": "login", **OUTSIDERS}, 200),
     "municipalities.report": ("GET", "/municipality/{bergen}/NIK/report", {"anonymous": "login", **OUTSIDERS}, 200),
@@ -155,11 +166,17 @@ def world(app, create_member, create_coordinator, municipality):
     proposal = TopicProposal(network=nik, proposed_by=other, title="Tema", meeting_kind="professional_meeting")
     db.session.add(proposal)
     message = outbox.queue("x@kommune.example", "Test", "reset_password", member=other, url="http://localhost/")
+    from models import ReviewResponse
+    from models import review as reviews
+
+    review = reviews.open_cycle(nik, soon.year, soon + timedelta(days=21), soon + timedelta(days=14))
     db.session.commit()
+    response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=other.id))
     ids = {"anchoring": anchoring.id, "others_membership": other.memberships[0].id, "message": message.id,
            "bergen": bergen.id, "handover": handover.id, "change": change.id,
            "observer": db.session.scalar(select(Organisation.id).filter_by(short_name="FHI")),
-           "meeting": nik_meeting.id, "other_meeting": other_meeting.id, "proposal": proposal.id}
+           "meeting": nik_meeting.id, "other_meeting": other_meeting.id, "proposal": proposal.id,
+           "review": review.id, "response": response.id}
     return people, ids
 
 

@@ -11,6 +11,7 @@ from blueprints.account.forms import DeleteForm, LeaveForm, ProfileForm
 from extensions import db
 from models import DomainError, Meeting, Membership, Signup, tokens
 from models.types import utcnow
+from models import review as reviews
 from models.accounts import request_anchoring
 from models.main_contact import needing_main_contact
 
@@ -34,6 +35,7 @@ def index():
         "account/index.html", member=current_user, leave_form=LeaveForm(),
         feed_url=url_for("meetings.calendar_feed", token=feed, _external=True), my_meetings=my_meetings,
         needs_main_contact=[network_id for _org, network_id, _active in flagged],
+        restorable=reviews.restorable_by_member(current_user),
     )
 
 

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("reviews", __name__)
+
+from blueprints.reviews import routes  # noqa: E402,F401

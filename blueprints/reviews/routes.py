@@ -1,0 +1,255 @@
+"""The yearly mandate review (coordinators open, follow and close it; members answer by link)
+and the mandate's versions."""
+
+import csv
+import io
+from types import SimpleNamespace
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from blueprints.auth.forms import ConfirmForm
+from blueprints.reviews import bp
+from blueprints.reviews.forms import AnswerForm, MandateForm, OpenReviewForm
+from blueprints.util import token_error, wants_fragment
+from extensions import db, limiter
+from models import DomainError, Network, tokens
+from models import review as reviews
+from models.accounts import request_anchoring
+from models.notices import notify
+from models.outbox import compose, link
+from models.review import PURPOSES, ReviewCycle, ReviewResponse
+
+
+def network_or_404(code):
+    return db.one_or_404(select(Network).filter_by(code=code))
+
+
+def coordinated_network_or_403(code):
+    network = network_or_404(code)
+    if not current_user.coordinates(network):
+        abort(403)
+    return network
+
+
+def coordinated_cycle_or_403(cycle_id):
+    cycle = db.get_or_404(ReviewCycle, cycle_id)
+    if not current_user.coordinates(cycle.network):
+        abort(403)
+    return cycle
+
+
+# -- coordinators -----------------------------------------------------------------------------
+
+
+@bp.get("/reviews/<code>/")
+@login_required
+def index(code):
+    network = coordinated_network_or_403(code)
+    cycles = db.session.scalars(
+        select(ReviewCycle).where(ReviewCycle.network_id == network.id).order_by(ReviewCycle.year.desc())
+    ).all()
+    return render_template("reviews/index.html", network=network, cycles=cycles,
+                           rates={c.id: reviews.progress(c) for c in cycles})
+
+
+@bp.route("/reviews/<code>/new", methods=["GET", "POST"])
+@login_required
+def new(code):
+    """Choose the dates, preview who will be asked and the mail, then start."""
+    network = coordinated_network_or_403(code)
+    form = OpenReviewForm()
+    preview = None
+    if form.validate_on_submit():
+        problem = reviews.check_dates(network, form.year.data, form.deadline_at, form.remind_at)
+        if problem:
+            form.deadline.errors.append(problem)
+        elif request.form.get("step") == "start":
+            cycle = reviews.open_cycle(network, form.year.data, form.deadline_at, form.remind_at,
+                                       opened_by=current_user)
+            db.session.commit()
+            flash(_("The review is open: %(n)s members are asked by e-mail.", n=reviews.progress(cycle)[0]), "success")
+            return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
+        else:
+            sample = SimpleNamespace(network=network, year=form.year.data, deadline=form.deadline_at)
+            preview = {
+                "count": reviews.count_asked(network),
+                "mail": compose(current_user.email, _("The yearly review of %(network)s: do you still take part?",
+                                                      network=network.code),
+                                "review_request", name=current_user.name, cycle=sample, network=network,
+                                url=link("reviews.answer", token="…")),
+            }
+    return render_template("reviews/new.html", network=network, form=form, preview=preview), \
+        422 if form.errors else 200
+
+
+def cycle_context(cycle):
+    """The figures the live progress block needs."""
+    asked, answered = reviews.progress(cycle)
+    return dict(cycle=cycle, asked=asked, answered=answered, purposes=PURPOSES, days=reviews.answers_by_day(cycle))
+
+
+def results_context(cycle):
+    rows = reviews.rows(cycle)
+    return dict(rows=rows, summary=reviews.summary(cycle), comments=reviews.written(rows),
+                earlier=reviews.earlier(cycle))
+
+
+@bp.get("/reviews/cycle/<int:cycle_id>")
+@login_required
+def cycle(cycle_id):
+    cycle = coordinated_cycle_or_403(cycle_id)
+    context = cycle_context(cycle)
+    if wants_fragment("progress"):  # polled while the cycle is open
+        return render_block("reviews/cycle.html", "progress", **context)
+    return render_template("reviews/cycle.html", **results_context(cycle), confirm=ConfirmForm(), **context)
+
+
+@bp.get("/reviews/cycle/<int:cycle_id>/report")
+@login_required
+def report(cycle_id):
+    cycle = coordinated_cycle_or_403(cycle_id)
+    return render_template("reviews/report.html", **results_context(cycle), **cycle_context(cycle))
+
+
+@bp.get("/reviews/cycle/<int:cycle_id>/export.csv")
+@login_required
+def export(cycle_id):
+    cycle = coordinated_cycle_or_403(cycle_id)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow([_("Name"), _("E-mail"), _("Asked"), _("Answered"), _("Decision"),
+                     *[f"{_('Score')} {i}" for i in range(1, len(PURPOSES) + 1)],
+                     *[f"{_('Comment')} {i}" for i in range(1, len(PURPOSES) + 1)], _("What should change"),
+                     _("Lapsed"), _("Restored"), _("Bounced")])
+    for response, member, bounced in reviews.rows(cycle):
+        writer.writerow([
+            member.name, member.email, response.asked_at.date(), response.answered_at.date() if response.answered_at else "",
+            response.decision or "", *[response.score(key) or "" for key, _label in PURPOSES],
+            *[response.comment(key) or "" for key, _label in PURPOSES], response.change_wish or "",
+            response.lapsed_at.date() if response.lapsed_at else "",
+            response.restored_at.date() if response.restored_at else "", "x" if bounced else "",
+        ])
+    # A byte-order mark so that Excel reads the file as UTF-8 (æ, ø, å).
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="gjennomgang-{cycle.network.code}-{cycle.year}.csv"'})
+
+
+@bp.route("/reviews/cycle/<int:cycle_id>/close", methods=["GET", "POST"])
+@login_required
+def close(cycle_id):
+    """Close ahead of the deadline: first who would lapse, then the close itself."""
+    cycle = coordinated_cycle_or_403(cycle_id)
+    if not cycle.is_open:
+        flash(_("The review is already closed."), "info")
+        return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        lapsed = reviews.close(cycle)
+        db.session.commit()
+        flash(_("The review is closed; %(n)s members who did not answer are off the list.", n=lapsed or 0), "success")
+        return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
+    lapsing = [member for response, member, _bounced in reviews.rows(cycle)
+               if response.answered_at is None and response.membership_id
+               and response.membership.status == "active"]
+    return render_template("reviews/close.html", cycle=cycle, lapsing=lapsing, form=form)
+
+
+@bp.post("/reviews/response/<int:response_id>/restore")
+@login_required
+def restore(response_id):
+    response = db.get_or_404(ReviewResponse, response_id)
+    if not current_user.coordinates(response.cycle.network):
+        abort(403)
+    ConfirmForm().validate_on_submit()
+    try:
+        reviews.restore(response)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        notify(response.member, _l("You are back on the list"),
+               _l("The coordinator has put you back on the member list of %(network)s.",
+                  network=response.cycle.network.code),
+               endpoint="account.index")
+        db.session.commit()
+        flash(_("%(name)s is back on the list.", name=response.member.name), "success")
+    return redirect(url_for("reviews.cycle", cycle_id=response.cycle_id) + "#lapsed", code=303)
+
+
+# -- members ------------------------------------------------------------------------------------
+
+
+@bp.route("/reviews/answer/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per 15 minutes", methods=["POST"])
+def answer(token):
+    """The member's answer, from the personal link in the mail; no sign-in needed."""
+    try:
+        response = reviews.response_for(token)
+    except tokens.TokenError as error:
+        return token_error(error)
+    closed = reviews.answerable(response)
+    member = response.member
+    form = AnswerForm(member=member)
+    if not closed and form.validate_on_submit():
+        reviews.answer(response, stay=form.decision.data == "stay", scores=form.scores(), comments=form.comments(),
+                       change_wish=(form.change_wish.data or "").strip() or None)
+        if form.decision.data == "stay":
+            member.unit = form.unit.data.strip()
+            if member.change_manager(form.manager_name.data.strip(), form.manager_email.data):
+                request_anchoring(member)
+        db.session.commit()
+        return render_template("reviews/answer.html", response=response, form=None, done=True)
+    return render_template("reviews/answer.html", response=response, form=None if closed else form, closed=closed), \
+        422 if form.errors else 200
+
+
+@bp.post("/reviews/mine/<int:response_id>/restore")
+@login_required
+def take_me_back(response_id):
+    """A member the review lapsed puts themself back, within the grace period."""
+    response = next((r for r in reviews.restorable_by_member(current_user) if r.id == response_id), None)
+    if response is None:
+        abort(404)
+    ConfirmForm().validate_on_submit()
+    reviews.restore(response)
+    db.session.commit()
+    flash(_("Welcome back: you are on the member list of %(network)s again.", network=response.cycle.network.code),
+          "success")
+    return redirect(url_for("account.index"), code=303)
+
+
+# -- the mandate --------------------------------------------------------------------------------
+
+
+@bp.get("/mandate/<code>")
+def mandate(code):
+    """The current mandate and its history: public, like the network itself."""
+    network = network_or_404(code)
+    history = reviews.mandate_history(network)
+    current = reviews.current_mandate(network)
+    return render_template("reviews/mandate.html", network=network, current=current,
+                           history=[v for v in history if v is not current],
+                           coordinator=current_user.is_authenticated and current_user.coordinates(network))
+
+
+@bp.route("/mandate/<code>/new", methods=["GET", "POST"])
+@login_required
+def new_mandate(code):
+    network = coordinated_network_or_403(code)
+    current = reviews.current_mandate(network)
+    form = MandateForm(text=current.text if current else None)
+    if form.validate_on_submit():
+        try:
+            reviews.record_mandate(network, form.text.data.strip(), form.effective_on.data,
+                                   (form.note.data or "").strip() or None, by=current_user)
+        except DomainError as error:
+            form.effective_on.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(_("The new version of the mandate is recorded."), "success")
+            return redirect(url_for("reviews.mandate", code=network.code), code=303)
+    return render_template("reviews/mandate_new.html", network=network, form=form), 422 if form.errors else 200

@@ -1,0 +1,466 @@
+"""The annual mandate review: is the network working to its purpose, and who is still on the list.
+
+Once a year per network the coordinator opens a cycle: every active member is asked, by a
+personal link, to confirm they take part (or leave), to check their line manager and unit, and
+to score how well the network served each of its four purposes.  One reminder goes to those
+who have not answered; at the deadline those who still have not are lapsed – off the list,
+kept in history, restorable.  Opening and closing work in a fixed number of statements
+whatever the number of members (bulk INSERT … SELECT and UPDATE, no per-member queries).
+
+``flask reviews tick`` (cron) sends due reminders and closes due cycles; every step is
+guarded by a conditional UPDATE, so running it twice – or in two places – does nothing twice.
+"""
+
+import enum
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+
+from extensions import db
+from models import audit, tokens
+from models.errors import DomainError
+from models.member import Member
+from models.membership import Membership, MembershipStatus, lapse_many
+from models.outbox import OutboxMessage, compose, link, queue_many
+from models.types import UTCDateTime, string_enum, utcnow
+
+# The network's four purposes, as the mandate states them; the evaluation asks about each.
+PURPOSES = (
+    ("competence", _l("Strengthen members' competence and cooperation in migration health")),
+    ("equity", _l("Equitable services (Health and Care Services Act § 1-1 no. 4 and 5)")),
+    ("public_health", _l("Reduce social inequality and promote long-term public health work (Public Health Act § 1)")),
+    ("emergency", _l("Strengthen communication with a diverse population in emergencies "
+                     "(Emergency Preparedness Regulation § 5, Health Preparedness Act § 2-2)")),
+)
+SCALE = range(1, 6)
+DEFAULT_DEADLINE = timedelta(weeks=3)
+DEFAULT_REMINDER = timedelta(weeks=1)  # before the deadline
+GRACE = timedelta(days=90)  # a lapsed member may take themself back this long after the close
+LAPSE_REASON = "No answer to the yearly review"
+
+
+class CycleStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+    @property
+    def label(self):
+        return {CycleStatus.OPEN: _l("Open"), CycleStatus.CLOSED: _l("Closed")}[self]
+
+
+class Decision(enum.StrEnum):
+    STAY = "stay"
+    LEAVE = "leave"
+
+
+class MandateVersion(db.Model):
+    """A version of a network's mandate; the current one is the latest in effect."""
+
+    __tablename__ = "mandate_versions"
+    __table_args__ = (UniqueConstraint("network_id", "effective_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    effective_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+
+    network = relationship("Network")
+    created_by = relationship("Member")
+
+
+def mandate_history(network):
+    """The network's mandate versions, newest first."""
+    return db.session.scalars(
+        select(MandateVersion).where(MandateVersion.network_id == network.id)
+        .order_by(MandateVersion.effective_on.desc())
+    ).all()
+
+
+def current_mandate(network, on=None):
+    on = on or utcnow().date()
+    return db.session.scalar(
+        select(MandateVersion)
+        .where(MandateVersion.network_id == network.id, MandateVersion.effective_on <= on)
+        .order_by(MandateVersion.effective_on.desc())
+        .limit(1)
+    )
+
+
+def record_mandate(network, text, effective_on, note=None, by=None):
+    if db.session.scalar(select(MandateVersion.id).where(MandateVersion.network_id == network.id,
+                                                          MandateVersion.effective_on == effective_on)):
+        raise DomainError(_l("A version already takes effect on that date."))
+    version = MandateVersion(network=network, text=text, effective_on=effective_on, note=note, created_by=by)
+    db.session.add(version)
+    db.session.flush()
+    audit.record("mandate.recorded", network=network, subject=f"mandate:{version.id}",
+                 after={"effective_on": effective_on.isoformat()}, reason=note)
+    return version
+
+
+class ReviewCycle(db.Model):
+    __tablename__ = "review_cycles"
+    __table_args__ = (
+        UniqueConstraint("network_id", "year"),
+        CheckConstraint("remind_at < deadline", name="reminder_before_deadline"),
+        CheckConstraint("status = 'open' OR closed_at IS NOT NULL", name="closed_has_time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    status: Mapped[CycleStatus] = mapped_column(string_enum(CycleStatus, "review_status", 10), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    mandate_version_id: Mapped[int | None] = mapped_column(ForeignKey("mandate_versions.id", ondelete="SET NULL"))
+
+    network = relationship("Network")
+    opened_by = relationship("Member")
+    mandate_version = relationship("MandateVersion")
+
+    @property
+    def is_open(self):
+        return self.status == CycleStatus.OPEN
+
+
+class ReviewResponse(db.Model):
+    """One member's part in a cycle: asked, reminded, answered – or lapsed, and perhaps restored."""
+
+    __tablename__ = "review_responses"
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "member_id"),
+        CheckConstraint("decision IS NULL OR answered_at IS NOT NULL", name="decision_has_time"),
+        *(CheckConstraint(f"score_{key} BETWEEN 1 AND 5", name=f"score_{key}_on_scale") for key, _ in PURPOSES),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("review_cycles.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id", ondelete="SET NULL"))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision: Mapped[Decision | None] = mapped_column(string_enum(Decision, "review_decision", 10))
+    score_competence: Mapped[int | None] = mapped_column(Integer)
+    score_equity: Mapped[int | None] = mapped_column(Integer)
+    score_public_health: Mapped[int | None] = mapped_column(Integer)
+    score_emergency: Mapped[int | None] = mapped_column(Integer)
+    comment_competence: Mapped[str | None] = mapped_column(Text)
+    comment_equity: Mapped[str | None] = mapped_column(Text)
+    comment_public_health: Mapped[str | None] = mapped_column(Text)
+    comment_emergency: Mapped[str | None] = mapped_column(Text)
+    change_wish: Mapped[str | None] = mapped_column(Text)
+    lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    cycle = relationship("ReviewCycle")
+    member = relationship("Member")
+    membership = relationship("Membership")
+
+    def score(self, key):
+        return getattr(self, f"score_{key}")
+
+    def comment(self, key):
+        return getattr(self, f"comment_{key}")
+
+
+# -- opening -----------------------------------------------------------------------------------
+
+
+def asked(network):
+    """Who a cycle opened now would ask: the network's active members."""
+    return (
+        select(Membership.id, Membership.member_id)
+        .join(Member, Member.id == Membership.member_id)
+        .where(Membership.network_id == network.id, Membership.status == MembershipStatus.ACTIVE,
+               Member.deleted_at.is_(None))
+    )
+
+
+def count_asked(network):
+    return db.session.scalar(select(func.count()).select_from(asked(network).subquery()))
+
+
+def check_dates(network, year, deadline, remind_at, now=None):
+    """Why a cycle with these dates cannot open, or None."""
+    now = now or utcnow()
+    if deadline <= now:
+        return _l("The deadline must lie ahead.")
+    if not now <= remind_at < deadline:
+        return _l("The reminder must come between today and the deadline.")
+    if db.session.scalar(select(ReviewCycle.id).where(ReviewCycle.network_id == network.id, ReviewCycle.year == year)):
+        return _l("%(network)s has already had its review for %(year)s.", network=network.code, year=year)
+    return None
+
+
+def open_cycle(network, year, deadline, remind_at, opened_by=None, now=None):
+    """Open the year's cycle and ask every active member, by mail, in a fixed number of statements."""
+    now = now or utcnow()
+    problem = check_dates(network, year, deadline, remind_at, now)
+    if problem:
+        raise DomainError(problem)
+    cycle = ReviewCycle(network=network, year=year, status=CycleStatus.OPEN, opened_at=now, deadline=deadline,
+                        remind_at=remind_at, opened_by=opened_by, mandate_version=current_mandate(network, now.date()))
+    db.session.add(cycle)
+    db.session.flush()
+    people = asked(network).subquery()
+    db.session.execute(insert(ReviewResponse).from_select(
+        ["cycle_id", "member_id", "membership_id", "asked_at"],
+        select(literal(cycle.id), people.c.member_id, people.c.id, literal(now, UTCDateTime)),
+    ))
+    count = _mail(cycle, "review_request", _l("The yearly review of %(network)s: do you still take part?",
+                                              network=network.code))
+    audit.record("review.opened", network=network, subject=f"review:{cycle.id}",
+                 after={"year": year, "asked": count, "deadline": deadline.isoformat()})
+    return cycle
+
+
+def _mail(cycle, template, subject, only_unanswered=False):
+    """One mail per response of the cycle (each with its personal link), in one batched INSERT."""
+    query = (
+        select(ReviewResponse.id, Member.name, Member.email)
+        .join(Member, Member.id == ReviewResponse.member_id)
+        .where(ReviewResponse.cycle_id == cycle.id)
+        .order_by(ReviewResponse.id)
+    )
+    if only_unanswered:
+        query = query.where(ReviewResponse.answered_at.is_(None))
+    return queue_many(
+        compose(email, subject, template, name=name, cycle=cycle, network=cycle.network,
+                url=link("reviews.answer", token=tokens.make("review", response=response_id)))
+        for response_id, name, email in db.session.execute(query)
+    )
+
+
+# -- reminding and closing ---------------------------------------------------------------------
+
+
+def remind(cycle, now=None):
+    """The one reminder, to those who have not answered; False if it was already sent."""
+    now = now or utcnow()
+    taken = db.session.execute(
+        update(ReviewCycle)
+        .where(ReviewCycle.id == cycle.id, ReviewCycle.reminded_at.is_(None), ReviewCycle.status == CycleStatus.OPEN)
+        .values(reminded_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        return 0
+    db.session.execute(
+        update(ReviewResponse)
+        .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_(None))
+        .values(reminded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    count = _mail(cycle, "review_reminder", _l("Reminder: the yearly review of %(network)s",
+                                               network=cycle.network.code), only_unanswered=True)
+    audit.record("review.reminded", network=cycle.network, subject=f"review:{cycle.id}", after={"reminded": count})
+    db.session.expire(cycle)
+    return count
+
+
+def unanswered(cycle):
+    """The memberships a close would lapse: asked, not answered, still active."""
+    return (
+        select(ReviewResponse.membership_id)
+        .join(Membership, Membership.id == ReviewResponse.membership_id)
+        .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_(None),
+               Membership.status == MembershipStatus.ACTIVE)
+    )
+
+
+def close(cycle, now=None):
+    """Close the cycle: those who did not answer are lapsed (audited, restorable).  Returns how many;
+    None if the cycle was already closed."""
+    now = now or utcnow()
+    taken = db.session.execute(
+        update(ReviewCycle)
+        .where(ReviewCycle.id == cycle.id, ReviewCycle.status == CycleStatus.OPEN)
+        .values(status=CycleStatus.CLOSED, closed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        return None
+    lapsing = unanswered(cycle).subquery()
+    db.session.execute(
+        update(ReviewResponse)
+        .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.membership_id.in_(select(lapsing.c.membership_id)))
+        .values(lapsed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    count = lapse_many(select(ReviewResponse.membership_id).where(
+        ReviewResponse.cycle_id == cycle.id, ReviewResponse.lapsed_at.is_not(None)), LAPSE_REASON)
+    audit.record("review.closed", network=cycle.network, subject=f"review:{cycle.id}", after={"lapsed": count})
+    return count
+
+
+def tick(now=None):
+    """Send the reminders and close the cycles that are due: {"reminded": n, "closed": n, "lapsed": n}."""
+    now = now or utcnow()
+    done = {"reminded": 0, "closed": 0, "lapsed": 0}
+    for cycle in db.session.scalars(select(ReviewCycle).where(ReviewCycle.status == CycleStatus.OPEN)).all():
+        if cycle.deadline <= now:
+            lapsed = close(cycle, now)
+            if lapsed is not None:
+                done["closed"] += 1
+                done["lapsed"] += lapsed
+        elif cycle.remind_at <= now and cycle.reminded_at is None:
+            done["reminded"] += remind(cycle, now)
+        db.session.commit()
+    return done
+
+
+# -- answering and restoring -------------------------------------------------------------------
+
+
+def response_for(token):
+    """The response a review link is for; TokenError if the link is not one."""
+    payload = tokens.read("review", token)
+    response = db.session.get(ReviewResponse, payload.get("response") or 0)
+    if response is None:
+        raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
+    return response
+
+
+def answerable(response, now=None):
+    """Why this response cannot be answered now, or None."""
+    now = now or utcnow()
+    if response.answered_at is not None:
+        return _l("You answered on %(date)s. Thank you!", date=response.answered_at.date().isoformat())
+    if response.cycle.status != CycleStatus.OPEN or response.cycle.deadline <= now:
+        return _l("The review closed on %(date)s.", date=response.cycle.deadline.date().isoformat())
+    return None
+
+
+def answer(response, stay, scores, comments, change_wish=None, now=None):
+    """Record the answer; the link is spent.  ``scores``/``comments``: {purpose key: value}."""
+    now = now or utcnow()
+    problem = answerable(response, now)
+    if problem:
+        raise DomainError(problem)
+    response.answered_at = now
+    response.decision = Decision.STAY if stay else Decision.LEAVE
+    for key, _label in PURPOSES:
+        setattr(response, f"score_{key}", scores.get(key))
+        setattr(response, f"comment_{key}", comments.get(key) or None)
+    response.change_wish = change_wish or None
+    membership = response.membership
+    if not stay and membership is not None and membership.status == MembershipStatus.ACTIVE:
+        membership.leave("Left in the yearly review")
+    audit.record("review.answered", member=response.member, network=response.cycle.network,
+                 subject=f"review:{response.cycle_id}", after={"decision": response.decision})
+
+
+def restore(response, now=None):
+    """Put a lapsed member back on the list (the coordinator at any time, the member within GRACE)."""
+    membership = response.membership
+    if response.lapsed_at is None or response.restored_at is not None or membership is None \
+            or membership.status != MembershipStatus.LAPSED:
+        raise DomainError(_l("Only a member the review lapsed can be restored."))
+    membership.restore()
+    response.restored_at = now or utcnow()
+
+
+def restorable_by_member(member, now=None):
+    """The member's own lapses they may still undo themself (within the grace period)."""
+    now = now or utcnow()
+    return db.session.scalars(
+        select(ReviewResponse)
+        .join(Membership, Membership.id == ReviewResponse.membership_id)
+        .where(ReviewResponse.member_id == member.id, ReviewResponse.lapsed_at >= now - GRACE,
+               ReviewResponse.restored_at.is_(None), Membership.status == MembershipStatus.LAPSED)
+    ).all()
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+def rows(cycle):
+    """Every response of the cycle with its member, organisation and whether mail to them bounced."""
+    bounced = exists().where(OutboxMessage.recipient == Member.email, OutboxMessage.bounced)
+    return db.session.execute(
+        select(ReviewResponse, Member, bounced.label("bounced"))
+        .join(Member, Member.id == ReviewResponse.member_id)
+        .where(ReviewResponse.cycle_id == cycle.id)
+        .options(selectinload(Member.organisation), selectinload(ReviewResponse.membership))
+        .order_by(Member.name)
+    ).all()
+
+
+def written(rows):
+    """The free text of the answers in ``rows``: {purpose key: [comments], "change": [what should change]}."""
+    found = {key: [r.comment(key) for r, _member, _bounced in rows if r.comment(key)] for key, _label in PURPOSES}
+    found["change"] = [r.change_wish for r, _member, _bounced in rows if r.change_wish]
+    return found
+
+
+def answers_by_day(cycle):
+    """[(day, answers that day, answered so far)] since the cycle opened: the response rate over time."""
+    day = func.date(ReviewResponse.answered_at)
+    counts = db.session.execute(
+        select(day, func.count()).where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_not(None))
+        .group_by(day).order_by(day)
+    ).all()
+    total, result = 0, []
+    for when, count in counts:
+        total += count
+        result.append((str(when), count, total))
+    return result
+
+
+def progress(cycle):
+    """(asked, answered)."""
+    asked_count, answered = db.session.execute(
+        select(func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at))
+        .where(ReviewResponse.cycle_id == cycle.id)
+    ).one()
+    return asked_count, answered
+
+
+def summary(cycle):
+    """Per purpose: {key: {"counts": [n for 1..5], "answers": n, "mean": float | None}} in one query."""
+    columns = []
+    for key, _label in PURPOSES:
+        column = getattr(ReviewResponse, f"score_{key}")
+        columns += [func.count(column), func.avg(column)]
+        columns += [func.sum(case((column == value, 1), else_=0)) for value in SCALE]
+    values = db.session.execute(select(*columns).where(ReviewResponse.cycle_id == cycle.id)).one()
+    result, step = {}, 2 + len(SCALE)
+    for i, (key, _label) in enumerate(PURPOSES):
+        chunk = values[i * step:(i + 1) * step]
+        result[key] = {"answers": chunk[0], "mean": float(chunk[1]) if chunk[1] is not None else None,
+                       "counts": [int(v or 0) for v in chunk[2:]]}
+    return result
+
+
+def earlier(cycle):
+    """The network's earlier cycles with their response rate and means, oldest first."""
+    cycles = db.session.scalars(
+        select(ReviewCycle).where(ReviewCycle.network_id == cycle.network_id, ReviewCycle.year < cycle.year)
+        .order_by(ReviewCycle.year)
+    ).all()
+    return [(c, progress(c), summary(c)) for c in cycles]
