@@ -109,6 +109,9 @@ class Membership(db.Model):
     end_reason: Mapped[str | None] = mapped_column(String(500))
     # The line manager's confirmation the membership rests on.
     anchoring_id: Mapped[int | None] = mapped_column(ForeignKey("anchorings.id", ondelete="SET NULL"))
+    # Invited to the network's Teams workspace (see models/teams.py).
+    teams_invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    teams_invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
     member = relationship(
         "Member",
@@ -119,6 +122,7 @@ class Membership(db.Model):
     network = relationship("Network")
     organisation = relationship("Organisation", viewonly=True)
     anchoring = relationship("Anchoring")
+    teams_invited_by = relationship("Member", foreign_keys=[teams_invited_by_id])
 
     def __init__(self, **kwargs):
         if "status" in kwargs or "_status" in kwargs:

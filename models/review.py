@@ -20,7 +20,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
-    String,
     Text,
     UniqueConstraint,
     case,

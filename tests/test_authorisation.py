@@ -101,6 +101,11 @@ TABLE = {
     "reviews.take_me_back": ("POST", "/reviews/mine/{response}/restore", {"anonymous": "login"}, 404),
     "reviews.mandate": ("GET", "/mandate/NIK", {}, 200),
     "reviews.new_mandate": ("GET", "/mandate/NIK/new", {"anonymous": "login", "coordinator": 200}, 403),
+    "coordinator.teams": ("GET", "/coordinator/teams/NIK", {"anonymous": "login", "coordinator": 200}, 403),
+    "coordinator.teams_addresses": (
+        "GET", "/coordinator/teams/NIK/to-invite.txt", {"anonymous": "login", "coordinator": 200}, 403,
+    ),
+    "coordinator.teams_mark": ("POST", "/coordinator/teams/NIK/invited", {"anonymous": "login", "coordinator": 303}, 403),
     "municipalities.mine": ("GET", "/municipality/", {"anonymous": "login"}, 302),
     "municipalities.show": ("GET", "/municipality/{bergen}", {"anonymous": "login", **OUTSIDERS}, 200),
     "municipalities.report": ("GET", "/municipality/{bergen}/NIK/report", {"anonymous": "login", **OUTSIDERS}, 200),

@@ -42,3 +42,30 @@ def test_migrations_go_down_and_up_again(migrated):
     assert inspect(db.engine).get_table_names() == ["alembic_version"]
     upgrade()
     assert "memberships" in inspect(db.engine).get_table_names()
+
+
+def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_refer_to_it(migrated):
+    """On SQLite a batch migration drops and recreates the table; the rows pointing at it
+    (here a review response at a membership) must come through untouched."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from models import Member, Membership, Network, Organisation, ReviewResponse, reference
+    from models import review as reviews
+    from tests.conftest import move_to_status
+
+    reference.load()
+    bergen = db.session.scalar(select(Organisation).filter_by(number="4601"))
+    member = Member(organisation=bergen, name="Kari", email="kari@bergen.kommune.example", manager_email="l@x.no")
+    db.session.add(member)
+    move_to_status(member.join(db.session.scalar(select(Network).filter_by(code="NIK"))), "active")
+    db.session.commit()
+    now = datetime.now(UTC)
+    reviews.open_cycle(member.memberships[0].network, now.year, now + timedelta(days=21), now + timedelta(days=14))
+    db.session.commit()
+    db.session.remove()
+
+    downgrade(revision="-1")  # the roster's columns go: memberships is rebuilt on SQLite
+    upgrade()
+    assert db.session.scalar(select(ReviewResponse.membership_id)) == db.session.scalar(select(Membership.id))

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from extensions import db
 from models import AuditEntry, Membership, MembershipStatus, OutboxMessage, ReviewCycle, ReviewResponse
@@ -100,7 +100,12 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runne
     deliver()
     assert [m["To"] for m in mail_outbox] == [five[3].email]
 
+    # An address the mail server refused for good is shown as such.
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.recipient == five[4].email).values(bounced=True))
+    db.session.commit()
     results = coordinator.get(f"/reviews/cycle/{cycle.id}").get_data(as_text=True)
+    lapsed_list = results.split('id="lapsed"')[1]
+    assert lapsed_list.count("adressen avviste e-post") == 1 and "Medlem 4" in lapsed_list
     assert "3 av 5 har svart" in results and "Gode fagmøter" in results and "Flere felles møter" in results
     assert "Gjennomsnitt 4,0 av 5 fra 3 svar" in results  # the one who left scored too
 
@@ -191,3 +196,19 @@ def test_the_coordinator_previews_then_starts(app, client, five, create_coordina
     assert report.status_code == 200
     csv = client.get(started.headers["Location"] + "/export.csv")
     assert csv.mimetype == "text/csv" and csv.get_data(as_text=True).count("\n") == 6
+
+
+def test_mandate_versions_are_kept_and_the_cycle_records_the_one_it_evaluated(app, client, create_coordinator, networks, five):
+    from datetime import date
+
+    sign_in(client, create_coordinator("NIK").email)
+    for effective_on, text in (("2024-01-01", "Mandat 2024: fire formål."), ("2026-06-01", "Mandat 2026: revidert.")):
+        response = post(client, "/mandate/NIK/new", {"text": text, "effective_on": effective_on, "note": "Revisjon"},
+                        page="/mandate/NIK/new")
+        assert response.status_code == 303
+    again = post(client, "/mandate/NIK/new", {"text": "x", "effective_on": "2026-06-01"}, page="/mandate/NIK/new")
+    assert again.status_code == 422 and "gjelder allerede fra den datoen" in again.get_data(as_text=True)
+    public = app.test_client().get("/mandate/NIK").get_data(as_text=True)
+    assert public.index("Mandat 2026: revidert.") < public.index("Mandat 2024: fire formål.")  # current first
+    cycle = reviews.open_cycle(networks["NIK"], 2027, DEADLINE, REMIND, now=OPENED)
+    assert cycle.mandate_version.effective_on == date(2026, 6, 1)

@@ -1,5 +1,6 @@
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
@@ -7,6 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
+from blueprints.auth.forms import ConfirmForm
 from blueprints.coordinator import bp, exports
 from blueprints.coordinator.forms import AuditFilterForm, CoordinatorForm, DecisionNoteForm, OutboxFilterForm, OverviewForm
 from blueprints.util import coordinator_required, wants_fragment
@@ -25,6 +27,7 @@ from models import (
     OutboxStatus,
 )
 from models import overview as overview_model
+from models import teams as teams_model
 from models.coordinators import appoint
 from models.notices import notify
 
@@ -235,3 +238,42 @@ def export(what, fmt):
     return Response(body, mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
     })
+
+
+# -- the Teams workspace roster ------------------------------------------------------------------
+
+
+def coordinated_network_or_403(code):
+    network = db.one_or_404(select(Network).filter_by(code=code))
+    if not current_user.coordinates(network):
+        abort(403)
+    return network
+
+
+@bp.get("/teams/<code>")
+@coordinator_required
+def teams(code):
+    network = coordinated_network_or_403(code)
+    to_invite, invited = teams_model.roster(network)
+    return render_template("coordinator/teams.html", network=network, to_invite=to_invite, invited=invited)
+
+
+@bp.get("/teams/<code>/to-invite.txt")
+@coordinator_required
+def teams_addresses(code):
+    network = coordinated_network_or_403(code)
+    return Response("; ".join(teams_model.addresses_to_invite(network)) + "\n", mimetype="text/plain", headers={
+        "Content-Disposition": f'attachment; filename="teams-{network.code}-inviter.txt"'})
+
+
+@bp.post("/teams/<code>/invited")
+@coordinator_required
+def teams_mark(code):
+    network = coordinated_network_or_403(code)
+    ConfirmForm().validate_on_submit()
+    chosen = [int(v) for v in request.form.getlist("membership") if v.isdigit()]
+    marked = teams_model.mark_invited(network, chosen, by=current_user)
+    db.session.commit()
+    flash(ngettext("%(num)s member is marked invited to Teams.", "%(num)s members are marked invited to Teams.", marked),
+          "success")
+    return redirect(url_for("coordinator.teams", code=network.code), code=303)

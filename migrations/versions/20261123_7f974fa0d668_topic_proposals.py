@@ -1,5 +1,4 @@
-"""Topic proposals (for a network or a professional meeting) and members' support for them
-(one support per member and proposal).
+"""Topic proposals for a network or a professional meeting, and members' support (one each).
 
 Revision ID: 7f974fa0d668
 Revises: 178bcf1d5e43

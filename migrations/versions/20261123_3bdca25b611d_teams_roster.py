@@ -1,0 +1,32 @@
+"""Who of a network's active members has been invited to its Teams workspace, when and by whom.
+
+Revision ID: 3bdca25b611d
+Revises: 542711fc0375
+Create Date: 2026-11-23 12:09:19.684246
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '3bdca25b611d'
+down_revision = '542711fc0375'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('memberships', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('teams_invited_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('teams_invited_by_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_memberships_teams_invited_by_id_members'), 'members', ['teams_invited_by_id'], ['id'], ondelete='SET NULL')
+
+
+
+def downgrade():
+    with op.batch_alter_table('memberships', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_memberships_teams_invited_by_id_members'), type_='foreignkey')
+        batch_op.drop_column('teams_invited_by_id')
+        batch_op.drop_column('teams_invited_at')
+
