@@ -5,6 +5,9 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
+
+from extensions import db
 
 
 def safe_next(target, default="public.index"):
@@ -21,6 +24,20 @@ def wants_fragment(target_id):
     """True when htmx asks for the region ``target_id`` rather than the whole page."""
     htmx = request.htmx
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request and htmx.target == target_id
+
+
+def network_or_404(code):
+    from models import Network
+
+    return db.one_or_404(select(Network).filter_by(code=code))
+
+
+def coordinated_network_or_403(code):
+    """The network ``code`` names, if the signed-in user coordinates it."""
+    network = network_or_404(code)
+    if not current_user.coordinates(network):
+        abort(403)
+    return network
 
 
 def token_error(error, retry=None):

@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from blueprints.auth.forms import ConfirmForm
 from blueprints.coordinator import bp, exports
 from blueprints.coordinator.forms import AuditFilterForm, CoordinatorForm, DecisionNoteForm, OutboxFilterForm, OverviewForm
-from blueprints.util import coordinator_required, wants_fragment
+from blueprints.util import coordinated_network_or_403, coordinator_required, wants_fragment
 from extensions import db
 from models import (
     AuditEntry,
@@ -241,13 +241,6 @@ def export(what, fmt):
 
 
 # -- the Teams workspace roster ------------------------------------------------------------------
-
-
-def coordinated_network_or_403(code):
-    network = db.one_or_404(select(Network).filter_by(code=code))
-    if not current_user.coordinates(network):
-        abort(403)
-    return network
 
 
 @bp.get("/teams/<code>")

@@ -21,7 +21,7 @@ from blueprints.meetings.forms import (
     TopicDecisionForm,
     TopicForm,
 )
-from blueprints.util import token_error, wants_fragment
+from blueprints.util import network_or_404, token_error, wants_fragment
 from extensions import db, limiter
 from models import DomainError, Meeting, MeetingKind, Member, Network, Signup, tokens
 from models import meeting as meetings
@@ -30,10 +30,6 @@ from models.notices import notify
 from models.meeting import OSLO
 from models.outbox import link, queue
 from models.types import utcnow
-
-
-def network_or_404(code):
-    return db.one_or_404(select(Network).filter_by(code=code))
 
 
 def member_of_or_403(network):

@@ -15,25 +15,14 @@ from sqlalchemy import select
 from blueprints.auth.forms import ConfirmForm
 from blueprints.reviews import bp
 from blueprints.reviews.forms import AnswerForm, MandateForm, OpenReviewForm
-from blueprints.util import token_error, wants_fragment
+from blueprints.util import coordinated_network_or_403, network_or_404, token_error, wants_fragment
 from extensions import db, limiter
-from models import DomainError, Network, tokens
+from models import DomainError, tokens
 from models import review as reviews
 from models.accounts import request_anchoring
 from models.notices import notify
 from models.outbox import compose, link
 from models.review import PURPOSES, ReviewCycle, ReviewResponse
-
-
-def network_or_404(code):
-    return db.one_or_404(select(Network).filter_by(code=code))
-
-
-def coordinated_network_or_403(code):
-    network = network_or_404(code)
-    if not current_user.coordinates(network):
-        abort(403)
-    return network
 
 
 def coordinated_cycle_or_403(cycle_id):
