@@ -209,8 +209,8 @@ def check_dates(network, year, deadline, remind_at, now=None):
     now = now or utcnow()
     if deadline <= now:
         return _l("The deadline must lie ahead.")
-    if not now <= remind_at < deadline:
-        return _l("The reminder must come between today and the deadline.")
+    if remind_at >= deadline:  # a reminder date already past goes at the next tick
+        return _l("The reminder must come before the deadline.")
     if db.session.scalar(select(ReviewCycle.id).where(ReviewCycle.network_id == network.id, ReviewCycle.year == year)):
         return _l("%(network)s has already had its review for %(year)s.", network=network.code, year=year)
     return None

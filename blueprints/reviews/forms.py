@@ -49,8 +49,8 @@ class OpenReviewForm(FlaskForm):
 
     @property
     def remind_at(self):
-        """The reminder goes in the morning of its day."""
-        return datetime.combine(self.remind_on.data, time(8, 0), tzinfo=OSLO)
+        """The reminder goes in the morning of its day (at once, if that is today and the morning is past)."""
+        return max(datetime.combine(self.remind_on.data, time(8, 0), tzinfo=OSLO), utcnow())
 
 
 class AnswerForm(FlaskForm):
