@@ -113,12 +113,8 @@ def queue(recipient, subject, template, ics=None, priority=0, **context):
 def queue_many(rows):
     """Write many composed mails (see ``compose``) in one batched INSERT; returns how many."""
     rows = list(rows)
-    if rows:
-        now = utcnow()
-        db.session.execute(insert(OutboxMessage), [
-            {"created_at": now, "next_attempt_at": now, "status": OutboxStatus.PENDING, "attempts": 0,
-             "bounced": False, **row} for row in rows
-        ])
+    if rows:  # the columns' defaults (pending, due now, no attempts) apply as for queue()
+        db.session.execute(insert(OutboxMessage), rows)
     return len(rows)
 
 

@@ -10,7 +10,19 @@ def text(label, required=True, max=200):
     return StringField(label, validators=[InputRequired() if required else Optional(), Length(max=max), PrintableText()])
 
 
-class ProfileForm(FlaskForm):
+class OwnDetailsForm(FlaskForm):
+    """A form about a member's own details, filled from them; the line manager is someone else."""
+
+    def __init__(self, *args, member, **kwargs):
+        super().__init__(*args, obj=member, **kwargs)
+        self.member = member
+
+    def validate_manager_email(self, field):
+        if field.data == self.member.email:
+            raise ValidationError(_l("Give your line manager's address, not your own."))
+
+
+class ProfileForm(OwnDetailsForm):
     name = text(_l("Full name"))
     phone = TelField(_l("Phone (optional)"), validators=[Optional(), Length(max=40), PrintableText()])
     job_title = text(_l("Job title"))
@@ -20,14 +32,6 @@ class ProfileForm(FlaskForm):
         _l("Your line manager's e-mail address"),
         validators=[InputRequired(), Length(max=254), EmailAddress()],
     )
-
-    def __init__(self, *args, member, **kwargs):
-        super().__init__(*args, obj=member, **kwargs)
-        self.member = member
-
-    def validate_manager_email(self, field):
-        if field.data == self.member.email:
-            raise ValidationError(_l("Give your line manager's address, not your own."))
 
 
 class LeaveForm(FlaskForm):

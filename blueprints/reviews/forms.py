@@ -6,6 +6,7 @@ from wtforms import DateField, EmailField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from blueprints.account.forms import OwnDetailsForm
 from blueprints.validators import EmailAddress, PrintableText
 from models.meeting import OSLO
 from models.review import DEFAULT_DEADLINE, DEFAULT_REMINDER, PURPOSES, SCALE
@@ -53,7 +54,7 @@ class OpenReviewForm(FlaskForm):
         return max(datetime.combine(self.remind_on.data, time(8, 0), tzinfo=OSLO), utcnow())
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(OwnDetailsForm):
     """The member's answer: still taking part, their line manager and unit, and the evaluation."""
 
     decision = RadioField(
@@ -72,14 +73,6 @@ class AnswerForm(FlaskForm):
                                            Length(max=254), EmailAddress()])
     change_wish = TextAreaField(_l("What should change? (optional)"),
                                 validators=[Optional(), Length(max=3000), PrintableText(multiline=True)])
-
-    def __init__(self, *args, member, **kwargs):
-        super().__init__(*args, obj=member, **kwargs)
-        self.member = member
-
-    def validate_manager_email(self, field):
-        if field.data == self.member.email:
-            raise ValidationError(_l("Give your line manager's address, not your own."))
 
     def scores(self):
         return {key: int(self[f"score_{key}"].data) if self[f"score_{key}"].data else None for key, _ in PURPOSES}

@@ -142,9 +142,8 @@ def close(cycle_id):
         db.session.commit()
         flash(_("The review is closed; %(n)s members who did not answer are off the list.", n=lapsed or 0), "success")
         return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
-    lapsing = [member for response, member, _bounced in reviews.rows(cycle)
-               if response.answered_at is None and response.membership_id
-               and response.membership.status == "active"]
+    lapsing_ids = set(db.session.scalars(reviews.unanswered(cycle)))
+    lapsing = [member for response, member, _bounced in reviews.rows(cycle) if response.membership_id in lapsing_ids]
     return render_template("reviews/close.html", cycle=cycle, lapsing=lapsing, form=form)
 
 
