@@ -88,6 +88,8 @@ def test_the_form_opens_and_saves_in_place_on_the_year_plan(client, create_coord
     assert saved.headers["HX-Push-Url"] == "/meetings/plan/NIK/2027"
     assert 'id="plan"' in fragment and "<html" not in fragment
     assert "Maimøtet er planlagt." in fragment and "1 av 4" in fragment and 'id="editor"></div>' in fragment
+    topic_title = fragment.split('id="topic-title"')[1].split(">")[0]
+    assert "Maimøtet" not in topic_title  # the meeting's fields do not fill the topic proposal form
 
     meeting = db.session.scalar(select(Meeting))
     opened = client.get(f"/meetings/{meeting.id}/edit?network=NIK", headers=htmx("editor"))

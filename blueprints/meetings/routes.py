@@ -49,11 +49,14 @@ def plan_context(network, year):
         .order_by(Meeting.starts_at)
     ).all()
     coordinator = current_user.coordinates(network)
-    decision = TopicDecisionForm()
+    # Blank forms: the plan is also drawn in answer to a meeting form's POST, whose fields
+    # (a "title") must not fill the topic forms.
+    decision = TopicDecisionForm(formdata=None)
     decision.meeting.choices = [SelectChoice(str(m.id), f"{m.title} ({m.kind.label})") for m in plan
                                 if m.status == "planned" and m.kind != MeetingKind.EMERGENCY]
     return dict(network=network, year=year, meetings=plan, quota=meetings.quota_status(network, year),
-                coordinator=coordinator, proposals=topics.waiting(network), topic_form=TopicForm(), decision=decision)
+                coordinator=coordinator, proposals=topics.waiting(network), topic_form=TopicForm(formdata=None),
+                decision=decision)
 
 
 @bp.get("/plan/<code>/", defaults={"year": None})
