@@ -33,11 +33,13 @@ def create_app(test_config=None):
     import models  # registers the models with the metadata
     from blueprints import (
         account,
+        advice,
         anchorings,
         auth,
         coordinator,
         meetings,
         municipalities,
+        newsletters,
         organisations,
         public,
         registration,
@@ -45,7 +47,7 @@ def create_app(test_config=None):
     )
 
     for package in (public, organisations, auth, registration, anchorings, account, municipalities, meetings, reviews,
-                    coordinator):
+                    newsletters, advice, coordinator):
         app.register_blueprint(package.bp)
 
     login_manager.user_loader(models.Member.for_session)
@@ -60,6 +62,11 @@ def create_app(test_config=None):
     register_error_pages(app)
     app.after_request(security_headers)
     app.context_processor(lambda: {"current_locale": str(select_locale())})
+    from models.markdown import to_html, to_plain, to_text
+
+    app.add_template_filter(to_html, "markdown")
+    app.add_template_filter(to_text, "markdown_text")
+    app.add_template_filter(to_plain, "plain")
     return app
 
 

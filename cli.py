@@ -1,4 +1,4 @@
-"""``flask`` commands: reference data, the mail outbox, anchoring reminders, coordinators."""
+"""``flask`` commands: reference data, the outbox, reminders (anchorings, meetings, reviews, advice), coordinators."""
 
 import time
 
@@ -17,6 +17,7 @@ outbox_cli = AppGroup("outbox", help="The durable mail outbox.")
 anchorings_cli = AppGroup("anchorings", help="Line-manager anchoring.")
 meetings_cli = AppGroup("meetings", help="Meetings.")
 reviews_cli = AppGroup("reviews", help="The yearly mandate review.")
+advice_cli = AppGroup("advice", help="Requests for advice.")
 
 
 @reference_cli.command("load")
@@ -140,6 +141,20 @@ def tick_reviews(now):
     click.echo(f"reminders: {done['reminded']}, cycles closed: {done['closed']}, members lapsed: {done['lapsed']}")
 
 
+@advice_cli.command("remind")
+@click.option("--now", "now", type=click.DateTime(formats=["%Y-%m-%dT%H:%M"]),
+              help="Act as if it were this moment (UTC).")
+def remind_advice(now):
+    """Send the requests for advice's due reminders, once each, to those who have not answered (run from cron)."""
+    from datetime import UTC
+
+    from models import advice
+
+    with audit.acting_as(label="flask advice remind"):
+        count = advice.remind_due(now.replace(tzinfo=UTC) if now else None)
+    click.echo(f"Reminders to requests for advice written to the outbox: {count}")
+
+
 @click.command("create-coordinator")
 @click.argument("email")
 @click.option("--network", "codes", multiple=True, required=True, type=click.Choice(["NIK", "NIFS", "NONEMI"]))
@@ -169,5 +184,6 @@ def create_coordinator(email, codes, name):
 
 
 def register_commands(app):
-    for command in (reference_cli, mail_cli, outbox_cli, anchorings_cli, meetings_cli, reviews_cli, create_coordinator):
+    for command in (reference_cli, mail_cli, outbox_cli, anchorings_cli, meetings_cli, reviews_cli, advice_cli,
+                    create_coordinator):
         app.cli.add_command(command)

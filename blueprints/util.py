@@ -40,6 +40,18 @@ def coordinated_network_or_403(code):
     return network
 
 
+def coordinated_networks():
+    """The networks the signed-in user coordinates, in their fixed order."""
+    from models import Network
+
+    return [n for n in db.session.scalars(select(Network).order_by(Network.id)) if current_user.coordinates(n)]
+
+
+def chosen_networks(codes):
+    """Of the networks the user coordinates, those ``codes`` name (a form's checkboxes)."""
+    return [n for n in coordinated_networks() if n.code in codes]
+
+
 def token_error(error, retry=None):
     """The page for a link that does not work: why, that nothing changed, where to get a new one."""
     return render_template("auth/token_error.html", error=error, retry=retry), 400

@@ -28,6 +28,19 @@ class PrintableText:
             raise ValidationError(_l("Remove the invisible control characters from the text."))
 
 
+class WebAddress:
+    """A full http(s) address.  WTForms' ``URL`` lets any scheme through ("javascript://…"),
+    and these addresses end up as links on pages and in mail."""
+
+    def __call__(self, form, field):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit((field.data or "").strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
+            raise ValidationError(_l("Give a full address, starting with https://"))
+        field.data = field.data.strip()
+
+
 class LinkLines:
     """Links one a line (``https://…`` or ``Label https://…``), at most ``limit`` of them."""
 

@@ -17,6 +17,8 @@ from models.meeting import (
     Signup,
 )
 from models.network import Network
+from models.newsletter import InputStatus, NewsInput, Newsletter
+from models.advice import AdviceAnswer, AdviceRequest
 from models.organisation import Organisation, OrganisationKind
 from models.outbox import OutboxMessage, OutboxStatus
 from models.review import CycleStatus, Decision, MandateVersion, ReviewCycle, ReviewResponse
@@ -24,6 +26,11 @@ from models.role import CoordinatorRole
 from models.topic import ProposalStatus, TopicProposal, TopicSupport
 
 __all__ = [
+    "AdviceAnswer",
+    "AdviceRequest",
+    "InputStatus",
+    "NewsInput",
+    "Newsletter",
     "Acknowledgement",
     "Anchoring",
     "AnchoringMethod",

@@ -457,19 +457,9 @@ class Acknowledgement(db.Model):
 
 def called_in(meeting):
     """The active members of the meeting's networks, each once (someone in two networks gets one mail)."""
-    from models.member import Member
-    from models.membership import Membership, MembershipStatus
+    from models.member import Member, active_in
 
-    return db.session.scalars(
-        select(Member)
-        .where(
-            Member.memberships.any(
-                (Membership.network_id.in_([n.id for n in meeting.networks]))
-                & (Membership.status == MembershipStatus.ACTIVE)
-            )
-        )
-        .order_by(Member.name)
-    ).all()
+    return db.session.scalars(active_in(n.id for n in meeting.networks).order_by(Member.name)).all()
 
 
 def acknowledged_ids(meeting):

@@ -5,7 +5,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,6 +21,15 @@ from models.types import UTCDateTime, utcnow
 def normalise_email(address):
     """Addresses are compared without case: kept lower-cased and trimmed."""
     return address.strip().lower() if address else address
+
+
+def active_in(network_ids):
+    """The members active in any of these networks, each once (someone in two networks gets one mail)."""
+    return select(Member).where(
+        Member.deleted_at.is_(None),
+        Member.memberships.any(Membership.network_id.in_(list(network_ids))
+                               & (Membership.status == MembershipStatus.ACTIVE)),
+    )
 
 
 class Member(UserMixin, db.Model):
@@ -62,6 +71,8 @@ class Member(UserMixin, db.Model):
     leadership_informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by the newsletter's unsubscribe link (or My page): no newsletters, the memberships stay.
+    newsletter_unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organisation = relationship("Organisation", back_populates="members")
     memberships = relationship(
@@ -231,6 +242,8 @@ class Member(UserMixin, db.Model):
 
     def export(self):
         """Everything held about the member, for the member to download."""
+        from models.advice import AdviceAnswer
+        from models.newsletter import input_of
 
         def when(value):
             return value.isoformat() if value else None
@@ -274,10 +287,23 @@ class Member(UserMixin, db.Model):
                 for a in self.anchorings
             ],
             "coordinates": sorted(role.network.code for role in self.coordinator_roles),
+            "newsletter_unsubscribed_at": when(self.newsletter_unsubscribed_at),
+            "newsletter_input": [
+                {"title": i.title, "text": i.body, "link": i.link, "to": i.network.code if i.network else "all",
+                 "submitted_at": when(i.submitted_at), "status": i.state, "note": i.note}
+                for i in input_of(self)
+            ],
+            "advice_given": [
+                {"request": a.request.title, "advice": a.body, "answered_at": when(a.answered_at),
+                 "changed_at": when(a.updated_at)}
+                for a in db.session.scalars(select(AdviceAnswer).where(AdviceAnswer.member_id == self.id))
+            ],
         }
 
     def erase(self):
         """Delete the account: personal data goes, the history stays without the person."""
+        from models.advice import AdviceAnswer
+        from models.newsletter import InputStatus, NewsInput
         for membership in self.memberships:
             if membership.status not in (MembershipStatus.LEFT, MembershipStatus.DECLINED):
                 membership.leave("account deleted")
@@ -287,6 +313,10 @@ class Member(UserMixin, db.Model):
             anchoring.manager_name = anchoring.manager_email = None
             anchoring.decided_by_name = anchoring.decided_by_email = None
         self.coordinator_roles.clear()
+        # What they wrote goes too, unless it has gone out in a newsletter or into an issue being prepared.
+        db.session.execute(delete(NewsInput).where(NewsInput.member_id == self.id,
+                                                   NewsInput.status != InputStatus.INCLUDED))
+        db.session.execute(delete(AdviceAnswer).where(AdviceAnswer.member_id == self.id))
         audit.record("member.deleted", member=self, subject=f"member:{self.id}")
         self.name = "Slettet deltaker"
         self.email = f"slettet-{self.id}@invalid"

@@ -32,6 +32,8 @@ class Network(db.Model):
     description_en: Mapped[str] = mapped_column(Text)
     network_meetings_per_year: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     professional_meetings_max: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
+    # The incoming-webhook address of the network's Teams channel: newsletters and call-ins are posted there too.
+    teams_webhook_url: Mapped[str | None] = mapped_column(String(1000))
 
     def __repr__(self):
         return f"<Network {self.code}>"

@@ -1,23 +1,28 @@
-"""The durable mail outbox.
+"""The durable outbox: mail, and posts to the networks' Teams channels.
 
 A mail is a row written in the same transaction as the change that causes it, so a
 change is never committed without its mail, nor a mail sent for a change that was
 rolled back.  ``deliver()`` (run by ``flask outbox send``) claims rows so that two
 workers never send the same one, sends them over SMTP with Flask-Mail, and retries
 with back-off while the server is away.  A permanent refusal (5xx) is recorded as a
-bounce and not retried.
+bounce and not retried.  A Teams post (``channel`` "webhook") is a row like a mail: its
+JSON body is POSTed to the channel's incoming-webhook URL with the same claims and retries;
+a 4xx answer other than 408/429 is permanent.
 """
 
 import enum
+import json
 import smtplib
 import socket
+import urllib.error
+import urllib.request
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import Message
-from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text, and_, false, insert, or_, select, update
+from sqlalchemy import JSON, Boolean, Index, Integer, LargeBinary, String, Text, and_, false, func, insert, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db, mail
@@ -33,6 +38,11 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class Channel(enum.StrEnum):
+    MAIL = "mail"
+    WEBHOOK = "webhook"
 
 
 class OutboxMessage(db.Model):
@@ -60,6 +70,14 @@ class OutboxMessage(db.Model):
     ics: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Higher goes first: an emergency call-in passes the newsletter in the queue.
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    channel: Mapped[Channel] = mapped_column(string_enum(Channel, "outbox_channel", 10), default=Channel.MAIL,
+                                             server_default=Channel.MAIL.value)
+    # A webhook post's address (the recipient then names the channel, e.g. "Teams: NIK").
+    url: Mapped[str | None] = mapped_column(Text)
+    # Extra mail headers (List-Unsubscribe).
+    headers: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    # What the row belongs to ("newsletter:12"), to show a send's progress.
+    batch: Mapped[str | None] = mapped_column(String(40), index=True)
 
     @property
     def message_id(self):
@@ -73,6 +91,7 @@ class OutboxMessage(db.Model):
             html=self.body_html,
         )
         message.msgId = self.message_id
+        message.extra_headers = dict(self.headers or {})
         if self.ics:
             message.attach("invitasjon.ics", "text/calendar; method=REQUEST; charset=utf-8", self.ics)
         return message
@@ -91,7 +110,7 @@ def link(endpoint, **values):
     return adapter.build(endpoint, values, force_external=True)
 
 
-def compose(recipient, subject, template, ics=None, priority=0, **context):
+def compose(recipient, subject, template, ics=None, priority=0, batch=None, headers=None, **context):
     """The outbox row for a mail, as column values (bokmål; ``templates/email/<template>.txt`` and ``.html``)."""
     with force_locale("nb"):
         text = render_template(f"email/{template}.txt", **context)
@@ -100,14 +119,35 @@ def compose(recipient, subject, template, ics=None, priority=0, **context):
     if current_app.config.get("MAIL_LOG_BODIES"):
         current_app.logger.info("Mail to %s: %s\n%s", recipient, subject, text)
     return dict(recipient=recipient, subject=subject, body_text=text, body_html=html, template=template, ics=ics,
-                priority=priority)
+                priority=priority, batch=batch, headers=headers)
 
 
-def queue(recipient, subject, template, ics=None, priority=0, **context):
+def queue(recipient, subject, template, **options_and_context):
     """Write a mail to the outbox.  Part of the caller's transaction: the caller commits."""
-    message = OutboxMessage(**compose(recipient, subject, template, ics=ics, priority=priority, **context))
+    message = OutboxMessage(**compose(recipient, subject, template, **options_and_context))
     db.session.add(message)
     return message
+
+
+def queue_webhook(url, label, title, text, template, priority=0, batch=None):
+    """Write a post to a Teams channel's incoming webhook (a MessageCard: title and Markdown text)."""
+    payload = {"@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": str(title),
+               "title": str(title), "text": str(text)}
+    message = OutboxMessage(channel=Channel.WEBHOOK, url=url, recipient=str(label)[:254], subject=str(title)[:300],
+                            body_text=json.dumps(payload, ensure_ascii=False), template=template,
+                            priority=priority, batch=batch)
+    db.session.add(message)
+    return message
+
+
+def progress(batch):
+    """{status: count} of a batch's rows."""
+    rows = db.session.execute(
+        select(OutboxMessage.status, func.count()).where(OutboxMessage.batch == batch).group_by(OutboxMessage.status)
+    )
+    counts = {status: 0 for status in OutboxStatus}
+    counts.update(dict(rows.all()))
+    return counts
 
 
 def queue_many(rows):
@@ -189,13 +229,60 @@ def _failed(message, exc, permanent):
     db.session.commit()
 
 
+class WebhookError(Exception):
+    def __init__(self, message, permanent=False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def post_webhook(message):
+    """POST the row's JSON to its URL; WebhookError when the channel did not take it."""
+    request = urllib.request.Request(message.url, data=message.body_text.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=current_app.config.get("WEBHOOK_TIMEOUT", 10)) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        raise WebhookError(f"HTTP {exc.code}", permanent=400 <= exc.code < 500 and exc.code not in (408, 429)) \
+            from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise WebhookError(str(getattr(exc, "reason", exc))) from exc
+
+
+def _sent(message):
+    message.status = OutboxStatus.SENT
+    message.sent_at = utcnow()
+    message.attempts += 1
+    message.last_error = None
+    db.session.commit()
+
+
 def deliver(worker=None, limit=50):
-    """Send the mails that are due; returns {"sent": n, "failed": n, "deferred": n}."""
+    """Send the mails and posts that are due; returns {"sent": n, "failed": n, "deferred": n}."""
     worker = worker or f"{socket.gethostname()}:{id(object())}"
     counts = {"sent": 0, "failed": 0, "deferred": 0}
     ids = claim(worker, limit)
     if not ids:
         return counts
+    channels = dict(db.session.execute(select(OutboxMessage.id, OutboxMessage.channel)
+                                       .where(OutboxMessage.id.in_(ids))).all())
+    mails = [i for i in ids if channels[i] == Channel.MAIL]
+    for message_id in (i for i in ids if channels[i] == Channel.WEBHOOK):
+        message = db.session.get(OutboxMessage, message_id)
+        try:
+            post_webhook(message)
+        except WebhookError as exc:
+            _failed(message, exc, exc.permanent)
+            counts["failed" if message.status == OutboxStatus.FAILED else "deferred"] += 1
+            continue
+        _sent(message)
+        counts["sent"] += 1
+    if mails:
+        _deliver_mail(mails, counts)
+    return counts
+
+
+def _deliver_mail(ids, counts):
     remaining = list(ids)
     try:
         with mail.connect() as connection:
@@ -211,11 +298,7 @@ def deliver(worker=None, limit=50):
                     if not permanent:
                         break  # the server is in trouble: leave the rest for later
                     continue
-                message.status = OutboxStatus.SENT
-                message.sent_at = utcnow()
-                message.attempts += 1
-                message.last_error = None
-                db.session.commit()
+                _sent(message)
                 remaining.pop(0)
                 counts["sent"] += 1
     except (smtplib.SMTPException, OSError) as exc:
@@ -226,4 +309,3 @@ def deliver(worker=None, limit=50):
         remaining = []
     finally:
         _release(remaining)
-    return counts

@@ -1,9 +1,13 @@
-"""The Teams workspace roster: which active members of a network have been invited to its workspace.
+"""Teams: the workspace roster, and the channel the network's posts go to.
 
 Teams itself is outside the tracker: the coordinator copies the addresses of those not yet
 invited into Teams, then marks them invited here (in bulk, with the time and who did it).
-A new active member appears as "to invite" until then.
+A new active member appears as "to invite" until then.  A network may name its Teams
+channel's incoming webhook: newsletters and emergency call-ins are then posted there through
+the outbox (``outbox.queue_webhook``).
 """
+
+from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
@@ -12,6 +16,7 @@ from extensions import db
 from models import audit
 from models.member import Member
 from models.membership import Membership, MembershipStatus
+from models.outbox import queue_webhook
 from models.types import utcnow
 
 
@@ -64,3 +69,20 @@ def mark_invited(network, membership_ids, by):
         audit.record("teams.invited", network=network, subject=f"teams:{network.code}", after={"invited": marked})
     db.session.expire_all()
     return marked
+
+
+def set_channel(network, url):
+    """Set (or, with None, clear) the network's Teams channel webhook; audited without the secret address."""
+    if url == network.teams_webhook_url:
+        return
+    network.teams_webhook_url = url
+    audit.record("teams.channel_set" if url else "teams.channel_cleared", network=network,
+                 subject=f"teams:{network.code}", after={"host": urlsplit(url).hostname} if url else None)
+
+
+def post(network, title, text, template, priority=0, batch=None):
+    """Post to the network's Teams channel, if it has one (through the outbox: retried, never lost)."""
+    if network.teams_webhook_url:
+        return queue_webhook(network.teams_webhook_url, f"Teams: {network.code}", title, text, template,
+                             priority=priority, batch=batch)
+    return None

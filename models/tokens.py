@@ -23,6 +23,8 @@ LIFETIMES = {
     "review": timedelta(days=120),
     # A calendar subscription: long-lived, ended by a new password (the account's auth_version).
     "calendar_feed": timedelta(days=3650),
+    # The newsletter's unsubscribe link: using it twice changes nothing more.
+    "unsubscribe": timedelta(days=730),
 }
 
 

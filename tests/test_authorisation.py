@@ -106,6 +106,36 @@ TABLE = {
         "GET", "/coordinator/teams/NIK/to-invite.txt", {"anonymous": "login", "coordinator": 200}, 403,
     ),
     "coordinator.teams_mark": ("POST", "/coordinator/teams/NIK/invited", {"anonymous": "login", "coordinator": 303}, 403),
+    "coordinator.teams_channel": ("POST", "/coordinator/teams/NIK/channel", {"anonymous": "login", "coordinator": 303}, 403),
+    "account.newsletter": ("POST", "/me/newsletter", {"anonymous": "login"}, 303),
+    "newsletters.submit_input": ("GET", "/newsletter/input", {"anonymous": "login"}, 200),
+    "newsletters.archive": ("GET", "/newsletter/", {"anonymous": "login"}, 200),
+    # A draft is seen only by the coordinator who manages it; sent issues by their networks' members.
+    "newsletters.show": ("GET", "/newsletter/{newsletter}", {"anonymous": "login", "coordinator": 200}, 404),
+    "newsletters.queue": ("GET", "/newsletter/queue", {"anonymous": "login", **COORDINATED}, 200),
+    "newsletters.edit_input": (
+        "GET", "/newsletter/input/{news_input}/edit", {"anonymous": "login", "coordinator": 200}, 403,
+    ),
+    "newsletters.include": (
+        "POST", "/newsletter/input/{news_input}/include", {"anonymous": "login", "coordinator": 303}, 403,
+    ),
+    "newsletters.decline": (
+        "POST", "/newsletter/input/{news_input}/decline", {"anonymous": "login", "coordinator": 303}, 403,
+    ),
+    "newsletters.withdraw": (
+        "POST", "/newsletter/input/{news_input}/withdraw", {"anonymous": "login", "coordinator": 303}, 403,
+    ),
+    "newsletters.new": ("GET", "/newsletter/new", {"anonymous": "login", **COORDINATED}, 200),
+    "newsletters.edit": ("GET", "/newsletter/{newsletter}/edit", {"anonymous": "login", "coordinator": 200}, 403),
+    "newsletters.send_test": ("POST", "/newsletter/{newsletter}/test", {"anonymous": "login", "coordinator": 303}, 403),
+    "newsletters.send": ("POST", "/newsletter/{newsletter}/send", {"anonymous": "login", "coordinator": 303}, 403),
+    "newsletters.unsubscribe": ("GET", f"/newsletter/unsubscribe/{BAD_TOKEN}", {}, 400),
+    "advice.index": ("GET", "/advice/", {"anonymous": "login"}, 200),
+    "advice.new": ("GET", "/advice/new", {"anonymous": "login", **COORDINATED}, 200),
+    # Asked: the active members of NIK; the coordinator manages it; a coordinator of other networks is neither.
+    "advice.show": ("GET", "/advice/{advice}", {"anonymous": "login", "coordinator_elsewhere": 404}, 200),
+    "advice.answers": ("GET", "/advice/{advice}/answers", {"anonymous": "login", "coordinator": 200}, 403),
+    "advice.export": ("GET", "/advice/{advice}/answers.csv", {"anonymous": "login", "coordinator": 200}, 403),
     "municipalities.mine": ("GET", "/municipality/", {"anonymous": "login"}, 302),
     "municipalities.show": ("GET", "/municipality/{bergen}", {"anonymous": "login", **OUTSIDERS}, 200),
     "municipalities.report": ("GET", "/municipality/{bergen}/NIK/report", {"anonymous": "login", **OUTSIDERS}, 200),
@@ -175,13 +205,21 @@ def world(app, create_member, create_coordinator, municipality):
     from models import review as reviews
 
     review = reviews.open_cycle(nik, soon.year, soon + timedelta(days=21), soon + timedelta(days=14))
+    from models import advice
+    from models import newsletter as newsletters
+
+    news_input = newsletters.submit(other, nik, "Kurs", "Et kurs i Bergen.")
+    draft = newsletters.create("Nytt fra NIK", "Hei alle", [nik], by=people["coordinator"])
+    request, _count = advice.post("Veileder", "Les og svar", None, [nik], soon + timedelta(days=21),
+                                  soon + timedelta(days=14), by=people["coordinator"])
     db.session.commit()
     response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=other.id))
     ids = {"anchoring": anchoring.id, "others_membership": other.memberships[0].id, "message": message.id,
            "bergen": bergen.id, "handover": handover.id, "change": change.id,
            "observer": db.session.scalar(select(Organisation.id).filter_by(short_name="FHI")),
            "meeting": nik_meeting.id, "other_meeting": other_meeting.id, "proposal": proposal.id,
-           "review": review.id, "response": response.id}
+           "review": review.id, "response": response.id, "news_input": news_input.id, "newsletter": draft.id,
+           "advice": request.id}
     return people, ids
 
 

@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
@@ -37,6 +37,22 @@ def index():
         needs_main_contact=[network_id for _org, network_id, _active in flagged],
         restorable=reviews.restorable_by_member(current_user),
     )
+
+
+@bp.post("/newsletter")
+@login_required
+def newsletter():
+    """Stop or restart the newsletter from My page (the mail's link does the same without signing in)."""
+    from blueprints.auth.forms import ConfirmForm
+    from models.newsletter import set_subscribed
+
+    if ConfirmForm().validate_on_submit():
+        subscribe = request.form.get("subscribe") == "yes"
+        if set_subscribed(current_user, subscribe):
+            db.session.commit()
+        flash(_("You will get the newsletter again.") if subscribe else
+              _("You will no longer get the newsletter. Your membership is unchanged."), "success")
+    return redirect(url_for("account.index"), code=303)
 
 
 @bp.route("/edit", methods=["GET", "POST"])

@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SearchField, SelectField, StringField, TextAreaField
+from wtforms import EmailField, SearchField, SelectField, StringField, TextAreaField, URLField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
-from blueprints.validators import EmailAddress, PrintableText
+from blueprints.validators import EmailAddress, PrintableText, WebAddress
 
 
 class AuditFilterForm(FlaskForm):
@@ -65,3 +65,8 @@ class OverviewForm(FlaskForm):
         default="name",
     )
     desc = SelectField(choices=[SelectChoice("", "↑"), SelectChoice("1", "↓")], validators=[Optional()], default="")
+
+
+class TeamsChannelForm(FlaskForm):
+    url = URLField(_l("Incoming-webhook address of the network's Teams channel"),
+                   validators=[Optional(), Length(max=1000), WebAddress()])

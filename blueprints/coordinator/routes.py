@@ -10,8 +10,15 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.auth.forms import ConfirmForm
 from blueprints.coordinator import bp, exports
-from blueprints.coordinator.forms import AuditFilterForm, CoordinatorForm, DecisionNoteForm, OutboxFilterForm, OverviewForm
-from blueprints.util import coordinated_network_or_403, coordinator_required, wants_fragment
+from blueprints.coordinator.forms import (
+    AuditFilterForm,
+    CoordinatorForm,
+    DecisionNoteForm,
+    OutboxFilterForm,
+    OverviewForm,
+    TeamsChannelForm,
+)
+from blueprints.util import coordinated_network_or_403, coordinated_networks, coordinator_required, wants_fragment
 from extensions import db
 from models import (
     AuditEntry,
@@ -27,17 +34,12 @@ from models import (
     OutboxStatus,
 )
 from models import overview as overview_model
+from models import newsletter as newsletters
 from models import teams as teams_model
 from models.coordinators import appoint
 from models.notices import notify
 
 PER_PAGE = 50
-
-
-def my_networks():
-    return db.session.scalars(
-        select(Network).where(Network.id.in_(current_user.coordinated_network_ids)).order_by(Network.id)
-    ).all()
 
 
 @bp.get("/")
@@ -54,8 +56,8 @@ def index():
         )
     )
     return render_template(
-        "coordinator/index.html", networks=my_networks(), pending=len(pending_for(current_user)), outbox=outbox,
-        change_requests=change_requests,
+        "coordinator/index.html", networks=coordinated_networks(), pending=len(pending_for(current_user)), outbox=outbox,
+        change_requests=change_requests, input_waiting=len(newsletters.queue_for(current_user)),
     )
 
 
@@ -120,7 +122,7 @@ def audit_log():
 @coordinator_required
 def coordinators():
     form = CoordinatorForm()
-    networks = my_networks()
+    networks = coordinated_networks()
     form.network.choices = [SelectChoice(n.code) for n in networks]
     if form.validate_on_submit():
         network = next(n for n in networks if n.code == form.network.data)
@@ -186,7 +188,7 @@ def decide_change(request_id, decision):
 def overview_form():
     """The overview's filters, limited to the networks this coordinator coordinates."""
     form = OverviewForm(request.args)
-    networks = my_networks()
+    networks = coordinated_networks()
     form.network.choices = [SelectChoice(n.code) for n in networks]
     counties = db.session.execute(
         select(Organisation.number, Organisation.name)
@@ -248,7 +250,25 @@ def export(what, fmt):
 def teams(code):
     network = coordinated_network_or_403(code)
     to_invite, invited = teams_model.roster(network)
-    return render_template("coordinator/teams.html", network=network, to_invite=to_invite, invited=invited)
+    return render_template("coordinator/teams.html", network=network, to_invite=to_invite, invited=invited,
+                           channel_form=TeamsChannelForm(formdata=None, url=network.teams_webhook_url))
+
+
+@bp.post("/teams/<code>/channel")
+@coordinator_required
+def teams_channel(code):
+    """Set or clear the network's Teams channel webhook: newsletters and call-ins are posted there."""
+    network = coordinated_network_or_403(code)
+    form = TeamsChannelForm()
+    if not form.validate_on_submit():
+        to_invite, invited = teams_model.roster(network)
+        return render_template("coordinator/teams.html", network=network, to_invite=to_invite, invited=invited,
+                               channel_form=form), 422
+    teams_model.set_channel(network, form.url.data or None)
+    db.session.commit()
+    flash(_("Newsletters and emergency call-ins are now also posted in the Teams channel.") if network.teams_webhook_url
+          else _("Nothing is posted in Teams any more."), "success")
+    return redirect(url_for("coordinator.teams", code=network.code), code=303)
 
 
 @bp.get("/teams/<code>/to-invite.txt")

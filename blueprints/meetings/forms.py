@@ -4,10 +4,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField, URLField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import URL, InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from blueprints.validators import LinkLines, PrintableText
+from blueprints.validators import LinkLines, PrintableText, WebAddress
 from models.meeting import OSLO, MeetingFormat, MeetingKind
 
 
@@ -26,7 +26,7 @@ class MeetingDetailsForm(FlaskForm):
         default=MeetingFormat.DIGITAL.value,
         validators=[InputRequired()],
     )
-    online_link = URLField(_l("Online link (Teams)"), validators=[Optional(), Length(max=500), URL(message=_l("Give a full address, starting with https://"))])
+    online_link = URLField(_l("Online link (Teams)"), validators=[Optional(), Length(max=500), WebAddress()])
     place = StringField(_l("Place (for hybrid meetings)"), validators=[Optional(), Length(max=300), PrintableText()])
     agenda = TextAreaField(_l("Agenda (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)])
     attachments = TextAreaField(

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import force_locale, format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
@@ -25,6 +26,7 @@ from blueprints.util import network_or_404, token_error, wants_fragment
 from extensions import db, limiter
 from models import DomainError, Meeting, MeetingKind, Member, Network, Signup, tokens
 from models import meeting as meetings
+from models import teams
 from models import topic as topics
 from models.notices import notify
 from models.meeting import OSLO
@@ -288,6 +290,14 @@ EMERGENCY_PRIORITY = 10
 def call_in(meeting, only=None):
     """Mail every active member of the meeting's networks (once each), ahead of other mail."""
     members = [m for m in meetings.called_in(meeting) if only is None or m.id in only]
+    if only is None:  # the networks' Teams channels hear of it once, not again with each repeat
+        with force_locale("nb"):
+            title = _("Emergency call-in: %(title)s", title=meeting.title)
+            when = format_datetime(meeting.starts_at, "EEEE d. MMMM y HH:mm")
+        text = "\n\n".join(filter(None, [when, meeting.online_link, meeting.description,
+                                          link("meetings.show", meeting_id=meeting.id)]))
+        for network in meeting.networks:
+            teams.post(network, title, text, "emergency_call_in", priority=EMERGENCY_PRIORITY)
     for member in members:
         token = tokens.make("acknowledge", meeting=meeting.id, member=member.id)
         queue(

@@ -18,8 +18,9 @@ def oslo_end_of(day):
     return datetime.combine(day, time(23, 59), tzinfo=OSLO)
 
 
-class OpenReviewForm(FlaskForm):
-    year = IntegerField(_l("Year"), validators=[InputRequired(_l("Give the year.")), NumberRange(2020, 2100)])
+class DeadlineForm(FlaskForm):
+    """A deadline for answers and the day of the one reminder (the review, a request for advice)."""
+
     deadline = DateField(_l("Deadline for answers"), validators=[InputRequired(_l("Give the deadline."))])
     remind_on = DateField(_l("Reminder to those who have not answered"),
                           validators=[InputRequired(_l("Give the reminder date."))])
@@ -27,8 +28,6 @@ class OpenReviewForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         today = utcnow().astimezone(OSLO).date()
-        if self.year.data is None:
-            self.year.data = today.year
         if self.deadline.data is None and not self.deadline.raw_data:
             self.deadline.data = today + DEFAULT_DEADLINE
         if self.remind_on.data is None and not self.remind_on.raw_data:
@@ -52,6 +51,15 @@ class OpenReviewForm(FlaskForm):
     def remind_at(self):
         """The reminder goes in the morning of its day (at once, if that is today and the morning is past)."""
         return max(datetime.combine(self.remind_on.data, time(8, 0), tzinfo=OSLO), utcnow())
+
+
+class OpenReviewForm(DeadlineForm):
+    year = IntegerField(_l("Year"), validators=[InputRequired(_l("Give the year.")), NumberRange(2020, 2100)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.year.data is None:
+            self.year.data = utcnow().astimezone(OSLO).year
 
 
 class AnswerForm(OwnDetailsForm):

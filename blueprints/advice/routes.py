@@ -1,0 +1,97 @@
+"""Requests for advice: coordinators post them and read the answers; members answer in the app."""
+
+import csv
+import io
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from blueprints.advice import bp
+from blueprints.advice.forms import AdviceRequestForm, AnswerForm
+from blueprints.util import chosen_networks, coordinated_networks, coordinator_required
+from extensions import db
+from models import AdviceRequest, DomainError
+from models import advice as advices
+
+
+def managed_or_403(request_id):
+    request = db.get_or_404(AdviceRequest, request_id)
+    if not request.managed_by(current_user):
+        abort(403)
+    return request
+
+
+@bp.get("/")
+@login_required
+def index():
+    """The open requests to my networks; for coordinators, also every request they manage."""
+    requests, answered = advices.open_for(current_user)
+    managed = advices.managed_by(current_user) if current_user.is_coordinator else []
+    return render_template("advice/index.html", requests=requests, answered=answered, managed=managed)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@coordinator_required
+def new():
+    form = AdviceRequestForm(coordinated_networks())
+    if form.validate_on_submit():
+        try:
+            request, count = advices.post(form.title.data, form.body.data, form.document_url.data,
+                                          chosen_networks(form.networks.data), form.deadline_at, form.remind_at, current_user)
+        except DomainError as error:
+            form.deadline.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("The request is posted: %(n)s members are asked by e-mail.", n=count), "success")
+            return redirect(url_for(".answers", request_id=request.id), code=303)
+    return render_template("advice/new.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/<int:request_id>", methods=["GET", "POST"])
+@login_required
+def show(request_id):
+    """The request, and the member's own answer (given or changed until the deadline)."""
+    request = db.get_or_404(AdviceRequest, request_id)
+    managed = request.managed_by(current_user)
+    asked = request.asks(current_user)
+    if not (asked or managed):
+        abort(404)
+    mine = advices.answer_of(request, current_user)
+    form = AnswerForm(obj=mine)
+    if asked and form.validate_on_submit():
+        try:
+            advices.answer(request, current_user, form.body.data)
+        except DomainError as error:
+            form.body.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("Thank you! Your advice is recorded; you can change it until the deadline."), "success")
+            return redirect(url_for(".show", request_id=request.id), code=303)
+    return render_template("advice/show.html", request=request, form=form, mine=mine, asked=asked, managed=managed), \
+        422 if form.errors else 200
+
+
+@bp.get("/<int:request_id>/answers")
+@login_required
+def answers(request_id):
+    request = managed_or_403(request_id)
+    return render_template("advice/answers.html", request=request, answers=advices.answers(request),
+                           asked=advices.count_asked(request))
+
+
+@bp.get("/<int:request_id>/answers.csv")
+@login_required
+def export(request_id):
+    request = managed_or_403(request_id)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow([_("Name"), _("E-mail"), _("Organisation"), _("Answered"), _("Changed"), _("Advice")])
+    for answer in advices.answers(request):
+        member = answer.member
+        writer.writerow([member.name, member.email, member.organisation.name, answer.answered_at.isoformat(),
+                         answer.updated_at.isoformat() if answer.updated_at else "", answer.body])
+    return Response(
+        "\ufeff" + out.getvalue(), mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="innspill-{request.id}.csv"'},
+    )

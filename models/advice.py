@@ -1,0 +1,218 @@
+"""Requests for advice (*innspillsrunde*): members "may advise the Directorate's communication
+work, normative products and emergency preparedness".
+
+A coordinator posts a request (what is asked, a document link, a deadline) to one or more
+networks; their active members are mailed, each once, and answer in the app until the deadline.
+One reminder goes on its day, only to those who have not answered.
+"""
+
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+
+from extensions import db
+from models import audit
+from models.errors import DomainError
+from models.member import Member, active_in
+from models.membership import MembershipStatus
+from models.network import Network
+from models.outbox import compose, link, queue_many
+from models.types import UTCDateTime, utcnow
+
+advice_request_networks = Table(
+    "advice_request_networks",
+    db.metadata,
+    Column("request_id", ForeignKey("advice_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("network_id", ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class AdviceRequest(db.Model):
+    __tablename__ = "advice_requests"
+    __table_args__ = (CheckConstraint("remind_at < deadline", name="reminder_before_deadline"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    document_url: Mapped[str | None] = mapped_column(String(500))
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+
+    networks = relationship("Network", secondary=advice_request_networks, order_by="Network.id")
+    answers = relationship("AdviceAnswer", back_populates="request", cascade="all, delete-orphan",
+                           passive_deletes=True)
+    created_by = relationship("Member")
+
+    @property
+    def batch(self):
+        return f"advice:{self.id}"
+
+    @property
+    def codes(self):
+        return " + ".join(n.code for n in self.networks)
+
+    def is_open(self, now=None):
+        return (now or utcnow()) < self.deadline
+
+    def managed_by(self, member):
+        """A coordinator manages a request when they coordinate every network it went to."""
+        return bool(self.networks) and all(member.coordinates(n) for n in self.networks)
+
+    def asks(self, member):
+        """Whether ``member`` is asked: active in one of its networks."""
+        ids = {n.id for n in self.networks}
+        return member.deleted_at is None and any(
+            m.network_id in ids and m.status == MembershipStatus.ACTIVE for m in member.memberships)
+
+
+class AdviceAnswer(db.Model):
+    __tablename__ = "advice_answers"
+    __table_args__ = (UniqueConstraint("request_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("advice_requests.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    request = relationship("AdviceRequest", back_populates="answers")
+    member = relationship("Member")
+
+
+def asked(request):
+    """Who the request goes to: active in any of its networks, each once."""
+    return active_in(n.id for n in request.networks)
+
+
+def count_asked(request):
+    return db.session.scalar(select(func.count()).select_from(asked(request).subquery()))
+
+
+def _mail(request, template, subject, only_unanswered=False):
+    query = asked(request).with_only_columns(Member.email).order_by(Member.id)
+    if only_unanswered:
+        query = query.where(~Member.id.in_(select(AdviceAnswer.member_id).where(AdviceAnswer.request_id == request.id)))
+    row = compose("", subject, template, request=request, url=link("advice.show", request_id=request.id),
+                  batch=request.batch)
+    return queue_many({**row, "recipient": email} for email in db.session.scalars(query))
+
+
+def post(title, body, document_url, networks, deadline, remind_at, by, now=None):
+    """Post a request to ``networks`` and mail their active members."""
+    now = now or utcnow()
+    if deadline <= now:
+        raise DomainError(_l("The deadline must lie ahead."))
+    if remind_at >= deadline:
+        raise DomainError(_l("The reminder must come before the deadline."))
+    if not networks:
+        raise DomainError(_l("Choose at least one network."))
+    request = AdviceRequest(title=title, body=body, document_url=document_url or None, networks=list(networks),
+                            deadline=deadline, remind_at=remind_at, created_by=by, created_at=now)
+    db.session.add(request)
+    db.session.flush()
+    count = _mail(request, "advice_request", _l("Request for advice: %(title)s", title=title))
+    audit.record("advice.posted", subject=f"advice:{request.id}",
+                 after={"title": title, "networks": [n.code for n in networks], "asked": count,
+                        "deadline": deadline.isoformat()})
+    return request, count
+
+
+def remind(request, now=None):
+    """The one reminder, to those asked who have not answered; 0 if it was already sent."""
+    now = now or utcnow()
+    taken = db.session.execute(
+        update(AdviceRequest)
+        .where(AdviceRequest.id == request.id, AdviceRequest.reminded_at.is_(None), AdviceRequest.deadline > now)
+        .values(reminded_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        return 0
+    count = _mail(request, "advice_reminder", _l("Reminder: request for advice: %(title)s", title=request.title),
+                  only_unanswered=True)
+    audit.record("advice.reminded", subject=f"advice:{request.id}", after={"reminded": count})
+    db.session.expire(request)
+    return count
+
+
+def remind_due(now=None):
+    """Send the reminders whose day has come (``flask advice remind``, run by cron); returns how many mails."""
+    now = now or utcnow()
+    due = db.session.scalars(select(AdviceRequest).where(
+        AdviceRequest.reminded_at.is_(None), AdviceRequest.remind_at <= now, AdviceRequest.deadline > now)).all()
+    total = 0
+    for request in due:
+        total += remind(request, now)
+        db.session.commit()
+    return total
+
+
+def answer(request, member, body, now=None):
+    """Record or change ``member``'s answer while the request is open."""
+    now = now or utcnow()
+    if not request.is_open(now):
+        raise DomainError(_l("The deadline has passed: answers are closed."))
+    if not request.asks(member):
+        raise DomainError(_l("This request is for the active members of %(networks)s.", networks=request.codes))
+    existing = db.session.scalar(select(AdviceAnswer).filter_by(request_id=request.id, member_id=member.id))
+    if existing is None:
+        existing = AdviceAnswer(request=request, member=member, body=body, answered_at=now)
+        db.session.add(existing)
+    else:
+        existing.body, existing.updated_at = body, now
+    return existing
+
+
+def answer_of(request, member):
+    return db.session.scalar(select(AdviceAnswer).filter_by(request_id=request.id, member_id=member.id))
+
+
+def answers(request):
+    return db.session.scalars(
+        select(AdviceAnswer).where(AdviceAnswer.request_id == request.id)
+        .options(selectinload(AdviceAnswer.member).selectinload(Member.organisation))
+        .order_by(AdviceAnswer.answered_at)
+    ).all()
+
+
+def open_for(member, now=None):
+    """The open requests to ``member``'s networks, nearest deadline first, and their own answers."""
+    now = now or utcnow()
+    ids = {m.network_id for m in member.memberships if m.status == MembershipStatus.ACTIVE}
+    requests = db.session.scalars(
+        select(AdviceRequest).where(AdviceRequest.deadline > now,
+                                    AdviceRequest.networks.any(Network.id.in_(ids)))
+        .options(selectinload(AdviceRequest.networks)).order_by(AdviceRequest.deadline)
+    ).all()
+    answered = set(db.session.scalars(select(AdviceAnswer.request_id).where(
+        AdviceAnswer.member_id == member.id, AdviceAnswer.request_id.in_([r.id for r in requests]))))
+    return requests, answered
+
+
+def managed_by(coordinator):
+    """Every request to networks the coordinator coordinates, newest first, with answer counts."""
+    requests = [r for r in db.session.scalars(
+        select(AdviceRequest).options(selectinload(AdviceRequest.networks)).order_by(AdviceRequest.created_at.desc())
+    ) if r.managed_by(coordinator)]
+    counts = dict(db.session.execute(
+        select(AdviceAnswer.request_id, func.count()).where(AdviceAnswer.request_id.in_([r.id for r in requests]))
+        .group_by(AdviceAnswer.request_id)).all())
+    return [(r, counts.get(r.id, 0)) for r in requests]

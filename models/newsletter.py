@@ -1,0 +1,334 @@
+"""The newsletter (*nyhetsbrev*) and the members' input to it (*innspill*).
+
+A member submits input to one network's newsletter or to all three.  A coordinator of that
+network edits it, includes it in a draft issue or declines it with a note; the member sees which.
+An issue is written in Markdown, goes to one or more networks, and is sent once: to each member
+active in any of them, once, unless they have unsubscribed (which keeps their memberships).
+Its networks' Teams channels get a post through the same outbox.
+"""
+
+import enum
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, Text, func, or_, select, update
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+
+from extensions import db
+from models import audit, teams, tokens
+from models.errors import DomainError
+from models.markdown import to_text
+from models.member import Member, active_in
+from models.network import Network
+from models.membership import MembershipStatus
+from models.outbox import compose, link, queue_many
+from models.types import UTCDateTime, string_enum, utcnow
+
+# The unsubscribe link is put into the composed mail once, then each recipient's link into a copy.
+_LINK_SLOT = "https://unsubscribe.invalid/slot"
+
+
+class InputStatus(enum.StrEnum):
+    QUEUED = "queued"
+    INCLUDED = "included"
+    DECLINED = "declined"
+
+
+newsletter_networks = Table(
+    "newsletter_networks",
+    db.metadata,
+    Column("newsletter_id", ForeignKey("newsletters.id", ondelete="CASCADE"), primary_key=True),
+    Column("network_id", ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Newsletter(db.Model):
+    """One issue: written in Markdown, for one or more networks, sent once."""
+
+    __tablename__ = "newsletters"
+    __table_args__ = (
+        CheckConstraint("(sent_at IS NULL) = (recipient_count IS NULL)", name="sent_with_count"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    recipient_count: Mapped[int | None] = mapped_column(Integer)
+
+    networks = relationship("Network", secondary=newsletter_networks, order_by="Network.id")
+    inputs = relationship("NewsInput", back_populates="newsletter", order_by="NewsInput.submitted_at")
+    created_by = relationship("Member", foreign_keys=[created_by_id])
+    sent_by = relationship("Member", foreign_keys=[sent_by_id])
+
+    @property
+    def batch(self):
+        return f"newsletter:{self.id}"
+
+    @property
+    def codes(self):
+        return " + ".join(n.code for n in self.networks)
+
+    def managed_by(self, member):
+        """A coordinator manages an issue when they coordinate every network it goes to."""
+        return bool(self.networks) and all(member.coordinates(n) for n in self.networks)
+
+    def check_draft(self):
+        if self.sent_at is not None:
+            raise DomainError(_l("This issue has been sent and can no longer change."))
+
+
+class NewsInput(db.Model):
+    """A member's item for the newsletter: queued, then included in an issue or declined."""
+
+    __tablename__ = "news_inputs"
+    __table_args__ = (
+        CheckConstraint("(status = 'included') = (newsletter_id IS NOT NULL)", name="included_in_an_issue"),
+        CheckConstraint("status <> 'declined' OR note IS NOT NULL", name="declined_with_a_note"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    # None: for all three networks' newsletters.
+    network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[InputStatus] = mapped_column(string_enum(InputStatus, "input_status", 10),
+                                                default=InputStatus.QUEUED, index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    newsletter_id: Mapped[int | None] = mapped_column(ForeignKey("newsletters.id"), index=True)
+
+    member = relationship("Member", foreign_keys=[member_id])
+    network = relationship("Network")
+    decided_by = relationship("Member", foreign_keys=[decided_by_id])
+    newsletter = relationship("Newsletter", back_populates="inputs")
+
+    @property
+    def state(self):
+        """What the member sees: queued, included (in a draft), sent, or declined."""
+        if self.status == InputStatus.INCLUDED and self.newsletter.sent_at is not None:
+            return "sent"
+        return self.status.value
+
+    @property
+    def addressed_to(self):
+        return self.network.code if self.network else _l("All three networks")
+
+    def handled_by(self, member):
+        """Coordinators of its network handle input; input for all three, any coordinator."""
+        return member.is_coordinator if self.network_id is None else member.coordinates(self.network)
+
+    def check_editable(self):
+        if self.status == InputStatus.DECLINED or (self.newsletter and self.newsletter.sent_at):
+            raise DomainError(_l("This input has been handled and can no longer change."))
+
+
+# -- input ------------------------------------------------------------------------------------
+
+
+def may_submit(member):
+    return member.is_active and any(m.status == MembershipStatus.ACTIVE for m in member.memberships)
+
+
+def submit(member, network, title, body, link=None):
+    """Queue ``member``'s input for ``network`` (None: all three)."""
+    if not may_submit(member):
+        raise DomainError(_l("Only active members can send input to the newsletter."))
+    item = NewsInput(member=member, network=network, title=title, body=body, link=link or None)
+    db.session.add(item)
+    db.session.flush()
+    audit.record("news_input.submitted", member=member, network=network, subject=f"news_input:{item.id}",
+                 after={"title": title})
+    return item
+
+
+def queue_for(coordinator):
+    """The input waiting for ``coordinator``'s networks, oldest first."""
+    return db.session.scalars(
+        select(NewsInput)
+        .where(NewsInput.status == InputStatus.QUEUED,
+               or_(NewsInput.network_id.is_(None), NewsInput.network_id.in_(coordinator.coordinated_network_ids)))
+        .options(selectinload(NewsInput.member).selectinload(Member.organisation), selectinload(NewsInput.network))
+        .order_by(NewsInput.submitted_at)
+    ).all()
+
+
+def input_of(member):
+    """A member's own input, newest first, with what happened to it."""
+    return db.session.scalars(
+        select(NewsInput).where(NewsInput.member_id == member.id)
+        .options(selectinload(NewsInput.newsletter), selectinload(NewsInput.network))
+        .order_by(NewsInput.submitted_at.desc())
+    ).all()
+
+
+def edit_input(item, title, body, link):
+    item.check_editable()
+    before = {"title": item.title, "body": item.body, "link": item.link}
+    item.title, item.body, item.link = title, body, link or None
+    audit.record("news_input.edited", member=item.member, network=item.network, subject=f"news_input:{item.id}",
+                 before=before, after={"title": title, "body": body, "link": item.link})
+
+
+def _decide(item, by, values, action):
+    """Move queued input on, once: a second coordinator acting on the same item is refused."""
+    moved = db.session.execute(
+        update(NewsInput).where(NewsInput.id == item.id, NewsInput.status == InputStatus.QUEUED)
+        .values(decided_at=utcnow(), decided_by_id=by.id, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise DomainError(_l("Someone has already handled this input."))
+    db.session.refresh(item)
+    audit.record(action, member=item.member, network=item.network, subject=f"news_input:{item.id}", after={
+        k: (v.value if isinstance(v, enum.Enum) else v) for k, v in values.items()})
+
+
+def include(item, newsletter, by):
+    newsletter.check_draft()
+    _decide(item, by, {"status": InputStatus.INCLUDED, "newsletter_id": newsletter.id}, "news_input.included")
+
+
+def decline(item, note, by):
+    _decide(item, by, {"status": InputStatus.DECLINED, "note": note}, "news_input.declined")
+
+
+def withdraw(item):
+    """Take included input out of its draft issue, back to the queue."""
+    newsletter = item.newsletter
+    if newsletter is None:
+        return
+    newsletter.check_draft()
+    item.status, item.newsletter, item.decided_at, item.decided_by = InputStatus.QUEUED, None, None, None
+    audit.record("news_input.withdrawn", member=item.member, network=item.network, subject=f"news_input:{item.id}",
+                 before={"newsletter": newsletter.id})
+
+
+# -- issues -----------------------------------------------------------------------------------
+
+
+def drafts_for(coordinator):
+    return [n for n in db.session.scalars(
+        select(Newsletter).where(Newsletter.sent_at.is_(None)).options(selectinload(Newsletter.networks))
+        .order_by(Newsletter.created_at.desc())
+    ) if n.managed_by(coordinator)]
+
+
+def create(title, body, networks, by):
+    newsletter = Newsletter(title=title, body=body, networks=list(networks), created_by=by)
+    db.session.add(newsletter)
+    db.session.flush()
+    audit.record("newsletter.created", subject=f"newsletter:{newsletter.id}",
+                 after={"title": title, "networks": [n.code for n in networks]})
+    return newsletter
+
+
+def update_draft(newsletter, title, body, networks):
+    newsletter.check_draft()
+    newsletter.title, newsletter.body, newsletter.networks = title, body, list(networks)
+
+
+def recipients(newsletter):
+    """Who the issue goes to: active in any of its networks, each once, not unsubscribed."""
+    return (active_in(n.id for n in newsletter.networks)
+            .where(Member.newsletter_unsubscribed_at.is_(None)))
+
+
+def count_recipients(newsletter):
+    return db.session.scalar(select(func.count()).select_from(recipients(newsletter).subquery()))
+
+
+def _mail(newsletter, recipient, test=False):
+    subject = _l("[TEST] %(title)s", title=newsletter.title) if test else newsletter.title
+    return compose(recipient, subject, "newsletter", newsletter=newsletter, inputs=_included(newsletter),
+                   unsubscribe_url=_LINK_SLOT, archive_url=link("newsletters.show", newsletter_id=newsletter.id),
+                   headers={"List-Unsubscribe": f"<{_LINK_SLOT}>"}, batch=None if test else newsletter.batch)
+
+
+def _included(newsletter):
+    return db.session.scalars(
+        select(NewsInput).where(NewsInput.newsletter_id == newsletter.id)
+        .options(selectinload(NewsInput.member).selectinload(Member.organisation))
+        .order_by(NewsInput.submitted_at)
+    ).all()
+
+
+def _personal(row, member_id):
+    """The composed mail with this member's own unsubscribe link."""
+    url = link("newsletters.unsubscribe", token=tokens.make("unsubscribe", member=member_id))
+    return {**row, "body_text": row["body_text"].replace(_LINK_SLOT, url),
+            "body_html": row["body_html"].replace(_LINK_SLOT, url),
+            "headers": {"List-Unsubscribe": f"<{url}>"}}
+
+
+def send_test(newsletter, member):
+    """The issue as it will arrive, to ``member`` only (a coordinator checking it)."""
+    row = _personal(_mail(newsletter, member.email, test=True), member.id)
+    queue_many([row])
+
+
+def send(newsletter, by):
+    """Send the issue, once: one composed mail, copied per recipient, in one batched INSERT."""
+    newsletter.check_draft()
+    if not newsletter.networks:
+        raise DomainError(_l("Choose at least one network."))
+    now = utcnow()
+    count = count_recipients(newsletter)
+    taken = db.session.execute(
+        update(Newsletter).where(Newsletter.id == newsletter.id, Newsletter.sent_at.is_(None))
+        .values(sent_at=now, sent_by_id=by.id, recipient_count=count)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise DomainError(_l("This issue has been sent and can no longer change."))
+    template = _mail(newsletter, "")
+    people = db.session.execute(recipients(newsletter).with_only_columns(Member.id, Member.email)
+                                .order_by(Member.id)).all()
+    sent = queue_many(_personal({**template, "recipient": email}, member_id) for member_id, email in people)
+    for network in newsletter.networks:
+        teams.post(network, newsletter.title,
+                   f"{to_text(newsletter.body)}\n\n{link('newsletters.show', newsletter_id=newsletter.id)}",
+                   "newsletter", batch=newsletter.batch)
+    audit.record("newsletter.sent", subject=f"newsletter:{newsletter.id}",
+                 after={"recipients": sent, "networks": [n.code for n in newsletter.networks]})
+    db.session.refresh(newsletter)
+    return sent
+
+
+def archive_for(member):
+    """The sent issues a member may read: those to their networks; coordinators see all."""
+    query = select(Newsletter).where(Newsletter.sent_at.is_not(None))
+    if not member.is_coordinator:
+        query = query.where(Newsletter.networks.any(Network.id.in_(reader_network_ids(member))))
+    return db.session.scalars(query.options(selectinload(Newsletter.networks))
+                              .order_by(Newsletter.sent_at.desc())).all()
+
+
+def reader_network_ids(member):
+    return {m.network_id for m in member.memberships if m.status == MembershipStatus.ACTIVE}
+
+
+def readable_by(newsletter, member):
+    if member.is_coordinator:
+        return newsletter.sent_at is not None or newsletter.managed_by(member)
+    return newsletter.sent_at is not None and bool({n.id for n in newsletter.networks} & reader_network_ids(member))
+
+
+# -- unsubscribing ----------------------------------------------------------------------------
+
+
+def set_subscribed(member, subscribed):
+    """Stop or restart newsletters for ``member``; the memberships are untouched."""
+    if subscribed == (member.newsletter_unsubscribed_at is None):
+        return False
+    member.newsletter_unsubscribed_at = None if subscribed else utcnow()
+    audit.record("newsletter.subscribed" if subscribed else "newsletter.unsubscribed", member=member,
+                 subject=f"member:{member.id}")
+    return True

@@ -1,0 +1,357 @@
+"""The newsletter: member input through the queue, issues composed, previewed, tested and sent
+once to each active member, unsubscribing without losing the membership, and the archive."""
+
+from html.parser import HTMLParser
+
+import pytest
+from sqlalchemy import func, select
+
+from extensions import db
+from models import AuditEntry, DomainError, MembershipStatus, NewsInput, Newsletter, Organisation, OutboxMessage
+from models import newsletter as newsletters
+from tests.conftest import links_in, post, sign_in
+
+HOSTILE = """Hei **alle**
+
+<script>alert('x')</script>
+
+<img src=x onerror="alert('y')">
+
+[klikk](javascript:alert('z')) <a href="javascript:alert('w')" onclick="alert('v')">her</a>
+
+<iframe src="https://evil.example/"></iframe><style>body { display: none }</style>
+
+[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)
+
+<img src=x onerror="alert('y')">
+[i en HTML-blokk](javascript:alert('z'))
+"""
+
+
+@pytest.fixture
+def fhi(app):
+    return db.session.scalar(select(Organisation).filter_by(short_name="FHI"))
+
+
+@pytest.fixture
+def people(create_member, create_coordinator, municipality, fhi):
+    """Active in NIK, in NIFS, in both; lapsed, left, unsubscribed; NONEMI only; and the coordinator of NIK + NIFS."""
+    bergen = municipality("4601")
+    trust = db.session.scalar(select(Organisation).filter_by(name="Helse Bergen HF"))
+    found = {
+        "nik": create_member(bergen, name="Nora NIK"),
+        "nifs": create_member(fhi, networks=("NIFS",), name="Frida NIFS"),
+        "both": create_member(fhi, networks=("NIK", "NIFS"), name="Berit Begge"),
+        "lapsed": create_member(bergen, status="lapsed", name="Lars Lapset"),
+        "left": create_member(bergen, status="left", name="Live Utmeldt"),
+        "unsubscribed": create_member(bergen, name="Una Avmeldt"),
+        "nonemi": create_member(trust, networks=("NONEMI",), name="Nils NONEMI"),
+        "coordinator": create_coordinator("NIK", "NIFS", name="Kora Koordinator"),
+    }
+    found["unsubscribed"].newsletter_unsubscribed_at = found["unsubscribed"].created_at
+    db.session.commit()
+    return found
+
+
+def compose_issue(client, title="Nytt fra nettverkene", body="## Kurs\n\nEt **nytt** kurs.", networks=("NIK", "NIFS")):
+    response = post(client, "/newsletter/new", {"title": title, "body": body, "networks": list(networks)},
+                    page="/newsletter/new")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return db.session.scalar(select(Newsletter).order_by(Newsletter.id.desc()))
+
+
+def send(client, newsletter):
+    page = f"/newsletter/{newsletter.id}"
+    response = post(client, f"/newsletter/{newsletter.id}/send", page=page)
+    assert response.status_code == 303
+    return client.get(page).get_data(as_text=True)
+
+
+def test_an_issue_to_nik_and_nifs_reaches_each_active_member_once(client, people, deliver, mail_outbox):
+    sign_in(client, people["coordinator"].email)
+    newsletter = compose_issue(client)
+
+    preview = client.get(f"/newsletter/{newsletter.id}").get_data(as_text=True)
+    assert "Forhåndsvisning" in preview and "Send til 3 medlemmer" in preview
+    assert "<h2>Kurs</h2>" in preview and "<strong>nytt</strong>" in preview
+
+    page = send(client, newsletter)
+    assert "Sendt 0 av 3" in page
+    assert deliver()["sent"] == 3
+
+    recipients = sorted(r for m in mail_outbox for r in m.envelope_recipients)
+    assert recipients == sorted(people[k].email for k in ("nik", "nifs", "both"))
+    for message in mail_outbox:
+        assert message["Subject"] == "Nytt fra nettverkene"
+        html = message.get_body(("html",)).get_content()
+        text = message.get_body(("plain",)).get_content()
+        assert "<strong>nytt</strong>" in html and "KURS" not in text and "Et nytt kurs." in text
+        unsubscribe = [link for link in links_in(message) if "/newsletter/unsubscribe/" in link]
+        assert len(unsubscribe) == 1 and message["List-Unsubscribe"] == f"<{unsubscribe[0]}>"
+
+    # Each member's own link; sending again is refused and sends nothing.
+    assert len({m["List-Unsubscribe"] for m in mail_outbox}) == 3
+    post(client, f"/newsletter/{newsletter.id}/send", page=f"/newsletter/{newsletter.id}")
+    assert deliver()["sent"] == 0
+    assert db.session.scalar(select(Newsletter.recipient_count).filter_by(id=newsletter.id)) == 3
+    assert [e.after["recipients"] for e in db.session.scalars(
+        select(AuditEntry).filter_by(action="newsletter.sent"))] == [3]
+
+
+def test_the_unsubscribe_link_works_without_signing_in_and_keeps_the_membership(
+        app, client, people, deliver, mail_outbox):
+    sign_in(client, people["coordinator"].email)
+    send(client, compose_issue(client))
+    deliver()
+    nora = people["nik"]
+    message = next(m for m in mail_outbox if m.envelope_recipients == [nora.email])
+    link = next(link for link in links_in(message) if "/newsletter/unsubscribe/" in link)
+    path = link.removeprefix("http://localhost")
+
+    stranger = app.test_client()
+    page = stranger.get(path).get_data(as_text=True)
+    assert "Meld meg av nyhetsbrevet" in page and nora.email in page
+    db.session.expire_all()
+    assert nora.newsletter_unsubscribed_at is None  # a GET (a mail scanner) changes nothing
+
+    response = post(stranger, path, {"subscribe": "no"}, page=path)
+    assert response.status_code == 303
+    assert "Du får ikke lenger nyhetsbrevet" in stranger.get(path).get_data(as_text=True)
+    db.session.expire_all()
+    assert nora.newsletter_unsubscribed_at is not None
+    assert nora.memberships[0].status == MembershipStatus.ACTIVE
+
+    # The next issue does not go to her; the link still opens (to subscribe again).
+    mail_outbox.clear()
+    send(client, compose_issue(client, title="Nummer to"))
+    deliver()
+    assert nora.email not in [r for m in mail_outbox for r in m.envelope_recipients]
+    assert len(mail_outbox) == 2
+    post(stranger, path, {"subscribe": "yes"}, page=path)
+    db.session.expire_all()
+    assert nora.newsletter_unsubscribed_at is None
+    assert stranger.get("/newsletter/unsubscribe/not-a-token").status_code == 400
+
+
+def test_member_input_goes_queue_included_sent_and_the_member_sees_each_step(
+        app, client, people, deliver, mail_outbox):
+    nora = people["nik"]
+    member = app.test_client()
+    sign_in(member, nora.email)
+    response = post(member, "/newsletter/input", {"network": "all", "title": "Kurs i tolking",
+                                                  "body": "Vi holder *kurs* i mars.", "link": "https://bergen.kommune.no/kurs"},
+                    page="/newsletter/input")
+    assert response.status_code == 303
+    assert "Venter på koordinator" in member.get("/newsletter/input").get_data(as_text=True)
+
+    sign_in(client, people["coordinator"].email)
+    newsletter = compose_issue(client)
+    queue = client.get("/newsletter/queue").get_data(as_text=True)
+    assert "Kurs i tolking" in queue and "Alle tre nettverkene" in queue and nora.name in queue
+    item = db.session.scalar(select(NewsInput))
+
+    # The coordinator edits it, then includes it.
+    post(client, f"/newsletter/input/{item.id}/edit", {"title": "Kurs i tolking for helsepersonell",
+                                                       "body": "Vi holder *kurs* i mars.", "link": ""},
+         page=f"/newsletter/input/{item.id}/edit")
+    response = post(client, f"/newsletter/input/{item.id}/include", {"newsletter": newsletter.id}, page="/newsletter/queue")
+    assert response.status_code == 303
+    assert "Ingen innspill venter" in client.get("/newsletter/queue").get_data(as_text=True)
+    assert "Tatt med i neste nummer" in member.get("/newsletter/input").get_data(as_text=True)
+
+    preview = client.get(f"/newsletter/{newsletter.id}").get_data(as_text=True)
+    assert "Kurs i tolking for helsepersonell" in preview and "Innspill fra Nora NIK" in preview
+
+    send(client, newsletter)
+    deliver()
+    mine = next(m for m in mail_outbox if m.envelope_recipients == [nora.email])
+    assert "Kurs i tolking for helsepersonell" in mine.get_body(("plain",)).get_content()
+    page = member.get("/newsletter/input").get_data(as_text=True)
+    assert "Sendt" in page and f"/newsletter/{newsletter.id}" in page
+
+    # Once sent, it can no longer be edited or taken out.
+    post(client, f"/newsletter/input/{item.id}/withdraw", page=f"/newsletter/{newsletter.id}")
+    db.session.expire_all()
+    assert item.newsletter_id == newsletter.id
+
+
+def test_declined_input_carries_the_note_the_member_reads(app, client, people):
+    nora = people["nik"]
+    item = newsletters.submit(nora, None, "Reklame", "Kjøp vår app")
+    db.session.commit()
+    sign_in(client, people["coordinator"].email)
+
+    response = post(client, f"/newsletter/input/{item.id}/decline", {"note": ""}, page="/newsletter/queue")
+    assert "Fortell medlemmet hvorfor" in client.get(response.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert item.status == "queued"
+
+    post(client, f"/newsletter/input/{item.id}/decline", {"note": "Nyhetsbrevet tar ikke med reklame."},
+         page="/newsletter/queue")
+    member = app.test_client()
+    sign_in(member, nora.email)
+    page = member.get("/newsletter/input").get_data(as_text=True)
+    assert "Ikke tatt med" in page and "Nyhetsbrevet tar ikke med reklame." in page
+
+
+def test_the_same_input_cannot_be_handled_twice(app, people):
+    item = newsletters.submit(people["nik"], None, "Tema", "Tekst")
+    issue = newsletters.create("Nr 1", "", [people["nik"].memberships[0].network], by=people["coordinator"])
+    db.session.commit()
+    newsletters.include(item, issue, people["coordinator"])
+    with pytest.raises(DomainError):
+        newsletters.decline(item, "nei", people["coordinator"])
+    db.session.commit()
+    assert db.session.scalar(select(NewsInput.status)) == "included"
+
+
+def test_only_active_members_send_input_and_only_coordinators_of_its_network_handle_it(
+        app, client, people, create_coordinator):
+    lapsed = app.test_client()
+    sign_in(lapsed, people["lapsed"].email)
+    assert "Bare aktive medlemmer" in lapsed.get("/newsletter/input").get_data(as_text=True)
+    response = post(lapsed, "/newsletter/input", {"network": "NIK", "title": "T", "body": "B"}, page="/newsletter/input")
+    assert response.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(NewsInput)) == 0
+
+    item = newsletters.submit(people["nik"], people["nik"].memberships[0].network, "Til NIK", "Tekst")
+    db.session.commit()
+    nonemi = app.test_client()
+    sign_in(nonemi, create_coordinator("NONEMI").email)
+    assert "Til NIK" not in nonemi.get("/newsletter/queue").get_data(as_text=True)
+    assert nonemi.get(f"/newsletter/input/{item.id}/edit").status_code == 403
+
+
+def test_a_test_send_goes_only_to_the_coordinator(client, people, deliver, mail_outbox):
+    sign_in(client, people["coordinator"].email)
+    newsletter = compose_issue(client)
+    post(client, f"/newsletter/{newsletter.id}/test", page=f"/newsletter/{newsletter.id}")
+    assert deliver()["sent"] == 1
+    (message,) = mail_outbox
+    assert message.envelope_recipients == [people["coordinator"].email]
+    assert message["Subject"] == "[TEST] Nytt fra nettverkene"
+    db.session.expire_all()
+    assert newsletter.sent_at is None
+
+
+class Elements(HTMLParser):
+    """Every element and attribute of a page, as a browser would see them."""
+
+    def __init__(self, page):
+        super().__init__()
+        self.found = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.found.append((tag, dict(attrs)))
+
+
+def active_content(page):
+    """What in ``page`` could run or load: scripts (other than ours), handlers, frames, script links."""
+    bad = []
+    for tag, attrs in Elements(page).found:
+        if tag == "script" and not (attrs.get("src") or "").startswith("/static/vendor/htmx"):
+            bad.append(tag)
+        if tag in ("iframe", "object", "embed", "style", "img", "base", "form") and attrs.get("method") != "post":
+            bad.append(tag)
+        if tag == "link" and not (attrs.get("href") or "").startswith("/static/"):
+            bad.append(tag)
+        bad += [f"{tag} {name}" for name in attrs if name.startswith("on")]
+        bad += [f"{tag} {name}={value}" for name, value in attrs.items()
+                if name in ("href", "src", "action") and value and value.strip().lower().startswith(("javascript:", "data:"))]
+    return bad
+
+
+def test_hostile_markdown_reaches_neither_the_mail_nor_the_archive(app, client, people, deliver, mail_outbox):
+    nora = people["nik"]
+    item = newsletters.submit(nora, None, "<script>alert('t')</script>Tittel", HOSTILE)
+    db.session.commit()
+    sign_in(client, people["coordinator"].email)
+    newsletter = compose_issue(client, body=HOSTILE)
+    post(client, f"/newsletter/input/{item.id}/include", {"newsletter": newsletter.id}, page="/newsletter/queue")
+    send(client, newsletter)
+    deliver()
+    assert len(mail_outbox) == 3
+
+    reader = app.test_client()
+    sign_in(reader, nora.email)
+    archive = reader.get(f"/newsletter/{newsletter.id}").get_data(as_text=True)
+    html = mail_outbox[0].get_body(("html",)).get_content()
+    text = mail_outbox[0].get_body(("plain",)).get_content()
+    queue = client.get("/newsletter/queue").get_data(as_text=True)
+    for page in (archive, html):
+        assert active_content(page) == []
+        assert "<strong>alle</strong>" in page and ">klikk</a>" in page
+        assert "alert('x')" not in page  # a script's content goes with it
+    assert active_content(queue) == []
+    # The plain-text part is read off the cleaned HTML: no tags, no script, no script links.
+    assert "<script" not in text and "alert('x')" not in text and "onerror" not in text
+    assert "Hei alle" in text and "<script>alert('t')</script>Tittel" not in text and "Tittel" in text
+
+
+def test_the_archive_lists_sent_issues_to_the_readers_networks(app, client, people):
+    sign_in(client, people["coordinator"].email)
+    to_nifs = compose_issue(client, title="Bare NIFS", networks=("NIFS",))
+    send(client, to_nifs)
+    draft = compose_issue(client, title="Utkast til NIK", networks=("NIK",))
+
+    nora = app.test_client()
+    sign_in(nora, people["nik"].email)
+    archive = nora.get("/newsletter/").get_data(as_text=True)
+    assert "Bare NIFS" not in archive and "Utkast til NIK" not in archive
+    assert nora.get(f"/newsletter/{to_nifs.id}").status_code == 404
+    assert nora.get(f"/newsletter/{draft.id}").status_code == 404
+
+    frida = app.test_client()
+    sign_in(frida, people["nifs"].email)
+    assert "Bare NIFS" in frida.get("/newsletter/").get_data(as_text=True)
+    assert "Et <strong>nytt</strong> kurs." in frida.get(f"/newsletter/{to_nifs.id}").get_data(as_text=True)
+    db.session.rollback()
+
+
+def test_progress_is_polled_until_the_outbox_has_drained(client, people, deliver, mail_outbox):
+    sign_in(client, people["coordinator"].email)
+    newsletter = compose_issue(client)
+    send(client, newsletter)
+    headers = {"HX-Request": "true", "HX-Target": "progress"}
+    fragment = client.get(f"/newsletter/{newsletter.id}", headers=headers).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div id="progress"') and "<html" not in fragment
+    assert "Sendt 0 av 3" in fragment and 'hx-trigger="every 2s"' in fragment
+    deliver()
+    fragment = client.get(f"/newsletter/{newsletter.id}", headers=headers).get_data(as_text=True)
+    assert "Sendt 3 av 3" in fragment and "hx-trigger" not in fragment
+
+
+def test_sending_takes_the_same_number_of_statements_for_any_number_of_members(
+        app, create_member, create_coordinator, municipality, count_queries):
+    bergen = municipality("4601")
+    coordinator = create_coordinator("NIK")
+    nik = coordinator.coordinator_roles[0].network
+    counts = []
+    for size in (3, 30):
+        for _ in range(size - len(counts) * 3 if counts else size):
+            create_member(bergen)
+        issue = newsletters.create(f"Nr {size}", "Tekst", [nik], by=coordinator)
+        db.session.commit()
+        with count_queries() as statements:
+            sent = newsletters.send(issue, coordinator)
+        db.session.commit()
+        counts.append(len(statements))
+        assert sent == db.session.scalar(select(func.count()).select_from(OutboxMessage).filter_by(batch=issue.batch))
+    assert counts[0] == counts[1], counts
+    db.session.execute(OutboxMessage.__table__.delete())
+    db.session.commit()
+
+
+def test_a_form_with_mistakes_says_what_is_wrong_and_keeps_what_was_written(app, client, people):
+    sign_in(client, people["coordinator"].email)
+    response = post(client, "/newsletter/new", {"title": "", "body": "Min tekst", "networks": []}, page="/newsletter/new")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Gi nummeret en tittel." in page and "Velg minst ett nettverk." in page and "Min tekst" in page
+    member = app.test_client()
+    sign_in(member, people["nik"].email)
+    response = post(member, "/newsletter/input", {"network": "NIK", "title": "T", "body": "B",
+                                                  "link": "javascript://alert(1)"}, page="/newsletter/input")
+    assert db.session.scalar(select(func.count()).select_from(NewsInput)) == 0
+    assert response.status_code == 422 and "Skriv en fullstendig adresse" in response.get_data(as_text=True)
