@@ -355,3 +355,17 @@ def test_a_form_with_mistakes_says_what_is_wrong_and_keeps_what_was_written(app,
                                                   "link": "javascript://alert(1)"}, page="/newsletter/input")
     assert db.session.scalar(select(func.count()).select_from(NewsInput)) == 0
     assert response.status_code == 422 and "Skriv en fullstendig adresse" in response.get_data(as_text=True)
+
+
+def test_the_members_export_holds_their_input_and_erasure_removes_what_was_not_used(app, people):
+    nora = people["nik"]
+    used = newsletters.submit(nora, None, "Brukt", "Tekst")
+    newsletters.submit(nora, None, "Ubrukt", "Tekst")
+    issue = newsletters.create("Nr 1", "", [nora.memberships[0].network], by=people["coordinator"])
+    newsletters.include(used, issue, people["coordinator"])
+    db.session.commit()
+    assert sorted((i["title"], i["status"]) for i in nora.export()["newsletter_input"]) == [
+        ("Brukt", "included"), ("Ubrukt", "queued")]
+    nora.erase()
+    db.session.commit()
+    assert db.session.scalars(select(NewsInput.title)).all() == ["Brukt"]
