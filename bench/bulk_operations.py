@@ -1,11 +1,12 @@
-"""How long opening and closing a yearly review takes for N active members, on SQLite and PostgreSQL.
+"""How long the operations that reach every member take for N active members, on SQLite and PostgreSQL.
 
-    .venv/bin/python bench/review_cycle.py [--members 10000] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/bulk_operations.py [--members 10000] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 
 Each run builds a fresh database (migrations applied, reference data loaded), inserts N active
-NIK members spread over the municipalities, then times ``open_cycle`` (the responses and one
-composed mail each, written to the outbox) and ``close`` (every non-responder lapsed and
-audited) and prints the figures with the number of SQL statements each took.
+NIK members spread over the municipalities, then times, in this order: sending a newsletter
+(one personal mail each, written to the outbox), posting a request for advice (one mail each),
+opening the yearly review (the responses and one composed mail each) and closing it (every
+non-responder lapsed and audited), and prints the figures with the number of SQL statements each took.
 """
 
 import argparse
@@ -52,29 +53,39 @@ def measure(url, members):
     with app.app_context():
         from flask_migrate import upgrade
 
-        from models import reference
+        from models import Member, advice, reference
+        from models import newsletter as newsletters
         from models import review as reviews
 
         upgrade()
         reference.load()
         db.session.commit()
         nik = fill(members)
+        coordinator = db.session.scalar(select(Member).order_by(Member.id))
         statements = []
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(1))
-        opened = datetime.now(UTC)
-        start = time.perf_counter()
-        cycle = reviews.open_cycle(nik, opened.year, opened + timedelta(days=21), opened + timedelta(days=14))
+        figures = {}
+
+        def timed(name, work):
+            statements.clear()
+            start = time.perf_counter()
+            result = work()
+            db.session.commit()
+            figures[name] = (time.perf_counter() - start, len(statements))
+            return result
+
+        now = datetime.now(UTC)
+        issue = newsletters.create("Nyhetsbrev", "## Nytt\n\nEt **kurs**.", [nik], by=coordinator)
         db.session.commit()
-        opening, open_statements = time.perf_counter() - start, len(statements)
-        statements.clear()
-        start = time.perf_counter()
-        lapsed = reviews.close(cycle, now=opened + timedelta(days=22))
-        db.session.commit()
-        closing, close_statements = time.perf_counter() - start, len(statements)
-        asked = reviews.progress(cycle)[0]
+        figures["reached"] = timed("newsletter", lambda: newsletters.send(issue, coordinator))
+        timed("advice", lambda: advice.post("Veileder", "Les utkastet", None, [nik], now + timedelta(days=14),
+                                            now + timedelta(days=10), by=coordinator))
+        cycle = timed("open", lambda: reviews.open_cycle(nik, now.year, now + timedelta(days=21),
+                                                          now + timedelta(days=14)))
+        figures["lapsed"] = timed("close", lambda: reviews.close(cycle, now=now + timedelta(days=22)))
         db.session.remove()
         db.engine.dispose()
-    return asked, opening, open_statements, lapsed, closing, close_statements
+    return figures
 
 
 def main():
@@ -92,12 +103,17 @@ def main():
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         targets.append(("PostgreSQL", server.set(drivername="postgresql+psycopg", database=name)
                         .render_as_string(hide_password=False), (admin, name)))
-    print("| database | members asked | open (s) | statements | lapsed | close (s) | statements |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    steps = ("newsletter", "advice", "open", "close")
+    print(f"{args.members} active members; each cell: seconds (SQL statements)")
+    print("| database | newsletter sent | request for advice posted | review opened | review closed (lapsed) |")
+    print("|---|---:|---:|---:|---:|")
     try:
         for label, url, _cleanup in targets:
-            asked, opening, n_open, lapsed, closing, n_close = measure(url, args.members)
-            print(f"| {label} | {asked} | {opening:.2f} | {n_open} | {lapsed} | {closing:.2f} | {n_close} |")
+            figures = measure(url, args.members)
+            cells = [f"{figures[s][0]:.2f} ({figures[s][1]})" for s in steps]
+            cells[0] += f", {figures['reached']} mails"
+            cells[3] += f", {figures['lapsed']} lapsed"
+            print(f"| {label} | " + " | ".join(cells) + " |")
     finally:
         for _label, _url, cleanup in targets:
             if cleanup:
