@@ -37,6 +37,7 @@ def create_app(test_config=None):
         anchorings,
         auth,
         coordinator,
+        directory,
         meetings,
         municipalities,
         newsletters,
@@ -47,7 +48,7 @@ def create_app(test_config=None):
     )
 
     for package in (public, organisations, auth, registration, anchorings, account, municipalities, meetings, reviews,
-                    newsletters, advice, coordinator):
+                    newsletters, advice, directory, coordinator):
         app.register_blueprint(package.bp)
 
     login_manager.user_loader(models.Member.for_session)

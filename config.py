@@ -32,6 +32,7 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "RATELIMIT_HEADERS_ENABLED": True,
     "ORGANISATIONS_PER_PAGE": 50,
+    "DIRECTORY_PER_PAGE": 50,
     # werkzeug's scrypt (n=2**15, r=8, p=1): memory-hard, the current recommendation.
     "PASSWORD_HASH_METHOD": "scrypt",
     "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,

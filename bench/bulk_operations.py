@@ -32,7 +32,8 @@ def fill(members):
     places = db.session.scalars(select(Organisation.id).where(Organisation.kind == "municipality")).all()
     now = datetime.now(UTC)
     db.session.execute(insert(Member), [
-        {"name": f"Deltaker {i}", "email": f"deltaker{i}@kommune.example", "organisation_id": places[i % len(places)],
+        {"name": f"Deltaker {i}", "name_folded": f"deltaker {i}", "email": f"deltaker{i}@kommune.example",
+         "organisation_id": places[i % len(places)],
          "manager_name": f"Leder {i}", "manager_email": f"leder{i}@kommune.example", "created_at": now,
          "email_verified_at": now, "auth_version": 0}
         for i in range(members)

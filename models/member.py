@@ -5,7 +5,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, delete, false, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -14,6 +14,7 @@ from models import audit
 from models.anchoring import Anchoring, AnchoringStatus
 from models.errors import DomainError
 from models.membership import Membership, MembershipStatus
+from models.organisation import fold
 from models.role import CoordinatorRole
 from models.types import UTCDateTime, utcnow
 
@@ -56,6 +57,8 @@ class Member(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name as the directory's search compares it (see ``organisation.fold``).
+    name_folded: Mapped[str] = mapped_column(String(200), index=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(40))
     job_title: Mapped[str | None] = mapped_column(String(200))
@@ -73,6 +76,8 @@ class Member(UserMixin, db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set by the newsletter's unsubscribe link (or My page): no newsletters, the memberships stay.
     newsletter_unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Left out of the member directory (coordinators still see them).
+    directory_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     organisation = relationship("Organisation", back_populates="members")
     memberships = relationship(
@@ -105,6 +110,11 @@ class Member(UserMixin, db.Model):
     @validates("email", "manager_email")
     def _normalise_email(self, key, value):
         return normalise_email(value)
+
+    @validates("name")
+    def _fold_name(self, key, value):
+        self.name_folded = fold(value)
+        return value
 
     # -- the account ----------------------------------------------------------------------
 

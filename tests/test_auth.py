@@ -15,7 +15,7 @@ from tests.test_registration import path_of, register
 def test_sign_in_and_out(client, create_member, municipality):
     member = create_member(municipality("4601"))
     response = sign_in(client, member.email.upper())
-    assert response.status_code == 303 and response.headers["Location"] == "/me/"
+    assert response.status_code == 303 and response.headers["Location"] == "/"  # the home: what waits
     assert member.name in client.get("/me/").get_data(as_text=True)
     assert client.get("/auth/sign-out").status_code == 404 or client.get("/sign-out").status_code == 405
     assert post(client, "/sign-out", page="/me/").status_code == 303
@@ -56,7 +56,7 @@ def test_next_is_followed_only_within_the_site(client, create_member, municipali
     token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     response = client.post("/sign-in", data={"email": member.email, "password": PASSWORD, "next": "https://evil.example/",
                                              "csrf_token": token})
-    assert response.headers["Location"] == "/me/"
+    assert response.headers["Location"] == "/"
 
 
 def test_remember_me_sets_a_lasting_cookie(client, create_member, municipality):

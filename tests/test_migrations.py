@@ -69,3 +69,19 @@ def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_refer_to_it(migra
     downgrade(revision="-1")  # the roster's columns go: memberships is rebuilt on SQLite
     upgrade()
     assert db.session.scalar(select(ReviewResponse.membership_id)) == db.session.scalar(select(Membership.id))
+
+
+def test_the_directory_migration_folds_the_names_of_members_already_there(migrated):
+    """Members registered before the directory get their folded name from the migration."""
+    from sqlalchemy import text
+
+    downgrade(revision="1b36e1a40394")
+    with db.engine.begin() as connection:
+        connection.execute(text("INSERT INTO organisations (kind, name, name_folded, active) "
+                                "VALUES ('observer', 'FHI', 'fhi', true)"))
+        connection.execute(text(
+            "INSERT INTO members (name, email, organisation_id, created_at, auth_version) "
+            "SELECT '  Åse   Østby ', 'ase@fhi.example', id, CURRENT_TIMESTAMP, 0 FROM organisations"))
+    upgrade()
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT name_folded, directory_hidden FROM members")).one() == ("åse østby", False)

@@ -161,7 +161,7 @@ def test_the_database_refuses_an_email_that_is_not_lower_case(app, municipality)
     with pytest.raises(IntegrityError):
         db.session.execute(
             insert(Member).values(
-                name="X", email="Upper@Example.no", organisation_id=municipality("4601").id,
+                name="X", name_folded="x", email="Upper@Example.no", organisation_id=municipality("4601").id,
                 created_at=datetime.now(UTC),
             )
         )

@@ -26,7 +26,7 @@ def _account_key():
 @limiter.limit("10 per 15 minutes", key_func=_account_key, methods=["POST"])
 def sign_in():
     if current_user.is_authenticated:
-        return redirect(url_for("account.index"))
+        return redirect(url_for("public.index"))
     form = SignInForm(next=request.args.get("next"))
     unverified = False
     if form.validate_on_submit():
@@ -40,7 +40,7 @@ def sign_in():
             login_user(member, remember=form.remember.data)
             member.last_sign_in_at = utcnow()
             db.session.commit()
-            return redirect(safe_next(form.next.data, "account.index"), code=303)
+            return redirect(safe_next(form.next.data, "public.index"), code=303)  # the home: what waits
     status = 422 if form.errors or unverified else 200
     return render_template("auth/sign_in.html", form=form, unverified=unverified), status
 

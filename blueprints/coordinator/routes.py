@@ -34,7 +34,7 @@ from models import (
     OutboxStatus,
 )
 from models import overview as overview_model
-from models import newsletter as newsletters
+from models import home
 from models import teams as teams_model
 from models.coordinators import appoint
 from models.notices import notify
@@ -45,20 +45,8 @@ PER_PAGE = 50
 @bp.get("/")
 @coordinator_required
 def index():
-    from blueprints.anchorings.routes import pending_for
-
-    outbox = dict(
-        db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
-    )
-    change_requests = db.session.scalar(
-        select(func.count()).select_from(ChangeRequest).where(
-            ChangeRequest.status == ChangeStatus.PENDING, ChangeRequest.network_id.in_(current_user.coordinated_network_ids)
-        )
-    )
-    return render_template(
-        "coordinator/index.html", networks=coordinated_networks(), pending=len(pending_for(current_user)), outbox=outbox,
-        change_requests=change_requests, input_waiting=len(newsletters.queue_for(current_user)),
-    )
+    return render_template("coordinator/index.html", networks=coordinated_networks(),
+                           work=home.coordinator_home(current_user))
 
 
 @bp.get("/outbox")

@@ -1,0 +1,61 @@
+"""The member directory: search as you type, paginated; who may see whom is the model's rule."""
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from jinja2_fragments.flask import render_block
+from wtforms import IntegerField, SearchField
+from wtforms.validators import Length, NumberRange, Optional
+
+from blueprints.auth.forms import ConfirmForm
+from blueprints.directory import bp
+from blueprints.util import wants_fragment
+from blueprints.validators import PrintableText
+from extensions import db
+from models import audit, directory
+
+
+class DirectorySearchForm(FlaskForm):
+    """Read from the query string (a GET: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(_l("Name, organisation, municipality or county"),
+                    validators=[Optional(), Length(max=100), PrintableText()])
+    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=10_000)], default=1)
+
+
+@bp.get("/")
+@login_required
+def index():
+    if not directory.may_use(current_user):
+        abort(403)
+    form = DirectorySearchForm(request.args)
+    valid = form.validate()
+    page = db.paginate(directory.search(current_user, form.q.data if valid else ""),
+                       page=(form.page.data or 1) if valid else 1,
+                       per_page=current_app.config["DIRECTORY_PER_PAGE"], error_out=False, count=True)
+    context = {"form": form, "page": page}
+    if wants_fragment("directory-results"):
+        return render_block("directory/index.html", "results", **context)
+    return render_template("directory/index.html", confirm=ConfirmForm(), **context)
+
+
+@bp.post("/visibility")
+@login_required
+def visibility():
+    """Hide me from the directory, or show me again."""
+    member = current_user._get_current_object()
+    if ConfirmForm().validate_on_submit():
+        hidden = request.form.get("hidden") == "yes"
+        if hidden != member.directory_hidden:
+            member.directory_hidden = hidden
+            audit.record("member.directory_hidden" if hidden else "member.directory_shown", member=member,
+                         subject=f"member:{member.id}")
+            db.session.commit()
+        flash(_("You are hidden from the member directory; coordinators still see you.") if hidden
+              else _("You are shown in the member directory."), "success")
+    return redirect(url_for(".index" if request.form.get("back") == "directory" else "account.index"), code=303)
