@@ -56,9 +56,9 @@ def test_plan_sign_up_attend_and_read_the_minutes(page, browser, live_server, cr
     expect(page.get_by_role("link", name="Program")).to_have_attribute("href", "https://dok.example/program.pdf")
 
     attendee = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
-    sign_in_as(attendee, member_email)
-    attendee.get_by_role("link", name="Årets møter").click()
-    attendee.get_by_role("link", name="Fagmøte om tolking").click()
+    sign_in_as(attendee, member_email)  # the home lists the network's next meetings
+    attendee.get_by_role("region", name="Neste møter i nettverkene dine").get_by_role(
+        "link", name="Fagmøte om tolking").click()
     attendee.get_by_role("button", name="Meld meg på").click()
     expect(attendee.get_by_text("Du er påmeldt. Kalenderinvitasjonen kommer på e-post.")).to_be_visible()
 
