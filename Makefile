@@ -9,7 +9,9 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test setup-db chromium translations clean
 
 ## Install, migrate, load the reference data and serve on http://127.0.0.1:5000 (SQLite).
+## `make run DEMO=300` also fills it with 300 demo members and five years of history.
 run: $(BIN)/.installed setup-db
+	$(if $(DEMO),$(BIN)/flask demo seed --members $(DEMO) --years 5)
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 ## Install and run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL).

@@ -18,6 +18,7 @@ anchorings_cli = AppGroup("anchorings", help="Line-manager anchoring.")
 meetings_cli = AppGroup("meetings", help="Meetings.")
 reviews_cli = AppGroup("reviews", help="The yearly mandate review.")
 advice_cli = AppGroup("advice", help="Requests for advice.")
+demo_cli = AppGroup("demo", help="Demo and scale data.")
 
 
 @reference_cli.command("load")
@@ -155,6 +156,26 @@ def remind_advice(now):
     click.echo(f"Reminders to requests for advice written to the outbox: {count}")
 
 
+@demo_cli.command("seed")
+@click.option("--members", default=300, show_default=True, help="How many demo members.")
+@click.option("--years", default=5, show_default=True, help="How many years of meetings, newsletters and reviews.")
+def seed_demo(members, years):
+    """Fill the database with realistic fake members and history (the same size twice changes nothing)."""
+    from models import demo
+
+    with audit.acting_as(label="flask demo seed"):
+        try:
+            made = demo.seed(members, years)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
+    if not made:
+        click.echo(f"The demo of {members} members and {years} years is already there.")
+        return
+    click.echo(", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in made.items()))
+    click.echo(f"Sign in as {demo.COORDINATOR} (coordinator of all three networks) or as any demo member, "
+               f"with the password «{demo.DEMO_PASSWORD}».")
+
+
 @click.command("create-coordinator")
 @click.argument("email")
 @click.option("--network", "codes", multiple=True, required=True, type=click.Choice(["NIK", "NIFS", "NONEMI"]))
@@ -185,5 +206,5 @@ def create_coordinator(email, codes, name):
 
 def register_commands(app):
     for command in (reference_cli, mail_cli, outbox_cli, anchorings_cli, meetings_cli, reviews_cli, advice_cli,
-                    create_coordinator):
+                    demo_cli, create_coordinator):
         app.cli.add_command(command)

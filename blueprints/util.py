@@ -26,6 +26,18 @@ def wants_fragment(target_id):
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request and htmx.target == target_id
 
 
+class ListPage:
+    """A page of a list counted elsewhere, shaped like Flask-SQLAlchemy's pagination for ``_pagination.html``."""
+
+    def __init__(self, page, per_page, total):
+        self.per_page, self.total = per_page, total
+        self.pages = max(1, -(-total // per_page))
+        self.page = min(max(1, page), self.pages)
+        self.offset = (self.page - 1) * per_page
+        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
+        self.prev_num, self.next_num = self.page - 1, self.page + 1
+
+
 def network_or_404(code):
     from models import Network
 

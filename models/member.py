@@ -6,7 +6,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, delete, false, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -127,7 +127,11 @@ class Member(UserMixin, db.Model):
         member_id, _, version = (session_id or "").partition(":")
         if not (member_id.isdigit() and version.isdigit()):
             return None
-        member = db.session.get(cls, int(member_id))
+        # The roles and memberships every page's menu asks about come in the same statement.
+        member = db.session.execute(
+            select(cls).where(cls.id == int(member_id))
+            .options(joinedload(cls.coordinator_roles), joinedload(cls.memberships))
+        ).unique().scalar_one_or_none()
         if member is None or member.auth_version != int(version) or not member.is_active:
             return None
         return member

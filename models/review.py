@@ -27,10 +27,11 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import db
 from models import audit, tokens
@@ -398,16 +399,22 @@ def restorable_by_member(member, now=None):
 # -- results -----------------------------------------------------------------------------------
 
 
-def rows(cycle):
-    """Every response of the cycle with its member, organisation and whether mail to them bounced."""
+def rows(cycle, limit=None, offset=0, noteworthy=False):
+    """The cycle's responses with their member (and organisation) and whether mail to them bounced,
+    by name; a page of them with ``limit``; with ``noteworthy``, only those with a comment or lapsed."""
     bounced = exists().where(OutboxMessage.recipient == Member.email, OutboxMessage.bounced)
-    return db.session.execute(
+    query = (
         select(ReviewResponse, Member, bounced.label("bounced"))
         .join(Member, Member.id == ReviewResponse.member_id)
         .where(ReviewResponse.cycle_id == cycle.id)
-        .options(selectinload(Member.organisation), selectinload(ReviewResponse.membership))
-        .order_by(Member.name)
-    ).all()
+        .options(joinedload(Member.organisation), joinedload(ReviewResponse.membership))
+        .order_by(Member.name, Member.id)
+        .limit(limit).offset(offset)
+    )
+    if noteworthy:
+        query = query.where(or_(ReviewResponse.lapsed_at.is_not(None), ReviewResponse.change_wish.is_not(None),
+                                *[getattr(ReviewResponse, f"comment_{key}").is_not(None) for key, _ in PURPOSES]))
+    return db.session.execute(query).all()
 
 
 def written(rows):
@@ -433,33 +440,43 @@ def answers_by_day(cycle):
 
 def progress(cycle):
     """(asked, answered)."""
-    asked_count, answered = db.session.execute(
-        select(func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at))
-        .where(ReviewResponse.cycle_id == cycle.id)
-    ).one()
-    return asked_count, answered
+    asked, answered, _summary = _figures([cycle.id]).get(cycle.id, (0, 0, None))
+    return asked, answered
 
 
 def summary(cycle):
-    """Per purpose: {key: {"counts": [n for 1..5], "answers": n, "mean": float | None}} in one query."""
-    columns = []
+    """Per purpose: {key: {"counts": [n for 1..5], "answers": n, "mean": float | None}}."""
+    return _figures([cycle.id]).get(cycle.id, (0, 0, _empty_summary()))[2]
+
+
+def _empty_summary():
+    return {key: {"answers": 0, "mean": None, "counts": [0] * len(SCALE)} for key, _label in PURPOSES}
+
+
+def _figures(cycle_ids):
+    """{cycle id: (asked, answered, summary)} for any number of cycles, in one grouped query."""
+    columns = [ReviewResponse.cycle_id, func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at)]
     for key, _label in PURPOSES:
         column = getattr(ReviewResponse, f"score_{key}")
         columns += [func.count(column), func.avg(column)]
         columns += [func.sum(case((column == value, 1), else_=0)) for value in SCALE]
-    values = db.session.execute(select(*columns).where(ReviewResponse.cycle_id == cycle.id)).one()
     result, step = {}, 2 + len(SCALE)
-    for i, (key, _label) in enumerate(PURPOSES):
-        chunk = values[i * step:(i + 1) * step]
-        result[key] = {"answers": chunk[0], "mean": float(chunk[1]) if chunk[1] is not None else None,
-                       "counts": [int(v or 0) for v in chunk[2:]]}
+    for cycle_id, asked, answered, *values in db.session.execute(
+            select(*columns).where(ReviewResponse.cycle_id.in_(list(cycle_ids))).group_by(ReviewResponse.cycle_id)):
+        found = {}
+        for i, (key, _label) in enumerate(PURPOSES):
+            chunk = values[i * step:(i + 1) * step]
+            found[key] = {"answers": chunk[0], "mean": float(chunk[1]) if chunk[1] is not None else None,
+                          "counts": [int(v or 0) for v in chunk[2:]]}
+        result[cycle_id] = (asked, answered, found)
     return result
 
 
 def earlier(cycle):
-    """The network's earlier cycles with their response rate and means, oldest first."""
+    """The network's earlier cycles with their response rate and means, oldest first (two queries)."""
     cycles = db.session.scalars(
         select(ReviewCycle).where(ReviewCycle.network_id == cycle.network_id, ReviewCycle.year < cycle.year)
         .order_by(ReviewCycle.year)
     ).all()
-    return [(c, progress(c), summary(c)) for c in cycles]
+    figures = _figures(c.id for c in cycles)
+    return [(c, figures.get(c.id, (0, 0, None))[:2], figures.get(c.id, (0, 0, _empty_summary()))[2]) for c in cycles]

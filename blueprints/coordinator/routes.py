@@ -211,7 +211,7 @@ def overview():
     if wants_fragment("overview-results"):
         return render_block("coordinator/overview.html", "results", **context)
     context["counties"] = overview_model.county_summary(network)
-    context["email_line"] = "; ".join(row[0] for row in overview_model.email_rows(network))
+    context["email_line"] = overview_model.email_line(network)
     return render_template("coordinator/overview.html", **context)
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from blueprints.municipalities import bp
 from blueprints.municipalities.forms import AnswerForm, ChangeRequestForm, HandoverForm, InviteForm
@@ -32,7 +32,6 @@ from models import (
     Signup,
     main_contact,
 )
-from models.meeting import meeting_networks
 from models.notices import notify, notify_coordinators
 from models.outbox import link, queue
 from models.types import utcnow
@@ -51,30 +50,51 @@ class Section:
             None,
         )
         self.coordinator = viewer.coordinates(network)
-        self.members = db.session.scalars(
-            select(Membership)
-            .where(Membership.organisation_id == organisation.id, Membership.network_id == network.id,
-                   Membership.status.in_(VISIBLE))
-            .options(selectinload(Membership.member).selectinload(Member.anchorings),
-                     selectinload(Membership.anchoring))
-            .join(Member, Membership.member_id == Member.id)
-            .order_by(Member.name)
-        ).all()
+
+    def fill(self, members, change_requests, upcoming, offers):
+        """The section's rows, out of what ``load`` read for all sections at once."""
+        self.members = [m for m in members if m.network_id == self.network.id]
         self.main_contact = next((m for m in self.members if m.is_main_contact), None)
         self.active = [m for m in self.members if m.status == MembershipStatus.ACTIVE]
         self.needs_main_contact = (
-            organisation.kind in main_contact.COORDINATED_KINDS and self.main_contact is None and len(self.active) >= 2
+            self.organisation.kind in main_contact.COORDINATED_KINDS and self.main_contact is None
+            and len(self.active) >= 2
         )
-        self.change_requests = db.session.scalars(
+        self.change_requests = [c for c in change_requests if c.network_id == self.network.id]
+        self.upcoming = {member_id: [m for m in meetings if self.network in m.networks]
+                         for member_id, meetings in upcoming.items()}
+        ids = {m.id for m in self.members}
+        self.offers = [o for o in offers if o.to_membership_id in ids]
+        return self
+
+    @classmethod
+    def load(cls, organisation, networks, viewer):
+        """The sections of ``networks`` the viewer may see, read in a fixed number of queries."""
+        sections = [s for s in (cls(organisation, network, viewer) for network in networks) if s.visible]
+        if not sections:
+            return []
+        network_ids = [s.network.id for s in sections]
+        members = db.session.scalars(
+            select(Membership)
+            .where(Membership.organisation_id == organisation.id, Membership.network_id.in_(network_ids),
+                   Membership.status.in_(VISIBLE))
+            # many-to-one: joined in the same query; the members' anchorings in one more.
+            .options(joinedload(Membership.member).selectinload(Member.anchorings), joinedload(Membership.anchoring))
+            .join(Member, Membership.member_id == Member.id)
+            .order_by(Member.name)
+        ).all()
+        change_requests = db.session.scalars(
             select(ChangeRequest)
-            .filter_by(organisation_id=organisation.id, network_id=network.id, status=ChangeStatus.PENDING)
+            .where(ChangeRequest.organisation_id == organisation.id, ChangeRequest.network_id.in_(network_ids),
+                   ChangeRequest.status == ChangeStatus.PENDING)
             .order_by(ChangeRequest.created_at)
         ).all()
-        self.upcoming = upcoming_signups([m.member_id for m in self.members], network)
-        self.offers = db.session.scalars(
+        upcoming = upcoming_signups({m.member_id for m in members}, network_ids)
+        offers = db.session.scalars(
             select(Handover).where(Handover.status == HandoverStatus.PENDING,
-                                   Handover.to_membership_id.in_([m.id for m in self.members]))
+                                   Handover.to_membership_id.in_([m.id for m in members]))
         ).all()
+        return [s.fill(members, change_requests, upcoming, offers) for s in sections]
 
     @property
     def visible(self):
@@ -100,14 +120,15 @@ class Section:
         return [m for m in self.active if self.mine is None or m.id != self.mine.id]
 
 
-def upcoming_signups(member_ids, network):
-    """{member id: [upcoming meetings of this network they signed up for]}, in one query."""
+def upcoming_signups(member_ids, network_ids):
+    """{member id: [upcoming meetings of these networks they signed up for]}, in one query."""
     rows = db.session.execute(
         select(Signup.member_id, Meeting)
         .join(Meeting, Signup.meeting_id == Meeting.id)
-        .join(meeting_networks, meeting_networks.c.meeting_id == Meeting.id)
-        .where(Signup.member_id.in_(member_ids), meeting_networks.c.network_id == network.id,
+        .where(Signup.member_id.in_(list(member_ids)),
+               Meeting.networks.any(Network.id.in_(list(network_ids))),
                Meeting.status == MeetingStatus.PLANNED, Meeting.starts_at > utcnow())
+        .options(selectinload(Meeting.networks))
         .order_by(Meeting.starts_at)
     ).all()
     result = {}
@@ -117,19 +138,17 @@ def upcoming_signups(member_ids, network):
 
 
 def sections_for(organisation):
-    networks = db.session.scalars(select(Network).order_by(Network.id)).all()
-    sections = [Section(organisation, network, current_user) for network in networks]
-    return [s for s in sections if s.visible]
+    return Section.load(organisation, db.session.scalars(select(Network).order_by(Network.id)).all(), current_user)
 
 
 def load_section(organisation_id, code):
     """Load or 404, then check access or 403: the order every action here follows."""
     organisation = db.get_or_404(Organisation, organisation_id)
     network = db.one_or_404(select(Network).filter_by(code=code))
-    section = Section(organisation, network, current_user)
-    if not section.visible:
+    sections = Section.load(organisation, [network], current_user)
+    if not sections:
         abort(403)
-    return section
+    return sections[0]
 
 
 def back(section):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from blueprints.auth.forms import ConfirmForm
 from blueprints.reviews import bp
 from blueprints.reviews.forms import AnswerForm, MandateForm, OpenReviewForm
-from blueprints.util import coordinated_network_or_403, network_or_404, token_error, wants_fragment
+from blueprints.util import ListPage, coordinated_network_or_403, network_or_404, token_error, wants_fragment
 from extensions import db, limiter
 from models import DomainError, tokens
 from models import review as reviews
@@ -76,33 +76,43 @@ def new(code):
         422 if form.errors else 200
 
 
+ANSWERS_PER_PAGE = 50
+
+
 def cycle_context(cycle):
     """The figures the live progress block needs."""
     asked, answered = reviews.progress(cycle)
     return dict(cycle=cycle, asked=asked, answered=answered, purposes=PURPOSES, days=reviews.answers_by_day(cycle))
 
 
-def results_context(cycle):
-    rows = reviews.rows(cycle)
-    return dict(rows=rows, summary=reviews.summary(cycle), comments=reviews.written(rows),
-                earlier=reviews.earlier(cycle))
+def results_context(cycle, rows):
+    """The evaluation and the comparison; ``rows`` give the comments (all rows, or the noteworthy ones)."""
+    return dict(summary=reviews.summary(cycle), comments=reviews.written(rows), earlier=reviews.earlier(cycle))
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>")
 @login_required
 def cycle(cycle_id):
+    """The results: the evaluation for everyone who answered, and who answered what, a page at a time."""
     cycle = coordinated_cycle_or_403(cycle_id)
     context = cycle_context(cycle)
     if wants_fragment("progress"):  # polled while the cycle is open
         return render_block("reviews/cycle.html", "progress", **context)
-    return render_template("reviews/cycle.html", **results_context(cycle), confirm=ConfirmForm(), **context)
+    page = ListPage(request.args.get("page", 1, type=int), ANSWERS_PER_PAGE, context["asked"])
+    answers = dict(page=page, rows=reviews.rows(cycle, limit=page.per_page, offset=page.offset))
+    if wants_fragment("answers"):
+        return render_block("reviews/cycle.html", "answers", **context, **answers)
+    noteworthy = reviews.rows(cycle, noteworthy=True)
+    return render_template("reviews/cycle.html", **results_context(cycle, noteworthy), noteworthy=noteworthy,
+                           confirm=ConfirmForm(), **answers, **context)
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>/report")
 @login_required
 def report(cycle_id):
     cycle = coordinated_cycle_or_403(cycle_id)
-    return render_template("reviews/report.html", **results_context(cycle), **cycle_context(cycle))
+    rows = reviews.rows(cycle)
+    return render_template("reviews/report.html", rows=rows, **results_context(cycle, rows), **cycle_context(cycle))
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>/export.csv")
