@@ -5,11 +5,16 @@
 Each run builds a fresh database (migrations applied, reference data loaded), inserts N active
 NIK members spread over the municipalities, then times, in this order: sending a newsletter
 (one personal mail each, written to the outbox), posting a request for advice (one mail each),
-opening the yearly review (the responses and one composed mail each) and closing it (every
-non-responder lapsed and audited), and prints the figures with the number of SQL statements each took.
+opening the yearly review (the responses and one composed mail each), an emergency call-in to
+every member, and closing the review (every non-responder lapsed and audited), and prints the figures
+with the number of SQL statements each took; then delivers mail from the outbox to a local SMTP
+server (aiosmtpd, in this process) and reports the rate.
 """
 
 import argparse
+import multiprocessing
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -17,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, insert, make_url, select, text
+from sqlalchemy import create_engine, event, func, insert, make_url, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -48,9 +53,48 @@ def fill(members):
     return nik
 
 
-def measure(url, members):
+DELIVERED = 2_000  # mails sent to the local SMTP server to measure the outbox's rate
+
+
+def _worker(config, quota):
+    """A worker process of its own, as ``flask outbox send`` is: deliver until ``quota`` mails are out."""
+    app = create_app(dict(config))
+    with app.app_context():
+        from models import outbox
+
+        sent = 0
+        while sent < quota:
+            done = outbox.deliver(worker="bench", limit=100)
+            if not done["sent"]:
+                break
+            sent += done["sent"]
+
+
+def deliver_rate(config, workers):
+    """Mails a second from the outbox to the local SMTP server, with ``workers`` processes side by side."""
+    context = multiprocessing.get_context("spawn")
+    config = {k: v for k, v in config.items() if k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "BASE_URL",
+                                                      "TRACKER_ENV", "MAIL_SUPPRESS_SEND", "MAIL_SERVER",
+                                                      "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL")}
+    from models import OutboxMessage
+
+    before = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent"))
+    processes = [context.Process(target=_worker, args=(config, DELIVERED // workers)) for _ in range(workers)]
+    start = time.perf_counter()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - start
+    db.session.expire_all()
+    after = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent"))
+    return (after - before) / elapsed
+
+
+def measure(url, members, smtp_port):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "BASE_URL": "http://localhost",
-                      "TRACKER_ENV": "production", "MAIL_SUPPRESS_SEND": True})
+                      "TRACKER_ENV": "production", "MAIL_SUPPRESS_SEND": False, "MAIL_SERVER": "127.0.0.1",
+                      "MAIL_PORT": smtp_port, "MAIL_USE_TLS": False, "MAIL_USE_SSL": False})
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -83,7 +127,16 @@ def measure(url, members):
                                             now + timedelta(days=10), by=coordinator))
         cycle = timed("open", lambda: reviews.open_cycle(nik, now.year, now + timedelta(days=21),
                                                           now + timedelta(days=14)))
+        from models import meeting as meetings
+        from models import outbox
+
+        emergency = meetings.plan([nik], kind="emergency", title="Hendelse", format="digital",
+                                  starts_at=now + timedelta(hours=2), ends_at=now + timedelta(hours=3))
+        db.session.commit()
+        figures["called"] = timed("call_in", lambda: meetings.call_in(emergency))
         figures["lapsed"] = timed("close", lambda: reviews.close(cycle, now=now + timedelta(days=22)))
+        for workers in (1, 2):
+            figures[f"delivery_{workers}"] = deliver_rate(app.config, workers)
         db.session.remove()
         db.engine.dispose()
     return figures
@@ -104,18 +157,35 @@ def main():
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         targets.append(("PostgreSQL", server.set(drivername="postgresql+psycopg", database=name)
                         .render_as_string(hide_password=False), (admin, name)))
-    steps = ("newsletter", "advice", "open", "close")
+    steps = ("newsletter", "advice", "open", "close", "call_in")
     print(f"{args.members} active members; each cell: seconds (SQL statements)")
-    print("| database | newsletter sent | request for advice posted | review opened | review closed (lapsed) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| database | newsletter sent | request for advice posted | review opened | review closed (lapsed) "
+          "| emergency call-in | outbox to local SMTP |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    with socket.socket() as probe:  # a free port for the SMTP server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # The SMTP server in a process of its own, as a real one would be (not competing for this one's GIL).
+    smtp = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                             "-c", "aiosmtpd.handlers.Sink"])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
     try:
         for label, url, _cleanup in targets:
-            figures = measure(url, args.members)
+            figures = measure(url, args.members, port)
             cells = [f"{figures[s][0]:.2f} ({figures[s][1]})" for s in steps]
             cells[0] += f", {figures['reached']} mails"
             cells[3] += f", {figures['lapsed']} lapsed"
+            cells[4] += f", {figures['called']} mails"
+            cells.append(f"{figures['delivery_1']:.0f} mails/s (1 worker), {figures['delivery_2']:.0f} (2 workers)")
             print(f"| {label} | " + " | ".join(cells) + " |")
     finally:
+        smtp.terminate()
+        smtp.wait()
         for _label, _url, cleanup in targets:
             if cleanup:
                 admin, name = cleanup

@@ -30,7 +30,7 @@ from models.errors import DomainError
 from models.member import Member, active_in
 from models.membership import MembershipStatus
 from models.network import Network
-from models.outbox import compose, link, queue_many
+from models.outbox import compose_each, link, queue_many
 from models.types import UTCDateTime, utcnow
 
 advice_request_networks = Table(
@@ -110,9 +110,8 @@ def _mail(request, template, subject, only_unanswered=False):
     query = asked(request).with_only_columns(Member.email).order_by(Member.id)
     if only_unanswered:
         query = query.where(~Member.id.in_(select(AdviceAnswer.member_id).where(AdviceAnswer.request_id == request.id)))
-    row = compose("", subject, template, request=request, url=link("advice.show", request_id=request.id),
-                  batch=request.batch)
-    return queue_many({**row, "recipient": email} for email in db.session.scalars(query))
+    return queue_many(compose_each(((email, {}) for email in db.session.scalars(query)), subject, template,
+                                   request=request, url=link("advice.show", request_id=request.id), batch=request.batch))
 
 
 def post(title, body, document_url, networks, deadline, remind_at, by, now=None):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from flask_babel import force_locale, format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
@@ -460,6 +461,33 @@ def called_in(meeting):
     from models.member import Member, active_in
 
     return db.session.scalars(active_in(n.id for n in meeting.networks).order_by(Member.name)).all()
+
+
+EMERGENCY_PRIORITY = 10  # an emergency call-in passes other mail in the outbox
+
+
+def call_in(meeting, only=None):
+    """Mail every active member of the meeting's networks (once each; ``only``: just these member ids),
+    ahead of other mail, composed once; the first call-in is also posted in the networks' Teams channels."""
+    from models import teams, tokens
+    from models.outbox import compose_each, link, queue_many
+
+    members = [m for m in called_in(meeting) if only is None or m.id in only]
+    with force_locale("nb"):
+        title = str(_l("Emergency call-in: %(title)s", title=meeting.title))
+        when = format_datetime(meeting.starts_at, "EEEE d. MMMM y HH:mm")
+    if only is None:  # the channels hear of it once, not again with each repeat
+        text = "\n\n".join(filter(None, [when, meeting.online_link, meeting.description,
+                                          link("meetings.show", meeting_id=meeting.id)]))
+        for network in meeting.networks:
+            teams.post(network, title, text, "emergency_call_in", priority=EMERGENCY_PRIORITY)
+    return queue_many(compose_each(
+        ((member.email, {"name": member.name, "ack_url": link(
+            "meetings.acknowledge", token=tokens.make("acknowledge", meeting=meeting.id, member=member.id))})
+         for member in members),
+        title, "emergency_call_in", personal=("name", "ack_url"), priority=EMERGENCY_PRIORITY, meeting=meeting,
+        url=link("meetings.show", meeting_id=meeting.id),
+    ))
 
 
 def acknowledged_ids(meeting):

@@ -21,12 +21,8 @@ from models.markdown import to_text
 from models.member import Member, active_in
 from models.network import Network
 from models.membership import MembershipStatus
-from models.outbox import compose, link, queue_many
+from models.outbox import compose_each, link, queue_many, slot
 from models.types import UTCDateTime, string_enum, utcnow
-
-# The unsubscribe link is put into the composed mail once, then each recipient's link into a copy.
-_LINK_SLOT = "https://unsubscribe.invalid/slot"
-
 
 class InputStatus(enum.StrEnum):
     QUEUED = "queued"
@@ -245,11 +241,15 @@ def count_recipients(newsletter):
     return db.session.scalar(select(func.count()).select_from(recipients(newsletter).subquery()))
 
 
-def _mail(newsletter, recipient, test=False):
+def _mail(newsletter, people, test=False):
+    """The issue for each of ``people`` (member id, address), each with their own unsubscribe link."""
     subject = _l("[TEST] %(title)s", title=newsletter.title) if test else newsletter.title
-    return compose(recipient, subject, "newsletter", newsletter=newsletter, inputs=_included(newsletter),
-                   unsubscribe_url=_LINK_SLOT, archive_url=link("newsletters.show", newsletter_id=newsletter.id),
-                   headers={"List-Unsubscribe": f"<{_LINK_SLOT}>"}, batch=None if test else newsletter.batch)
+    return compose_each(
+        ((email, {"unsubscribe_url": link("newsletters.unsubscribe", token=tokens.make("unsubscribe", member=member_id))})
+         for member_id, email in people),
+        subject, "newsletter", personal=("unsubscribe_url",), newsletter=newsletter, inputs=_included(newsletter),
+        archive_url=link("newsletters.show", newsletter_id=newsletter.id),
+        headers={"List-Unsubscribe": f"<{slot('unsubscribe_url')}>"}, batch=None if test else newsletter.batch)
 
 
 def _included(newsletter):
@@ -260,18 +260,9 @@ def _included(newsletter):
     ).all()
 
 
-def _personal(row, member_id):
-    """The composed mail with this member's own unsubscribe link."""
-    url = link("newsletters.unsubscribe", token=tokens.make("unsubscribe", member=member_id))
-    return {**row, "body_text": row["body_text"].replace(_LINK_SLOT, url),
-            "body_html": row["body_html"].replace(_LINK_SLOT, url),
-            "headers": {"List-Unsubscribe": f"<{url}>"}}
-
-
 def send_test(newsletter, member):
     """The issue as it will arrive, to ``member`` only (a coordinator checking it)."""
-    row = _personal(_mail(newsletter, member.email, test=True), member.id)
-    queue_many([row])
+    queue_many(_mail(newsletter, [(member.id, member.email)], test=True))
 
 
 def send(newsletter, by):
@@ -288,10 +279,9 @@ def send(newsletter, by):
     ).rowcount
     if taken != 1:
         raise DomainError(_l("This issue has been sent and can no longer change."))
-    template = _mail(newsletter, "")
     people = db.session.execute(recipients(newsletter).with_only_columns(Member.id, Member.email)
                                 .order_by(Member.id)).all()
-    sent = queue_many(_personal({**template, "recipient": email}, member_id) for member_id, email in people)
+    sent = queue_many(_mail(newsletter, people))
     for network in newsletter.networks:
         teams.post(network, newsletter.title,
                    f"{to_text(newsletter.body)}\n\n{link('newsletters.show', newsletter_id=newsletter.id)}",

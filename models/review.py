@@ -38,7 +38,7 @@ from models import audit, tokens
 from models.errors import DomainError
 from models.member import Member
 from models.membership import Membership, MembershipStatus, lapse_many
-from models.outbox import OutboxMessage, compose, link, queue_many
+from models.outbox import OutboxMessage, compose_each, link, queue_many
 from models.types import UTCDateTime, string_enum, utcnow
 
 # The network's four purposes, as the mandate states them; the evaluation asks about each.
@@ -249,11 +249,10 @@ def _mail(cycle, template, subject, only_unanswered=False):
     )
     if only_unanswered:
         query = query.where(ReviewResponse.answered_at.is_(None))
-    return queue_many(
-        compose(email, subject, template, name=name, cycle=cycle, network=cycle.network,
-                url=link("reviews.answer", token=tokens.make("review", response=response_id)))
-        for response_id, name, email in db.session.execute(query)
-    )
+    return queue_many(compose_each(
+        ((email, {"name": name, "url": link("reviews.answer", token=tokens.make("review", response=response_id))})
+         for response_id, name, email in db.session.execute(query)),
+        subject, template, personal=("name", "url"), cycle=cycle, network=cycle.network))
 
 
 # -- reminding and closing ---------------------------------------------------------------------

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import force_locale, format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
@@ -26,7 +25,6 @@ from blueprints.util import network_or_404, token_error, wants_fragment
 from extensions import db, limiter
 from models import DomainError, Meeting, MeetingKind, Member, Network, Signup, tokens
 from models import meeting as meetings
-from models import teams
 from models import topic as topics
 from models.notices import notify
 from models.meeting import OSLO
@@ -139,7 +137,7 @@ def new():
         else:
             messages = [_("%(title)s is planned.", title=meeting.title)]
             if meeting.kind == MeetingKind.EMERGENCY:
-                count = call_in(meeting)
+                count = meetings.call_in(meeting)
                 messages.append(_("The call-in is on its way to %(n)s members, ahead of other mail.", n=count))
             db.session.commit()
             return saved(meeting, messages)
@@ -284,30 +282,6 @@ def calendar_file(meeting_id):
 
 # -- emergency call-in ------------------------------------------------------------------------
 
-EMERGENCY_PRIORITY = 10
-
-
-def call_in(meeting, only=None):
-    """Mail every active member of the meeting's networks (once each), ahead of other mail."""
-    members = [m for m in meetings.called_in(meeting) if only is None or m.id in only]
-    if only is None:  # the networks' Teams channels hear of it once, not again with each repeat
-        with force_locale("nb"):
-            title = _("Emergency call-in: %(title)s", title=meeting.title)
-            when = format_datetime(meeting.starts_at, "EEEE d. MMMM y HH:mm")
-        text = "\n\n".join(filter(None, [when, meeting.online_link, meeting.description,
-                                          link("meetings.show", meeting_id=meeting.id)]))
-        for network in meeting.networks:
-            teams.post(network, title, text, "emergency_call_in", priority=EMERGENCY_PRIORITY)
-    for member in members:
-        token = tokens.make("acknowledge", meeting=meeting.id, member=member.id)
-        queue(
-            member.email, _l("Emergency call-in: %(title)s", title=meeting.title), "emergency_call_in",
-            priority=EMERGENCY_PRIORITY, member=member, meeting=meeting,
-            ack_url=link("meetings.acknowledge", token=token), url=link("meetings.show", meeting_id=meeting.id),
-        )
-    return len(members)
-
-
 @bp.route("/received/<token>", methods=["GET", "POST"])
 @limiter.limit("30 per 15 minutes")
 def acknowledge(token):
@@ -354,7 +328,7 @@ def remind_unacknowledged(meeting_id):
     meeting = coordinator_meeting_or_403(meeting_id)
     ConfirmForm().validate_on_submit()
     waiting = {m.id for m in acknowledgement_context(meeting)["waiting"]}
-    count = call_in(meeting, only=waiting)
+    count = meetings.call_in(meeting, only=waiting)
     db.session.commit()
     flash(_("A reminder is on its way to %(n)s members.", n=count), "success")
     return redirect(url_for("meetings.acknowledgements", meeting_id=meeting.id), code=303)
