@@ -1,5 +1,8 @@
 """The application factory: ``create_app`` builds everything; nothing happens at import."""
 
+import hashlib
+import os
+
 from flask import Flask, current_app, g, has_request_context, render_template, request, session
 from flask_babel import lazy_gettext
 from flask_login import current_user
@@ -8,7 +11,7 @@ from sqlalchemy import event
 
 import config
 from models.types import render_item
-from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
+from extensions import babel, compress, csrf, db, htmx, limiter, login_manager, mail, migrate
 
 
 def create_app(test_config=None):
@@ -28,6 +31,8 @@ def create_app(test_config=None):
     mail.init_app(app)
     limiter.init_app(app)
     htmx.init_app(app)
+    compress.init_app(app)
+    app.url_defaults(fingerprint_static)
     login_manager.init_app(app)
 
     import models  # registers the models with the metadata
@@ -125,6 +130,24 @@ def register_error_pages(app):
     for code in (400, 403, 404, 405, 429, 500):
         app.register_error_handler(code, lambda e, code=code: error_page(e, code))
     app.register_error_handler(CSRFError, lambda e: error_page(e, 400))
+
+
+def fingerprint_static(endpoint, values):
+    """``url_for('static', …)`` carries the file's content hash (``?v=…``): a changed file gets a new
+    address, so browsers may keep every static file for a year (``SEND_FILE_MAX_AGE_DEFAULT``)."""
+    if endpoint != "static" or "v" in values or "filename" not in values:
+        return
+    hashes = current_app.extensions.setdefault("static_hashes", {})
+    filename = values["filename"]
+    if filename not in hashes:
+        path = os.path.join(current_app.static_folder, filename)
+        try:
+            with open(path, "rb") as file:
+                hashes[filename] = hashlib.sha256(file.read()).hexdigest()[:12]
+        except OSError:
+            hashes[filename] = None
+    if hashes[filename]:
+        values["v"] = hashes[filename]
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record):

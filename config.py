@@ -33,6 +33,13 @@ DEFAULTS = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "ORGANISATIONS_PER_PAGE": 50,
     "DIRECTORY_PER_PAGE": 50,
+    # Static URLs carry their content hash (app.fingerprint_static): cached for a year.
+    "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
+    # Compressed where it pays: text over 500 bytes, for clients that ask (gzip or brotli).
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
+    "COMPRESS_LEVEL": 6,
+    "COMPRESS_BR_LEVEL": 4,
+    "COMPRESS_MIN_SIZE": 500,
     # werkzeug's scrypt (n=2**15, r=8, p=1): memory-hard, the current recommendation.
     "PASSWORD_HASH_METHOD": "scrypt",
     "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,

@@ -1,6 +1,7 @@
 """Flask extensions, created once and attached to the app in ``create_app``."""
 
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -29,3 +30,4 @@ mail = Mail()
 limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 htmx = Htmx()
+compress = Compress()
