@@ -40,6 +40,8 @@ DEFAULTS = {
     "COMPRESS_LEVEL": 6,
     "COMPRESS_BR_LEVEL": 4,
     "COMPRESS_MIN_SIZE": 500,
+    # Not streamed responses (static files, exports): Flask-Compress leaves their file open (a ResourceWarning).
+    "COMPRESS_STREAMS": False,
     # werkzeug's scrypt (n=2**15, r=8, p=1): memory-hard, the current recommendation.
     "PASSWORD_HASH_METHOD": "scrypt",
     "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,

@@ -14,7 +14,7 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from faker import Faker
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
 
 from extensions import db
@@ -283,3 +283,27 @@ def _reviews(rng, networks, active, coordinator, today, years, fake):
             count += 1
     return count
 
+
+
+def key_pages():
+    """The pages the benchmark loads and whose statements are counted, on the demo data:
+    {name: (path, extra headers)}, all for the demo coordinator."""
+    nik = db.session.scalar(select(Network).filter_by(code="NIK"))
+    busiest = db.session.scalar(
+        select(Membership.organisation_id).where(Membership.network_id == nik.id, Membership.status == "active")
+        .group_by(Membership.organisation_id).order_by(func.count().desc(), Membership.organisation_id).limit(1))
+    meeting = db.session.scalar(select(Signup.meeting_id).group_by(Signup.meeting_id)
+                                .order_by(func.count().desc(), Signup.meeting_id).limit(1))
+    cycle = db.session.scalar(select(ReviewCycle.id).where(ReviewCycle.network_id == nik.id)
+                              .order_by(ReviewCycle.year.desc()).limit(1))
+    year = db.session.scalar(select(func.max(Meeting.year)))
+    fragment = {"HX-Request": "true", "HX-Target": "directory-results"}
+    return {
+        "directory": ("/directory/?q=an", {}),
+        "directory fragment": ("/directory/?q=an", fragment),
+        "municipality": (f"/municipality/{busiest}", {}),
+        "year plan": (f"/meetings/plan/NIK/{year}", {}),
+        "meeting (most sign-ups)": (f"/meetings/{meeting}", {}),
+        "coordinator overview": ("/coordinator/overview?network=NIK", {}),
+        "review results": (f"/reviews/cycle/{cycle}", {}),
+    }

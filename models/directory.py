@@ -3,7 +3,7 @@
 A member may hide from it; coordinators still see everyone.  Public pages never use it.
 """
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from models.member import Member
@@ -24,8 +24,9 @@ def search(viewer, text=""):
         .join(Organisation, Organisation.id == Member.organisation_id)
         .outerjoin(county, and_(county.kind == OrganisationKind.COUNTY_MUNICIPALITY,
                                 county.number == Organisation.county_number))
+        # Correlated on member_id alone, so the (member_id, network_id) index serves it.
         .where(Member.deleted_at.is_(None),
-               Member.memberships.any(Membership.status == MembershipStatus.ACTIVE))
+               exists().where(Membership.member_id == Member.id, Membership.status == MembershipStatus.ACTIVE))
         .options(selectinload(Member.organisation),
                  selectinload(Member.memberships).selectinload(Membership.network))
         .order_by(Member.name_folded, Member.id)

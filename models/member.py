@@ -5,7 +5,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, delete, false, select
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, delete, exists, false, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -28,8 +28,9 @@ def active_in(network_ids):
     """The members active in any of these networks, each once (someone in two networks gets one mail)."""
     return select(Member).where(
         Member.deleted_at.is_(None),
-        Member.memberships.any(Membership.network_id.in_(list(network_ids))
-                               & (Membership.status == MembershipStatus.ACTIVE)),
+        # Correlated on member_id alone, so the (member_id, network_id) index serves it.
+        exists().where(Membership.member_id == Member.id, Membership.network_id.in_(list(network_ids)),
+                       Membership.status == MembershipStatus.ACTIVE),
     )
 
 

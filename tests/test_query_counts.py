@@ -1,35 +1,12 @@
 """The key pages run the same small number of SQL statements at 100 and at 10,000 members (no N+1)."""
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 
 from extensions import db
-from models import Meeting, Membership, Network, ReviewCycle, Signup, demo
+from models import demo
 from tests.conftest import ReferenceRows, empty_tables
 
 LIMIT = 10
-
-
-def key_pages():
-    """The pages the benchmark loads, on the demo data: {name: (path, headers)}."""
-    nik = db.session.scalar(select(Network).filter_by(code="NIK"))
-    busiest = db.session.scalar(
-        select(Membership.organisation_id).where(Membership.network_id == nik.id, Membership.status == "active")
-        .group_by(Membership.organisation_id).order_by(func.count().desc(), Membership.organisation_id).limit(1))
-    meeting = db.session.scalar(select(Signup.meeting_id).group_by(Signup.meeting_id)
-                                .order_by(func.count().desc(), Signup.meeting_id).limit(1))
-    cycle = db.session.scalar(select(ReviewCycle.id).where(ReviewCycle.network_id == nik.id)
-                              .order_by(ReviewCycle.year.desc()).limit(1))
-    year = db.session.scalar(select(func.max(Meeting.year)))
-    fragment = {"HX-Request": "true", "HX-Target": "directory-results"}
-    return {
-        "directory": ("/directory/?q=an", {}),
-        "directory fragment": ("/directory/?q=an", fragment),
-        "municipality": (f"/municipality/{busiest}", {}),
-        "year plan": (f"/meetings/plan/NIK/{year}", {}),
-        "meeting": (f"/meetings/{meeting}", {}),
-        "overview": ("/coordinator/overview?network=NIK", {}),
-        "review results": (f"/reviews/cycle/{cycle}", {}),
-    }
 
 
 def statements_per_page(app):
@@ -38,7 +15,7 @@ def statements_per_page(app):
                            headers={"X-CSRFToken": ""})
     assert response.status_code == 303
     counts = {}
-    for name, (path, headers) in key_pages().items():
+    for name, (path, headers) in demo.key_pages().items():
         statements = []
 
         def record(conn, cursor, statement, parameters, context, executemany):

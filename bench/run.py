@@ -1,0 +1,222 @@
+"""The key pages under load, against a bare-Flask floor, on SQLite and on PostgreSQL, in one run.
+
+    .venv/bin/python bench/run.py [--members 10000] [--duration 10] [--connections 16]
+                                  [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+
+For each database: a fresh database is migrated, loaded with the reference data and seeded with
+``flask demo seed``; the app runs under gunicorn with production settings and the floor
+(``bench/floor.py``) beside it, both gthread 2 workers × 4 threads on 127.0.0.1; wrk loads each
+page for a fixed time with a fixed number of connections, signed in as the demo coordinator.
+Then ``bench/bulk_operations.py`` times the set-wise operations and the outbox.  The figures are
+printed and written to ``bench/results.md`` with the machine's description.  Needs ``wrk``
+(Debian's package: ``apt-get install wrk``).
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+GUNICORN = ["--worker-class", "gthread", "--workers", "2", "--threads", "4", "--log-level", "warning"]
+FULL_GOAL, FRAGMENT_GOAL, P99_GOAL_MS = 0.5, 0.7, 150
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def environment(url):
+    return {**os.environ, "DATABASE_URL": url, "TRACKER_ENV": "production", "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+            "BASE_URL": "http://127.0.0.1", "RATELIMIT_STORAGE_URI": "memory://", "FLASK_APP": "app",
+            "PYTHONPATH": str(ROOT)}
+
+
+def prepare(url, members):
+    env = environment(url)
+    for command in (["db", "upgrade"], ["reference", "load"], ["demo", "seed", "--members", str(members)]):
+        subprocess.run([BIN / "flask", *command], cwd=ROOT, env=env, check=True, capture_output=True)
+    from app import create_app
+    from extensions import db
+    from models import demo
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "BASE_URL": "http://127.0.0.1"})
+    with app.app_context():
+        pages = demo.key_pages()
+        db.engine.dispose()
+    return pages
+
+
+def serve(target, url):
+    port = free_port()
+    process = subprocess.Popen([BIN / "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}", target],
+                               cwd=ROOT, env=environment(url))
+    for _ in range(150):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{target} did not start")
+
+
+def sign_in(base):
+    """The demo coordinator's session cookie, through the real form."""
+    with urllib.request.urlopen(f"{base}/sign-in") as response:
+        page = response.read().decode()
+        cookies = [h.split(";")[0] for h in response.headers.get_all("Set-Cookie") or []]
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    from models import demo
+
+    data = urllib.parse.urlencode({"email": demo.COORDINATOR, "password": demo.DEMO_PASSWORD,
+                                   "csrf_token": token}).encode()
+    request = urllib.request.Request(f"{base}/sign-in", data=data, headers={"Cookie": "; ".join(cookies)})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None
+
+    try:
+        urllib.request.build_opener(NoRedirect).open(request)
+    except urllib.error.HTTPError as answer:
+        if answer.code != 303:
+            raise
+        return "; ".join(h.split(";")[0] for h in answer.headers.get_all("Set-Cookie"))
+    raise RuntimeError("sign-in did not redirect")
+
+
+def load(url, headers, duration, connections):
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s",
+               str(ROOT / "bench" / "report.lua")]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    figures = json.loads(output.strip().splitlines()[-1])
+    figures["rps"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def measure(label, url, args):
+    print(f"== {label}: seeding {args.members} members", flush=True)
+    pages = prepare(url, args.members)
+    app, app_base = serve("app:create_app()", url)
+    floor, floor_base = serve("bench.floor:app", url)
+    try:
+        cookie = sign_in(app_base)
+        for base in (app_base, floor_base):  # warm both up
+            load(base + "/", {}, 2, args.connections)
+        results = {"floor": load(floor_base + "/", {}, args.duration, args.connections)}
+        for name, (path, headers) in pages.items():
+            results[name] = load(app_base + path, {"Cookie": cookie, **headers}, args.duration, args.connections)
+            print(f"   {name}: {results[name]['rps']:.0f} req/s", flush=True)
+    finally:
+        for process in (app, floor):
+            process.terminate()
+            process.wait()
+    return results
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = next(line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    return (f"{os.cpu_count()} cores ({cpu}), {memory} memory, {platform.platform()}, Python "
+            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+            f"{subprocess.run(['wrk', '--version'], capture_output=True, text=True).stdout.split(' Copyright')[0]}")
+
+
+def table(label, results, args):
+    floor = results["floor"]["rps"]
+    lines = [f"### {label}", "",
+             "| page | req/s | ratio to floor | goal | p50 ms | p95 ms | p99 ms | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, figures in results.items():
+        goal = "" if name == "floor" else f"≥ {FRAGMENT_GOAL if 'fragment' in name else FULL_GOAL}"
+        ratio = figures["rps"] / floor
+        lines.append(f"| {name} | {figures['rps']:.0f} | {ratio:.2f} | {goal} | {figures['p50'] / 1000:.1f} | "
+                     f"{figures['p95'] / 1000:.1f} | {figures['p99'] / 1000:.1f} | "
+                     f"{figures['errors'] + figures['non_2xx']} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per page")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="a server URL; the run creates and drops its own database ('' to skip)")
+    parser.add_argument("--skip-bulk", action="store_true", help="leave out bench/bulk_operations.py")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install wrk")
+
+    from sqlalchemy import create_engine, make_url, text
+
+    sections = []
+    workdir = tempfile.mkdtemp()
+    targets = [("SQLite", f"sqlite:///{workdir}/bench.sqlite", None)]
+    if args.postgres:
+        server = make_url(args.postgres).set(drivername="postgresql+psycopg")
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            version = connection.execute(text("SHOW server_version")).scalar()
+        targets.append((f"PostgreSQL {version}", server.set(database=name).render_as_string(hide_password=False),
+                        (admin, name)))
+    try:
+        for label, url, _cleanup in targets:
+            sections.append(table(label, measure(label, url, args), args))
+            print(sections[-1], flush=True)
+    finally:
+        for _label, _url, cleanup in targets:
+            if cleanup:
+                admin, name = cleanup
+                with admin.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    bulk = ""
+    if not args.skip_bulk:
+        print("== bulk operations", flush=True)
+        bulk = subprocess.run([sys.executable, str(ROOT / "bench" / "bulk_operations.py"), "--members",
+                               str(args.members), "--postgres", args.postgres], capture_output=True, text=True,
+                              check=True, cwd=ROOT).stdout
+        print(bulk)
+    report = "\n\n".join([
+        "# Benchmark results",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/run.py --members "
+        f"{args.members} --duration {args.duration} --connections {args.connections}` on {machine()}.",
+        f"Each page: wrk, 2 threads, {args.connections} connections, {args.duration} s, 127.0.0.1, signed in as "
+        "the demo coordinator; app and floor each under gunicorn gthread 2 workers × 4 threads, production "
+        f"settings. Goals: full pages ≥ {FULL_GOAL}× the floor's requests per second, htmx fragments ≥ "
+        f"{FRAGMENT_GOAL}×, p99 under {P99_GOAL_MS} ms on PostgreSQL.",
+        *sections,
+        "## Bulk operations and the outbox",
+        bulk.strip() or "(not run)",
+    ]) + "\n"
+    (ROOT / "bench" / "results.md").write_text(report)
+    print(f"written to {ROOT / 'bench' / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
