@@ -172,7 +172,7 @@ def _places(rng):
             return rng.choice(by_kind[OrganisationKind.COUNTY_MUNICIPALITY]), ("NIK",)
         if roll < 0.87:
             return rng.choice(by_kind[OrganisationKind.VOLUNTARY_ORGANISATION]), ("NIFS",)
-        if roll < 0.97:
+        if roll < 0.995:
             return rng.choice(by_kind[OrganisationKind.HOSPITAL_TRUST]), ("NONEMI",)
         return rng.choice(by_kind[OrganisationKind.OBSERVER]), rng.choice((("NIK", "NIFS"), ("NIK", "NIFS", "NONEMI")))
 
@@ -289,8 +289,10 @@ def key_pages():
     """The pages the benchmark loads and whose statements are counted, on the demo data:
     {name: (path, extra headers)}, all for the demo coordinator."""
     nik = db.session.scalar(select(Network).filter_by(code="NIK"))
-    busiest = db.session.scalar(
-        select(Membership.organisation_id).where(Membership.network_id == nik.id, Membership.status == "active")
+    busiest = db.session.scalar(  # the municipality with most active NIK members
+        select(Membership.organisation_id).join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.network_id == nik.id, Membership.status == "active",
+               Organisation.kind == OrganisationKind.MUNICIPALITY)
         .group_by(Membership.organisation_id).order_by(func.count().desc(), Membership.organisation_id).limit(1))
     meeting = db.session.scalar(select(Signup.meeting_id).group_by(Signup.meeting_id)
                                 .order_by(func.count().desc(), Signup.meeting_id).limit(1))

@@ -398,9 +398,9 @@ def restorable_by_member(member, now=None):
 # -- results -----------------------------------------------------------------------------------
 
 
-def rows(cycle, limit=None, offset=0, noteworthy=False):
+def rows(cycle, limit=None, offset=0, lapsed=False):
     """The cycle's responses with their member (and organisation) and whether mail to them bounced,
-    by name; a page of them with ``limit``; with ``noteworthy``, only those with a comment or lapsed."""
+    by name; a page of them with ``limit``; with ``lapsed``, only those taken off the list."""
     bounced = exists().where(OutboxMessage.recipient == Member.email, OutboxMessage.bounced)
     query = (
         select(ReviewResponse, Member, bounced.label("bounced"))
@@ -410,16 +410,24 @@ def rows(cycle, limit=None, offset=0, noteworthy=False):
         .order_by(Member.name, Member.id)
         .limit(limit).offset(offset)
     )
-    if noteworthy:
-        query = query.where(or_(ReviewResponse.lapsed_at.is_not(None), ReviewResponse.change_wish.is_not(None),
-                                *[getattr(ReviewResponse, f"comment_{key}").is_not(None) for key, _ in PURPOSES]))
+    if lapsed:
+        query = query.where(ReviewResponse.lapsed_at.is_not(None))
     return db.session.execute(query).all()
 
 
-def written(rows):
-    """The free text of the answers in ``rows``: {purpose key: [comments], "change": [what should change]}."""
-    found = {key: [r.comment(key) for r, _member, _bounced in rows if r.comment(key)] for key, _label in PURPOSES}
-    found["change"] = [r.change_wish for r, _member, _bounced in rows if r.change_wish]
+def written(cycle):
+    """The free text of the cycle's answers: {purpose key: [comments], "change": [what should change]},
+    read as plain columns (no rows built for the answers without text)."""
+    texts = [getattr(ReviewResponse, f"comment_{key}") for key, _label in PURPOSES] + [ReviewResponse.change_wish]
+    found = {key: [] for key, _label in PURPOSES}
+    found["change"] = []
+    keys = [key for key, _label in PURPOSES] + ["change"]
+    for values in db.session.execute(
+            select(*texts).where(ReviewResponse.cycle_id == cycle.id, or_(*[t.is_not(None) for t in texts]))
+            .order_by(ReviewResponse.answered_at, ReviewResponse.id)):
+        for key, value in zip(keys, values):
+            if value:
+                found[key].append(value)
     return found
 
 
@@ -437,15 +445,19 @@ def answers_by_day(cycle):
     return result
 
 
+def figures(cycle):
+    """(asked, answered, summary) in one query; summary per purpose: {key: {"counts": [n for 1..5],
+    "answers": n, "mean": float | None}}."""
+    return _figures([cycle.id]).get(cycle.id, (0, 0, _empty_summary()))
+
+
 def progress(cycle):
     """(asked, answered)."""
-    asked, answered, _summary = _figures([cycle.id]).get(cycle.id, (0, 0, None))
-    return asked, answered
+    return figures(cycle)[:2]
 
 
 def summary(cycle):
-    """Per purpose: {key: {"counts": [n for 1..5], "answers": n, "mean": float | None}}."""
-    return _figures([cycle.id]).get(cycle.id, (0, 0, _empty_summary()))[2]
+    return figures(cycle)[2]
 
 
 def _empty_summary():

@@ -76,7 +76,13 @@ def test_the_email_line_is_ready_to_paste(client, create_member, create_coordina
     b = create_member(municipality("0301"), name="B")
     sign_in(client, create_coordinator("NIK").email)
     page = client.get("/coordinator/overview?network=NIK").get_data(as_text=True)
-    assert f"{a.email}; {b.email}" in page
+    assert a.email not in page  # thousands of addresses come only when asked for
+    assert 'href="/coordinator/overview?network=NIK&amp;addresses=1#email-line"' in page
+    # Without JavaScript, the link; with htmx, the same line as a fragment in place.
+    assert f"{a.email}; {b.email}" in client.get("/coordinator/overview?network=NIK&addresses=1").get_data(as_text=True)
+    fragment = client.get("/coordinator/overview?network=NIK&addresses=1",
+                          headers={"HX-Request": "true", "HX-Target": "email-line-area"}).get_data(as_text=True)
+    assert "<html" not in fragment and f"{a.email}; {b.email}" in fragment and 'id="email-line"' in fragment
 
 
 def test_the_query_count_of_the_overview_does_not_grow(client, create_member, create_coordinator, municipality, count_queries):

@@ -210,8 +210,11 @@ def overview():
     }
     if wants_fragment("overview-results"):
         return render_block("coordinator/overview.html", "results", **context)
+    if request.args.get("addresses"):
+        context["email_line"] = overview_model.email_line(network)
+        if wants_fragment("email-line-area"):
+            return render_block("coordinator/overview.html", "email_line", **context)
     context["counties"] = overview_model.county_summary(network)
-    context["email_line"] = overview_model.email_line(network)
     return render_template("coordinator/overview.html", **context)
 
 

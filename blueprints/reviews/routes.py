@@ -80,14 +80,16 @@ ANSWERS_PER_PAGE = 50
 
 
 def cycle_context(cycle):
-    """The figures the live progress block needs."""
-    asked, answered = reviews.progress(cycle)
-    return dict(cycle=cycle, asked=asked, answered=answered, purposes=PURPOSES, days=reviews.answers_by_day(cycle))
+    """The figures the live progress block needs, and the evaluation's (one query for both)."""
+    asked, answered, summary = reviews.figures(cycle)
+    return dict(cycle=cycle, asked=asked, answered=answered, summary=summary, purposes=PURPOSES,
+                days=reviews.answers_by_day(cycle))
 
 
-def results_context(cycle, rows):
-    """The evaluation and the comparison; ``rows`` give the comments (all rows, or the noteworthy ones)."""
-    return dict(summary=reviews.summary(cycle), comments=reviews.written(rows), earlier=reviews.earlier(cycle))
+def results_context(cycle):
+    """The comments, the lapsed with their restore buttons, and the comparison with earlier years."""
+    return dict(comments=reviews.written(cycle), lapsed=reviews.rows(cycle, lapsed=True),
+                earlier=reviews.earlier(cycle))
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>")
@@ -102,17 +104,16 @@ def cycle(cycle_id):
     answers = dict(page=page, rows=reviews.rows(cycle, limit=page.per_page, offset=page.offset))
     if wants_fragment("answers"):
         return render_block("reviews/cycle.html", "answers", **context, **answers)
-    noteworthy = reviews.rows(cycle, noteworthy=True)
-    return render_template("reviews/cycle.html", **results_context(cycle, noteworthy), noteworthy=noteworthy,
-                           confirm=ConfirmForm(), **answers, **context)
+    return render_template("reviews/cycle.html", **results_context(cycle), confirm=ConfirmForm(), **answers,
+                           **context)
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>/report")
 @login_required
 def report(cycle_id):
     cycle = coordinated_cycle_or_403(cycle_id)
-    rows = reviews.rows(cycle)
-    return render_template("reviews/report.html", rows=rows, **results_context(cycle, rows), **cycle_context(cycle))
+    return render_template("reviews/report.html", rows=reviews.rows(cycle), **results_context(cycle),
+                           **cycle_context(cycle))
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>/export.csv")
