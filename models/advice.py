@@ -28,8 +28,7 @@ from extensions import db
 from models import audit
 from models.errors import DomainError
 from models.member import Member, active_in
-from models.membership import MembershipStatus
-from models.network import Network
+from models.network import Network, ToNetworks
 from models.outbox import compose_each, link, queue_many
 from models.types import UTCDateTime, utcnow
 
@@ -41,7 +40,7 @@ advice_request_networks = Table(
 )
 
 
-class AdviceRequest(db.Model):
+class AdviceRequest(ToNetworks, db.Model):
     __tablename__ = "advice_requests"
     __table_args__ = (CheckConstraint("remind_at < deadline", name="reminder_before_deadline"),)
 
@@ -64,22 +63,12 @@ class AdviceRequest(db.Model):
     def batch(self):
         return f"advice:{self.id}"
 
-    @property
-    def codes(self):
-        return " + ".join(n.code for n in self.networks)
-
     def is_open(self, now=None):
         return (now or utcnow()) < self.deadline
 
-    def managed_by(self, member):
-        """A coordinator manages a request when they coordinate every network it went to."""
-        return bool(self.networks) and all(member.coordinates(n) for n in self.networks)
-
     def asks(self, member):
         """Whether ``member`` is asked: active in one of its networks."""
-        ids = {n.id for n in self.networks}
-        return member.deleted_at is None and any(
-            m.network_id in ids and m.status == MembershipStatus.ACTIVE for m in member.memberships)
+        return member.deleted_at is None and bool({n.id for n in self.networks} & member.active_network_ids)
 
 
 class AdviceAnswer(db.Model):
@@ -195,7 +184,7 @@ def answers(request):
 def open_for(member, now=None):
     """The open requests to ``member``'s networks, nearest deadline first, and their own answers."""
     now = now or utcnow()
-    ids = {m.network_id for m in member.memberships if m.status == MembershipStatus.ACTIVE}
+    ids = member.active_network_ids
     requests = db.session.scalars(
         select(AdviceRequest).where(AdviceRequest.deadline > now,
                                     AdviceRequest.networks.any(Network.id.in_(ids)))

@@ -127,3 +127,12 @@ class Anchoring(db.Model):
     @classmethod
     def pending(cls):
         return select(cls).where(cls.status == AnchoringStatus.PENDING).order_by(cls.requested_at)
+
+    @classmethod
+    def pending_in(cls, network_ids):
+        """Pending requests of members taking part (or asking to) in any of these networks."""
+        from models.member import Member
+        from models.membership import Membership
+
+        return (cls.pending().join(Member, cls.member_id == Member.id)
+                .where(Member.memberships.any(Membership.network_id.in_(list(network_ids)))))

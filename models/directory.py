@@ -13,7 +13,7 @@ from models.organisation import Organisation, OrganisationKind, fold
 
 def may_use(member):
     """Active members and coordinators see the directory."""
-    return member.is_coordinator or any(m.status == MembershipStatus.ACTIVE for m in member.memberships)
+    return member.is_coordinator or bool(member.active_network_ids)
 
 
 def search(viewer, text=""):

@@ -12,10 +12,10 @@ from sqlalchemy.orm import selectinload
 from extensions import db
 from models import tokens
 from models.advice import AdviceAnswer, AdviceRequest
+from models.anchoring import Anchoring
 from models.change_request import ChangeRequest, ChangeStatus
 from models.main_contact import needing_main_contact
 from models.meeting import OSLO, Meeting, MeetingStatus, Signup, quota_status
-from models.membership import MembershipStatus
 from models.network import Network
 from models.newsletter import InputStatus, NewsInput, Newsletter, archive_for, queue_for
 from models.outbox import OutboxMessage, OutboxStatus, link
@@ -29,7 +29,7 @@ CLOSING = timedelta(days=7)  # a request for advice "closing soon"
 
 def member_home(member, now=None):
     now = now or utcnow()
-    active = [m.network_id for m in member.memberships if m.status == MembershipStatus.ACTIVE]
+    active = member.active_network_ids
     reviews = db.session.execute(
         select(ReviewResponse.id, ReviewCycle)
         .join(ReviewCycle, ReviewCycle.id == ReviewResponse.cycle_id)
@@ -85,17 +85,11 @@ def member_home(member, now=None):
 
 
 def coordinator_home(coordinator, now=None):
-    from models.anchoring import Anchoring
-    from models.member import Member
-    from models.membership import Membership
-
     now = now or utcnow()
     ids = coordinator.coordinated_network_ids
     networks = db.session.scalars(select(Network).where(Network.id.in_(ids)).order_by(Network.id)).all()
     year = now.astimezone(OSLO).year
-    pending = db.session.scalar(
-        select(func.count()).select_from(Anchoring.pending().join(Member, Anchoring.member_id == Member.id)
-                                         .where(Member.memberships.any(Membership.network_id.in_(ids))).subquery()))
+    pending = db.session.scalar(select(func.count()).select_from(Anchoring.pending_in(ids).subquery()))
     change_requests = db.session.scalar(select(func.count()).select_from(ChangeRequest).where(
         ChangeRequest.status == ChangeStatus.PENDING, ChangeRequest.network_id.in_(ids)))
     without_main_contact = _without_main_contact(ids)

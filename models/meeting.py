@@ -283,7 +283,7 @@ def reschedule(meeting, starts_at, ends_at, **details):
 
 def in_feed(member, since):
     """The meetings of the member's active networks from ``since``, for the calendar feed."""
-    network_ids = [m.network_id for m in member.memberships if m.status == "active"]
+    network_ids = member.active_network_ids
     return db.session.scalars(
         select(Meeting)
         .join(meeting_networks)
@@ -341,9 +341,7 @@ Meeting.signups = relationship("Signup", back_populates="meeting", cascade="all,
 def may_attend(member, meeting):
     """Active members of a network taking part, and its coordinators."""
     networks = {n.id for n in meeting.networks}
-    return any(m.network_id in networks and m.status == "active" for m in member.memberships) or bool(
-        networks & member.coordinated_network_ids
-    )
+    return bool(networks & (member.active_network_ids | member.coordinated_network_ids))
 
 
 def sign_up(member, meeting):

@@ -185,6 +185,11 @@ class Member(UserMixin, db.Model):
         )
 
     @property
+    def active_network_ids(self):
+        """The networks the member takes part in now (memberships come with the signed-in member)."""
+        return {m.network_id for m in self.memberships if m.status == MembershipStatus.ACTIVE}
+
+    @property
     def is_main_contact(self):
         return any(m.is_main_contact for m in self.memberships)
 

@@ -7,6 +7,18 @@ from extensions import db
 from models.organisation import OrganisationKind
 
 
+class ToNetworks:
+    """What goes to one or more networks (a newsletter, a request for advice): its ``networks``."""
+
+    @property
+    def codes(self):
+        return " + ".join(n.code for n in self.networks)
+
+    def managed_by(self, member):
+        """A coordinator manages it when they coordinate every network it goes to."""
+        return bool(self.networks) and all(member.coordinates(n) for n in self.networks)
+
+
 class Network(db.Model):
     """NIK, NIFS or NONEMI: who may join, and how many meetings a year it holds."""
 

@@ -19,8 +19,7 @@ from models import audit, teams, tokens
 from models.errors import DomainError
 from models.markdown import to_text
 from models.member import Member, active_in
-from models.network import Network
-from models.membership import MembershipStatus
+from models.network import Network, ToNetworks
 from models.outbox import compose_each, link, queue_many, slot
 from models.types import UTCDateTime, string_enum, utcnow
 
@@ -38,7 +37,7 @@ newsletter_networks = Table(
 )
 
 
-class Newsletter(db.Model):
+class Newsletter(ToNetworks, db.Model):
     """One issue: written in Markdown, for one or more networks, sent once."""
 
     __tablename__ = "newsletters"
@@ -63,14 +62,6 @@ class Newsletter(db.Model):
     @property
     def batch(self):
         return f"newsletter:{self.id}"
-
-    @property
-    def codes(self):
-        return " + ".join(n.code for n in self.networks)
-
-    def managed_by(self, member):
-        """A coordinator manages an issue when they coordinate every network it goes to."""
-        return bool(self.networks) and all(member.coordinates(n) for n in self.networks)
 
     def check_draft(self):
         if self.sent_at is not None:
@@ -130,7 +121,7 @@ class NewsInput(db.Model):
 
 
 def may_submit(member):
-    return member.is_active and any(m.status == MembershipStatus.ACTIVE for m in member.memberships)
+    return member.is_active and bool(member.active_network_ids)
 
 
 def submit(member, network, title, body, link=None):
@@ -296,19 +287,15 @@ def archive_for(member):
     """The sent issues a member may read: those to their networks; coordinators see all."""
     query = select(Newsletter).where(Newsletter.sent_at.is_not(None))
     if not member.is_coordinator:
-        query = query.where(Newsletter.networks.any(Network.id.in_(reader_network_ids(member))))
+        query = query.where(Newsletter.networks.any(Network.id.in_(member.active_network_ids)))
     return db.session.scalars(query.options(selectinload(Newsletter.networks))
                               .order_by(Newsletter.sent_at.desc())).all()
-
-
-def reader_network_ids(member):
-    return {m.network_id for m in member.memberships if m.status == MembershipStatus.ACTIVE}
 
 
 def readable_by(newsletter, member):
     if member.is_coordinator:
         return newsletter.sent_at is not None or newsletter.managed_by(member)
-    return newsletter.sent_at is not None and bool({n.id for n in newsletter.networks} & reader_network_ids(member))
+    return newsletter.sent_at is not None and bool({n.id for n in newsletter.networks} & member.active_network_ids)
 
 
 # -- unsubscribing ----------------------------------------------------------------------------

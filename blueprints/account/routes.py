@@ -21,7 +21,7 @@ from models.main_contact import needing_main_contact
 def index():
     flagged = db.session.execute(
         needing_main_contact(
-            network_ids=[m.network_id for m in current_user.memberships if m.status == "active"],
+            network_ids=current_user.active_network_ids,
             organisation_ids=[current_user.organisation_id],
         )
     ).all()

@@ -1,14 +1,12 @@
 """Requests for advice: coordinators post them and read the answers; members answer in the app."""
 
-import csv
-import io
-
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from blueprints.advice import bp
 from blueprints.advice.forms import AdviceRequestForm, AnswerForm
+from blueprints.coordinator.exports import csv_download
 from blueprints.util import chosen_networks, coordinated_networks, coordinator_required
 from extensions import db
 from models import AdviceRequest, DomainError
@@ -84,14 +82,7 @@ def answers(request_id):
 @login_required
 def export(request_id):
     request = managed_or_403(request_id)
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow([_("Name"), _("E-mail"), _("Organisation"), _("Answered"), _("Changed"), _("Advice")])
-    for answer in advices.answers(request):
-        member = answer.member
-        writer.writerow([member.name, member.email, member.organisation.name, answer.answered_at.isoformat(),
-                         answer.updated_at.isoformat() if answer.updated_at else "", answer.body])
-    return Response(
-        "\ufeff" + out.getvalue(), mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="innspill-{request.id}.csv"'},
-    )
+    header = [_("Name"), _("E-mail"), _("Organisation"), _("Answered"), _("Changed"), _("Advice")]
+    rows = ([a.member.name, a.member.email, a.member.organisation.name, a.answered_at.isoformat(),
+             a.updated_at.isoformat() if a.updated_at else "", a.body] for a in advices.answers(request))
+    return csv_download(f"innspill-{request.id}.csv", header, rows)

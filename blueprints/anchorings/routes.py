@@ -37,11 +37,8 @@ def decide(token):
 
 def pending_for(coordinator):
     """Pending anchorings of members in the networks ``coordinator`` coordinates."""
-    networks = coordinator.coordinated_network_ids
     return db.session.scalars(
-        Anchoring.pending()
-        .join(Member, Anchoring.member_id == Member.id)
-        .where(Member.memberships.any(Membership.network_id.in_(networks)))
+        Anchoring.pending_in(coordinator.coordinated_network_ids)
         .options(
             selectinload(Anchoring.member).selectinload(Member.organisation),
             selectinload(Anchoring.member).selectinload(Member.memberships).selectinload(Membership.network),

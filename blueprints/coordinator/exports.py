@@ -3,6 +3,7 @@
 import csv
 import io
 
+from flask import Response
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -17,6 +18,17 @@ def to_csv(header, rows):
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8"
+
+
+def download(filename, body, mimetype):
+    """A file to save, kept out of caches (member lists are personal data)."""
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+    })
+
+
+def csv_download(filename, header, rows):
+    return download(filename, *to_csv(header, rows))
 
 
 def to_xlsx(header, rows):

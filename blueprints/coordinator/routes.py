@@ -227,10 +227,7 @@ def export(what, fmt):
     else:
         header, rows = overview_model.EMAIL_COLUMNS, list(overview_model.email_rows(network))
     filename = f"{network.code.lower()}-{'deltakere' if what == 'members' else 'e-postliste'}.{fmt}"
-    body, mimetype = (exports.to_csv if fmt == "csv" else exports.to_xlsx)(header, rows)
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
-    })
+    return exports.download(filename, *(exports.to_csv if fmt == "csv" else exports.to_xlsx)(header, rows))
 
 
 # -- the Teams workspace roster ------------------------------------------------------------------

@@ -33,9 +33,7 @@ from models.types import utcnow
 
 
 def member_of_or_403(network):
-    if not (current_user.coordinates(network) or any(
-        m.network_id == network.id and m.status == "active" for m in current_user.memberships
-    )):
+    if not (current_user.coordinates(network) or network.id in current_user.active_network_ids):
         abort(403)
 
 

@@ -1,11 +1,9 @@
 """The yearly mandate review (coordinators open, follow and close it; members answer by link)
 and the mandate's versions."""
 
-import csv
-import io
 from types import SimpleNamespace
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -13,6 +11,7 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from blueprints.auth.forms import ConfirmForm
+from blueprints.coordinator.exports import csv_download
 from blueprints.reviews import bp
 from blueprints.reviews.forms import AnswerForm, MandateForm, OpenReviewForm
 from blueprints.util import ListPage, coordinated_network_or_403, network_or_404, token_error, wants_fragment
@@ -120,23 +119,18 @@ def report(cycle_id):
 @login_required
 def export(cycle_id):
     cycle = coordinated_cycle_or_403(cycle_id)
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow([_("Name"), _("E-mail"), _("Asked"), _("Answered"), _("Decision"),
-                     *[f"{_('Score')} {i}" for i in range(1, len(PURPOSES) + 1)],
-                     *[f"{_('Comment')} {i}" for i in range(1, len(PURPOSES) + 1)], _("What should change"),
-                     _("Lapsed"), _("Restored"), _("Bounced")])
-    for response, member, bounced in reviews.rows(cycle):
-        writer.writerow([
-            member.name, member.email, response.asked_at.date(), response.answered_at.date() if response.answered_at else "",
-            response.decision or "", *[response.score(key) or "" for key, _label in PURPOSES],
-            *[response.comment(key) or "" for key, _label in PURPOSES], response.change_wish or "",
-            response.lapsed_at.date() if response.lapsed_at else "",
-            response.restored_at.date() if response.restored_at else "", "x" if bounced else "",
-        ])
-    # A byte-order mark so that Excel reads the file as UTF-8 (æ, ø, å).
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="gjennomgang-{cycle.network.code}-{cycle.year}.csv"'})
+    header = [_("Name"), _("E-mail"), _("Asked"), _("Answered"), _("Decision"),
+              *[f"{_('Score')} {i}" for i in range(1, len(PURPOSES) + 1)],
+              *[f"{_('Comment')} {i}" for i in range(1, len(PURPOSES) + 1)], _("What should change"),
+              _("Lapsed"), _("Restored"), _("Bounced")]
+    rows = ([
+        member.name, member.email, response.asked_at.date(), response.answered_at.date() if response.answered_at else "",
+        response.decision or "", *[response.score(key) or "" for key, _label in PURPOSES],
+        *[response.comment(key) or "" for key, _label in PURPOSES], response.change_wish or "",
+        response.lapsed_at.date() if response.lapsed_at else "",
+        response.restored_at.date() if response.restored_at else "", "x" if bounced else "",
+    ] for response, member, bounced in reviews.rows(cycle))
+    return csv_download(f"gjennomgang-{cycle.network.code}-{cycle.year}.csv", header, rows)
 
 
 @bp.route("/reviews/cycle/<int:cycle_id>/close", methods=["GET", "POST"])
