@@ -10,9 +10,9 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, Integer, func, select, text
+from sqlalchemy import ForeignKey, Index, Integer, case, func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models import audit
@@ -154,24 +154,18 @@ def answer(handover, accept):
 
 def needing_main_contact(network_ids=None, organisation_ids=None):
     """(organisation, network) pairs of municipalities and counties with two or more active
-    members and no main contact, as a select of (Organisation, network_id, active count)."""
-    has_contact = aliased(Membership)
+    members and no main contact, as a select of (Organisation, network_id, active count).
+
+    One grouped pass over the active memberships: a main contact is always active (the
+    ``main_contact_is_active`` check), so a group without one among its active members has none.
+    """
     query = (
         select(Organisation, Membership.network_id, func.count(Membership.id).label("active"))
         .join(Membership, Membership.organisation_id == Organisation.id)
-        .where(
-            Organisation.kind.in_(COORDINATED_KINDS),
-            Membership.status == MembershipStatus.ACTIVE,
-            ~select(has_contact.id)
-            .where(
-                has_contact.organisation_id == Membership.organisation_id,
-                has_contact.network_id == Membership.network_id,
-                has_contact.is_main_contact,
-            )
-            .exists(),
-        )
+        .where(Organisation.kind.in_(COORDINATED_KINDS), Membership.status == MembershipStatus.ACTIVE)
         .group_by(Organisation.id, Membership.network_id)
-        .having(func.count(Membership.id) >= 2)
+        .having(func.count(Membership.id) >= 2,
+                func.count(case((Membership.is_main_contact, 1))) == 0)
         .order_by(Organisation.name_folded)
     )
     if network_ids is not None:

@@ -333,6 +333,8 @@ def _deliver_mail(ids, counts):
     # Read once and turned into messages before the first commit (which expires what was read).
     rows = {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
     prepared = [(message_id, rows[message_id].to_message()) for message_id in ids]  # the claim's order
+    for row in rows.values():  # done with: each commit below would otherwise expire them all again
+        db.session.expunge(row)
     remaining = list(ids)
     try:
         with mail.connect() as connection:

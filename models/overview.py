@@ -25,18 +25,24 @@ def _stats(network):
     )
 
 
+def figures(network):
+    """{organisation id: (active, pending, last activity)} for every organisation with members in the
+    network: one grouped pass, shared by the list, its rows and the county summary."""
+    return {row.organisation_id: (row.active, row.pending, row.last_activity)
+            for row in db.session.execute(select(_stats(network)))}
+
+
 def organisations(network, county=None, text=None, sort="name", descending=False):
-    """A select of the organisations the network is for, filtered and sorted (for paging)."""
-    stats = _stats(network)
+    """A select of the organisations the network is for, filtered and sorted (for paging).
+
+    Joined to the network's figures only to sort by them: by name, the list and its count read
+    the organisations alone."""
     kinds = network.MEMBER_KINDS[network.code] | {OrganisationKind.OBSERVER}
-    query = (
-        select(Organisation)
-        .outerjoin(stats, stats.c.organisation_id == Organisation.id)
-        .where(Organisation.active, Organisation.kind.in_(kinds))
-    )
+    query = select(Organisation).where(Organisation.active, Organisation.kind.in_(kinds))
     if network.code != "NIK":
         # Observers and voluntary organisations are many only where someone registered.
-        query = query.where(stats.c.organisation_id.is_not(None) | (Organisation.kind != OrganisationKind.OBSERVER))
+        registered = select(Membership.organisation_id).where(Membership.network_id == network.id)
+        query = query.where(Organisation.id.in_(registered) | (Organisation.kind != OrganisationKind.OBSERVER))
     if county:
         query = query.where(
             (Organisation.county_number == county)
@@ -47,26 +53,25 @@ def organisations(network, county=None, text=None, sort="name", descending=False
             Organisation.name_folded.contains(fold(text), autoescape=True)
             | Organisation.number.startswith(text.strip(), autoescape=True)
         )
-    column = {
-        "name": Organisation.name_folded,
-        "members": func.coalesce(stats.c.active, 0),
-        "pending": func.coalesce(stats.c.pending, 0),
-        "activity": stats.c.last_activity,
-    }[sort if sort in SORTS else "name"]
+    sort = sort if sort in SORTS else "name"
+    if sort == "name":
+        column = Organisation.name_folded
+    else:
+        stats = _stats(network)
+        query = query.outerjoin(stats, stats.c.organisation_id == Organisation.id)
+        column = {"members": func.coalesce(stats.c.active, 0), "pending": func.coalesce(stats.c.pending, 0),
+                  "activity": stats.c.last_activity}[sort]
     order = column.desc() if descending else column.asc()
     if sort == "activity":
         order = order.nulls_last()
     return query.order_by(order, Organisation.name_folded)
 
 
-def rows_for(network, organisation_ids):
-    """{organisation id: (active, pending, last activity, main contact name)} in two queries."""
+def rows_for(network, organisation_ids, figures):
+    """{organisation id: (active, pending, last activity, main contact name)}: the figures, and
+    the main contacts in one query."""
     ids = list(organisation_ids)
-    stats = _stats(network)
-    result = {
-        row.organisation_id: [row.active, row.pending, row.last_activity, None]
-        for row in db.session.execute(select(stats).where(stats.c.organisation_id.in_(ids)))
-    }
+    result = {i: [*figures[i], None] for i in ids if i in figures}
     contacts = db.session.execute(
         select(Membership.organisation_id, Member.name)
         .join(Member, Membership.member_id == Member.id)
@@ -77,19 +82,20 @@ def rows_for(network, organisation_ids):
     return result
 
 
-def county_summary(network):
-    """Per county: how many of its municipalities have at least one active member in the network."""
-    stats = _stats(network)
+def county_summary(figures):
+    """[(county number, name, municipalities, municipalities with an active member in the network)]."""
     county = aliased(Organisation)
-    represented = func.sum(case((stats.c.active > 0, 1), else_=0))
-    return db.session.execute(
-        select(county.number, county.name, func.count(Organisation.id), represented)
-        .join(Organisation, (Organisation.county_number == county.number) & (Organisation.kind == OrganisationKind.MUNICIPALITY))
-        .outerjoin(stats, stats.c.organisation_id == Organisation.id)
-        .where(county.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
-        .group_by(county.number, county.name)
-        .order_by(county.number)
-    ).all()
+    summary = {}
+    for number, name, municipality in db.session.execute(
+            select(county.number, county.name, Organisation.id)
+            .join(Organisation, (Organisation.county_number == county.number)
+                  & (Organisation.kind == OrganisationKind.MUNICIPALITY))
+            .where(county.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
+            .order_by(county.number)):
+        row = summary.setdefault(number, [number, name, 0, 0])
+        row[2] += 1
+        row[3] += bool(figures.get(municipality, (0,))[0])
+    return [tuple(row) for row in summary.values()]
 
 
 MEMBER_COLUMNS = (

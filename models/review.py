@@ -407,7 +407,7 @@ def rows(cycle, limit=None, offset=0, lapsed=False):
         .join(Member, Member.id == ReviewResponse.member_id)
         .where(ReviewResponse.cycle_id == cycle.id)
         .options(joinedload(Member.organisation), joinedload(ReviewResponse.membership))
-        .order_by(Member.name, Member.id)
+        .order_by(Member.name_folded, Member.id)  # walks the members' name index
         .limit(limit).offset(offset)
     )
     if lapsed:
@@ -415,13 +415,18 @@ def rows(cycle, limit=None, offset=0, lapsed=False):
     return db.session.execute(query).all()
 
 
-def written(cycle):
-    """The free text of the cycle's answers: {purpose key: [comments], "change": [what should change]},
-    read as plain columns (no rows built for the answers without text)."""
-    texts = [getattr(ReviewResponse, f"comment_{key}") for key, _label in PURPOSES] + [ReviewResponse.change_wish]
-    found = {key: [] for key, _label in PURPOSES}
-    found["change"] = []
-    keys = [key for key, _label in PURPOSES] + ["change"]
+COMMENT_KEYS = tuple(key for key, _label in PURPOSES) + ("change",)
+
+
+def _comment_column(key):
+    return ReviewResponse.change_wish if key == "change" else getattr(ReviewResponse, f"comment_{key}")
+
+
+def written(cycle, keys=COMMENT_KEYS):
+    """The free text of the cycle's answers: {purpose key: [comments], "change": [what should change]}
+    for the ``keys`` asked, read as plain columns (no rows built for the answers without text)."""
+    texts = [_comment_column(key) for key in keys]
+    found = {key: [] for key in keys}
     for values in db.session.execute(
             select(*texts).where(ReviewResponse.cycle_id == cycle.id, or_(*[t.is_not(None) for t in texts]))
             .order_by(ReviewResponse.answered_at, ReviewResponse.id)):
@@ -447,8 +452,23 @@ def answers_by_day(cycle):
 
 def figures(cycle):
     """(asked, answered, summary) in one query; summary per purpose: {key: {"counts": [n for 1..5],
-    "answers": n, "mean": float | None}}."""
-    return _figures([cycle.id]).get(cycle.id, (0, 0, _empty_summary()))
+    "answers": n, "mean": float | None, "comments": n}}, and {"change": {"comments": n}}."""
+    columns = [func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at),
+               *[func.count(_comment_column(key)) for key in COMMENT_KEYS]]
+    for key, _label in PURPOSES:
+        column = getattr(ReviewResponse, f"score_{key}")
+        columns += [func.count(column), func.avg(column)]
+        columns += [func.sum(case((column == value, 1), else_=0)) for value in SCALE]
+    asked, answered, *values = db.session.execute(select(*columns).where(ReviewResponse.cycle_id == cycle.id)).one()
+    if not asked:
+        return 0, 0, _empty_summary()
+    comments, values, step = dict(zip(COMMENT_KEYS, values)), values[len(COMMENT_KEYS):], 2 + len(SCALE)
+    found = {"change": {"comments": comments["change"]}}
+    for i, (key, _label) in enumerate(PURPOSES):
+        chunk = values[i * step:(i + 1) * step]
+        found[key] = {"answers": chunk[0], "mean": float(chunk[1]) if chunk[1] is not None else None,
+                      "counts": [int(v or 0) for v in chunk[2:]], "comments": comments[key]}
+    return asked, answered, found
 
 
 def progress(cycle):
@@ -461,33 +481,23 @@ def summary(cycle):
 
 
 def _empty_summary():
-    return {key: {"answers": 0, "mean": None, "counts": [0] * len(SCALE)} for key, _label in PURPOSES}
-
-
-def _figures(cycle_ids):
-    """{cycle id: (asked, answered, summary)} for any number of cycles, in one grouped query."""
-    columns = [ReviewResponse.cycle_id, func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at)]
-    for key, _label in PURPOSES:
-        column = getattr(ReviewResponse, f"score_{key}")
-        columns += [func.count(column), func.avg(column)]
-        columns += [func.sum(case((column == value, 1), else_=0)) for value in SCALE]
-    result, step = {}, 2 + len(SCALE)
-    for cycle_id, asked, answered, *values in db.session.execute(
-            select(*columns).where(ReviewResponse.cycle_id.in_(list(cycle_ids))).group_by(ReviewResponse.cycle_id)):
-        found = {}
-        for i, (key, _label) in enumerate(PURPOSES):
-            chunk = values[i * step:(i + 1) * step]
-            found[key] = {"answers": chunk[0], "mean": float(chunk[1]) if chunk[1] is not None else None,
-                          "counts": [int(v or 0) for v in chunk[2:]]}
-        result[cycle_id] = (asked, answered, found)
-    return result
+    return {**{key: {"answers": 0, "mean": None, "counts": [0] * len(SCALE), "comments": 0} for key, _label in PURPOSES},
+            "change": {"comments": 0}}
 
 
 def earlier(cycle):
-    """The network's earlier cycles with their response rate and means, oldest first (two queries)."""
+    """The network's earlier cycles with their response rate and mean scores, oldest first:
+    [(cycle, (asked, answered), {key: {"mean": float | None}})], in two queries."""
     cycles = db.session.scalars(
         select(ReviewCycle).where(ReviewCycle.network_id == cycle.network_id, ReviewCycle.year < cycle.year)
         .order_by(ReviewCycle.year)
     ).all()
-    figures = _figures(c.id for c in cycles)
-    return [(c, figures.get(c.id, (0, 0, None))[:2], figures.get(c.id, (0, 0, _empty_summary()))[2]) for c in cycles]
+    means = [func.avg(getattr(ReviewResponse, f"score_{key}")) for key, _label in PURPOSES]
+    found = {cycle_id: ((asked, answered), {key: {"mean": float(m) if m is not None else None}
+                                            for (key, _label), m in zip(PURPOSES, values)})
+             for cycle_id, asked, answered, *values in db.session.execute(
+                 select(ReviewResponse.cycle_id, func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at),
+                        *means)
+                 .where(ReviewResponse.cycle_id.in_([c.id for c in cycles])).group_by(ReviewResponse.cycle_id))}
+    nothing = ((0, 0), {key: {"mean": None} for key, _label in PURPOSES})
+    return [(c, *found.get(c.id, nothing)) for c in cycles]

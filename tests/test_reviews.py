@@ -106,7 +106,16 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runne
     results = coordinator.get(f"/reviews/cycle/{cycle.id}").get_data(as_text=True)
     lapsed_list = results.split('id="lapsed"')[1]
     assert lapsed_list.count("adressen avviste e-post") == 1 and "Medlem 4" in lapsed_list
-    assert "3 av 5 har svart" in results and "Gode fagmøter" in results and "Flere felles møter" in results
+    assert "3 av 5 har svart" in results and "3 kommentarer" in results and "3 forslag" in results
+    # The comments are read when a list is opened: the page without script, or htmx's fragment.
+    assert "Gode fagmøter" not in results and "Flere felles møter" not in results
+    opened = coordinator.get(f"/reviews/cycle/{cycle.id}?comments=competence").get_data(as_text=True)
+    assert "Gode fagmøter" in opened and "Flere felles møter" not in opened
+    fragment = coordinator.get(f"/reviews/cycle/{cycle.id}?comments=change",
+                               headers={"HX-Request": "true", "HX-Target": "comments-change"}).get_data(as_text=True)
+    assert "Flere felles møter" in fragment and "<html" not in fragment
+    report = coordinator.get(f"/reviews/cycle/{cycle.id}/report").get_data(as_text=True)
+    assert "Gode fagmøter" in report and "Flere felles møter" in report
     assert "Gjennomsnitt 4,0 av 5 fra 3 svar" in results  # the one who left scored too
 
 

@@ -202,11 +202,12 @@ def overview():
         network, county=form.county.data or None, text=form.q.data, sort=form.sort.data, descending=form.desc.data == "1"
     )
     page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    figures = overview_model.figures(network)
     context = {
         "form": form,
         "network": network,
         "page": page,
-        "rows": overview_model.rows_for(network, (o.id for o in page.items)),
+        "rows": overview_model.rows_for(network, (o.id for o in page.items), figures),
     }
     if wants_fragment("overview-results"):
         return render_block("coordinator/overview.html", "results", **context)
@@ -214,7 +215,7 @@ def overview():
         context["email_line"] = overview_model.email_line(network)
         if wants_fragment("email-line-area"):
             return render_block("coordinator/overview.html", "email_line", **context)
-    context["counties"] = overview_model.county_summary(network)
+    context["counties"] = overview_model.county_summary(figures)
     return render_template("coordinator/overview.html", **context)
 
 

@@ -11,7 +11,7 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from blueprints.auth.forms import ConfirmForm
 from blueprints.directory import bp
-from blueprints.util import wants_fragment
+from blueprints.util import ListPage, wants_fragment
 from blueprints.validators import PrintableText
 from extensions import db
 from models import audit, directory
@@ -35,10 +35,11 @@ def index():
         abort(403)
     form = DirectorySearchForm(request.args)
     valid = form.validate()
-    page = db.paginate(directory.search(current_user, form.q.data if valid else ""),
-                       page=(form.page.data or 1) if valid else 1,
-                       per_page=current_app.config["DIRECTORY_PER_PAGE"], error_out=False, count=True)
-    context = {"form": form, "page": page}
+    text = form.q.data if valid else ""
+    page = ListPage((form.page.data or 1) if valid else 1, current_app.config["DIRECTORY_PER_PAGE"],
+                    db.session.scalar(directory.count(current_user, text)))
+    members = db.session.scalars(directory.search(current_user, text).limit(page.per_page).offset(page.offset))
+    context = {"form": form, "page": page, "members": members.unique().all()}
     if wants_fragment("directory-results"):
         return render_block("directory/index.html", "results", **context)
     return render_template("directory/index.html", confirm=ConfirmForm(), **context)

@@ -86,9 +86,8 @@ def cycle_context(cycle):
 
 
 def results_context(cycle):
-    """The comments, the lapsed with their restore buttons, and the comparison with earlier years."""
-    return dict(comments=reviews.written(cycle), lapsed=reviews.rows(cycle, lapsed=True),
-                earlier=reviews.earlier(cycle))
+    """The lapsed with their restore buttons, and the comparison with earlier years."""
+    return dict(lapsed=reviews.rows(cycle, lapsed=True), earlier=reviews.earlier(cycle))
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>")
@@ -99,6 +98,10 @@ def cycle(cycle_id):
     context = cycle_context(cycle)
     if wants_fragment("progress"):  # polled while the cycle is open
         return render_block("reviews/cycle.html", "progress", **context)
+    key = request.args.get("comments")  # one list of comments, opened
+    context["comments"] = reviews.written(cycle, keys=(key,)) if key in reviews.COMMENT_KEYS else {}
+    if key and wants_fragment(f"comments-{key}"):
+        return render_block("reviews/cycle.html", "evaluation", **context)
     page = ListPage(request.args.get("page", 1, type=int), ANSWERS_PER_PAGE, context["asked"])
     answers = dict(page=page, rows=reviews.rows(cycle, limit=page.per_page, offset=page.offset))
     if wants_fragment("answers"):
@@ -111,8 +114,8 @@ def cycle(cycle_id):
 @login_required
 def report(cycle_id):
     cycle = coordinated_cycle_or_403(cycle_id)
-    return render_template("reviews/report.html", rows=reviews.rows(cycle), **results_context(cycle),
-                           **cycle_context(cycle))
+    return render_template("reviews/report.html", rows=reviews.rows(cycle), comments=reviews.written(cycle),
+                           **results_context(cycle), **cycle_context(cycle))
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>/export.csv")

@@ -51,7 +51,8 @@ def test_a_member_answers_from_the_mail_and_the_coordinator_sees_the_charts(page
     expect(chart).to_be_visible()
     expect(coordinator.get_by_text("Gjennomsnitt 5,0 av 5 fra 1 svar")).to_be_visible()
     coordinator.get_by_text("1 kommentar").first.click()
-    expect(coordinator.get_by_text("Nyttige fagmøter")).to_be_visible()
+    expect(coordinator.get_by_text("Nyttige fagmøter")).to_be_visible()  # read from the server when opened
+    coordinator.get_by_text("1 forslag").click()
     expect(coordinator.get_by_text("Flere felles møter med NIFS")).to_be_visible()
     expect(coordinator.get_by_role("row", name="Kari Nordmann")).to_contain_text("Deltar")
     coordinator.context.close()
