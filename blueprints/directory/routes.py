@@ -38,8 +38,8 @@ def index():
     text = form.q.data if valid else ""
     page = ListPage((form.page.data or 1) if valid else 1, current_app.config["DIRECTORY_PER_PAGE"],
                     db.session.scalar(directory.count(current_user, text)))
-    members = db.session.scalars(directory.search(current_user, text).limit(page.per_page).offset(page.offset))
-    context = {"form": form, "page": page, "members": members.unique().all()}
+    members = directory.entries(current_user, text, limit=page.per_page, offset=page.offset) if page.total else []
+    context = {"form": form, "page": page, "members": members}
     if wants_fragment("directory-results"):
         return render_block("directory/index.html", "results", **context)
     return render_template("directory/index.html", confirm=ConfirmForm(), **context)

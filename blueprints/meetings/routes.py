@@ -23,7 +23,7 @@ from blueprints.meetings.forms import (
 )
 from blueprints.util import network_or_404, token_error, wants_fragment
 from extensions import db, limiter
-from models import DomainError, Meeting, MeetingKind, Member, Network, Signup, tokens
+from models import DomainError, Meeting, MeetingKind, Member, Network, tokens
 from models import meeting as meetings
 from models import topic as topics
 from models.notices import notify
@@ -158,13 +158,10 @@ def coordinates_meeting(meeting):
 def show(meeting_id):
     meeting = meeting_or_404(meeting_id)
     coordinator = coordinates_meeting(meeting)
-    signups = db.session.scalars(
-        select(Signup).where(Signup.meeting_id == meeting.id)
-        .options(selectinload(Signup.member).selectinload(Member.organisation))
-    ).all()
-    mine = next((s for s in signups if s.member_id == current_user.id), None)
+    signups, me = meetings.signup_rows(meeting), current_user._get_current_object()
+    mine = next((s for s in signups if s.member_id == me.id), None)
     # The main contact sees who from their own organisation has signed up (coordination).
-    colleagues = [s for s in signups if s.member.organisation_id == current_user.organisation_id and s is not mine]
+    colleagues = [s for s in signups if s.organisation_id == me.organisation_id and s is not mine]
     return render_template(
         "meetings/show.html", meeting=meeting, coordinator=coordinator, signups=signups if coordinator else [],
         colleagues=colleagues if current_user.is_main_contact or coordinator else [], mine=mine,
