@@ -19,6 +19,7 @@ meetings_cli = AppGroup("meetings", help="Meetings.")
 reviews_cli = AppGroup("reviews", help="The yearly mandate review.")
 advice_cli = AppGroup("advice", help="Requests for advice.")
 demo_cli = AppGroup("demo", help="Demo and scale data.")
+privacy_cli = AppGroup("privacy", help="Personal data: the retention rule.")
 
 
 @reference_cli.command("load")
@@ -156,6 +157,20 @@ def remind_advice(now):
     click.echo(f"Reminders to requests for advice written to the outbox: {count}")
 
 
+@privacy_cli.command("purge")
+@click.option("--days", type=click.IntRange(min=1),
+              help="The retention period; by default PRIVACY_RETENTION_DAYS (365).")
+def purge_privacy(days):
+    """Erase the personal data of former members whose last membership ended more than the retention
+    period ago (run daily from cron); each erasure is in the audit log."""
+    from models import privacy
+
+    days = days or current_app.config["PRIVACY_RETENTION_DAYS"]
+    count = privacy.purge(days)
+    db.session.commit()
+    click.echo(f"Former members erased (last membership ended more than {days} days ago): {count}")
+
+
 @demo_cli.command("seed")
 @click.option("--members", default=300, show_default=True, help="How many demo members.")
 @click.option("--years", default=5, show_default=True, help="How many years of meetings, newsletters and reviews.")
@@ -206,5 +221,5 @@ def create_coordinator(email, codes, name):
 
 def register_commands(app):
     for command in (reference_cli, mail_cli, outbox_cli, anchorings_cli, meetings_cli, reviews_cli, advice_cli,
-                    demo_cli, create_coordinator):
+                    demo_cli, privacy_cli, create_coordinator):
         app.cli.add_command(command)

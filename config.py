@@ -72,6 +72,11 @@ def from_environment(environ=os.environ):
         MAIL_MESSAGE_ID_DOMAIN=environ.get("MAIL_MESSAGE_ID_DOMAIN", "nettverk-tracker.local"),
         # The organiser named in calendar invitations.
         MAIL_ORGANISER=environ.get("MAIL_ORGANISER", "nettverk@helsedir.no"),
+        # A former member's personal data is erased this long after their last membership ended
+        # (``flask privacy purge``); the privacy statement says so.
+        PRIVACY_RETENTION_DAYS=int(environ.get("PRIVACY_RETENTION_DAYS", "365")),
+        # Where the privacy and accessibility statements send questions and complaints.
+        PRIVACY_CONTACT=environ.get("PRIVACY_CONTACT", "postmottak@helsedir.no"),
     )
     return cfg
 

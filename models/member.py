@@ -320,7 +320,7 @@ class Member(UserMixin, db.Model):
             ],
         }
 
-    def erase(self):
+    def erase(self, reason=None):
         """Delete the account: personal data goes, the history stays without the person."""
         from models.advice import AdviceAnswer
         from models.newsletter import InputStatus, NewsInput
@@ -337,7 +337,7 @@ class Member(UserMixin, db.Model):
         db.session.execute(delete(NewsInput).where(NewsInput.member_id == self.id,
                                                    NewsInput.status != InputStatus.INCLUDED))
         db.session.execute(delete(AdviceAnswer).where(AdviceAnswer.member_id == self.id))
-        audit.record("member.deleted", member=self, subject=f"member:{self.id}")
+        audit.record("member.deleted", member=self, subject=f"member:{self.id}", reason=reason)
         self.name = "Slettet deltaker"
         self.email = f"slettet-{self.id}@invalid"
         self.phone = self.job_title = self.unit = None

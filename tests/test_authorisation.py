@@ -30,6 +30,8 @@ TABLE = {
     "public.index": ("GET", "/", {}, 200),
     "public.set_language": ("POST", "/language", {}, 303),
     "organisations.index": ("GET", "/organisations/", {}, 200),
+    "public.privacy": ("GET", "/privacy", {}, 200),
+    "public.accessibility": ("GET", "/accessibility", {}, 200),
     "auth.sign_in": ("GET", "/sign-in", {"anonymous": 200}, 302),
     "auth.sign_out": ("POST", "/sign-out", {}, 303),
     "auth.forgot_password": ("GET", "/reset-password", {}, 200),

@@ -1,4 +1,4 @@
-from flask import redirect, render_template, session
+from flask import current_app, redirect, render_template, session
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -50,3 +50,16 @@ def set_language():
     if form.validate_on_submit():
         session["locale"] = form.locale.data
     return redirect(form.next_url, code=303)
+
+
+@bp.get("/privacy")
+def privacy():
+    """The privacy statement (*personvernerklæring*): purpose, legal basis, retention, rights, contact."""
+    return render_template("public/privacy.html", retention_days=current_app.config["PRIVACY_RETENTION_DAYS"],
+                           contact=current_app.config["PRIVACY_CONTACT"])
+
+
+@bp.get("/accessibility")
+def accessibility():
+    """The accessibility statement (*tilgjengelighetserklæring*)."""
+    return render_template("public/accessibility.html", contact=current_app.config["PRIVACY_CONTACT"])
