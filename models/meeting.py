@@ -128,6 +128,11 @@ class Meeting(db.Model):
     networks = relationship("Network", secondary=meeting_networks, order_by="Network.id")
     created_by = relationship("Member")
 
+    # Optimistic locking: every UPDATE of a meeting says "… WHERE sequence = <the one read>", so of two
+    # changes made at the same moment the second finds no row and fails (StaleDataError) instead of
+    # overwriting the first.  The application moves ``sequence`` on itself (reschedule, cancel).
+    __mapper_args__ = {"version_id_col": sequence, "version_id_generator": False}
+
     def __init__(self, **values):
         values.setdefault("status", MeetingStatus.PLANNED)
         values.setdefault("sequence", 0)
@@ -259,12 +264,23 @@ def plan(networks, created_by=None, **values):
     return meeting
 
 
-def reschedule(meeting, starts_at, ends_at, **details):
+class EditConflict(DomainError):
+    """The meeting changed since the form was opened: the change is not made over someone else's."""
+
+    def __init__(self):
+        super().__init__(_l("Someone else changed the meeting while you were editing it. Its details "
+                            "are now as shown below; check them and save again."))
+
+
+def reschedule(meeting, starts_at, ends_at, version=None, **details):
     """Change a planned meeting; a move to another year moves its quota places (or is refused).
 
+    ``version`` is the SEQUENCE the editor read: if the meeting has moved on since, EditConflict.
     Kind and networks stay: to change them, cancel and plan anew.  SEQUENCE rises, so
     the invitations sent again replace the old ones in calendars.
     """
+    if version is not None and version != meeting.sequence:
+        raise EditConflict()
     if meeting.status != MeetingStatus.PLANNED:
         raise DomainError(_l("Only a planned meeting can be changed."))
     year = Meeting.year_of(starts_at)

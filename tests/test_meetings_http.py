@@ -1,9 +1,12 @@
 """Meetings over HTTP: the year plan, planning within the quotas, sign-up with a calendar invitation."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import icalendar
+import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
 from models import Meeting, MeetingKind, Signup
@@ -303,3 +306,57 @@ def test_the_personal_calendar_feed_lists_my_networks_meetings_until_a_new_passw
     db.session.commit()
     assert client.application.test_client().get(feed).status_code == 400
     assert tokens  # the feed link is a signed token, not the member id
+
+
+def test_two_coordinators_changing_the_same_meeting_the_second_is_told_not_overwritten(
+        app, create_coordinator, networks):
+    start = datetime(2027, 9, 1, 10, tzinfo=OSLO)
+    meeting = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Tolking", format="digital",
+                            starts_at=start, ends_at=start + timedelta(hours=2))
+    db.session.commit()
+    first, second = app.test_client(), app.test_client()
+    sign_in(first, create_coordinator("NIK").email)
+    sign_in(second, create_coordinator("NIK").email)
+    url = f"/meetings/{meeting.id}/edit"
+
+    def opened(client):
+        page = client.get(url).get_data(as_text=True)
+        return re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+
+    versions = opened(first), opened(second)
+    details = {"date": "2027-09-01", "start": "10:00", "end": "12:00", "format": "digital"}
+    assert post(first, url, {**details, "title": "Tolking i praksis", "version": versions[0]},
+                page=url).status_code == 303
+    told = post(second, url, {**details, "title": "Tolk og helse", "version": versions[1]}, page=url)
+    page = told.get_data(as_text=True)
+    assert told.status_code == 409
+    assert "Noen andre endret møtet mens du redigerte det" in page and "«Tolking i praksis»" in page
+    assert 'value="Tolk og helse"' in page  # what the second typed is kept, not lost
+    db.session.expire_all()
+    assert db.session.get(Meeting, meeting.id).title == "Tolking i praksis"  # the first change stands
+    # Having seen it, the second saves again, knowingly.
+    again = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+    assert post(second, url, {**details, "title": "Tolk og helse", "version": again}, page=url).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Meeting, meeting.id).title == "Tolk og helse"
+
+
+def test_two_changes_at_the_same_moment_the_database_keeps_one(app_factory, app, networks):
+    """Both editors read the same version and pass the check; the UPDATE's version condition
+    refuses the one that comes second (StaleDataError), so it cannot overwrite silently."""
+    start = datetime(2027, 9, 1, 10, tzinfo=OSLO)
+    meeting = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Tolking", format="digital",
+                            starts_at=start, ends_at=start + timedelta(hours=2))
+    db.session.commit()
+    mine = db.session.get(Meeting, meeting.id)
+    read = mine.sequence  # this editor has read the meeting
+    with app_factory().app_context():  # another worker changes it and commits first
+        theirs = db.session.get(Meeting, meeting.id)
+        meetings.reschedule(theirs, theirs.starts_at, theirs.ends_at, version=theirs.sequence, title="Deres")
+        db.session.commit()
+        db.session.remove()
+    meetings.reschedule(mine, mine.starts_at, mine.ends_at, version=read, title="Min")
+    with pytest.raises(StaleDataError):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.get(Meeting, meeting.id).title == "Deres"

@@ -2,10 +2,10 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField, URLField
+from wtforms import DateField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField, URLField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from blueprints.validators import LinkLines, PrintableText, WebAddress
 from models.meeting import OSLO, MeetingFormat, MeetingKind
@@ -53,6 +53,12 @@ class MeetingDetailsForm(FlaskForm):
     @property
     def ends_at(self):
         return datetime.combine(self.date.data, self.end.data, tzinfo=OSLO)
+
+
+class MeetingChangeForm(MeetingDetailsForm):
+    """Changing a planned meeting: the form carries the version it was opened on."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
 
 
 class MeetingForm(MeetingDetailsForm):

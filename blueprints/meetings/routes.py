@@ -9,13 +9,14 @@ from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.auth.forms import ConfirmForm
 from blueprints.meetings import bp
 from blueprints.meetings.forms import (
     AttendanceForm,
-    MeetingDetailsForm,
+    MeetingChangeForm,
     MeetingForm,
     MinutesForm,
     TopicDecisionForm,
@@ -79,14 +80,14 @@ def meeting_values(form):
                 agenda=text(form.agenda), attachments=text(form.attachments))
 
 
-def editor(form, meeting=None):
+def editor(form, meeting=None, conflict=None):
     """The meeting form: in place on the year plan when htmx asks for it, else as its own page."""
     in_place = wants_fragment("editor") or wants_fragment("meeting-form")
     code = request.args.get("network")
-    context = dict(form=form, meeting=meeting, in_place=in_place,
+    context = dict(form=form, meeting=meeting, in_place=in_place, conflict=conflict,
                    action=url_for(request.endpoint, **request.view_args, **({"network": code} if code else {})),
                    back=url_for("meetings.year_plan", code=code) if code else None)
-    status = 422 if form.errors else 200
+    status = 409 if conflict else 422 if form.errors else 200
     if in_place:
         return render_block("meetings/new.html", "form", **context), status
     return render_template("meetings/new.html", **context), status
@@ -415,22 +416,30 @@ def decide_topic(proposal_id, decision):
 @login_required
 def edit(meeting_id):
     meeting = coordinator_meeting_or_403(meeting_id)
-    form = MeetingDetailsForm(obj=meeting)
+    form = MeetingChangeForm(obj=meeting, version=meeting.sequence)
     if request.method == "GET":
         start, end = meeting.starts_at.astimezone(OSLO), meeting.ends_at.astimezone(OSLO)
         form.date.data, form.start.data, form.end.data = start.date(), start.time(), end.time()
+    conflict = None
     if form.validate_on_submit():
         try:
-            meetings.reschedule(meeting, form.starts_at, form.ends_at, **meeting_values(form))
+            meetings.reschedule(meeting, form.starts_at, form.ends_at, version=form.version.data,
+                                **meeting_values(form))
+            for signup in meeting.signups:
+                invite(signup.member, meeting, _l("Changed: %(title)s", title=meeting.title))
+            db.session.commit()
+        except (meetings.EditConflict, StaleDataError):
+            # Someone saved first: their change stands; this editor keeps what they typed, sees the
+            # meeting as it is now, and may save again over it knowingly.
+            db.session.rollback()
+            conflict = meetings.EditConflict().message
+            form.version.raw_data, form.version.data = None, meeting.sequence  # rendered from data, not the post
         except DomainError as error:
             db.session.rollback()
             form.date.errors.append(error.message)
         else:
-            for signup in meeting.signups:
-                invite(signup.member, meeting, _l("Changed: %(title)s", title=meeting.title))
-            db.session.commit()
             return saved(meeting, [_("The meeting is changed; those signed up get the updated invitation.")])
-    return editor(form, meeting)
+    return editor(form, meeting, conflict=conflict)
 
 
 @bp.get("/calendar/<token>.ics")
