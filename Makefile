@@ -6,6 +6,8 @@ HOST    ?= 127.0.0.1
 PORT    ?= 5000
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+AXE     := node_modules/axe-core/axe.min.js
+
 .PHONY: run test setup-db chromium translations clean
 
 ## Install, migrate, load the reference data and serve on http://127.0.0.1:5000 (SQLite).
@@ -15,7 +17,7 @@ run: $(BIN)/.installed setup-db
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 ## Install and run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL).
-test: $(BIN)/.installed chromium
+test: $(BIN)/.installed chromium $(AXE)
 	$(BIN)/pytest
 
 setup-db: $(BIN)/.installed
@@ -32,6 +34,10 @@ $(BIN)/.installed: pyproject.toml
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# axe-core checks every page for accessibility in the browser tests (from the npm registry; no lock file).
+$(AXE):
+	npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error axe-core@4.10.3
+
 ## After changing texts: extract, merge into the bokmål catalogue, then translate and compile.
 translations: $(BIN)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -o messages.pot --no-location --sort-output .
@@ -41,4 +47,4 @@ translations: $(BIN)/.installed
 	rm -f messages.pot
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules
