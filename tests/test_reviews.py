@@ -221,3 +221,12 @@ def test_mandate_versions_are_kept_and_the_cycle_records_the_one_it_evaluated(ap
     assert public.index("Mandat 2026: revidert.") < public.index("Mandat 2024: fire formål.")  # current first
     cycle = reviews.open_cycle(networks["NIK"], 2027, DEADLINE, REMIND, now=OPENED)
     assert cycle.mandate_version.effective_on == date(2026, 6, 1)
+
+
+def test_an_empty_deadline_is_told_not_a_server_error(client, create_coordinator):
+    """Found by tests/test_fuzz.py: a blank deadline with no reminder date gave a 500."""
+    from tests.conftest import post
+
+    sign_in(client, create_coordinator("NIK").email)
+    response = post(client, "/reviews/NIK/new", {"deadline": "", "year": "2030"}, page="/reviews/NIK/new")
+    assert response.status_code == 422 and "Oppgi fristen." in response.get_data(as_text=True)

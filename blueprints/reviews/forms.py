@@ -30,7 +30,7 @@ class DeadlineForm(FlaskForm):
         today = utcnow().astimezone(OSLO).date()
         if self.deadline.data is None and not self.deadline.raw_data:
             self.deadline.data = today + DEFAULT_DEADLINE
-        if self.remind_on.data is None and not self.remind_on.raw_data:
+        if self.remind_on.data is None and not self.remind_on.raw_data and self.deadline.data:
             self.remind_on.data = self.deadline.data - DEFAULT_REMINDER
 
     def validate_deadline(self, field):
