@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 import config
 from models.types import render_item
@@ -127,9 +128,21 @@ def register_error_pages(app):
     def error_page(error, code):
         return render_template("errors/error.html", code=code, error=error), code
 
+    def database_unavailable(error):
+        """The database went away (a restart, a failover): this request's transaction is gone –
+        the database rolled it back, nothing of it is half-stored – and the pool's pre-ping
+        gives the next request a fresh connection.  Said as such, not as a crash."""
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass
+        app.logger.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
+        return error_page(error, 503)
+
     for code in (400, 403, 404, 405, 429, 500):
         app.register_error_handler(code, lambda e, code=code: error_page(e, code))
     app.register_error_handler(CSRFError, lambda e: error_page(e, 400))
+    app.register_error_handler(OperationalError, database_unavailable)
 
 
 def fingerprint_static(endpoint, values):

@@ -1,0 +1,148 @@
+"""Faults survived: the database going away under a live app, a mail worker killed mid-send.
+
+(The SMTP server down and back: tests/test_outbox.py; two coordinators editing one meeting:
+tests/test_meetings_http.py.)
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, event, func, select, text
+
+from extensions import db
+from models import Member, OutboxMessage, outbox
+from models.types import utcnow
+from tests.conftest import free_port, post, sign_in
+from tests.test_outbox import queue_some
+from tests.test_registration import registration_data
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def postgres(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a database server to lose connections to: PostgreSQL (TEST_DATABASE_URL)")
+    admin = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+    yield admin
+    admin.dispose()
+
+
+def drop_connections(admin, pid=None):
+    """What a database restart does to the app: its connections are cut (all of them, or one)."""
+    with admin.connect() as connection:
+        return connection.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()" + (f" AND pid = {int(pid)}" if pid else "")
+        )).scalar()
+
+
+def test_the_app_recovers_by_itself_when_the_database_restarts(app, postgres, create_member, municipality):
+    member = create_member(municipality("4601"))
+    client = app.test_client()
+    sign_in(client, member.email)
+    assert client.get("/me/").status_code == 200
+    db.session.remove()
+    assert drop_connections(postgres) >= 1  # every connection the app held is gone
+    # The next requests are served: the pool's pre-ping finds the dead connections and replaces them.
+    for _ in range(3):
+        assert client.get("/me/").status_code == 200
+
+
+def test_a_request_cut_off_at_its_commit_stores_nothing_and_says_so(app, postgres, municipality, mail_outbox):
+    client = app.test_client()
+    data = registration_data(municipality("4601"))
+    token_page = client.get("/register/")
+    cut = []
+
+    @event.listens_for(db.engine, "commit")
+    def lose_the_connection(connection):  # the database goes away just as the request commits
+        if not cut:
+            cut.append(connection.connection.dbapi_connection.info.backend_pid)
+            drop_connections(postgres, cut[0])
+
+    try:
+        from tests.conftest import csrf_token_from
+
+        response = client.post("/register/", data={**data, "csrf_token": csrf_token_from(token_page)})
+    finally:
+        event.remove(db.engine, "commit", lose_the_connection)
+    assert cut and response.status_code == 503
+    assert "Tjenesten er midlertidig utilgjengelig" in response.get_data(as_text=True)
+    db.session.remove()
+    # Nothing of it was stored: no member, no membership, no mail in the outbox, no audit entry.
+    assert db.session.scalar(select(func.count()).select_from(Member).where(func.lower(Member.email) == data["email"].lower())) == 0
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    # Sent again, it goes through on a fresh connection.
+    assert post(client, "/register/", data, page="/register/").status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(Member).where(func.lower(Member.email) == data["email"].lower())) == 1
+
+
+class SlowServer:
+    """An SMTP server that takes a while to accept each mail, and takes responsibility for it only
+    when it can still say so (RFC 5321: the 250 reply) – a client killed mid-DATA has sent nothing."""
+
+    def __init__(self):
+        self.received = []
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(0.15)
+        if server.transport is None or server.transport.is_closing():
+            return "421 Client gone"
+        self.received.extend(envelope.rcpt_tos)
+        return "250 Message accepted"
+
+
+def worker(database_url, port):
+    """``flask outbox send --loop`` as production runs it: a process of its own."""
+    env = {**os.environ, "DATABASE_URL": database_url, "TRACKER_ENV": "production", "SECRET_KEY": "w",
+           "BASE_URL": "http://localhost", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "FLASK_APP": "app",
+           "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "flask", "outbox", "send", "--loop"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def test_a_worker_killed_while_sending_loses_nothing_and_sends_nothing_twice(app):
+    if db.engine.dialect.name == "sqlite":
+        url = str(db.engine.url)
+    else:
+        url = db.engine.url.render_as_string(hide_password=False)
+    queue_some(12, app)
+    recipients = [f"mottaker{i}@kommune.example" for i in range(12)]
+    server = SlowServer()
+    controller = Controller(server, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        first = worker(url, controller.port)
+        deadline = time.monotonic() + 60
+        while len(server.received) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.05)  # now in the middle of a mail
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        sent_before = len(server.received)
+        assert 4 <= sent_before < len(recipients)
+        # Its claim lapses (a dead worker's claim is taken over after STALE_CLAIM; here at once).
+        db.session.execute(OutboxMessage.__table__.update().where(OutboxMessage.status == "sending")
+                           .values(claimed_at=utcnow() - outbox.STALE_CLAIM - timedelta(seconds=1)))
+        db.session.commit()
+        second = worker(url, controller.port)
+        deadline = time.monotonic() + 60
+        while len(server.received) < len(recipients) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # anything more would have come by now
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait()
+    finally:
+        controller.stop()
+    assert sorted(server.received) == sorted(recipients)  # each once: none lost, none twice
+    db.session.expire_all()
+    assert set(db.session.scalars(select(OutboxMessage.status))) == {"sent"}
