@@ -3,7 +3,7 @@
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, current_app, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -24,6 +24,16 @@ def wants_fragment(target_id):
     """True when htmx asks for the region ``target_id`` rather than the whole page."""
     htmx = request.htmx
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request and htmx.target == target_id
+
+
+def remember_inbox(email):
+    """The address a mail was just sent to, for the "check your inbox" page and the link to send
+    it again: kept in the session, never in a URL (which access logs and browser history keep)."""
+    session["inbox_email"] = email
+
+
+def inbox_email():
+    return session.get("inbox_email", "")
 
 
 class ListPage:

@@ -85,3 +85,33 @@ def test_the_accessibility_statement_names_the_standard_and_where_to_complain(cl
     page = client.get("/accessibility").get_data(as_text=True)
     assert "<h1>Tilgjengelighetserklæring</h1>" in page and "WCAG" in page and "2.1" in page
     assert "Tilsynet for universell utforming av ikt" in page and 'href="mailto:' in page
+
+
+def test_no_address_in_a_url_or_a_log_line(app_factory, caplog, municipality):
+    """Access logs and browser history keep URLs: an e-mail address goes in the session instead.
+    The app's own log lines carry ids, never an address."""
+    import logging
+
+    from models import outbox
+    from tests.conftest import free_port, post
+    from tests.test_registration import registration_data
+
+    caplog.set_level(logging.DEBUG)
+    app = app_factory(MAIL_PORT=free_port())  # the SMTP server is down: its failure is logged too
+    client = app.test_client()
+    with app.app_context():
+        data = registration_data(municipality("4601"))
+        response = post(client, "/register/", data, page="/register/")
+        assert response.status_code == 303 and "@" not in response.headers["Location"]
+        inbox = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert data["email"].lower() in inbox.lower()  # still shown to the one who registered
+        assert 'href="/verify"' in inbox  # "send it again", without the address in the link
+        assert data["email"].lower() in client.get("/verify").get_data(as_text=True).lower()  # prefilled
+        unverified = post(client, "/sign-in", {"email": data["email"], "password": data["password"]},
+                          page="/sign-in").get_data(as_text=True)
+        assert 'href="/verify"' in unverified
+        post(client, "/sign-in", {"email": "nobody@kommune.example", "password": "wrong"}, page="/sign-in")
+        outbox.deliver(worker="w")
+    addresses = ("kari.nordmann", "per.leder", "nobody@")
+    leaked = [r.getMessage() for r in caplog.records if any(a in r.getMessage().lower() for a in addresses)]
+    assert leaked == []

@@ -4,7 +4,7 @@ from flask_login import current_user, login_user, logout_user
 
 from blueprints.auth import bp
 from blueprints.auth.forms import ConfirmForm, EmailForm, NewPasswordForm, SignInForm
-from blueprints.util import safe_next, token_error
+from blueprints.util import inbox_email, remember_inbox, safe_next, token_error
 from extensions import db, limiter
 from models import DomainError, Member, audit, normalise_email, tokens
 from models.accounts import (
@@ -36,6 +36,7 @@ def sign_in():
         elif member.email_verified_at is None:
             # Told only to someone who knows the password.
             unverified = True
+            remember_inbox(member.email)
         else:
             login_user(member, remember=form.remember.data)
             member.last_sign_in_at = utcnow()
@@ -108,11 +109,12 @@ def verify_email(token):
 @bp.route("/verify", methods=["GET", "POST"])
 @limiter.limit("5 per 15 minutes", methods=["POST"])
 def resend_verification():
-    form = EmailForm(email=request.args.get("email"))
+    form = EmailForm(email=inbox_email() or None)
     if form.validate_on_submit():
         member = Member.by_email(form.email.data)
         if member is not None and member.email_verified_at is None and member.deleted_at is None:
             send_verification(member)
             db.session.commit()
+        remember_inbox(form.email.data)
         return render_template("auth/check_inbox.html", email=form.email.data, reason="verify")
     return render_template("auth/resend_verification.html", form=form), 422 if form.errors else 200

@@ -4,6 +4,7 @@ from jinja2_fragments.flask import render_block
 
 from blueprints.registration import bp
 from blueprints.registration.forms import RegistrationForm
+from blueprints.util import inbox_email, remember_inbox
 from extensions import db, limiter
 from models import Member, Organisation
 from models.accounts import register, warn_existing_account
@@ -64,7 +65,8 @@ def register_page():
                 manager_email=form.manager_email.data,
             )
         db.session.commit()
-        return redirect(url_for("registration.sent", email=form.email.data), code=303)
+        remember_inbox(form.email.data)
+        return redirect(url_for("registration.sent"), code=303)
     return render_template("registration/register.html", **page_context(form)), 422 if form.errors else 200
 
 
@@ -89,4 +91,4 @@ def organisation_choices():
 
 @bp.get("/sent")
 def sent():
-    return render_template("auth/check_inbox.html", email=request.args.get("email", ""), reason="register")
+    return render_template("auth/check_inbox.html", email=inbox_email(), reason="register")
