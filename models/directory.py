@@ -47,7 +47,7 @@ def _matching(viewer, text):
 
 
 def count(viewer, text=""):
-    """How many members ``search`` finds."""
+    """How many members the directory lists for ``viewer`` and ``text`` (``entries`` gives them a page at a time)."""
     return select(func.count()).select_from(Member).where(*_matching(viewer, text))
 
 
