@@ -139,7 +139,7 @@ def register_error_pages(app):
         app.logger.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
         return error_page(error, 503)
 
-    for code in (400, 403, 404, 405, 429, 500):
+    for code in (400, 403, 404, 405, 409, 429, 500):
         app.register_error_handler(code, lambda e, code=code: error_page(e, code))
     app.register_error_handler(CSRFError, lambda e: error_page(e, 400))
     app.register_error_handler(OperationalError, database_unavailable)

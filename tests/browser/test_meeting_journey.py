@@ -87,3 +87,36 @@ def test_plan_sign_up_attend_and_read_the_minutes(page, browser, live_server, cr
     expect(attendee.locator("#meetings-heading + ul")).to_contain_text("Fagmøte om tolking")
     expect(attendee.locator("#meetings-heading + ul")).to_contain_text("referat publisert")
     attendee.context.close()
+
+
+def test_two_coordinators_change_one_meeting_in_the_browser(page, browser, live_server, create_coordinator, networks):
+    """The change page of its own saves (a plain form), and the second of two editors is shown the
+    conflict with what they typed kept – as a page, and in place on the year plan (a 409 htmx swaps)."""
+    from models import meeting as meetings
+
+    first_email, second_email = create_coordinator("NIK").email, create_coordinator("NIK").email
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)
+    meeting = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Tolking", format="digital",
+                            starts_at=start, ends_at=start + timedelta(hours=2))
+    db.session.commit()
+    meeting_id, year = meeting.id, meeting.year
+
+    sign_in_as(page, first_email)
+    second = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
+    sign_in_as(second, second_email)
+    second.goto(f"/meetings/plan/NIK/{year}")
+    second.get_by_role("link", name=re.compile("Endre")).first.click()  # the form opens in place
+    expect(second.get_by_label("Tittel")).to_have_value("Tolking")
+
+    page.goto(f"/meetings/{meeting_id}/edit")
+    page.get_by_label("Tittel").fill("Tolking i praksis")
+    page.get_by_role("button", name="Lagre").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tolking i praksis")  # saved: the meeting's page
+
+    second.get_by_label("Tittel").fill("Tolk og helse")
+    second.get_by_role("button", name="Lagre").click()
+    conflict = second.get_by_role("alert").filter(has_text="Møtet ble endret av noen andre")
+    expect(conflict).to_contain_text("«Tolking i praksis»")
+    expect(second.get_by_label("Tittel")).to_have_value("Tolk og helse")
+    assert second.url.endswith(f"/meetings/plan/NIK/{year}")  # still on the plan, in place
+    second.context.close()
