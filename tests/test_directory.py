@@ -103,3 +103,14 @@ def test_a_network_page_shows_mandate_purposes_joining_and_meetings_without_pers
         assert person.name not in page and person.email not in page
     assert client.get("/networks/XYZ").status_code == 404
     assert 'href="/networks/NIK"' in client.get("/").get_data(as_text=True)
+
+
+def test_a_broad_search_says_more_than_the_cap_and_asks_for_more_letters(client, people, monkeypatch):
+    from models import directory
+
+    monkeypatch.setattr(directory, "COUNT_CAP", 2)
+    sign_in(client, people["ola"].email)
+    broad = search(client, "")  # Kari, Ola and Aud are active: more than two
+    assert "Over 2 deltakere funnet: skriv mer" in broad and "deltakere funnet</p>" not in broad
+    narrow = search(client, "østen")
+    assert "1 deltaker funnet" in narrow and "Over" not in narrow
