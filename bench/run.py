@@ -221,7 +221,9 @@ def main():
         "## Bulk operations and the outbox",
         bulk.strip() or "(not run)",
     ]) + "\n"
-    (ROOT / "bench" / "results.md").write_text(report)
+    results = ROOT / "bench" / "results.md"
+    soak = re.search(r"\n## Soak\n.*", results.read_text(), flags=re.S) if results.exists() else None
+    results.write_text(report + (soak.group(0) if soak else ""))  # bench/soak.py's section stays
     print(f"written to {ROOT / 'bench' / 'results.md'}")
 
 
