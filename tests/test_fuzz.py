@@ -24,8 +24,8 @@ from wtforms.fields.core import UnboundField
 import blueprints
 from app import create_app
 from extensions import db
-from tests.conftest import csrf_token_from, sign_in
-from tests.test_authorisation import ROLES, TABLE, world  # noqa: F401 (world is a fixture)
+from tests.conftest import csrf_token_from
+from tests.test_authorisation import ROLES, TABLE, signed_in, world  # noqa: F401 (world is a fixture)
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))  # per endpoint; FUZZ_EXAMPLES=200 to dig deeper
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
@@ -92,13 +92,6 @@ def row_count():
     return db.session.scalar(select(sum(counts[1:], counts[0])))
 
 
-def client_for(app, people, role):
-    client = app.test_client()
-    if role != "anonymous":
-        assert sign_in(client, people[role].email).status_code == 303
-    return client
-
-
 def check(response, before):
     status, body = response.status_code, response.get_data(as_text=True)
     assert status < 500, body[:2000]
@@ -117,7 +110,7 @@ def test_every_form_is_fuzzed():
 def test_no_form_breaks_on_any_input(app, world, endpoint):  # noqa: F811
     people, ids = world
     url = TABLE[endpoint][1].format(**ids)
-    client = client_for(app, people, deepest_role(endpoint))
+    client = signed_in(app, people, deepest_role(endpoint))
     token = csrf_token_from(client.get("/"))
 
     @SETTINGS
@@ -134,7 +127,7 @@ def test_no_form_breaks_on_any_input(app, world, endpoint):  # noqa: F811
 def test_no_search_breaks_on_any_query(app, world, endpoint):  # noqa: F811
     people, ids = world
     url = TABLE[endpoint][1].format(**ids).split("?")[0]
-    client = client_for(app, people, deepest_role(endpoint))
+    client = signed_in(app, people, deepest_role(endpoint))
 
     @SETTINGS
     @given(data=DATA, htmx=st.booleans())
