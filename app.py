@@ -7,10 +7,12 @@ from flask import Flask, current_app, g, has_request_context, render_template, r
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from flask_login import AnonymousUserMixin
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 import config
+from models import guard, submissions
 from models.types import render_item
 from extensions import babel, compress, csrf, db, htmx, limiter, login_manager, mail, migrate
 
@@ -23,9 +25,12 @@ def create_app(test_config=None):
     config.finish(app)
 
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse).
+    app.teardown_appcontext(end_session_quietly)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+            guard.serialise_sqlite_writes(db.engine)
     migrate.init_app(app, db, render_as_batch=True, render_item=render_item)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
@@ -62,6 +67,8 @@ def create_app(test_config=None):
     login_manager.login_message = lazy_gettext("Sign in to see that page.")
     login_manager.login_message_category = "info"
     app.before_request(attribute_changes_to_user)
+    app.before_request(submissions.check_request)
+    app.add_template_global(submissions.submission_field)
 
     from cli import register_commands
 
@@ -124,25 +131,58 @@ def security_headers(response):
     return response
 
 
+def end_session_quietly(exception=None):
+    """End the request's database session without raising: a rollback on a connection the
+    database has cut would otherwise raise after the response was made, as a bare 500."""
+    try:
+        db.session.remove()
+    except SQLAlchemyError as error:
+        current_app.logger.warning("session ended on a lost connection: %s", type(getattr(error, "orig", error)).__name__)
+        db.session.registry.clear()
+
+
 def register_error_pages(app):
     def error_page(error, code):
-        return render_template("errors/error.html", code=code, error=error), code
-
-    def database_unavailable(error):
-        """The database went away (a restart, a failover): this request's transaction is gone –
-        the database rolled it back, nothing of it is half-stored – and the pool's pre-ping
-        gives the next request a fresh connection.  Said as such, not as a crash."""
+        """The error page, never a second error: the request's transaction is rolled back first
+        (a failed flush leaves the session unusable), and if the database cannot be reached even
+        for the menu, the page is drawn as for a visitor who is not signed in."""
         try:
             db.session.rollback()
         except SQLAlchemyError:
-            pass
+            db.session.registry.clear()
+        try:
+            return render_template("errors/error.html", code=code, error=error), code
+        except SQLAlchemyError:
+            db.session.registry.clear()
+            return render_template("errors/error.html", code=code, error=error,
+                                   current_user=AnonymousUserMixin()), code
+
+    def database_unavailable(error):
+        """The database went away (a restart, a failover) or cut this request's connection: its
+        transaction is gone – the database rolled it back, nothing of it is half-stored – and the
+        pool's pre-ping gives the next request a fresh connection.  Said as such, not as a crash.
+        (A commit whose answer was lost may have gone through: forms carry a submission key, so
+        sending the form again does not do it twice – see ``models/submissions.py``.)"""
         app.logger.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
         return error_page(error, 503)
+
+    def conflict(error):
+        """A constraint of the database refused a change two requests made at the same moment
+        (the operation's own check passed in both): the later one is told, nothing is stored.
+        The same form sent twice at once is the common case: that one is simply done once."""
+        if submissions.is_duplicate(error):
+            db.session.rollback()
+            return submissions.already_done()
+        app.logger.warning("refused by the database: %s", getattr(error.orig, "diag", None) and
+                           error.orig.diag.constraint_name or type(error.orig).__name__)
+        return error_page(error, 409)
 
     for code in (400, 403, 404, 405, 409, 429, 500):
         app.register_error_handler(code, lambda e, code=code: error_page(e, code))
     app.register_error_handler(CSRFError, lambda e: error_page(e, 400))
     app.register_error_handler(OperationalError, database_unavailable)
+    app.register_error_handler(InterfaceError, database_unavailable)
+    app.register_error_handler(IntegrityError, conflict)
 
 
 def fingerprint_static(endpoint, values):

@@ -430,6 +430,36 @@ def at_once(work, arguments, timeout=120):
     return results
 
 
+def twice_at_once(clients, url, data=None, page=None, method="POST", same_key=False):
+    """Send one form from each of ``clients`` at the same moment (two tabs, a double click, two
+    people): threads released together by a barrier, each request in its own app context on its
+    own database connection.  Each client's CSRF token is read from ``page`` first.
+
+    ``same_key=True`` sends the same submission key in each (one form, clicked twice); by
+    default each carries its own (two tabs), so the model's own guard must decide.
+    Returns the responses in order.
+    """
+    import uuid
+
+    key = uuid.uuid4().hex
+    forms = []
+    for client in clients:
+        token = csrf_token_from(client.get(page or "/"))
+        forms.append({**(data or {}), "csrf_token": token, "submission": key if same_key else uuid.uuid4().hex})
+
+    def send(wait, client, form):
+        wait()
+        return client.open(url, method=method, data=form)
+
+    return at_once(send, list(zip(clients, forms)))
+
+
+def postgres_only(app):
+    """Races are decided by the database's row locks: the tests that race run on PostgreSQL."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("two requests at the same moment: PostgreSQL (TEST_DATABASE_URL)")
+
+
 class LiveServer:
     def __init__(self, app):
         self.server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -1,0 +1,97 @@
+"""A form is done once, however often it is sent: the submission key.
+
+Every form the app draws carries a fresh random key (``submission_field()``, beside the CSRF
+token).  The key is stored in the same transaction as whatever the form changes, when that
+transaction commits; a form sent again with a key already stored – a double click, the back
+button, a retry after an answer lost on the way (the database committed, then the connection
+was cut) – does nothing more and leads back to the page it came from, saying so.  Two copies at
+the same moment: the database's primary key lets one commit; the other is rolled back and told
+the same.  A form drawn again (after a refusal, or a reload) has a new key.
+
+Keys hold no personal data; ``flask privacy purge`` forgets them after a day.
+"""
+
+import re
+import uuid
+from datetime import datetime, timedelta
+
+from flask import flash, g, has_request_context, make_response, redirect, request
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import String, delete, event, insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from extensions import db
+from models.types import UTCDateTime, utcnow
+
+FIELD = "submission"
+KEEP = timedelta(days=1)
+_FORMAT = re.compile(r"^[0-9a-f]{32}$")
+
+
+class FormSubmission(db.Model):
+    __tablename__ = "form_submissions"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+def submission_field():
+    """The hidden field every state-changing form carries (a Jinja global)."""
+    return Markup(f'<input type="hidden" name="{FIELD}" value="{uuid.uuid4().hex}">')
+
+
+def _key():
+    key = request.form.get(FIELD, "") if request.method == "POST" else ""
+    return key if _FORMAT.match(key) else None
+
+
+def check_request():
+    """``before_request``: a form whose key is stored was done already; answer as such."""
+    key = _key()
+    if key is None:
+        return None
+    if db.session.get(FormSubmission, key) is not None:
+        return already_done()
+    g.submission_key = key
+    return None
+
+
+def already_done():
+    """Back to the page the form was on, which shows how things stand now."""
+    from blueprints.util import safe_next
+
+    flash(_l("That form had already been sent, and it was done once. This is how it stands now."), "info")
+    referrer = request.referrer or ""
+    host = request.host_url.rstrip("/")
+    target = safe_next(referrer[len(host):] if referrer.startswith(host) else None)
+    if request.headers.get("HX-Request"):
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target  # htmx loads the page itself
+        return response
+    return redirect(target, code=303)
+
+
+def is_duplicate(error):
+    """Was this IntegrityError the submission key refused by its primary key?"""
+    orig = getattr(error, "orig", None)
+    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    return constraint == "pk_form_submissions" or "form_submissions.key" in str(orig)
+
+
+@event.listens_for(Session, "before_commit")
+def _record(session):
+    """The key is stored by the commit that does what the form asked, and only by that."""
+    if not has_request_context() or session is not db.session() or g.get("submission_recorded"):
+        return
+    key = g.get("submission_key")
+    if key is not None:
+        g.submission_recorded = True
+        session.execute(insert(FormSubmission).values(key=key, at=utcnow()))
+
+
+def forget_old(now=None):
+    """Keys older than a day are forgotten (a form that old is drawn again before it is sent)."""
+    cutoff = (now or utcnow()) - KEEP
+    return db.session.execute(delete(FormSubmission).where(FormSubmission.at < cutoff)).rowcount
+
