@@ -78,19 +78,44 @@ def check_mail(address):
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds in --loop.")
 @click.option("--batch", default=50, show_default=True, help="Mails claimed per round.")
 def send_outbox(loop, interval, batch):
-    """Send the mails that are due (one round, or --loop as a worker)."""
+    """Send the mails that are due (one round, or --loop as a worker).
+
+    As a worker it outlives the database and the SMTP server going away: a lost database
+    connection is logged and retried after a pause (growing to a minute), the pool's pre-ping
+    reconnects, and the mails this worker had claimed are given back once the database answers.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from models import outbox
 
+    pause = interval
     while True:
-        counts = outbox.deliver(limit=batch)
-        while counts["sent"] == batch:  # more waiting: go on before sleeping
-            counts = {k: v + counts[k] for k, v in outbox.deliver(limit=batch).items()}
+        try:
+            counts = outbox.deliver(limit=batch)
+            while counts["sent"] == batch:  # more waiting: go on before sleeping
+                counts = {k: v + counts[k] for k, v in outbox.deliver(limit=batch).items()}
+        except SQLAlchemyError as exc:
+            if not loop:
+                raise
+            reason = type(getattr(exc, "orig", None) or exc).__name__
+            click.echo(f"{_now()} database unavailable ({reason}); trying again in {pause:.0f} s", err=True)
+            db.session.remove()
+            time.sleep(pause)
+            pause = min(max(pause, 1) * 2, 60)
+            continue
+        pause = interval
         if counts["sent"] or counts["failed"] or counts["deferred"] or not loop:
-            click.echo(f"sent: {counts['sent']}, failed: {counts['failed']}, deferred: {counts['deferred']}")
+            click.echo(f"{_now()} sent: {counts['sent']}, failed: {counts['failed']}, deferred: {counts['deferred']}")
         if not loop:
             return
         db.session.remove()
         time.sleep(interval)
+
+
+def _now():
+    from models.types import utcnow
+
+    return utcnow().isoformat(timespec="seconds")
 
 
 @anchorings_cli.command("remind")

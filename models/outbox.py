@@ -40,6 +40,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db, mail
@@ -250,13 +251,18 @@ def _permanent(exc):
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
-def _release(ids):
-    """Give claimed but unsent mails back, without counting an attempt."""
+def _release(ids, until=None, error=None):
+    """Give claimed but untried mails back without counting an attempt (due again ``until``,
+    or at once)."""
     if ids:
+        values = dict(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None)
+        if until is not None:
+            values.update(next_attempt_at=until, last_error=error)
         db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
-            .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None)
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
         db.session.commit()
 
@@ -294,70 +300,134 @@ def post_webhook(message):
         raise WebhookError(str(getattr(exc, "reason", exc))) from exc
 
 
-def _sent(message_id):
-    """Recorded as sent at once, one commit each: a worker that dies loses no record of a mail it sent."""
+def _sent(message_id, unrecorded):
+    """Recorded as sent at once, one commit each: a worker that dies loses no record of a mail it
+    sent.  Until the commit, the id waits in ``unrecorded`` (for ``_recover_from_database_error``)."""
+    if message_id not in unrecorded:
+        unrecorded.append(message_id)
     db.session.execute(
         update(OutboxMessage).where(OutboxMessage.id == message_id)
         .values(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=OutboxMessage.attempts + 1, last_error=None)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+    unrecorded.remove(message_id)
 
 
 def deliver(worker=None, limit=50):
-    """Send the mails and posts that are due; returns {"sent": n, "failed": n, "deferred": n}."""
+    """Send the mails and posts that are due; returns {"sent": n, "failed": n, "deferred": n}.
+
+    Delivery is at least once: a mail is marked sent in its own commit right after the SMTP
+    server's 250, so only a crash or a lost database connection in that moment sends it again
+    (with the same ``Message-ID``, which lets mail clients fold the copies).  An attempt is counted
+    only against a mail that was tried; if the database goes away mid-round, the mails this worker
+    claimed but did not send are given back as soon as it can reach the database again.
+    """
     worker = worker or f"{socket.gethostname()}:{id(object())}"
     counts = {"sent": 0, "failed": 0, "deferred": 0}
     ids = claim(worker, limit)
     if not ids:
         return counts
-    channels = dict(db.session.execute(select(OutboxMessage.id, OutboxMessage.channel)
-                                       .where(OutboxMessage.id.in_(ids))).all())
-    mails = [i for i in ids if channels[i] == Channel.MAIL]
-    for message_id in (i for i in ids if channels[i] == Channel.WEBHOOK):
-        message = db.session.get(OutboxMessage, message_id)
-        try:
-            post_webhook(message)
-        except WebhookError as exc:
-            _failed(message, exc, exc.permanent)
-            counts["failed" if message.status == OutboxStatus.FAILED else "deferred"] += 1
-            continue
-        _sent(message_id)
-        counts["sent"] += 1
-    if mails:
-        _deliver_mail(mails, counts)
+    untried, unrecorded = list(ids), []
+    try:
+        channels = dict(db.session.execute(select(OutboxMessage.id, OutboxMessage.channel)
+                                           .where(OutboxMessage.id.in_(ids))).all())
+        for message_id in (i for i in ids if channels[i] == Channel.WEBHOOK):
+            message = db.session.get(OutboxMessage, message_id)
+            untried.remove(message_id)
+            try:
+                post_webhook(message)
+            except WebhookError as exc:
+                _failed(message, exc, exc.permanent)
+                counts["failed" if message.status == OutboxStatus.FAILED else "deferred"] += 1
+                continue
+            _sent(message_id, unrecorded)
+            counts["sent"] += 1
+        mails = [i for i in ids if channels[i] == Channel.MAIL]
+        if mails:
+            _deliver_mail(mails, untried, unrecorded, counts)
+    except SQLAlchemyError:
+        _recover_from_database_error(untried, unrecorded)
+        raise
     return counts
 
 
-def _deliver_mail(ids, counts):
+def _recover_from_database_error(untried, unrecorded):
+    """The database went away mid-round.  Once it answers again, a mail the server took but
+    whose "sent" was lost is recorded as sent after all, and the claimed mails not yet tried are
+    due again at once.  If it still does not answer, they stay claimed until ``STALE_CLAIM``
+    (and the one the server took is then sent again: at least once, same Message-ID)."""
+    try:
+        db.session.rollback()
+        for message_id in list(unrecorded):
+            _sent(message_id, unrecorded)
+        _release(untried)
+    except SQLAlchemyError:
+        db.session.rollback()
+
+
+class _Connection:
+    """One SMTP connection for a round, opened again once if the server hung up between two mails
+    (a restart, an idle cut): a server that closed the connection took no responsibility for the
+    next mail (no 250), so sending it on a new connection cannot deliver it twice."""
+
+    def __init__(self):
+        self.connection = None
+
+    def open(self):
+        self.connection = mail.connect().__enter__()
+
+    def send(self, message):
+        try:
+            self.connection.send(message)
+        except smtplib.SMTPServerDisconnected:
+            self.close()
+            self.open()
+            self.connection.send(message)
+
+    def close(self):
+        if self.connection is not None:
+            try:
+                self.connection.__exit__(None, None, None)  # QUIT; a server that dropped us cannot answer
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.connection = None
+
+
+def _deliver_mail(ids, untried, unrecorded, counts):
+    """Send ``ids`` over one SMTP connection; each is removed from ``untried`` when it is tried."""
     # Read once and turned into messages before the first commit (which expires what was read).
     rows = {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
     prepared = [(message_id, rows[message_id].to_message()) for message_id in ids]  # the claim's order
     for row in rows.values():  # done with: each commit below would otherwise expire them all again
         db.session.expunge(row)
-    remaining = list(ids)
+    smtp = _Connection()
     try:
-        with mail.connect() as connection:
-            for message_id, message in prepared:
-                try:
-                    connection.send(message)
-                except (smtplib.SMTPException, OSError) as exc:
-                    permanent = _permanent(exc)
-                    row = db.session.get(OutboxMessage, message_id)
-                    _failed(row, exc, permanent)
-                    remaining.remove(message_id)
-                    counts["failed" if row.status == OutboxStatus.FAILED else "deferred"] += 1
-                    if not permanent:
-                        break  # the server is in trouble: leave the rest for later
-                    continue
-                _sent(message_id)
-                remaining.remove(message_id)
-                counts["sent"] += 1
+        smtp.open()
+        for message_id, message in prepared:
+            untried.remove(message_id)
+            try:
+                smtp.send(message)
+            except (smtplib.SMTPException, OSError) as exc:
+                permanent = _permanent(exc)
+                row = db.session.get(OutboxMessage, message_id)
+                _failed(row, exc, permanent)
+                counts["failed" if row.status == OutboxStatus.FAILED else "deferred"] += 1
+                if not permanent:
+                    break  # the server is in trouble: leave the rest for later
+                continue
+            _sent(message_id, unrecorded)
+            counts["sent"] += 1
     except (smtplib.SMTPException, OSError) as exc:
-        # Could not even connect: every claimed mail waits for the next attempt.
-        for message_id in remaining:
-            _failed(db.session.get(OutboxMessage, message_id), exc, permanent=False)
+        # No connection at all: the first mail was tried and waits its back-off; the others were
+        # not tried, count no attempt, and wait as long (no hammering a server that is down).
+        if untried:
+            first = db.session.get(OutboxMessage, untried.pop(0))
+            _failed(first, exc, permanent=False)
             counts["deferred"] += 1
-        remaining = []
+            _release(untried, until=first.next_attempt_at, error=first.last_error)
+            counts["deferred"] += len(untried)
+            untried.clear()
     finally:
-        _release(remaining)
+        smtp.close()
+        _release(untried)

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -101,12 +102,12 @@ class SlowServer:
         return "250 Message accepted"
 
 
-def worker(database_url, port):
+def worker(database_url, port, *options):
     """``flask outbox send --loop`` as production runs it: a process of its own."""
     env = {**os.environ, "DATABASE_URL": database_url, "TRACKER_ENV": "production", "SECRET_KEY": "w",
            "BASE_URL": "http://localhost", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "FLASK_APP": "app",
            "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "flask", "outbox", "send", "--loop"], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "flask", "outbox", "send", "--loop", *options], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -146,3 +147,79 @@ def test_a_worker_killed_while_sending_loses_nothing_and_sends_nothing_twice(app
     assert sorted(server.received) == sorted(recipients)  # each once: none lost, none twice
     db.session.expire_all()
     assert set(db.session.scalars(select(OutboxMessage.status))) == {"sent"}
+
+
+def test_connections_cut_under_a_write_load_give_503_never_500_and_a_retry_is_done_once(
+        app, postgres, municipality):
+    """Eight people register at once, 48 forms, while the database cuts the app's connections
+    again and again.  Every answer is 303 or 503 (never a bare 500); a form answered 503 either
+    stored nothing or stored all of it (its commit went through and the answer was lost), and
+    sent again with its submission key – as the browser's "try again" does – it is done once:
+    in the end each address has one member and one mail, whatever happened on the way."""
+    import uuid
+
+    from models.submissions import FormSubmission
+    from tests.conftest import csrf_token_from
+
+    org = municipality("4601")
+    db.session.remove()
+    clients = [app.test_client() for _ in range(8)]
+    forms = {}
+
+    def form_for(client, n):
+        data = registration_data(org, email=f"deltaker{n}@kommune.example", manager_email=f"leder{n}@kommune.example")
+        while True:  # the page itself may meet a cut connection
+            page = client.get("/register/")
+            if page.status_code == 200:
+                return {**data, "csrf_token": csrf_token_from(page), "submission": uuid.uuid4().hex}
+            assert page.status_code == 503
+
+    def register_some(wait, i, client):
+        wait()
+        answers = []
+        for n in range(i * 6, i * 6 + 6):
+            form = forms[n] = form_for(client, n)
+            answers.append((n, client.post("/register/", data=form).status_code))
+        return answers
+
+    stop, cuts = threading.Event(), []
+
+    def cut_again_and_again():
+        while not stop.is_set():
+            cuts.append(drop_connections(postgres))
+            time.sleep(0.03)
+
+    from tests.conftest import at_once
+
+    cutter = threading.Thread(target=cut_again_and_again, daemon=True)
+    cutter.start()
+    try:
+        answers = [a for part in at_once(register_some, [(i, c) for i, c in enumerate(clients)]) for a in part]
+    finally:
+        stop.set()
+        cutter.join(5)
+    statuses = [status for _, status in answers]
+    assert set(statuses) <= {303, 503}, statuses
+    failed = [n for n, status in answers if status == 503]
+    assert failed and sum(cuts) > 0, "the connections were not cut while the forms were sent"
+
+    def stored(n):
+        return db.session.scalar(select(func.count()).select_from(Member).where(
+            Member.email == f"deltaker{n}@kommune.example"))
+
+    for n in failed:  # all or nothing: the member with the mail for them, or no trace
+        db.session.remove()
+        mails = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.recipient == f"deltaker{n}@kommune.example"))
+        assert (stored(n), mails) in {(0, 0), (1, 1)}
+        if stored(n):
+            assert db.session.get(FormSubmission, forms[n]["submission"]) is not None
+    # "Try again": the same forms, with their keys, now that the database is back.
+    for n in failed:
+        client = clients[n // 6]
+        assert client.post("/register/", data=forms[n]).status_code == 303
+    db.session.remove()
+    for n in range(48):
+        assert stored(n) == 1
+    recipients = db.session.scalars(select(OutboxMessage.recipient)).all()
+    assert sorted(recipients) == sorted(f"deltaker{n}@kommune.example" for n in range(48))
