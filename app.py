@@ -56,10 +56,11 @@ def create_app(test_config=None):
         public,
         registration,
         reviews,
+        topics,
     )
 
-    for package in (public, organisations, auth, registration, anchorings, account, municipalities, meetings, reviews,
-                    newsletters, advice, directory, coordinator):
+    for package in (public, organisations, auth, registration, anchorings, account, municipalities, meetings, topics,
+                    reviews, newsletters, advice, directory, coordinator):
         app.register_blueprint(package.bp)
 
     login_manager.user_loader(models.Member.for_session)

@@ -131,24 +131,16 @@ def remind_managers():
 
 @meetings_cli.command("remind")
 def remind_meetings():
-    """Mail those signed up for a meeting the day before it (run hourly or daily from cron)."""
-    from models import meeting as meetings
-    from models.outbox import link, queue
-    from models.types import utcnow
+    """Mail those signed up for a meeting the day before it, once each (run hourly or daily from cron).
 
-    due = meetings.due_reminders()
-    for signup in due:
-        signup.reminded_at = utcnow()
-        queue(
-            signup.member.email,
-            _l("Reminder: %(title)s", title=signup.meeting.title),
-            "meeting_invite",
-            member=signup.member,
-            meeting=signup.meeting,
-            url=link("meetings.show", meeting_id=signup.meeting_id),
-        )
+    The sign-ups are claimed in the database, so two runs at once (two cron hosts) send each reminder once.
+    """
+    from models.signup import send_reminders
+
+    with audit.acting_as(label="flask meetings remind"):
+        count = send_reminders()
     db.session.commit()
-    click.echo(f"Meeting reminders written to the outbox: {len(due)}")
+    click.echo(f"Meeting reminders written to the outbox: {count}")
 
 
 @reviews_cli.command("tick")

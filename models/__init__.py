@@ -7,15 +7,10 @@ from models.errors import DomainError, InvalidTransition
 from models.member import Member, normalise_email
 from models.membership import Membership, MembershipStatus
 from models.main_contact import Handover, HandoverStatus
-from models.meeting import (
-    Acknowledgement,
-    Meeting,
-    MeetingFormat,
-    MeetingKind,
-    MeetingStatus,
-    QuotaCounter,
-    Signup,
-)
+from models.meeting import Meeting, MeetingFormat, MeetingKind, MeetingStatus
+from models.quota import QuotaCounter
+from models.signup import Signup
+from models.call_in import Acknowledgement
 from models.network import Network
 from models.newsletter import InputStatus, NewsInput, Newsletter
 from models.advice import AdviceAnswer, AdviceRequest

@@ -1,14 +1,19 @@
-"""Topic proposals (*foreslå tema*): members propose and support; the coordinator decides."""
+"""Topic proposals (*foreslå tema*): members propose and support; the coordinator decides.
+
+Each operation takes its row first (``guard.lock``: the proposal, or for a new proposal the member
+proposing), then checks the state on the fresh values: one support per member, one decision per
+proposal and one mail to the proposer, however often or from how many tabs the button is pressed.
+"""
 
 import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, exists, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from models import audit
+from models import audit, guard
 from models.errors import DomainError
 from models.meeting import MeetingKind
 from models.types import UTCDateTime, string_enum, utcnow
@@ -48,26 +53,71 @@ class TopicProposal(db.Model):
         values.setdefault("status", ProposalStatus.WAITING)
         super().__init__(**values)
 
-    def _decide(self, status):
+    def may_decide(self, member):
+        return self.status == ProposalStatus.WAITING and member.coordinates(self.network)
+
+    def _decide(self, status, by):
+        guard.lock(self)
         if self.status != ProposalStatus.WAITING:
             raise DomainError(_l("This proposal has already been decided."))
+        if by is not None and not by.coordinates(self.network):
+            raise DomainError(_l("Only a coordinator of %(network)s decides its topics.", network=self.network.code))
         self.status = status
         self.decided_at = utcnow()
 
-    def accept_into(self, meeting):
-        if self.network not in meeting.networks:
+    def accept_into(self, meeting, by=None):
+        """Put the topic on a planned meeting of its network (never an emergency call-in); the proposer
+        is told.  Decided already: refused, nothing more happens."""
+        if meeting is None or self.network not in meeting.networks:
             raise DomainError(_l("Choose a meeting of %(network)s.", network=self.network.code))
-        self._decide(ProposalStatus.ACCEPTED)
+        guard.lock(meeting)
+        if not meeting.accepts_topics:
+            raise DomainError(_l("A topic goes onto a planned network or professional meeting, not a call-in."))
+        self._decide(ProposalStatus.ACCEPTED, by)
         self.meeting = meeting
         audit.record("topic.accepted", network=self.network, subject=f"topic:{self.id}",
                      after={"meeting": meeting.title})
+        self._tell(_l("Your topic «%(title)s» is on the agenda of «%(meeting)s».", title=self.title,
+                      meeting=meeting.title))
 
-    def decline(self, reason):
+    def decline(self, reason, by=None):
+        """Decline with a reason the proposer is told.  Decided already: refused, nothing more happens."""
         if not (reason or "").strip():
             raise DomainError(_l("Say why the proposal is declined."))
-        self._decide(ProposalStatus.DECLINED)
+        self._decide(ProposalStatus.DECLINED, by)
         self.reason = reason.strip()
         audit.record("topic.declined", network=self.network, subject=f"topic:{self.id}", reason=self.reason)
+        self._tell(_l("Your topic «%(title)s» was not taken up: %(reason)s", title=self.title, reason=self.reason))
+
+    def _tell(self, line):
+        from models.notices import notify
+
+        notify(self.proposed_by, _l("Your topic proposal"), line, endpoint="meetings.year_plan",
+               code=self.network.code)
+
+
+def propose(network, member, title, meeting_kind, description=None):
+    """A member of the network proposes a topic.  The same title again from the same member while it
+    waits is the same proposal (a form sent from two tabs): refused, nothing stored twice."""
+    title = (title or "").strip()
+    if not title:
+        raise DomainError(_l("Give the topic a title."))
+    kind = MeetingKind(meeting_kind)
+    if kind == MeetingKind.EMERGENCY:
+        raise DomainError(_l("A topic is proposed for a network or a professional meeting."))
+    if not (member.coordinates(network) or network.id in member.active_network_ids):
+        raise DomainError(_l("Only members of %(network)s propose its topics.", network=network.code))
+    guard.lock(member)
+    if db.session.scalar(select(exists().where(
+            TopicProposal.network_id == network.id, TopicProposal.proposed_by_id == member.id,
+            TopicProposal.status == ProposalStatus.WAITING, func.lower(TopicProposal.title) == title.lower()))):
+        raise DomainError(_l("You have already proposed «%(title)s»; it is waiting for the coordinator.",
+                             title=title))
+    proposal = TopicProposal(network=network, proposed_by=member, title=title, meeting_kind=kind,
+                             description=(description or "").strip() or None)
+    db.session.add(proposal)
+    db.session.flush()
+    return proposal
 
 
 class TopicSupport(db.Model):
@@ -85,11 +135,15 @@ class TopicSupport(db.Model):
 
 
 def support(proposal, member):
+    """One member's support of a waiting proposal, once."""
+    guard.lock(proposal)
     if proposal.status != ProposalStatus.WAITING:
         raise DomainError(_l("This proposal has already been decided."))
-    if any(s.member_id == member.id for s in proposal.supports):
+    if db.session.scalar(select(exists().where(TopicSupport.proposal_id == proposal.id,
+                                               TopicSupport.member_id == member.id))):
         raise DomainError(_l("You already support this proposal."))
-    proposal.supports.append(TopicSupport(member_id=member.id))
+    db.session.add(TopicSupport(proposal_id=proposal.id, member_id=member.id))
+    db.session.flush()
 
 
 def waiting(network):

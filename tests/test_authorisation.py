@@ -54,6 +54,8 @@ TABLE = {
     "account.ask_again": ("POST", "/me/anchoring/ask-again", {"anonymous": "login"}, 303),
     "account.export": ("GET", "/me/export.json", {"anonymous": "login"}, 200),
     "account.delete": ("GET", "/me/delete", {"anonymous": "login"}, 200),
+    "account.change_email": ("GET", "/me/email", {"anonymous": "login"}, 200),
+    "account.confirm_email": ("GET", f"/me/email/{BAD_TOKEN}", {}, 400),
     "coordinator.index": ("GET", "/coordinator/", {"anonymous": "login", **COORDINATED}, 200),
     "coordinator.outbox": ("GET", "/coordinator/outbox", {"anonymous": "login", **COORDINATED}, 200),
     "coordinator.retry": ("POST", "/coordinator/outbox/{message}/retry", {"anonymous": "login", **COORDINATED}, 303),
@@ -78,9 +80,9 @@ TABLE = {
     "meetings.remind_unacknowledged": (
         "POST", "/meetings/{other_meeting}/acknowledgements/remind", {"anonymous": "login", "coordinator": 303}, 403,
     ),
-    "meetings.propose": ("POST", "/meetings/plan/NIK/topics", {"anonymous": "login", "coordinator_elsewhere": 403}, 303),
-    "meetings.support": ("POST", "/meetings/topics/{proposal}/support", {"anonymous": "login", "coordinator_elsewhere": 403}, 303),
-    "meetings.decide_topic": (
+    "topics.propose": ("POST", "/meetings/plan/NIK/topics", {"anonymous": "login", "coordinator_elsewhere": 403}, 303),
+    "topics.support": ("POST", "/meetings/topics/{proposal}/support", {"anonymous": "login", "coordinator_elsewhere": 403}, 303),
+    "topics.decide": (
         "POST", "/meetings/topics/{proposal}/decline", {"anonymous": "login", "coordinator": 303}, 403,
     ),
     "meetings.edit": ("GET", "/meetings/{meeting}/edit", {"anonymous": "login", "coordinator": 200}, 403),

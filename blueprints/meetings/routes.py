@@ -9,27 +9,22 @@ from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.auth.forms import ConfirmForm
 from blueprints.meetings import bp
-from blueprints.meetings.forms import (
-    AttendanceForm,
-    MeetingChangeForm,
-    MeetingForm,
-    MinutesForm,
-    TopicDecisionForm,
-    TopicForm,
-)
+from blueprints.meetings.forms import AttendanceForm, MeetingChangeForm, MeetingForm, MinutesForm
+from blueprints.topics.forms import TopicDecisionForm, TopicForm
 from blueprints.util import network_or_404, token_error, wants_fragment
 from extensions import db, limiter
-from models import DomainError, Meeting, MeetingKind, Member, Network, tokens
+from models import DomainError, Meeting, Member, Network, tokens
+from models import call_in as call_ins
+from models import calendar
 from models import meeting as meetings
+from models import quota
+from models import signup as signups
 from models import topic as topics
-from models.notices import notify
 from models.meeting import OSLO
-from models.outbox import link, queue
 from models.types import utcnow
 
 
@@ -52,8 +47,8 @@ def plan_context(network, year):
     # (a "title") must not fill the topic forms.
     decision = TopicDecisionForm(formdata=None)
     decision.meeting.choices = [SelectChoice(str(m.id), f"{m.title} ({m.kind.label})") for m in plan
-                                if m.status == "planned" and m.kind != MeetingKind.EMERGENCY]
-    return dict(network=network, year=year, meetings=plan, quota=meetings.quota_status(network, year),
+                                if m.accepts_topics]
+    return dict(network=network, year=year, meetings=plan, quota=quota.quota_status(network, year),
                 coordinator=coordinator, proposals=topics.waiting(network), topic_form=TopicForm(formdata=None),
                 decision=decision)
 
@@ -134,18 +129,18 @@ def new():
             db.session.rollback()
             form.kind.errors.append(error.message)
         else:
-            messages = [_("%(title)s is planned.", title=meeting.title)]
-            if meeting.kind == MeetingKind.EMERGENCY:
-                count = meetings.call_in(meeting)
-                messages.append(_("The call-in is on its way to %(n)s members, ahead of other mail.", n=count))
             db.session.commit()
+            messages = [_("%(title)s is planned.", title=meeting.title)]
+            if meeting.is_call_in:
+                messages.append(_("The call-in is on its way to %(n)s members, ahead of other mail.",
+                                  n=meeting.called))
             return saved(meeting, messages)
     return editor(form)
 
 
 def meeting_or_404(meeting_id):
     meeting = db.get_or_404(Meeting, meeting_id)
-    if not meetings.may_attend(current_user, meeting):
+    if not signups.may_attend(current_user, meeting):
         abort(403)
     return meeting
 
@@ -159,24 +154,24 @@ def coordinates_meeting(meeting):
 def show(meeting_id):
     meeting = meeting_or_404(meeting_id)
     coordinator = coordinates_meeting(meeting)
-    signups, me = meetings.signup_rows(meeting), current_user._get_current_object()
-    mine = next((s for s in signups if s.member_id == me.id), None)
+    rows, me = signups.signup_rows(meeting), current_user._get_current_object()
+    mine = next((s for s in rows if s.member_id == me.id), None)
     # The main contact sees who from their own organisation has signed up (coordination).
-    colleagues = [s for s in signups if s.organisation_id == me.organisation_id and s is not mine]
+    colleagues = [s for s in rows if s.organisation_id == me.organisation_id and s is not mine]
     return render_template(
-        "meetings/show.html", meeting=meeting, coordinator=coordinator, signups=signups if coordinator else [],
+        "meetings/show.html", meeting=meeting, coordinator=coordinator, signups=rows if coordinator else [],
         colleagues=colleagues if current_user.is_main_contact or coordinator else [], mine=mine,
         minutes_form=MinutesForm(minutes=meeting.minutes), confirm=ConfirmForm(),
     )
 
 
-def invite(member, meeting, subject):
-    """A mail with the calendar invitation attached."""
-    queue(
-        member.email, subject, "meeting_invite", member=member, meeting=meeting,
-        url=link("meetings.show", meeting_id=meeting.id),
-        ics=meetings.ics(meeting, current_app.config["MAIL_ORGANISER"]),
-    )
+def back_to(meeting):
+    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+
+
+def refused(error):
+    db.session.rollback()
+    flash(error.message, "error")
 
 
 @bp.post("/<int:meeting_id>/signup")
@@ -185,14 +180,13 @@ def sign_up(meeting_id):
     meeting = meeting_or_404(meeting_id)
     ConfirmForm().validate_on_submit()
     try:
-        meetings.sign_up(current_user, meeting)
+        signups.sign_up(current_user, meeting)
     except DomainError as error:
-        flash(error.message, "error")
+        refused(error)
     else:
-        invite(current_user, meeting, _l("You are signed up: %(title)s", title=meeting.title))
         db.session.commit()
         flash(_("You are signed up. The calendar invitation is on its way by e-mail."), "success")
-    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+    return back_to(meeting)
 
 
 @bp.post("/<int:meeting_id>/withdraw")
@@ -201,13 +195,13 @@ def withdraw(meeting_id):
     meeting = meeting_or_404(meeting_id)
     ConfirmForm().validate_on_submit()
     try:
-        meetings.withdraw(current_user, meeting)
+        signups.withdraw(current_user, meeting)
     except DomainError as error:
-        flash(error.message, "error")
+        refused(error)
     else:
         db.session.commit()
         flash(_("You are no longer signed up."), "success")
-    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+    return back_to(meeting)
 
 
 def coordinator_meeting_or_403(meeting_id):
@@ -225,13 +219,11 @@ def cancel(meeting_id):
     try:
         meetings.cancel(meeting)
     except DomainError as error:
-        flash(error.message, "error")
+        refused(error)
     else:
-        for signup in meeting.signups:
-            invite(signup.member, meeting, _l("Cancelled: %(title)s", title=meeting.title))
         db.session.commit()
         flash(_("The meeting is cancelled; those signed up are told."), "success")
-    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+    return back_to(meeting)
 
 
 @bp.post("/<int:meeting_id>/attendance")
@@ -243,11 +235,11 @@ def attendance(meeting_id):
     try:
         meetings.record_attendance(meeting, attended)
     except DomainError as error:
-        flash(error.message, "error")
+        refused(error)
     else:
         db.session.commit()
         flash(_("Attendance is recorded."), "success")
-    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+    return back_to(meeting)
 
 
 @bp.post("/<int:meeting_id>/minutes")
@@ -255,13 +247,17 @@ def attendance(meeting_id):
 def minutes(meeting_id):
     meeting = coordinator_meeting_or_403(meeting_id)
     form = MinutesForm()
-    if form.validate_on_submit():
+    if not form.validate_on_submit():
+        flash(" ".join(str(e) for e in form.minutes.errors), "error")
+        return back_to(meeting)
+    try:
         meetings.publish_minutes(meeting, form.minutes.data)
+    except DomainError as error:
+        refused(error)
+    else:
         db.session.commit()
         flash(_("The minutes are published."), "success")
-    else:
-        flash(" ".join(str(e) for e in form.minutes.errors), "error")
-    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
+    return back_to(meeting)
 
 
 @bp.get("/<int:meeting_id>.ics")
@@ -269,7 +265,7 @@ def minutes(meeting_id):
 def calendar_file(meeting_id):
     meeting = meeting_or_404(meeting_id)
     return Response(
-        meetings.ics(meeting, current_app.config["MAIL_ORGANISER"]),
+        calendar.ics(meeting, current_app.config["MAIL_ORGANISER"]),
         mimetype="text/calendar",
         headers={"Content-Disposition": f'attachment; filename="mote-{meeting.id}.ics"'},
     )
@@ -293,16 +289,19 @@ def acknowledge(token):
     form = ConfirmForm()
     recorded = None
     if form.validate_on_submit():
-        recorded = meetings.acknowledge(meeting, member)
+        try:
+            recorded = call_ins.acknowledge(meeting, member)
+        except DomainError as error:
+            return token_error(error)
         db.session.commit()
-    already = member.id in meetings.acknowledged_ids(meeting)
+    already = member.id in call_ins.acknowledged_ids(meeting)
     return render_template("meetings/acknowledge.html", meeting=meeting, member=member, form=form,
                            recorded=recorded, already=already)
 
 
 def acknowledgement_context(meeting):
-    called = meetings.called_in(meeting)
-    done = meetings.acknowledged_ids(meeting)
+    called = call_ins.called_in(meeting)
+    done = call_ins.acknowledged_ids(meeting)
     return {"meeting": meeting, "acknowledged": [m for m in called if m.id in done],
             "waiting": [m for m in called if m.id not in done]}
 
@@ -323,93 +322,14 @@ def acknowledgements(meeting_id):
 def remind_unacknowledged(meeting_id):
     meeting = coordinator_meeting_or_403(meeting_id)
     ConfirmForm().validate_on_submit()
-    waiting = {m.id for m in acknowledgement_context(meeting)["waiting"]}
-    count = meetings.call_in(meeting, only=waiting)
-    db.session.commit()
-    flash(_("A reminder is on its way to %(n)s members.", n=count), "success")
-    return redirect(url_for("meetings.acknowledgements", meeting_id=meeting.id), code=303)
-
-
-# -- topic proposals -----------------------------------------------------------------------------
-
-
-def back_to_plan(network):
-    return redirect(url_for("meetings.year_plan", code=network.code) + "#topics", code=303)
-
-
-@bp.post("/plan/<code>/topics")
-@login_required
-def propose(code):
-    network = network_or_404(code)
-    member_of_or_403(network)
-    form = TopicForm()
-    if form.validate_on_submit():
-        proposal = topics.TopicProposal(network=network, proposed_by=current_user, title=form.title.data.strip(),
-                                        meeting_kind=form.meeting_kind.data,
-                                        description=(form.description.data or "").strip() or None)
-        db.session.add(proposal)
-        db.session.commit()
-        flash(_("Thank you for the proposal."), "success")
-    else:
-        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
-    return back_to_plan(network)
-
-
-def proposal_or_404(proposal_id):
-    proposal = db.get_or_404(topics.TopicProposal, proposal_id)
-    member_of_or_403(proposal.network)
-    return proposal
-
-
-@bp.post("/topics/<int:proposal_id>/support")
-@login_required
-def support(proposal_id):
-    proposal = proposal_or_404(proposal_id)
-    ConfirmForm().validate_on_submit()
     try:
-        topics.support(proposal, current_user)
+        count = call_ins.remind(meeting)
     except DomainError as error:
-        flash(error.message, "error")
+        refused(error)
     else:
         db.session.commit()
-    return back_to_plan(proposal.network)
-
-
-@bp.post("/topics/<int:proposal_id>/<any(accept, decline):decision>")
-@login_required
-def decide_topic(proposal_id, decision):
-    proposal = proposal_or_404(proposal_id)
-    if not current_user.coordinates(proposal.network):
-        abort(403)
-    form = TopicDecisionForm()
-    form.meeting.choices = [SelectChoice(str(meeting_id)) for meeting_id in db.session.scalars(
-        select(Meeting.id).join(meetings.meeting_networks)
-        .where(meetings.meeting_networks.c.network_id == proposal.network_id, Meeting.status == "planned")
-    )]
-    if decision == "accept" and not form.meeting.data:
-        form.meeting.errors = [_("Choose the meeting to take the topic into.")]
-    elif form.validate_on_submit():
-        try:
-            if decision == "accept":
-                meeting = db.session.get(Meeting, int(form.meeting.data))
-                proposal.accept_into(meeting)
-                line = _l("Your topic «%(title)s» is on the agenda of «%(meeting)s».", title=proposal.title,
-                          meeting=meeting.title)
-            else:
-                proposal.decline(form.reason.data)
-                line = _l("Your topic «%(title)s» was not taken up: %(reason)s", title=proposal.title,
-                          reason=proposal.reason)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-            return back_to_plan(proposal.network)
-        notify(proposal.proposed_by, _l("Your topic proposal"), line, endpoint="meetings.year_plan",
-               code=proposal.network.code)
-        db.session.commit()
-        flash(_("The proposal is decided; the proposer is told."), "success")
-        return back_to_plan(proposal.network)
-    flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
-    return back_to_plan(proposal.network)
+        flash(_("A reminder is on its way to %(n)s members.", n=count), "success")
+    return redirect(url_for("meetings.acknowledgements", meeting_id=meeting.id), code=303)
 
 
 @bp.route("/<int:meeting_id>/edit", methods=["GET", "POST"])
@@ -425,10 +345,8 @@ def edit(meeting_id):
         try:
             meetings.reschedule(meeting, form.starts_at, form.ends_at, version=form.version.data,
                                 **meeting_values(form))
-            for signup in meeting.signups:
-                invite(signup.member, meeting, _l("Changed: %(title)s", title=meeting.title))
             db.session.commit()
-        except (meetings.EditConflict, StaleDataError):
+        except meetings.EditConflict:
             # Someone saved first: their change stands; this editor keeps what they typed, sees the
             # meeting as it is now, and may save again over it knowingly.
             db.session.rollback()
@@ -454,5 +372,5 @@ def calendar_feed(token):
     except tokens.TokenError as error:
         return token_error(error)
     since = utcnow() - timedelta(days=90)
-    body = meetings.feed(meetings.in_feed(member, since), current_app.config["MAIL_ORGANISER"])
+    body = calendar.feed(meetings.in_feed(member, since), current_app.config["MAIL_ORGANISER"])
     return Response(body, mimetype="text/calendar", headers={"Cache-Control": "private, max-age=900"})

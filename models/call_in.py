@@ -1,0 +1,118 @@
+"""Emergency call-ins (*beredskapshendelse*): every active member of the networks is mailed at once,
+ahead of other mail, with a "received" link; the coordinator sees who has confirmed and may remind
+those who have not – once per call-in, with its own subject.
+"""
+
+from datetime import datetime
+
+from flask_babel import force_locale, format_datetime
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ForeignKey, Integer, UniqueConstraint, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models import guard
+from models.errors import DomainError
+from models.meeting import Meeting, MeetingKind, MeetingStatus
+from models.quota import insert_for
+from models.types import UTCDateTime, utcnow
+
+
+class Acknowledgement(db.Model):
+    """A member confirmed receiving an emergency call-in."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def called_in(meeting):
+    """The active members of the meeting's networks, each once (someone in two networks gets one mail)."""
+    from models.member import Member, active_in
+
+    return db.session.scalars(active_in(n.id for n in meeting.networks).order_by(Member.name)).all()
+
+
+EMERGENCY_PRIORITY = 10  # an emergency call-in passes other mail in the outbox
+
+
+def call_in(meeting, only=None, reminder=False):
+    """Mail every active member of the meeting's networks (once each; ``only``: just these member ids),
+    ahead of other mail, composed once; the first call-in is also posted in the networks' Teams channels.
+
+    Called by ``meeting.plan`` for a call-in and by ``remind``; not an operation of its own.
+    """
+    from models import teams, tokens
+    from models.outbox import compose_each, link, queue_many
+
+    members = [m for m in called_in(meeting) if only is None or m.id in only]
+    with force_locale("nb"):
+        title = str(_l("Emergency call-in: %(title)s", title=meeting.title))
+        when = format_datetime(meeting.starts_at, "EEEE d. MMMM y HH:mm")
+        subject = str(_l("Reminder: %(title)s", title=title)) if reminder else title
+    if only is None and not reminder:  # the channels hear of it once, not again with each repeat
+        text = "\n\n".join(filter(None, [when, meeting.online_link, meeting.description,
+                                          link("meetings.show", meeting_id=meeting.id)]))
+        for network in meeting.networks:
+            teams.post(network, title, text, "emergency_call_in", priority=EMERGENCY_PRIORITY)
+    return queue_many(compose_each(
+        ((member.email, {"name": member.name, "ack_url": link(
+            "meetings.acknowledge", token=tokens.make("acknowledge", meeting=meeting.id, member=member.id))})
+         for member in members),
+        subject, "emergency_call_in", personal=("name", "ack_url"), priority=EMERGENCY_PRIORITY, meeting=meeting,
+        url=link("meetings.show", meeting_id=meeting.id), reminder=reminder,
+    ))
+
+
+def acknowledged_ids(meeting):
+    return set(db.session.scalars(select(Acknowledgement.member_id).filter_by(meeting_id=meeting.id)))
+
+
+def acknowledge(meeting, member):
+    """Record that ``member`` received the call-in; True the first time, False after (nothing changes).
+
+    One ``INSERT … ON CONFLICT DO NOTHING``: two presses at the same moment store one receipt.
+    """
+    if meeting.kind != MeetingKind.EMERGENCY:
+        raise DomainError(_l("Only an emergency call-in asks for a receipt."))
+    inserted = db.session.execute(
+        insert_for(db.session.get_bind().dialect.name)(Acknowledgement.__table__)
+        .values(meeting_id=meeting.id, member_id=member.id, at=utcnow())
+        .on_conflict_do_nothing()
+        .returning(Acknowledgement.__table__.c.id)  # rowcount is -1 on PostgreSQL here
+    ).first()
+    return inserted is not None
+
+
+def remind(meeting):
+    """Remind those called in who have not confirmed: once per call-in, with its own subject.
+
+    The once is claimed by a conditional UPDATE of ``call_in_reminded_at`` (still empty, the call-in
+    still planned): of two presses at the same moment one sends, the other is told it was sent.
+    Returns how many were reminded.
+    """
+    if not meeting.is_call_in:
+        raise DomainError(_l("Only an emergency call-in has a reminder."))
+    now = utcnow()
+    claimed = guard.claim(
+        update(Meeting)
+        .where(Meeting.id == meeting.id, Meeting.kind == MeetingKind.EMERGENCY,
+               Meeting.status == MeetingStatus.PLANNED, Meeting.call_in_reminded_at.is_(None))
+        .values(call_in_reminded_at=now)
+    )
+    db.session.refresh(meeting)
+    if not claimed:
+        if meeting.call_in_reminded_at is not None:
+            raise DomainError(_l("The reminder was already sent; it is sent once per call-in."))
+        raise DomainError(_l("The call-in is over: no reminder can be sent."))
+    done = acknowledged_ids(meeting)
+    waiting = {m.id for m in called_in(meeting) if m.id not in done}
+    count = call_in(meeting, only=waiting, reminder=True)
+    from models import audit
+
+    audit.record("meeting.call_in_reminded", subject=f"meeting:{meeting.id}", after={"reminded": count})
+    return count
