@@ -1,34 +1,63 @@
 """Account operations that write mail: registration, verification, reset, anchoring.
 
-Each writes its rows and its outbox mails to the session; the caller commits once.
+Each is one operation: it takes the row it starts from (``models.guard``), checks the state
+there, writes its rows, its audit entries and its outbox mails to the session; the caller
+commits once.  A repeat – a double click, two tabs, a link followed twice – is either the same
+outcome or a clear refusal (``DomainError``), never a second mail.
 """
+
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import audit, tokens
-from models.anchoring import Anchoring, AnchoringStatus
-from models.member import Member
+from models import audit, guard, tokens
+from models.anchoring import REMIND_AFTER, Anchoring, AnchoringStatus
+from models.errors import DomainError
+from models.member import Member, normalise_email
+from models.membership import MembershipStatus
 from models.organisation import OrganisationKind
 from models.outbox import link, queue
 from models.types import utcnow
 
+# A registration sent again this soon after the account was made, before its address is confirmed,
+# is the same registration (a double click, two tabs, a retry): its verification mail is on its way.
+REPEAT_WINDOW = timedelta(minutes=10)
 
-def register(*, organisation, networks, password, leadership_informed, **details):
-    """A new member with a pending membership in each network, and the verification mail."""
-    member = Member(organisation=organisation, **details)
-    member.set_password(password)
-    member.consented_at = utcnow()
-    if leadership_informed and organisation.kind in (
-        OrganisationKind.MUNICIPALITY,
-        OrganisationKind.COUNTY_MUNICIPALITY,
-    ):
-        member.leadership_informed_at = utcnow()
-    db.session.add(member)
-    for network in networks:
-        member.join(network)
-    db.session.flush()
+
+def register(*, organisation, networks, password, leadership_informed, email, **details):
+    """A new member with a pending membership in each network, and the verification mail.
+
+    Returns the member, or None when the address has an account already: then its owner is told
+    by mail (not the form, which says the same either way) – unless it is this same registration
+    sent again, which sends nothing more.  Two registrations of one address at the same moment
+    make one account: the database's unique index decides, and the loser is such a repeat.
+    """
+    email = normalise_email(email)
+    if Member.by_email(email) is not None:
+        warn_existing_account(email)
+        return None
+    try:
+        with db.session.begin_nested():
+            member = Member(organisation=organisation, email=email, **details)
+            member.set_password(password)
+            member.consented_at = utcnow()
+            if leadership_informed and organisation.kind in (
+                OrganisationKind.MUNICIPALITY,
+                OrganisationKind.COUNTY_MUNICIPALITY,
+            ):
+                member.leadership_informed_at = utcnow()
+            db.session.add(member)
+            for network in networks:
+                member.join(network)
+            db.session.flush()
+    except IntegrityError as error:
+        if not _address_taken(error):
+            raise
+        return None  # registered a moment ago by the same form: that one mailed the owner
     with audit.acting_as(member):
         audit.record(
             "member.registered", member=member, subject=f"member:{member.id}",
@@ -38,18 +67,29 @@ def register(*, organisation, networks, password, leadership_informed, **details
     return member
 
 
+def _address_taken(error):
+    """Was this IntegrityError the members' unique e-mail address?"""
+    orig = getattr(error, "orig", None)
+    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    return constraint == "uq_members_email" or "members.email" in str(orig)
+
+
 def warn_existing_account(email):
-    """Someone registered with an address that has an account: tell its owner, not the form."""
+    """Someone registered with an address that has an account: tell its owner, not the form
+    (not for a repeat of the registration that made the account, see ``REPEAT_WINDOW``)."""
     member = Member.by_email(email)
-    if member is not None and member.deleted_at is None:
-        queue(
-            member.email,
-            _l("Someone tried to register with your address"),
-            "registration_attempt",
-            member=member,
-            sign_in_url=link("auth.sign_in"),
-            reset_url=link("auth.forgot_password"),
-        )
+    if member is None or member.deleted_at is not None:
+        return
+    if member.email_verified_at is None and utcnow() - member.created_at < REPEAT_WINDOW:
+        return
+    queue(
+        member.email,
+        _l("Someone tried to register with your address"),
+        "registration_attempt",
+        member=member,
+        sign_in_url=link("auth.sign_in"),
+        reset_url=link("auth.forgot_password"),
+    )
 
 
 def send_verification(member):
@@ -67,11 +107,29 @@ def send_verification(member):
 def member_for_verification(token):
     """The member a verification link is for; TokenError if it is bad, old or used."""
     payload = tokens.read("verify_email", token)
-    member = db.session.get(Member, payload.get("member"))
-    if member is None or member.email != payload.get("email"):
+    member = db.session.get(Member, payload.get("member")) if isinstance(payload.get("member"), int) else None
+    _check_verification(member, payload)
+    return member
+
+
+def _check_verification(member, payload):
+    if member is None or member.email != payload.get("email") or member.deleted_at is not None:
         raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
     if member.email_verified_at is not None:
         raise tokens.TokenError(_l("This address is already confirmed: the link has been used. You can sign in."))
+
+
+def verify(token):
+    """Follow the verification link: the address is confirmed and the line manager asked, once.
+
+    The member's row is taken first: a second click at the same moment waits, then finds the
+    address confirmed and is told so (TokenError) – one anchoring request, one mail.
+    """
+    member = member_for_verification(token).take()
+    _check_verification(member, tokens.read("verify_email", token))
+    with audit.acting_as(member):
+        member.verify_email()
+        request_anchoring(member)
     return member
 
 
@@ -79,21 +137,25 @@ def member_for_reset(token):
     """The member a password-reset link is for; used once, since a new password moves
     ``auth_version`` on."""
     payload = tokens.read("reset_password", token)
-    member = db.session.get(Member, payload.get("member"))
-    if member is None or member.auth_version != payload.get("version") or member.deleted_at is not None:
-        raise tokens.TokenError(_l("This link has already been used. Ask for a new one."))
+    member = db.session.get(Member, payload.get("member")) if isinstance(payload.get("member"), int) else None
+    _check_reset(member, payload)
     return member
 
 
-def anchoring_for(token):
-    """The pending request a manager's link is for."""
-    payload = tokens.read("anchoring", token)
-    anchoring = db.session.get(Anchoring, payload.get("anchoring"))
-    if anchoring is None or anchoring.manager_email is None:
-        raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
-    if not anchoring.is_pending:
-        raise tokens.TokenError(_l("This request has already been answered, or the member has named another manager."))
-    return anchoring
+def _check_reset(member, payload):
+    if member is None or member.auth_version != payload.get("version") or member.deleted_at is not None:
+        raise tokens.TokenError(_l("This link has already been used. Ask for a new one."))
+
+
+def reset_password(token, password):
+    """Set a new password with a reset link, once: the member's row is taken and the link's
+    ``auth_version`` checked on it, so a second use (even at the same moment) is refused."""
+    member = member_for_reset(token).take()
+    _check_reset(member, tokens.read("reset_password", token))
+    member.set_password(password)
+    with audit.acting_as(member):
+        audit.record("member.password_reset", member=member, subject=f"member:{member.id}")
+    return member
 
 
 def send_password_reset(member):
@@ -107,8 +169,12 @@ def send_password_reset(member):
     )
 
 
+# -- anchoring ---------------------------------------------------------------------------------
+
+
 def request_anchoring(member):
-    """Ask the member's line manager to confirm (after verification or a change of manager)."""
+    """Ask the member's line manager to confirm (after verification or a change of manager).
+    The caller holds the member's row (``guard.lock``)."""
     anchoring = member.request_anchoring()
     db.session.flush()
     send_anchoring_request(anchoring)
@@ -135,6 +201,85 @@ def send_anchoring_request(anchoring, reminder=False):
     )
 
 
+ANSWERED = _l("This request has already been answered, or the member has named another manager.")
+
+
+def anchoring_for(token):
+    """The pending request a manager's link is for."""
+    payload = tokens.read("anchoring", token)
+    anchoring = db.session.get(Anchoring, payload.get("anchoring")) if isinstance(payload.get("anchoring"), int) else None
+    if anchoring is None or anchoring.manager_email is None:
+        raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
+    if not anchoring.is_pending:
+        raise tokens.TokenError(ANSWERED)
+    return anchoring
+
+
+def _take(anchoring):
+    """The member's row, then the request's (always in that order), read afresh; TokenError if it
+    was answered meanwhile (a second click, the other button in another tab, a coordinator)."""
+    anchoring.member.take()
+    guard.lock(anchoring)
+    if not anchoring.is_pending or anchoring.manager_email is None:
+        raise tokens.TokenError(ANSWERED)
+    return anchoring
+
+
+def decide_anchoring(anchoring, confirmed, name, comment=None):
+    """The line manager answers through their link: one decision, one audit entry, one mail to
+    the member, however often (or however many tabs) the answer is sent."""
+    _take(anchoring)
+    with audit.acting_as(label=f"{name} <{anchoring.manager_email}> (leder)"):
+        if confirmed:
+            anchoring.confirm(name)
+        else:
+            anchoring.decline(name, comment or None)
+        notify_decision(anchoring)
+    return anchoring
+
+
+def record_anchoring(anchoring, coordinator, reason):
+    """A coordinator records an anchoring confirmed another way, with how; once."""
+    _take(anchoring)
+    anchoring.record_by_coordinator(coordinator, reason)
+    notify_decision(anchoring)
+    return anchoring
+
+
+def ask_again(member):
+    """After a decline, ask the (possibly corrected) line manager once more.
+
+    Only when a line manager has declined and nobody is being asked now (``Member.may_ask_again``);
+    otherwise refused, with nothing changed and nothing sent.  The member's row is taken first, so
+    two presses at the same moment ask once.
+    """
+    member.take()
+    if member.pending_anchoring is not None:
+        raise DomainError(_l("Your line manager has already been asked."))
+    if not member.may_ask_again:
+        raise DomainError(_l("There is nothing to ask your line manager again: no participation of yours has been declined."))
+    for membership in member.memberships:
+        if membership.status == MembershipStatus.DECLINED:
+            membership.ask_anchoring_again()
+    return request_anchoring(member)
+
+
+def update_details(member, *, manager_name, manager_email, **details):
+    """The member's own details; a new line manager is asked to confirm (the old anchoring stands
+    until they answer).  Returns the new anchoring request, or None if the manager is unchanged.
+
+    The member's row is taken first: the same form sent twice at once asks the new manager once.
+    """
+    member.take()
+    if member.deleted_at is not None:
+        raise DomainError(_l("This account has been deleted."))
+    for key, value in details.items():
+        setattr(member, key, value)
+    if member.change_manager(manager_name, manager_email):
+        return request_anchoring(member)
+    return None
+
+
 def notify_decision(anchoring):
     """Tell the member what their manager (or the coordinator) decided."""
     member = anchoring.member
@@ -151,10 +296,22 @@ def notify_decision(anchoring):
 
 
 def send_reminders():
-    """One reminder to each manager who has not answered in 7 days; returns how many."""
-    due = [a for a in db.session.scalars(Anchoring.pending()) if a.due_for_reminder]
-    for anchoring in due:
-        anchoring.reminded_at = utcnow()
+    """One reminder to each manager who has not answered in 7 days; returns how many.
+
+    The rows are claimed set-wise (a conditional ``UPDATE … RETURNING``): two runs at the same
+    moment (two cron hosts, a slow run overlapping the next) each get a disjoint share, so each
+    manager is reminded once.
+    """
+    now = utcnow()
+    claimed = guard.claim_rows(
+        update(Anchoring)
+        .where(Anchoring.status == AnchoringStatus.PENDING, Anchoring.reminded_at.is_(None),
+               Anchoring.manager_email.is_not(None), Anchoring.requested_at <= now - REMIND_AFTER)
+        .values(reminded_at=now)
+        .returning(Anchoring.id)
+    )
+    ids = [row.id for row in claimed]
+    for anchoring in db.session.scalars(db.select(Anchoring).where(Anchoring.id.in_(ids)).order_by(Anchoring.id)):
         send_anchoring_request(anchoring, reminder=True)
-    current_app.logger.info("Sent %d anchoring reminders", len(due))
-    return len(due)
+    current_app.logger.info("Sent %d anchoring reminders", len(ids))
+    return len(ids)

@@ -1,22 +1,26 @@
 """Member-list change requests (*melde fra når e-postadresser skal slettes eller legges til*).
 
-Any member reports an address to add, change or remove; the coordinator applies or
-rejects it.  Applying never deletes: a removed member leaves their networks with
-the request as the reason, and every step is in the audit log.
+Any member reports an address to add, change or remove (``report``); the coordinator applies
+or rejects it, once (the request's row is taken first).  Applying never deletes: a removed
+member leaves their networks with the request as the reason.  Applying a change of address
+never rewrites a sign-in address: the colleague gets a link at the new address to confirm it
+(``models.email_change``).  Every step is in the audit log.
 """
 
 import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from extensions import db
-from models import audit
+from models import audit, guard
+from models.email_change import request_change
 from models.errors import DomainError
 from models.member import Member, normalise_email
 from models.membership import MembershipStatus
+from models.notices import notify, notify_coordinators
 from models.types import UTCDateTime, string_enum, utcnow
 
 
@@ -76,40 +80,102 @@ class ChangeRequest(db.Model):
         """The member the address belongs to now, if any."""
         return Member.by_email(self.email)
 
-    def _decide(self, status, coordinator, note):
+    def _take(self):
+        """Take the request's row and read it afresh; refused if it was handled meanwhile (the
+        other button, another tab, another coordinator)."""
+        guard.lock(self)
         if self.status != ChangeStatus.PENDING:
             raise DomainError(_l("This request has already been handled."))
+
+    def _decide(self, status, coordinator, note):
         self.status = status
         self.decided_at = utcnow()
         self.decided_by = coordinator
         self.decision_note = note
 
     def apply(self, coordinator, note=None):
-        """Carry the change out; returns the member concerned (None for an address to add)."""
+        """Carry the change out, once; returns the member concerned (None for an address to add).
+
+        A removal takes the member off the network's list (nothing is deleted).  A change of
+        address does not rewrite anyone's sign-in address: it sends the colleague a confirmation
+        link at the new address (``email_change.request_change``); the address changes when they
+        follow it, and the old address is told then.  The reporter is told what was done.
+        """
+        self._take()
         member = self.member
         if self.action != ChangeAction.ADD and member is None:
             raise DomainError(_l("No member has the address %(email)s.", email=self.email))
-        self._decide(ChangeStatus.APPLIED, coordinator, note)
         reason = f"change request #{self.id}"
         if self.action == ChangeAction.REMOVE:
+            member.take()
             for membership in member.memberships:
                 if membership.network_id == self.network_id and membership.status not in (
                     MembershipStatus.LEFT, MembershipStatus.DECLINED
                 ):
                     membership.leave(reason)
         elif self.action == ChangeAction.CHANGE:
-            if Member.by_email(self.new_email) is not None:
-                raise DomainError(_l("The address %(email)s is already in use.", email=self.new_email))
-            audit.record("member.email_changed", member=member, subject=f"member:{member.id}",
-                         before={"email": member.email}, after={"email": self.new_email}, reason=reason)
-            member.email = self.new_email
+            request_change(member, self.new_email, requested_by=coordinator, change_request=self)
+        self._decide(ChangeStatus.APPLIED, coordinator, note)
         audit.record("change_request.applied", member=member, network=self.network, subject=f"change_request:{self.id}",
                      after={"action": self.action.value, "email": self.email, "new_email": self.new_email}, reason=note)
+        self._tell_reporter(
+            _l("a confirmation link has been sent to %(email)s; the address changes when it is confirmed",
+               email=self.new_email) if self.action == ChangeAction.CHANGE else _l("done"),
+            note)
         return member
+
+    @property
+    def awaits_confirmation(self):
+        """An applied change of address: the colleague has been sent a link to confirm it."""
+        return self.status == ChangeStatus.APPLIED and self.action == ChangeAction.CHANGE
 
     def reject(self, coordinator, note):
         if not (note or "").strip():
             raise DomainError(_l("Say why the request is rejected."))
+        self._take()
         self._decide(ChangeStatus.REJECTED, coordinator, note)
         audit.record("change_request.rejected", member=self.member, network=self.network,
                      subject=f"change_request:{self.id}", reason=note)
+        self._tell_reporter(_l("not done"), note)
+
+    def _tell_reporter(self, result, note):
+        if self.reported_by is not None:
+            notify(self.reported_by, _l("Your report to the member list"),
+                   _l("The coordinator has handled your report (%(action)s – %(email)s): %(result)s.",
+                      action=self.action.label, email=self.email, result=result),
+                   *([note] if note else []), endpoint="municipalities.show", organisation_id=self.organisation_id)
+
+
+def report(reporter, organisation, network, action, email, new_email=None, name=None, note=None):
+    """A member reports an address to add, change or remove; the network's coordinators are told.
+
+    Returns (request, new): the same report still waiting (same organisation, network, action and
+    addresses) is not filed twice – sent twice at once, or again later, it is the one already
+    waiting (reports for one organisation are filed one after another: its row is taken first).
+    """
+    action = ChangeAction(action)
+    email, new_email = normalise_email(email), normalise_email(new_email) or None
+    if action == ChangeAction.CHANGE and not new_email:
+        raise DomainError(_l("Give the new address."))
+    if new_email and new_email == email:
+        raise DomainError(_l("The new address is the same as the old one."))
+    guard.lock(organisation)
+    waiting = db.session.scalar(select(ChangeRequest).where(
+        ChangeRequest.organisation_id == organisation.id, ChangeRequest.network_id == network.id,
+        ChangeRequest.status == ChangeStatus.PENDING, ChangeRequest.action == action,
+        ChangeRequest.email == email,
+        ChangeRequest.new_email.is_(None) if new_email is None else ChangeRequest.new_email == new_email,
+    ).limit(1))
+    if waiting is not None:
+        return waiting, False
+    change = ChangeRequest(reported_by=reporter, organisation=organisation, network=network, action=action,
+                           email=email, new_email=new_email, name=name, note=note)
+    db.session.add(change)
+    db.session.flush()
+    notify_coordinators(
+        network, _l("A change to the member list"),
+        _l("%(name)s reports for %(org)s: %(action)s – %(email)s.", name=reporter.name,
+           org=organisation.name, action=action.label, email=email),
+        endpoint="coordinator.change_requests",
+    )
+    return change, True

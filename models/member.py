@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, vali
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from models import audit
+from models import audit, guard
 from models.anchoring import Anchoring, AnchoringStatus
 from models.errors import DomainError
 from models.membership import Membership, MembershipStatus
@@ -122,6 +122,21 @@ class Member(UserMixin, db.Model):
     def get_id(self):
         return f"{self.id}:{self.auth_version}"
 
+    def take(self):
+        """Take the member's row for the rest of the transaction (``guard.lock``), and read their
+        memberships (also taken) and anchoring requests afresh: every operation on a member's
+        account, memberships or anchoring starts here, so two at the same moment run one after
+        the other and the second sees what the first did.  Returns the member."""
+        guard.lock(self)
+        db.session.execute(
+            select(Membership).where(Membership.member_id == self.id).with_for_update(of=Membership)
+            .execution_options(populate_existing=True)
+        ).scalars().all()
+        db.session.execute(
+            select(Anchoring).where(Anchoring.member_id == self.id).execution_options(populate_existing=True)
+        ).scalars().all()
+        return self
+
     @classmethod
     def for_session(cls, session_id):
         """The member a session cookie names, if that session is still valid."""
@@ -203,6 +218,13 @@ class Member(UserMixin, db.Model):
     def pending_anchoring(self):
         return next((a for a in self.anchorings if a.status == AnchoringStatus.PENDING), None)
 
+    @property
+    def may_ask_again(self):
+        """May the member ask their line manager again?  Only after a decline, and only while
+        nobody is being asked (``accounts.ask_again`` refuses otherwise)."""
+        return (self.deleted_at is None and self.pending_anchoring is None
+                and any(m.status == MembershipStatus.DECLINED for m in self.memberships))
+
     def request_anchoring(self):
         """Ask the current line manager to confirm; an unanswered earlier request lapses."""
         if not self.manager_email:
@@ -257,6 +279,27 @@ class Member(UserMixin, db.Model):
             membership.vacate_main_contact()
         db.session.flush()
         self.organisation = organisation
+
+    # -- choices of their own -------------------------------------------------------------
+
+    def set_directory_hidden(self, hidden):
+        """Hide the member from the directory, or show them again; True if it changed.
+        The row is taken first: the same choice sent twice changes (and is logged) once."""
+        guard.lock(self)
+        if hidden == self.directory_hidden:
+            return False
+        self.directory_hidden = hidden
+        audit.record("member.directory_hidden" if hidden else "member.directory_shown", member=self,
+                     subject=f"member:{self.id}")
+        return True
+
+    def set_newsletter(self, subscribed):
+        """Stop or restart the newsletter from My page; True if it changed (logged once, however
+        often it is sent: the row is taken first)."""
+        from models.newsletter import set_subscribed
+
+        guard.lock(self)
+        return set_subscribed(self, subscribed)
 
     # -- erasure -------------------------------------------------------------------------
 
@@ -321,9 +364,15 @@ class Member(UserMixin, db.Model):
         }
 
     def erase(self, reason=None):
-        """Delete the account: personal data goes, the history stays without the person."""
+        """Delete the account: personal data goes, the history stays without the person.
+
+        The row is taken first; an account already deleted (twice at once, or the retention rule
+        and the member at the same moment) is refused with DomainError: one erasure, one entry."""
         from models.advice import AdviceAnswer
         from models.newsletter import InputStatus, NewsInput
+        self.take()
+        if self.deleted_at is not None:
+            raise DomainError(_l("This account has already been deleted."))
         for membership in self.memberships:
             if membership.status not in (MembershipStatus.LEFT, MembershipStatus.DECLINED):
                 membership.leave("account deleted")

@@ -64,6 +64,8 @@ TRANSITIONS = {
     S.LAPSED: {S.ACTIVE, S.LEFT},
     S.LEFT: {S.PENDING_ANCHORING},
 }
+# The memberships a member can leave from My page.
+LEAVABLE = (S.PENDING_EMAIL, S.PENDING_ANCHORING, S.ACTIVE, S.LAPSED)
 
 
 class Membership(db.Model):
@@ -194,6 +196,22 @@ class Membership(db.Model):
 
     def leave(self, reason=None):
         self._move(S.LEFT, reason)
+
+    @property
+    def may_leave(self):
+        """Can the member leave this network (from My page)?  Not once it has ended."""
+        return self.status in LEAVABLE
+
+    def leave_by_member(self, reason=None):
+        """The member leaves the network themselves.  The member's rows are taken first: a
+        second press (or another tab) at the same moment finds the membership ended and is
+        refused, so it is left once, with one audit entry."""
+        self.member.take()
+        if not self.may_leave:
+            raise DomainError(_l("You have already left %(network)s.", network=self.network.code)
+                              if self.status == S.LEFT else
+                              _l("Your participation in %(network)s has ended already.", network=self.network.code))
+        self.leave(reason)
 
     def ask_anchoring_again(self):
         """Back to the line manager, after a decline or a return."""

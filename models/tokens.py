@@ -3,7 +3,9 @@
 A token is single-use by what it changes: the verification token names an address
 that, once verified, cannot be verified again; the reset token carries the account's
 ``auth_version``, which a new password moves on; the anchoring token names a request
-that, once answered, cannot be answered again.
+that, once answered, cannot be answered again; the change-of-address token names a request
+that, once confirmed or superseded, cannot be confirmed again.  Each operation that spends a
+token takes its row first (``models.guard``), so two clicks at the same moment spend it once.
 """
 
 from datetime import timedelta
@@ -16,6 +18,8 @@ from models.errors import DomainError
 
 LIFETIMES = {
     "verify_email": timedelta(hours=48),
+    # A new sign-in address: the request it names, once confirmed, cannot be confirmed again.
+    "change_email": timedelta(hours=48),
     "reset_password": timedelta(hours=2),
     "anchoring": timedelta(days=30),
     "acknowledge": timedelta(days=14),

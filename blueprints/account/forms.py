@@ -40,3 +40,13 @@ class LeaveForm(FlaskForm):
 
 class DeleteForm(FlaskForm):
     password = PasswordField(_l("Your password"), validators=[InputRequired(_l("Enter your password to confirm.")), Length(max=200)])
+
+
+class EmailChangeForm(FlaskForm):
+    """A new sign-in address; the password says it is the member asking."""
+
+    new_email = EmailField(
+        _l("New e-mail address"),
+        validators=[InputRequired(_l("Enter the new address.")), Length(max=254), EmailAddress()],
+    )
+    password = PasswordField(_l("Your password"), validators=[InputRequired(_l("Enter your password to confirm.")), Length(max=200)])

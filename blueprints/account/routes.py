@@ -7,12 +7,14 @@ from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 
 from blueprints.account import bp
-from blueprints.account.forms import DeleteForm, LeaveForm, ProfileForm
-from extensions import db
-from models import DomainError, Meeting, Membership, Signup, tokens
+from blueprints.account.forms import DeleteForm, EmailChangeForm, LeaveForm, ProfileForm
+from blueprints.auth.forms import ConfirmForm
+from blueprints.util import token_error
+from extensions import db, limiter
+from models import DomainError, Meeting, Membership, Signup, email_change, normalise_email, tokens
 from models.types import utcnow
 from models import review as reviews
-from models.accounts import request_anchoring
+from models import accounts
 from models.main_contact import needing_main_contact
 
 
@@ -43,13 +45,10 @@ def index():
 @login_required
 def newsletter():
     """Stop or restart the newsletter from My page (the mail's link does the same without signing in)."""
-    from blueprints.auth.forms import ConfirmForm
-    from models.newsletter import set_subscribed
-
     if ConfirmForm().validate_on_submit():
         subscribe = request.form.get("subscribe") == "yes"
-        if set_subscribed(current_user, subscribe):
-            db.session.commit()
+        current_user.set_newsletter(subscribe)
+        db.session.commit()
         flash(_("You will get the newsletter again.") if subscribe else
               _("You will no longer get the newsletter. Your membership is unchanged."), "success")
     return redirect(url_for("account.index"), code=303)
@@ -61,12 +60,17 @@ def edit():
     member = current_user._get_current_object()
     form = ProfileForm(member=member)
     if form.validate_on_submit():
-        member.name = form.name.data.strip()
-        member.phone = (form.phone.data or "").strip() or None
-        member.job_title = form.job_title.data.strip()
-        member.unit = form.unit.data.strip()
-        if member.change_manager(form.manager_name.data.strip(), form.manager_email.data):
-            request_anchoring(member)
+        try:
+            asked = accounts.update_details(
+                member, name=form.name.data.strip(), phone=(form.phone.data or "").strip() or None,
+                job_title=form.job_title.data.strip(), unit=form.unit.data.strip(),
+                manager_name=form.manager_name.data.strip(), manager_email=form.manager_email.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("account.index"), code=303)
+        if asked is not None:
             flash(_("We have asked %(name)s to confirm your participation. Until they answer, your earlier anchoring stands.", name=member.manager_name), "info")
         db.session.commit()
         flash(_("Your details are saved."), "success")
@@ -83,8 +87,9 @@ def leave(membership_id):
     form = LeaveForm()
     if form.validate_on_submit():
         try:
-            membership.leave(form.reason.data or None)
+            membership.leave_by_member(form.reason.data or None)
         except DomainError as error:
+            db.session.rollback()
             flash(error.message, "error")
         else:
             db.session.commit()
@@ -95,15 +100,14 @@ def leave(membership_id):
 @bp.post("/anchoring/ask-again")
 @login_required
 def ask_again():
-    """After a decline, ask the (possibly corrected) line manager once more."""
+    """After a decline, ask the (possibly corrected) line manager once more (the rule: ``Member.may_ask_again``)."""
     member = current_user._get_current_object()
-    if member.pending_anchoring is not None:
-        flash(_("Your line manager has already been asked."), "info")
+    try:
+        accounts.ask_again(member)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
         return redirect(url_for("account.index"), code=303)
-    for membership in member.memberships:
-        if membership.status == "declined":
-            membership.ask_anchoring_again()
-    request_anchoring(member)
     db.session.commit()
     flash(_("We have asked %(name)s to confirm your participation.", name=member.manager_name), "success")
     return redirect(url_for("account.index"), code=303)
@@ -129,9 +133,59 @@ def delete():
         if not member.check_password(form.password.data):
             form.password.errors.append(_("The password is wrong."))
         else:
-            member.erase()
+            try:
+                member.erase()
+            except DomainError as error:  # deleted meanwhile (a double click, another tab)
+                db.session.rollback()
+                logout_user()
+                flash(error.message, "info")
+                return redirect(url_for("public.index"), code=303)
             db.session.commit()
             logout_user()
             flash(_("Your account is deleted. Your personal data is erased; the networks' history is kept without you."), "success")
             return redirect(url_for("public.index"), code=303)
     return render_template("account/delete.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/email", methods=["GET", "POST"])
+@login_required
+def change_email():
+    """A new sign-in address: a link goes to it, and the address changes when it is followed."""
+    member = current_user._get_current_object()
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        if not member.check_password(form.password.data):
+            form.password.errors.append(_("The password is wrong."))
+        else:
+            try:
+                email_change.request_change(member, form.new_email.data)
+            except DomainError as error:
+                db.session.rollback()
+                form.new_email.errors.append(error.message)
+            else:
+                db.session.commit()
+                flash(_("We have sent a link to %(email)s. Your address changes when you follow it; until then, "
+                        "sign in with %(old)s.", email=normalise_email(form.new_email.data), old=member.email), "info")
+                return redirect(url_for("account.index"), code=303)
+    return render_template("account/email.html", form=form, member=member), 422 if form.errors else 200
+
+
+@bp.route("/email/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per 15 minutes")
+def confirm_email(token):
+    """The link mailed to the new address: GET shows a button, POST changes the address (mail
+    scanners follow links, they do not press buttons).  No sign-in needed: the link is the key."""
+    try:
+        change = email_change.change_for(token)
+    except tokens.TokenError as error:
+        return token_error(error)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            member = email_change.confirm(token)
+        except DomainError as error:  # used meanwhile, or the address taken by someone else
+            db.session.rollback()
+            return token_error(error)
+        db.session.commit()
+        return render_template("account/email_changed.html", member=member)
+    return render_template("account/email_confirm.html", form=form, change=change)

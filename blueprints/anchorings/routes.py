@@ -7,8 +7,8 @@ from blueprints.anchorings import bp
 from blueprints.anchorings.forms import DecisionForm, RecordForm
 from blueprints.util import coordinator_required, token_error
 from extensions import db, limiter
-from models import Anchoring, AnchoringStatus, DomainError, Member, Membership, audit, tokens
-from models.accounts import anchoring_for, notify_decision
+from models import Anchoring, AnchoringStatus, DomainError, Member, Membership, tokens
+from models.accounts import anchoring_for, decide_anchoring, record_anchoring
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
@@ -21,12 +21,11 @@ def decide(token):
     member = anchoring.member
     form = DecisionForm(name=anchoring.manager_name)
     if form.validate_on_submit():
-        with audit.acting_as(label=f"{form.name.data} <{anchoring.manager_email}> (leder)"):
-            if form.decision.data == "confirm":
-                anchoring.confirm(form.name.data.strip())
-            else:
-                anchoring.decline(form.name.data.strip(), form.comment.data or None)
-            notify_decision(anchoring)
+        try:
+            decide_anchoring(anchoring, form.decision.data == "confirm", form.name.data.strip(), form.comment.data)
+        except DomainError as error:  # answered meanwhile: another click, the other tab
+            db.session.rollback()
+            return token_error(error)
         db.session.commit()
         return render_template("anchorings/decided.html", anchoring=anchoring, member=member)
     networks = [m.network for m in member.memberships if m.status in ("pending_anchoring", "active")]
@@ -61,11 +60,14 @@ def record(anchoring_id):
     form = RecordForm()
     if form.validate_on_submit():
         try:
-            anchoring.record_by_coordinator(current_user, form.reason.data.strip())
+            record_anchoring(anchoring, current_user, form.reason.data.strip())
         except DomainError as error:
+            db.session.rollback()
+            if not anchoring.is_pending:  # answered meanwhile (the manager, another coordinator)
+                flash(error.message, "info")
+                return redirect(url_for("anchorings.pending"), code=303)
             form.reason.errors.append(error.message)
         else:
-            notify_decision(anchoring)
             db.session.commit()
             flash(_("The anchoring of %(name)s is recorded.", name=anchoring.member.name), "success")
             return redirect(url_for("anchorings.pending"), code=303)

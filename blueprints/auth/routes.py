@@ -6,14 +6,9 @@ from blueprints.auth import bp
 from blueprints.auth.forms import ConfirmForm, EmailForm, NewPasswordForm, SignInForm
 from blueprints.util import inbox_email, remember_inbox, safe_next, token_error
 from extensions import db, limiter
-from models import DomainError, Member, audit, normalise_email, tokens
-from models.accounts import (
-    member_for_reset,
-    member_for_verification,
-    request_anchoring,
-    send_password_reset,
-    send_verification,
-)
+from models import DomainError, Member, normalise_email, tokens
+from models import accounts
+from models.accounts import member_for_reset, member_for_verification, send_password_reset, send_verification
 from models.types import utcnow
 
 
@@ -77,7 +72,11 @@ def reset_password(token):
         return token_error(error, retry=url_for("auth.forgot_password"))
     form = NewPasswordForm(email=member.email)
     if form.validate_on_submit():
-        member.set_password(form.password.data)
+        try:
+            accounts.reset_password(token, form.password.data)
+        except tokens.TokenError as error:  # used meanwhile (another tab, a double click)
+            db.session.rollback()
+            return token_error(error, retry=url_for("auth.forgot_password"))
         db.session.commit()
         flash(_("Your password is changed. Sign in with the new one."), "success")
         return redirect(url_for("auth.sign_in"), code=303)
@@ -95,10 +94,8 @@ def verify_email(token):
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            with audit.acting_as(member):
-                member.verify_email()
-                request_anchoring(member)
-        except DomainError as error:
+            member = accounts.verify(token)
+        except DomainError as error:  # confirmed meanwhile (a double click, another tab)
             db.session.rollback()
             return token_error(error)
         db.session.commit()

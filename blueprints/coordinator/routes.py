@@ -1,7 +1,6 @@
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import func, or_, select
@@ -37,7 +36,6 @@ from models import overview as overview_model
 from models import home
 from models import teams as teams_model
 from models.coordinators import appoint
-from models.notices import notify
 
 PER_PAGE = 50
 
@@ -75,7 +73,7 @@ ACTIONS = [
     "member.registered", "member.email_verified", "member.manager_changed", "member.deleted",
     "membership.status", "membership.main_contact", "anchoring.requested", "anchoring.confirmed",
     "anchoring.declined", "role.coordinator_granted", "main_contact.offered", "main_contact.declined",
-    "change_request.applied", "change_request.rejected", "member.email_changed",
+    "change_request.applied", "change_request.rejected", "member.email_change_requested", "member.email_changed",
 ]
 
 
@@ -162,14 +160,13 @@ def decide_change(request_id, decision):
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for("coordinator.change_requests"), code=303)
-        if change.reported_by is not None:
-            notify(change.reported_by, _l("Your report to the member list"),
-                   _l("The coordinator has handled your report (%(action)s – %(email)s): %(result)s.",
-                      action=change.action.label, email=change.email,
-                      result=_l("done") if decision == "apply" else _l("not done")),
-                   *([note] if note else []), endpoint="municipalities.show", organisation_id=change.organisation_id)
         db.session.commit()
-        flash(_("The request is handled."), "success")
+        if change.awaits_confirmation:
+            flash(_("A link to confirm the new address has been sent to %(email)s. The sign-in address of %(old)s "
+                    "changes when the colleague follows it; the old address is told then.",
+                    email=change.new_email, old=change.email), "success")
+        else:
+            flash(_("The request is handled."), "success")
     return redirect(url_for("coordinator.change_requests"), code=303)
 
 

@@ -14,7 +14,7 @@ from blueprints.directory import bp
 from blueprints.util import ListPage, wants_fragment
 from blueprints.validators import PrintableText
 from extensions import db
-from models import audit, directory
+from models import directory
 
 
 class DirectorySearchForm(FlaskForm):
@@ -53,11 +53,8 @@ def visibility():
     member = current_user._get_current_object()
     if ConfirmForm().validate_on_submit():
         hidden = request.form.get("hidden") == "yes"
-        if hidden != member.directory_hidden:
-            member.directory_hidden = hidden
-            audit.record("member.directory_hidden" if hidden else "member.directory_shown", member=member,
-                         subject=f"member:{member.id}")
-            db.session.commit()
+        member.set_directory_hidden(hidden)
+        db.session.commit()
         flash(_("You are hidden from the member directory; coordinators still see you.") if hidden
               else _("You are shown in the member directory."), "success")
     return redirect(url_for(".index" if request.form.get("back") == "directory" else "account.index"), code=303)

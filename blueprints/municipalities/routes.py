@@ -16,7 +16,6 @@ from blueprints.municipalities import bp
 from blueprints.municipalities.forms import AnswerForm, ChangeRequestForm, HandoverForm, InviteForm
 from extensions import db
 from models import (
-    ChangeAction,
     ChangeRequest,
     ChangeStatus,
     DomainError,
@@ -32,7 +31,7 @@ from models import (
     Signup,
     main_contact,
 )
-from models.notices import notify, notify_coordinators
+from models.notices import notify
 from models.outbox import link, queue
 from models.types import utcnow
 
@@ -278,22 +277,23 @@ def report(organisation_id, code):
     section = load_section(organisation_id, code)
     form = ChangeRequestForm()
     if form.validate_on_submit():
-        request_ = ChangeRequest(
-            reported_by=current_user, organisation=section.organisation, network=section.network,
-            action=ChangeAction(form.action.data), email=form.email.data, new_email=form.new_email.data or None,
-            name=(form.name.data or "").strip() or None, note=(form.note.data or "").strip() or None,
-        )
-        db.session.add(request_)
-        db.session.flush()
-        notify_coordinators(
-            section.network, _l("A change to the member list"),
-            _l("%(name)s reports for %(org)s: %(action)s – %(email)s.", name=current_user.name,
-               org=section.organisation.name, action=request_.action.label, email=request_.email),
-            endpoint="coordinator.change_requests",
-        )
-        db.session.commit()
-        flash(_("Thank you. The coordinator will handle the change."), "success")
-        return back(section)
+        from models.change_request import report as file_report
+
+        try:
+            _request, new = file_report(
+                current_user, section.organisation, section.network, form.action.data, form.email.data,
+                new_email=form.new_email.data or None, name=(form.name.data or "").strip() or None,
+                note=(form.note.data or "").strip() or None,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.new_email.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(_("Thank you. The coordinator will handle the change.") if new else
+                  _("The coordinator already has this report; it is waiting to be handled."),
+                  "success" if new else "info")
+            return back(section)
     return render_template("municipalities/report.html", section=section, form=form), 422 if form.errors else 200
 
 

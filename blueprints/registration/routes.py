@@ -6,8 +6,8 @@ from blueprints.registration import bp
 from blueprints.registration.forms import RegistrationForm
 from blueprints.util import inbox_email, remember_inbox
 from extensions import db, limiter
-from models import Member, Organisation
-from models.accounts import register, warn_existing_account
+from models import Organisation
+from models.accounts import register
 
 PICKER_RESULTS = 12
 INLINE_FIELDS = {"name", "email", "phone", "job_title", "unit", "manager_name", "manager_email", "password"}
@@ -47,23 +47,21 @@ def register_page():
         read_without_errors(form)
         return render_template("registration/register.html", **page_context(form))
     if form.validate_on_submit():
-        if Member.by_email(form.email.data) is not None:
-            # Say the same as for a new address: the page does not reveal who is registered.
-            warn_existing_account(form.email.data)
-        else:
-            register(
-                organisation=form.chosen_organisation,
-                networks=form.chosen_networks,
-                password=form.password.data,
-                leadership_informed=form.leadership_informed.data,
-                name=form.name.data.strip(),
-                email=form.email.data,
-                phone=(form.phone.data or "").strip() or None,
-                job_title=form.job_title.data.strip(),
-                unit=form.unit.data.strip(),
-                manager_name=form.manager_name.data.strip(),
-                manager_email=form.manager_email.data,
-            )
+        # A taken address gets the same answer as a new one: the page does not reveal who is
+        # registered (the owner is told by mail, see ``register``).
+        register(
+            organisation=form.chosen_organisation,
+            networks=form.chosen_networks,
+            password=form.password.data,
+            leadership_informed=form.leadership_informed.data,
+            name=form.name.data.strip(),
+            email=form.email.data,
+            phone=(form.phone.data or "").strip() or None,
+            job_title=form.job_title.data.strip(),
+            unit=form.unit.data.strip(),
+            manager_name=form.manager_name.data.strip(),
+            manager_email=form.manager_email.data,
+        )
         db.session.commit()
         remember_inbox(form.email.data)
         return redirect(url_for("registration.sent"), code=303)
