@@ -16,6 +16,12 @@ class AnswerForm(FlaskForm):
     """Accept or decline an offer: the button pressed carries the answer."""
 
 
+class RemoveForm(FlaskForm):
+    """Remove the main contact: the one the page showed, so a second press removes nobody else."""
+
+    membership = IntegerField(validators=[Optional()])
+
+
 class InviteForm(FlaskForm):
     email = EmailField(
         _l("Colleague's work e-mail address"),

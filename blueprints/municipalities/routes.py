@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from blueprints.municipalities import bp
-from blueprints.municipalities.forms import AnswerForm, ChangeRequestForm, HandoverForm, InviteForm
+from blueprints.municipalities.forms import AnswerForm, ChangeRequestForm, HandoverForm, InviteForm, RemoveForm
 from extensions import db
 from models import (
     ChangeRequest,
@@ -31,8 +31,6 @@ from models import (
     Signup,
     main_contact,
 )
-from models.notices import notify
-from models.outbox import link, queue
 from models.types import utcnow
 
 VISIBLE = (MembershipStatus.PENDING_EMAIL, MembershipStatus.PENDING_ANCHORING, MembershipStatus.ACTIVE, MembershipStatus.LAPSED)
@@ -55,10 +53,7 @@ class Section:
         self.members = [m for m in members if m.network_id == self.network.id]
         self.main_contact = next((m for m in self.members if m.is_main_contact), None)
         self.active = [m for m in self.members if m.status == MembershipStatus.ACTIVE]
-        self.needs_main_contact = (
-            self.organisation.kind in main_contact.COORDINATED_KINDS and self.main_contact is None
-            and len(self.active) >= 2
-        )
+        self.needs_main_contact = main_contact.lacks_main_contact(self.organisation, self.main_contact, len(self.active))
         self.change_requests = [c for c in change_requests if c.network_id == self.network.id]
         self.upcoming = {member_id: [m for m in meetings if self.network in m.networks]
                          for member_id, meetings in upcoming.items()}
@@ -103,16 +98,34 @@ class Section:
     def i_am_main_contact(self):
         return self.mine is not None and self.mine.is_main_contact
 
+    # What the page offers is what the operations allow: it asks the model's rules.
+
     @property
-    def can_claim(self):
-        return (
-            self.mine is not None and self.mine.status == MembershipStatus.ACTIVE and self.main_contact is None
-            and self.organisation.kind in main_contact.COORDINATED_KINDS
-        )
+    def may_claim(self):
+        return main_contact.may_claim(self.mine, self.main_contact)
+
+    @property
+    def may_offer(self):
+        return main_contact.may_offer(self.mine) and bool(self.colleagues)
+
+    @property
+    def may_invite(self):
+        return main_contact.may_invite(current_user, self.mine, self.network)
+
+    @property
+    def sees_change_requests(self):
+        """The reported changes waiting for the coordinator: for those who keep the list."""
+        return self.i_am_main_contact or self.coordinator
+
+    def may_assign(self, membership):
+        return self.coordinator and main_contact.may_assign(membership)
+
+    def may_remove(self, membership):
+        return self.coordinator and main_contact.may_remove(membership)
 
     @property
     def offer_to_me(self):
-        return next((o for o in self.offers if self.mine is not None and o.to_membership_id == self.mine.id), None)
+        return next((o for o in self.offers if main_contact.may_answer(o, current_user)), None)
 
     @property
     def colleagues(self):
@@ -173,6 +186,17 @@ def show(organisation_id):
     )
 
 
+def refused(error, organisation_id, anchor=None):
+    """A refusal of the operation: nothing of the request is kept; who may not at all gets a 403,
+    a refusal of the moment a message on the page."""
+    db.session.rollback()
+    if isinstance(error, main_contact.NotAllowed):
+        abort(403)
+    flash(error.message, "error")
+    return redirect(url_for("municipalities.show", organisation_id=organisation_id) + (f"#network-{anchor}" if anchor else ""),
+                    code=303)
+
+
 @bp.post("/<int:organisation_id>/<code>/claim")
 @login_required
 def claim(organisation_id, code):
@@ -180,13 +204,9 @@ def claim(organisation_id, code):
     if section.mine is None:
         abort(403)
     try:
-        # The model says why not (someone got there first, not active, an observer).
         main_contact.claim(section.mine)
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return back(section)
-    main_contact.announce(section.mine)
+        return refused(error, organisation_id, code)
     db.session.commit()
     flash(_("You are now main contact for %(org)s in %(network)s.", org=section.organisation.name, network=section.network.code), "success")
     return back(section)
@@ -196,77 +216,69 @@ def claim(organisation_id, code):
 @login_required
 def handover(organisation_id, code):
     section = load_section(organisation_id, code)
-    if not section.i_am_main_contact:
+    if section.mine is None:
         abort(403)
     form = HandoverForm()
     chosen = form.colleague.data if form.validate_on_submit() else None
-    colleague = next((m for m in section.colleagues if m.id == chosen), None)
+    colleague = db.session.get(Membership, chosen) if chosen else None
     if colleague is None:
         flash(_("Choose a colleague from the list."), "error")
         return back(section)
     try:
         main_contact.offer(section.mine, colleague)
     except DomainError as error:
-        flash(error.message, "error")
-        return back(section)
-    notify(colleague.member, _l("Will you be main contact?"),
-           _l("%(name)s asks you to take over as main contact for %(org)s in %(network)s. Accept or decline on the page for your municipality.",
-              name=current_user.name, org=section.organisation.name, network=section.network.code),
-           endpoint="municipalities.show", organisation_id=section.organisation.id)
+        return refused(error, organisation_id, code)
     db.session.commit()
     flash(_("We have asked %(name)s to take over. You stay main contact until they accept.", name=colleague.member.name), "success")
     return back(section)
+
+
+ANSWERED = {
+    main_contact.Answer.ACCEPTED: (_l("You are now main contact."), "success"),
+    main_contact.Answer.ALREADY_ACCEPTED: (_l("You have accepted: you are main contact."), "info"),
+    main_contact.Answer.DECLINED: (_l("You declined the offer."), "info"),
+    main_contact.Answer.ALREADY_DECLINED: (_l("You declined the offer."), "info"),
+}
 
 
 @bp.post("/handovers/<int:handover_id>/<any(accept, decline):answer>")
 @login_required
 def answer_handover(handover_id, answer):
     offer = db.get_or_404(Handover, handover_id)
-    if offer.to_membership.member_id != current_user.id:
-        abort(403)
     AnswerForm().validate_on_submit()
-    previous = offer.from_membership.member
-    section_org = offer.to_membership.organisation_id
+    organisation_id = offer.to_membership.organisation_id
+    previous = offer.from_membership.member.name
     try:
-        main_contact.answer(offer, accept=answer == "accept")
+        outcome = main_contact.answer(offer, current_user, accept=answer == "accept")
     except DomainError as error:
-        db.session.commit()  # keeps the offer marked as lapsed
-        flash(error.message, "error")
-        return redirect(url_for("municipalities.show", organisation_id=section_org), code=303)
-    if answer == "accept":
-        main_contact.announce(offer.to_membership, previous, _l("Your colleague took over as main contact"))
-        flash(_("You are now main contact."), "success")
-    else:
-        notify(previous, _l("Your colleague declined"), _l("%(name)s does not want to take over as main contact.",
-               name=current_user.name), endpoint="municipalities.show", organisation_id=section_org)
-        flash(_("You declined the offer."), "info")
+        return refused(error, organisation_id)
     db.session.commit()
-    return redirect(url_for("municipalities.show", organisation_id=section_org), code=303)
+    if outcome == main_contact.Answer.LAPSED:  # the offer is withdrawn: kept so
+        flash(_("The offer lapsed: %(name)s is no longer main contact.", name=previous), "error")
+    else:
+        message, category = ANSWERED[outcome]
+        flash(message, category)
+    return redirect(url_for("municipalities.show", organisation_id=organisation_id), code=303)
 
 
 @bp.post("/<int:organisation_id>/<code>/invite")
 @login_required
 def invite(organisation_id, code):
     section = load_section(organisation_id, code)
-    if not (section.i_am_main_contact or section.coordinator):
-        abort(403)
     form = InviteForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
             flash(" ".join(str(e) for e in errors), "error")
         return back(section)
-    queue(
-        form.email.data,
-        _l("An invitation to the network for migration health"),
-        "invitation",
-        inviter=current_user,
-        organisation=section.organisation,
-        network=section.network,
-        message=form.message.data,
-        url=link("registration.register_page", organisation=section.organisation.id),
-    )
+    try:
+        sent = main_contact.invite(current_user, section.organisation, section.network, form.email.data, form.message.data)
+    except DomainError as error:
+        return refused(error, organisation_id, code)
     db.session.commit()
-    flash(_("The invitation to %(email)s is on its way.", email=form.email.data), "success")
+    if sent:
+        flash(_("The invitation to %(email)s is on its way.", email=form.email.data), "success")
+    else:
+        flash(_("%(email)s was invited less than a day ago; that invitation stands.", email=form.email.data), "info")
     return back(section)
 
 
@@ -305,16 +317,13 @@ def assign(organisation_id, code, membership_id):
     if not section.coordinator:
         abort(403)
     AnswerForm().validate_on_submit()
-    chosen = next((m for m in section.active if m.id == membership_id), None)
+    chosen = next((m for m in section.members if m.id == membership_id), None)
     if chosen is None:
         abort(404)
     try:
-        previous = main_contact.assign(chosen)
+        main_contact.assign(chosen)
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return back(section)
-    main_contact.announce(chosen, previous.member if previous is not None else None)
+        return refused(error, organisation_id, code)
     db.session.commit()
     flash(_("%(name)s is now main contact for %(org)s in %(network)s.", name=chosen.member.name,
             org=section.organisation.name, network=section.network.code), "success")
@@ -324,18 +333,17 @@ def assign(organisation_id, code, membership_id):
 @bp.post("/<int:organisation_id>/<code>/remove")
 @login_required
 def remove(organisation_id, code):
-    """The coordinator removes the main contact; the municipality is flagged if it needs one."""
+    """The coordinator removes the main contact (the one the page showed); the municipality is
+    flagged if it needs one."""
     section = load_section(organisation_id, code)
     if not section.coordinator:
         abort(403)
-    AnswerForm().validate_on_submit()
-    holder = section.main_contact
-    if holder is not None:
-        holder.vacate_main_contact(reason="removed by coordinator")
-        notify(holder.member, _l("You are no longer main contact"),
-               _l("The coordinator has removed you as main contact for %(org)s in %(network)s.",
-                  org=section.organisation.name, network=section.network.code),
-               endpoint="municipalities.show", organisation_id=organisation_id)
-        db.session.commit()
-        flash(_("%(name)s is no longer main contact.", name=holder.member.name), "success")
+    form = RemoveForm()
+    form.validate_on_submit()
+    removed = main_contact.remove(organisation_id, section.network, form.membership.data)
+    db.session.commit()
+    if removed is not None:
+        flash(_("%(name)s is no longer main contact.", name=removed.member.name), "success")
+    else:
+        flash(_("Nobody is main contact now."), "info")
     return back(section)
