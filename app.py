@@ -170,10 +170,7 @@ def register_error_pages(app):
     def conflict(error):
         """A constraint of the database refused a change two requests made at the same moment
         (the operation's own check passed in both): the later one is told, nothing is stored.
-        The same form sent twice at once is the common case: that one is simply done once."""
-        if submissions.is_duplicate(error):
-            db.session.rollback()
-            return submissions.already_done()
+        (The same form sent twice is caught before this, by its submission key.)"""
         app.logger.warning("refused by the database: %s", getattr(error.orig, "diag", None) and
                            error.orig.diag.constraint_name or type(error.orig).__name__)
         return error_page(error, 409)

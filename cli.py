@@ -180,12 +180,14 @@ def remind_advice(now):
 def purge_privacy(days):
     """Erase the personal data of former members whose last membership ended more than the retention
     period ago (run daily from cron); each erasure is in the audit log."""
-    from models import privacy
+    from models import privacy, submissions
 
     days = days or current_app.config["PRIVACY_RETENTION_DAYS"]
     count = privacy.purge(days)
+    keys = submissions.forget_old()
     db.session.commit()
     click.echo(f"Former members erased (last membership ended more than {days} days ago): {count}")
+    click.echo(f"Submission keys forgotten (older than a day): {keys}")
 
 
 @demo_cli.command("seed")

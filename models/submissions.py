@@ -1,12 +1,13 @@
 """A form is done once, however often it is sent: the submission key.
 
 Every form the app draws carries a fresh random key (``submission_field()``, beside the CSRF
-token).  The key is stored in the same transaction as whatever the form changes, when that
-transaction commits; a form sent again with a key already stored – a double click, the back
-button, a retry after an answer lost on the way (the database committed, then the connection
-was cut) – does nothing more and leads back to the page it came from, saying so.  Two copies at
-the same moment: the database's primary key lets one commit; the other is rolled back and told
-the same.  A form drawn again (after a refusal, or a reload) has a new key.
+token).  The key is written first thing in the request's transaction, so it is kept exactly when
+what the form asked is committed (a refusal rolls both back).  A form sent again with a key
+already stored – a double click, the back button, a retry after an answer lost on the way (the
+database committed, then the connection was cut) – does nothing more and leads back to the page
+it came from, saying so.  Two copies at the same moment: the second waits on the key's primary key
+until the first ends, and is then told the same (or, if the first was refused, goes ahead).  A
+form drawn again (after a refusal, or a reload) has a new key.
 
 Keys hold no personal data; ``flask privacy purge`` forgets them after a day.
 """
@@ -15,11 +16,12 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
-from flask import flash, g, has_request_context, make_response, redirect, request
+from flask import flash, make_response, redirect, request
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import String, delete, event, insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import String, delete, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
 from models.types import UTCDateTime, utcnow
@@ -47,13 +49,18 @@ def _key():
 
 
 def check_request():
-    """``before_request``: a form whose key is stored was done already; answer as such."""
+    """``before_request``: the form's key is written first thing in the request's transaction, so
+    it is stored exactly when what the form asked is committed.  A key already stored – or being
+    stored by a copy of the form running at this moment, which the database makes this one wait
+    for – means the form was done: answer as such."""
     key = _key()
     if key is None:
         return None
-    if db.session.get(FormSubmission, key) is not None:
+    try:
+        db.session.execute(insert(FormSubmission).values(key=key, at=utcnow()))
+    except IntegrityError:
+        db.session.rollback()
         return already_done()
-    g.submission_key = key
     return None
 
 
@@ -70,24 +77,6 @@ def already_done():
         response.headers["HX-Redirect"] = target  # htmx loads the page itself
         return response
     return redirect(target, code=303)
-
-
-def is_duplicate(error):
-    """Was this IntegrityError the submission key refused by its primary key?"""
-    orig = getattr(error, "orig", None)
-    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
-    return constraint == "pk_form_submissions" or "form_submissions.key" in str(orig)
-
-
-@event.listens_for(Session, "before_commit")
-def _record(session):
-    """The key is stored by the commit that does what the form asked, and only by that."""
-    if not has_request_context() or session is not db.session() or g.get("submission_recorded"):
-        return
-    key = g.get("submission_key")
-    if key is not None:
-        g.submission_recorded = True
-        session.execute(insert(FormSubmission).values(key=key, at=utcnow()))
 
 
 def forget_old(now=None):
