@@ -9,6 +9,14 @@ whatever the number of members (bulk INSERT … SELECT and UPDATE, no per-member
 
 ``flask reviews tick`` (cron) sends due reminders and closes due cycles; every step is
 guarded by a conditional UPDATE, so running it twice – or in two places – does nothing twice.
+
+Every change here is one operation that first takes or claims its row (``models/guard.py``):
+starting (the network's row), answering (the response: the personal link is spent by a
+conditional UPDATE before anything else happens), reminding and closing (the cycle), restoring
+and taking oneself back (the response), recording a mandate version (the network's row).  So a
+double click, two tabs, or a coordinator's early close at the moment the tick closes at the
+deadline gives one effect and one clear answer.  The templates ask ``may_close``,
+``may_restore`` and ``may_take_back``; the operations ask the same and refuse on a direct POST.
 """
 
 import enum
@@ -34,10 +42,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import db
-from models import audit, tokens
+from models import audit, guard, tokens
 from models.errors import DomainError
 from models.member import Member
 from models.membership import Membership, MembershipStatus, lapse_many
+from models.notices import notify
 from models.outbox import OutboxMessage, compose_each, link, queue_many
 from models.types import UTCDateTime, string_enum, utcnow
 
@@ -107,6 +116,9 @@ def current_mandate(network, on=None):
 
 
 def record_mandate(network, text, effective_on, note=None, by=None):
+    """A new version of the mandate; one per date (the network's row is taken first, so two at once
+    give one version and a clear refusal, not a refused INSERT)."""
+    guard.lock(network)
     if db.session.scalar(select(MandateVersion.id).where(MandateVersion.network_id == network.id,
                                                           MandateVersion.effective_on == effective_on)):
         raise DomainError(_l("A version already takes effect on that date."))
@@ -144,6 +156,11 @@ class ReviewCycle(db.Model):
 
     @property
     def is_open(self):
+        return self.status == CycleStatus.OPEN
+
+    @property
+    def may_close(self):
+        """Whether it can be closed (early by the coordinator, or by the tick at the deadline): while open."""
         return self.status == CycleStatus.OPEN
 
 
@@ -187,6 +204,18 @@ class ReviewResponse(db.Model):
     def comment(self, key):
         return getattr(self, f"comment_{key}")
 
+    @property
+    def may_restore(self):
+        """Whether the member can be put back on the list: the review lapsed them, no one has restored
+        them since, and the membership is still the lapsed one."""
+        return (self.lapsed_at is not None and self.restored_at is None and self.membership is not None
+                and self.membership.status == MembershipStatus.LAPSED)
+
+    def may_take_back(self, member, now=None):
+        """Whether ``member`` may put themself back: their own lapse, within GRACE of it."""
+        return (self.member_id == member.id and self.may_restore
+                and self.lapsed_at >= (now or utcnow()) - GRACE)
+
 
 # -- opening -----------------------------------------------------------------------------------
 
@@ -218,8 +247,12 @@ def check_dates(network, year, deadline, remind_at, now=None):
 
 
 def open_cycle(network, year, deadline, remind_at, opened_by=None, now=None):
-    """Open the year's cycle and ask every active member, by mail, in a fixed number of statements."""
+    """Open the year's cycle and ask every active member, by mail, in a fixed number of statements.
+
+    The network's row is taken first: a second start at the same moment waits, then finds the
+    year's cycle and is refused ("already had its review"), so one cycle and one mail per member."""
     now = now or utcnow()
+    guard.lock(network)
     problem = check_dates(network, year, deadline, remind_at, now)
     if problem:
         raise DomainError(problem)
@@ -261,13 +294,11 @@ def _mail(cycle, template, subject, only_unanswered=False):
 def remind(cycle, now=None):
     """The one reminder, to those who have not answered; False if it was already sent."""
     now = now or utcnow()
-    taken = db.session.execute(
+    if not guard.claim(
         update(ReviewCycle)
         .where(ReviewCycle.id == cycle.id, ReviewCycle.reminded_at.is_(None), ReviewCycle.status == CycleStatus.OPEN)
         .values(reminded_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
+    ):
         return 0
     db.session.execute(
         update(ReviewResponse)
@@ -293,27 +324,33 @@ def unanswered(cycle):
 
 
 def close(cycle, now=None):
-    """Close the cycle: those who did not answer are lapsed (audited, restorable).  Returns how many;
-    None if the cycle was already closed."""
+    """Close the cycle: those who did not answer are lapsed (audited, restorable).  Returns how many.
+
+    The cycle is claimed by a conditional UPDATE first: of two closes at the same moment (the
+    coordinator's early close pressed twice, or at the moment the tick closes at the deadline) one
+    closes and the other is refused with "already closed" – nothing is lapsed or audited twice.
+    An answer being given at that moment is either in (it is not lapsed) or refused: the lapse
+    takes only responses still unanswered when it writes them."""
     now = now or utcnow()
-    taken = db.session.execute(
+    if not guard.claim(
         update(ReviewCycle)
         .where(ReviewCycle.id == cycle.id, ReviewCycle.status == CycleStatus.OPEN)
         .values(status=CycleStatus.CLOSED, closed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
-        return None
-    lapsing = unanswered(cycle).subquery()
+    ):
+        raise DomainError(_l("The review is already closed."))
     db.session.execute(
         update(ReviewResponse)
-        .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.membership_id.in_(select(lapsing.c.membership_id)))
+        .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_(None),
+               ReviewResponse.lapsed_at.is_(None),
+               ReviewResponse.membership_id.in_(select(Membership.id).where(
+                   Membership.status == MembershipStatus.ACTIVE)))
         .values(lapsed_at=now)
         .execution_options(synchronize_session=False)
     )
     count = lapse_many(select(ReviewResponse.membership_id).where(
         ReviewResponse.cycle_id == cycle.id, ReviewResponse.lapsed_at.is_not(None)), LAPSE_REASON)
     audit.record("review.closed", network=cycle.network, subject=f"review:{cycle.id}", after={"lapsed": count})
+    db.session.expire(cycle)
     return count
 
 
@@ -323,10 +360,13 @@ def tick(now=None):
     done = {"reminded": 0, "closed": 0, "lapsed": 0}
     for cycle in db.session.scalars(select(ReviewCycle).where(ReviewCycle.status == CycleStatus.OPEN)).all():
         if cycle.deadline <= now:
-            lapsed = close(cycle, now)
-            if lapsed is not None:
-                done["closed"] += 1
-                done["lapsed"] += lapsed
+            try:
+                lapsed = close(cycle, now)
+            except DomainError:  # closed meanwhile (the coordinator, or another tick): nothing to do
+                db.session.rollback()
+                continue
+            done["closed"] += 1
+            done["lapsed"] += lapsed
         elif cycle.remind_at <= now and cycle.reminded_at is None:
             done["reminded"] += remind(cycle, now)
         db.session.commit()
@@ -350,38 +390,99 @@ def answerable(response, now=None):
     now = now or utcnow()
     if response.answered_at is not None:
         return _l("You answered on %(date)s. Thank you!", date=response.answered_at.date().isoformat())
-    if response.cycle.status != CycleStatus.OPEN or response.cycle.deadline <= now:
+    if response.cycle.status != CycleStatus.OPEN or response.cycle.deadline <= now or response.lapsed_at is not None:
         return _l("The review closed on %(date)s.", date=response.cycle.deadline.date().isoformat())
     return None
 
 
-def answer(response, stay, scores, comments, change_wish=None, now=None):
-    """Record the answer; the link is spent.  ``scores``/``comments``: {purpose key: value}."""
+def answer(response, stay, scores, comments, change_wish=None, unit=None, manager_name=None, manager_email=None,
+           now=None):
+    """Record the answer, once: the personal link is spent first.  ``scores``/``comments``: {purpose key: value}.
+
+    The response is claimed by a conditional UPDATE (still unanswered, not lapsed, its cycle open
+    and before the deadline) before anything else happens; a second answer at the same moment (a
+    double click, two tabs) waits for the first and is refused with "you answered on …" – no second
+    audit entry, line-manager request or mail.  Staying records the unit and the line manager (a new
+    manager is asked to confirm); leaving takes the member off the list.
+    """
     now = now or utcnow()
-    problem = answerable(response, now)
-    if problem:
-        raise DomainError(problem)
-    response.answered_at = now
-    response.decision = Decision.STAY if stay else Decision.LEAVE
+    decision = Decision.STAY if stay else Decision.LEAVE
+    cycle_open = (
+        select(ReviewCycle.id)
+        .where(ReviewCycle.id == ReviewResponse.cycle_id, ReviewCycle.status == CycleStatus.OPEN,
+               ReviewCycle.deadline > now)
+        .exists()
+    )
+    if not guard.claim(
+        update(ReviewResponse)
+        .where(ReviewResponse.id == response.id, ReviewResponse.answered_at.is_(None),
+               ReviewResponse.lapsed_at.is_(None), cycle_open)
+        .values(answered_at=now, decision=decision)
+    ):
+        db.session.refresh(response)
+        db.session.refresh(response.cycle)
+        raise DomainError(answerable(response, now) or _l("This review can no longer be answered."))
+    db.session.refresh(response)
     for key, _label in PURPOSES:
         setattr(response, f"score_{key}", scores.get(key))
         setattr(response, f"comment_{key}", comments.get(key) or None)
     response.change_wish = change_wish or None
+    member = response.member
+    if stay:
+        guard.lock(member)
+        if unit is not None:
+            member.unit = unit
+        if manager_email is not None and member.change_manager(manager_name, manager_email):
+            from models.accounts import request_anchoring
+
+            request_anchoring(member)
+    elif response.membership is not None:
+        membership = guard.lock(response.membership)
+        if membership.status == MembershipStatus.ACTIVE:
+            membership.leave("Left in the yearly review")
+    audit.record("review.answered", member=member, network=response.cycle.network,
+                 subject=f"review:{response.cycle_id}", after={"decision": decision})
+
+
+def _claim_restore(response, now, *conditions):
+    """Take the lapse back, once: of two restores at the same moment (the coordinator's and the
+    member's own, or either pressed twice) one wins and the other is refused."""
+    if not guard.claim(
+        update(ReviewResponse)
+        .where(ReviewResponse.id == response.id, ReviewResponse.lapsed_at.is_not(None),
+               ReviewResponse.restored_at.is_(None), *conditions)
+        .values(restored_at=now)
+    ):
+        db.session.refresh(response)
+        if response.restored_at is not None:
+            raise DomainError(_l("%(name)s is already back on the list.", name=response.member.name))
+        raise DomainError(_l("Only a member the review lapsed can be restored."))
+    db.session.refresh(response)
     membership = response.membership
-    if not stay and membership is not None and membership.status == MembershipStatus.ACTIVE:
-        membership.leave("Left in the yearly review")
-    audit.record("review.answered", member=response.member, network=response.cycle.network,
-                 subject=f"review:{response.cycle_id}", after={"decision": response.decision})
+    if membership is None or guard.lock(membership).status != MembershipStatus.LAPSED:
+        raise DomainError(_l("Only a member the review lapsed can be restored."))
+    membership.restore()
 
 
 def restore(response, now=None):
-    """Put a lapsed member back on the list (the coordinator at any time, the member within GRACE)."""
-    membership = response.membership
-    if response.lapsed_at is None or response.restored_at is not None or membership is None \
-            or membership.status != MembershipStatus.LAPSED:
+    """The coordinator puts a lapsed member back on the list (at any time); the member is told."""
+    now = now or utcnow()
+    _claim_restore(response, now)
+    notify(response.member, _l("You are back on the list"),
+           _l("The coordinator has put you back on the member list of %(network)s.",
+              network=response.cycle.network.code),
+           endpoint="account.index")
+
+
+def take_back(response, member, now=None):
+    """The member puts themself back on the list, within GRACE of the lapse."""
+    now = now or utcnow()
+    if response.member_id != member.id:
         raise DomainError(_l("Only a member the review lapsed can be restored."))
-    membership.restore()
-    response.restored_at = now or utcnow()
+    if response.restored_at is None and response.lapsed_at is not None and response.lapsed_at < now - GRACE:
+        raise DomainError(_l("More than %(days)s days have passed since you were taken off the list: "
+                             "ask the coordinator to put you back.", days=GRACE.days))
+    _claim_restore(response, now, ReviewResponse.member_id == member.id, ReviewResponse.lapsed_at >= now - GRACE)
 
 
 def restorable_by_member(member, now=None):

@@ -10,9 +10,25 @@ from models import AuditEntry, Membership, MembershipStatus, OutboxMessage, Revi
 from models import review as reviews
 from tests.conftest import links_in, post, sign_in
 
+# Fixed dates for what runs with an explicit ``now``; answers given through the pages use the real
+# clock, so the tests that answer open their cycle relative to now (``fresh_cycle``).
 OPENED = datetime(2027, 3, 1, 9, tzinfo=UTC)
 REMIND = OPENED + timedelta(days=14)
 DEADLINE = OPENED + timedelta(days=21)
+
+
+def stamp(moment):
+    """A moment as ``flask reviews tick --now`` takes it."""
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+def fresh_cycle(network, opened=None):
+    """A cycle opened an hour ago (reminder in 14 days, deadline in 21), committed: (cycle, opened)."""
+    opened = opened or datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    cycle = reviews.open_cycle(network, opened.year, opened + timedelta(days=21), opened + timedelta(days=14),
+                               now=opened)
+    db.session.commit()
+    return cycle, opened
 
 
 def answer_form(decision="stay", **changes):
@@ -40,8 +56,8 @@ def five(create_member, municipality):
 
 def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runner, five, networks, deliver, mail_outbox,
                                                                 create_coordinator):
-    cycle = reviews.open_cycle(networks["NIK"], 2027, DEADLINE, REMIND, now=OPENED)
-    db.session.commit()
+    cycle, opened = fresh_cycle(networks["NIK"])
+    remind, deadline = opened + timedelta(days=14), opened + timedelta(days=21)
     deliver()
     assert sorted(m["To"] for m in mail_outbox) == sorted(m.email for m in five)
     links = {m["To"]: review_link(m) for m in mail_outbox}
@@ -56,7 +72,7 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runne
     post(client, links[five[2].email], answer_form("leave"), page=links[five[2].email])
     # The link is spent: a second answer changes nothing.
     again = post(client, links[five[0].email], answer_form(score_equity="1"), page=links[five[0].email])
-    assert "Du svarte" in again.get_data(as_text=True)
+    assert again.status_code == 409 and "Du svarte" in again.get_data(as_text=True)
     db.session.expire_all()
     assert five[0].manager_email == "lise.leder@bergen.kommune.example" and five[0].unit == "Helsestasjonen"
     assert five[2].memberships[0].status == MembershipStatus.LEFT
@@ -65,18 +81,18 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runne
     mail_outbox.clear()
 
     # Before the reminder date nothing happens; on it, one reminder to the two who have not answered.
-    assert "reminders: 0" in runner.invoke(args=["reviews", "tick", "--now", "2027-03-10T12:00"]).output
-    assert "reminders: 2" in runner.invoke(args=["reviews", "tick", "--now", "2027-03-15T12:00"]).output
-    assert "reminders: 0" in runner.invoke(args=["reviews", "tick", "--now", "2027-03-15T12:01"]).output
+    tick = lambda moment: runner.invoke(args=["reviews", "tick", "--now", stamp(moment)]).output  # noqa: E731
+    assert "reminders: 0" in tick(opened + timedelta(days=9))
+    assert "reminders: 2" in tick(remind + timedelta(hours=3))
+    assert "reminders: 0" in tick(remind + timedelta(hours=3, minutes=1))
     deliver()
     assert sorted(m["To"] for m in mail_outbox) == sorted(m.email for m in five[3:])
     assert all(m["Subject"].startswith("Påminnelse") for m in mail_outbox)
     mail_outbox.clear()
 
     # At the deadline the two are lapsed, each audited; the main contact among them vacates the role.
-    result = runner.invoke(args=["reviews", "tick", "--now", "2027-03-22T10:00"])
-    assert "cycles closed: 1, members lapsed: 2" in result.output
-    assert "cycles closed: 0, members lapsed: 0" in runner.invoke(args=["reviews", "tick", "--now", "2027-03-22T10:01"]).output
+    assert "cycles closed: 1, members lapsed: 2" in tick(deadline + timedelta(hours=1))
+    assert "cycles closed: 0, members lapsed: 0" in tick(deadline + timedelta(hours=1, minutes=1))
     deliver()
     assert mail_outbox == []
     db.session.expire_all()
@@ -130,7 +146,13 @@ def test_a_lapsed_member_takes_themself_back_within_the_grace_period(client, fiv
     # Not within the grace period: the lapse was long ago.
     response.lapsed_at = datetime.now(UTC) - reviews.GRACE - timedelta(days=1)
     db.session.commit()
-    assert post(client, f"/reviews/mine/{response.id}/restore", page="/me/").status_code == 404
+    refused = post(client, f"/reviews/mine/{response.id}/restore", page="/me/")
+    assert refused.status_code == 303 and "be koordinatoren" in client.get("/me/").get_data(as_text=True)
+    db.session.expire_all()
+    assert five[0].memberships[0].status == MembershipStatus.LAPSED and response.restored_at is None
+    # Nor someone else's lapse.
+    other = db.session.scalar(select(ReviewResponse).where(ReviewResponse.member_id == five[1].id))
+    assert post(client, f"/reviews/mine/{other.id}/restore", page="/me/").status_code == 404
     response.lapsed_at = datetime.now(UTC) - timedelta(days=3)
     db.session.commit()
     assert post(client, f"/reviews/mine/{response.id}/restore", page="/me/").status_code == 303
@@ -230,3 +252,391 @@ def test_an_empty_deadline_is_told_not_a_server_error(client, create_coordinator
     sign_in(client, create_coordinator("NIK").email)
     response = post(client, "/reviews/NIK/new", {"deadline": "", "year": "2030"}, page="/reviews/NIK/new")
     assert response.status_code == 422 and "Oppgi fristen." in response.get_data(as_text=True)
+
+
+# -- one effect, however often and however at once ---------------------------------------------------
+# Each state change is one operation that takes or claims its row first; two requests at the same
+# moment (threads behind a barrier, each on its own connection: PostgreSQL's row locks decide) give
+# one effect. The rules the pages show (``may_close``, ``may_restore``, ``may_take_back``) are also
+# the operations' own: a POST that walks past the page is refused and changes nothing.
+
+
+def count(model, *where):
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def audited(action):
+    return count(AuditEntry, AuditEntry.action == action)
+
+
+def lapses():
+    return count(AuditEntry, AuditEntry.action == "membership.status",
+                 AuditEntry.after["status"].as_string() == "lapsed")
+
+
+def restores():
+    return count(AuditEntry, AuditEntry.action == "membership.status",
+                 AuditEntry.before["status"].as_string() == "lapsed", AuditEntry.after["status"].as_string() == "active")
+
+
+def coordinator_tabs(app, coordinator, n=2):
+    tabs = []
+    for _ in range(n):
+        tab = app.test_client()
+        sign_in(tab, coordinator.email)
+        tabs.append(tab)
+    return tabs
+
+
+def link_for(member, cycle):
+    from models import tokens
+
+    response = db.session.scalar(select(ReviewResponse).where(ReviewResponse.member_id == member.id,
+                                                              ReviewResponse.cycle_id == cycle.id))
+    return f"/reviews/answer/{tokens.make('review', response=response.id)}", response
+
+
+def no_server_error(responses):
+    assert all(r.status_code < 500 for r in responses), [r.status_code for r in responses]
+
+
+def test_an_answer_sent_twice_at_once_is_applied_once(app, five, networks, deliver, mail_outbox):
+    from models import Anchoring
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    cycle, _opened = fresh_cycle(networks["NIK"])
+    deliver()
+    mail_outbox.clear()
+    link, response = link_for(five[0], cycle)
+    member_id = five[0].id
+    before = count(Anchoring, Anchoring.member_id == member_id)
+
+    answers = twice_at_once([app.test_client(), app.test_client()], link, answer_form(), page=link)
+    no_server_error(answers)
+    assert sorted(r.status_code for r in answers) == [200, 409]
+    assert "Du svarte" in next(r for r in answers if r.status_code == 409).get_data(as_text=True)
+    assert audited("review.answered") == 1
+    assert audited("member.manager_changed") == 1
+    assert count(Anchoring, Anchoring.member_id == member_id) == before + 1  # one new request, none superseded
+    deliver()
+    assert [m["To"] for m in mail_outbox] == ["lise.leder@bergen.kommune.example"]
+
+
+def test_leaving_twice_at_once_leaves_once(app, five, networks):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    cycle, _opened = fresh_cycle(networks["NIK"])
+    link, _response = link_for(five[1], cycle)
+    answers = twice_at_once([app.test_client(), app.test_client()], link, answer_form("leave"), page=link)
+    no_server_error(answers)
+    assert audited("review.answered") == 1
+    assert count(AuditEntry, AuditEntry.action == "membership.status",
+                 AuditEntry.after["status"].as_string() == "left") == 1
+
+
+def test_an_answer_is_not_changed_and_a_closed_review_takes_none_even_posted_directly(client, five, networks):
+    cycle, _opened = fresh_cycle(networks["NIK"])
+    from tests.conftest import csrf_token_from
+
+    link, response = link_for(five[0], cycle)
+    token = csrf_token_from(client.get(link))
+    assert post(client, link, answer_form(), page=link).status_code == 200
+    # The form is no longer shown; posted anyway, it is refused and changes nothing.
+    again = client.post(link, data={**answer_form(score_equity="1", decision="leave"), "csrf_token": token})
+    assert again.status_code == 409
+    db.session.expire_all()
+    assert response.score_equity == 5 and response.decision == "stay"
+    assert five[0].memberships[0].status == MembershipStatus.ACTIVE
+
+    late, late_response = link_for(five[1], cycle)
+    reviews.close(cycle)
+    db.session.commit()
+    refused = client.post(late, data={**answer_form(), "csrf_token": token})
+    assert refused.status_code == 409 and "Gjennomgangen ble avsluttet" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert late_response.answered_at is None and audited("review.answered") == 1
+
+
+def test_the_operation_refuses_an_answer_the_page_would_not_take(app, five, networks):
+    """The rule is the model's: ``answer`` refuses a spent link and a closed cycle by itself."""
+    cycle, _opened = fresh_cycle(networks["NIK"])
+    _link, response = link_for(five[0], cycle)
+    reviews.answer(response, True, {}, {})
+    db.session.commit()
+    with pytest.raises(reviews.DomainError):
+        reviews.answer(response, False, {}, {})
+    db.session.rollback()
+    _link, other = link_for(five[1], cycle)
+    reviews.close(cycle)
+    db.session.commit()
+    with pytest.raises(reviews.DomainError):
+        reviews.answer(other, True, {}, {})
+    db.session.rollback()
+    assert audited("review.answered") == 1
+
+
+def test_the_review_started_twice_at_once_opens_one_cycle(app, five, create_coordinator, deliver, mail_outbox):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    coordinator = create_coordinator("NIK")
+    deadline = (datetime.now(UTC) + timedelta(days=21)).date()
+    data = {"year": str(deadline.year), "deadline": deadline.isoformat(),
+            "remind_on": (deadline - timedelta(days=7)).isoformat(), "step": "start"}
+    answers = twice_at_once(coordinator_tabs(app, coordinator), "/reviews/NIK/new", data, page="/reviews/NIK/new")
+    no_server_error(answers)
+    assert sorted(r.status_code for r in answers) == [303, 422]
+    assert "allerede hatt" in next(r for r in answers if r.status_code == 422).get_data(as_text=True)
+    assert count(ReviewCycle) == 1 and audited("review.opened") == 1
+    deliver()
+    assert sorted(m["To"] for m in mail_outbox) == sorted(m.email for m in five)
+
+
+def test_an_early_close_pressed_twice_at_once_closes_once(app, five, networks, create_coordinator):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    cycle, _opened = fresh_cycle(networks["NIK"])
+    url = f"/reviews/cycle/{cycle.id}/close"
+    answers = twice_at_once(coordinator_tabs(app, create_coordinator("NIK")), url, page=url)
+    no_server_error(answers)
+    assert audited("review.closed") == 1 and lapses() == 5
+
+
+def test_an_early_close_at_the_moment_the_tick_closes_at_the_deadline(app, app_factory, five, networks,
+                                                                      create_coordinator):
+    from tests.conftest import at_once, csrf_token_from, postgres_only
+
+    postgres_only(app)
+    cycle, _opened = fresh_cycle(networks["NIK"])
+    url = f"/reviews/cycle/{cycle.id}/close"
+    (tab,) = coordinator_tabs(app, create_coordinator("NIK"), 1)
+    token = csrf_token_from(tab.get(url))
+    cron = app_factory()
+
+    def press(wait):
+        wait()
+        return tab.post(url, data={"csrf_token": token})
+
+    def tick(wait):
+        with cron.app_context():
+            wait()
+            try:
+                return reviews.tick(datetime.now(UTC) + timedelta(days=22))
+            finally:
+                db.session.remove()
+
+    pressed, ticked = at_once(lambda wait, work: work(wait), [(press,), (tick,)])
+    assert pressed.status_code == 303
+    assert audited("review.closed") == 1 and lapses() == 5
+    assert ticked["closed"] in (0, 1) and ticked["lapsed"] == 5 * ticked["closed"]
+
+
+def test_two_ticks_at_once_remind_once_and_close_once(app, app_factory, five, networks, deliver, mail_outbox):
+    from tests.conftest import at_once, postgres_only
+
+    postgres_only(app)
+    cycle, opened = fresh_cycle(networks["NIK"])
+    _link, response = link_for(five[0], cycle)
+    reviews.answer(response, True, {}, {})
+    db.session.commit()
+    deliver()
+    mail_outbox.clear()
+    crons = [app_factory(), app_factory()]
+
+    def run(wait, cron, moment):
+        with cron.app_context():
+            from models import audit
+
+            wait()
+            try:
+                with audit.acting_as(label="flask reviews tick"):
+                    return reviews.tick(moment)
+            finally:
+                db.session.remove()
+
+    reminded = at_once(run, [(cron, opened + timedelta(days=15)) for cron in crons])
+    assert sum(done["reminded"] for done in reminded) == 4 and audited("review.reminded") == 1
+    deliver()
+    assert sorted(m["To"] for m in mail_outbox) == sorted(m.email for m in five[1:])
+
+    closed = at_once(run, [(cron, opened + timedelta(days=22)) for cron in crons])
+    assert sum(done["closed"] for done in closed) == 1 and sum(done["lapsed"] for done in closed) == 4
+    assert audited("review.closed") == 1 and lapses() == 4
+
+
+def run_commands_at_once(monkeypatch, apps, args):
+    """``flask <args>`` in each of ``apps`` at the same moment (two cron hosts); each one's output.
+
+    Click's test runner swaps the process's stdout, which two threads cannot share: the
+    command runs as ``flask`` runs it, and each thread's ``click.echo`` is kept apart."""
+    import threading
+
+    import click
+
+    from tests.conftest import at_once
+
+    said = {}
+    monkeypatch.setattr(click, "echo", lambda message=None, **_: said.setdefault(threading.get_ident(), []).append(
+        str(message)))
+
+    def run(wait, cron):
+        command = cron.cli
+        with cron.app_context():
+            wait()
+            try:
+                command.main(args=args, prog_name="flask", standalone_mode=False)
+            finally:
+                db.session.remove()
+        return "\n".join(said.get(threading.get_ident(), []))
+
+    return at_once(run, [(cron,) for cron in apps])
+
+
+def test_the_tick_as_two_cron_commands_at_once(app, app_factory, monkeypatch, five, networks, deliver, mail_outbox):
+    """The command itself, twice at once: each output counts its own share, the mails go once."""
+    from tests.conftest import postgres_only
+
+    postgres_only(app)
+    _cycle, opened = fresh_cycle(networks["NIK"])
+    deliver()
+    mail_outbox.clear()
+    outputs = run_commands_at_once(monkeypatch, [app_factory(), app_factory()],
+                                   ["reviews", "tick", "--now", stamp(opened + timedelta(days=15))])
+    assert sorted(outputs) == ["reminders: 0, cycles closed: 0, members lapsed: 0",
+                               "reminders: 5, cycles closed: 0, members lapsed: 0"], outputs
+    deliver()
+    assert sorted(m["To"] for m in mail_outbox) == sorted(m.email for m in five)
+    outputs = run_commands_at_once(monkeypatch, [app_factory(), app_factory()],
+                                   ["reviews", "tick", "--now", stamp(opened + timedelta(days=22))])
+    assert sorted(outputs) == ["reminders: 0, cycles closed: 0, members lapsed: 0",
+                               "reminders: 0, cycles closed: 1, members lapsed: 5"], outputs
+    assert audited("review.closed") == 1 and lapses() == 5
+
+
+@pytest.fixture
+def lapsed(five, networks, deliver, mail_outbox):
+    """The cycle, closed with no answers: all five lapsed (the mails asking them are sent)."""
+    cycle, _opened = fresh_cycle(networks["NIK"])
+    reviews.close(cycle)
+    db.session.commit()
+    deliver()
+    mail_outbox.clear()
+    return cycle
+
+
+def response_of(member):
+    return db.session.scalar(select(ReviewResponse).where(ReviewResponse.member_id == member.id))
+
+
+def test_a_restore_pressed_twice_at_once_restores_once_and_tells_once(app, five, lapsed, create_coordinator,
+                                                                      deliver, mail_outbox):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    response = response_of(five[0])
+    answers = twice_at_once(coordinator_tabs(app, create_coordinator("NIK")),
+                            f"/reviews/response/{response.id}/restore", page=f"/reviews/cycle/{lapsed.id}")
+    no_server_error(answers)
+    assert restores() == 1
+    deliver()
+    assert [m["To"] for m in mail_outbox] == [five[0].email]
+
+
+def test_restore_and_take_back_at_once_restore_once(app, five, lapsed, create_coordinator, deliver, mail_outbox):
+    from tests.conftest import at_once, csrf_token_from, postgres_only
+
+    postgres_only(app)
+    response = response_of(five[0])
+    (coordinator,) = coordinator_tabs(app, create_coordinator("NIK"), 1)
+    member = app.test_client()
+    sign_in(member, five[0].email)
+    forms = [(coordinator, f"/reviews/response/{response.id}/restore", csrf_token_from(coordinator.get(f"/reviews/cycle/{lapsed.id}"))),
+             (member, f"/reviews/mine/{response.id}/restore", csrf_token_from(member.get("/me/")))]
+
+    def send(wait, client, url, token):
+        wait()
+        return client.post(url, data={"csrf_token": token})
+
+    answers = at_once(send, forms)
+    no_server_error(answers)
+    assert restores() == 1
+    assert five[0].memberships[0].status == MembershipStatus.ACTIVE
+    deliver()
+    assert len(mail_outbox) <= 1  # told only if it was the coordinator who put them back
+
+
+def test_take_back_twice_at_once_restores_once(app, five, lapsed):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    response = response_of(five[0])
+    tabs = []
+    for _ in range(2):
+        tab = app.test_client()
+        sign_in(tab, five[0].email)
+        tabs.append(tab)
+    answers = twice_at_once(tabs, f"/reviews/mine/{response.id}/restore", page="/me/")
+    no_server_error(answers)
+    assert restores() == 1
+
+
+def test_a_restore_the_page_does_not_offer_is_refused_when_posted_directly(app, client, five, lapsed,
+                                                                           create_coordinator, deliver, mail_outbox):
+    sign_in(client, create_coordinator("NIK").email)
+    left, restored = response_of(five[0]), response_of(five[1])
+    five[0].memberships[0].leave("Sluttet")  # left after the lapse: nothing to restore
+    reviews.restore(restored)
+    db.session.commit()
+    deliver()
+    mail_outbox.clear()
+    page = client.get(f"/reviews/cycle/{lapsed.id}").get_data(as_text=True)
+    assert f"/reviews/response/{left.id}/restore" not in page and f"/reviews/response/{restored.id}/restore" not in page
+    assert f"/reviews/response/{response_of(five[2]).id}/restore" in page
+    before = restores()
+    for response in (left, restored):
+        refused = post(client, f"/reviews/response/{response.id}/restore", page=f"/reviews/cycle/{lapsed.id}")
+        assert refused.status_code == 303
+    assert restores() == before
+    assert five[0].memberships[0].status == MembershipStatus.LEFT and left.restored_at is None
+    deliver()
+    assert mail_outbox == []
+
+
+def test_closing_a_closed_review_is_refused_even_posted_directly(app, client, five, networks, create_coordinator):
+    sign_in(client, create_coordinator("NIK").email)
+    cycle, _opened = fresh_cycle(networks["NIK"])
+    page = client.get(f"/reviews/cycle/{cycle.id}").get_data(as_text=True)
+    assert f"/reviews/cycle/{cycle.id}/close" in page
+    url = f"/reviews/cycle/{cycle.id}/close"
+    from tests.conftest import csrf_token_from
+
+    token = csrf_token_from(client.get(url))
+    reviews.close(cycle)
+    db.session.commit()
+    closed_at = db.session.get(ReviewCycle, cycle.id).closed_at
+    assert f"/reviews/cycle/{cycle.id}/close" not in client.get(f"/reviews/cycle/{cycle.id}").get_data(as_text=True)
+    refused = client.post(url, data={"csrf_token": token})
+    assert refused.status_code == 303
+    assert "allerede avsluttet" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert audited("review.closed") == 1 and db.session.get(ReviewCycle, cycle.id).closed_at == closed_at
+    with pytest.raises(reviews.DomainError):
+        reviews.close(cycle)
+    db.session.rollback()
+
+
+def test_a_mandate_version_recorded_twice_at_once_is_recorded_once(app, create_coordinator):
+    from models import MandateVersion
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    data = {"text": "Mandat 2027.", "effective_on": "2027-01-01", "note": "Revisjon"}
+    answers = twice_at_once(coordinator_tabs(app, create_coordinator("NIK")), "/mandate/NIK/new", data,
+                            page="/mandate/NIK/new")
+    no_server_error(answers)
+    assert sorted(r.status_code for r in answers) == [303, 422]
+    assert count(MandateVersion) == 1 and audited("mandate.recorded") == 1

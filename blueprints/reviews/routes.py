@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
@@ -18,8 +17,6 @@ from blueprints.util import ListPage, coordinated_network_or_403, network_or_404
 from extensions import db, limiter
 from models import DomainError, tokens
 from models import review as reviews
-from models.accounts import request_anchoring
-from models.notices import notify
 from models.outbox import compose, link
 from models.review import PURPOSES, ReviewCycle, ReviewResponse
 
@@ -54,14 +51,20 @@ def new(code):
     preview = None
     if form.validate_on_submit():
         problem = reviews.check_dates(network, form.year.data, form.deadline_at, form.remind_at)
-        if problem:
+        if request.form.get("step") == "start":
+            try:
+                cycle = reviews.open_cycle(network, form.year.data, form.deadline_at, form.remind_at,
+                                           opened_by=current_user)
+            except DomainError as error:
+                db.session.rollback()
+                form.deadline.errors.append(error.message)
+            else:
+                db.session.commit()
+                flash(_("The review is open: %(n)s members are asked by e-mail.", n=reviews.progress(cycle)[0]),
+                      "success")
+                return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
+        elif problem:
             form.deadline.errors.append(problem)
-        elif request.form.get("step") == "start":
-            cycle = reviews.open_cycle(network, form.year.data, form.deadline_at, form.remind_at,
-                                       opened_by=current_user)
-            db.session.commit()
-            flash(_("The review is open: %(n)s members are asked by e-mail.", n=reviews.progress(cycle)[0]), "success")
-            return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
         else:
             sample = SimpleNamespace(network=network, year=form.year.data, deadline=form.deadline_at)
             preview = {
@@ -141,15 +144,20 @@ def export(cycle_id):
 def close(cycle_id):
     """Close ahead of the deadline: first who would lapse, then the close itself."""
     cycle = coordinated_cycle_or_403(cycle_id)
-    if not cycle.is_open:
+    if not cycle.may_close:
         flash(_("The review is already closed."), "info")
         return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
     form = ConfirmForm()
     if form.validate_on_submit():
-        lapsed = reviews.close(cycle)
-        db.session.commit()
-        flash(_("The review is closed; %(n)s members who did not answer are off the list.", n=lapsed or 0), "success")
-        return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
+        try:
+            lapsed = reviews.close(cycle)
+        except DomainError as error:  # closed meanwhile: by another press, or by the tick at the deadline
+            db.session.rollback()
+            flash(error.message, "info")
+        else:
+            db.session.commit()
+            flash(_("The review is closed; %(n)s members who did not answer are off the list.", n=lapsed), "success")
+        return redirect(url_for("reviews.cycle", cycle_id=cycle_id), code=303)
     lapsing_ids = set(db.session.scalars(reviews.unanswered(cycle)))
     lapsing = [member for response, member, _bounced in reviews.rows(cycle) if response.membership_id in lapsing_ids]
     return render_template("reviews/close.html", cycle=cycle, lapsing=lapsing, form=form)
@@ -161,19 +169,17 @@ def restore(response_id):
     response = db.get_or_404(ReviewResponse, response_id)
     if not current_user.coordinates(response.cycle.network):
         abort(403)
-    ConfirmForm().validate_on_submit()
-    try:
-        reviews.restore(response)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        notify(response.member, _l("You are back on the list"),
-               _l("The coordinator has put you back on the member list of %(network)s.",
-                  network=response.cycle.network.code),
-               endpoint="account.index")
-        db.session.commit()
-        flash(_("%(name)s is back on the list.", name=response.member.name), "success")
-    return redirect(url_for("reviews.cycle", cycle_id=response.cycle_id) + "#lapsed", code=303)
+    cycle_id, name = response.cycle_id, response.member.name
+    if ConfirmForm().validate_on_submit():
+        try:
+            reviews.restore(response)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(_("%(name)s is back on the list.", name=name), "success")
+    return redirect(url_for("reviews.cycle", cycle_id=cycle_id) + "#lapsed", code=303)
 
 
 # -- members ------------------------------------------------------------------------------------
@@ -188,17 +194,22 @@ def answer(token):
     except tokens.TokenError as error:
         return token_error(error)
     closed = reviews.answerable(response)
-    member = response.member
-    form = AnswerForm(member=member)
+    form = AnswerForm(member=response.member)
     if not closed and form.validate_on_submit():
-        reviews.answer(response, stay=form.decision.data == "stay", scores=form.scores(), comments=form.comments(),
-                       change_wish=(form.change_wish.data or "").strip() or None)
-        if form.decision.data == "stay":
-            member.unit = form.unit.data.strip()
-            if member.change_manager(form.manager_name.data.strip(), form.manager_email.data):
-                request_anchoring(member)
+        stay = form.decision.data == "stay"
+        try:
+            reviews.answer(response, stay=stay, scores=form.scores(), comments=form.comments(),
+                           change_wish=(form.change_wish.data or "").strip() or None,
+                           unit=form.unit.data.strip() if stay else None,
+                           manager_name=form.manager_name.data.strip() if stay else None,
+                           manager_email=form.manager_email.data if stay else None)
+        except DomainError as error:  # answered (or closed) meanwhile: say how it stands
+            db.session.rollback()
+            return render_template("reviews/answer.html", response=response, form=None, closed=error.message), 409
         db.session.commit()
         return render_template("reviews/answer.html", response=response, form=None, done=True)
+    if closed and request.method == "POST":
+        return render_template("reviews/answer.html", response=response, form=None, closed=closed), 409
     return render_template("reviews/answer.html", response=response, form=None if closed else form, closed=closed), \
         422 if form.errors else 200
 
@@ -207,14 +218,19 @@ def answer(token):
 @login_required
 def take_me_back(response_id):
     """A member the review lapsed puts themself back, within the grace period."""
-    response = next((r for r in reviews.restorable_by_member(current_user) if r.id == response_id), None)
-    if response is None:
+    response = db.get_or_404(ReviewResponse, response_id)
+    if response.member_id != current_user.id:
         abort(404)
-    ConfirmForm().validate_on_submit()
-    reviews.restore(response)
-    db.session.commit()
-    flash(_("Welcome back: you are on the member list of %(network)s again.", network=response.cycle.network.code),
-          "success")
+    network = response.cycle.network.code
+    if ConfirmForm().validate_on_submit():
+        try:
+            reviews.take_back(response, current_user)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(_("Welcome back: you are on the member list of %(network)s again.", network=network), "success")
     return redirect(url_for("account.index"), code=303)
 
 
