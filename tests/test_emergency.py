@@ -56,3 +56,90 @@ def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(app,
 def test_a_tampered_receipt_link_changes_nothing(client):
     response = client.get("/meetings/received/not-a-token")
     assert response.status_code == 400
+
+
+# -- receipts and the reminder: once, however often pressed --------------------------------------
+
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+from models import AuditEntry, Meeting  # noqa: E402
+from models import meeting as meetings  # noqa: E402
+from tests.conftest import postgres_only, twice_at_once  # noqa: E402
+from tests.test_meetings_http import answered, audited, tabs  # noqa: E402
+
+
+def called_in(create_member, municipality, networks, n=3):
+    people = [create_member(municipality("4601"), name=f"Innkalt {i}") for i in range(n)]
+    start = datetime.now(UTC) + timedelta(hours=2)
+    meeting = meetings.plan([networks["NIK"]], kind="emergency", title="Smitteutbrudd", format="digital",
+                            starts_at=start, ends_at=start + timedelta(hours=1))
+    db.session.commit()
+    return meeting, people
+
+
+def receipt_of(mail_outbox, person):
+    mail = next(m for m in mail_outbox if m["To"] == person.email)
+    return path_of(next(u for u in links_in(mail) if "/received/" in u))
+
+
+def test_a_receipt_confirmed_twice_at_once_is_stored_once(app, create_member, municipality, networks, deliver,
+                                                           mail_outbox):
+    postgres_only(app)
+    meeting, (kari, *_rest) = called_in(create_member, municipality, networks)
+    deliver()
+    receipt = receipt_of(mail_outbox, kari)
+    statuses = answered(twice_at_once([app.test_client(), app.test_client()], receipt, page=receipt))
+    assert statuses == [200, 200]
+    assert db.session.scalar(select(func.count()).select_from(Acknowledgement)) == 1
+
+
+def test_the_reminder_pressed_twice_at_once_goes_once_with_its_own_subject(app, create_member, create_coordinator,
+                                                                           municipality, networks, deliver,
+                                                                           mail_outbox):
+    postgres_only(app)
+    meeting, (kari, ola, per) = called_in(create_member, municipality, networks)
+    coordinator = create_coordinator("NIK")
+    deliver()
+    post(app.test_client(), receipt_of(mail_outbox, kari), page=receipt_of(mail_outbox, kari))
+    mail_outbox.clear()
+    url = f"/meetings/{meeting.id}/acknowledgements/remind"
+    statuses = answered(twice_at_once(tabs(app, coordinator.email), url, page=f"/meetings/{meeting.id}/acknowledgements"))
+    assert statuses == [303, 303]
+    deliver()
+    assert sorted(m["To"] for m in mail_outbox) == sorted([ola.email, per.email])  # once each, not Kari
+    assert {m["Subject"] for m in mail_outbox} == {"Påminnelse: Innkalling ved beredskapshendelse: Smitteutbrudd"}
+    assert audited("meeting.call_in_reminded") == 1
+
+
+def test_the_reminder_goes_once_per_call_in_and_the_page_says_so(app, client, create_member, create_coordinator,
+                                                                   municipality, networks, deliver, mail_outbox):
+    meeting, people = called_in(create_member, municipality, networks, n=2)
+    sign_in(client, create_coordinator("NIK").email)
+    page = client.get(f"/meetings/{meeting.id}/acknowledgements").get_data(as_text=True)
+    assert "Påminnelsen sendes én gang per innkalling" in page and "«Påminnelse: …»" in page
+    deliver()
+    mail_outbox.clear()
+    for _press in range(3):  # pressed again and again (each a fresh form: a new submission key)
+        post(client, f"/meetings/{meeting.id}/acknowledgements/remind", page=f"/meetings/{meeting.id}/acknowledgements")
+    deliver()
+    assert sorted(m["To"] for m in mail_outbox) == sorted(p.email for p in people)
+    page = client.get(f"/meetings/{meeting.id}/acknowledgements").get_data(as_text=True)
+    assert "kan ikke sendes igjen" in page and "/acknowledgements/remind" not in page
+    assert db.session.get(Meeting, meeting.id).call_in_reminded_at is not None
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.action == "meeting.call_in_reminded")) == 1
+
+
+def test_a_meeting_that_is_not_a_call_in_has_no_reminder_on_a_direct_post(app, client, create_member,
+                                                                          create_coordinator, municipality, networks):
+    create_member(municipality("4601"))
+    start = datetime.now(UTC) + timedelta(days=3)
+    meeting = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Fagmøte", format="digital",
+                            starts_at=start, ends_at=start + timedelta(hours=1))
+    db.session.commit()
+    sign_in(client, create_coordinator("NIK").email)
+    response = post(client, f"/meetings/{meeting.id}/acknowledgements/remind", page="/")
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Meeting, meeting.id).call_in_reminded_at is None
+    assert db.session.scalar(select(func.count()).select_from(outbox.OutboxMessage)) == 0

@@ -360,3 +360,229 @@ def test_two_changes_at_the_same_moment_the_database_keeps_one(app_factory, app,
         meetings.reschedule(mine, mine.starts_at, mine.ends_at, version=read, title="Min")
     db.session.rollback()
     assert db.session.get(Meeting, meeting.id).title == "Deres"
+
+
+# -- the same request twice at the same moment (two tabs: each its own submission key) ---------------
+
+from models import AuditEntry  # noqa: E402
+from tests.conftest import postgres_only, twice_at_once  # noqa: E402
+
+
+def tabs(app, email, n=2):
+    """``n`` browser tabs of one person: separate clients, each signed in."""
+    clients = [app.test_client() for _ in range(n)]
+    for client in clients:
+        sign_in(client, email)
+    return clients
+
+
+def audited(action):
+    db.session.expire_all()
+    return db.session.scalar(select(db.func.count()).select_from(AuditEntry).where(AuditEntry.action == action))
+
+
+def answered(responses):
+    statuses = [r.status_code for r in responses]
+    assert all(status < 500 for status in statuses), statuses
+    return statuses
+
+
+def soon_meeting(network, days=10, kind="professional_meeting", title="Tolking", **values):
+    start = (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
+    return meetings.plan([network], kind=kind, title=title, starts_at=start, ends_at=start + timedelta(hours=2),
+                         format="digital", **values)
+
+
+def test_a_meeting_cancelled_twice_at_once_is_cancelled_once(app, create_member, create_coordinator, networks,
+                                                             municipality, deliver, mail_outbox):
+    postgres_only(app)
+    coordinator = create_coordinator("NIK")
+    people = [create_member(municipality("4601")), create_member(municipality("0301"))]
+    meeting = soon_meeting(networks["NIK"])
+    for person in people:
+        meetings.sign_up(person, meeting)
+    db.session.commit()
+    deliver()
+    mail_outbox.clear()
+    url = f"/meetings/{meeting.id}/cancel"
+    # Both answered as a page (the second: "already cancelled"), not the 409 safety net, not a 500.
+    assert answered(twice_at_once(tabs(app, coordinator.email), url, page=f"/meetings/{meeting.id}")) == [303, 303]
+    assert audited("meeting.cancelled") == 1
+    assert db.session.get(Meeting, meeting.id).status == "cancelled"
+    assert meetings.quota_status(networks["NIK"], meeting.year)[MeetingKind.PROFESSIONAL] == (0, 4)  # given back once
+    deliver()
+    assert sorted(m["To"] for m in mail_outbox) == sorted(p.email for p in people)
+    assert all(m["Subject"] == "Avlyst: Tolking" for m in mail_outbox)
+
+
+def test_a_meeting_that_has_begun_or_been_held_is_not_cancelled_by_a_direct_post(app, client, create_member,
+                                                                                 create_coordinator, networks,
+                                                                                 municipality):
+    coordinator = create_coordinator("NIK")
+    member = create_member(municipality("4601"))
+    held, begun = soon_meeting(networks["NIK"], title="Holdt"), soon_meeting(networks["NIK"], title="Begynt")
+    meetings.sign_up(member, held)
+    db.session.flush()
+    for meeting in (held, begun):  # both moved into the past, as if time went by
+        db.session.execute(update(Meeting).where(Meeting.id == meeting.id).values(
+            starts_at=datetime.now(UTC) - timedelta(hours=3), ends_at=datetime.now(UTC) - timedelta(hours=1)))
+    db.session.commit()
+    meetings.record_attendance(db.session.get(Meeting, held.id), {member.id})
+    db.session.commit()
+    sign_in(client, coordinator.email)
+    for meeting in (held, begun):
+        page = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
+        assert f"/meetings/{meeting.id}/cancel" not in page  # the page asks meeting.may_cancel
+        response = post(client, f"/meetings/{meeting.id}/cancel", page=f"/meetings/{meeting.id}")
+        assert response.status_code == 303
+        assert "har begynt eller er holdt" in client.get(response.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert [db.session.get(Meeting, m.id).status for m in (held, begun)] == ["held", "planned"]
+    assert meetings.quota_status(networks["NIK"], held.year)[MeetingKind.PROFESSIONAL] == (2, 4)  # kept
+    assert audited("meeting.cancelled") == 0
+
+
+def test_one_form_double_clicked_plans_once_two_tabs_plan_twice(app, create_coordinator, networks):
+    postgres_only(app)
+    email = create_coordinator("NIK").email
+    data = form(title="Dobbeltklikk", date="2027-04-10")
+    answered(twice_at_once(tabs(app, email), "/meetings/new", data, page="/meetings/new", same_key=True))
+    assert db.session.scalar(select(db.func.count()).select_from(Meeting)) == 1
+    assert meetings.quota_status(networks["NIK"], 2027)[MeetingKind.PROFESSIONAL] == (1, 4)
+    assert audited("meeting.planned") == 1
+    # Two tabs, each its own form: two requests, two meetings (each takes its own quota place).
+    statuses = answered(twice_at_once(tabs(app, email), "/meetings/new", form(title="To faner", date="2027-05-10"),
+                                      page="/meetings/new"))
+    assert statuses == [303, 303]
+    assert meetings.quota_status(networks["NIK"], 2027)[MeetingKind.PROFESSIONAL] == (3, 4)
+
+
+def test_a_sign_up_sent_twice_at_once_signs_up_once_with_one_invitation(app, create_member, networks,
+                                                                        municipality, deliver, mail_outbox):
+    postgres_only(app)
+    member = create_member(municipality("4601"))
+    meeting = soon_meeting(networks["NIK"])
+    db.session.commit()
+    statuses = answered(twice_at_once(tabs(app, member.email), f"/meetings/{meeting.id}/signup",
+                                      page=f"/meetings/{meeting.id}"))
+    assert statuses == [303, 303]  # the second is told "already signed up", not a 409 from the unique index
+    assert db.session.scalar(select(db.func.count()).select_from(Signup)) == 1
+    deliver()
+    assert [m["To"] for m in mail_outbox] == [member.email]
+
+
+def test_a_withdrawal_sent_twice_at_once_is_clean(app, create_member, networks, municipality, deliver, mail_outbox):
+    postgres_only(app)
+    member, other = create_member(municipality("4601")), create_member(municipality("0301"))
+    meeting = soon_meeting(networks["NIK"])
+    meetings.sign_up(member, meeting)
+    meetings.sign_up(other, meeting)
+    db.session.commit()
+    statuses = answered(twice_at_once(tabs(app, member.email), f"/meetings/{meeting.id}/withdraw",
+                                      page=f"/meetings/{meeting.id}"))
+    assert statuses == [303, 303]
+    db.session.expire_all()
+    assert [s.member_id for s in db.session.scalars(select(Signup))] == [other.id]
+
+
+def test_attendance_and_minutes_sent_twice_at_once_are_recorded_once(app, create_member, create_coordinator, networks,
+                                                                     municipality):
+    postgres_only(app)
+    coordinator = create_coordinator("NIK")
+    member = create_member(municipality("4601"))
+    meeting = soon_meeting(networks["NIK"])
+    meetings.sign_up(member, meeting)
+    db.session.flush()
+    db.session.execute(update(Meeting).values(starts_at=datetime.now(UTC) - timedelta(hours=2),
+                                              ends_at=datetime.now(UTC) - timedelta(hours=1)))
+    db.session.commit()
+    page = f"/meetings/{meeting.id}"
+    assert answered(twice_at_once(tabs(app, coordinator.email), f"{page}/attendance", {"attended": [member.id]},
+                                  page=page)) == [303, 303]
+    assert answered(twice_at_once(tabs(app, coordinator.email), f"{page}/minutes",
+                                  {"minutes": "Vi snakket om tolking."}, page=page)) == [303, 303]
+    assert audited("meeting.attendance") == 1 and audited("meeting.minutes_published") == 1
+    meeting = db.session.get(Meeting, meeting.id)
+    assert meeting.status == "held" and meeting.signups[0].attended and meeting.minutes == "Vi snakket om tolking."
+
+
+def test_a_change_sent_twice_at_once_is_made_once_and_the_second_tab_is_told(app, create_member, create_coordinator,
+                                                                             networks, municipality, deliver,
+                                                                             mail_outbox):
+    postgres_only(app)
+    coordinator = create_coordinator("NIK")
+    member = create_member(municipality("4601"))
+    meeting = soon_meeting(networks["NIK"], days=40)
+    meetings.sign_up(member, meeting)
+    db.session.commit()
+    deliver()
+    mail_outbox.clear()
+    day = (meeting.starts_at + timedelta(days=1)).astimezone(OSLO).date().isoformat()
+    url = f"/meetings/{meeting.id}/edit"
+    statuses = answered(twice_at_once(tabs(app, coordinator.email), url, {
+        "title": "Tolking (flyttet)", "date": day, "start": "13:00", "end": "14:00", "format": "digital",
+        "version": meeting.sequence}, page=url))
+    assert sorted(statuses) == [303, 409]  # the second is shown the meeting as the first left it
+    assert audited("meeting.changed") == 1
+    deliver()
+    assert [m["Subject"] for m in mail_outbox] == ["Endret: Tolking (flyttet)"]
+
+
+def test_withdrawal_attendance_and_minutes_hold_their_rules_on_a_direct_post(app, client, create_member,
+                                                                              create_coordinator, networks,
+                                                                              municipality):
+    coordinator = create_coordinator("NIK")
+    member = create_member(municipality("4601"))
+    over, cancelled, coming = (soon_meeting(networks["NIK"], title=t) for t in ("Over", "Avlyst", "Kommer"))
+    for meeting in (over, cancelled):
+        meetings.sign_up(member, meeting)
+    db.session.flush()
+    meetings.cancel(cancelled)
+    db.session.execute(update(Meeting).where(Meeting.id.in_([over.id, cancelled.id])).values(
+        starts_at=datetime.now(UTC) - timedelta(hours=3), ends_at=datetime.now(UTC) - timedelta(hours=1)))
+    db.session.commit()
+    sign_in(client, member.email)
+    assert "Meld meg av" not in client.get(f"/meetings/{over.id}").get_data(as_text=True)
+    post(client, f"/meetings/{over.id}/withdraw", page="/")  # over: the sign-up is the attendance record now
+    staff = app.test_client()
+    sign_in(staff, coordinator.email)
+    post(staff, f"/meetings/{cancelled.id}/attendance", {"attended": [member.id]}, page="/")
+    post(staff, f"/meetings/{coming.id}/minutes", {"minutes": "Skrevet på forhånd"}, page="/")
+    db.session.expire_all()
+    assert db.session.scalar(select(db.func.count()).select_from(Signup)) == 2
+    assert db.session.get(Meeting, cancelled.id).status == "cancelled"
+    assert all(s.attended is None for s in db.session.scalars(select(Signup)))
+    assert db.session.get(Meeting, coming.id).minutes is None
+    assert audited("meeting.attendance") == 0 and audited("meeting.minutes_published") == 0
+
+
+def test_two_reminder_runs_at_once_send_each_reminder_once(app, app_factory, create_member, networks, municipality,
+                                                           deliver, mail_outbox):
+    postgres_only(app)
+    from tests.conftest import at_once
+
+    people = [create_member(municipality("4601")) for _ in range(5)]
+    meeting = soon_meeting(networks["NIK"], days=0, title="I morgen")
+    db.session.execute(update(Meeting).values(starts_at=datetime.now(UTC) + timedelta(hours=20),
+                                              ends_at=datetime.now(UTC) + timedelta(hours=21)))
+    db.session.flush()
+    for person in people:
+        meetings.sign_up(person, db.session.get(Meeting, meeting.id))
+    db.session.commit()
+    deliver()
+    mail_outbox.clear()
+    hosts = [app_factory(), app_factory()]
+
+    def run(wait, host):
+        with host.app_context():
+            wait()
+            count = meetings.send_reminders()
+            db.session.commit()
+            db.session.remove()
+            return count
+
+    counts = at_once(run, [(host,) for host in hosts])
+    assert sum(counts) == 5
+    deliver()
+    assert sorted(m["To"] for m in mail_outbox) == sorted(p.email for p in people)
+    assert {m["Subject"] for m in mail_outbox} == {"Påminnelse: I morgen"}

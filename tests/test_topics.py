@@ -83,3 +83,94 @@ def test_a_topic_is_proposed_for_a_network_or_a_professional_meeting_and_never_a
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+# -- the same request twice at the same moment; the rules held by the model -----------------------------
+
+from datetime import UTC, timedelta  # noqa: E402
+
+from models import AuditEntry  # noqa: E402
+from models import topic as topics  # noqa: E402
+from tests.conftest import postgres_only, twice_at_once  # noqa: E402
+from tests.test_meetings_http import answered, audited, tabs  # noqa: E402
+
+PLAN = "/meetings/plan/NIK/2027"
+
+
+def waiting_proposal(create_member, municipality, networks, title="Tolking i helsestasjonen"):
+    kari = create_member(municipality("4601"), name="Kari")
+    proposal = topics.propose(networks["NIK"], kari, title, "professional_meeting")
+    db.session.commit()
+    return proposal, kari
+
+
+def autumn_meeting(networks, kind="professional_meeting"):
+    return meetings.plan([networks["NIK"]], kind=kind, title="Høstens fagmøte", format="digital",
+                         starts_at=datetime(2027, 10, 5, 10, tzinfo=OSLO), ends_at=datetime(2027, 10, 5, 12, tzinfo=OSLO))
+
+
+def test_a_proposal_sent_from_two_tabs_at_once_is_stored_once(app, create_member, municipality):
+    postgres_only(app)
+    kari = create_member(municipality("4601"))
+    statuses = answered(twice_at_once(tabs(app, kari.email), "/meetings/plan/NIK/topics",
+                                      {"title": "Tolking", "meeting_kind": "network_meeting"}, page=PLAN))
+    assert statuses == [303, 303]
+    assert db.session.scalar(select(func.count()).select_from(TopicProposal)) == 1
+
+
+def test_support_sent_twice_at_once_counts_once(app, create_member, municipality, networks):
+    postgres_only(app)
+    proposal, _kari = waiting_proposal(create_member, municipality, networks)
+    ola = create_member(municipality("0301"))
+    statuses = answered(twice_at_once(tabs(app, ola.email), f"/meetings/topics/{proposal.id}/support", page=PLAN))
+    assert statuses == [303, 303]
+    assert db.session.scalar(select(func.count()).select_from(TopicSupport)) == 1
+
+
+@pytest.mark.parametrize("second", ["accept", "decline"])
+def test_a_decision_sent_twice_at_once_is_made_once_and_told_once(app, create_member, create_coordinator, municipality,
+                                                                  networks, deliver, mail_outbox, second):
+    postgres_only(app)
+    proposal, kari = waiting_proposal(create_member, municipality, networks)
+    meeting = autumn_meeting(networks)
+    db.session.commit()
+    coordinator = create_coordinator("NIK")
+    clients = tabs(app, coordinator.email)
+    data = {"meeting": meeting.id, "reason": "Tatt opp i fjor"}
+    if second == "accept":  # the same button twice
+        responses = twice_at_once(clients, f"/meetings/topics/{proposal.id}/accept", data, page=PLAN)
+    else:  # accept in one tab, decline in the other, at the same moment
+        from tests.conftest import at_once, csrf_token_from
+
+        forms = [{**data, "csrf_token": csrf_token_from(c.get(PLAN))} for c in clients]
+        urls = [f"/meetings/topics/{proposal.id}/accept", f"/meetings/topics/{proposal.id}/decline"]
+        responses = at_once(lambda wait, client, url, form: (wait(), client.post(url, data=form))[1],
+                            list(zip(clients, urls, forms)))
+    assert answered(responses) == [303, 303]
+    db.session.expire_all()
+    assert db.session.get(TopicProposal, proposal.id).status in ("accepted", "declined")
+    decisions = db.session.scalar(select(func.count()).select_from(AuditEntry)
+                                  .where(AuditEntry.action.in_(["topic.accepted", "topic.declined"])))
+    assert decisions == 1
+    deliver()
+    assert [m["To"] for m in mail_outbox] == [kari.email]
+
+
+def test_a_topic_is_not_accepted_into_a_call_in_by_a_direct_post(app, client, create_member, create_coordinator,
+                                                                 municipality, networks):
+    proposal, _kari = waiting_proposal(create_member, municipality, networks)
+    call_in = meetings.plan([networks["NIK"]], kind="emergency", title="Beredskap", format="digital",
+                            starts_at=datetime.now(UTC) + timedelta(hours=2),
+                            ends_at=datetime.now(UTC) + timedelta(hours=3))
+    autumn_meeting(networks)
+    db.session.commit()
+    sign_in(client, create_coordinator("NIK").email)
+    page = client.get(PLAN).get_data(as_text=True)
+    assert "Høstens fagmøte" in page.split('id="meeting-')[1] and "Beredskap (" not in page  # not offered
+    response = post(client, f"/meetings/topics/{proposal.id}/accept", {"meeting": call_in.id}, page=PLAN)
+    assert response.status_code == 303
+    assert "ikke på en innkalling ved beredskapshendelse" in client.get(response.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    proposal = db.session.get(TopicProposal, proposal.id)
+    assert proposal.status == "waiting" and proposal.meeting_id is None
+    assert audited("topic.accepted") == 0
