@@ -85,8 +85,11 @@ def test_keys_are_forgotten_after_a_day(app, runner):
 
 def test_a_refused_constraint_is_a_409_page_and_stores_nothing(app, client, municipality, create_member):
     """The database's last word (here: the unique e-mail index, reached past the model's check by
-    changing the address to a colleague's between the check and the flush) is a 409, not a 500."""
+    changing the address to a colleague's between the check and the flush) is a 409, not a 500 –
+    and the page, menu and all, is drawn for the signed-in user after the failed flush."""
     from flask import Blueprint
+
+    from tests.conftest import sign_in
 
     taken, other = create_member(municipality("4601")).email, create_member(municipality("4601")).id
     probe = Blueprint("probe", __name__)
@@ -99,10 +102,12 @@ def test_a_refused_constraint_is_a_409_page_and_stores_nothing(app, client, muni
         return "stored"
 
     app.register_blueprint(probe)
+    sign_in(client, taken)
     app.config["WTF_CSRF_ENABLED"] = False
     response = client.post("/probe")
     assert response.status_code == 409
-    assert "Noen andre kom først" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Noen andre kom først" in page and "Logg ut" in page
     assert count(Member, Member.email == taken) == 1
 
 
