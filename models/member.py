@@ -306,6 +306,7 @@ class Member(UserMixin, db.Model):
     def export(self):
         """Everything held about the member, for the member to download."""
         from models.advice import AdviceAnswer
+        from models.email_change import EmailChange
         from models.newsletter import input_of
 
         def when(value):
@@ -349,6 +350,12 @@ class Member(UserMixin, db.Model):
                 }
                 for a in self.anchorings
             ],
+            "email_changes": [
+                {"new_email": c.new_email, "status": c.status.value, "requested_at": when(c.requested_at),
+                 "decided_at": when(c.decided_at)}
+                for c in db.session.scalars(select(EmailChange).where(EmailChange.member_id == self.id)
+                                            .order_by(EmailChange.id))
+            ],
             "coordinates": sorted(role.network.code for role in self.coordinator_roles),
             "newsletter_unsubscribed_at": when(self.newsletter_unsubscribed_at),
             "newsletter_input": [
@@ -369,6 +376,7 @@ class Member(UserMixin, db.Model):
         The row is taken first; an account already deleted (twice at once, or the retention rule
         and the member at the same moment) is refused with DomainError: one erasure, one entry."""
         from models.advice import AdviceAnswer
+        from models.email_change import EmailChange
         from models.newsletter import InputStatus, NewsInput
         self.take()
         if self.deleted_at is not None:
@@ -386,6 +394,8 @@ class Member(UserMixin, db.Model):
         db.session.execute(delete(NewsInput).where(NewsInput.member_id == self.id,
                                                    NewsInput.status != InputStatus.INCLUDED))
         db.session.execute(delete(AdviceAnswer).where(AdviceAnswer.member_id == self.id))
+        # An address asked for and not (or already) confirmed is personal data too.
+        db.session.execute(delete(EmailChange).where(EmailChange.member_id == self.id))
         audit.record("member.deleted", member=self, subject=f"member:{self.id}", reason=reason)
         self.name = "Slettet deltaker"
         self.email = f"slettet-{self.id}@invalid"

@@ -534,3 +534,16 @@ def test_privacy_purge_twice_at_once_erases_once(app, app_factory, create_member
 
     assert sorted(at_once(purge, [(app_factory(),), (app_factory(),)])) == [0, 1]
     assert audit_count("member.deleted", member_id=member.id) == 1
+
+
+def test_an_address_asked_for_is_in_the_export_and_erased_with_the_account(client, create_member, municipality, deliver, mail_outbox):
+    member = create_member(municipality("4601"))
+    sign_in(client, member.email)
+    ask_for_new_address(client, member)
+    exported = client.get("/me/export.json").get_json(force=True)
+    assert exported["email_changes"][0]["new_email"] == NEW_ADDRESS
+    assert exported["email_changes"][0]["status"] == "pending"
+    url = link_to_new_address(deliver, mail_outbox)
+    assert post(client, "/me/delete", {"password": PASSWORD}, page="/me/delete").status_code == 303
+    assert count(EmailChange) == 0
+    assert post(client.application.test_client(), url, page="/").status_code == 400
