@@ -75,12 +75,21 @@ def _address_taken(error):
 
 
 def warn_existing_account(email):
-    """Someone registered with an address that has an account: tell its owner, not the form
-    (not for a repeat of the registration that made the account, see ``REPEAT_WINDOW``)."""
+    """Someone registered with an address that has an account: tell its owner, not the form –
+    once per ``REPEAT_WINDOW`` (the member's row is taken first, so two attempts at the same moment
+    warn once, and nobody can flood an owner with warnings), and not for a repeat of the
+    registration that made the account."""
+    from models.outbox import OutboxMessage
+
     member = Member.by_email(email)
     if member is None or member.deleted_at is not None:
         return
     if member.email_verified_at is None and utcnow() - member.created_at < REPEAT_WINDOW:
+        return
+    member.take()
+    if db.session.scalar(db.select(OutboxMessage.id).where(
+            OutboxMessage.recipient == member.email, OutboxMessage.template == "registration_attempt",
+            OutboxMessage.created_at >= utcnow() - REPEAT_WINDOW).limit(1)) is not None:
         return
     queue(
         member.email,

@@ -109,6 +109,22 @@ def test_a_registration_repeated_soon_is_the_same_and_a_later_one_warns_the_owne
     assert [m["Subject"] for m in mail_outbox][1:] == ["Noen prøvde å registrere seg med adressen din"]
 
 
+def test_registering_a_taken_address_twice_at_once_warns_its_owner_once(app, create_member, municipality, deliver, mail_outbox):
+    postgres_only(app)
+    owner = create_member(municipality("4601"), email="kari.nordmann@bergen.kommune.example")
+    responses = twice_at_once(anonymous(app), "/register/", registration_data(municipality("0301")), page="/register/")
+    assert statuses(responses) == [303, 303]
+    assert count(Member) == 1
+    assert delivered(deliver, mail_outbox) == {owner.email: 1}
+
+
+def test_an_owner_is_warned_of_attempts_at_most_once_in_a_while(client, create_member, municipality, deliver, mail_outbox):
+    owner = create_member(municipality("4601"), email="kari.nordmann@bergen.kommune.example")
+    for _ in range(3):
+        assert post(client, "/register/", registration_data(municipality("0301")), page="/register/").status_code == 303
+    assert delivered(deliver, mail_outbox) == {owner.email: 1}
+
+
 def test_a_verification_link_followed_twice_at_once_confirms_once(app, create_member, municipality, deliver, mail_outbox):
     postgres_only(app)
     member = create_member(municipality("4601"), status="pending_email")
