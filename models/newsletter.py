@@ -5,6 +5,13 @@ network edits it, includes it in a draft issue or declines it with a note; the m
 An issue is written in Markdown, goes to one or more networks, and is sent once: to each member
 active in any of them, once, unless they have unsubscribed (which keeps their memberships).
 Its networks' Teams channels get a post through the same outbox.
+
+Every change is one operation that first takes or claims its row (``models/guard.py``), in one
+order – an input before its issue – so two at the same moment (two tabs, two coordinators, a
+double click) give one outcome: input is sent once and handled once (included *or* declined),
+an issue is created once, tested once at a time and sent once, a draft cannot change under a
+send, and unsubscribing twice is harmless.  The templates ask ``may_change``, ``may_edit`` and
+``may_withdraw``; the operations ask the same and refuse a POST that walks past the page.
 """
 
 import enum
@@ -15,12 +22,12 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Tab
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from extensions import db
-from models import audit, teams, tokens
+from models import audit, guard, teams, tokens
 from models.errors import DomainError
 from models.markdown import to_text
 from models.member import Member, active_in
 from models.network import Network, ToNetworks
-from models.outbox import compose_each, link, queue_many, slot
+from models.outbox import OutboxMessage, OutboxStatus, compose_each, link, queue_many, slot
 from models.types import UTCDateTime, string_enum, utcnow
 
 class InputStatus(enum.StrEnum):
@@ -63,8 +70,17 @@ class Newsletter(ToNetworks, db.Model):
     def batch(self):
         return f"newsletter:{self.id}"
 
+    @property
+    def test_batch(self):
+        return f"newsletter-test:{self.id}"
+
+    @property
+    def may_change(self):
+        """A draft can be edited, tested, sent and take input; a sent issue no longer changes."""
+        return self.sent_at is None
+
     def check_draft(self):
-        if self.sent_at is not None:
+        if not self.may_change:
             raise DomainError(_l("This issue has been sent and can no longer change."))
 
 
@@ -112,12 +128,27 @@ class NewsInput(db.Model):
         """Coordinators of its network handle input; input for all three, any coordinator."""
         return member.is_coordinator if self.network_id is None else member.coordinates(self.network)
 
+    @property
+    def may_edit(self):
+        """The coordinator may edit it until it is declined or its issue is sent."""
+        return self.status != InputStatus.DECLINED and not (self.newsletter and self.newsletter.sent_at)
+
+    @property
+    def may_withdraw(self):
+        """It can be taken out of its issue, back to the queue, while the issue is a draft."""
+        return self.status == InputStatus.INCLUDED and self.newsletter is not None and self.newsletter.sent_at is None
+
     def check_editable(self):
-        if self.status == InputStatus.DECLINED or (self.newsletter and self.newsletter.sent_at):
+        if not self.may_edit:
             raise DomainError(_l("This input has been handled and can no longer change."))
 
 
 # -- input ------------------------------------------------------------------------------------
+
+
+def _real(obj):
+    """The object behind a proxy (``current_user``): a row lock needs the mapped object itself."""
+    return obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
 
 
 def may_submit(member):
@@ -125,10 +156,22 @@ def may_submit(member):
 
 
 def submit(member, network, title, body, link=None):
-    """Queue ``member``'s input for ``network`` (None: all three)."""
+    """Queue ``member``'s input for ``network`` (None: all three).
+
+    The member's row is taken first: the same input sent again while the first is still waiting
+    (two tabs, a double click) is the same input – it is not queued twice."""
+    member = guard.lock(_real(member))
     if not may_submit(member):
         raise DomainError(_l("Only active members can send input to the newsletter."))
-    item = NewsInput(member=member, network=network, title=title, body=body, link=link or None)
+    link = link or None
+    same = db.session.scalar(select(NewsInput).where(
+        NewsInput.member_id == member.id, NewsInput.status == InputStatus.QUEUED,
+        NewsInput.network_id.is_(None) if network is None else NewsInput.network_id == network.id,
+        NewsInput.title == title, NewsInput.body == body,
+        NewsInput.link.is_(None) if link is None else NewsInput.link == link).limit(1))
+    if same is not None:
+        return same
+    item = NewsInput(member=member, network=network, title=title, body=body, link=link)
     db.session.add(item)
     db.session.flush()
     audit.record("news_input.submitted", member=member, network=network, subject=f"news_input:{item.id}",
@@ -156,43 +199,58 @@ def input_of(member):
     ).all()
 
 
+def _take(item):
+    """Lock the input, then its issue (always in that order), and read both afresh."""
+    guard.lock(item)
+    if item.newsletter_id is not None:
+        guard.lock(item.newsletter)
+    return item
+
+
 def edit_input(item, title, body, link):
-    item.check_editable()
+    """The coordinator's edit; False if nothing changed (the same edit twice is audited once)."""
+    _take(item).check_editable()
     before = {"title": item.title, "body": item.body, "link": item.link}
+    after = {"title": title, "body": body, "link": link or None}
+    if before == after:
+        return False
     item.title, item.body, item.link = title, body, link or None
     audit.record("news_input.edited", member=item.member, network=item.network, subject=f"news_input:{item.id}",
-                 before=before, after={"title": title, "body": body, "link": item.link})
+                 before=before, after=after)
+    return True
 
 
 def _decide(item, by, values, action):
     """Move queued input on, once: a second coordinator acting on the same item is refused."""
-    moved = db.session.execute(
+    if not guard.claim(
         update(NewsInput).where(NewsInput.id == item.id, NewsInput.status == InputStatus.QUEUED)
         .values(decided_at=utcnow(), decided_by_id=by.id, **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
+    ):
         raise DomainError(_l("Someone has already handled this input."))
     db.session.refresh(item)
-    audit.record(action, member=item.member, network=item.network, subject=f"news_input:{item.id}", after={
-        k: (v.value if isinstance(v, enum.Enum) else v) for k, v in values.items()})
+    return lambda: audit.record(action, member=item.member, network=item.network, subject=f"news_input:{item.id}",
+                                after={k: (v.value if isinstance(v, enum.Enum) else v) for k, v in values.items()})
 
 
 def include(item, newsletter, by):
-    newsletter.check_draft()
-    _decide(item, by, {"status": InputStatus.INCLUDED, "newsletter_id": newsletter.id}, "news_input.included")
+    """Into a draft issue: the input is claimed, then the issue is taken and must still be a draft
+    (an issue being sent at that moment either has it in its mail or refuses it)."""
+    done = _decide(item, by, {"status": InputStatus.INCLUDED, "newsletter_id": newsletter.id}, "news_input.included")
+    guard.lock(newsletter).check_draft()
+    done()
 
 
 def decline(item, note, by):
-    _decide(item, by, {"status": InputStatus.DECLINED, "note": note}, "news_input.declined")
+    _decide(item, by, {"status": InputStatus.DECLINED, "note": note}, "news_input.declined")()
 
 
 def withdraw(item):
     """Take included input out of its draft issue, back to the queue."""
+    if not _take(item).may_withdraw:
+        if item.status == InputStatus.INCLUDED:
+            item.newsletter.check_draft()
+        raise DomainError(_l("This input is not in an issue."))
     newsletter = item.newsletter
-    if newsletter is None:
-        return
-    newsletter.check_draft()
     item.status, item.newsletter, item.decided_at, item.decided_by = InputStatus.QUEUED, None, None, None
     audit.record("news_input.withdrawn", member=item.member, network=item.network, subject=f"news_input:{item.id}",
                  before={"newsletter": newsletter.id})
@@ -209,6 +267,14 @@ def drafts_for(coordinator):
 
 
 def create(title, body, networks, by):
+    """A new draft.  The coordinator's row is taken first: the same draft saved again from a second
+    tab (same title and text, not yet sent) is the same draft, not a second one."""
+    by = guard.lock(_real(by))
+    same = db.session.scalar(select(Newsletter).where(
+        Newsletter.created_by_id == by.id, Newsletter.sent_at.is_(None), Newsletter.title == title,
+        Newsletter.body == body).order_by(Newsletter.id.desc()).limit(1))
+    if same is not None and {n.id for n in same.networks} == {n.id for n in networks}:
+        return same
     newsletter = Newsletter(title=title, body=body, networks=list(networks), created_by=by)
     db.session.add(newsletter)
     db.session.flush()
@@ -218,7 +284,8 @@ def create(title, body, networks, by):
 
 
 def update_draft(newsletter, title, body, networks):
-    newsletter.check_draft()
+    """Change a draft; refused once it is sent (the row is taken first, so not under a send)."""
+    guard.lock(newsletter).check_draft()
     newsletter.title, newsletter.body, newsletter.networks = title, body, list(networks)
 
 
@@ -240,7 +307,7 @@ def _mail(newsletter, people, test=False):
          for member_id, email in people),
         subject, "newsletter", personal=("unsubscribe_url",), newsletter=newsletter, inputs=_included(newsletter),
         archive_url=link("newsletters.show", newsletter_id=newsletter.id),
-        headers={"List-Unsubscribe": f"<{slot('unsubscribe_url')}>"}, batch=None if test else newsletter.batch)
+        headers={"List-Unsubscribe": f"<{slot('unsubscribe_url')}>"}, batch=newsletter.test_batch if test else newsletter.batch)
 
 
 def _included(newsletter):
@@ -252,26 +319,30 @@ def _included(newsletter):
 
 
 def send_test(newsletter, member):
-    """The issue as it will arrive, to ``member`` only (a coordinator checking it)."""
+    """The issue as it will arrive, to ``member`` only (a coordinator checking it); False if a test
+    to them is still on its way (pressed twice, two tabs: one test mail)."""
+    guard.lock(newsletter).check_draft()
+    waiting = db.session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.batch == newsletter.test_batch, OutboxMessage.recipient == member.email,
+        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING))).limit(1))
+    if waiting is not None:
+        return False
     queue_many(_mail(newsletter, [(member.id, member.email)], test=True))
+    return True
 
 
 def send(newsletter, by):
-    """Send the issue, once: one composed mail, copied per recipient, in one batched INSERT."""
-    newsletter.check_draft()
+    """Send the issue, once: one composed mail, copied per recipient, in one batched INSERT.
+
+    The issue's row is taken first and read afresh (its networks, its input): a second send at the
+    same moment waits, then finds it sent and is refused; an edit or an include at that moment is
+    either in the mail or refused."""
+    guard.lock(newsletter).check_draft()
     if not newsletter.networks:
         raise DomainError(_l("Choose at least one network."))
-    now = utcnow()
-    count = count_recipients(newsletter)
-    taken = db.session.execute(
-        update(Newsletter).where(Newsletter.id == newsletter.id, Newsletter.sent_at.is_(None))
-        .values(sent_at=now, sent_by_id=by.id, recipient_count=count)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
-        raise DomainError(_l("This issue has been sent and can no longer change."))
     people = db.session.execute(recipients(newsletter).with_only_columns(Member.id, Member.email)
                                 .order_by(Member.id)).all()
+    newsletter.sent_at, newsletter.sent_by_id, newsletter.recipient_count = utcnow(), by.id, len(people)
     sent = queue_many(_mail(newsletter, people))
     for network in newsletter.networks:
         teams.post(network, newsletter.title,
@@ -279,7 +350,7 @@ def send(newsletter, by):
                    "newsletter", batch=newsletter.batch)
     audit.record("newsletter.sent", subject=f"newsletter:{newsletter.id}",
                  after={"recipients": sent, "networks": [n.code for n in newsletter.networks]})
-    db.session.refresh(newsletter)
+    db.session.flush()
     return sent
 
 
@@ -302,10 +373,17 @@ def readable_by(newsletter, member):
 
 
 def set_subscribed(member, subscribed):
-    """Stop or restart newsletters for ``member``; the memberships are untouched."""
-    if subscribed == (member.newsletter_unsubscribed_at is None):
+    """Stop or restart newsletters for ``member``; the memberships are untouched.  False if it was
+    so already (the link pressed twice: one change, one audit entry)."""
+    now = utcnow()
+    if not guard.claim(
+        update(Member).where(Member.id == member.id,
+                             Member.newsletter_unsubscribed_at.is_not(None) if subscribed
+                             else Member.newsletter_unsubscribed_at.is_(None))
+        .values(newsletter_unsubscribed_at=None if subscribed else now)
+    ):
         return False
-    member.newsletter_unsubscribed_at = None if subscribed else utcnow()
+    db.session.refresh(member, ["newsletter_unsubscribed_at"])
     audit.record("newsletter.subscribed" if subscribed else "newsletter.unsubscribed", member=member,
                  subject=f"member:{member.id}")
     return True

@@ -369,3 +369,268 @@ def test_the_members_export_holds_their_input_and_erasure_removes_what_was_not_u
     nora.erase()
     db.session.commit()
     assert db.session.scalars(select(NewsInput.title)).all() == ["Brukt"]
+
+
+# -- one outcome, however often and however at once ---------------------------------------------------
+# Two tabs, two coordinators, a double click: each request is one operation that takes or claims its
+# row first (PostgreSQL's row locks decide the races). A POST that walks past the page – to a sent
+# issue, a handled input – is refused by the operation itself and changes nothing.
+
+
+def tabs_of(app, member, n=2):
+    tabs = []
+    for _ in range(n):
+        tab = app.test_client()
+        sign_in(tab, member.email)
+        tabs.append(tab)
+    return tabs
+
+
+def audited(action):
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action))
+
+
+def no_server_error(responses):
+    assert all(r.status_code < 500 for r in responses), [r.status_code for r in responses]
+
+
+def at_once_posts(forms):
+    """[(client, url, data, page)] posted at the same moment; the responses."""
+    from tests.conftest import at_once, csrf_token_from
+
+    prepared = [(client, url, {**data, "csrf_token": csrf_token_from(client.get(page))}) for client, url, data, page in forms]
+
+    def send(wait, client, url, data):
+        wait()
+        return client.post(url, data=data)
+
+    return at_once(send, prepared)
+
+
+@pytest.fixture
+def draft_and_input(people):
+    """A draft issue to NIK + NIFS and a queued input from Nora."""
+    nik = people["nik"].memberships[0].network
+    item = newsletters.submit(people["nik"], nik, "Kurs i tolking", "Vi holder kurs.")
+    issue = newsletters.create("Nytt fra NIK", "Tekst", [nik, people["nifs"].memberships[0].network],
+                               by=people["coordinator"])
+    db.session.commit()
+    return issue, item
+
+
+def test_input_sent_twice_at_once_is_queued_once(app, people):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    data = {"network": "NIK", "title": "Kurs", "body": "Et kurs i mars.", "link": ""}
+    answers = twice_at_once(tabs_of(app, people["nik"]), "/newsletter/input", data, page="/newsletter/input")
+    no_server_error(answers)
+    assert [r.status_code for r in answers] == [303, 303]
+    assert db.session.scalar(select(func.count()).select_from(NewsInput)) == 1
+    assert audited("news_input.submitted") == 1
+
+
+def test_input_edited_twice_at_once_is_changed_and_audited_once(app, people, draft_and_input):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    _issue, item = draft_and_input
+    url = f"/newsletter/input/{item.id}/edit"
+    data = {"title": "Kurs i tolking for helsepersonell", "body": "Vi holder kurs.", "link": ""}
+    answers = twice_at_once(tabs_of(app, people["coordinator"]), url, data, page=url)
+    no_server_error(answers)
+    assert audited("news_input.edited") == 1
+    db.session.expire_all()
+    assert db.session.get(NewsInput, item.id).title == "Kurs i tolking for helsepersonell"
+
+
+def test_include_and_decline_at_once_give_one_outcome(app, people, draft_and_input):
+    from tests.conftest import postgres_only
+
+    postgres_only(app)
+    issue, item = draft_and_input
+    one, other = tabs_of(app, people["coordinator"])
+    answers = at_once_posts([(one, f"/newsletter/input/{item.id}/include", {"newsletter": issue.id}, "/newsletter/queue"),
+                             (other, f"/newsletter/input/{item.id}/decline", {"note": "Passer ikke."}, "/newsletter/queue")])
+    no_server_error(answers)
+    assert audited("news_input.included") + audited("news_input.declined") == 1
+    db.session.expire_all()
+    item = db.session.get(NewsInput, item.id)
+    assert (item.status, item.newsletter_id) in (("included", issue.id), ("declined", None))
+
+
+def test_include_twice_at_once_includes_once(app, people, draft_and_input):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    issue, item = draft_and_input
+    answers = twice_at_once(tabs_of(app, people["coordinator"]), f"/newsletter/input/{item.id}/include",
+                            {"newsletter": issue.id}, page="/newsletter/queue")
+    no_server_error(answers)
+    assert audited("news_input.included") == 1
+
+
+def test_an_edit_and_an_include_at_once_both_hold(app, people, draft_and_input):
+    from tests.conftest import postgres_only
+
+    postgres_only(app)
+    issue, item = draft_and_input
+    one, other = tabs_of(app, people["coordinator"])
+    edit = f"/newsletter/input/{item.id}/edit"
+    answers = at_once_posts([(one, edit, {"title": "Endret tittel", "body": "Vi holder kurs.", "link": ""}, edit),
+                             (other, f"/newsletter/input/{item.id}/include", {"newsletter": issue.id}, "/newsletter/queue")])
+    no_server_error(answers)
+    db.session.expire_all()
+    item = db.session.get(NewsInput, item.id)
+    assert (item.title, item.status) == ("Endret tittel", "included")
+    assert audited("news_input.edited") == 1 and audited("news_input.included") == 1
+
+
+def test_take_out_twice_at_once_takes_out_once(app, people, draft_and_input):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    issue, item = draft_and_input
+    newsletters.include(item, issue, people["coordinator"])
+    db.session.commit()
+    answers = twice_at_once(tabs_of(app, people["coordinator"]), f"/newsletter/input/{item.id}/withdraw",
+                            page=f"/newsletter/{issue.id}/edit")
+    no_server_error(answers)
+    assert audited("news_input.withdrawn") == 1
+    db.session.expire_all()
+    assert db.session.get(NewsInput, item.id).status == "queued"
+
+
+def test_a_new_issue_saved_twice_at_once_is_one_draft(app, people):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    data = {"title": "Nytt fra nettverkene", "body": "Tekst", "networks": ["NIK", "NIFS"]}
+    answers = twice_at_once(tabs_of(app, people["coordinator"]), "/newsletter/new", data, page="/newsletter/new")
+    no_server_error(answers)
+    assert db.session.scalar(select(func.count()).select_from(Newsletter)) == 1
+    assert audited("newsletter.created") == 1
+    assert len({r.headers["Location"] for r in answers}) == 1  # both lead to the one draft
+
+
+def test_send_pressed_twice_at_once_reaches_each_member_once(app, people, draft_and_input, deliver, mail_outbox):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    issue, _item = draft_and_input
+    answers = twice_at_once(tabs_of(app, people["coordinator"]), f"/newsletter/{issue.id}/send",
+                            page=f"/newsletter/{issue.id}")
+    no_server_error(answers)
+    assert audited("newsletter.sent") == 1
+    deliver()
+    recipients = sorted(r for m in mail_outbox for r in m.envelope_recipients)
+    assert recipients == sorted(people[k].email for k in ("nik", "nifs", "both"))
+
+
+def test_an_include_at_the_moment_of_sending_is_in_the_mail_or_refused(app, people, draft_and_input, deliver,
+                                                                       mail_outbox):
+    from tests.conftest import postgres_only
+
+    postgres_only(app)
+    issue, item = draft_and_input
+    one, other = tabs_of(app, people["coordinator"])
+    answers = at_once_posts([(one, f"/newsletter/{issue.id}/send", {}, f"/newsletter/{issue.id}"),
+                             (other, f"/newsletter/input/{item.id}/include", {"newsletter": issue.id}, "/newsletter/queue")])
+    no_server_error(answers)
+    deliver()
+    in_mail = "Kurs i tolking" in mail_outbox[0].get_body(("plain",)).get_content()
+    db.session.expire_all()
+    item = db.session.get(NewsInput, item.id)
+    assert in_mail == (item.status == "included"), (in_mail, item.status)
+    assert item.status in ("included", "queued")
+
+
+def test_an_edit_at_the_moment_of_sending_is_in_the_mail_or_refused(app, people, draft_and_input, deliver,
+                                                                    mail_outbox):
+    from tests.conftest import postgres_only
+
+    postgres_only(app)
+    issue, _item = draft_and_input
+    one, other = tabs_of(app, people["coordinator"])
+    edit = f"/newsletter/{issue.id}/edit"
+    answers = at_once_posts([(one, f"/newsletter/{issue.id}/send", {}, f"/newsletter/{issue.id}"),
+                             (other, edit, {"title": "Ny tittel", "body": "Tekst", "networks": ["NIK", "NIFS"]}, edit)])
+    no_server_error(answers)
+    deliver()
+    db.session.expire_all()
+    stored = db.session.get(Newsletter, issue.id).title
+    assert {m["Subject"] for m in mail_outbox} == {stored}
+
+
+def test_a_test_mail_pressed_twice_at_once_goes_once(app, people, draft_and_input, deliver, mail_outbox):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    issue, _item = draft_and_input
+    answers = twice_at_once(tabs_of(app, people["coordinator"]), f"/newsletter/{issue.id}/test",
+                            page=f"/newsletter/{issue.id}")
+    no_server_error(answers)
+    deliver()
+    assert [m.envelope_recipients for m in mail_outbox] == [[people["coordinator"].email]]
+    # Once it has gone, another test may go.
+    post(tabs_of(app, people["coordinator"], 1)[0], f"/newsletter/{issue.id}/test", page=f"/newsletter/{issue.id}")
+    deliver()
+    assert len(mail_outbox) == 2
+
+
+def test_unsubscribing_twice_at_once_is_harmless(app, people):
+    from models import tokens
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    path = f"/newsletter/unsubscribe/{tokens.make('unsubscribe', member=people['nik'].id)}"
+    answers = twice_at_once([app.test_client(), app.test_client()], path, {"subscribe": "no"}, page=path)
+    no_server_error(answers)
+    assert [r.status_code for r in answers] == [303, 303]
+    assert audited("newsletter.unsubscribed") == 1
+
+
+def test_what_a_sent_issue_no_longer_offers_is_refused_when_posted_directly(app, client, people, draft_and_input,
+                                                                            deliver, mail_outbox):
+    issue, item = draft_and_input
+    newsletters.include(item, issue, people["coordinator"])
+    newsletters.send(issue, people["coordinator"])
+    late = newsletters.submit(people["both"], None, "For sent", "Tekst")
+    db.session.commit()
+    deliver()
+    mail_outbox.clear()
+    sign_in(client, people["coordinator"].email)
+    page = client.get(f"/newsletter/{issue.id}").get_data(as_text=True)
+    assert f"/newsletter/{issue.id}/send" not in page and f"/newsletter/{issue.id}/test" not in page
+    token = csrf_token(client)
+
+    for url, data in ((f"/newsletter/{issue.id}/edit", {"title": "Endret", "body": "X", "networks": ["NIK"]}),
+                      (f"/newsletter/{issue.id}/test", {}),
+                      (f"/newsletter/{issue.id}/send", {}),
+                      (f"/newsletter/input/{item.id}/edit", {"title": "Endret", "body": "X", "link": ""}),
+                      (f"/newsletter/input/{item.id}/withdraw", {}),
+                      (f"/newsletter/input/{late.id}/withdraw", {})):  # never in an issue
+        assert client.post(url, data={**data, "csrf_token": token}).status_code == 303, url
+    db.session.expire_all()
+    assert (issue.title, item.title, item.status, item.newsletter_id) == ("Nytt fra NIK", "Kurs i tolking", "included",
+                                                                           issue.id)
+    assert late.status == "queued"
+    assert audited("newsletter.sent") == 1 and audited("news_input.edited") == 0 and audited("news_input.withdrawn") == 0
+    deliver()
+    assert mail_outbox == []
+    # The operations refuse by themselves, whatever the page offered.
+    for refused in (lambda: newsletters.include(late, issue, people["coordinator"]),
+                    lambda: newsletters.update_draft(issue, "Endret", "X", issue.networks),
+                    lambda: newsletters.send_test(issue, people["coordinator"]),
+                    lambda: newsletters.edit_input(item, "Endret", "X", None),
+                    lambda: newsletters.withdraw(item)):
+        with pytest.raises(DomainError):
+            refused()
+        db.session.rollback()
+
+
+def csrf_token(client):
+    from tests.conftest import csrf_token_from
+
+    return csrf_token_from(client.get("/newsletter/queue"))

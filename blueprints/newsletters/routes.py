@@ -50,7 +50,11 @@ def submit_input():
         abort(403)
     if form.validate_on_submit():
         network = next((n for n in networks if n.code == form.network.data), None)
-        newsletters.submit(current_user, network, form.title.data, form.body.data, form.link.data)
+        try:
+            newsletters.submit(current_user, network, form.title.data, form.body.data, form.link.data)
+        except DomainError:  # no longer active, since the page was drawn
+            db.session.rollback()
+            abort(403)
         db.session.commit()
         flash(_("Thank you! Your input is with the coordinator."), "success")
         return redirect(url_for(".submit_input"), code=303)
@@ -98,18 +102,21 @@ def queue():
 @login_required
 def edit_input(input_id):
     item = handled_input_or_403(input_id)
+    back = url_for(".edit", newsletter_id=item.newsletter_id) if item.newsletter_id else url_for(".queue")
+    if not item.may_edit:
+        flash(_("This input has been handled and can no longer change."), "info")
+        return redirect(back, code=303)
     form = InputForm(obj=item)
     if form.validate_on_submit():
         try:
             newsletters.edit_input(item, form.title.data, form.body.data, form.link.data)
         except DomainError as error:
+            db.session.rollback()
             flash(str(error), "error")
         else:
             db.session.commit()
             flash(_("The input is saved."), "success")
-        if item.newsletter_id:
-            return redirect(url_for(".edit", newsletter_id=item.newsletter_id), code=303)
-        return redirect(url_for(".queue"), code=303)
+        return redirect(back, code=303)
     return render_template("newsletters/edit_input.html", form=form, item=item), 422 if form.errors else 200
 
 
@@ -162,6 +169,7 @@ def withdraw(input_id):
         try:
             newsletters.withdraw(item)
         except DomainError as error:
+            db.session.rollback()
             flash(str(error), "error")
         else:
             db.session.commit()
@@ -191,13 +199,19 @@ def new():
 @login_required
 def edit(newsletter_id):
     newsletter = managed_or_403(newsletter_id)
-    if newsletter.sent_at:
-        return redirect(url_for(".show", newsletter_id=newsletter.id))
+    if not newsletter.may_change:
+        return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
     form = NewsletterForm(coordinated_networks(), obj=newsletter)
     if request.method == "GET":
         form.networks.data = [n.code for n in newsletter.networks]
     if form.validate_on_submit():
-        newsletters.update_draft(newsletter, form.title.data, form.body.data or "", chosen_networks(form.networks.data))
+        try:
+            newsletters.update_draft(newsletter, form.title.data, form.body.data or "",
+                                     chosen_networks(form.networks.data))
+        except DomainError as error:  # sent meanwhile
+            db.session.rollback()
+            flash(str(error), "error")
+            return redirect(url_for(".show", newsletter_id=newsletter_id), code=303)
         db.session.commit()
         flash(_("The draft is saved."), "success")
         if request.form.get("then") == "preview":
@@ -211,11 +225,17 @@ def edit(newsletter_id):
 @login_required
 def send_test(newsletter_id):
     newsletter = managed_or_403(newsletter_id)
+    email = current_user.email
     if ConfirmForm().validate_on_submit():
-        newsletters.send_test(newsletter, current_user)
-        db.session.commit()
-        flash(_("A test is on its way to %(email)s.", email=current_user.email), "success")
-    return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
+        try:
+            newsletters.send_test(newsletter, current_user)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("A test is on its way to %(email)s.", email=email), "success")
+    return redirect(url_for(".show", newsletter_id=newsletter_id), code=303)
 
 
 @bp.post("/<int:newsletter_id>/send")
@@ -225,13 +245,13 @@ def send(newsletter_id):
     if ConfirmForm().validate_on_submit():
         try:
             count = newsletters.send(newsletter, current_user)
-        except DomainError as error:
+        except DomainError as error:  # sent already (pressed twice, two tabs): said as such
             db.session.rollback()
-            flash(str(error), "error")
+            flash(str(error), "info")
         else:
             db.session.commit()
             flash(_("The issue is being sent to %(n)s members.", n=count), "success")
-    return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
+    return redirect(url_for(".show", newsletter_id=newsletter_id), code=303)
 
 
 # -- anyone with the link: unsubscribing ---------------------------------------------------------
