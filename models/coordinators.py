@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from extensions import db
+from models import guard
 from models.accounts import send_password_reset
 from models.errors import DomainError
 from models.member import Member
@@ -17,22 +18,31 @@ def directorate():
 
 
 def appoint(email, networks, name=None, granted_by=None):
-    """Make ``email`` coordinator of ``networks``; a new account gets a link to choose a password.
+    """Make ``email`` coordinator of ``networks``; a new account gets a link to choose a password,
+    an existing one a mail saying so.  Returns (member, created).
 
-    Returns (member, created).
+    Appointments run one at a time: the Directorate's row is locked first (new coordinators'
+    accounts are made there), then the member's, so the same appointment made twice at the same
+    moment (two tabs, two coordinators) makes one account, one role and one mail; the second is
+    told that the person already coordinates the network.
     """
+    home = directorate()
+    if home is not None:
+        guard.lock(home)
     member = Member.by_email(email)
     created = member is None
     if created:
         if not (name or "").strip():
             raise DomainError(_l("Give the name of the new coordinator."))
         member = Member(
-            name=name.strip(), email=email, organisation=directorate(), email_verified_at=utcnow()
+            name=name.strip(), email=email, organisation=home, email_verified_at=utcnow()
         )
         db.session.add(member)
         db.session.flush()
     elif member.deleted_at is not None:
         raise DomainError(_l("That account has been deleted."))
+    else:
+        guard.lock(member)  # its roles read afresh: a role granted a moment ago is seen
     for network in networks:
         member.make_coordinator(network, granted_by=granted_by)
     if created:

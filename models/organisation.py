@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -14,11 +15,14 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     true,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from extensions import db
+from models import audit, guard
 from models.errors import DomainError
 from models.types import string_enum
 
@@ -70,6 +74,16 @@ class Organisation(db.Model):
         ),
         CheckConstraint(
             "county_number IS NULL OR kind = 'municipality'", name="county_only_for_municipality"
+        ),
+        # The organisations coordinators add (no reference list behind them) are not added twice:
+        # one name per kind.  The lists' own rows are told apart by ``reference_key``.
+        Index(
+            "uq_organisations_kept_name",
+            "kind",
+            "name_folded",
+            unique=True,
+            sqlite_where=text("reference_key IS NULL"),
+            postgresql_where=text("reference_key IS NULL"),
         ),
     )
 
@@ -128,14 +142,84 @@ class Organisation(db.Model):
         """Take an organisation out of use (a merged municipality) while keeping its history."""
         self.active = False
 
+    # -- the part of the register coordinators keep (observers, voluntary organisations, hospital
+    # trusts, others): each change one operation that locks the row and reads it afresh, audited
+    # once; a repeat (a double click, two tabs) changes nothing and writes nothing.
+
+    @classmethod
+    def add_by_coordinator(cls, kind, name, short_name=None):
+        """A coordinator adds an organisation.  A name already in the register for that kind is
+        refused (``uq_organisations_kept_name`` holds it when two add the same at once)."""
+        organisation = cls(kind=OrganisationKind(kind), name=name, short_name=_blank_to_none(short_name))
+        organisation._refuse_taken_name()
+        _flush_or_taken(organisation, add=True)
+        audit.record("organisation.added", subject=f"organisation:{organisation.id}",
+                     after={"kind": organisation.kind.value, "name": organisation.name})
+        return organisation
+
+    def edit_by_coordinator(self, kind, name, short_name=None):
+        """A coordinator corrects kind, name or short name; True if anything changed."""
+        guard.lock(self)
+        self._refuse_reference_data()
+        before = {"kind": self.kind.value, "name": self.name, "short_name": self.short_name}
+        after = {"kind": OrganisationKind(kind).value, "name": " ".join(name.split()),
+                 "short_name": _blank_to_none(short_name)}
+        if after == before:
+            return False
+        self.kind, self.name, self.short_name = OrganisationKind(kind), after["name"], after["short_name"]
+        self._refuse_taken_name()
+        _flush_or_taken(self)
+        audit.record("organisation.edited", subject=f"organisation:{self.id}", before=before, after=after)
+        return True
+
+    @property
+    def may_deactivate(self):
+        """Can a coordinator take it out of use now (the page's question; the rule is
+        ``_deactivation_refusal``, also checked for active members when it is done)?"""
+        return self.active and not self.is_reference_data
+
+    @property
+    def may_reactivate(self):
+        return not self.active and not self.is_reference_data
+
     def deactivate_by_coordinator(self):
         """A coordinator retires an organisation; one with active members keeps going until
-        they have moved or left, and reference data is not theirs to retire."""
-        if self.is_reference_data:
-            raise DomainError(_l("Municipalities and counties change only through the official lists."))
+        they have moved or left, and reference data is not theirs to retire.  True if it was
+        active (a second press changes nothing)."""
+        guard.lock(self)
+        self._refuse_reference_data()
+        if not self.active:
+            return False
         if self.active_member_counts([self.id]).get(self.id):
             raise DomainError(_l("%(name)s still has active members. Move them or let them leave first.", name=self.name))
         self.active = False
+        audit.record("organisation.deactivated", subject=f"organisation:{self.id}", after={"active": False})
+        return True
+
+    def reactivate_by_coordinator(self):
+        """A coordinator takes a retired organisation into use again; True if it was retired."""
+        guard.lock(self)
+        self._refuse_reference_data()
+        if self.active:
+            return False
+        self.active = True
+        audit.record("organisation.reactivated", subject=f"organisation:{self.id}", after={"active": True})
+        return True
+
+    def _refuse_reference_data(self):
+        if self.is_reference_data:
+            raise DomainError(_l("Municipalities and counties change only through the official lists."))
+
+    def _refuse_taken_name(self):
+        if self.is_reference_data:
+            raise DomainError(_l("Municipalities and counties change only through the official lists."))
+        with db.session.no_autoflush:
+            taken = db.session.scalar(
+                select(Organisation).where(Organisation.kind == self.kind, Organisation.name_folded == self.name_folded,
+                                           Organisation.id != self.id if self.id else true())
+            )
+        if taken is not None:
+            raise _taken(taken)
 
     @classmethod
     def search(cls, text="", kind=None, include_inactive=False):
@@ -170,3 +254,27 @@ class Organisation(db.Model):
             .group_by(Membership.organisation_id)
         )
         return dict(rows.all())
+
+
+def _blank_to_none(text):
+    return " ".join((text or "").split()) or None
+
+
+def _taken(organisation):
+    return DomainError(_l("%(name)s is already in the register (%(kind)s%(inactive)s).", name=organisation.name,
+                          kind=organisation.kind.label, inactive=_l(", deactivated") if not organisation.active else ""))
+
+
+def _flush_or_taken(organisation, add=False):
+    """Write the row; if another coordinator wrote the same name a moment ago (the unique index
+    refuses it), the same refusal as when it was there before."""
+    try:
+        with db.session.begin_nested():
+            if add:
+                db.session.add(organisation)
+            db.session.flush()
+    except IntegrityError:
+        taken = db.session.scalar(select(Organisation).where(Organisation.kind == organisation.kind,
+                                                             Organisation.name_folded == organisation.name_folded,
+                                                             Organisation.reference_key.is_(None)))
+        raise _taken(taken) if taken is not None else DomainError(_l("Someone else got there first")) from None

@@ -114,11 +114,26 @@ class OutboxMessage(db.Model):
             message.attach("invitasjon.ics", "text/calendar; method=REQUEST; charset=utf-8", self.ics)
         return message
 
+    @property
+    def may_retry(self):
+        """Can a coordinator send it again (the page's question; ``retry`` holds the same rule)?"""
+        return self.status == OutboxStatus.FAILED
+
     def retry(self):
-        """A coordinator sends a failed mail again."""
-        self.status = OutboxStatus.PENDING
-        self.next_attempt_at = utcnow()
-        self.bounced = False
+        """A coordinator sends a failed mail again: True if it was failed and now waits to be sent;
+        False if not (sent again already – a second press, another coordinator – or never failed).
+
+        A conditional UPDATE claims the failed row, so a second press at the same moment, or one
+        after the worker has already taken the mail again, queues nothing a second time."""
+        from models import guard
+
+        queued = guard.claim(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == self.id, OutboxMessage.status == OutboxStatus.FAILED)
+            .values(status=OutboxStatus.PENDING, next_attempt_at=utcnow(), bounced=False)
+        )
+        db.session.refresh(self)
+        return queued
 
 
 def link(endpoint, **values):

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from extensions import db
-from models import audit
+from models import audit, guard
 from models.member import Member
 from models.membership import Membership, MembershipStatus
 from models.outbox import queue_webhook
@@ -54,7 +54,8 @@ def addresses_to_invite(network):
 def mark_invited(network, membership_ids, by):
     """Mark the chosen active, not yet invited memberships of ``network`` invited; returns how many.
 
-    One UPDATE: ids of other networks, of members no longer active, or already marked are left alone.
+    One conditional UPDATE: ids of other networks, of members no longer active, or already marked
+    are left alone – so the same marking sent twice at the same moment marks (and audits) once.
     """
     now = utcnow()
     marked = db.session.execute(
@@ -72,12 +73,16 @@ def mark_invited(network, membership_ids, by):
 
 
 def set_channel(network, url):
-    """Set (or, with None, clear) the network's Teams channel webhook; audited without the secret address."""
+    """Set (or, with None, clear) the network's Teams channel webhook; audited without the secret
+    address.  The network's row is locked and read afresh: the same address saved twice at the
+    same moment is saved (and audited) once.  True if it changed."""
+    guard.lock(network)
     if url == network.teams_webhook_url:
-        return
+        return False
     network.teams_webhook_url = url
     audit.record("teams.channel_set" if url else "teams.channel_cleared", network=network,
                  subject=f"teams:{network.code}", after={"host": urlsplit(url).hostname} if url else None)
+    return True
 
 
 def post(network, title, text, template, priority=0, batch=None):

@@ -280,3 +280,206 @@ def test_a_removal_of_someone_no_longer_main_contact_removes_nobody(app, client,
     assert post(client, f"{page_of(bergen)}/NIK/remove", {"membership": nik(kari).id}, page=page_of(bergen)).status_code == 303
     db.session.expire_all()
     assert nik(ola).is_main_contact
+
+
+# -- coordinators ------------------------------------------------------------------------------
+
+
+def roles_of(member_id):
+    from models import CoordinatorRole
+
+    return db.session.scalar(select(func.count()).select_from(CoordinatorRole).where(CoordinatorRole.member_id == member_id))
+
+
+def test_a_coordinator_appointed_twice_at_once_gets_one_role_and_one_mail(app, bergen, people, deliver, mail_outbox):
+    postgres_only(app)
+    kari, _ola, coordinator = people
+    responses = twice_at_once(tabs(app, coordinator.email), "/coordinator/coordinators",
+                              {"email": kari.email, "network": "NIK"}, page="/coordinator/coordinators")
+    no_server_errors(responses)
+    assert sorted(r.status_code for r in responses) == [303, 422]  # the second: "already coordinates"
+    assert roles_of(kari.id) == 1
+    assert mails(deliver, mail_outbox) == {kari.email: 1}
+    assert audits("role.coordinator_granted") == 2  # the fixture's coordinator, and Kari once
+
+
+def test_a_new_coordinator_appointed_twice_at_once_gets_one_account(app, people, deliver, mail_outbox):
+    from models import Member
+
+    postgres_only(app)
+    _kari, _ola, coordinator = people
+    responses = twice_at_once(tabs(app, coordinator.email), "/coordinator/coordinators",
+                              {"email": "ny.koordinator@helsedir.example", "name": "Nora Ny", "network": "NIK"},
+                              page="/coordinator/coordinators")
+    no_server_errors(responses)
+    assert sorted(r.status_code for r in responses) == [303, 422]
+    new = Member.by_email("ny.koordinator@helsedir.example")
+    assert new is not None and roles_of(new.id) == 1
+    assert mails(deliver, mail_outbox) == {"ny.koordinator@helsedir.example": 1}
+
+
+def test_appointing_someone_who_coordinates_already_is_refused_next_to_the_field(app, client, people):
+    _kari, _ola, coordinator = people
+    sign_in(client, coordinator.email)
+    response = post(client, "/coordinator/coordinators", {"email": coordinator.email, "network": "NIK"},
+                    page="/coordinator/coordinators")
+    assert response.status_code == 422 and "er allerede koordinator for" in response.get_data(as_text=True)
+    assert roles_of(coordinator.id) == 1
+
+
+# -- the organisation register -----------------------------------------------------------------
+
+MANAGE = "/organisations/manage"
+
+
+def organisations_named(name):
+    from models import Organisation
+
+    return db.session.scalars(select(Organisation).where(Organisation.name == name)).all()
+
+
+@pytest.fixture
+def voluntary(app):
+    """A voluntary organisation coordinators keep, with no members."""
+    from models import Organisation
+
+    organisation = Organisation.add_by_coordinator("voluntary_organisation", "Kirkens Bymisjon Bergen")
+    db.session.commit()
+    return organisation
+
+
+def test_an_organisation_added_twice_at_once_is_added_once(app, people):
+    postgres_only(app)
+    _kari, _ola, coordinator = people
+    responses = twice_at_once(tabs(app, coordinator.email), MANAGE,
+                              {"kind": "voluntary_organisation", "name": "Røde Kors Bergen"}, page=MANAGE)
+    no_server_errors(responses)
+    assert sorted(r.status_code for r in responses) == [303, 422]
+    assert len(organisations_named("Røde Kors Bergen")) == 1
+    assert audits("organisation.added") == 1
+
+
+def test_an_organisation_already_in_the_register_is_not_added_again(app, client, people, voluntary):
+    _kari, _ola, coordinator = people
+    sign_in(client, coordinator.email)
+    response = post(client, MANAGE, {"kind": "voluntary_organisation", "name": "  kirkens  bymisjon BERGEN "}, page=MANAGE)
+    assert response.status_code == 422 and "finnes allerede i registeret" in response.get_data(as_text=True)
+    response = post(client, MANAGE, {"kind": "hospital_trust", "name": "Helse Bergen HF"}, page=MANAGE)
+    assert response.status_code == 422  # the reference list's trust is there already
+    assert len(organisations_named("Kirkens Bymisjon Bergen")) == 1 and len(organisations_named("Helse Bergen HF")) == 1
+
+
+def test_an_organisation_edited_twice_at_once_is_audited_once(app, people, voluntary):
+    postgres_only(app)
+    _kari, _ola, coordinator = people
+    responses = twice_at_once(tabs(app, coordinator.email), f"/organisations/{voluntary.id}/edit",
+                              {"kind": "voluntary_organisation", "name": "Bymisjonen i Bergen"}, page=MANAGE)
+    no_server_errors(responses)
+    assert [r.status_code for r in responses] == [303, 303]
+    assert len(organisations_named("Bymisjonen i Bergen")) == 1
+    assert audits("organisation.edited") == 1
+
+
+def test_an_organisation_deactivated_twice_at_once_is_deactivated_once(app, people, voluntary):
+    postgres_only(app)
+    _kari, _ola, coordinator = people
+    responses = twice_at_once(tabs(app, coordinator.email), f"/organisations/{voluntary.id}/deactivate", page=MANAGE)
+    no_server_errors(responses)
+    db.session.expire_all()
+    assert not voluntary.active
+    assert audits("organisation.deactivated") == 1
+    responses = twice_at_once(tabs(app, coordinator.email), f"/organisations/{voluntary.id}/reactivate", page=MANAGE)
+    no_server_errors(responses)
+    db.session.expire_all()
+    assert voluntary.active
+    assert audits("organisation.reactivated") == 1
+
+
+def test_an_organisation_with_active_members_is_not_deactivated(app, client, people, voluntary, create_member):
+    _kari, _ola, coordinator = people
+    create_member(voluntary, networks=("NIFS",))
+    sign_in(client, coordinator.email)
+    assert post(client, f"/organisations/{voluntary.id}/deactivate", page=MANAGE).status_code == 303
+    db.session.expire_all()
+    assert voluntary.active and audits("organisation.deactivated") == 0
+
+
+def test_a_municipality_is_not_the_coordinators_to_rename(app, client, bergen, people):
+    from models import Organisation
+
+    _kari, _ola, coordinator = people
+    sign_in(client, coordinator.email)
+    with pytest.raises(Exception) as refused:
+        bergen.edit_by_coordinator("voluntary_organisation", "Bergen frivilligsentral")
+    assert "offisielle listene" in str(refused.value) or "official lists" in str(refused.value)
+    db.session.rollback()
+    assert db.session.get(Organisation, bergen.id).name == "Bergen"
+
+
+# -- Teams ------------------------------------------------------------------------------------
+
+
+def test_the_teams_channel_saved_twice_at_once_is_audited_once(app, people):
+    postgres_only(app)
+    _kari, _ola, coordinator = people
+    url = "https://hdir.webhook.office.com/webhookb2/abc/IncomingWebhook/def"
+    responses = twice_at_once(tabs(app, coordinator.email), "/coordinator/teams/NIK/channel", {"url": url},
+                              page="/coordinator/teams/NIK")
+    no_server_errors(responses)
+    assert audits("teams.channel_set") == 1
+
+
+def test_members_marked_invited_twice_at_once_are_marked_once(app, people):
+    postgres_only(app)
+    kari, ola, coordinator = people
+    responses = twice_at_once(tabs(app, coordinator.email), "/coordinator/teams/NIK/invited",
+                              {"membership": [nik(kari).id, nik(ola).id]}, page="/coordinator/teams/NIK")
+    no_server_errors(responses)
+    db.session.expire_all()
+    assert nik(kari).teams_invited_at is not None and nik(ola).teams_invited_at is not None
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "teams.invited")).all()
+    assert [e.after for e in entries] == [{"invited": 2}]
+
+
+# -- the outbox's "send again" -----------------------------------------------------------------
+
+
+@pytest.fixture
+def failed_mail(app):
+    from models import OutboxStatus
+    from models.outbox import queue
+
+    message = queue("mottaker@kommune.example", "Et brev", "notice", name="Mottaker", lines=["Hei"], url=None,
+                    link_text="")
+    db.session.flush()
+    message.status, message.bounced, message.attempts = OutboxStatus.FAILED, True, 12
+    db.session.commit()
+    return message
+
+
+def test_send_again_pressed_twice_at_once_queues_the_mail_once(app, people, failed_mail):
+    from models import OutboxStatus
+
+    postgres_only(app)
+    _kari, _ola, coordinator = people
+    clients = tabs(app, coordinator.email)
+    responses = twice_at_once(clients, f"/coordinator/outbox/{failed_mail.id}/retry", page="/coordinator/outbox")
+    no_server_errors(responses)
+    pages = [client.get("/coordinator/outbox").get_data(as_text=True) for client in clients]
+    assert sum("blir sendt på nytt" in page for page in pages) == 1
+    assert sum("venter ikke på å bli sendt på nytt" in page for page in pages) == 1
+    db.session.expire_all()
+    assert failed_mail.status == OutboxStatus.PENDING
+
+
+def test_send_again_does_nothing_to_a_mail_that_did_not_fail(app, client, people, failed_mail):
+    from models import OutboxStatus
+
+    _kari, _ola, coordinator = people
+    failed_mail.status = OutboxStatus.SENT
+    db.session.commit()
+    sign_in(client, coordinator.email)
+    assert "Send på nytt" not in client.get("/coordinator/outbox").get_data(as_text=True)
+    assert post(client, f"/coordinator/outbox/{failed_mail.id}/retry", page="/coordinator/outbox").status_code == 303
+    db.session.expire_all()
+    assert failed_mail.status == OutboxStatus.SENT and failed_mail.bounced

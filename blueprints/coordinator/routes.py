@@ -30,7 +30,6 @@ from models import (
     Organisation,
     OrganisationKind,
     OutboxMessage,
-    OutboxStatus,
 )
 from models import overview as overview_model
 from models import home
@@ -62,10 +61,13 @@ def outbox():
 @coordinator_required
 def retry(message_id):
     message = db.get_or_404(OutboxMessage, message_id)
-    if message.status == OutboxStatus.FAILED:
-        message.retry()
+    if message.retry():
         db.session.commit()
         flash(_("The mail to %(email)s will be sent again.", email=message.recipient), "success")
+    else:
+        db.session.rollback()
+        flash(_("The mail to %(email)s is not waiting to be sent again: it was sent again already, or never failed.",
+                email=message.recipient), "info")
     return redirect(url_for("coordinator.outbox", status="failed"), code=303)
 
 
@@ -115,6 +117,7 @@ def coordinators():
         try:
             member, _created = appoint(form.email.data, [network], name=form.name.data, granted_by=current_user)
         except DomainError as error:
+            db.session.rollback()
             form.email.errors.append(error.message)
         else:
             db.session.commit()
@@ -273,6 +276,9 @@ def teams_mark(code):
     chosen = [int(v) for v in request.form.getlist("membership") if v.isdigit()]
     marked = teams_model.mark_invited(network, chosen, by=current_user)
     db.session.commit()
-    flash(ngettext("%(num)s member is marked invited to Teams.", "%(num)s members are marked invited to Teams.", marked),
-          "success")
+    if marked or not chosen:
+        flash(ngettext("%(num)s member is marked invited to Teams.", "%(num)s members are marked invited to Teams.",
+                       marked), "success")
+    else:
+        flash(_("Nothing changed: those chosen are marked invited already, or are no longer active."), "info")
     return redirect(url_for("coordinator.teams", code=network.code), code=303)

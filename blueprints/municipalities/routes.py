@@ -216,7 +216,7 @@ def claim(organisation_id, code):
 @login_required
 def handover(organisation_id, code):
     section = load_section(organisation_id, code)
-    if section.mine is None:
+    if not main_contact.may_offer(section.mine):  # the model's rule, asked before the form; the operation asks again on fresh values
         abort(403)
     form = HandoverForm()
     chosen = form.colleague.data if form.validate_on_submit() else None
@@ -265,6 +265,8 @@ def answer_handover(handover_id, answer):
 @login_required
 def invite(organisation_id, code):
     section = load_section(organisation_id, code)
+    if not section.may_invite:  # the model's rule, asked before the form; the operation asks again on fresh values
+        abort(403)
     form = InviteForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():

@@ -8,7 +8,7 @@ from blueprints.auth.forms import ConfirmForm
 from blueprints.organisations.forms import EDITABLE_KINDS, OrganisationForm, OrganisationSearchForm
 from blueprints.util import coordinator_required, wants_fragment
 from extensions import db
-from models import DomainError, Organisation, OrganisationKind, audit
+from models import DomainError, Organisation, OrganisationKind
 
 
 def directory_context(form):
@@ -62,16 +62,15 @@ def manage():
     """Observers, voluntary organisations, hospital trusts: the part of the register coordinators keep."""
     form = OrganisationForm()
     if form.validate_on_submit():
-        organisation = Organisation(
-            kind=OrganisationKind(form.kind.data), name=form.name.data.strip(), short_name=(form.short_name.data or "").strip() or None
-        )
-        db.session.add(organisation)
-        db.session.flush()
-        audit.record("organisation.added", subject=f"organisation:{organisation.id}",
-                     after={"kind": organisation.kind.value, "name": organisation.name})
-        db.session.commit()
-        flash(_("%(name)s is added.", name=organisation.name), "success")
-        return redirect(url_for("organisations.manage"), code=303)
+        try:
+            organisation = Organisation.add_by_coordinator(form.kind.data, form.name.data, form.short_name.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.name.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(_("%(name)s is added.", name=organisation.name), "success")
+            return redirect(url_for("organisations.manage"), code=303)
     return render_template("organisations/manage.html", **manage_context(form)), 422 if form.errors else 200
 
 
@@ -88,15 +87,15 @@ def edit(organisation_id):
     organisation = editable_or_403(organisation_id)
     form = OrganisationForm(obj=organisation)
     if form.validate_on_submit():
-        before = {"kind": organisation.kind.value, "name": organisation.name, "short_name": organisation.short_name}
-        organisation.kind = OrganisationKind(form.kind.data)
-        organisation.name = form.name.data.strip()
-        organisation.short_name = (form.short_name.data or "").strip() or None
-        audit.record("organisation.edited", subject=f"organisation:{organisation.id}", before=before,
-                     after={"kind": organisation.kind, "name": organisation.name, "short_name": organisation.short_name})
-        db.session.commit()
-        flash(_("%(name)s is saved.", name=organisation.name), "success")
-        return redirect(url_for("organisations.manage"), code=303)
+        try:
+            organisation.edit_by_coordinator(form.kind.data, form.name.data, form.short_name.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.name.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(_("%(name)s is saved.", name=organisation.name), "success")
+            return redirect(url_for("organisations.manage"), code=303)
     return render_template("organisations/manage.html", **manage_context(form, organisation)), 422 if form.errors else 200
 
 
@@ -109,11 +108,12 @@ def set_active(organisation_id, change):
         if change == "deactivate":
             organisation.deactivate_by_coordinator()
         else:
-            organisation.active = True
+            organisation.reactivate_by_coordinator()
     except DomainError as error:
+        db.session.rollback()
         flash(error.message, "error")
     else:
-        audit.record(f"organisation.{change}d", subject=f"organisation:{organisation.id}",
-                     after={"active": organisation.active})
         db.session.commit()
+        flash(_("%(name)s is deactivated.", name=organisation.name) if change == "deactivate"
+              else _("%(name)s is in use again.", name=organisation.name), "success")
     return redirect(url_for("organisations.manage"), code=303)
