@@ -4,6 +4,11 @@ work, normative products and emergency preparedness".
 A coordinator posts a request (what is asked, a document link, a deadline) to one or more
 networks; their active members are mailed, each once, and answer in the app until the deadline.
 One reminder goes on its day, only to those who have not answered.
+
+Every change takes or claims its row first (``models/guard.py``): posting and answering take the
+member's row (the same request posted from two tabs is one request; an answer sent twice at once is
+one answer row), the reminder is claimed by a conditional UPDATE (two cron runs at once send it
+once).  ``may_answer`` is the rule the page shows and the operation keeps.
 """
 
 from datetime import datetime
@@ -25,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from extensions import db
-from models import audit
+from models import audit, guard
 from models.errors import DomainError
 from models.member import Member, active_in
 from models.network import Network, ToNetworks
@@ -66,6 +71,10 @@ class AdviceRequest(ToNetworks, db.Model):
     def is_open(self, now=None):
         return (now or utcnow()) < self.deadline
 
+    def may_answer(self, member, now=None):
+        """Whether ``member`` may give or change an answer now: asked, and before the deadline."""
+        return self.is_open(now) and self.asks(member)
+
     def asks(self, member):
         """Whether ``member`` is asked: active in one of its networks."""
         return member.deleted_at is None and bool({n.id for n in self.networks} & member.active_network_ids)
@@ -103,15 +112,30 @@ def _mail(request, template, subject, only_unanswered=False):
                                    request=request, url=link("advice.show", request_id=request.id), batch=request.batch))
 
 
+def _real(obj):
+    """The object behind a proxy (``current_user``): a row lock needs the mapped object itself."""
+    return obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
+
+
 def post(title, body, document_url, networks, deadline, remind_at, by, now=None):
-    """Post a request to ``networks`` and mail their active members."""
+    """Post a request to ``networks`` and mail their active members: (request, how many asked).
+
+    The coordinator's row is taken first: the same request posted again (two tabs: same text, same
+    networks and deadline) is the same request – not posted, nor mailed, twice."""
     now = now or utcnow()
+    by = guard.lock(_real(by)) if by is not None else None
     if deadline <= now:
         raise DomainError(_l("The deadline must lie ahead."))
     if remind_at >= deadline:
         raise DomainError(_l("The reminder must come before the deadline."))
     if not networks:
         raise DomainError(_l("Choose at least one network."))
+    if by is not None:
+        for same in db.session.scalars(select(AdviceRequest).where(
+                AdviceRequest.created_by_id == by.id, AdviceRequest.title == title, AdviceRequest.body == body,
+                AdviceRequest.deadline == deadline, AdviceRequest.deadline > now)):
+            if {n.id for n in same.networks} == {n.id for n in networks}:
+                return same, count_asked(same)
     request = AdviceRequest(title=title, body=body, document_url=document_url or None, networks=list(networks),
                             deadline=deadline, remind_at=remind_at, created_by=by, created_at=now)
     db.session.add(request)
@@ -126,13 +150,11 @@ def post(title, body, document_url, networks, deadline, remind_at, by, now=None)
 def remind(request, now=None):
     """The one reminder, to those asked who have not answered; 0 if it was already sent."""
     now = now or utcnow()
-    taken = db.session.execute(
+    if not guard.claim(
         update(AdviceRequest)
         .where(AdviceRequest.id == request.id, AdviceRequest.reminded_at.is_(None), AdviceRequest.deadline > now)
         .values(reminded_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
+    ):
         return 0
     count = _mail(request, "advice_reminder", _l("Reminder: request for advice: %(title)s", title=request.title),
                   only_unanswered=True)
@@ -154,8 +176,13 @@ def remind_due(now=None):
 
 
 def answer(request, member, body, now=None):
-    """Record or change ``member``'s answer while the request is open."""
+    """Record or change ``member``'s answer while the request is open.
+
+    The member's row is taken first, so the first answer sent twice at once (two tabs, a double
+    click) is one row: the second finds the first and changes it – to the same text, which
+    changes nothing."""
     now = now or utcnow()
+    member = guard.lock(_real(member))
     if not request.is_open(now):
         raise DomainError(_l("The deadline has passed: answers are closed."))
     if not request.asks(member):
@@ -164,7 +191,7 @@ def answer(request, member, body, now=None):
     if existing is None:
         existing = AdviceAnswer(request=request, member=member, body=body, answered_at=now)
         db.session.add(existing)
-    else:
+    elif existing.body != body:
         existing.body, existing.updated_at = body, now
     return existing
 

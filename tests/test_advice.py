@@ -132,3 +132,97 @@ def test_dates_that_cannot_work_are_refused_next_to_the_field(client, people):
     assert response.status_code == 422
     assert "Påminnelsen må komme før fristen." in page and "Skriv en fullstendig adresse" in page
     assert db.session.scalar(select(db.func.count()).select_from(AdviceRequest)) == 0
+
+
+# -- one effect, however often and however at once ---------------------------------------------------
+
+
+def tabs_of(app, member, n=2):
+    tabs = []
+    for _ in range(n):
+        tab = app.test_client()
+        sign_in(tab, member.email)
+        tabs.append(tab)
+    return tabs
+
+
+def audited(action):
+    from models import AuditEntry
+
+    db.session.expire_all()
+    return db.session.scalar(select(db.func.count()).select_from(AuditEntry).where(AuditEntry.action == action))
+
+
+def request_form(deadline_in_days=14, remind_in_days=10):
+    today = datetime.now(UTC).date()
+    return {"title": "Ny veileder om tolking", "body": "Les utkastet.", "networks": ["NIK", "NIFS"],
+            "document_url": "", "deadline": (today + timedelta(days=deadline_in_days)).isoformat(),
+            "remind_on": (today + timedelta(days=remind_in_days)).isoformat()}
+
+
+def test_a_request_posted_twice_at_once_is_posted_and_mailed_once(app, people, deliver, mail_outbox):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    answers = twice_at_once(tabs_of(app, people["coordinator"]), "/advice/new", request_form(), page="/advice/new")
+    assert [r.status_code for r in answers] == [303, 303]
+    assert len({r.headers["Location"] for r in answers}) == 1
+    assert db.session.scalar(select(db.func.count()).select_from(AdviceRequest)) == 1
+    assert audited("advice.posted") == 1
+    deliver()
+    assert sorted(r for m in mail_outbox for r in m.envelope_recipients) == sorted(
+        people[k].email for k in ("kari", "ola", "both"))
+
+
+def test_an_answer_sent_twice_at_once_is_one_answer(app, people, mail_outbox):
+    from tests.conftest import postgres_only, twice_at_once
+
+    postgres_only(app)
+    request, _count = advices.post("Spørsmål", "Tekst", None, [people["kari"].memberships[0].network],
+                                   datetime.now(UTC) + timedelta(days=5), datetime.now(UTC) + timedelta(days=2),
+                                   by=people["coordinator"])
+    db.session.commit()
+    page = f"/advice/{request.id}"
+    answers = twice_at_once(tabs_of(app, people["kari"]), page, {"body": "Mer om tolk på video."}, page=page)
+    assert [r.status_code for r in answers] == [303, 303]
+    db.session.expire_all()
+    (answer,) = db.session.scalars(select(AdviceAnswer)).all()
+    assert answer.body == "Mer om tolk på video." and answer.updated_at is None  # the same text changed nothing
+
+
+def test_two_reminder_runs_at_once_remind_once(app, app_factory, monkeypatch, people, deliver, mail_outbox):
+    from tests.conftest import postgres_only
+    from tests.test_reviews import run_commands_at_once
+
+    postgres_only(app)
+    request, _count = advices.post("Spørsmål", "Tekst", None, [people["kari"].memberships[0].network],
+                                   datetime.now(UTC) + timedelta(days=5), datetime.now(UTC) + timedelta(days=2),
+                                   by=people["coordinator"])
+    advices.answer(request, people["kari"], "Svar")
+    db.session.commit()
+    deliver()
+    mail_outbox.clear()
+    moment = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    outputs = run_commands_at_once(monkeypatch, [app_factory(), app_factory()], ["advice", "remind", "--now", moment])
+    assert sorted(outputs) == ["Reminders to requests for advice written to the outbox: 0",
+                               "Reminders to requests for advice written to the outbox: 2"], outputs
+    assert audited("advice.reminded") == 1
+    deliver()
+    assert sorted(r for m in mail_outbox for r in m.envelope_recipients) == sorted(
+        people[k].email for k in ("ola", "both"))
+
+
+def test_the_operation_refuses_whom_the_page_does_not_ask(app, people, mail_outbox):
+    """The view shows the form only to those asked, before the deadline; the operation holds the same rule."""
+    request, _count = advices.post("Spørsmål", "Tekst", None, [people["kari"].memberships[0].network],
+                                   datetime.now(UTC) + timedelta(days=5), datetime.now(UTC) + timedelta(days=2),
+                                   by=people["coordinator"])
+    db.session.commit()
+    assert request.may_answer(people["kari"]) and not request.may_answer(people["lapsed"])
+    with pytest.raises(advices.DomainError):
+        advices.answer(request, people["lapsed"], "Svar")
+    db.session.rollback()
+    with pytest.raises(advices.DomainError):
+        advices.answer(request, people["kari"], "For sent", now=request.deadline + timedelta(minutes=1))
+    db.session.rollback()
+    assert db.session.scalar(select(db.func.count()).select_from(AdviceAnswer)) == 0

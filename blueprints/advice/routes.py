@@ -38,6 +38,7 @@ def new():
             request, count = advices.post(form.title.data, form.body.data, form.document_url.data,
                                           chosen_networks(form.networks.data), form.deadline_at, form.remind_at, current_user)
         except DomainError as error:
+            db.session.rollback()
             form.deadline.errors.append(str(error))
         else:
             db.session.commit()
@@ -61,6 +62,7 @@ def show(request_id):
         try:
             advices.answer(request, current_user, form.body.data)
         except DomainError as error:
+            db.session.rollback()
             form.body.errors.append(str(error))
         else:
             db.session.commit()
