@@ -4,7 +4,6 @@ import time
 
 import click
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from flask.cli import AppGroup
 from flask_mail import Message
 
@@ -179,7 +178,8 @@ def remind_advice(now):
               help="The retention period; by default PRIVACY_RETENTION_DAYS (365).")
 def purge_privacy(days):
     """Erase the personal data of former members whose last membership ended more than the retention
-    period ago (run daily from cron); each erasure is in the audit log."""
+    period ago (run daily from cron); each erasure is in the audit log.  Forms' submission keys
+    older than a day are forgotten too."""
     from models import privacy, submissions
 
     days = days or current_app.config["PRIVACY_RETENTION_DAYS"]
