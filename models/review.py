@@ -427,9 +427,8 @@ def answer(response, stay, scores, comments, change_wish=None, unit=None, manage
         setattr(response, f"score_{key}", scores.get(key))
         setattr(response, f"comment_{key}", comments.get(key) or None)
     response.change_wish = change_wish or None
-    member = response.member
+    member = response.member.take()  # as every change of a member's details or memberships starts
     if stay:
-        guard.lock(member)
         if unit is not None:
             member.unit = unit
         if manager_email is not None and member.change_manager(manager_name, manager_email):
@@ -437,7 +436,7 @@ def answer(response, stay, scores, comments, change_wish=None, unit=None, manage
 
             request_anchoring(member)
     elif response.membership is not None:
-        membership = guard.lock(response.membership)
+        membership = response.membership
         if membership.status == MembershipStatus.ACTIVE:
             membership.leave("Left in the yearly review")
     audit.record("review.answered", member=member, network=response.cycle.network,
