@@ -101,8 +101,14 @@ def warn_existing_account(email):
     )
 
 
+def verification_token(member):
+    """The member's id and their address's fingerprint: the link stops working once the address is
+    confirmed or changed, and carries no address."""
+    return tokens.make("verify_email", member=member.id, address=tokens.fingerprint("verify_email", member.email))
+
+
 def send_verification(member):
-    token = tokens.make("verify_email", member=member.id, email=member.email)
+    token = verification_token(member)
     queue(
         member.email,
         _l("Confirm your e-mail address"),
@@ -122,7 +128,11 @@ def member_for_verification(token):
 
 
 def _check_verification(member, payload):
-    if member is None or member.email != payload.get("email") or member.deleted_at is not None:
+    if "address" not in payload:  # a link mailed before tokens stopped carrying the address
+        raise tokens.TokenError(_l("This link is from an older version of the service and no longer works. "
+                                   "Ask for a new one."))
+    if member is None or member.deleted_at is not None or not tokens.same_fingerprint(
+            "verify_email", member.email, payload["address"]):
         raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
     if member.email_verified_at is not None:
         raise tokens.TokenError(_l("This address is already confirmed: the link has been used. You can sign in."))

@@ -1,13 +1,22 @@
 """Signed, expiring tokens bound to one purpose.
 
-A token is single-use by what it changes: the verification token names an address
-that, once verified, cannot be verified again; the reset token carries the account's
+A token carries ids only – never an address or a name: its payload is signed, not encrypted, and
+links end up in access logs and browser history (``make`` refuses anything else).  Where a token
+must stop working when an address changes, it carries the address's ``fingerprint`` (a keyed
+digest that cannot be read back).
+
+A token is single-use by what it changes: the verification token names a member and the
+fingerprint of their address, which once verified cannot be verified again (and which a new
+address no longer matches); the reset token carries the account's
 ``auth_version``, which a new password moves on; the anchoring token names a request
 that, once answered, cannot be answered again; the change-of-address token names a request
 that, once confirmed or superseded, cannot be confirmed again.  Each operation that spends a
 token takes its row first (``models.guard``), so two clicks at the same moment spend it once.
 """
 
+import hashlib
+import hmac
+import re
 from datetime import timedelta
 
 from flask import current_app
@@ -44,7 +53,27 @@ def _serializer(purpose):
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"nettverk-tracker/{purpose}")
 
 
+FINGERPRINT = re.compile(r"[0-9a-f]{20}")
+
+
+def fingerprint(purpose, value):
+    """A keyed digest of ``value`` (an address) for a token of ``purpose``: it binds the token to the
+    value without carrying it, and nobody without the secret key can test a guess against it."""
+    key = current_app.config["SECRET_KEY"]
+    key = key if isinstance(key, bytes) else str(key).encode()
+    return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def same_fingerprint(purpose, value, carried):
+    return isinstance(carried, str) and hmac.compare_digest(fingerprint(purpose, value), carried)
+
+
 def make(purpose, **payload):
+    """A token whose payload holds ids (integers) and fingerprints only."""
+    for name, value in payload.items():
+        if isinstance(value, bool) or not (isinstance(value, int) or
+                                           (isinstance(value, str) and FINGERPRINT.fullmatch(value))):
+            raise ValueError(f"a token carries ids and fingerprints only, not {name}={value!r}")
     return _serializer(purpose).dumps(payload)
 
 

@@ -1,4 +1,4 @@
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -264,8 +264,8 @@ def teams_channel(code):
 @coordinator_required
 def teams_addresses(code):
     network = coordinated_network_or_403(code)
-    return Response("; ".join(teams_model.addresses_to_invite(network)) + "\n", mimetype="text/plain", headers={
-        "Content-Disposition": f'attachment; filename="teams-{network.code}-inviter.txt"'})
+    return exports.download(f"teams-{network.code}-inviter.txt",
+                            "; ".join(teams_model.addresses_to_invite(network)) + "\n", "text/plain")
 
 
 @bp.post("/teams/<code>/invited")
