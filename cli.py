@@ -179,15 +179,19 @@ def remind_advice(now):
 def purge_privacy(days):
     """Erase the personal data of former members whose last membership ended more than the retention
     period ago (run daily from cron); each erasure is in the audit log.  Forms' submission keys
-    older than a day are forgotten too."""
+    older than a day are forgotten too, and the text of mail sent more than MAIL_BODY_RETENTION_DAYS
+    (90) days ago."""
     from models import privacy, submissions
 
     days = days or current_app.config["PRIVACY_RETENTION_DAYS"]
     count = privacy.purge(days)
     keys = submissions.forget_old()
+    mail_days = current_app.config.get("MAIL_BODY_RETENTION_DAYS", 90)
+    bodies = privacy.forget_sent_bodies(mail_days)
     db.session.commit()
     click.echo(f"Former members erased (last membership ended more than {days} days ago): {count}")
     click.echo(f"Submission keys forgotten (older than a day): {keys}")
+    click.echo(f"Texts of mail sent more than {mail_days} days ago forgotten: {bodies}")
 
 
 @demo_cli.command("seed")

@@ -75,6 +75,9 @@ def from_environment(environ=os.environ):
         # A former member's personal data is erased this long after their last membership ended
         # (``flask privacy purge``); the privacy statement says so.
         PRIVACY_RETENTION_DAYS=int(environ.get("PRIVACY_RETENTION_DAYS", "365")),
+        # The text of a sent mail (bodies and calendar file) is forgotten this long after it went;
+        # the row (to whom, subject, when) stays (``flask privacy purge``).
+        MAIL_BODY_RETENTION_DAYS=int(environ.get("MAIL_BODY_RETENTION_DAYS", "90")),
         # Where the privacy and accessibility statements send questions and complaints.
         PRIVACY_CONTACT=environ.get("PRIVACY_CONTACT", "postmottak@helsedir.no"),
     )

@@ -58,6 +58,12 @@ def acting_as(member=None, label=None):
             g.audit_actor = previous
 
 
+def forget_actor(member, label):
+    """The erased ``member`` acts on in this request (or command) under ``label``, not their name."""
+    if has_app_context() and g.get("audit_actor") and g.audit_actor[0] is member:
+        g.audit_actor = (member, label)
+
+
 def record(action, *, member=None, network=None, subject=None, before=None, after=None, reason=None):
     actor, label = current_actor()
     entry = AuditEntry(

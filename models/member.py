@@ -375,12 +375,14 @@ class Member(UserMixin, db.Model):
 
         The row is taken first; an account already deleted (twice at once, or the retention rule
         and the member at the same moment) is refused with DomainError: one erasure, one entry."""
+        from models import privacy
         from models.advice import AdviceAnswer
         from models.email_change import EmailChange
         from models.newsletter import InputStatus, NewsInput
         self.take()
         if self.deleted_at is not None:
             raise DomainError(_l("This account has already been deleted."))
+        names, addresses = privacy.known_identity(self)
         for membership in self.memberships:
             if membership.status not in (MembershipStatus.LEFT, MembershipStatus.DECLINED):
                 membership.leave("account deleted")
@@ -404,3 +406,5 @@ class Member(UserMixin, db.Model):
         self.password_hash = None
         self.deleted_at = utcnow()
         self.auth_version = (self.auth_version or 0) + 1
+        # Their name and addresses out of mail, the audit log and what others wrote (``privacy.scrub``).
+        privacy.scrub(self, names, addresses)
