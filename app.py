@@ -36,6 +36,7 @@ def create_app(test_config=None):
     csrf.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
+    trust_proxies(app)
     htmx.init_app(app)
     compress.init_app(app)
     app.url_defaults(fingerprint_static)
@@ -69,6 +70,9 @@ def create_app(test_config=None):
     login_manager.login_message_category = "info"
     app.before_request(attribute_changes_to_user)
     app.before_request(submissions.check_request)
+    from blueprints.auth import limits
+
+    limits.init_app(app)  # the mail budgets of signed-in members' actions
     app.add_template_global(submissions.submission_field)
 
     from cli import register_commands
@@ -83,6 +87,18 @@ def create_app(test_config=None):
     app.add_template_filter(to_text, "markdown_text")
     app.add_template_filter(to_plain, "plain")
     return app
+
+
+def trust_proxies(app):
+    """Behind ``TRUSTED_PROXIES`` proxies (the TLS proxy in front of gunicorn: 1), the client's
+    address and scheme are read from the ``X-Forwarded-For``/``-Proto`` headers those proxies set
+    (werkzeug's ``ProxyFix``), so the rate limits count per real client; with 0 (the default) the
+    headers are ignored, as anyone can send them."""
+    count = app.config.get("TRUSTED_PROXIES") or 0
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
 def attribute_changes_to_user():

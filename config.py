@@ -67,6 +67,8 @@ def from_environment(environ=os.environ):
             "MAIL_DEFAULT_SENDER", "Migrasjonshelsenettverkene <ikke-svar@nettverk.example>"
         ),
         RATELIMIT_STORAGE_URI=environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # How many proxies in front set X-Forwarded-For/-Proto (app.trust_proxies): 1 behind one TLS proxy.
+        TRUSTED_PROXIES=int(environ.get("TRUSTED_PROXIES", "0")),
         # Where the app is reached: the links in mails are made from it.
         BASE_URL=environ.get("BASE_URL") or None,
         MAIL_MESSAGE_ID_DOMAIN=environ.get("MAIL_MESSAGE_ID_DOMAIN", "nettverk-tracker.local"),

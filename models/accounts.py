@@ -6,12 +6,14 @@ commits once.  A repeat – a double click, two tabs, a link followed twice – 
 outcome or a clear refusal (``DomainError``), never a second mail.
 """
 
+import secrets
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
 from models import audit, guard, tokens
@@ -149,6 +151,38 @@ def verify(token):
     with audit.acting_as(member):
         member.verify_email()
         request_anchoring(member)
+    return member
+
+
+# -- signing in and out -------------------------------------------------------------------------
+
+_DUMMY_HASHES = {}
+
+
+def _dummy_hash():
+    """A hash of a password nobody has, made with the configured method (once per method), so that
+    checking a password against it costs what checking a real member's costs."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_urlsafe(32), method=method)
+    return _DUMMY_HASHES[method]
+
+
+def authenticate(email, password):
+    """The member whose address and password these are, else None – in the same time either way.
+
+    An address nobody has (or a deleted account, which has no password) is checked against a
+    dummy hash of the same method, so the answer's timing does not tell who is registered.
+    Whether the member may sign in (a confirmed address) is the caller's question."""
+    member = Member.by_email(email)
+    usable = member is not None and member.deleted_at is None and member.password_hash is not None
+    matches = check_password_hash(member.password_hash if usable else _dummy_hash(), password)
+    return member if usable and matches else None
+
+
+def sign_out(member):
+    """Signing out ends the account's sessions on every device (``Member.end_sessions``)."""
+    member.end_sessions()
     return member
 
 

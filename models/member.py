@@ -1,5 +1,6 @@
 """A member: the person and the account, their organisation and their line manager."""
 
+import secrets
 from datetime import datetime
 
 from flask import current_app
@@ -24,6 +25,11 @@ def normalise_email(address):
     return address.strip().lower() if address else address
 
 
+def new_session_key():
+    """A fresh random key for ``Member.session_key`` (128 bits, URL-safe)."""
+    return secrets.token_urlsafe(16)
+
+
 def active_in(network_ids):
     """The members active in any of these networks, each once (someone in two networks gets one mail)."""
     return select(Member).where(
@@ -38,8 +44,10 @@ class Member(UserMixin, db.Model):
     """A person taking part in one or more networks on behalf of their organisation.
 
     The same row is the account: a password (hashed with scrypt), a verified address,
-    and ``auth_version``, which moves on when the password changes or the account is
-    deleted, so that old sessions and reset links stop working.
+    ``auth_version``, which moves on when the password changes or the account is
+    deleted, so that old sessions and reset links stop working, and ``session_key``, a random
+    key every session cookie carries, made new at sign-out (``end_sessions``), so that signing
+    out ends the account's sessions on every device.
     """
 
     __tablename__ = "members"
@@ -71,6 +79,8 @@ class Member(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     auth_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Carried by every session (and "keep me signed in") cookie of the account; see ``get_id``.
+    session_key: Mapped[str] = mapped_column(String(32), default=new_session_key)
     consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     leadership_informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -120,7 +130,15 @@ class Member(UserMixin, db.Model):
     # -- the account ----------------------------------------------------------------------
 
     def get_id(self):
-        return f"{self.id}:{self.auth_version}"
+        """What a session cookie keeps: id, password generation and session key.  A cookie is
+        honoured only while both still match the row (``for_session``)."""
+        return f"{self.id}:{self.auth_version}:{self.session_key}"
+
+    def end_sessions(self):
+        """End every session of the account, on every device: a new ``session_key``, so every
+        cookie made with the old one (copied or not, "keep me signed in" included) names no one.
+        Two at once need no lock: whichever key is written last, both old cookies are dead."""
+        self.session_key = new_session_key()
 
     def take(self):
         """Take the member's row for the rest of the transaction (``guard.lock``), and read their
@@ -140,8 +158,8 @@ class Member(UserMixin, db.Model):
     @classmethod
     def for_session(cls, session_id):
         """The member a session cookie names, if that session is still valid."""
-        member_id, _, version = (session_id or "").partition(":")
-        if not (member_id.isdigit() and version.isdigit()):
+        member_id, version, key = ((session_id or "").split(":") + ["", ""])[:3]
+        if not (member_id.isdigit() and version.isdigit() and key):
             return None
         # The roles and memberships every page's menu asks about come in the same statement.
         member = db.session.execute(
@@ -149,6 +167,8 @@ class Member(UserMixin, db.Model):
             .options(joinedload(cls.coordinator_roles), joinedload(cls.memberships))
         ).unique().scalar_one_or_none()
         if member is None or member.auth_version != int(version) or not member.is_active:
+            return None
+        if not secrets.compare_digest(member.session_key or "", key):
             return None
         return member
 

@@ -1,8 +1,8 @@
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from blueprints.auth import bp
+from blueprints.auth import bp, limits
 from blueprints.auth.forms import ConfirmForm, EmailForm, NewPasswordForm, SignInForm
 from blueprints.util import inbox_email, remember_inbox, safe_next, token_error
 from extensions import db, limiter
@@ -12,39 +12,56 @@ from models.accounts import member_for_reset, member_for_verification, send_pass
 from models.types import utcnow
 
 
-def _account_key():
-    return "account:" + (normalise_email(request.form.get("email", "")) or "")[:254]
+def start_session(member, remember=False):
+    """Sign ``member`` in on a new session: whatever the cookie held before (a session planted by
+    someone else included) is dropped, only the chosen language is kept, so the signed-in
+    session shares nothing with the one before it.  The cookie carries the account's session key
+    (``Member.get_id``)."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+    login_user(member, remember=remember)
+    member.last_sign_in_at = utcnow()
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
-@limiter.limit("10 per 15 minutes", key_func=_account_key, methods=["POST"])
 def sign_in():
+    """Failures only are counted, per client, per account and client, and per account
+    (``limits``); when a budget is spent the password is not checked at all."""
     if current_user.is_authenticated:
         return redirect(url_for("public.index"))
     form = SignInForm(next=request.args.get("next"))
-    unverified = False
+    unverified = limited = False
     if form.validate_on_submit():
-        member = Member.by_email(form.email.data)
-        if member is None or member.deleted_at is not None or not member.check_password(form.password.data):
+        email = normalise_email(form.email.data)
+        if not limits.sign_in_allowed(email):
+            limited = True
+            form.password.errors.append(_("Too many attempts with a wrong password. Wait a quarter of an hour, or "
+                                          "use “Forgot your password?” below: the link we mail you signs you in."))
+        elif (member := accounts.authenticate(email, form.password.data)) is None:
+            limits.sign_in_failed(email)
             form.password.errors.append(_("The e-mail address or the password is wrong."))
         elif member.email_verified_at is None:
             # Told only to someone who knows the password.
             unverified = True
             remember_inbox(member.email)
         else:
-            login_user(member, remember=form.remember.data)
-            member.last_sign_in_at = utcnow()
+            start_session(member, remember=form.remember.data)
             db.session.commit()
             return redirect(safe_next(form.next.data, "public.index"), code=303)  # the home: what waits
-    status = 422 if form.errors or unverified else 200
+    status = 429 if limited else 422 if form.errors or unverified else 200
     return render_template("auth/sign_in.html", form=form, unverified=unverified), status
 
 
 @bp.post("/sign-out")
 def sign_out():
+    """Signing out ends every session of the account, on every device (``accounts.sign_out``)."""
     ConfirmForm().validate_on_submit()  # CSRF is checked globally; nothing else to validate
-    logout_user()
+    if current_user.is_authenticated:
+        accounts.sign_out(current_user._get_current_object())
+        db.session.commit()
+    logout_user()  # also deletes the "keep me signed in" cookie from this browser
     flash(_("You are signed out."), "info")
     return redirect(url_for("public.index"), code=303)
 
@@ -55,10 +72,11 @@ def forgot_password():
     form = EmailForm()
     if form.validate_on_submit():
         member = Member.by_email(form.email.data)
-        if member is not None and member.deleted_at is None:
+        if member is not None and member.deleted_at is None and limits.may_mail_address("reset", member.email):
             send_password_reset(member)
             db.session.commit()
-        # The same answer either way: the page does not tell who is registered.
+        # The same answer either way (and past the address's mail budget): the page does not
+        # tell who is registered.
         return render_template("auth/check_inbox.html", email=form.email.data, reason="reset")
     return render_template("auth/forgot_password.html", form=form), 422 if form.errors else 200
 
@@ -73,10 +91,18 @@ def reset_password(token):
     form = NewPasswordForm(email=member.email)
     if form.validate_on_submit():
         try:
-            accounts.reset_password(token, form.password.data)
+            member = accounts.reset_password(token, form.password.data)
         except tokens.TokenError as error:  # used meanwhile (another tab, a double click)
             db.session.rollback()
             return token_error(error, retry=url_for("auth.forgot_password"))
+        # The link proves the mailbox: it signs the owner in, whatever the sign-in limits say
+        # (a stranger guessing may have spent them) – on a new session, every old one ended.
+        if member.is_active:
+            start_session(member)
+            db.session.commit()
+            flash(_("Your password is changed and you are signed in. Every other session of yours has ended."),
+                  "success")
+            return redirect(url_for("public.index"), code=303)
         db.session.commit()
         flash(_("Your password is changed. Sign in with the new one."), "success")
         return redirect(url_for("auth.sign_in"), code=303)
@@ -109,7 +135,8 @@ def resend_verification():
     form = EmailForm(email=inbox_email() or None)
     if form.validate_on_submit():
         member = Member.by_email(form.email.data)
-        if member is not None and member.email_verified_at is None and member.deleted_at is None:
+        if (member is not None and member.email_verified_at is None and member.deleted_at is None
+                and limits.may_mail_address("verify", member.email)):
             send_verification(member)
             db.session.commit()
         remember_inbox(form.email.data)
