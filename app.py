@@ -9,6 +9,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from flask_login import AnonymousUserMixin
 from sqlalchemy import event
+from werkzeug.routing import IntegerConverter
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 import config
@@ -40,6 +41,8 @@ def create_app(test_config=None):
     htmx.init_app(app)
     compress.init_app(app)
     app.url_defaults(fingerprint_static)
+    # Before any route is added: every <int:…> in a rule is bounded by the id columns' range.
+    app.url_map.converters["int"] = DatabaseInteger
     login_manager.init_app(app)
 
     import models  # registers the models with the metadata
@@ -134,10 +137,53 @@ CSP = "; ".join(
 )
 
 
+# No page of the app uses any of these browser features; a page that is made to run someone
+# else's code (or embeds a frame) gets none of them either.
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "accelerometer", "ambient-light-sensor", "autoplay", "bluetooth", "browsing-topics", "camera",
+    "display-capture", "document-domain", "encrypted-media", "fullscreen", "gamepad", "geolocation", "gyroscope",
+    "hid", "idle-detection", "interest-cohort", "local-fonts", "magnetometer", "microphone", "midi", "payment",
+    "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "serial", "usb",
+    "xr-spatial-tracking"))
+
+
+class DatabaseInteger(IntegerConverter):
+    """``<int:…>`` in every rule: at most ten digits and at most 2**31 − 1, the largest id the
+    database's ``INTEGER`` columns hold.  A larger number is no route – 404 – instead of a query
+    the database (PostgreSQL: "out of range"; SQLite: too large to bind) answers with an error."""
+
+    regex = r"\d{1,10}"
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        super().__init__(map, fixed_digits, min, INT_MAX if max is None or max > INT_MAX else max, signed)
+
+
+INT_MAX = 2**31 - 1  # PostgreSQL's int4, the type of every id column (models: ``Integer``)
+
+
+def private_response():
+    """Whether the response must not be kept by any cache (browser, proxy): everything a
+    signed-in user gets, and everything at an address carrying a token (verification, password
+    reset, anchoring decision, review answer, meeting receipt, unsubscribe, e-mail confirmation,
+    calendar feed) – the token is a key, and the page shows what it opens."""
+    if request.endpoint == "static":
+        return False
+    if "token" in (request.view_args or {}):
+        return True
+    try:
+        return current_user.is_authenticated
+    except SQLAlchemyError:  # the database is away (a 503 page): cannot tell, so keep it private
+        return True
+
+
 def security_headers(response):
     """Headers every response carries; htmx is configured by a meta tag, so no inline script."""
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if private_response():
+        headers["Cache-Control"] = "no-store"
+        headers.pop("Expires", None)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("X-Frame-Options", "DENY")

@@ -80,6 +80,9 @@ def from_environment(environ=os.environ):
         # The text of a sent mail (bodies and calendar file) is forgotten this long after it went;
         # the row (to whom, subject, when) stays (``flask privacy purge``).
         MAIL_BODY_RETENTION_DAYS=int(environ.get("MAIL_BODY_RETENTION_DAYS", "90")),
+        # The host suffixes a Teams webhook address may have, comma-separated (unset: Microsoft's –
+        # models/teams.py MICROSOFT_WEBHOOK_HOSTS; empty: any public host).
+        TEAMS_WEBHOOK_HOSTS=environ.get("TEAMS_WEBHOOK_HOSTS"),
         # Where the privacy and accessibility statements send questions and complaints.
         PRIVACY_CONTACT=environ.get("PRIVACY_CONTACT", "postmottak@helsedir.no"),
     )

@@ -12,10 +12,9 @@ a 4xx answer other than 408/429 is permanent.
 
 import enum
 import json
+import http.client
 import smtplib
 import socket
-import urllib.error
-import urllib.request
 import uuid
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -137,7 +136,9 @@ class OutboxMessage(db.Model):
 
 
 def link(endpoint, **values):
-    """A full link for a mail, made from ``BASE_URL``: no request needed, so the CLI can too."""
+    """A full (absolute) link, made from ``BASE_URL`` and never from the request's ``Host`` header:
+    the one way the app makes an absolute address – in mails, Teams posts, calendar files and on
+    pages (the calendar feed's address on *Min side*).  No request needed, so the CLI can too."""
     base = urlsplit(current_app.config["BASE_URL"])
     adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
     return adapter.build(endpoint, values, force_external=True)
@@ -302,17 +303,32 @@ class WebhookError(Exception):
 
 
 def post_webhook(message):
-    """POST the row's JSON to its URL; WebhookError when the channel did not take it."""
-    request = urllib.request.Request(message.url, data=message.body_text.encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    """POST the row's JSON to its URL; WebhookError when the channel did not take it.
+
+    The address is checked again now (``models.teams.WebhookTarget``: https, a Microsoft webhook
+    host, every address the name resolves to public) and the connection goes to the address that
+    was checked; a refused address fails for good, untried.  Redirects are not followed."""
+    from models.teams import WebhookRefused, WebhookTarget
+
     try:
-        with urllib.request.urlopen(request, timeout=current_app.config.get("WEBHOOK_TIMEOUT", 10)) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        raise WebhookError(f"HTTP {exc.code}", permanent=400 <= exc.code < 500 and exc.code not in (408, 429)) \
-            from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise WebhookError(str(getattr(exc, "reason", exc))) from exc
+        target = WebhookTarget(message.url)
+    except WebhookRefused as refused:
+        raise WebhookError(f"refused: {refused.message}", permanent=True) from refused
+    except (OSError, UnicodeError) as exc:  # the name does not resolve (now): tried again later
+        raise WebhookError(str(exc)) from exc
+    connection = target.connection(timeout=current_app.config.get("WEBHOOK_TIMEOUT", 10))
+    try:
+        connection.request("POST", target.path, body=message.body_text.encode(),
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise WebhookError(str(exc)) from exc
+    finally:
+        connection.close()
+    if response.status >= 300:
+        code = response.status
+        raise WebhookError(f"HTTP {code}", permanent=code < 400 or (code < 500 and code not in (408, 429)))
 
 
 def _sent(message_id, unrecorded):

@@ -7,13 +7,20 @@ channel's incoming webhook: newsletters and emergency call-ins are then posted t
 the outbox (``outbox.queue_webhook``).
 """
 
+import http.client
+import ipaddress
+import socket
+import ssl
 from urllib.parse import urlsplit
 
+from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from extensions import db
 from models import audit, guard
+from models.errors import DomainError
 from models.member import Member
 from models.membership import Membership, MembershipStatus
 from models.outbox import queue_webhook
@@ -72,10 +79,136 @@ def mark_invited(network, membership_ids, by):
     return marked
 
 
+# -- the webhook's address: https to a public host, checked when saved and again at every post --
+
+# The hosts Microsoft gives incoming-webhook addresses on: Office 365 connectors
+# (``https://<tenant>.webhook.office.com/webhookb2/…``) and the Workflows app that replaces them
+# (``https://prod-NN.<region>.logic.azure.com:443/workflows/…`` and
+# ``https://<environment>.environment.api.powerplatform.com:443/powerautomate/…``).
+# ``TEAMS_WEBHOOK_HOSTS`` (comma-separated host suffixes) replaces the list; empty allows any host.
+MICROSOFT_WEBHOOK_HOSTS = ("webhook.office.com", "logic.azure.com", "powerplatform.com")
+
+
+class WebhookRefused(DomainError):
+    """The address is not one the app posts to; ``message`` says why (shown next to the field)."""
+
+
+def allowed_hosts():
+    """The host suffixes a webhook address may have (empty: any public host)."""
+    configured = current_app.config.get("TEAMS_WEBHOOK_HOSTS")
+    if configured is None:
+        return MICROSOFT_WEBHOOK_HOSTS
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    return tuple(h.strip().strip(".").lower() for h in configured if h.strip().strip("."))
+
+
+def is_public(address):
+    """A global unicast address: not loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
+    shared (100.64/10), link-local (169.254/16 – the cloud metadata service – and fe80::/10),
+    multicast, reserved, documentation or unspecified; an IPv4 address written as IPv6 is judged
+    as the IPv4 address it is."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_private or ip.is_loopback or ip.is_link_local
+                                 or ip.is_reserved or ip.is_unspecified)
+
+
+def _internal_allowed():
+    """Tests post to a server on 127.0.0.1 over http; nothing else may (and never in production)."""
+    return current_app.testing and current_app.config.get("WEBHOOK_ALLOW_INTERNAL", False)
+
+
+def _parse(url):
+    """(scheme, host, port, path with query) of an address the rules allow, else WebhookRefused."""
+    parts = urlsplit(url or "")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host or port == -1 or parts.username is not None or parts.password is not None:
+        raise WebhookRefused(_l("Give the whole address Teams gave you, starting with https://"))
+    internal = _internal_allowed()
+    if parts.scheme.lower() != "https" and not (internal and parts.scheme.lower() == "http"):
+        raise WebhookRefused(_l("The address must start with https://, so that the posts travel encrypted."))
+    if not internal:
+        hosts = allowed_hosts()
+        if hosts and not any(host == h or host.endswith("." + h) for h in hosts):
+            raise WebhookRefused(_l("That is not an address of a Teams webhook (it must end in %(hosts)s).",
+                                    hosts=", ".join(hosts)))
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None and not is_public(host):
+            raise WebhookRefused(_l("That address is on an internal network; the app posts only to public hosts."))
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme.lower(), host, port or (443 if parts.scheme.lower() == "https" else 80), path
+
+
+def _resolve(host, port):
+    """Every address the name has now; WebhookRefused if any of them is not public."""
+    addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    if not _internal_allowed() and not all(is_public(a) for a in addresses):
+        raise WebhookRefused(_l("That address is on an internal network; the app posts only to public hosts."))
+    return addresses
+
+
+def check_webhook_url(url):
+    """Refuse (``WebhookRefused``) an address the app will not post to: not https, not on a
+    Microsoft webhook host (``allowed_hosts``), or a name or number for an internal address.  A
+    name is resolved now; one that does not resolve (yet) is let through – the address is checked
+    again, resolved afresh, before every post (``WebhookTarget``)."""
+    _scheme, host, port, _path = _parse(url)
+    try:
+        _resolve(host, port)
+    except (OSError, UnicodeError):
+        pass
+
+
+class WebhookTarget:
+    """Where a post goes: the address as written, and the one checked IP address the connection is
+    made to – so a name that resolves differently a moment later (DNS rebinding) cannot send the
+    post elsewhere.  TLS is still checked against the host's name."""
+
+    def __init__(self, url):
+        self.scheme, self.host, self.port, self.path = _parse(url)
+        self.address = _resolve(self.host, self.port)[0]
+
+    def connection(self, timeout):
+        if self.scheme == "http":
+            return _PinnedHTTPConnection(self.host, self.port, self.address, timeout)
+        return _PinnedHTTPSConnection(self.host, self.port, self.address, timeout)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
 def set_channel(network, url):
     """Set (or, with None, clear) the network's Teams channel webhook; audited without the secret
-    address.  The network's row is locked and read afresh: the same address saved twice at the
-    same moment is saved (and audited) once.  True if it changed."""
+    address.  An address the app will not post to is refused (``WebhookRefused``, see
+    ``check_webhook_url``).  The network's row is locked and read afresh: the same address saved
+    twice at the same moment is saved (and audited) once.  True if it changed."""
+    if url:
+        check_webhook_url(url)
     guard.lock(network)
     if url == network.teams_webhook_url:
         return False

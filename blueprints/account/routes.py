@@ -12,6 +12,7 @@ from blueprints.auth.forms import ConfirmForm
 from blueprints.util import token_error
 from extensions import db, limiter
 from models import DomainError, Meeting, Membership, Signup, email_change, normalise_email, tokens
+from models.outbox import link
 from models.types import utcnow
 from models import review as reviews
 from models import accounts
@@ -35,7 +36,7 @@ def index():
     ).all()
     return render_template(
         "account/index.html", member=current_user, leave_form=LeaveForm(),
-        feed_url=url_for("meetings.calendar_feed", token=feed, _external=True), my_meetings=my_meetings,
+        feed_url=link("meetings.calendar_feed", token=feed), my_meetings=my_meetings,
         needs_main_contact=[network_id for _org, network_id, _active in flagged],
         restorable=reviews.restorable_by_member(current_user),
     )

@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SearchField, SelectField, StringField, TextAreaField, URLField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from blueprints.validators import EmailAddress, PrintableText, WebAddress
 
@@ -70,3 +70,15 @@ class OverviewForm(FlaskForm):
 class TeamsChannelForm(FlaskForm):
     url = URLField(_l("Incoming-webhook address of the network's Teams channel"),
                    validators=[Optional(), Length(max=1000), WebAddress()])
+
+    def validate_url(self, field):
+        """The model's rule (``models.teams.check_webhook_url``: https, a Teams host, not internal),
+        said next to the field; ``set_channel`` refuses the same addresses."""
+        from models.teams import WebhookRefused, check_webhook_url
+
+        if field.errors:  # not an address at all: said once, by WebAddress
+            return
+        try:
+            check_webhook_url(field.data)
+        except WebhookRefused as refused:
+            raise ValidationError(refused.message) from refused

@@ -373,4 +373,6 @@ def calendar_feed(token):
         return token_error(error)
     since = utcnow() - timedelta(days=90)
     body = calendar.feed(meetings.in_feed(member, since), current_app.config["MAIL_ORGANISER"])
-    return Response(body, mimetype="text/calendar", headers={"Cache-Control": "private, max-age=900"})
+    # Kept by no cache (``Cache-Control: no-store``, as at every address carrying a token – app.py):
+    # calendar apps fetch the feed on their own schedule and keep what they need themselves.
+    return Response(body, mimetype="text/calendar")
