@@ -215,6 +215,16 @@ def empty_tables():
     db.session.commit()
 
 
+def table_snapshot(ignore=("form_submissions",)):
+    """Every row of every table but ``ignore`` as committed in the database: {table name: sorted
+    rows}.  Taken before and after a request, it shows whether the request stored anything (a
+    refusal must change no row).  Read on a connection of its own: the test's session is untouched.
+    ``form_submissions`` (the submission keys a form carries) is left out by default."""
+    with db.engine.connect() as connection:
+        return {table.name: sorted(map(repr, connection.execute(table.select())))
+                for table in db.metadata.sorted_tables if table.name not in ignore}
+
+
 @pytest.fixture
 def app_factory(database, smtpd):
     """Build an app on the session's database with extra settings; cleaned after the test."""

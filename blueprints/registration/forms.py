@@ -64,8 +64,9 @@ class RegistrationForm(FlaskForm):
 
     @property
     def chosen_organisation(self):
-        """The organisation picked, if it exists and is active (looked up once)."""
-        if self._organisation is None and isinstance(self.organisation.data, int):
+        """The organisation picked, if it exists and is active (looked up once).  A number beyond
+        any id (the column is a 32-bit integer) is no organisation, not a question to the database."""
+        if self._organisation is None and isinstance(self.organisation.data, int) and 0 < self.organisation.data < 2**31:
             org = db.session.get(Organisation, self.organisation.data)
             self._organisation = org if org is not None and org.active else None
         return self._organisation

@@ -33,11 +33,14 @@ class DeadlineForm(FlaskForm):
         if self.remind_on.data is None and not self.remind_on.raw_data and self.deadline.data:
             self.remind_on.data = self.deadline.data - DEFAULT_REMINDER
 
+    # A date that did not parse (" ", "2027-02-30") is None here, its error already given.
     def validate_deadline(self, field):
-        if field.data <= utcnow().astimezone(OSLO).date():
+        if field.data is not None and field.data <= utcnow().astimezone(OSLO).date():
             raise ValidationError(_l("The deadline must lie ahead."))
 
     def validate_remind_on(self, field):
+        if field.data is None:
+            return
         if field.data < utcnow().astimezone(OSLO).date():
             raise ValidationError(_l("The reminder cannot be in the past."))
         if self.deadline.data and field.data >= self.deadline.data:
