@@ -79,3 +79,22 @@ def record(action, *, member=None, network=None, subject=None, before=None, afte
     )
     db.session.add(entry)
     return entry
+
+
+def members_in(entries, text, limit=20):
+    """The members named in ``entries`` (a select of audit entries, as the viewer may see them)
+    whose name or address contains ``text``, by name; at most ``limit``."""
+    from sqlalchemy import func, or_, select
+
+    from models.member import Member
+
+    needle = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{needle}%"
+    named = entries.with_only_columns(AuditEntry.member_id).where(AuditEntry.member_id.is_not(None)).order_by(None)
+    return db.session.scalars(
+        select(Member)
+        .where(Member.id.in_(named), Member.deleted_at.is_(None),
+               or_(func.lower(Member.name).like(pattern, escape="\\"), Member.email.like(pattern, escape="\\")))
+        .order_by(Member.name, Member.id)
+        .limit(limit)
+    ).all()

@@ -1,8 +1,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SearchField, SelectField, StringField, TextAreaField, URLField
+from wtforms import EmailField, IntegerField, SearchField, SelectField, StringField, TextAreaField, URLField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from blueprints.validators import EmailAddress, PrintableText, WebAddress
 
@@ -11,9 +11,17 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = SearchField(_l("Member's name or e-mail"), validators=[Optional(), Length(max=100), PrintableText()])
+    # A member picked with ``AuditSearchForm``: their id, never their name or address, is in the URL.
+    member = IntegerField(_l("Member"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
     action = SelectField(_l("What"), validators=[Optional()], default="")
     network = SelectField(_l("Network"), validators=[Optional()], default="")
+
+
+class AuditSearchForm(FlaskForm):
+    """Find a member in the audit log by name or address: sent by POST, so that what was typed
+    stays out of URLs (access logs, browser history)."""
+
+    q = SearchField(_l("Member's name or e-mail"), validators=[InputRequired(), Length(max=100), PrintableText()])
 
 
 class OutboxFilterForm(FlaskForm):

@@ -11,6 +11,7 @@ from blueprints.auth.forms import ConfirmForm
 from blueprints.coordinator import bp, exports
 from blueprints.coordinator.forms import (
     AuditFilterForm,
+    AuditSearchForm,
     CoordinatorForm,
     DecisionNoteForm,
     OutboxFilterForm,
@@ -31,6 +32,7 @@ from models import (
     OrganisationKind,
     OutboxMessage,
 )
+from models import audit
 from models import overview as overview_model
 from models import home
 from models import teams as teams_model
@@ -79,7 +81,7 @@ ACTIONS = [
 ]
 
 
-@bp.get("/audit")
+@bp.route("/audit", methods=["GET", "POST"])
 @coordinator_required
 def audit_log():
     form = AuditFilterForm(request.args)
@@ -97,13 +99,20 @@ def audit_log():
             query = query.where(AuditEntry.action == form.action.data)
         if form.network.data:
             query = query.join(Network, AuditEntry.network_id == Network.id).where(Network.code == form.network.data)
-        if form.q.data:
-            text = f"%{form.q.data.strip().lower()}%"
-            query = query.join(Member, AuditEntry.member_id == Member.id).where(
-                or_(func.lower(Member.name).like(text), Member.email.like(text))
-            )
+    # A name or an address is searched by POST: the URL carries the chosen member's id only.
+    search, found = AuditSearchForm(), None
+    if request.method == "POST" and search.validate_on_submit():
+        found = audit.members_in(query, search.q.data)
+        if len(found) == 1:
+            return redirect(url_for("coordinator.audit_log", member=found[0].id, action=form.action.data or None,
+                                    network=form.network.data or None), code=303)
+        if not found:
+            search.q.errors.append(_("No member in the audit log matches what you searched for."))
+    if form.member.data and not form.member.errors:
+        query = query.where(AuditEntry.member_id == form.member.data)
     page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
-    return render_template("coordinator/audit.html", form=form, page=page)
+    return render_template("coordinator/audit.html", form=form, search=search, found=found, page=page), \
+        422 if search.errors else 200
 
 
 @bp.route("/coordinators", methods=["GET", "POST"])
