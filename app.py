@@ -38,6 +38,9 @@ def create_app(test_config=None):
     mail.init_app(app)
     limiter.init_app(app)
     trust_proxies(app)
+    if app.config["PRODUCTION"] and app.config.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://"):
+        app.logger.warning("RATELIMIT_STORAGE_URI is memory://: each worker process counts the rate limits on its "
+                           "own; set it to Redis (see README)")
     htmx.init_app(app)
     compress.init_app(app)
     app.url_defaults(fingerprint_static)
