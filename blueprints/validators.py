@@ -41,7 +41,10 @@ class WebAddress:
     def __call__(self, form, field):
         from urllib.parse import urlsplit
 
-        parts = urlsplit((field.data or "").strip())
+        try:
+            parts = urlsplit((field.data or "").strip())
+        except ValueError:  # "https://[::1/": not an address (urlsplit refuses it)
+            raise ValidationError(_l("Give a full address, starting with https://")) from None
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
             raise ValidationError(_l("Give a full address, starting with https://"))
         field.data = field.data.strip()

@@ -314,7 +314,7 @@ def post_webhook(message):
         target = WebhookTarget(message.url)
     except WebhookRefused as refused:
         raise WebhookError(f"refused: {refused.message}", permanent=True) from refused
-    except (OSError, UnicodeError) as exc:  # the name does not resolve (now): tried again later
+    except OSError as exc:  # the name does not resolve (now): tried again later
         raise WebhookError(str(exc)) from exc
     connection = target.connection(timeout=current_app.config.get("WEBHOOK_TIMEOUT", 10))
     try:

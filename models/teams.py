@@ -122,12 +122,16 @@ def _internal_allowed():
 
 def _parse(url):
     """(scheme, host, port, path with query) of an address the rules allow, else WebhookRefused."""
-    parts = urlsplit(url or "")
     try:
+        parts = urlsplit(url or "")
         port = parts.port
-    except ValueError:
-        port = -1
+    except ValueError:  # "https://[::1/", "https://host:99999/"
+        parts, port = urlsplit(""), -1
     host = (parts.hostname or "").rstrip(".").lower()
+    try:
+        host.encode("idna")  # a name DNS can carry (labels of 1–63 letters)
+    except UnicodeError:
+        host = ""
     if not host or port == -1 or parts.username is not None or parts.password is not None:
         raise WebhookRefused(_l("Give the whole address Teams gave you, starting with https://"))
     internal = _internal_allowed()
@@ -164,7 +168,7 @@ def check_webhook_url(url):
     _scheme, host, port, _path = _parse(url)
     try:
         _resolve(host, port)
-    except (OSError, UnicodeError):
+    except OSError:
         pass
 
 

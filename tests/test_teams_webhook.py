@@ -70,6 +70,17 @@ def test_the_error_says_why_next_to_the_field(app, client, create_coordinator):
     assert field_error(save(client, "http://hooks.example.org/x")).startswith("Adressen må begynne med https://")
 
 
+@pytest.mark.parametrize("url", ["https://[::1/x", "https://hdir.webhook.office.com:99999/x",
+                                 "https://user:secret@hdir.webhook.office.com/x", "https://" + "ä" * 70 + ".no/x"])
+def test_a_malformed_address_is_refused_next_to_the_field(app, client, nik, create_coordinator, url):
+    app.config["TEAMS_WEBHOOK_HOSTS"] = ""
+    sign_in(client, create_coordinator("NIK").email)
+    response = save(client, url)
+    assert response.status_code == 422 and field_error(response)
+    db.session.expire_all()
+    assert nik.teams_webhook_url is None
+
+
 def test_only_microsofts_webhook_hosts_by_default(app, client, nik, create_coordinator):
     sign_in(client, create_coordinator("NIK").email)
     refused = save(client, "https://hooks.example.org/webhookb2/x")
