@@ -190,7 +190,7 @@ NO_MEMBER_MAIL = {
     "newsletters.new", "newsletters.submit_input", "newsletters.withdraw", "organisations.edit",
     "organisations.manage", "organisations.set_active", "public.set_language", "reviews.close",
     "reviews.new_mandate", "reviews.restore", "reviews.take_me_back", "topics.propose", "topics.support",
-    "coordinator.teams_channel", "coordinator.teams_mark",
+    "coordinator.teams_channel", "coordinator.teams_mark", "coordinator.audit_log",  # a search
 }
 
 
