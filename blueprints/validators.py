@@ -141,3 +141,13 @@ def weakness(password, personal=()):
         return None
     common = sum(len(m["token"]) for m in result["sequence"] if m.get("dictionary_name") == "passwords")
     return "common" if common * 2 >= len(sample) else "guessable"
+
+
+def page_number(value):
+    """A page number from the query string (``request.args.get("page", 1, type=page_number)``):
+    1 to 2**31 − 1, else ``ValueError`` – so the first page is shown instead of a 500 from an
+    OFFSET the database cannot take."""
+    number = int(value)
+    if not 1 <= number <= 2**31 - 1:
+        raise ValueError(value)
+    return number

@@ -53,3 +53,10 @@ def test_the_largest_id_the_columns_hold_is_an_id_not_found(app, client, create_
     # Within the range the routes answer as before (the view decides).
     assert client.get("/meetings/1").status_code == 404
     assert app.url_map.bind("localhost").match(f"/meetings/{INT_MAX}")[1] == {"meeting_id": INT_MAX}
+
+
+@pytest.mark.parametrize("page", ["2147483648", "99999999999999999999999", "0", "-1"])
+def test_a_page_number_out_of_range_shows_the_first_page(client, create_coordinator, page):
+    sign_in(client, create_coordinator("NIK").email)
+    for path in ("/coordinator/outbox", "/coordinator/audit", "/coordinator/overview"):
+        assert client.get(f"{path}?page={page}").status_code == 200, path

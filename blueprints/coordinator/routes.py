@@ -19,6 +19,7 @@ from blueprints.coordinator.forms import (
     TeamsChannelForm,
 )
 from blueprints.util import coordinated_network_or_403, coordinated_networks, coordinator_required, wants_fragment
+from blueprints.validators import page_number
 from extensions import db
 from models import (
     AuditEntry,
@@ -55,7 +56,8 @@ def outbox():
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
     if form.validate() and form.status.data:
         query = query.where(OutboxMessage.status == form.status.data)
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE,
+                       error_out=False)
     return render_template("coordinator/outbox.html", form=form, page=page)
 
 
@@ -110,7 +112,8 @@ def audit_log():
             search.q.errors.append(_("No member in the audit log matches what you searched for."))
     if form.member.data and not form.member.errors:
         query = query.where(AuditEntry.member_id == form.member.data)
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE,
+                       error_out=False)
     return render_template("coordinator/audit.html", form=form, search=search, found=found, page=page), \
         422 if search.errors else 200
 
@@ -210,7 +213,8 @@ def overview():
     query = overview_model.organisations(
         network, county=form.county.data or None, text=form.q.data, sort=form.sort.data, descending=form.desc.data == "1"
     )
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE,
+                       error_out=False)
     figures = overview_model.figures(network)
     context = {
         "form": form,
