@@ -1,9 +1,10 @@
-"""Helpers the blueprints share: safe redirects, fragments, access checks."""
+"""Helpers the blueprints share: safe redirects, fragments, the networks a coordinator works in.
 
-from functools import wraps
+Who may do what is ``models/policy.py``: a view calls ``require(action, obj)`` after loading."""
+
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, render_template, request, session, url_for
+from flask import render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -54,14 +55,6 @@ def network_or_404(code):
     return db.one_or_404(select(Network).filter_by(code=code))
 
 
-def coordinated_network_or_403(code):
-    """The network ``code`` names, if the signed-in user coordinates it."""
-    network = network_or_404(code)
-    if not current_user.coordinates(network):
-        abort(403)
-    return network
-
-
 def coordinated_networks():
     """The networks the signed-in user coordinates, in their fixed order."""
     from models import Network
@@ -78,16 +71,3 @@ def token_error(error, retry=None):
     """The page for a link that does not work: why, that nothing changed, where to get a new one."""
     return render_template("auth/token_error.html", error=error, retry=retry), 400
 
-
-def coordinator_required(view):
-    """Signed in and coordinator of at least one network; the view narrows to its networks."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return current_app.login_manager.unauthorized()
-        if not current_user.is_coordinator:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped

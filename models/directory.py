@@ -15,11 +15,6 @@ from models.network import Network
 from models.organisation import Organisation, OrganisationKind, fold
 
 
-def may_use(member):
-    """Active members and coordinators see the directory."""
-    return member.is_coordinator or bool(member.active_network_ids)
-
-
 def _matching(viewer, text):
     """Who the directory lists for ``viewer``: active members whose name, organisation or
     organisation's county contains ``text``.

@@ -124,10 +124,6 @@ class NewsInput(db.Model):
     def addressed_to(self):
         return self.network.code if self.network else _l("All three networks")
 
-    def handled_by(self, member):
-        """Coordinators of its network handle input; input for all three, any coordinator."""
-        return member.is_coordinator if self.network_id is None else member.coordinates(self.network)
-
     @property
     def may_edit(self):
         """The coordinator may edit it until it is declined or its issue is sent."""
@@ -361,12 +357,6 @@ def archive_for(member):
         query = query.where(Newsletter.networks.any(Network.id.in_(member.active_network_ids)))
     return db.session.scalars(query.options(selectinload(Newsletter.networks))
                               .order_by(Newsletter.sent_at.desc())).all()
-
-
-def readable_by(newsletter, member):
-    if member.is_coordinator:
-        return newsletter.sent_at is not None or newsletter.managed_by(member)
-    return newsletter.sent_at is not None and bool({n.id for n in newsletter.networks} & member.active_network_ids)
 
 
 # -- unsubscribing ----------------------------------------------------------------------------

@@ -101,6 +101,6 @@ def test_a_member_cannot_leave_for_someone_else(client, create_member, municipal
     member, other = create_member(municipality("4601")), create_member(municipality("4601"))
     sign_in(client, member.email)
     response = post(client, f"/me/memberships/{other.memberships[0].id}/leave", page="/me/")
-    assert response.status_code == 404
+    assert response.status_code == 403
     db.session.expire_all()
     assert other.memberships[0].status == MembershipStatus.ACTIVE

@@ -67,7 +67,7 @@ def test_a_request_reaches_the_networks_members_who_answer_and_are_listed_and_ex
     for who in ("nonemi", "lapsed"):
         other = app.test_client()
         sign_in(other, people[who].email)
-        assert other.get(page).status_code == 404
+        assert other.get(page).status_code == 403
     assert db.session.scalar(select(db.func.count()).select_from(AdviceAnswer)) == 1
 
     listing = client.get(f"/advice/{request.id}/answers").get_data(as_text=True)

@@ -41,7 +41,7 @@ def test_the_coordinator_sees_pending_anchorings_of_their_networks_only(client, 
     page = client.get("/anchoring/pending").get_data(as_text=True)
     assert nik.name in page and nonemi.name not in page
     response = post(client, f"/anchoring/{nonemi.pending_anchoring.id}/record", {"reason": "telefon"}, page="/anchoring/pending")
-    assert response.status_code == 404
+    assert response.status_code == 403
 
 
 def test_the_coordinator_records_an_anchoring_with_a_reason(client, create_member, create_coordinator, municipality, deliver, mail_outbox):

@@ -1,288 +1,615 @@
-"""Every route × every role: who may do what is checked on the server.
+"""The authorisation matrix: every (endpoint, method) of the URL map × every persona, the expected
+outcome read from the policy table (``models/policy.py``), each cell asserting the effect.
 
-The table lists every endpoint of the URL map; a new route without a row fails
-``test_every_route_is_in_the_table``.  ``login`` means a redirect to sign-in.
+``MATRIX`` maps each (endpoint, method) to the policy action the view asks for, a URL in the
+world below, the kind of scope its object has (``none``, ``network``: NIK; ``place``: Bergen in
+NIK), the persona that owns the object, and a valid form.  ``PERSONA_ROLES`` says which policy
+roles each persona holds towards each kind of scope (checked against ``policy.roles_of`` in
+``test_the_personas_hold_the_roles_the_matrix_says``).  A cell is then:
+
+- allowed (``POLICY[action]`` admits the persona's roles): the success status; a GET changes no
+  row; the first allowed POST with ``changes`` changes some row;
+- refused: the sign-in page for the anonymous, 403 for anyone signed in, and no row of any
+  table changed (every table of the metadata, dumped before and after).
+
+A route or method of the URL map without a row, an action without a rule, or a persona without
+roles fails ``test_every_route_method_and_persona_is_in_the_matrix``.
 """
 
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
 from extensions import db
-from models import Organisation, outbox, tokens
-from tests.conftest import csrf_token_from, sign_in
+from models import Organisation, outbox, policy, tokens
+from models.policy import (ACTIVE, ANONYMOUS, COORDINATOR, COORDINATOR_ELSEWHERE, LAPSED, LEFT, MAIN_CONTACT,
+                           MAIN_CONTACT_ELSEWHERE, OBSERVER, OWNER, PENDING_ANCHORING, POLICY, SIGNED_IN)
+from tests.conftest import PASSWORD, csrf_token_from, sign_in
 
-ROLES = (
+# The personas, each a real account in the world (Bergen and Oslo are municipalities in NIK; FHI an
+# observer organisation in NIK; the coordinators are of the Directorate).
+ROLES = PERSONAS = (
     "anonymous",
-    "member",  # of Bergen, in NIK
-    "member_elsewhere",  # of Oslo
-    "main_contact",  # of Bergen
-    "main_contact_elsewhere",  # of Oslo
+    "pending_verification",  # of Bergen, address not confirmed: cannot sign in
+    "pending_anchoring",  # of Bergen, line manager not asked yet confirmed
+    "member",  # of Bergen, active in NIK
+    "lapsed",  # of Bergen, lapsed in NIK
+    "left",  # of Bergen, left NIK
+    "observer",  # of FHI, active in NIK
+    "owner",  # of Bergen, active in NIK: the hand-over's recipient, the proposal's and input's author, …
+    "member_elsewhere",  # of Oslo, active in NIK
+    "main_contact",  # of Bergen in NIK
+    "main_contact_elsewhere",  # of Oslo in NIK
     "coordinator_elsewhere",  # of NIFS and NONEMI, not NIK
     "coordinator",  # of NIK
 )
-# Roles that are not coordinators of any network.
-COORDINATED = {"member": 403, "member_elsewhere": 403, "main_contact": 403, "main_contact_elsewhere": 403}
-OUTSIDERS = {"member_elsewhere": 403, "main_contact_elsewhere": 403, "coordinator_elsewhere": 403}
-BAD_TOKEN = "not-a-valid-token"
+CANNOT_SIGN_IN = {"anonymous", "pending_verification"}
 
-# endpoint: (method, url (formatted with the ids below), {role: expected}, default for other roles)
-TABLE = {
-    "public.index": ("GET", "/", {}, 200),
-    "public.set_language": ("POST", "/language", {}, 303),
-    "organisations.index": ("GET", "/organisations/", {}, 200),
-    "public.privacy": ("GET", "/privacy", {}, 200),
-    "public.accessibility": ("GET", "/accessibility", {}, 200),
-    "auth.sign_in": ("GET", "/sign-in", {"anonymous": 200}, 302),
-    "auth.sign_out": ("POST", "/sign-out", {}, 303),
-    "auth.forgot_password": ("GET", "/reset-password", {}, 200),
-    "auth.reset_password": ("GET", f"/reset-password/{BAD_TOKEN}", {}, 400),
-    "auth.verify_email": ("GET", f"/verify/{BAD_TOKEN}", {}, 400),
-    "auth.resend_verification": ("GET", "/verify", {}, 200),
-    "registration.register_page": ("GET", "/register/", {"anonymous": 200}, 302),
-    "registration.check_field": ("POST", "/register/check/name", {}, 200),
-    "registration.organisation_choices": ("GET", "/register/organisations?organisation_query=Bergen", {}, 200),
-    "registration.sent": ("GET", "/register/sent?email=a@b.no", {}, 200),
-    "anchorings.decide": ("GET", f"/anchoring/{BAD_TOKEN}", {}, 400),
-    "anchorings.pending": ("GET", "/anchoring/pending", {"anonymous": "login", **COORDINATED}, 200),
-    "anchorings.record": (
-        "POST", "/anchoring/{anchoring}/record",
-        {"anonymous": "login", "coordinator_elsewhere": 404, "coordinator": 422}, 403,
-    ),
-    "account.index": ("GET", "/me/", {"anonymous": "login"}, 200),
-    "account.edit": ("GET", "/me/edit", {"anonymous": "login"}, 200),
-    "account.leave": ("POST", "/me/memberships/{others_membership}/leave", {"anonymous": "login"}, 404),
-    "account.ask_again": ("POST", "/me/anchoring/ask-again", {"anonymous": "login"}, 303),
-    "account.export": ("GET", "/me/export.json", {"anonymous": "login"}, 200),
-    "account.delete": ("GET", "/me/delete", {"anonymous": "login"}, 200),
-    "account.change_email": ("GET", "/me/email", {"anonymous": "login"}, 200),
-    "account.confirm_email": ("GET", f"/me/email/{BAD_TOKEN}", {}, 400),
-    "coordinator.index": ("GET", "/coordinator/", {"anonymous": "login", **COORDINATED}, 200),
-    "coordinator.outbox": ("GET", "/coordinator/outbox", {"anonymous": "login", **COORDINATED}, 200),
-    "coordinator.retry": ("POST", "/coordinator/outbox/{message}/retry", {"anonymous": "login", **COORDINATED}, 303),
-    "coordinator.audit_log": ("GET", "/coordinator/audit", {"anonymous": "login", **COORDINATED}, 200),
-    "coordinator.coordinators": ("GET", "/coordinator/coordinators", {"anonymous": "login", **COORDINATED}, 200),
-    "organisations.manage": ("GET", "/organisations/manage", {"anonymous": "login", **COORDINATED}, 200),
-    "organisations.edit": ("GET", "/organisations/{observer}/edit", {"anonymous": "login", **COORDINATED}, 200),
-    "organisations.set_active": (
-        "POST", "/organisations/{observer}/reactivate", {"anonymous": "login", **COORDINATED}, 303,
-    ),
-    "meetings.year_plan": ("GET", "/meetings/plan/NIK/2027", {"anonymous": "login", "coordinator_elsewhere": 403}, 200),
-    "meetings.new": ("GET", "/meetings/new", {"anonymous": "login", **COORDINATED}, 200),
-    "meetings.show": ("GET", "/meetings/{meeting}", {"anonymous": "login", "coordinator_elsewhere": 403}, 200),
-    "meetings.calendar_file": ("GET", "/meetings/{meeting}.ics", {"anonymous": "login", "coordinator_elsewhere": 403}, 200),
-    "meetings.sign_up": ("POST", "/meetings/{meeting}/signup", {"anonymous": "login", "coordinator_elsewhere": 403}, 303),
-    "meetings.withdraw": ("POST", "/meetings/{meeting}/withdraw", {"anonymous": "login", "coordinator_elsewhere": 403}, 303),
-    "meetings.cancel": ("POST", "/meetings/{other_meeting}/cancel", {"anonymous": "login", "coordinator": 303}, 403),
-    "meetings.attendance": ("POST", "/meetings/{meeting}/attendance", {"anonymous": "login", "coordinator": 303}, 403),
-    "meetings.minutes": ("POST", "/meetings/{meeting}/minutes", {"anonymous": "login", "coordinator": 303}, 403),
-    "meetings.acknowledge": ("GET", f"/meetings/received/{BAD_TOKEN}", {}, 400),
-    "meetings.acknowledgements": ("GET", "/meetings/{other_meeting}/acknowledgements", {"anonymous": "login", "coordinator": 200}, 403),
-    "meetings.remind_unacknowledged": (
-        "POST", "/meetings/{other_meeting}/acknowledgements/remind", {"anonymous": "login", "coordinator": 303}, 403,
-    ),
-    "topics.propose": ("POST", "/meetings/plan/NIK/topics", {"anonymous": "login", "coordinator_elsewhere": 403}, 303),
-    "topics.support": ("POST", "/meetings/topics/{proposal}/support", {"anonymous": "login", "coordinator_elsewhere": 403}, 303),
-    "topics.decide": (
-        "POST", "/meetings/topics/{proposal}/decline", {"anonymous": "login", "coordinator": 303}, 403,
-    ),
-    "meetings.edit": ("GET", "/meetings/{meeting}/edit", {"anonymous": "login", "coordinator": 200}, 403),
-    "meetings.calendar_feed": ("GET", f"/meetings/calendar/{BAD_TOKEN}.ics", {}, 400),
-    "coordinator.overview": ("GET", "/coordinator/overview?network=NIK", {"anonymous": "login", **COORDINATED}, 200),
-    "coordinator.export": ("GET", "/coordinator/overview/members.xlsx?network=NIK", {"anonymous": "login", **COORDINATED}, 200),
-    "coordinator.change_requests": ("GET", "/coordinator/change-requests", {"anonymous": "login", **COORDINATED}, 200),
-    "coordinator.decide_change": (
-        "POST", "/coordinator/change-requests/{change}/apply",
-        {"anonymous": "login", **COORDINATED, "coordinator_elsewhere": 404}, 303,
-    ),
-    "reviews.index": ("GET", "/reviews/NIK/", {"anonymous": "login", "coordinator": 200}, 403),
-    "reviews.new": ("GET", "/reviews/NIK/new", {"anonymous": "login", "coordinator": 200}, 403),
-    "reviews.cycle": ("GET", "/reviews/cycle/{review}", {"anonymous": "login", "coordinator": 200}, 403),
-    "reviews.report": ("GET", "/reviews/cycle/{review}/report", {"anonymous": "login", "coordinator": 200}, 403),
-    "reviews.export": ("GET", "/reviews/cycle/{review}/export.csv", {"anonymous": "login", "coordinator": 200}, 403),
-    "reviews.close": ("GET", "/reviews/cycle/{review}/close", {"anonymous": "login", "coordinator": 200}, 403),
-    "reviews.restore": ("POST", "/reviews/response/{response}/restore", {"anonymous": "login", "coordinator": 303}, 403),
-    "reviews.answer": ("GET", f"/reviews/answer/{BAD_TOKEN}", {}, 400),
-    "reviews.take_me_back": ("POST", "/reviews/mine/{response}/restore", {"anonymous": "login"}, 404),
-    "reviews.mandate": ("GET", "/mandate/NIK", {}, 200),
-    "reviews.new_mandate": ("GET", "/mandate/NIK/new", {"anonymous": "login", "coordinator": 200}, 403),
-    "coordinator.teams": ("GET", "/coordinator/teams/NIK", {"anonymous": "login", "coordinator": 200}, 403),
-    "coordinator.teams_addresses": (
-        "GET", "/coordinator/teams/NIK/to-invite.txt", {"anonymous": "login", "coordinator": 200}, 403,
-    ),
-    "coordinator.teams_mark": ("POST", "/coordinator/teams/NIK/invited", {"anonymous": "login", "coordinator": 303}, 403),
-    "coordinator.teams_channel": ("POST", "/coordinator/teams/NIK/channel", {"anonymous": "login", "coordinator": 303}, 403),
-    "account.newsletter": ("POST", "/me/newsletter", {"anonymous": "login"}, 303),
-    "newsletters.submit_input": ("GET", "/newsletter/input", {"anonymous": "login"}, 200),
-    "newsletters.archive": ("GET", "/newsletter/", {"anonymous": "login"}, 200),
-    # A draft is seen only by the coordinator who manages it; sent issues by their networks' members.
-    "newsletters.show": ("GET", "/newsletter/{newsletter}", {"anonymous": "login", "coordinator": 200}, 404),
-    "newsletters.queue": ("GET", "/newsletter/queue", {"anonymous": "login", **COORDINATED}, 200),
-    "newsletters.edit_input": (
-        "GET", "/newsletter/input/{news_input}/edit", {"anonymous": "login", "coordinator": 200}, 403,
-    ),
-    "newsletters.include": (
-        "POST", "/newsletter/input/{news_input}/include", {"anonymous": "login", "coordinator": 303}, 403,
-    ),
-    "newsletters.decline": (
-        "POST", "/newsletter/input/{news_input}/decline", {"anonymous": "login", "coordinator": 303}, 403,
-    ),
-    "newsletters.withdraw": (
-        "POST", "/newsletter/input/{news_input}/withdraw", {"anonymous": "login", "coordinator": 303}, 403,
-    ),
-    "newsletters.new": ("GET", "/newsletter/new", {"anonymous": "login", **COORDINATED}, 200),
-    "newsletters.edit": ("GET", "/newsletter/{newsletter}/edit", {"anonymous": "login", "coordinator": 200}, 403),
-    "newsletters.send_test": ("POST", "/newsletter/{newsletter}/test", {"anonymous": "login", "coordinator": 303}, 403),
-    "newsletters.send": ("POST", "/newsletter/{newsletter}/send", {"anonymous": "login", "coordinator": 303}, 403),
-    "newsletters.unsubscribe": ("GET", f"/newsletter/unsubscribe/{BAD_TOKEN}", {}, 400),
-    "advice.index": ("GET", "/advice/", {"anonymous": "login"}, 200),
-    "advice.new": ("GET", "/advice/new", {"anonymous": "login", **COORDINATED}, 200),
-    # Asked: the active members of NIK; the coordinator manages it; a coordinator of other networks is neither.
-    "advice.show": ("GET", "/advice/{advice}", {"anonymous": "login", "coordinator_elsewhere": 404}, 200),
-    "advice.answers": ("GET", "/advice/{advice}/answers", {"anonymous": "login", "coordinator": 200}, 403),
-    "advice.export": ("GET", "/advice/{advice}/answers.csv", {"anonymous": "login", "coordinator": 200}, 403),
-    "public.network": ("GET", "/networks/NIK", {}, 200),
-    "directory.index": ("GET", "/directory/", {"anonymous": "login"}, 200),
-    "directory.visibility": ("POST", "/directory/visibility", {"anonymous": "login"}, 303),
-    "municipalities.mine": ("GET", "/municipality/", {"anonymous": "login"}, 302),
-    "municipalities.show": ("GET", "/municipality/{bergen}", {"anonymous": "login", **OUTSIDERS}, 200),
-    "municipalities.report": ("GET", "/municipality/{bergen}/NIK/report", {"anonymous": "login", **OUTSIDERS}, 200),
-    "municipalities.claim": (
-        "POST", "/municipality/{bergen}/NIK/claim", {"anonymous": "login", **OUTSIDERS, "coordinator": 403}, 303,
-    ),
-    "municipalities.handover": (
-        "POST", "/municipality/{bergen}/NIK/handover", {"anonymous": "login", "main_contact": 303}, 403,
-    ),
-    "municipalities.answer_handover": ("POST", "/municipality/handovers/{handover}/decline", {"anonymous": "login"}, 403),
-    "municipalities.invite": (
-        "POST", "/municipality/{bergen}/NIK/invite", {"anonymous": "login", "main_contact": 303, "coordinator": 303}, 403,
-    ),
-    "municipalities.assign": (
-        "POST", "/municipality/{bergen}/NIK/assign/{others_membership}", {"anonymous": "login", "coordinator": 303}, 403,
-    ),
-    "municipalities.remove": ("POST", "/municipality/{bergen}/NIK/remove", {"anonymous": "login", "coordinator": 303}, 403),
+
+def _roles(everywhere, network=None, place=None):
+    network = everywhere if network is None else network
+    return {"none": set(everywhere), "network": set(network), "place": set(place if place is not None else network)}
+
+
+PERSONA_ROLES = {
+    "anonymous": _roles({ANONYMOUS}),
+    "pending_verification": _roles({ANONYMOUS}),
+    "pending_anchoring": _roles({SIGNED_IN, PENDING_ANCHORING}),
+    "member": _roles({SIGNED_IN, ACTIVE}),
+    "lapsed": _roles({SIGNED_IN, LAPSED}),
+    "left": _roles({SIGNED_IN, LEFT}),
+    "observer": _roles({SIGNED_IN, ACTIVE, OBSERVER}, place={SIGNED_IN}),
+    "owner": _roles({SIGNED_IN, ACTIVE}),
+    "member_elsewhere": _roles({SIGNED_IN, ACTIVE}, place={SIGNED_IN}),
+    "main_contact": _roles({SIGNED_IN, ACTIVE, MAIN_CONTACT}),
+    "main_contact_elsewhere": _roles({SIGNED_IN, ACTIVE, MAIN_CONTACT}, place={SIGNED_IN, MAIN_CONTACT_ELSEWHERE}),
+    "coordinator_elsewhere": _roles({SIGNED_IN, COORDINATOR}, network={SIGNED_IN, COORDINATOR_ELSEWHERE}),
+    "coordinator": _roles({SIGNED_IN, COORDINATOR}),
+}
+# Who goes first among those allowed in a world of its own: the one the action is made for.
+ALLOWED_ORDER = ("coordinator", "main_contact", "owner", "member", "observer", "member_elsewhere",
+                 "main_contact_elsewhere", "coordinator_elsewhere", "pending_anchoring", "lapsed", "left",
+                 "pending_verification", "anonymous")
+BAD_TOKEN = "not-a-valid-token"
+# Rules a page asks for a part of itself (each with a test of its own below).
+INSIDE_PAGES = {"municipality.colleagues", "newsletter.read"}
+ANY = None  # an allowed answer: anything but a refusal or a server error
+
+
+class Row(NamedTuple):
+    action: str
+    url: str
+    kind: str = "none"  # the object's scope: none, network (NIK), place (Bergen in NIK)
+    owner: str | None = None  # the persona the object belongs to
+    data: dict | None = None  # a valid form (POST)
+    ok: object = 200  # the status an allowed request gets (a tuple: any of them; ANY: any non-refusal)
+    changes: bool = False  # an allowed POST (the first) must change some row
+    first: str | None = None  # the allowed persona to go first, if not the first of ALLOWED_ORDER
+
+
+def GET(action, url, kind="none", ok=200, owner=None):
+    return Row(action, url, kind, owner, None, ok)
+
+
+def POST(action, url, kind="none", data=None, ok=303, changes=True, owner=None, first=None):
+    return Row(action, url, kind, owner, data or {}, ok, changes, first)
+
+
+SOON = (datetime.now(UTC) + timedelta(days=10)).date()
+LATER = SOON + timedelta(days=21)
+
+MATRIX = {
+    # -- public pages and forms whose token is the permission -----------------------------------------------
+    ("public.index", "GET"): GET("public.read", "/"),
+    ("public.privacy", "GET"): GET("public.read", "/privacy"),
+    ("public.accessibility", "GET"): GET("public.read", "/accessibility"),
+    ("public.network", "GET"): GET("public.read", "/networks/NIK"),
+    ("public.set_language", "POST"): POST("public.read", "/language", data={"locale": "en"}, changes=False),
+    ("organisations.index", "GET"): GET("public.read", "/organisations/"),
+    ("reviews.mandate", "GET"): GET("mandate.read", "/mandate/NIK"),
+    ("auth.sign_in", "GET"): GET("public.sign_in", "/sign-in", ok=(200, 302)),
+    ("auth.sign_in", "POST"): POST("public.sign_in", "/sign-in", ok=ANY, changes=False),
+    ("auth.sign_out", "POST"): POST("public.sign_in", "/sign-out", changes=False),
+    ("auth.forgot_password", "GET"): GET("public.sign_in", "/reset-password"),
+    ("auth.forgot_password", "POST"): POST("public.sign_in", "/reset-password", ok=ANY, changes=False),
+    ("auth.reset_password", "GET"): GET("public.token_link", f"/reset-password/{BAD_TOKEN}", ok=400),
+    ("auth.reset_password", "POST"): POST("public.token_link", f"/reset-password/{BAD_TOKEN}", ok=400,
+                                          changes=False),
+    ("auth.verify_email", "GET"): GET("public.token_link", f"/verify/{BAD_TOKEN}", ok=400),
+    ("auth.verify_email", "POST"): POST("public.token_link", f"/verify/{BAD_TOKEN}", ok=400, changes=False),
+    ("auth.resend_verification", "GET"): GET("public.sign_in", "/verify"),
+    ("auth.resend_verification", "POST"): POST("public.sign_in", "/verify", ok=ANY, changes=False),
+    ("registration.register_page", "GET"): GET("public.register", "/register/", ok=(200, 302)),
+    ("registration.register_page", "POST"): POST("public.register", "/register/", ok=ANY, changes=False),
+    ("registration.check_field", "POST"): POST("public.register", "/register/check/name", ok=200, changes=False),
+    ("registration.organisation_choices", "GET"): GET("public.register", "/register/organisations?organisation_query=Bergen"),
+    ("registration.sent", "GET"): GET("public.register", "/register/sent"),
+    ("anchorings.decide", "GET"): GET("public.token_link", f"/anchoring/{BAD_TOKEN}", ok=400),
+    ("anchorings.decide", "POST"): POST("public.token_link", f"/anchoring/{BAD_TOKEN}", ok=400, changes=False),
+    ("account.confirm_email", "GET"): GET("public.token_link", f"/me/email/{BAD_TOKEN}", ok=400),
+    ("account.confirm_email", "POST"): POST("public.token_link", f"/me/email/{BAD_TOKEN}", ok=400, changes=False),
+    ("meetings.acknowledge", "GET"): GET("public.token_link", f"/meetings/received/{BAD_TOKEN}", ok=400),
+    ("meetings.acknowledge", "POST"): POST("public.token_link", f"/meetings/received/{BAD_TOKEN}", ok=400,
+                                           changes=False),
+    ("meetings.calendar_feed", "GET"): GET("public.token_link", f"/meetings/calendar/{BAD_TOKEN}.ics", ok=400),
+    ("newsletters.unsubscribe", "GET"): GET("public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}", ok=400),
+    ("newsletters.unsubscribe", "POST"): POST("public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}", ok=400,
+                                              changes=False),
+    ("reviews.answer", "GET"): GET("public.token_link", f"/reviews/answer/{BAD_TOKEN}", ok=400),
+    ("reviews.answer", "POST"): POST("public.token_link", f"/reviews/answer/{BAD_TOKEN}", ok=400, changes=False),
+    # -- the account ----------------------------------------------------------------------------------------
+    ("account.index", "GET"): GET("account.own", "/me/"),
+    ("account.edit", "GET"): GET("account.own", "/me/edit"),
+    ("account.edit", "POST"): POST("account.own", "/me/edit", data={
+        "name": "Nytt Navn", "job_title": "Rådgiver", "unit": "Helse", "phone": "+47 22 00 00 00",
+        "manager_name": "Leder Ny", "manager_email": "leder.ny@kommune.example"}),
+    ("account.newsletter", "POST"): POST("account.own", "/me/newsletter", data={"subscribe": "no"}),
+    ("account.leave", "POST"): POST("membership.leave", "/me/memberships/{owners_membership}/leave", "place",
+                                    owner="owner", data={"reason": "Ny jobb"}),
+    ("account.ask_again", "POST"): POST("anchoring.ask_again", "/me/anchoring/ask-again", changes=False),
+    ("account.export", "GET"): GET("account.own", "/me/export.json"),
+    ("account.delete", "GET"): GET("account.own", "/me/delete"),
+    ("account.delete", "POST"): POST("account.own", "/me/delete", data={"password": PASSWORD}, ok=ANY, changes=False),
+    ("account.change_email", "GET"): GET("account.own", "/me/email"),
+    ("account.change_email", "POST"): POST("account.own", "/me/email", data={
+        "new_email": "ny.adresse@kommune.example", "password": PASSWORD}, ok=ANY, changes=False),
+    ("directory.index", "GET"): GET("directory.read", "/directory/"),
+    ("directory.visibility", "POST"): POST("account.own", "/directory/visibility", data={"hidden": "yes"}),
+    ("reviews.take_me_back", "POST"): POST("review.take_back", "/reviews/mine/{response}/restore", "network",
+                                           owner="owner", changes=False),
+    # -- the municipality page ----------------------------------------------------------------------------
+    ("municipalities.mine", "GET"): GET("account.own", "/municipality/", ok=302),
+    ("municipalities.show", "GET"): GET("municipality.read", "/municipality/{bergen}", "place"),
+    ("municipalities.report", "GET"): GET("change.report", "/municipality/{bergen}/NIK/report", "place"),
+    ("municipalities.report", "POST"): POST("change.report", "/municipality/{bergen}/NIK/report", "place", data={
+        "action": "add", "email": "ny.kollega@4601.kommune.example", "name": "Ny Kollega"}),
+    ("municipalities.claim", "POST"): POST("main_contact.claim", "/municipality/{bergen}/NIK/claim", "place",
+                                           changes=False),  # Bergen has a main contact: refused by the state
+    ("municipalities.handover", "POST"): POST("main_contact.offer", "/municipality/{bergen}/NIK/handover", "place",
+                                              data={"colleague": "{members_membership}"}),
+    ("municipalities.answer_handover", "POST"): POST("main_contact.answer", "/municipality/handovers/{handover}/decline",
+                                                     "place", owner="owner"),
+    ("municipalities.invite", "POST"): POST("main_contact.invite", "/municipality/{bergen}/NIK/invite", "place",
+                                            data={"email": "invitert@4601.kommune.example"}),
+    ("municipalities.assign", "POST"): POST("main_contact.assign", "/municipality/{bergen}/NIK/assign/{owners_membership}",
+                                            "place"),
+    ("municipalities.remove", "POST"): POST("main_contact.remove", "/municipality/{bergen}/NIK/remove", "place",
+                                            data={"membership": "{main_contacts_membership}"}),
+    # -- meetings and topics --------------------------------------------------------------------------------
+    ("meetings.year_plan", "GET"): GET("plan.read", "/meetings/plan/NIK/2027", "network"),
+    ("meetings.new", "GET"): GET("meeting.plan", "/meetings/new"),
+    ("meetings.new", "POST"): POST("meeting.plan", "/meetings/new", data={
+        "kind": "professional_meeting", "networks": "NIK", "title": "Nytt fagmøte", "format": "digital",
+        "date": SOON.isoformat(), "start": "10:00", "end": "11:00"}),
+    ("meetings.show", "GET"): GET("meeting.read", "/meetings/{meeting}", "network"),
+    ("meetings.calendar_file", "GET"): GET("meeting.read", "/meetings/{meeting}.ics", "network"),
+    ("meetings.sign_up", "POST"): POST("meeting.sign_up", "/meetings/{meeting}/signup", "network", first="member"),
+    ("meetings.withdraw", "POST"): POST("meeting.sign_up", "/meetings/{meeting}/withdraw", "network"),
+    ("meetings.edit", "GET"): GET("meeting.edit", "/meetings/{meeting}/edit", "network"),
+    ("meetings.edit", "POST"): POST("meeting.edit", "/meetings/{meeting}/edit", "network", data={
+        "title": "Fagmøte, endret", "format": "digital", "date": SOON.isoformat(), "start": "12:00", "end": "13:00",
+        "version": "{meeting_version}"}),
+    ("meetings.cancel", "POST"): POST("meeting.cancel", "/meetings/{meeting}/cancel", "network"),
+    ("meetings.attendance", "POST"): POST("meeting.attendance", "/meetings/{meeting}/attendance", "network",
+                                          changes=False),  # a meeting ahead: refused by the state
+    ("meetings.minutes", "POST"): POST("meeting.minutes", "/meetings/{meeting}/minutes", "network",
+                                       data={"minutes": "Referat"}, changes=False),  # likewise
+    ("meetings.acknowledgements", "GET"): GET("call_in.follow", "/meetings/{call_in}/acknowledgements", "network"),
+    ("meetings.remind_unacknowledged", "POST"): POST("call_in.remind", "/meetings/{call_in}/acknowledgements/remind",
+                                                     "network"),
+    ("topics.propose", "POST"): POST("topic.propose", "/meetings/plan/NIK/topics", "network", data={
+        "title": "Nytt tema", "meeting_kind": "professional_meeting"}),
+    ("topics.support", "POST"): POST("topic.support", "/meetings/topics/{proposal}/support", "network", owner="owner"),
+    ("topics.decide", "POST"): POST("topic.decide", "/meetings/topics/{proposal}/decline", "network", owner="owner",
+                                    data={"reason": "Ikke i år"}),
+    # -- coordinators -----------------------------------------------------------------------------------
+    ("coordinator.index", "GET"): GET("coordinator.home", "/coordinator/"),
+    ("coordinator.outbox", "GET"): GET("outbox.read", "/coordinator/outbox"),
+    ("coordinator.retry", "POST"): POST("outbox.retry", "/coordinator/outbox/{message}/retry", "network"),
+    ("coordinator.audit_log", "GET"): GET("audit.read", "/coordinator/audit"),
+    ("coordinator.audit_log", "POST"): POST("audit.read", "/coordinator/audit", data={"q": "Deltaker"},
+                                            ok=(200, 303, 422), changes=False),
+    ("coordinator.coordinators", "GET"): GET("coordinator.appoint", "/coordinator/coordinators"),
+    ("coordinator.coordinators", "POST"): POST("coordinator.appoint", "/coordinator/coordinators", data={
+        "email": "ny.koordinator@helsedir.example", "name": "Ny Koordinator", "network": "NIK"}),
+    ("coordinator.change_requests", "GET"): GET("change.decide", "/coordinator/change-requests"),
+    ("coordinator.decide_change", "POST"): POST("change.decide", "/coordinator/change-requests/{change}/reject",
+                                                "place", data={"note": "Feil adresse"}),
+    ("coordinator.overview", "GET"): GET("overview.read", "/coordinator/overview?network=NIK"),
+    ("coordinator.export", "GET"): GET("overview.read", "/coordinator/overview/members.xlsx?network=NIK"),
+    ("coordinator.teams", "GET"): GET("teams.manage", "/coordinator/teams/NIK", "network"),
+    ("coordinator.teams_addresses", "GET"): GET("teams.manage", "/coordinator/teams/NIK/to-invite.txt", "network"),
+    ("coordinator.teams_mark", "POST"): POST("teams.manage", "/coordinator/teams/NIK/invited", "network",
+                                             data={"membership": "{owners_membership}"}),
+    ("coordinator.teams_channel", "POST"): POST("teams.manage", "/coordinator/teams/NIK/channel", "network",
+                                                data={"url": ""}),
+    ("organisations.manage", "GET"): GET("organisation.manage", "/organisations/manage"),
+    ("organisations.manage", "POST"): POST("organisation.manage", "/organisations/manage", data={
+        "kind": "voluntary_organisation", "name": "Frivillig Forening"}),
+    ("organisations.edit", "GET"): GET("organisation.manage", "/organisations/{observer}/edit"),
+    ("organisations.edit", "POST"): POST("organisation.manage", "/organisations/{observer}/edit", data={
+        "kind": "observer", "name": "Folkehelseinstituttet, endret", "short_name": "FHI"}),
+    ("organisations.set_active", "POST"): POST("organisation.manage", "/organisations/{unused_organisation}/deactivate"),
+    ("anchorings.pending", "GET"): GET("anchoring.list", "/anchoring/pending"),
+    ("anchorings.record", "POST"): POST("anchoring.record", "/anchoring/{anchoring}/record", "place",
+                                        owner="pending_anchoring", data={"reason": "Bekreftet på telefon av leder"}),
+    # -- the yearly review and the mandate ----------------------------------------------------------------------
+    ("reviews.index", "GET"): GET("review.read", "/reviews/NIK/", "network"),
+    ("reviews.new", "GET"): GET("review.open", "/reviews/NIK/new", "network"),
+    ("reviews.new", "POST"): POST("review.open", "/reviews/NIK/new", "network", data={
+        "year": str(SOON.year), "deadline": LATER.isoformat(), "remind_on": SOON.isoformat()},
+        ok=(200, 422), changes=False),  # the preview; a second cycle in a year is the state's refusal
+    ("reviews.cycle", "GET"): GET("review.read", "/reviews/cycle/{review}", "network"),
+    ("reviews.report", "GET"): GET("review.read", "/reviews/cycle/{review}/report", "network"),
+    ("reviews.export", "GET"): GET("review.read", "/reviews/cycle/{review}/export.csv", "network"),
+    ("reviews.close", "GET"): GET("review.close", "/reviews/cycle/{review}/close", "network"),
+    ("reviews.close", "POST"): POST("review.close", "/reviews/cycle/{review}/close", "network"),
+    ("reviews.restore", "POST"): POST("review.restore", "/reviews/response/{response}/restore", "network",
+                                      owner="owner", changes=False),  # not lapsed: refused by the state
+    ("reviews.new_mandate", "GET"): GET("mandate.record", "/mandate/NIK/new", "network"),
+    ("reviews.new_mandate", "POST"): POST("mandate.record", "/mandate/NIK/new", "network", data={
+        "text": "Nettverket skal dele kunnskap.", "effective_on": SOON.isoformat()}),
+    # -- newsletters -------------------------------------------------------------------------------------
+    ("newsletters.submit_input", "GET"): GET("news_input.mine", "/newsletter/input"),
+    ("newsletters.submit_input", "POST"): POST("news_input.submit", "/newsletter/input", data={
+        "network": "NIK", "title": "Kurs i Bergen", "body": "Et kurs om helse."}),
+    ("newsletters.archive", "GET"): GET("newsletter.archive", "/newsletter/"),
+    ("newsletters.show", "GET"): GET("newsletter.preview", "/newsletter/{newsletter}", "network"),
+    ("newsletters.queue", "GET"): GET("newsletter.queue", "/newsletter/queue"),
+    ("newsletters.edit_input", "GET"): GET("news_input.handle", "/newsletter/input/{news_input}/edit", "network",
+                                           owner="owner"),
+    ("newsletters.edit_input", "POST"): POST("news_input.handle", "/newsletter/input/{news_input}/edit", "network",
+                                             owner="owner", data={"title": "Kurs, endret", "body": "Tekst."}),
+    ("newsletters.include", "POST"): POST("news_input.handle", "/newsletter/input/{news_input}/include", "network",
+                                          owner="owner", data={"newsletter": "{newsletter}"}),
+    ("newsletters.decline", "POST"): POST("news_input.handle", "/newsletter/input/{news_input}/decline", "network",
+                                          owner="owner", data={"note": "Passer ikke nå"}),
+    ("newsletters.withdraw", "POST"): POST("news_input.handle", "/newsletter/input/{news_input}/withdraw", "network",
+                                           owner="owner", changes=False),  # not included: refused by the state
+    ("newsletters.new", "GET"): GET("newsletter.compose", "/newsletter/new"),
+    ("newsletters.new", "POST"): POST("newsletter.compose", "/newsletter/new", data={
+        "title": "Nytt nummer", "body": "Hei", "networks": "NIK"}),
+    ("newsletters.edit", "GET"): GET("newsletter.edit", "/newsletter/{newsletter}/edit", "network"),
+    ("newsletters.edit", "POST"): POST("newsletter.edit", "/newsletter/{newsletter}/edit", "network", data={
+        "title": "Nytt fra NIK, endret", "body": "Hei igjen", "networks": "NIK"}),
+    ("newsletters.send_test", "POST"): POST("newsletter.send_test", "/newsletter/{newsletter}/test", "network"),
+    ("newsletters.send", "POST"): POST("newsletter.send", "/newsletter/{newsletter}/send", "network"),
+    # -- requests for advice ---------------------------------------------------------------------------------
+    ("advice.index", "GET"): GET("advice.list", "/advice/"),
+    ("advice.new", "GET"): GET("advice.post", "/advice/new"),
+    ("advice.new", "POST"): POST("advice.post", "/advice/new", data={
+        "title": "Høring", "body": "Les og svar", "networks": "NIK", "deadline": LATER.isoformat(),
+        "remind_on": SOON.isoformat()}),
+    ("advice.show", "GET"): GET("advice.read", "/advice/{advice}", "network"),
+    ("advice.show", "POST"): POST("advice.answer", "/advice/{advice}", "network", data={"body": "Mitt råd"}),
+    ("advice.answers", "GET"): GET("advice.answers", "/advice/{advice}/answers", "network"),
+    ("advice.export", "GET"): GET("advice.answers", "/advice/{advice}/answers.csv", "network"),
 }
 
 
-def test_every_route_is_in_the_table(app):
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
-    assert endpoints == set(TABLE)
+def roles_in(persona, row):
+    roles = set(PERSONA_ROLES[persona][row.kind])
+    if row.owner == persona:
+        roles.add(OWNER)
+    return roles
 
 
-@pytest.fixture
-def world(app, create_member, create_coordinator, municipality):
-    from models import ChangeRequest, Network, main_contact
+def allowed(persona, row):
+    return POLICY[row.action].admits(roles_in(persona, row))
+
+
+def expected(persona, row):
+    """What the persona gets: the row's success status, the sign-in page, or 403."""
+    if allowed(persona, row):
+        return row.ok
+    return "login" if persona in CANNOT_SIGN_IN else 403
+
+
+# The shape the fuzz test reads: endpoint → (method, url, {persona: expected}, default).
+TABLE = {}
+for (_endpoint, _method), _row in sorted(MATRIX.items(), key=lambda item: item[0][1] != "POST"):
+    if _endpoint not in TABLE:
+        TABLE[_endpoint] = (_method, _row.url, {p: expected(p, _row) for p in PERSONAS}, 403)
+
+
+# -- the world ------------------------------------------------------------------------------------------
+
+
+def build_world(create_member, create_coordinator, municipality):
+    """One of each object an action works on, and one account per persona, committed."""
+    from models import ChangeRequest, Network, OutboxStatus, ReviewResponse, TopicProposal, main_contact
+    from models import advice
+    from models import meeting as meetings
+    from models import newsletter as newsletters
+    from models import review as reviews
+    from models import signup as signups
 
     bergen, oslo = municipality("4601"), municipality("0301")
-    waiting = create_member(bergen, status="pending_anchoring")
-    anchoring = waiting.request_anchoring()
-    other = create_member(bergen)
-    trust = db.session.scalar(select(Organisation).filter_by(name="Helse Bergen HF"))
+    fhi = db.session.scalar(select(Organisation).filter_by(short_name="FHI"))
+    unused = Organisation.add_by_coordinator("voluntary_organisation", "Frivillig Hjelp", None)
+    nik = db.session.scalar(select(Network).filter_by(code="NIK"))
     people = {
+        "pending_verification": create_member(bergen, status="pending_email"),
+        "pending_anchoring": create_member(bergen, status="pending_anchoring"),
         "member": create_member(bergen),
+        "lapsed": create_member(bergen, status="lapsed"),
+        "left": create_member(bergen, status="left"),
+        "observer": create_member(fhi),
+        "owner": create_member(bergen),
         "member_elsewhere": create_member(oslo),
         "main_contact": create_member(bergen),
         "main_contact_elsewhere": create_member(oslo),
         "coordinator_elsewhere": create_coordinator("NIFS", "NONEMI"),
         "coordinator": create_coordinator("NIK"),
     }
+    anchoring = people["pending_anchoring"].request_anchoring()
     for role in ("main_contact", "main_contact_elsewhere"):
         people[role].memberships[0].make_main_contact()
     db.session.flush()
-    handover = main_contact.offer(people["main_contact"].memberships[0], other.memberships[0])
-    create_member(trust, networks=("NONEMI",))
-    nik = db.session.scalar(select(Network).filter_by(code="NIK"))
-    change = ChangeRequest(organisation=bergen, network=nik, action="remove", email=other.email,
+    owner = people["owner"]
+    handover = main_contact.offer(people["main_contact"].memberships[0], owner.memberships[0])
+    change = ChangeRequest(organisation=bergen, network=nik, action="remove", email=owner.email,
                            reported_by=people["member"])
     db.session.add(change)
-    from datetime import UTC, datetime, timedelta
-
-    from models import meeting as meetings
-
     soon = datetime.now(UTC) + timedelta(days=3)
-    nik_meeting = meetings.plan([nik], kind="professional_meeting", title="Fagmøte", format="digital",
-                                starts_at=soon, ends_at=soon + timedelta(hours=1))
-    other_meeting = meetings.plan([nik], kind="emergency", title="Beredskap", format="digital",
-                                  starts_at=soon, ends_at=soon + timedelta(hours=1))
-    from models import TopicProposal
-
-    proposal = TopicProposal(network=nik, proposed_by=other, title="Tema", meeting_kind="professional_meeting")
+    meeting = meetings.plan([nik], kind="professional_meeting", title="Fagmøte", format="digital",
+                            starts_at=soon, ends_at=soon + timedelta(hours=1))
+    call_in = meetings.plan([nik], kind="emergency", title="Beredskap", format="digital",
+                            starts_at=soon, ends_at=soon + timedelta(hours=1))
+    signups.sign_up(people["coordinator"], meeting)
+    proposal = TopicProposal(network=nik, proposed_by=owner, title="Tema", meeting_kind="professional_meeting")
     db.session.add(proposal)
-    message = outbox.queue("x@kommune.example", "Test", "reset_password", member=other, url="http://localhost/")
-    from models import ReviewResponse
-    from models import review as reviews
-
+    message = outbox.queue(owner.email, "Test", "reset_password", member=owner, url="http://localhost/")
+    message.status = OutboxStatus.FAILED
+    nik.teams_webhook_url = "https://example.webhook.office.com/webhookb2/nik"
     review = reviews.open_cycle(nik, soon.year, soon + timedelta(days=21), soon + timedelta(days=14))
-    from models import advice
-    from models import newsletter as newsletters
-
-    news_input = newsletters.submit(other, nik, "Kurs", "Et kurs i Bergen.")
+    news_input = newsletters.submit(owner, nik, "Kurs", "Et kurs i Bergen.")
     draft = newsletters.create("Nytt fra NIK", "Hei alle", [nik], by=people["coordinator"])
     request, _count = advice.post("Veileder", "Les og svar", None, [nik], soon + timedelta(days=21),
                                   soon + timedelta(days=14), by=people["coordinator"])
     db.session.commit()
-    response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=other.id))
-    ids = {"anchoring": anchoring.id, "others_membership": other.memberships[0].id, "message": message.id,
-           "bergen": bergen.id, "handover": handover.id, "change": change.id,
-           "observer": db.session.scalar(select(Organisation.id).filter_by(short_name="FHI")),
-           "meeting": nik_meeting.id, "other_meeting": other_meeting.id, "proposal": proposal.id,
-           "review": review.id, "response": response.id, "news_input": news_input.id, "newsletter": draft.id,
-           "advice": request.id}
+    response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=owner.id))
+    ids = {"anchoring": anchoring.id, "owners_membership": owner.memberships[0].id,
+           "members_membership": people["member"].memberships[0].id,
+           "main_contacts_membership": people["main_contact"].memberships[0].id, "message": message.id,
+           "bergen": bergen.id, "unused_organisation": unused.id, "handover": handover.id, "change": change.id, "observer": fhi.id,
+           "meeting": meeting.id, "meeting_version": meeting.sequence, "call_in": call_in.id,
+           "proposal": proposal.id, "review": review.id, "response": response.id, "news_input": news_input.id,
+           "newsletter": draft.id, "advice": request.id}
     return people, ids
+
+
+class World:
+    """The world's rows and each persona's signed-in cookie, taken once: each later test puts the
+    rows back (one INSERT per table) and the cookies into new clients, instead of building and
+    signing in again (the cookies stay valid: the members' session keys come back with the rows)."""
+
+    rows = ids = people = cookies = tokens = None
+
+    @classmethod
+    def take(cls, app, people, ids):
+        cls.ids, cls.people = ids, {persona: member.id for persona, member in people.items()}
+        cls.cookies, cls.tokens = {}, {}
+        name = app.config["SESSION_COOKIE_NAME"]
+        for persona in PERSONAS:
+            client = signed_in(app, people, persona)
+            cls.tokens[persona] = csrf_token_from(client.get("/privacy"))
+            cookie = client.get_cookie(name)
+            cls.cookies[persona] = cookie.value if cookie else None
+        cls.rows = {table: [dict(row._mapping) for row in db.session.execute(table.select())]
+                    for table in db.metadata.sorted_tables}
+
+    @classmethod
+    def restore(cls):
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        for table, rows in cls.rows.items():
+            if rows:
+                db.session.execute(table.insert(), rows)
+        if db.engine.dialect.name == "postgresql":  # the ids were given: move each sequence past them
+            for table, rows in cls.rows.items():
+                if rows and "id" in table.c:
+                    db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                            f"{max(row['id'] for row in rows)})"))
+        db.session.commit()
+
+
+@pytest.fixture
+def world(app, create_member, create_coordinator, municipality):
+    """({persona: Member}, ids), as ``build_world`` made them."""
+    from models import Member
+
+    if World.rows is None:
+        World.take(app, *build_world(create_member, create_coordinator, municipality))
+    else:
+        World.restore()
+    return {persona: db.session.get(Member, id_) for persona, id_ in World.people.items()}, dict(World.ids)
+
+
+def client_of(app, persona):
+    """A new client signed in as ``persona`` (the cookie of the world's sign-in), and its CSRF token."""
+    client = app.test_client()
+    if World.cookies[persona]:
+        client.set_cookie(app.config["SESSION_COOKIE_NAME"], World.cookies[persona])
+    return client, World.tokens[persona]
 
 
 def signed_in(app, people, role):
     client = app.test_client()
-    if role != "anonymous":
-        assert sign_in(client, people[role].email).status_code == 303
+    if role == "anonymous":
+        return client
+    response = sign_in(client, people[role].email)
+    assert (response.status_code == 303) == (role not in CANNOT_SIGN_IN), (role, response.status_code)
     return client
 
 
-def mismatch(response, expected):
-    if expected == "login":
-        return not (response.status_code == 302 and response.headers["Location"].startswith("/sign-in?next="))
-    return response.status_code != expected
+IGNORED_TABLES = {"form_submissions"}  # the double-submit bookkeeping; and any session store
 
 
-def test_each_role_gets_what_the_table_says_on_every_page(app, world):
-    """The GET routes change nothing, so one world and one signed-in client per role serve them all."""
+def snapshot():
+    """Every row of every table (but bookkeeping), as sorted text: a refused request may change none."""
+    db.session.expire_all()
+    rows = {}
+    for table in db.metadata.sorted_tables:
+        if table.name in IGNORED_TABLES or "session" in table.name:
+            continue
+        rows[table.name] = sorted(repr(tuple(row)) for row in db.session.execute(table.select()))
+    db.session.rollback()
+    return rows
+
+
+def changed(before, after):
+    return sorted(name for name in before if before[name] != after.get(name))
+
+
+@contextmanager
+def writes():
+    """The statements that write to a table (but bookkeeping) run inside: cheaper than a snapshot per
+    request, and stricter – a refused request runs none.  The snapshots around a run of requests
+    confirm it."""
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        words = statement.split(None, 3)
+        if words and words[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            target = (words[2] if words[0].upper() != "UPDATE" else words[1]).strip('"').lower()
+            if target not in IGNORED_TABLES and "session" not in target:
+                statements.append(statement.split("\n")[0][:80])
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def is_login(response):
+    return response.status_code == 302 and response.headers["Location"].startswith("/sign-in?next=")
+
+
+def outcome_is(response, want):
+    if want == "login":
+        return is_login(response)
+    if want == 403:
+        return response.status_code == 403
+    if response.status_code >= 500 or response.status_code == 403 or is_login(response):
+        return False
+    if want is ANY:
+        return True
+    return response.status_code in (want if isinstance(want, tuple) else (want,))
+
+
+def post_as(client_and_token, url, data):
+    client, token = client_and_token
+    return client.post(url, data={**data, "csrf_token": token})
+
+
+def fill(values, ids):
+    return {k: v.format(**ids) if isinstance(v, str) else v for k, v in (values or {}).items()}
+
+
+# -- the tests ------------------------------------------------------------------------------------------
+
+
+def test_every_route_method_and_persona_is_in_the_matrix(app):
+    routes = {(rule.endpoint, method) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes - set(MATRIX) == set(), "routes without a row"
+    assert set(MATRIX) - routes == set(), "rows without a route"
+    assert {row.action for row in MATRIX.values()} <= set(POLICY), "actions without a rule"
+    assert set(POLICY) - INSIDE_PAGES <= {row.action for row in MATRIX.values()}, "rules no route asks for"
+    assert set(PERSONA_ROLES) == set(PERSONAS) == set(ALLOWED_ORDER)
+    held = {role for kinds in PERSONA_ROLES.values() for roles in kinds.values() for role in roles} | {OWNER}
+    named = {role for rule in POLICY.values() for role in rule.who | rule.but_not}
+    assert named <= held, "a role of the policy that no persona holds"
+
+
+def test_the_personas_hold_the_roles_the_matrix_says(app, world):
+    """The test's declaration of each persona's roles is what the policy computes for them."""
+    from models import Network
+
+    people, _ids = world
+    nik = db.session.scalar(select(Network).filter_by(code="NIK"))
+    bergen = db.session.get(Organisation, _ids["bergen"])
+    scopes = {"none": None, "network": nik, "place": policy.Place(bergen, nik)}
+    for persona, kinds in PERSONA_ROLES.items():
+        if persona in CANNOT_SIGN_IN:
+            continue
+        for kind, roles in kinds.items():
+            assert policy.roles_of(people[persona], scopes[kind]) == roles, (persona, kind)
+    assert policy.roles_of(people["pending_anchoring"], db.session.get(Organisation, _ids["bergen"])) == {
+        SIGNED_IN, PENDING_ANCHORING}
+
+
+def test_every_page_answers_each_persona_as_the_policy_says(app, world):
+    """GET changes nothing, so one world and one signed-in client per persona serve every page."""
     people, ids = world
-    clients = {role: signed_in(app, people, role) for role in ROLES}
+    clients = {persona: client_of(app, persona)[0] for persona in PERSONAS}
+    before = snapshot()
     wrong = []
-    for endpoint in sorted(e for e, row in TABLE.items() if row[0] == "GET"):
-        _method, url, expectations, default = TABLE[endpoint]
-        for role in ROLES:
-            expected = expectations.get(role, default)
-            response = clients[role].get(url.format(**ids))
-            if mismatch(response, expected):
-                wrong.append((endpoint, role, expected, response.status_code))
-    assert wrong == [], "(endpoint, role, expected, got)"
+    for (endpoint, method), row in sorted(MATRIX.items()):
+        if method != "GET":
+            continue
+        for persona in PERSONAS:
+            want = expected(persona, row)
+            with writes() as written:
+                response = clients[persona].get(row.url.format(**ids))
+            if not outcome_is(response, want):
+                wrong.append((endpoint, persona, want, response.status_code))
+            elif written:
+                wrong.append((endpoint, persona, "wrote", written))
+    assert wrong == [], "(endpoint, persona, expected, got)"
+    assert changed(before, snapshot()) == []
 
 
-@pytest.mark.parametrize("endpoint", sorted(e for e, row in TABLE.items() if row[0] == "POST"))
-def test_each_role_gets_what_the_table_says_when_changing_something(app, world, endpoint):
-    """One world per endpoint; the roles take their turns in it (the coordinator last, so
-    its successful changes cannot change what the others get)."""
-    people, ids = world
-    _method, url, expectations, default = TABLE[endpoint]
-    url = url.format(**ids)
+def test_every_form_answers_each_persona_as_the_policy_says(app, world):
+    """Each POST in the world as it was built (put back before each): without a CSRF token it is
+    refused and changes nothing; then the refused personas take their turns and change nothing;
+    then the allowed, the one the action is made for first, whose request has its effect.  One
+    test for all, so the world and the sign-ins are made once (each failure names its endpoint)."""
     wrong = []
-    for role in ROLES:
-        expected = expectations.get(role, default)
-        client = signed_in(app, people, role)
-        token = csrf_token_from(client.get("/"))
-        response = client.post(url, data={"csrf_token": token, "locale": "en"})
-        if mismatch(response, expected):
-            wrong.append((role, expected, response.status_code))
-    assert wrong == [], f"{endpoint}: (role, expected, got)"
+    for endpoint in sorted(e for e, m in MATRIX if m == "POST"):
+        if endpoint != sorted(e for e, m in MATRIX if m == "POST")[0]:
+            World.restore()
+        wrong += [(endpoint, *failure) for failure in post_cells(app, endpoint)]
+    assert wrong == [], "(endpoint, persona, expected, got)"
 
 
-@pytest.mark.parametrize("endpoint", sorted(e for e, row in TABLE.items() if row[0] == "POST"))
-def test_no_state_change_without_a_csrf_token(app, world, endpoint):
-    people, ids = world
-    client = app.test_client()
-    sign_in(client, people["coordinator"].email)
-    response = client.post(TABLE[endpoint][1].format(**ids), data={"locale": "en"})
-    assert response.status_code == 400
+def post_cells(app, endpoint):
+    """The failures of one endpoint's POST cells, as (persona, expected, got)."""
+    row, ids = MATRIX[(endpoint, "POST")], World.ids
+    url, data = row.url.format(**ids), fill(row.data, ids)
+    refused = [p for p in PERSONAS if not allowed(p, row)]
+    admitted = sorted((p for p in PERSONAS if allowed(p, row)),
+                      key=lambda p: (p != row.first, ALLOWED_ORDER.index(p)))
+    clients = {persona: client_of(app, persona) for persona in PERSONAS}
+    wrong = []
+    before = snapshot()
+    with writes() as written:
+        response = clients["coordinator"][0].post(url, data=data)  # no CSRF token
+    if response.status_code != 400 or written:
+        wrong.append(("coordinator", "400 without a CSRF token, nothing written", response.status_code))
+    for persona in refused:
+        with writes() as written:
+            response = post_as(clients[persona], url, data)
+        if not outcome_is(response, expected(persona, row)):
+            wrong.append((persona, expected(persona, row), response.status_code))
+        elif written:
+            wrong.append((persona, "refused but wrote", written))
+    if changed(before, after := snapshot()):
+        wrong.append(("refused", "no row changed", changed(before, after)))
+    for turn, persona in enumerate(admitted):
+        response = post_as(clients[persona], url, data)
+        # The first allowed gets the row's answer; the later ones are let through (their form may
+        # still refuse them: a network they do not coordinate is no choice of theirs).
+        if not outcome_is(response, expected(persona, row) if turn == 0 else ANY):
+            wrong.append((persona, expected(persona, row), response.status_code))
+        elif turn == 0 and row.changes and not changed(before, snapshot()):
+            wrong.append((persona, "allowed but changed nothing", response.status_code))
+    return wrong
 
 
 def test_tokens_cannot_be_forged_with_another_key(app, world):
@@ -291,3 +618,71 @@ def test_tokens_cannot_be_forged_with_another_key(app, world):
     forged = tokens.make("anchoring", anchoring=ids["anchoring"])
     app.config["SECRET_KEY"] = "test-secret"
     assert app.test_client().get(f"/anchoring/{forged}").status_code == 400
+
+
+# -- what the pages show: scoped to the viewer ----------------------------------------------------------
+
+
+def page_of(app, persona, url):
+    client, _token = client_of(app, persona)
+    response = client.get(url)
+    assert response.status_code == 200, (persona, url, response.status_code)
+    return response.get_data(as_text=True)
+
+
+def test_the_outbox_shows_and_sends_again_only_the_mail_of_the_coordinators_networks(app, world):
+    """A coordinator of NIFS and NONEMI alone saw every network's mail and could send any again."""
+    people, ids = world
+    other_network = people["owner"].email  # the failed mail of the world goes to a member of NIK
+    nobodys = outbox.queue("ukjent@example.org", "Tilbakestill passordet", "reset_password", member=people["coordinator"],
+                           url="http://x/")
+    db.session.commit()
+    assert other_network not in page_of(app, "coordinator_elsewhere", "/coordinator/outbox")
+    mine = page_of(app, "coordinator", "/coordinator/outbox")
+    assert other_network in mine and "ukjent@example.org" not in mine  # mail concerning no network: nobody's
+    assert "ukjent@example.org" not in page_of(app, "coordinator_elsewhere", "/coordinator/outbox")
+    assert not policy.allows(people["coordinator"], "outbox.retry", nobodys)
+
+
+def test_the_audit_log_shows_only_the_coordinators_networks(app, world):
+    people, _ids = world
+    owner = people["owner"]
+    url = f"/coordinator/audit?member={owner.id}"
+    assert owner.name in page_of(app, "coordinator", url)
+    assert owner.name not in page_of(app, "coordinator_elsewhere", url)
+    assert "NIK" not in [c[0] for c in page_choices(page_of(app, "coordinator_elsewhere", "/coordinator/audit"))]
+
+
+def page_choices(body):
+    import re
+
+    return re.findall(r'<option value="([A-Z]+)"', body)
+
+
+def test_a_member_not_yet_confirmed_sees_no_colleague(app, world):
+    """The municipality page lists colleagues' names and addresses to active members and the
+    network's coordinators; a member whose line manager has not confirmed them sees their own row."""
+    people, ids = world
+    colleague = people["member"]
+    waiting = page_of(app, "pending_anchoring", f"/municipality/{ids['bergen']}")
+    assert colleague.email not in waiting and colleague.name not in waiting
+    assert people["main_contact"].email not in waiting
+    assert people["pending_anchoring"].name in waiting
+    for persona in ("member", "coordinator"):
+        assert colleague.email in page_of(app, persona, f"/municipality/{ids['bergen']}")
+
+
+def test_a_sent_issue_is_read_by_the_members_of_its_networks(app, world):
+    from models import Newsletter
+    from models import newsletter as newsletters
+
+    people, ids = world
+    newsletters.send(db.session.get(Newsletter, ids["newsletter"]), people["coordinator"])
+    db.session.commit()
+    row = GET("newsletter.read", "/newsletter/{newsletter}", "network")
+    wrong = []
+    for persona in PERSONAS:
+        response = client_of(app, persona)[0].get(row.url.format(**ids))
+        if not outcome_is(response, expected(persona, row)):
+            wrong.append((persona, expected(persona, row), response.status_code))
+    assert wrong == []

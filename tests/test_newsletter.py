@@ -299,8 +299,8 @@ def test_the_archive_lists_sent_issues_to_the_readers_networks(app, client, peop
     sign_in(nora, people["nik"].email)
     archive = nora.get("/newsletter/").get_data(as_text=True)
     assert "Bare NIFS" not in archive and "Utkast til NIK" not in archive
-    assert nora.get(f"/newsletter/{to_nifs.id}").status_code == 404
-    assert nora.get(f"/newsletter/{draft.id}").status_code == 404
+    assert nora.get(f"/newsletter/{to_nifs.id}").status_code == 403
+    assert nora.get(f"/newsletter/{draft.id}").status_code == 403
 
     frida = app.test_client()
     sign_in(frida, people["nifs"].email)

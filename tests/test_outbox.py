@@ -96,7 +96,8 @@ class RefusingHandler:
         return await self.inner.handle_DATA(server, session, envelope)
 
 
-def test_a_permanent_refusal_is_a_bounce_and_the_rest_still_go(app, deliver, mail_outbox, smtpd, client, create_coordinator):
+def test_a_permanent_refusal_is_a_bounce_and_the_rest_still_go(app, deliver, mail_outbox, smtpd, client, create_coordinator,
+                                                               create_member, municipality):
     queue_some(3, app)
     original = smtpd.handler
     smtpd.handler = RefusingHandler(original)  # the controller makes a server per connection from it
@@ -108,7 +109,8 @@ def test_a_permanent_refusal_is_a_bounce_and_the_rest_still_go(app, deliver, mai
     bounced = db.session.scalar(select(OutboxMessage).filter_by(recipient="mottaker0@kommune.example"))
     assert bounced.status == OutboxStatus.FAILED and bounced.bounced and "550" in bounced.last_error
 
-    # The coordinator sees it and sends it again.
+    # The coordinator of the recipient's network sees it and sends it again.
+    create_member(municipality("4601"), email="mottaker0@kommune.example")
     coordinator = create_coordinator("NIK")
     from tests.conftest import sign_in
 

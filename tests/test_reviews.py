@@ -152,7 +152,7 @@ def test_a_lapsed_member_takes_themself_back_within_the_grace_period(client, fiv
     assert five[0].memberships[0].status == MembershipStatus.LAPSED and response.restored_at is None
     # Nor someone else's lapse.
     other = db.session.scalar(select(ReviewResponse).where(ReviewResponse.member_id == five[1].id))
-    assert post(client, f"/reviews/mine/{other.id}/restore", page="/me/").status_code == 404
+    assert post(client, f"/reviews/mine/{other.id}/restore", page="/me/").status_code == 403
     response.lapsed_at = datetime.now(UTC) - timedelta(days=3)
     db.session.commit()
     assert post(client, f"/reviews/mine/{response.id}/restore", page="/me/").status_code == 303

@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from blueprints.util import token_error
 from extensions import db, limiter
 from models import DomainError, Meeting, Membership, Signup, email_change, normalise_email, tokens
 from models.outbox import link
+from models.policy import require
 from models.types import utcnow
 from models import review as reviews
 from models import accounts
@@ -82,9 +83,7 @@ def edit():
 @bp.post("/memberships/<int:membership_id>/leave")
 @login_required
 def leave(membership_id):
-    membership = db.get_or_404(Membership, membership_id)
-    if membership.member_id != current_user.id:
-        abort(404)
+    membership = require("membership.leave", db.get_or_404(Membership, membership_id))
     form = LeaveForm()
     if form.validate_on_submit():
         try:

@@ -1,37 +1,33 @@
 """Requests for advice: coordinators post them and read the answers; members answer in the app."""
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
+from flask import request as flask_request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from blueprints.advice import bp
 from blueprints.advice.forms import AdviceRequestForm, AnswerForm
 from blueprints.coordinator.exports import csv_download
-from blueprints.util import chosen_networks, coordinated_networks, coordinator_required
+from blueprints.util import chosen_networks, coordinated_networks
 from extensions import db
 from models import AdviceRequest, DomainError
 from models import advice as advices
-
-
-def managed_or_403(request_id):
-    request = db.get_or_404(AdviceRequest, request_id)
-    if not request.managed_by(current_user):
-        abort(403)
-    return request
+from models.policy import allows, require
 
 
 @bp.get("/")
 @login_required
 def index():
     """The open requests to my networks; for coordinators, also every request they manage."""
+    require("advice.list")
     requests, answered = advices.open_for(current_user)
     managed = advices.managed_by(current_user) if current_user.is_coordinator else []
     return render_template("advice/index.html", requests=requests, answered=answered, managed=managed)
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@coordinator_required
 def new():
+    require("advice.post")
     form = AdviceRequestForm(coordinated_networks())
     if form.validate_on_submit():
         try:
@@ -51,11 +47,11 @@ def new():
 @login_required
 def show(request_id):
     """The request, and the member's own answer (given or changed until the deadline)."""
-    request = db.get_or_404(AdviceRequest, request_id)
-    managed = request.managed_by(current_user)
-    asked = request.asks(current_user)
-    if not (asked or managed):
-        abort(404)
+    request = require("advice.read", db.get_or_404(AdviceRequest, request_id))
+    managed = allows(current_user, "advice.answers", request)
+    asked = allows(current_user, "advice.answer", request)
+    if flask_request.method == "POST":
+        require("advice.answer", request)
     mine = advices.answer_of(request, current_user)
     form = AnswerForm(obj=mine)
     if asked and form.validate_on_submit():
@@ -75,7 +71,7 @@ def show(request_id):
 @bp.get("/<int:request_id>/answers")
 @login_required
 def answers(request_id):
-    request = managed_or_403(request_id)
+    request = require("advice.answers", db.get_or_404(AdviceRequest, request_id))
     return render_template("advice/answers.html", request=request, answers=advices.answers(request),
                            asked=advices.count_asked(request))
 
@@ -83,7 +79,7 @@ def answers(request_id):
 @bp.get("/<int:request_id>/answers.csv")
 @login_required
 def export(request_id):
-    request = managed_or_403(request_id)
+    request = require("advice.answers", db.get_or_404(AdviceRequest, request_id))
     header = [_("Name"), _("E-mail"), _("Organisation"), _("Answered"), _("Changed"), _("Advice")]
     rows = ([a.member.name, a.member.email, a.member.organisation.name, a.answered_at.isoformat(),
              a.updated_at.isoformat() if a.updated_at else "", a.body] for a in advices.answers(request))

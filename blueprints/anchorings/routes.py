@@ -5,10 +5,11 @@ from sqlalchemy.orm import selectinload
 
 from blueprints.anchorings import bp
 from blueprints.anchorings.forms import DecisionForm, RecordForm
-from blueprints.util import coordinator_required, token_error
+from blueprints.util import token_error
 from extensions import db, limiter
-from models import Anchoring, AnchoringStatus, DomainError, Member, Membership, tokens
+from models import Anchoring, DomainError, Member, Membership, tokens
 from models.accounts import anchoring_for, decide_anchoring, record_anchoring
+from models.policy import require
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
@@ -46,17 +47,16 @@ def pending_for(coordinator):
 
 
 @bp.get("/pending")
-@coordinator_required
 def pending():
+    require("anchoring.list")
     return render_template("anchorings/pending.html", anchorings=pending_for(current_user), form=RecordForm())
 
 
 @bp.post("/<int:anchoring_id>/record")
-@coordinator_required
 def record(anchoring_id):
-    anchoring = db.get_or_404(Anchoring, anchoring_id)
-    if anchoring not in pending_for(current_user):
-        abort(404 if anchoring.status == AnchoringStatus.PENDING else 409)
+    anchoring = require("anchoring.record", db.get_or_404(Anchoring, anchoring_id))
+    if not anchoring.is_pending:
+        abort(409)
     form = RecordForm()
     if form.validate_on_submit():
         try:

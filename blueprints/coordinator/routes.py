@@ -1,4 +1,4 @@
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -18,7 +18,7 @@ from blueprints.coordinator.forms import (
     OverviewForm,
     TeamsChannelForm,
 )
-from blueprints.util import coordinated_network_or_403, coordinated_networks, coordinator_required, wants_fragment
+from blueprints.util import coordinated_networks, network_or_404, wants_fragment
 from blueprints.validators import page_number
 from extensions import db
 from models import (
@@ -35,6 +35,8 @@ from models import (
 )
 from models import audit
 from models import overview as overview_model
+from models import policy
+from models.policy import require
 from models import home
 from models import teams as teams_model
 from models.coordinators import appoint
@@ -43,17 +45,17 @@ PER_PAGE = 50
 
 
 @bp.get("/")
-@coordinator_required
 def index():
+    require("coordinator.home")
     return render_template("coordinator/index.html", networks=coordinated_networks(),
                            work=home.coordinator_home(current_user))
 
 
 @bp.get("/outbox")
-@coordinator_required
 def outbox():
+    require("outbox.read")
     form = OutboxFilterForm(request.args)
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    query = select(OutboxMessage).where(policy.outbox_visible(current_user)).order_by(OutboxMessage.id.desc())
     if form.validate() and form.status.data:
         query = query.where(OutboxMessage.status == form.status.data)
     page = db.paginate(query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE,
@@ -62,9 +64,8 @@ def outbox():
 
 
 @bp.post("/outbox/<int:message_id>/retry")
-@coordinator_required
 def retry(message_id):
-    message = db.get_or_404(OutboxMessage, message_id)
+    message = require("outbox.retry", db.get_or_404(OutboxMessage, message_id))
     if message.retry():
         db.session.commit()
         flash(_("The mail to %(email)s will be sent again.", email=message.recipient), "success")
@@ -84,15 +85,14 @@ ACTIONS = [
 
 
 @bp.route("/audit", methods=["GET", "POST"])
-@coordinator_required
 def audit_log():
+    require("audit.read")
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("All"))] + [SelectChoice(a) for a in ACTIONS]
-    form.network.choices = [SelectChoice("", _("All"))] + [
-        SelectChoice(n.code) for n in db.session.scalars(select(Network).order_by(Network.id))
-    ]
+    form.network.choices = [SelectChoice("", _("All"))] + [SelectChoice(n.code) for n in coordinated_networks()]
     query = (
         select(AuditEntry)
+        .where(policy.audit_visible(current_user))
         .options(selectinload(AuditEntry.member), selectinload(AuditEntry.network))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     )
@@ -119,8 +119,8 @@ def audit_log():
 
 
 @bp.route("/coordinators", methods=["GET", "POST"])
-@coordinator_required
 def coordinators():
+    require("coordinator.appoint")
     form = CoordinatorForm()
     networks = coordinated_networks()
     form.network.choices = [SelectChoice(n.code) for n in networks]
@@ -144,8 +144,8 @@ def coordinators():
 
 
 @bp.get("/change-requests")
-@coordinator_required
 def change_requests():
+    require("change.decide")
     requests = db.session.scalars(
         select(ChangeRequest)
         .where(ChangeRequest.status == ChangeStatus.PENDING,
@@ -158,11 +158,8 @@ def change_requests():
 
 
 @bp.post("/change-requests/<int:request_id>/<any(apply, reject):decision>")
-@coordinator_required
 def decide_change(request_id, decision):
-    change = db.get_or_404(ChangeRequest, request_id)
-    if not current_user.coordinates(change.network):
-        abort(404)
+    change = require("change.decide", db.get_or_404(ChangeRequest, request_id))
     form = DecisionNoteForm()
     if form.validate_on_submit():
         note = (form.note.data or "").strip() or None
@@ -207,8 +204,8 @@ def overview_form():
 
 
 @bp.get("/overview")
-@coordinator_required
 def overview():
+    require("overview.read")
     form, network = overview_form()
     query = overview_model.organisations(
         network, county=form.county.data or None, text=form.q.data, sort=form.sort.data, descending=form.desc.data == "1"
@@ -233,8 +230,8 @@ def overview():
 
 
 @bp.get("/overview/<any(members, emails):what>.<any(csv, xlsx):fmt>")
-@coordinator_required
 def export(what, fmt):
+    require("overview.read")
     _form, network = overview_form()
     if what == "members":
         header, rows = overview_model.MEMBER_COLUMNS, list(overview_model.member_rows(network))
@@ -248,19 +245,17 @@ def export(what, fmt):
 
 
 @bp.get("/teams/<code>")
-@coordinator_required
 def teams(code):
-    network = coordinated_network_or_403(code)
+    network = require("teams.manage", network_or_404(code))
     to_invite, invited = teams_model.roster(network)
     return render_template("coordinator/teams.html", network=network, to_invite=to_invite, invited=invited,
                            channel_form=TeamsChannelForm(formdata=None, url=network.teams_webhook_url))
 
 
 @bp.post("/teams/<code>/channel")
-@coordinator_required
 def teams_channel(code):
     """Set or clear the network's Teams channel webhook: newsletters and call-ins are posted there."""
-    network = coordinated_network_or_403(code)
+    network = require("teams.manage", network_or_404(code))
     form = TeamsChannelForm()
     if not form.validate_on_submit():
         to_invite, invited = teams_model.roster(network)
@@ -274,17 +269,15 @@ def teams_channel(code):
 
 
 @bp.get("/teams/<code>/to-invite.txt")
-@coordinator_required
 def teams_addresses(code):
-    network = coordinated_network_or_403(code)
+    network = require("teams.manage", network_or_404(code))
     return exports.download(f"teams-{network.code}-inviter.txt",
                             "; ".join(teams_model.addresses_to_invite(network)) + "\n", "text/plain")
 
 
 @bp.post("/teams/<code>/invited")
-@coordinator_required
 def teams_mark(code):
-    network = coordinated_network_or_403(code)
+    network = require("teams.manage", network_or_404(code))
     ConfirmForm().validate_on_submit()
     chosen = [int(v) for v in request.form.getlist("membership") if v.isdigit()]
     marked = teams_model.mark_invited(network, chosen, by=current_user)

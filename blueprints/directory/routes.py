@@ -1,6 +1,6 @@
 """The member directory: search as you type, paginated; who may see whom is the model's rule."""
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -15,6 +15,7 @@ from blueprints.util import ListPage, wants_fragment
 from blueprints.validators import PrintableText
 from extensions import db
 from models import directory
+from models.policy import require
 
 
 class DirectorySearchForm(FlaskForm):
@@ -31,8 +32,7 @@ class DirectorySearchForm(FlaskForm):
 @bp.get("/")
 @login_required
 def index():
-    if not directory.may_use(current_user):
-        abort(403)
+    require("directory.read")
     form = DirectorySearchForm(request.args)
     valid = form.validate()
     text = form.q.data if valid else ""
@@ -50,6 +50,7 @@ def index():
 @login_required
 def visibility():
     """Hide me from the directory, or show me again."""
+    require("account.own")
     member = current_user._get_current_object()
     if ConfirmForm().validate_on_submit():
         hidden = request.form.get("hidden") == "yes"

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -25,12 +25,8 @@ from models import quota
 from models import signup as signups
 from models import topic as topics
 from models.meeting import OSLO
+from models.policy import allows, require
 from models.types import utcnow
-
-
-def member_of_or_403(network):
-    if not (current_user.coordinates(network) or network.id in current_user.active_network_ids):
-        abort(403)
 
 
 def plan_context(network, year):
@@ -42,7 +38,7 @@ def plan_context(network, year):
         .options(selectinload(Meeting.networks))
         .order_by(Meeting.starts_at)
     ).all()
-    coordinator = current_user.coordinates(network)
+    coordinator = allows(current_user, "topic.decide", network)
     # Blank forms: the plan is also drawn in answer to a meeting form's POST, whose fields
     # (a "title") must not fill the topic forms.
     decision = TopicDecisionForm(formdata=None)
@@ -57,8 +53,7 @@ def plan_context(network, year):
 @bp.get("/plan/<code>/<int:year>")
 @login_required
 def year_plan(code, year):
-    network = network_or_404(code)
-    member_of_or_403(network)
+    network = require("plan.read", network_or_404(code))
     context = plan_context(network, year or utcnow().astimezone(OSLO).year)
     if wants_fragment("plan"):
         return render_block("meetings/year_plan.html", "plan", **context)
@@ -117,8 +112,7 @@ def meeting_form(**kwargs):
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    if not current_user.is_coordinator:
-        abort(403)
+    require("meeting.plan")
     form, networks = meeting_form(networks=[request.args.get("network")] if request.args.get("network") else None)
     if form.validate_on_submit():
         chosen = [n for n in networks if n.code in form.networks.data]
@@ -138,22 +132,11 @@ def new():
     return editor(form)
 
 
-def meeting_or_404(meeting_id):
-    meeting = db.get_or_404(Meeting, meeting_id)
-    if not signups.may_attend(current_user, meeting):
-        abort(403)
-    return meeting
-
-
-def coordinates_meeting(meeting):
-    return any(current_user.coordinates(n) for n in meeting.networks)
-
-
 @bp.get("/<int:meeting_id>")
 @login_required
 def show(meeting_id):
-    meeting = meeting_or_404(meeting_id)
-    coordinator = coordinates_meeting(meeting)
+    meeting = require("meeting.read", db.get_or_404(Meeting, meeting_id))
+    coordinator = allows(current_user, "meeting.edit", meeting)
     rows, me = signups.signup_rows(meeting), current_user._get_current_object()
     mine = next((s for s in rows if s.member_id == me.id), None)
     # The main contact sees who from their own organisation has signed up (coordination).
@@ -177,7 +160,7 @@ def refused(error):
 @bp.post("/<int:meeting_id>/signup")
 @login_required
 def sign_up(meeting_id):
-    meeting = meeting_or_404(meeting_id)
+    meeting = require("meeting.sign_up", db.get_or_404(Meeting, meeting_id))
     ConfirmForm().validate_on_submit()
     try:
         signups.sign_up(current_user, meeting)
@@ -192,7 +175,7 @@ def sign_up(meeting_id):
 @bp.post("/<int:meeting_id>/withdraw")
 @login_required
 def withdraw(meeting_id):
-    meeting = meeting_or_404(meeting_id)
+    meeting = require("meeting.sign_up", db.get_or_404(Meeting, meeting_id))
     ConfirmForm().validate_on_submit()
     try:
         signups.withdraw(current_user, meeting)
@@ -204,17 +187,10 @@ def withdraw(meeting_id):
     return back_to(meeting)
 
 
-def coordinator_meeting_or_403(meeting_id):
-    meeting = db.get_or_404(Meeting, meeting_id)
-    if not coordinates_meeting(meeting):
-        abort(403)
-    return meeting
-
-
 @bp.post("/<int:meeting_id>/cancel")
 @login_required
 def cancel(meeting_id):
-    meeting = coordinator_meeting_or_403(meeting_id)
+    meeting = require("meeting.cancel", db.get_or_404(Meeting, meeting_id))
     ConfirmForm().validate_on_submit()
     try:
         meetings.cancel(meeting)
@@ -229,7 +205,7 @@ def cancel(meeting_id):
 @bp.post("/<int:meeting_id>/attendance")
 @login_required
 def attendance(meeting_id):
-    meeting = coordinator_meeting_or_403(meeting_id)
+    meeting = require("meeting.attendance", db.get_or_404(Meeting, meeting_id))
     AttendanceForm().validate_on_submit()
     attended = {int(v) for v in request.form.getlist("attended") if v.isdigit()}
     try:
@@ -245,7 +221,7 @@ def attendance(meeting_id):
 @bp.post("/<int:meeting_id>/minutes")
 @login_required
 def minutes(meeting_id):
-    meeting = coordinator_meeting_or_403(meeting_id)
+    meeting = require("meeting.minutes", db.get_or_404(Meeting, meeting_id))
     form = MinutesForm()
     if not form.validate_on_submit():
         flash(" ".join(str(e) for e in form.minutes.errors), "error")
@@ -263,7 +239,7 @@ def minutes(meeting_id):
 @bp.get("/<int:meeting_id>.ics")
 @login_required
 def calendar_file(meeting_id):
-    meeting = meeting_or_404(meeting_id)
+    meeting = require("meeting.read", db.get_or_404(Meeting, meeting_id))
     return Response(
         calendar.ics(meeting, current_app.config["MAIL_ORGANISER"]),
         mimetype="text/calendar",
@@ -310,7 +286,7 @@ def acknowledgement_context(meeting):
 @login_required
 def acknowledgements(meeting_id):
     """Who has and has not confirmed a call-in; polled by htmx while the page is open."""
-    meeting = coordinator_meeting_or_403(meeting_id)
+    meeting = require("call_in.follow", db.get_or_404(Meeting, meeting_id))
     context = acknowledgement_context(meeting)
     if wants_fragment("acknowledgements"):
         return render_block("meetings/acknowledgements.html", "status", **context)
@@ -320,7 +296,7 @@ def acknowledgements(meeting_id):
 @bp.post("/<int:meeting_id>/acknowledgements/remind")
 @login_required
 def remind_unacknowledged(meeting_id):
-    meeting = coordinator_meeting_or_403(meeting_id)
+    meeting = require("call_in.remind", db.get_or_404(Meeting, meeting_id))
     ConfirmForm().validate_on_submit()
     try:
         count = call_ins.remind(meeting)
@@ -335,7 +311,7 @@ def remind_unacknowledged(meeting_id):
 @bp.route("/<int:meeting_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(meeting_id):
-    meeting = coordinator_meeting_or_403(meeting_id)
+    meeting = require("meeting.edit", db.get_or_404(Meeting, meeting_id))
     form = MeetingChangeForm(obj=meeting, version=meeting.sequence)
     if request.method == "GET":
         start, end = meeting.starts_at.astimezone(OSLO), meeting.ends_at.astimezone(OSLO)

@@ -31,6 +31,7 @@ from models import (
     Signup,
     main_contact,
 )
+from models.policy import Place, allows, require
 from models.types import utcnow
 
 VISIBLE = (MembershipStatus.PENDING_EMAIL, MembershipStatus.PENDING_ANCHORING, MembershipStatus.ACTIVE, MembershipStatus.LAPSED)
@@ -41,12 +42,15 @@ class Section:
 
     def __init__(self, organisation, network, viewer):
         self.organisation, self.network = organisation, network
+        self.place, self.viewer = Place(organisation, network), viewer
         self.mine = next(
             (m for m in viewer.memberships if m.network_id == network.id and m.organisation_id == organisation.id
              and m.status in VISIBLE),
             None,
         )
-        self.coordinator = viewer.coordinates(network)
+        self.coordinator = allows(viewer, "main_contact.assign", self.place)
+        # Names and addresses of the others: not for a member whose line manager has not confirmed them.
+        self.shows_colleagues = allows(viewer, "municipality.colleagues", self.place)
 
     def fill(self, members, change_requests, upcoming, offers):
         """The section's rows, out of what ``load`` read for all sections at once."""
@@ -59,6 +63,8 @@ class Section:
                          for member_id, meetings in upcoming.items()}
         ids = {m.id for m in self.members}
         self.offers = [o for o in offers if o.to_membership_id in ids]
+        if not self.shows_colleagues:
+            self.members = [m for m in self.members if self.mine is not None and m.id == self.mine.id]
         return self
 
     @classmethod
@@ -92,7 +98,9 @@ class Section:
 
     @property
     def visible(self):
-        return self.mine is not None or (self.coordinator and self.network.accepts(self.organisation))
+        """The policy says who; a coordinator sees a network only where the organisation can take part."""
+        return allows(self.viewer, "municipality.read", self.place) and (
+            self.mine is not None or self.network.accepts(self.organisation))
 
     @property
     def i_am_main_contact(self):
@@ -110,7 +118,7 @@ class Section:
 
     @property
     def may_invite(self):
-        return main_contact.may_invite(current_user, self.mine, self.network)
+        return allows(self.viewer, "main_contact.invite", self.place)
 
     @property
     def sees_change_requests(self):
@@ -129,6 +137,8 @@ class Section:
 
     @property
     def colleagues(self):
+        if not self.shows_colleagues:
+            return []
         return [m for m in self.active if self.mine is None or m.id != self.mine.id]
 
 
@@ -153,10 +163,12 @@ def sections_for(organisation):
     return Section.load(organisation, db.session.scalars(select(Network).order_by(Network.id)).all(), current_user)
 
 
-def load_section(organisation_id, code):
-    """Load or 404, then check access or 403: the order every action here follows."""
+def load_section(organisation_id, code, action):
+    """Load or 404, then ask the policy (``action`` on this organisation in this network): the
+    order every action here follows."""
     organisation = db.get_or_404(Organisation, organisation_id)
     network = db.one_or_404(select(Network).filter_by(code=code))
+    require(action, Place(organisation, network))
     sections = Section.load(organisation, [network], current_user)
     if not sections:
         abort(403)
@@ -176,7 +188,7 @@ def mine():
 @bp.get("/<int:organisation_id>")
 @login_required
 def show(organisation_id):
-    organisation = db.get_or_404(Organisation, organisation_id)
+    organisation = require("municipality.read", db.get_or_404(Organisation, organisation_id))
     sections = sections_for(organisation)
     if not sections:
         abort(403)
@@ -200,9 +212,7 @@ def refused(error, organisation_id, anchor=None):
 @bp.post("/<int:organisation_id>/<code>/claim")
 @login_required
 def claim(organisation_id, code):
-    section = load_section(organisation_id, code)
-    if section.mine is None:
-        abort(403)
+    section = load_section(organisation_id, code, "main_contact.claim")
     try:
         main_contact.claim(section.mine)
     except DomainError as error:
@@ -215,9 +225,7 @@ def claim(organisation_id, code):
 @bp.post("/<int:organisation_id>/<code>/handover")
 @login_required
 def handover(organisation_id, code):
-    section = load_section(organisation_id, code)
-    if not main_contact.may_offer(section.mine):  # the model's rule, asked before the form; the operation asks again on fresh values
-        abort(403)
+    section = load_section(organisation_id, code, "main_contact.offer")
     form = HandoverForm()
     chosen = form.colleague.data if form.validate_on_submit() else None
     colleague = db.session.get(Membership, chosen) if chosen else None
@@ -244,7 +252,7 @@ ANSWERED = {
 @bp.post("/handovers/<int:handover_id>/<any(accept, decline):answer>")
 @login_required
 def answer_handover(handover_id, answer):
-    offer = db.get_or_404(Handover, handover_id)
+    offer = require("main_contact.answer", db.get_or_404(Handover, handover_id))
     AnswerForm().validate_on_submit()
     organisation_id = offer.to_membership.organisation_id
     previous = offer.from_membership.member.name
@@ -264,9 +272,7 @@ def answer_handover(handover_id, answer):
 @bp.post("/<int:organisation_id>/<code>/invite")
 @login_required
 def invite(organisation_id, code):
-    section = load_section(organisation_id, code)
-    if not section.may_invite:  # the model's rule, asked before the form; the operation asks again on fresh values
-        abort(403)
+    section = load_section(organisation_id, code, "main_contact.invite")
     form = InviteForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
@@ -288,7 +294,7 @@ def invite(organisation_id, code):
 @login_required
 def report(organisation_id, code):
     """Any member reports an address to add, change or remove; the coordinator decides."""
-    section = load_section(organisation_id, code)
+    section = load_section(organisation_id, code, "change.report")
     form = ChangeRequestForm()
     if form.validate_on_submit():
         from models.change_request import report as file_report
@@ -315,9 +321,7 @@ def report(organisation_id, code):
 @login_required
 def assign(organisation_id, code, membership_id):
     """The coordinator makes a member main contact (replacing whoever held the role)."""
-    section = load_section(organisation_id, code)
-    if not section.coordinator:
-        abort(403)
+    section = load_section(organisation_id, code, "main_contact.assign")
     AnswerForm().validate_on_submit()
     chosen = next((m for m in section.members if m.id == membership_id), None)
     if chosen is None:
@@ -337,9 +341,7 @@ def assign(organisation_id, code, membership_id):
 def remove(organisation_id, code):
     """The coordinator removes the main contact (the one the page showed); the municipality is
     flagged if it needs one."""
-    section = load_section(organisation_id, code)
-    if not section.coordinator:
-        abort(403)
+    section = load_section(organisation_id, code, "main_contact.remove")
     form = RemoveForm()
     form.validate_on_submit()
     removed = main_contact.remove(organisation_id, section.network, form.membership.data)

@@ -10,30 +10,17 @@ from sqlalchemy import select
 from blueprints.auth.forms import ConfirmForm
 from blueprints.newsletters import bp
 from blueprints.newsletters.forms import DeclineForm, IncludeForm, InputForm, NewsletterForm, SubmitInputForm
-from blueprints.util import chosen_networks, coordinated_networks, coordinator_required, token_error, wants_fragment
+from blueprints.util import chosen_networks, coordinated_networks, token_error, wants_fragment
 from extensions import db, limiter
 from models import Member, Network, NewsInput, Newsletter, tokens
 from models import newsletter as newsletters
 from models.errors import DomainError
 from models.outbox import progress
+from models.policy import allows, require
 
 
 def all_networks():
     return db.session.scalars(select(Network).order_by(Network.id)).all()
-
-
-def managed_or_403(newsletter_id):
-    newsletter = db.get_or_404(Newsletter, newsletter_id)
-    if not newsletter.managed_by(current_user):
-        abort(403)
-    return newsletter
-
-
-def handled_input_or_403(input_id):
-    item = db.get_or_404(NewsInput, input_id)
-    if not item.handled_by(current_user):
-        abort(403)
-    return item
 
 
 # -- members: input and the archive ------------------------------------------------------------
@@ -45,9 +32,10 @@ def submit_input():
     """Send input to a newsletter, and see what happened to earlier input."""
     networks = all_networks()
     form = SubmitInputForm(networks)
-    allowed = newsletters.may_submit(current_user)
-    if request.method == "POST" and not allowed:
-        abort(403)
+    require("news_input.mine")
+    allowed = allows(current_user, "news_input.submit")
+    if request.method == "POST":
+        require("news_input.submit")
     if form.validate_on_submit():
         network = next((n for n in networks if n.code == form.network.data), None)
         try:
@@ -65,6 +53,7 @@ def submit_input():
 @bp.get("/")
 @login_required
 def archive():
+    require("newsletter.archive")
     drafts = newsletters.drafts_for(current_user) if current_user.is_coordinator else []
     return render_template("newsletters/archive.html", issues=newsletters.archive_for(current_user), drafts=drafts)
 
@@ -74,9 +63,8 @@ def archive():
 def show(newsletter_id):
     """A sent issue as members read it; a draft as its preview, for the coordinator."""
     newsletter = db.get_or_404(Newsletter, newsletter_id)
-    if not newsletters.readable_by(newsletter, current_user):
-        abort(404)
-    managed = newsletter.managed_by(current_user)
+    require("newsletter.read" if newsletter.sent_at else "newsletter.preview", newsletter)
+    managed = allows(current_user, "newsletter.edit", newsletter)
     counts = progress(newsletter.batch) if managed and newsletter.sent_at else None
     if counts is not None and wants_fragment("progress"):  # polled while the outbox drains
         return render_block("newsletters/show.html", "progress", newsletter=newsletter, counts=counts)
@@ -91,8 +79,8 @@ def show(newsletter_id):
 
 
 @bp.get("/queue")
-@coordinator_required
 def queue():
+    require("newsletter.queue")
     drafts = newsletters.drafts_for(current_user)
     return render_template("newsletters/queue.html", items=newsletters.queue_for(current_user), drafts=drafts,
                            include_form=IncludeForm(drafts, formdata=None), decline_form=DeclineForm(formdata=None))
@@ -101,7 +89,7 @@ def queue():
 @bp.route("/input/<int:input_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_input(input_id):
-    item = handled_input_or_403(input_id)
+    item = require("news_input.handle", db.get_or_404(NewsInput, input_id))
     back = url_for(".edit", newsletter_id=item.newsletter_id) if item.newsletter_id else url_for(".queue")
     if not item.may_edit:
         flash(_("This input has been handled and can no longer change."), "info")
@@ -123,7 +111,7 @@ def edit_input(input_id):
 @bp.post("/input/<int:input_id>/include")
 @login_required
 def include(input_id):
-    item = handled_input_or_403(input_id)
+    item = require("news_input.handle", db.get_or_404(NewsInput, input_id))
     drafts = newsletters.drafts_for(current_user)
     form = IncludeForm(drafts)
     if not form.validate_on_submit():
@@ -144,7 +132,7 @@ def include(input_id):
 @bp.post("/input/<int:input_id>/decline")
 @login_required
 def decline(input_id):
-    item = handled_input_or_403(input_id)
+    item = require("news_input.handle", db.get_or_404(NewsInput, input_id))
     form = DeclineForm()
     if not form.validate_on_submit():
         flash(" ".join(str(e) for e in form.note.errors), "error")
@@ -163,7 +151,7 @@ def decline(input_id):
 @bp.post("/input/<int:input_id>/withdraw")
 @login_required
 def withdraw(input_id):
-    item = handled_input_or_403(input_id)
+    item = require("news_input.handle", db.get_or_404(NewsInput, input_id))
     newsletter_id = item.newsletter_id
     if ConfirmForm().validate_on_submit():
         try:
@@ -183,8 +171,8 @@ def withdraw(input_id):
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@coordinator_required
 def new():
+    require("newsletter.compose")
     form = NewsletterForm(coordinated_networks())
     if form.validate_on_submit():
         newsletter = newsletters.create(form.title.data, form.body.data or "", chosen_networks(form.networks.data),
@@ -198,7 +186,7 @@ def new():
 @bp.route("/<int:newsletter_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(newsletter_id):
-    newsletter = managed_or_403(newsletter_id)
+    newsletter = require("newsletter.edit", db.get_or_404(Newsletter, newsletter_id))
     if not newsletter.may_change:
         return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
     form = NewsletterForm(coordinated_networks(), obj=newsletter)
@@ -224,7 +212,7 @@ def edit(newsletter_id):
 @bp.post("/<int:newsletter_id>/test")
 @login_required
 def send_test(newsletter_id):
-    newsletter = managed_or_403(newsletter_id)
+    newsletter = require("newsletter.send_test", db.get_or_404(Newsletter, newsletter_id))
     email = current_user.email
     if ConfirmForm().validate_on_submit():
         try:
@@ -241,7 +229,7 @@ def send_test(newsletter_id):
 @bp.post("/<int:newsletter_id>/send")
 @login_required
 def send(newsletter_id):
-    newsletter = managed_or_403(newsletter_id)
+    newsletter = require("newsletter.send", db.get_or_404(Newsletter, newsletter_id))
     if ConfirmForm().validate_on_submit():
         try:
             count = newsletters.send(newsletter, current_user)

@@ -6,9 +6,10 @@ from sqlalchemy import select
 from blueprints.organisations import bp
 from blueprints.auth.forms import ConfirmForm
 from blueprints.organisations.forms import EDITABLE_KINDS, OrganisationForm, OrganisationSearchForm
-from blueprints.util import coordinator_required, wants_fragment
+from blueprints.util import wants_fragment
 from extensions import db
 from models import DomainError, Organisation, OrganisationKind
+from models.policy import require
 
 
 def directory_context(form):
@@ -57,9 +58,9 @@ def manage_context(form, editing=None):
 
 
 @bp.route("/manage", methods=["GET", "POST"])
-@coordinator_required
 def manage():
     """Observers, voluntary organisations, hospital trusts: the part of the register coordinators keep."""
+    require("organisation.manage")
     form = OrganisationForm()
     if form.validate_on_submit():
         try:
@@ -75,6 +76,8 @@ def manage():
 
 
 def editable_or_403(organisation_id):
+    """A coordinator keeps the organisations that are not reference data (the register's own)."""
+    require("organisation.manage")
     organisation = db.get_or_404(Organisation, organisation_id)
     if organisation.is_reference_data:
         abort(403)
@@ -82,7 +85,6 @@ def editable_or_403(organisation_id):
 
 
 @bp.route("/<int:organisation_id>/edit", methods=["GET", "POST"])
-@coordinator_required
 def edit(organisation_id):
     organisation = editable_or_403(organisation_id)
     form = OrganisationForm(obj=organisation)
@@ -100,7 +102,6 @@ def edit(organisation_id):
 
 
 @bp.post("/<int:organisation_id>/<any(deactivate, reactivate):change>")
-@coordinator_required
 def set_active(organisation_id, change):
     organisation = editable_or_403(organisation_id)
     ConfirmForm().validate_on_submit()

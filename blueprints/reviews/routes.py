@@ -3,7 +3,7 @@ and the mandate's versions."""
 
 from types import SimpleNamespace
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
@@ -13,19 +13,13 @@ from blueprints.auth.forms import ConfirmForm
 from blueprints.coordinator.exports import csv_download
 from blueprints.reviews import bp
 from blueprints.reviews.forms import AnswerForm, MandateForm, OpenReviewForm
-from blueprints.util import ListPage, coordinated_network_or_403, network_or_404, token_error, wants_fragment
+from blueprints.util import ListPage, network_or_404, token_error, wants_fragment
 from extensions import db, limiter
 from models import DomainError, tokens
 from models import review as reviews
 from models.outbox import compose, link
+from models.policy import allows, require
 from models.review import PURPOSES, ReviewCycle, ReviewResponse
-
-
-def coordinated_cycle_or_403(cycle_id):
-    cycle = db.get_or_404(ReviewCycle, cycle_id)
-    if not current_user.coordinates(cycle.network):
-        abort(403)
-    return cycle
 
 
 # -- coordinators -----------------------------------------------------------------------------
@@ -34,7 +28,7 @@ def coordinated_cycle_or_403(cycle_id):
 @bp.get("/reviews/<code>/")
 @login_required
 def index(code):
-    network = coordinated_network_or_403(code)
+    network = require("review.read", network_or_404(code))
     cycles = db.session.scalars(
         select(ReviewCycle).where(ReviewCycle.network_id == network.id).order_by(ReviewCycle.year.desc())
     ).all()
@@ -46,7 +40,7 @@ def index(code):
 @login_required
 def new(code):
     """Choose the dates, preview who will be asked and the mail, then start."""
-    network = coordinated_network_or_403(code)
+    network = require("review.open", network_or_404(code))
     form = OpenReviewForm()
     preview = None
     if form.validate_on_submit():
@@ -97,7 +91,7 @@ def results_context(cycle):
 @login_required
 def cycle(cycle_id):
     """The results: the evaluation for everyone who answered, and who answered what, a page at a time."""
-    cycle = coordinated_cycle_or_403(cycle_id)
+    cycle = require("review.read", db.get_or_404(ReviewCycle, cycle_id))
     context = cycle_context(cycle)
     if wants_fragment("progress"):  # polled while the cycle is open
         return render_block("reviews/cycle.html", "progress", **context)
@@ -116,7 +110,7 @@ def cycle(cycle_id):
 @bp.get("/reviews/cycle/<int:cycle_id>/report")
 @login_required
 def report(cycle_id):
-    cycle = coordinated_cycle_or_403(cycle_id)
+    cycle = require("review.read", db.get_or_404(ReviewCycle, cycle_id))
     return render_template("reviews/report.html", rows=reviews.rows(cycle), comments=reviews.written(cycle),
                            **results_context(cycle), **cycle_context(cycle))
 
@@ -124,7 +118,7 @@ def report(cycle_id):
 @bp.get("/reviews/cycle/<int:cycle_id>/export.csv")
 @login_required
 def export(cycle_id):
-    cycle = coordinated_cycle_or_403(cycle_id)
+    cycle = require("review.read", db.get_or_404(ReviewCycle, cycle_id))
     header = [_("Name"), _("E-mail"), _("Asked"), _("Answered"), _("Decision"),
               *[f"{_('Score')} {i}" for i in range(1, len(PURPOSES) + 1)],
               *[f"{_('Comment')} {i}" for i in range(1, len(PURPOSES) + 1)], _("What should change"),
@@ -143,7 +137,7 @@ def export(cycle_id):
 @login_required
 def close(cycle_id):
     """Close ahead of the deadline: first who would lapse, then the close itself."""
-    cycle = coordinated_cycle_or_403(cycle_id)
+    cycle = require("review.close", db.get_or_404(ReviewCycle, cycle_id))
     if not cycle.may_close:
         flash(_("The review is already closed."), "info")
         return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
@@ -166,9 +160,7 @@ def close(cycle_id):
 @bp.post("/reviews/response/<int:response_id>/restore")
 @login_required
 def restore(response_id):
-    response = db.get_or_404(ReviewResponse, response_id)
-    if not current_user.coordinates(response.cycle.network):
-        abort(403)
+    response = require("review.restore", db.get_or_404(ReviewResponse, response_id))
     cycle_id, name = response.cycle_id, response.member.name
     if ConfirmForm().validate_on_submit():
         try:
@@ -218,9 +210,7 @@ def answer(token):
 @login_required
 def take_me_back(response_id):
     """A member the review lapsed puts themself back, within the grace period."""
-    response = db.get_or_404(ReviewResponse, response_id)
-    if response.member_id != current_user.id:
-        abort(404)
+    response = require("review.take_back", db.get_or_404(ReviewResponse, response_id))
     network = response.cycle.network.code
     if ConfirmForm().validate_on_submit():
         try:
@@ -245,13 +235,13 @@ def mandate(code):
     current = reviews.current_mandate(network)
     return render_template("reviews/mandate.html", network=network, current=current,
                            history=[v for v in history if v is not current],
-                           coordinator=current_user.is_authenticated and current_user.coordinates(network))
+                           coordinator=allows(current_user, "mandate.record", network))
 
 
 @bp.route("/mandate/<code>/new", methods=["GET", "POST"])
 @login_required
 def new_mandate(code):
-    network = coordinated_network_or_403(code)
+    network = require("mandate.record", network_or_404(code))
     current = reviews.current_mandate(network)
     form = MandateForm(text=current.text if current else None)
     if form.validate_on_submit():

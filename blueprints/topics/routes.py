@@ -1,6 +1,6 @@
 """Propose, support, accept and decline topics: load → authorise → the operation → commit → answer."""
 
-from flask import abort, flash, redirect, url_for
+from flask import flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -14,11 +14,7 @@ from extensions import db
 from models import DomainError, Meeting
 from models import meeting as meetings
 from models import topic as topics
-
-
-def member_of_or_403(network):
-    if not (current_user.coordinates(network) or network.id in current_user.active_network_ids):
-        abort(403)
+from models.policy import require
 
 
 def back_to_plan(network):
@@ -37,8 +33,7 @@ def refused(error):
 @bp.post("/plan/<code>/topics")
 @login_required
 def propose(code):
-    network = network_or_404(code)
-    member_of_or_403(network)
+    network = require("topic.propose", network_or_404(code))
     form = TopicForm()
     if not form.validate_on_submit():
         flash(form_errors(form), "error")
@@ -54,16 +49,10 @@ def propose(code):
     return back_to_plan(network)
 
 
-def proposal_or_404(proposal_id):
-    proposal = db.get_or_404(topics.TopicProposal, proposal_id)
-    member_of_or_403(proposal.network)
-    return proposal
-
-
 @bp.post("/topics/<int:proposal_id>/support")
 @login_required
 def support(proposal_id):
-    proposal = proposal_or_404(proposal_id)
+    proposal = require("topic.support", db.get_or_404(topics.TopicProposal, proposal_id))
     ConfirmForm().validate_on_submit()
     try:
         topics.support(proposal, current_user)
@@ -77,9 +66,7 @@ def support(proposal_id):
 @bp.post("/topics/<int:proposal_id>/<any(accept, decline):decision>")
 @login_required
 def decide(proposal_id, decision):
-    proposal = proposal_or_404(proposal_id)
-    if not current_user.coordinates(proposal.network):
-        abort(403)
+    proposal = require("topic.decide", db.get_or_404(topics.TopicProposal, proposal_id))
     form = TopicDecisionForm()
     # Any meeting of the network may be named here; whether it takes topics is the model's rule.
     form.meeting.choices = [SelectChoice(str(meeting_id)) for meeting_id in db.session.scalars(
