@@ -65,9 +65,11 @@ def mark_invited(network, membership_ids, by):
     are left alone – so the same marking sent twice at the same moment marks (and audits) once.
     """
     now = utcnow()
+    # Ids past the id column's range (INTEGER) name no membership; sent on, the database would refuse the query.
+    membership_ids = [i for i in membership_ids if 0 < i <= 2**31 - 1]
     marked = db.session.execute(
         update(Membership)
-        .where(Membership.id.in_(list(membership_ids)), Membership.network_id == network.id,
+        .where(Membership.id.in_(membership_ids), Membership.network_id == network.id,
                Membership.teams_invited_at.is_(None),
                Membership.id.in_(_active(network).with_only_columns(Membership.id)))
         .values(teams_invited_at=now, teams_invited_by_id=by.id)

@@ -7,7 +7,7 @@ import re
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from tests.conftest import csrf_token_from, sign_in
+from tests.conftest import csrf_token_from, post, sign_in
 
 INT_MAX = 2**31 - 1  # PostgreSQL int4: every id column is INTEGER
 TOO_LARGE = ["2147483648", "9999999999", "99999999999999999999999", "9" * 5000]
@@ -60,3 +60,17 @@ def test_a_page_number_out_of_range_shows_the_first_page(client, create_coordina
     sign_in(client, create_coordinator("NIK").email)
     for path in ("/coordinator/outbox", "/coordinator/audit", "/coordinator/overview"):
         assert client.get(f"{path}?page={page}").status_code == 200, path
+
+
+def test_an_id_out_of_range_in_a_form_names_nothing(client, create_member, create_coordinator, municipality):
+    """Ids sent in a form's fields (marking Teams invitations) past the column's range are ignored."""
+    from extensions import db
+
+    member = create_member(municipality("4601"))
+    sign_in(client, create_coordinator("NIK").email)
+    membership = member.memberships[0]
+    response = post(client, "/coordinator/teams/NIK/invited",
+                    {"membership": [str(membership.id), "99999999999999999999999"]}, page="/coordinator/teams/NIK")
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert membership.teams_invited_at is not None
