@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     distinct,
+    false,
     func,
     or_,
     select,
@@ -25,6 +26,8 @@ from extensions import db
 from models import audit, guard
 from models.errors import DomainError
 from models.types import string_enum
+
+NAME_LENGTH = 200  # an organisation's name, and its folded form for search
 
 
 class OrganisationKind(enum.StrEnum):
@@ -91,8 +94,8 @@ class Organisation(db.Model):
     kind: Mapped[OrganisationKind] = mapped_column(string_enum(OrganisationKind, "organisation_kind", 30))
     # Kommunenummer (4 digits) or fylkesnummer (2 digits) where there is an official one.
     number: Mapped[str | None] = mapped_column(String(4))
-    name: Mapped[str] = mapped_column(String(200))
-    name_folded: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    name_folded: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
     short_name: Mapped[str | None] = mapped_column(String(40))
     county_number: Mapped[str | None] = mapped_column(String(2))
     # A hospital trust's regional health authority.
@@ -226,6 +229,8 @@ class Organisation(db.Model):
         """Organisations whose name contains ``text`` or whose number starts with it."""
         query = select(cls)
         text = fold(text or "")
+        if len(text) > NAME_LENGTH:  # no name is that long: no question to the database (SQLite refuses
+            return query.where(false())  # a LIKE pattern over 50,000 bytes, and the page answered 503)
         if text:
             query = query.where(
                 or_(
