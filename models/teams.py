@@ -108,13 +108,19 @@ def allowed_hosts():
 def is_public(address):
     """A global unicast address: not loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
     shared (100.64/10), link-local (169.254/16 – the cloud metadata service – and fe80::/10),
-    multicast, reserved, documentation or unspecified; an IPv4 address written as IPv6 is judged
-    as the IPv4 address it is."""
+    multicast, reserved, documentation or unspecified; an IPv6 address that carries an IPv4
+    address (mapped, NAT64, 6to4, Teredo) is judged by the IPv4 address too."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_multicast or ip.is_private or ip.is_loopback or ip.is_link_local
-                                 or ip.is_reserved or ip.is_unspecified)
+    inside = []
+    if ip.version == 6:
+        if ip in NAT64:
+            inside.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        inside += [a for a in (ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())) if a is not None]
+    return all(a.is_global and not (a.is_multicast or a.is_private or a.is_loopback or a.is_link_local
+                                    or a.is_reserved or a.is_unspecified) for a in (ip, *inside))
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 def _internal_allowed():
@@ -129,9 +135,8 @@ def _parse(url):
         port = parts.port
     except ValueError:  # "https://[::1/", "https://host:99999/"
         parts, port = urlsplit(""), -1
-    host = (parts.hostname or "").rstrip(".").lower()
-    try:
-        host.encode("idna")  # a name DNS can carry (labels of 1–63 letters)
+    try:  # as DNS carries it (xn--… for a name in other letters); labels of 1–63 letters
+        host = (parts.hostname or "").rstrip(".").encode("idna").decode("ascii").lower()
     except UnicodeError:
         host = ""
     if not host or port == -1 or parts.username is not None or parts.password is not None:

@@ -31,6 +31,8 @@ INTERNAL = [
     "https://2130706433/webhookb2/x",  # 127.0.0.1 written as one number
     "https://127.1/webhookb2/x",  # … and as two: a "name" that resolves to 127.0.0.1
     "https://0x7f.0.0.1/webhookb2/x",
+    "https://[64:ff9b::7f00:1]/webhookb2/x",  # 127.0.0.1 through NAT64
+    "https://[2002:a00:1::1]/webhookb2/x",  # 10.0.0.1 through 6to4
 ]
 PAGE = "/coordinator/teams/NIK"
 
