@@ -22,7 +22,9 @@ object has – see ``scope_of``); with no object, towards the whole app:
   contact.
 
 A rule is ``may(*roles, but_not=...)``: allowed when the user holds one of ``roles`` and none of
-``but_not``.  The models' ``may_*`` rules say which *state* an object must be in (open, not sent
+``but_not``.  Views call ``require(action, obj)`` right after loading the object; the rules that
+admit everyone (``public.*``, ``mandate.read``) need no call, and the account's own pages
+(``account.own``: any signed-in user, on themself) ask it with ``@login_required``.  The models' ``may_*`` rules say which *state* an object must be in (open, not sent
 yet, …); this table says *who*.
 
 **Refusal, one rule everywhere**: anonymous → the sign-in page (a redirect that comes back);
