@@ -96,8 +96,9 @@ class StrongPassword:
 
     # zxcvbn's own threshold for score 4.
     MIN_GUESSES_LOG10 = 10
-    # zxcvbn's time grows with the length; the first 100 characters decide.
-    ESTIMATE_CHARACTERS = 100
+    # zxcvbn refuses more than 72 characters (its max_length; a ValueError, a 500 before) and its
+    # time grows with the length: the first 72 decide.
+    ESTIMATE_CHARACTERS = 72
 
     def __init__(self, email_field="email", name_field="name"):
         self.email_field = email_field

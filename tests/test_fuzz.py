@@ -26,8 +26,7 @@ Every answer: never a 5xx; a 422 says why next to a field or in an alert; any 4x
 after; ``form_submissions``, the submission keys, aside).  An accepted request (2xx, 3xx) may
 change rows.  ``FUZZ_EXAMPLES`` (default 5) is the number of examples per endpoint;
 ``FUZZ_EXAMPLES=200`` digs deeper; ``FUZZ_SHRINK=1`` lets hypothesis shrink a failing example.
-The world is built once and its rows put back before each test (``World``).  One input is kept
-out for now, see ``known_elsewhere``.
+The world is built once and its rows put back before each test (``World``).
 """
 
 import importlib
@@ -240,14 +239,6 @@ def test_every_route_that_takes_input_is_fuzzed():
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 
-def known_elsewhere(data):
-    """The data without the one input whose 500 is known and left to another part of issue 16:
-    a password over 72 characters makes the strength estimator (zxcvbn, blueprints/validators.py)
-    raise ValueError.  Remove this once it is fixed there."""
-    password = data.get("password")
-    return {**data, "password": password[:72]} if isinstance(password, str) else data
-
-
 def shown(data):
     """The data of a request, each value cut to 80 characters, for a failure's message."""
     return {name: value if len(repr(value)) <= 80 else repr(value)[:80] + f"… ({len(repr(value))} chars)"
@@ -444,7 +435,7 @@ def test_no_form_breaks_on_any_input(app, world, endpoint):
     @given(data=DATA)
     def post(data):
         data = {**data, "csrf_token": token} if "csrf_token" not in data else data
-        rows.check(client.post(url, data=known_elsewhere(data)), f"POST {url} as {role} with {shown(data)}")
+        rows.check(client.post(url, data=data), f"POST {url} as {role} with {shown(data)}")
 
     post()
 
@@ -471,7 +462,7 @@ def test_no_token_form_breaks_on_any_input(app, world, create_member, municipali
             return
         token = csrf_token_from(page)
         data = {name: token if value == CSRF else value for name, value in data.items()}
-        rows.check(client.post(url, data=known_elsewhere(data), headers=headers), f"POST {url} signed out with {shown(data)}")
+        rows.check(client.post(url, data=data, headers=headers), f"POST {url} signed out with {shown(data)}")
 
     send()
 
@@ -493,7 +484,7 @@ def test_no_public_form_breaks_on_any_input(app, world, endpoint):
         data = {name: token if value == CSRF else value for name, value in data.items()}
         target = url.format(field=field)
         headers = {"HX-Request": "true"} if htmx else {}
-        rows.check(client.post(target, data=known_elsewhere(data), headers=headers), f"POST {target} signed out with {shown(data)}")
+        rows.check(client.post(target, data=data, headers=headers), f"POST {target} signed out with {shown(data)}")
 
     post()
 

@@ -54,6 +54,17 @@ def test_a_passphrase_or_a_random_password_is_taken(client, create_member, munic
     assert db.session.get(Member, member.id).check_password(password)
 
 
+def test_a_long_password_is_judged_by_its_first_72_characters_not_a_500(client, create_member, municipality):
+    """The estimator refuses more than 72 characters; a longer password is judged by its start."""
+    member = create_member(municipality("4601"))
+    refused = reset(client, member, "å" * 528)
+    assert refused.status_code == 422 and GUESSABLE in field_error(refused)
+    taken = "kaffe og kanelbolle på fredag " * 4 + "og en tur i skogen etterpå"
+    assert reset(client, member, taken).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).check_password(taken)
+
+
 def test_a_short_password_is_refused_for_its_length(client, create_member, municipality):
     response = reset(client, create_member(municipality("4601")), "Xk7#pL2mQ9w")  # 11 characters
     assert response.status_code == 422 and "minst 12 tegn" in field_error(response)
