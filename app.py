@@ -204,7 +204,18 @@ def end_session_quietly(exception=None):
         db.session.remove()
     except SQLAlchemyError as error:
         current_app.logger.warning("session ended on a lost connection: %s", type(getattr(error, "orig", error)).__name__)
-        db.session.registry.clear()
+        discard_session()
+
+
+def discard_session():
+    """Give up the request's session when even its rollback failed: its connections are closed
+    (invalidated, so the pool does not hand them out again) rather than left for the garbage
+    collector, and the next use of ``db.session`` starts a new one."""
+    try:
+        db.session().invalidate()
+    except SQLAlchemyError:
+        pass
+    db.session.registry.clear()
 
 
 def register_error_pages(app):
@@ -215,11 +226,11 @@ def register_error_pages(app):
         try:
             db.session.rollback()
         except SQLAlchemyError:
-            db.session.registry.clear()
+            discard_session()
         try:
             return render_template("errors/error.html", code=code, error=error), code
         except SQLAlchemyError:
-            db.session.registry.clear()
+            discard_session()
             return render_template("errors/error.html", code=code, error=error,
                                    current_user=AnonymousUserMixin()), code
 
