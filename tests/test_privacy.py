@@ -70,11 +70,13 @@ def test_the_retention_period_comes_from_the_configuration(app, runner, create_m
 
 
 def test_the_privacy_statement_says_purpose_basis_retention_and_contact(app, client):
-    app.config["PRIVACY_RETENTION_DAYS"] = 200
+    app.config["PRIVACY_RETENTION_DAYS"], app.config["MAIL_BODY_RETENTION_DAYS"] = 200, 45
     page = client.get("/privacy").get_data(as_text=True)
     assert "<h1>Personvernerklæring</h1>" in page
     assert "Hva opplysningene brukes til" in page and "artikkel 6 nr. 1 bokstav e" in page
     assert "slettes personopplysningene dine 200 dager senere" in page
+    assert "Teksten i en e-post vi sender deg, slettes 45 dager etter at den ble sendt" in page
+    assert "Deltakere i et nettverk (bekreftet av lederen sin) ser navn" in page
     assert 'href="mailto:postmottak@helsedir.no"' in page and "Datatilsynet" in page
     # Every page links to both statements.
     front = client.get("/").get_data(as_text=True)

@@ -56,6 +56,7 @@ def set_language():
 def privacy():
     """The privacy statement (*personvernerklæring*): purpose, legal basis, retention, rights, contact."""
     return render_template("public/privacy.html", retention_days=current_app.config["PRIVACY_RETENTION_DAYS"],
+                           mail_days=current_app.config["MAIL_BODY_RETENTION_DAYS"],
                            contact=current_app.config["PRIVACY_CONTACT"])
 
 
