@@ -280,10 +280,13 @@ def fingerprint_static(endpoint, values):
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """SQLite enforces foreign keys only when asked, per connection.  Write-ahead logging lets
     readers and the writer work side by side, and with ``synchronous = NORMAL`` a commit does not
-    wait for the disk (a power cut may lose the last commits, never the database)."""
+    wait for the disk (a power cut may lose the last commits, never the database).  A writing
+    request holds the one write lock from its first statement to its commit (``BEGIN IMMEDIATE``,
+    see ``models/guard.py``), so the others queue: each waits up to 30 s – fifty people pressing
+    at once on a busy machine – before it is told the database is busy (503)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA busy_timeout = 5000")
+    cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()

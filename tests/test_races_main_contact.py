@@ -210,7 +210,7 @@ def test_a_member_not_yet_active_cannot_claim(app, client, bergen, create_member
     waiting = create_member(bergen, status="pending_anchoring")
     sign_in(client, waiting.email)
     assert "Bli hovedkontakt" not in client.get(page_of(bergen)).get_data(as_text=True)
-    assert post(client, f"{page_of(bergen)}/NIK/claim", page=page_of(bergen)).status_code == 303
+    assert post(client, f"{page_of(bergen)}/NIK/claim", page=page_of(bergen)).status_code == 403  # the policy
     db.session.expire_all()
     assert not nik(waiting).is_main_contact
 
@@ -445,12 +445,13 @@ def test_members_marked_invited_twice_at_once_are_marked_once(app, people):
 
 
 @pytest.fixture
-def failed_mail(app):
+def failed_mail(app, people):
+    """A mail to a member of NIK that failed for good: in the NIK coordinator's outbox."""
     from models import OutboxStatus
     from models.outbox import queue
 
-    message = queue("mottaker@kommune.example", "Et brev", "notice", name="Mottaker", lines=["Hei"], url=None,
-                    link_text="")
+    _kari, ola, _coordinator = people
+    message = queue(ola.email, "Et brev", "notice", name=ola.name, lines=["Hei"], url=None, link_text="")
     db.session.flush()
     message.status, message.bounced, message.attempts = OutboxStatus.FAILED, True, 12
     db.session.commit()
