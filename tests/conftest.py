@@ -111,8 +111,7 @@ def database(databases, smtpd):
     with app.app_context():
         upgrade()
         reference.load()
-        ReferenceRows.taken = {table: [dict(row._mapping) for row in db.session.execute(table.select())]
-                               for table in db.metadata.sorted_tables}
+        ReferenceRows.taken = take_rows()
         empty_tables()
         db.engine.dispose()
     return url
@@ -126,15 +125,26 @@ class ReferenceRows:
 
     @classmethod
     def restore(cls):
-        for table, rows in cls.taken.items():
-            if rows:
-                db.session.execute(table.insert(), rows)
-        if db.engine.dialect.name == "postgresql":  # the ids were given: move each sequence past them
-            for table, rows in cls.taken.items():
-                if rows and "id" in table.c:
-                    db.session.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {max(r['id'] for r in rows)})"))
-        db.session.commit()
+        put_rows(cls.taken)
+
+
+def take_rows():
+    """Every row of every table, as ``put_rows`` puts them back: {table: [row dict]}."""
+    return {table: [dict(row._mapping) for row in db.session.execute(table.select())]
+            for table in db.metadata.sorted_tables}
+
+
+def put_rows(taken):
+    """Insert rows taken with ``take_rows`` (one INSERT per table, into empty tables) and commit."""
+    for table, rows in taken.items():
+        if rows:
+            db.session.execute(table.insert(), rows)
+    if db.engine.dialect.name == "postgresql":  # the ids were given: move each sequence past them
+        for table, rows in taken.items():
+            if rows and "id" in table.c:
+                db.session.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {max(r['id'] for r in rows)})"))
+    db.session.commit()
 
 
 # -- mail -------------------------------------------------------------------------------

@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 
 from extensions import db
 from models import Organisation, outbox, policy, tokens
 from models.policy import (ACTIVE, ANONYMOUS, COORDINATOR, COORDINATOR_ELSEWHERE, LAPSED, LEFT, MAIN_CONTACT,
                            MAIN_CONTACT_ELSEWHERE, OBSERVER, OWNER, PENDING_ANCHORING, POLICY, SIGNED_IN)
-from tests.conftest import PASSWORD, csrf_token_from, sign_in
+from tests.conftest import PASSWORD, csrf_token_from, empty_tables, put_rows, sign_in, take_rows
 
 # The personas, each a real account in the world (Bergen and Oslo are municipalities in NIK; FHI an
 # observer organisation in NIK; the coordinators are of the Directorate).
@@ -403,22 +403,12 @@ class World:
             cls.tokens[persona] = csrf_token_from(client.get("/privacy"))
             cookie = client.get_cookie(name)
             cls.cookies[persona] = cookie.value if cookie else None
-        cls.rows = {table: [dict(row._mapping) for row in db.session.execute(table.select())]
-                    for table in db.metadata.sorted_tables}
+        cls.rows = take_rows()
 
     @classmethod
     def restore(cls):
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        for table, rows in cls.rows.items():
-            if rows:
-                db.session.execute(table.insert(), rows)
-        if db.engine.dialect.name == "postgresql":  # the ids were given: move each sequence past them
-            for table, rows in cls.rows.items():
-                if rows and "id" in table.c:
-                    db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                            f"{max(row['id'] for row in rows)})"))
-        db.session.commit()
+        empty_tables()
+        put_rows(cls.rows)
 
 
 @pytest.fixture

@@ -40,14 +40,14 @@ import pytest
 from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import select
 from wtforms.fields.core import UnboundField
 
 import blueprints
 from app import create_app
 from extensions import db
 from models import Organisation, outbox, tokens
-from tests.conftest import PASSWORD, csrf_token_from, sign_in, table_snapshot
+from tests.conftest import PASSWORD, csrf_token_from, empty_tables, put_rows, sign_in, table_snapshot, take_rows
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))  # per endpoint; FUZZ_EXAMPLES=200 to dig deeper
 # No shrinking unless asked (FUZZ_SHRINK=1): an example here is a request or two and a fresh object,
@@ -277,23 +277,13 @@ class World:
 
     @classmethod
     def take(cls, value):
-        cls.rows = {table: [dict(row._mapping) for row in db.session.execute(table.select())]
-                    for table in db.metadata.sorted_tables}
+        cls.rows = take_rows()
         cls.value = value
 
     @classmethod
     def restore(cls):
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        for table, rows in cls.rows.items():
-            if rows:
-                db.session.execute(table.insert(), rows)
-        if db.engine.dialect.name == "postgresql":  # the ids were given: move each sequence past them
-            for table, rows in cls.rows.items():
-                if rows and "id" in table.c:
-                    db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                            f"{max(row['id'] for row in rows)})"))
-        db.session.commit()
+        empty_tables()
+        put_rows(cls.rows)
         return cls.value
 
 
