@@ -37,6 +37,11 @@ class DroppingServer:
 
     async def handle_DATA(self, server, session, envelope):
         taken = getattr(session, "taken", 0)
+        if not self.refuse and taken >= self.per_connection:
+            # A mail that raced the hang-up onto the dying connection: the server is gone before
+            # it answers, so the mail is not taken (no 250) and goes again on a new connection.
+            server.transport.abort()
+            return "421 Service closing"
         if self.refuse and taken >= self.per_connection:
             asyncio.get_running_loop().call_later(0.01, server.transport.close)
             return "421 Service closing, try again later"
