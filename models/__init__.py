@@ -12,6 +12,7 @@ from models.quota import QuotaCounter
 from models.signup import Signup
 from models.call_in import Acknowledgement
 from models.network import Network
+from models.heartbeat import Heartbeat
 from models.newsletter import InputStatus, NewsInput, Newsletter
 from models.advice import AdviceAnswer, AdviceRequest
 from models.organisation import Organisation, OrganisationKind
@@ -35,6 +36,7 @@ __all__ = [
     "ChangeRequest",
     "ChangeStatus",
     "Handover",
+    "Heartbeat",
     "Meeting",
     "MeetingFormat",
     "MeetingKind",

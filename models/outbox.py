@@ -95,6 +95,8 @@ class OutboxMessage(db.Model):
     headers: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     # What the row belongs to ("newsletter:12"), to show a send's progress.
     batch: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The request (its X-Request-ID) or command that wrote the row, to follow a mail back in the logs.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def message_id(self):
