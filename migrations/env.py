@@ -4,14 +4,17 @@ from logging.config import fileConfig
 from flask import current_app
 
 from alembic import context
+from alembic.util import CommandError
+from sqlalchemy import text
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# The app's logging (logs.py, set up by create_app) prints alembic's lines too, in the app's format;
+# alembic.ini's own logging only when run without it.
+if not any(getattr(handler, "_tracker_handler", False) for handler in logging.getLogger().handlers):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
@@ -40,6 +43,46 @@ def get_metadata():
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
     return target_db.metadata
+
+
+class LossyDowngrade(CommandError):
+    """A downgrade that would lose what people entered, refused before any step ran."""
+
+
+def refuse_lossy_downgrades(migration_context, connection):
+    """Refuse a downgrade that would drop data people entered, unless ``-x lossy=yes`` is given.
+
+    A version whose downgrade drops such data says what, in ``DOWNGRADE_LOSES``: {what is
+    lost: SQL counting the rows that hold it}.  Every step of the downgrade is counted here,
+    before the first one runs, so a refusal changes nothing – on SQLite too, where alembic
+    commits each step on its own.  (The counts run on the schema the downgrade starts from: a
+    later migration that renames what an older count reads must change that count.)
+    """
+    if context.get_x_argument(as_dictionary=True).get("lossy") == "yes":
+        return
+    steps_of = migration_context._migrations_fn  # alembic computes the steps here, once
+
+    def checked(heads, ctx):
+        steps = list(steps_of(heads, ctx))
+        losses = []
+        for step in steps:
+            if getattr(step, "is_upgrade", True) or not hasattr(step, "revision"):
+                continue
+            counts = [(connection.execute(text(count_sql)).scalar(), what)
+                      for what, count_sql in getattr(step.revision.module, "DOWNGRADE_LOSES", {}).items()]
+            lost = "; ".join(f"{count} {what}" for count, what in counts if count)
+            if lost:
+                losses.append(f"  {step.revision.revision}: {lost}")
+        if losses:
+            raise LossyDowngrade(
+                "Refusing to downgrade: it would lose data people entered, and upgrading again "
+                "would not bring it back:\n" + "\n".join(losses) + "\n"
+                "Nothing was changed.  If that loss is intended, take a backup first "
+                "(docs/operations.md), then run the downgrade again with -x lossy=yes, for example "
+                "flask db downgrade -x lossy=yes <revision>.")
+        return steps
+
+    migration_context._migrations_fn = checked
 
 
 def run_migrations_offline():
@@ -101,13 +144,20 @@ def run_migrations_online():
             target_metadata=get_metadata(),
             **conf_args
         )
+        refuse_lossy_downgrades(context.get_context(), connection)
 
-        with context.begin_transaction():
-            context.run_migrations()
-            if sqlite:
-                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
+        except BaseException:
+            if sqlite:  # the connection goes back to the app's pool: with foreign keys on again
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+            raise
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys = ON")
 

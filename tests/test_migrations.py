@@ -85,3 +85,112 @@ def test_the_directory_migration_folds_the_names_of_members_already_there(migrat
     upgrade()
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT name_folded, directory_hidden FROM members")).one() == ("åse østby", False)
+
+
+# -- downgrades that would lose what people entered ----------------------------------------------
+
+
+def alembic(command_name, revision, *x_args):
+    """Run an alembic command as ``flask db`` does, but let its error through (``flask db``
+    logs it and exits 1): ``alembic("downgrade", "base", "lossy=yes")``."""
+    from alembic import command
+    from flask import current_app
+
+    config = current_app.extensions["migrate"].migrate.get_config(x_arg=list(x_args))
+    getattr(command, command_name)(config, revision)
+
+
+def revision_now():
+    from alembic.migration import MigrationContext
+
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def seeded_members(count):
+    from sqlalchemy import select
+
+    from models import Member, Organisation, reference
+
+    reference.load()
+    bergen = db.session.scalar(select(Organisation).filter_by(number="4601"))
+    members = [Member(organisation=bergen, name=f"Kari {n}", email=f"kari{n}@bergen.kommune.example",
+                      manager_email="leder@bergen.kommune.example") for n in range(count)]
+    db.session.add_all(members)
+    db.session.commit()
+    return members
+
+
+def test_a_downgrade_that_would_reset_directory_choices_refuses_and_changes_nothing(migrated):
+    """The directory's downgrade drops ``directory_hidden``: an upgrade after it would list again
+    every member who chose to hide.  Refused, with the count, and nothing changed – on SQLite too,
+    where the steps above it (lossless) would otherwise already have run."""
+    from alembic.util import CommandError
+    from sqlalchemy import select
+
+    from models import Member
+    from tests.conftest import table_snapshot
+
+    members = seeded_members(4)
+    for member in members[:3]:
+        member.directory_hidden = True
+    db.session.commit()
+    head, before = revision_now(), table_snapshot(ignore=())
+    db.session.remove()
+
+    with pytest.raises(CommandError) as refusal:
+        alembic("downgrade", "1b36e1a40394")
+    assert "3 members who chose to hide from the directory" in str(refusal.value)
+    assert "-x lossy=yes" in str(refusal.value)
+    assert revision_now() == head
+    assert table_snapshot(ignore=()) == before
+    assert "heartbeats" in inspect(db.engine).get_table_names()  # the first step down did not run either
+
+    # The operator says the loss is intended: the downgrade goes, and the upgrade after it works.
+    alembic("downgrade", "1b36e1a40394", "lossy=yes")
+    assert "directory_hidden" not in {c["name"] for c in inspect(db.engine).get_columns("members")}
+    upgrade()
+    assert revision_now() == head
+    assert db.session.scalars(select(Member.directory_hidden)).all() == [False] * 4
+
+
+def test_a_downgrade_and_upgrade_keeps_the_directory_choices_when_nobody_hid(migrated):
+    """No member hid: nothing is lost, so the downgrade goes without ``lossy=yes``."""
+    from sqlalchemy import select
+
+    from models import Member
+
+    seeded_members(2)
+    db.session.remove()
+    alembic("downgrade", "1b36e1a40394")
+    upgrade()
+    assert db.session.scalars(select(Member.directory_hidden)).all() == [False, False]
+
+
+def test_a_downgrade_to_base_refuses_while_a_newsletter_is_there(migrated):
+    from alembic.util import CommandError
+
+    from models.newsletter import Newsletter
+    from tests.conftest import table_snapshot
+
+    db.session.add(Newsletter(title="Nytt fra nettverket", body="Hei"))
+    db.session.commit()
+    head, before = revision_now(), table_snapshot(ignore=())
+    db.session.remove()
+
+    with pytest.raises(CommandError) as refusal:
+        alembic("downgrade", "base")
+    assert "1b36e1a40394" in str(refusal.value) and "1 newsletters" in str(refusal.value)
+    assert revision_now() == head
+    assert table_snapshot(ignore=()) == before
+
+
+def test_every_downgrade_says_whether_it_is_lossy():
+    """Each version's docstring tells the operator (docs/operations.md) what its downgrade loses;
+    the lossy ones count it, so env.py can refuse."""
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parents[1].glob("migrations/versions/*.py")):
+        source = path.read_text()
+        assert "\nDowngrade: lossy – " in source or "\nDowngrade: lossless" in source, path.name
+        assert ("\nDowngrade: lossy – " in source) == ("DOWNGRADE_LOSES = {" in source), path.name

@@ -3,6 +3,8 @@
 Held by the database: a counter never passes its quota (CHECK used <= quota), a meeting
 ends after it starts, a hybrid meeting has a place.
 
+Downgrade: lossy – drops every meeting, the networks taking part and the yearly quota counters.
+
 Revision ID: 04b10e414219
 Revises: b6c06660d431
 Create Date: 2026-11-23 06:58:33.878156
@@ -17,6 +19,13 @@ revision = '04b10e414219'
 down_revision = 'b6c06660d431'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'meetings': 'SELECT count(*) FROM meetings',
+    'quota counters': 'SELECT count(*) FROM quota_counters WHERE used > 0',
+}
 
 
 def upgrade():

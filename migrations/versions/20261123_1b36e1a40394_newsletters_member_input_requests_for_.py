@@ -1,5 +1,7 @@
 """Newsletter issues and the members' input to them, requests for advice and their answers, the networks' Teams webhooks and the outbox's webhook channel.
 
+Downgrade: lossy – drops the newsletters and members' input to them, the requests for advice and their answers, members' newsletter unsubscriptions, the networks' Teams webhooks and the outbox's webhook posts and mail headers.
+
 Revision ID: 1b36e1a40394
 Revises: 3bdca25b611d
 Create Date: 2026-11-23 14:45:59.590498
@@ -14,6 +16,18 @@ revision = '1b36e1a40394'
 down_revision = '3bdca25b611d'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'newsletters': 'SELECT count(*) FROM newsletters',
+    'inputs to newsletters': 'SELECT count(*) FROM news_inputs',
+    'requests for advice': 'SELECT count(*) FROM advice_requests',
+    'answers to requests for advice': 'SELECT count(*) FROM advice_answers',
+    'members unsubscribed from the newsletter (they would get it again)': 'SELECT count(*) FROM members WHERE newsletter_unsubscribed_at IS NOT NULL',
+    "networks' Teams webhook addresses": 'SELECT count(*) FROM networks WHERE teams_webhook_url IS NOT NULL',
+    "outbox rows posting to a Teams webhook (they would become mails without a recipient's choice)": "SELECT count(*) FROM outbox WHERE channel <> 'mail'",
+}
 
 
 def upgrade():

@@ -1,5 +1,7 @@
 """The member directory: each member's name folded for search, and whether they hide from the directory.
 
+Downgrade: lossy – drops each member's choice to hide from the directory (an upgrade lists everyone again); the folded names are made again from the names.
+
 Revision ID: 2bd830cb3b55
 Revises: 1b36e1a40394
 Create Date: 2026-11-23 15:28:54.506873
@@ -14,6 +16,12 @@ revision = '2bd830cb3b55'
 down_revision = '1b36e1a40394'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'members who chose to hide from the directory (an upgrade would list them again)': 'SELECT count(*) FROM members WHERE directory_hidden',
+}
 
 
 def fold(text):

@@ -1,5 +1,7 @@
 """Who of a network's active members has been invited to its Teams workspace, when and by whom.
 
+Downgrade: lossy – forgets who was invited to a network's Teams workspace, when and by whom.
+
 Revision ID: 3bdca25b611d
 Revises: 542711fc0375
 Create Date: 2026-11-23 12:09:19.684246
@@ -14,6 +16,12 @@ revision = '3bdca25b611d'
 down_revision = '542711fc0375'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'memberships invited to Teams (the roster would show them as not invited)': 'SELECT count(*) FROM memberships WHERE teams_invited_at IS NOT NULL',
+}
 
 
 def upgrade():

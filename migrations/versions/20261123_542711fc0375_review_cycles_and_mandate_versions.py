@@ -1,5 +1,7 @@
 """Annual review cycles with each member's response and evaluation, and mandate versions.
 
+Downgrade: lossy – drops the review cycles, every member's review response and the mandate versions.
+
 Revision ID: 542711fc0375
 Revises: 7f974fa0d668
 Create Date: 2026-11-23 11:58:51.295163
@@ -14,6 +16,14 @@ revision = '542711fc0375'
 down_revision = '7f974fa0d668'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'review cycles': 'SELECT count(*) FROM review_cycles',
+    'review responses': 'SELECT count(*) FROM review_responses',
+    'mandate versions': 'SELECT count(*) FROM mandate_versions',
+}
 
 
 def upgrade():

@@ -5,6 +5,8 @@ partial unique index), a main contact is active, a membership sits on its member
 organisation (composite foreign key), lower-case unique e-mail, well-formed
 municipality and county numbers.
 
+Downgrade: lossy – drops the organisation register, the networks, the members and their memberships (the reference data can be loaded again; the members cannot).
+
 Revision ID: 63a44e88a767
 Revises: 
 Create Date: 2026-11-23 05:35:05.631024
@@ -19,6 +21,14 @@ revision = '63a44e88a767'
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'members': 'SELECT count(*) FROM members',
+    'memberships': 'SELECT count(*) FROM memberships',
+    'organisations added by coordinators (no reference list has them)': 'SELECT count(*) FROM organisations WHERE reference_key IS NULL',
+}
 
 
 def upgrade():

@@ -3,6 +3,8 @@
 Held by the database: one pending anchoring per member (a partial unique index),
 one role per member and network.
 
+Downgrade: lossy – drops the accounts' passwords and consents, line-manager anchorings, coordinator roles, the mail outbox and the audit log.
+
 Revision ID: 7c3a4d282b5b
 Revises: 63a44e88a767
 Create Date: 2026-11-23 05:50:27.728341
@@ -17,6 +19,16 @@ revision = '7c3a4d282b5b'
 down_revision = '63a44e88a767'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'members with a password': 'SELECT count(*) FROM members WHERE password_hash IS NOT NULL',
+    'anchorings': 'SELECT count(*) FROM anchorings',
+    'coordinator roles': 'SELECT count(*) FROM coordinator_roles',
+    'audit log entries': 'SELECT count(*) FROM audit_log',
+    'outbox rows (mail sent and waiting)': 'SELECT count(*) FROM outbox',
+}
 
 
 def upgrade():

@@ -1,5 +1,7 @@
 """Topic proposals for a network or a professional meeting, and members' support (one each).
 
+Downgrade: lossy – drops the topic proposals and members' support for them.
+
 Revision ID: 7f974fa0d668
 Revises: 178bcf1d5e43
 Create Date: 2026-11-23 07:10:06.146122
@@ -14,6 +16,13 @@ revision = '7f974fa0d668'
 down_revision = '178bcf1d5e43'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'topic proposals': 'SELECT count(*) FROM topic_proposals',
+    'supports of topic proposals': 'SELECT count(*) FROM topic_supports',
+}
 
 
 def upgrade():

@@ -1,5 +1,7 @@
 """Acknowledgements of emergency call-ins (one per member and meeting) and outbox priority.
 
+Downgrade: lossy – drops the acknowledgements of emergency call-ins and the outbox rows' priority.
+
 Revision ID: af04a7f8a8b1
 Revises: e684d497ba33
 Create Date: 2026-11-23 07:05:41.872797
@@ -14,6 +16,13 @@ revision = 'af04a7f8a8b1'
 down_revision = 'e684d497ba33'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'acknowledgements of emergency call-ins': 'SELECT count(*) FROM acknowledgements',
+    'outbox rows waiting with a priority (they would lose their place in the queue)': "SELECT count(*) FROM outbox WHERE priority <> 0 AND status = 'pending'",
+}
 
 
 def upgrade():

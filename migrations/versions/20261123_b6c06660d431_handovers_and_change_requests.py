@@ -2,6 +2,8 @@
 
 Held by the database: one open handover offer per main contact (a partial unique index).
 
+Downgrade: lossy – drops the main-contact handovers and the member-list change requests.
+
 Revision ID: b6c06660d431
 Revises: 7c3a4d282b5b
 Create Date: 2026-11-23 06:33:24.610379
@@ -16,6 +18,13 @@ revision = 'b6c06660d431'
 down_revision = '7c3a4d282b5b'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'main-contact handovers': 'SELECT count(*) FROM handovers',
+    'member-list change requests': 'SELECT count(*) FROM change_requests',
+}
 
 
 def upgrade():

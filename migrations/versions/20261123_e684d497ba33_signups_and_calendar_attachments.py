@@ -1,5 +1,7 @@
 """Meeting sign-ups (one per member and meeting) and calendar invitations kept with outbox mail.
 
+Downgrade: lossy – drops the meeting sign-ups and the calendar invitations kept with outbox mail.
+
 Revision ID: e684d497ba33
 Revises: 04b10e414219
 Create Date: 2026-11-23 07:01:01.564049
@@ -14,6 +16,13 @@ revision = 'e684d497ba33'
 down_revision = '04b10e414219'
 branch_labels = None
 depends_on = None
+
+# What the downgrade loses, counted before a downgrade starts: migrations/env.py refuses
+# it while any count is above zero, unless -x lossy=yes is given.
+DOWNGRADE_LOSES = {
+    'meeting sign-ups': 'SELECT count(*) FROM signups',
+    'outbox mails with a calendar invitation (a mail sent again would go without it)': 'SELECT count(*) FROM outbox WHERE ics IS NOT NULL',
+}
 
 
 def upgrade():

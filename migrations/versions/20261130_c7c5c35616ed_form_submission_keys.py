@@ -1,5 +1,7 @@
 """Submission keys: a form sent twice (a double click, a retry after a lost answer) is done once.
 
+Downgrade: lossless – the submission keys are kept a day only to do a form sent twice once; none is needed after a downgrade.
+
 Revision ID: c7c5c35616ed
 Revises: 2bd830cb3b55
 Create Date: 2026-11-30 23:59:48.409630

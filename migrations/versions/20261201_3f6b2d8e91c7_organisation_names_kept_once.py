@@ -3,6 +3,8 @@
 Two coordinators (or two tabs) adding the same organisation at the same moment both passed the
 check for an existing name; the partial unique index lets one in.
 
+Downgrade: lossless – drops an index only.
+
 Revision ID: 3f6b2d8e91c7
 Revises: 5e1a7c0c4a11
 Create Date: 2026-12-01 00:30:00.000000

@@ -1,6 +1,8 @@
 """Every session cookie carries the account's session key; signing out makes a new one, so a
 copied cookie stops working on every device.
 
+Downgrade: lossless for data – the session keys go, and an upgrade makes new ones, which signs everyone out once.
+
 Revision ID: a4c1e7d25b90
 Revises: 3f6b2d8e91c7
 Create Date: 2026-12-01 02:50:00.000000

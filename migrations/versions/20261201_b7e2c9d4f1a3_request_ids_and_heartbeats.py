@@ -1,5 +1,7 @@
 """Operations: the outbox row names the request that wrote it, and workers and cron commands write heartbeats.
 
+Downgrade: lossless for data – the request ids and heartbeats are operational traces only.
+
 Revision ID: b7e2c9d4f1a3
 Revises: a4c1e7d25b90
 Create Date: 2026-12-01 06:00:00.000000
