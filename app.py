@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, has_request_context, render_template, request, session
 from flask_babel import lazy_gettext
@@ -10,20 +11,40 @@ from flask_wtf.csrf import CSRFError
 from flask_login import AnonymousUserMixin
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
+from werkzeug.security import safe_join
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 import config
+import logs
 from models import guard, submissions
 from models.types import render_item
 from extensions import babel, compress, csrf, db, htmx, limiter, login_manager, mail, migrate
 
 
+class App(Flask):
+    def get_send_file_max_age(self, filename):
+        """A year for a static file asked for by its current fingerprint (``?v=``, see
+        ``fingerprint_static``); without it or with an old one, the browser asks again each time
+        (``max-age=0``, answered 304 while the file is unchanged): an address with an old
+        fingerprint must not pin an old file for a year."""
+        version = request.args.get("v") if has_request_context() else None
+        if filename and version and version == static_hash(filename):
+            return super().get_send_file_max_age(filename)
+        return 0
+
+    def log_exception(self, exc_info):
+        """Flask's "Exception on <path>" line, with the path redacted (it may carry a token)."""
+        self.logger.error("Exception on %s [%s]", logs.redact_path(request.path, request.query_string),
+                          request.method, exc_info=exc_info)
+
+
 def create_app(test_config=None):
-    app = Flask(__name__, instance_relative_config=True)
+    app = App(__name__, instance_relative_config=True)
     app.config.update(config.from_environment())
     if test_config:
         app.config.update(test_config)
     config.finish(app)
+    logs.configure(app)  # first: its request hook gives every later hook's log lines the request id
 
     db.init_app(app)
     # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse).
@@ -37,10 +58,8 @@ def create_app(test_config=None):
     csrf.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
+    report_rate_limit_storage(app)
     trust_proxies(app)
-    if app.config["PRODUCTION"] and app.config.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://"):
-        app.logger.warning("RATELIMIT_STORAGE_URI is memory://: each worker process counts the rate limits on its "
-                           "own; set it to Redis (see README)")
     htmx.init_app(app)
     compress.init_app(app)
     app.url_defaults(fingerprint_static)
@@ -59,6 +78,7 @@ def create_app(test_config=None):
         meetings,
         municipalities,
         newsletters,
+        ops,
         organisations,
         public,
         registration,
@@ -66,7 +86,7 @@ def create_app(test_config=None):
         topics,
     )
 
-    for package in (public, organisations, auth, registration, anchorings, account, municipalities, meetings, topics,
+    for package in (ops, public, organisations, auth, registration, anchorings, account, municipalities, meetings, topics,
                     reviews, newsletters, advice, directory, coordinator):
         app.register_blueprint(package.bp)
 
@@ -93,6 +113,28 @@ def create_app(test_config=None):
     app.add_template_filter(to_text, "markdown_text")
     app.add_template_filter(to_plain, "plain")
     return app
+
+
+def report_rate_limit_storage(app):
+    """Say at start where the rate limits are counted and whether that storage answers.  If Redis
+    is away (now or later), Flask-Limiter counts in each process's memory meanwhile
+    (``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``) and says so once: signing in keeps working."""
+    uri = app.config.get("RATELIMIT_STORAGE_URI", "memory://")
+    if uri.startswith("memory://"):
+        if app.config["PRODUCTION"]:
+            app.logger.warning("RATELIMIT_STORAGE_URI is memory://: each worker process counts the rate limits on "
+                               "its own; set it to Redis (see README)")
+        return
+    parts = urlsplit(uri)
+    where = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"  # no password
+    try:
+        answers = limiter.storage.check()
+    except Exception:  # the storage library's own errors
+        answers = False
+    if answers:
+        app.logger.info("rate limits counted in %s (it answers)", where)
+    else:
+        app.logger.warning("rate limits: %s does not answer; counting in each process's memory until it does", where)
 
 
 def trust_proxies(app):
@@ -203,7 +245,7 @@ def end_session_quietly(exception=None):
     try:
         db.session.remove()
     except SQLAlchemyError as error:
-        current_app.logger.warning("session ended on a lost connection: %s", type(getattr(error, "orig", error)).__name__)
+        current_app.logger.warning("session ended on a lost connection: %s", logs.describe_database_error(error))
         discard_session()
 
 
@@ -240,7 +282,7 @@ def register_error_pages(app):
         pool's pre-ping gives the next request a fresh connection.  Said as such, not as a crash.
         (A commit whose answer was lost may have gone through: forms carry a submission key, so
         sending the form again does not do it twice – see ``models/submissions.py``.)"""
-        app.logger.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
+        app.logger.warning("database unavailable: %s", logs.describe_database_error(error))
         return error_page(error, 503)
 
     def conflict(error):
@@ -264,17 +306,25 @@ def fingerprint_static(endpoint, values):
     address, so browsers may keep every static file for a year (``SEND_FILE_MAX_AGE_DEFAULT``)."""
     if endpoint != "static" or "v" in values or "filename" not in values:
         return
+    digest = static_hash(values["filename"])
+    if digest:
+        values["v"] = digest
+
+
+def static_hash(filename):
+    """The first 12 hex digits of the static file's SHA-256, read once per process (None: no such file)."""
     hashes = current_app.extensions.setdefault("static_hashes", {})
-    filename = values["filename"]
     if filename not in hashes:
-        path = os.path.join(current_app.static_folder, filename)
+        path = safe_join(current_app.static_folder, filename)  # a request's filename: never outside
         try:
+            if path is None or not os.path.isfile(path):
+                raise FileNotFoundError(filename)
             with open(path, "rb") as file:
-                hashes[filename] = hashlib.sha256(file.read()).hexdigest()[:12]
+                digest = hashlib.sha256(file.read()).hexdigest()[:12]
         except OSError:
-            hashes[filename] = None
-    if hashes[filename]:
-        values["v"] = hashes[filename]
+            return None  # not kept: the names of missing files would grow the cache without end
+        hashes[filename] = digest
+    return hashes[filename]
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record):

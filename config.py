@@ -31,6 +31,8 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Redis away: count the same limits in each process's memory meanwhile (logged once), never fail.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     "ORGANISATIONS_PER_PAGE": 50,
     "DIRECTORY_PER_PAGE": 50,
     # Static URLs carry their content hash (app.fingerprint_static): cached for a year.
@@ -56,6 +58,13 @@ def from_environment(environ=os.environ):
     cfg.update(
         ENV_NAME=environ.get("TRACKER_ENV", "production"),
         SECRET_KEY=environ.get("SECRET_KEY") or None,
+        # Earlier keys, comma-separated, newest first: what they signed (sessions, every mailed
+        # link) is still accepted; nothing new is signed with them (README: rotating the key).
+        SECRET_KEY_FALLBACKS=[key.strip() for key in environ.get("SECRET_KEY_FALLBACKS", "").split(",")
+                              if key.strip()],
+        # Logs: "json" (the default in production) or "text" (development); the level (INFO).
+        LOG_FORMAT=environ.get("LOG_FORMAT") or None,
+        LOG_LEVEL=environ.get("LOG_LEVEL", "INFO"),
         SQLALCHEMY_DATABASE_URI=database_url(environ["DATABASE_URL"]) if environ.get("DATABASE_URL") else None,
         MAIL_SERVER=environ.get("MAIL_SERVER", "localhost"),
         MAIL_PORT=int(environ.get("MAIL_PORT", "25")),
@@ -67,6 +76,7 @@ def from_environment(environ=os.environ):
             "MAIL_DEFAULT_SENDER", "Migrasjonshelsenettverkene <ikke-svar@nettverk.example>"
         ),
         RATELIMIT_STORAGE_URI=environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        METRICS_TOKEN=environ.get("METRICS_TOKEN") or None,  # /metrics' bearer token; unset: no metrics
         # How many proxies in front set X-Forwarded-For/-Proto (app.trust_proxies): 1 behind one TLS proxy.
         TRUSTED_PROXIES=int(environ.get("TRUSTED_PROXIES", "0")),
         # Where the app is reached: the links in mails are made from it.
@@ -96,6 +106,12 @@ def finish(app):
     if not cfg.get("SQLALCHEMY_DATABASE_URI"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         cfg["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(app.instance_path, "tracker.sqlite"))
+    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A database host that does not answer at all (a network cut) is given up after 5 s – a 503,
+        # and /readyz says so – instead of holding a worker thread for minutes.
+        options = dict(cfg["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {"connect_timeout": 5, **options.get("connect_args", {})}
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not cfg.get("SECRET_KEY"):
         if not development:
             raise RuntimeError(

@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+import logs
 from extensions import db, mail
 from models.types import UTCDateTime, string_enum, utcnow
 
@@ -96,7 +97,7 @@ class OutboxMessage(db.Model):
     # What the row belongs to ("newsletter:12"), to show a send's progress.
     batch: Mapped[str | None] = mapped_column(String(40), index=True)
     # The request (its X-Request-ID) or command that wrote the row, to follow a mail back in the logs.
-    request_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64), default=logs.current_request_id)
 
     @property
     def message_id(self):

@@ -50,22 +50,32 @@ class TokenError(DomainError):
 def _serializer(purpose):
     if purpose not in LIFETIMES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"nettverk-tracker/{purpose}")
+    # itsdangerous signs with the last key and accepts any: the fallbacks (oldest first), then the key.
+    return URLSafeTimedSerializer([*reversed(_fallback_keys()), current_app.config["SECRET_KEY"]],
+                                  salt=f"nettverk-tracker/{purpose}")
+
+
+def _fallback_keys():
+    """``SECRET_KEY_FALLBACKS``, newest first: links mailed before the key was rotated still open."""
+    return list(current_app.config.get("SECRET_KEY_FALLBACKS") or ())
 
 
 FINGERPRINT = re.compile(r"[0-9a-f]{20}")
 
 
-def fingerprint(purpose, value):
+def fingerprint(purpose, value, key=None):
     """A keyed digest of ``value`` (an address) for a token of ``purpose``: it binds the token to the
     value without carrying it, and nobody without the secret key can test a guess against it."""
-    key = current_app.config["SECRET_KEY"]
+    key = current_app.config["SECRET_KEY"] if key is None else key
     key = key if isinstance(key, bytes) else str(key).encode()
     return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def same_fingerprint(purpose, value, carried):
-    return isinstance(carried, str) and hmac.compare_digest(fingerprint(purpose, value), carried)
+    """Made with the key or one of its fallbacks (a link mailed before the key was rotated)."""
+    keys = [current_app.config["SECRET_KEY"], *_fallback_keys()]
+    return isinstance(carried, str) and any(hmac.compare_digest(fingerprint(purpose, value, key), carried)
+                                            for key in keys)
 
 
 def make(purpose, **payload):

@@ -107,6 +107,8 @@ MATRIX = {
     ("public.privacy", "GET"): GET("public.read", "/privacy"),
     ("public.accessibility", "GET"): GET("public.read", "/accessibility"),
     ("public.network", "GET"): GET("public.read", "/networks/NIK"),
+    ("ops.healthz", "GET"): GET("public.read", "/healthz"),
+    ("ops.readyz", "GET"): GET("public.read", "/readyz"),
     ("public.set_language", "POST"): POST("public.read", "/language", data={"locale": "en"}, changes=False),
     ("organisations.index", "GET"): GET("public.read", "/organisations/"),
     ("reviews.mandate", "GET"): GET("mandate.read", "/mandate/NIK"),

@@ -41,22 +41,39 @@ class Budget:
         self.limits = [parse(limit) for limit in limits]
 
     def _args(self, key):
-        return [self.name, str(key)]
+        # Keys are addresses and e-mail addresses: the storage (Redis) holds only a keyed digest.
+        from models.tokens import fingerprint
+
+        return [self.name, fingerprint("rate-limit", key)]
 
     def allows(self, key):
         """Is there room for one more?  (Counts nothing.)"""
         if not _active():
             return True
-        return all(limiter.limiter.test(limit, *self._args(key)) for limit in self.limits)
+        return _counted(lambda counters: all(counters.test(limit, *self._args(key)) for limit in self.limits))
 
     def spend(self, key):
         if _active():
-            for limit in self.limits:
-                limiter.limiter.hit(limit, *self._args(key))
+            _counted(lambda counters: [counters.hit(limit, *self._args(key)) for limit in self.limits])
 
 
 def _active():
     return limiter.enabled and limiter.initialized
+
+
+def _counted(work):
+    """``work(counters)`` on the limiter's counters.  If the storage (Redis) does not answer, the
+    limiter is switched to its in-memory fallback – as Flask-Limiter does itself when a limit of
+    its own hits the dead storage first, with the same one warning – and the work is done there.
+    Flask-Limiter finds the storage again by itself (it checks it on later requests)."""
+    try:
+        return work(limiter.limiter)
+    except Exception:  # the storage library's own errors (redis.ConnectionError, TimeoutError, …)
+        if not limiter._in_memory_fallback_enabled or limiter._storage_dead:
+            raise
+        limiter.logger.warning("Rate limit storage unreachable - falling back to in-memory storage")
+        limiter._storage_dead = True  # Flask-Limiter's own switch (no public way to flip it)
+        return work(limiter.limiter)
 
 
 def client_address():
