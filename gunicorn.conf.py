@@ -15,3 +15,34 @@ def post_worker_init(worker):
     """Once the app is built, leave its long-lived objects (modules, templates, the mapped classes)
     out of the garbage collector's full passes, which otherwise walk them all every few requests."""
     gc.freeze()
+
+
+class _RedactingLogger(__import__("gunicorn.glogging", fromlist=["Logger"]).Logger):
+    """gunicorn's access log, if it is turned on (``--access-logfile``), with the request's path,
+    query string and referrer redacted as the app's own access log does (``logs.redact_path``:
+    mailed links carry tokens, search boxes carry names) and no cookie or authorisation header."""
+
+    def atoms(self, resp, req, environ, request_time):
+        from urllib.parse import urlsplit
+
+        from logs import REDACTED, redact_path
+
+        atoms = super().atoms(resp, req, environ, request_time)
+        path = redact_path(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+        raw = {environ.get("RAW_URI"), environ.get("PATH_INFO"), environ.get("QUERY_STRING")} - {None, ""}
+        for key, value in list(atoms.items()):
+            if isinstance(value, str) and any(part in value for part in raw):
+                atoms[key] = REDACTED
+        atoms.update(U=redact_path(environ.get("PATH_INFO", "")), q=path.partition("?")[2],
+                     r=f"{environ['REQUEST_METHOD']} {path} {environ['SERVER_PROTOCOL']}")
+        referrer = environ.get("HTTP_REFERER")
+        if referrer:
+            parts = urlsplit(referrer)
+            atoms["f"] = atoms["{referer}i"] = f"{parts.scheme}://{parts.netloc}{redact_path(parts.path, parts.query)}"
+        for header in ("{cookie}i", "{authorization}i", "{set-cookie}o"):
+            if header in atoms:
+                atoms[header] = REDACTED
+        return atoms
+
+
+logger_class = _RedactingLogger

@@ -314,3 +314,34 @@ def test_only_the_current_fingerprint_of_a_static_file_is_cached_for_a_year(clie
     for other in ("/static/css/site.css?v=000000000000", "/static/css/site.css", "/static/css/site.css?v=x"):
         with client.get(other) as response:
             assert response.status_code == 200 and response.cache_control.max_age == 0, other
+
+
+def test_gunicorns_access_log_if_turned_on_is_redacted_too():
+    import datetime
+    import importlib.util
+    from pathlib import Path
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import SafeAtoms
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).parent.parent / "gunicorn.conf.py")
+    settings = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(settings)
+    config = Config()
+    config.set("access_log_format", '%(h)s "%(r)s" %(s)s %(U)s %(q)s "%(f)s" %({cookie}i)s %({raw_uri}e)s')
+    logger = settings.logger_class(config)
+    token = "eyJtZW1iZXIiOjF9.Z1x2Yw.abcdefghijklmnop"
+
+    class Request:
+        headers = [("REFERER", f"https://nettverk.example/anchoring/{token}"), ("COOKIE", "session=hemmelig")]
+
+    class Response:
+        status, headers, sent = "200 OK", [], 10
+
+    environ = {"REQUEST_METHOD": "POST", "RAW_URI": f"/anchoring/{token}?q=anne", "PATH_INFO": f"/anchoring/{token}",
+               "QUERY_STRING": "q=anne", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "192.0.2.1",
+               "HTTP_REFERER": f"https://nettverk.example/anchoring/{token}"}
+    line = config.access_log_format % SafeAtoms(logger.atoms(Response(), Request(), environ,
+                                                             datetime.timedelta(seconds=0.1)))
+    assert token not in line and "anne" not in line and "hemmelig" not in line
+    assert '"POST /anchoring/[redacted]?q=[redacted] HTTP/1.1" 200' in line
