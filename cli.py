@@ -19,6 +19,7 @@ reviews_cli = AppGroup("reviews", help="The yearly mandate review.")
 advice_cli = AppGroup("advice", help="Requests for advice.")
 demo_cli = AppGroup("demo", help="Demo and scale data.")
 privacy_cli = AppGroup("privacy", help="Personal data: the retention rule.")
+data_cli = AppGroup("data", help="Moving data between databases, and backups.")
 
 
 @reference_cli.command("load")
@@ -242,7 +243,58 @@ def create_coordinator(email, codes, name):
         click.echo(link("auth.reset_password", token=token))
 
 
+@data_cli.command("export")
+@click.argument("path", type=click.Path(dir_okay=False))
+def export_data(path):
+    """Write every table to PATH (JSON Lines; gzip if it ends in .gz), to import into another
+    database – SQLite to PostgreSQL or back (docs/operations.md)."""
+    from models import transfer
+
+    try:
+        counts = transfer.export(path)
+    except transfer.TransferError as error:
+        raise click.ClickException(str(error)) from error
+    _echo_counts(counts)
+    click.echo(f"Exported {sum(counts.values())} rows of {len(counts)} tables to {path}.")
+
+
+@data_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--replace", is_flag=True, help="Delete the rows this database holds first (in the same transaction).")
+def import_data(path, replace):
+    """Copy an export into this database: freshly migrated (flask db upgrade) to the export's revision,
+    and empty.  One transaction, checked before it commits (row counts, references)."""
+    from models import transfer
+
+    try:
+        counts = transfer.import_(path, replace=replace)
+    except transfer.TransferError as error:
+        raise click.ClickException(str(error)) from error
+    _echo_counts(counts)
+    click.echo(f"Imported {sum(counts.values())} rows of {len(counts)} tables; counts and references checked.")
+
+
+@data_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup_data(path):
+    """Copy the SQLite database to PATH while the app runs (SQLite's online backup, never cp: the
+    last commits may still be in the write-ahead log), and check the copy.  PostgreSQL: pg_dump."""
+    from models import transfer
+
+    try:
+        pages = transfer.backup(path)
+    except transfer.TransferError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Backed up to {path} ({pages} pages); the copy passed SQLite's integrity check.")
+
+
+def _echo_counts(counts):
+    width = max(map(len, counts))
+    for table, count in counts.items():
+        click.echo(f"{table:<{width}}  {count}")
+
+
 def register_commands(app):
     for command in (reference_cli, mail_cli, outbox_cli, anchorings_cli, meetings_cli, reviews_cli, advice_cli,
-                    demo_cli, privacy_cli, create_coordinator):
+                    demo_cli, privacy_cli, data_cli, create_coordinator):
         app.cli.add_command(command)

@@ -1,0 +1,152 @@
+"""``flask data export`` / ``flask data import``: the runbook "Moving from SQLite to PostgreSQL"
+(docs/operations.md), run as it says – migrate the new database, import, check – on a seeded
+database, SQLite → PostgreSQL → SQLite, and SQLite → SQLite where no PostgreSQL is at hand."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+
+from app import create_app
+from extensions import db
+from tests.conftest import app_config
+
+
+def seeded_app(url, smtpd):
+    """A migrated database with the demo (small), mails with calendar files and headers (and
+    without), audit entries' JSON, and an organisation whose parent has a larger id (written
+    after it: the import must fill that reference in later)."""
+    from flask_migrate import upgrade
+
+    from models import Organisation, audit, demo, reference
+    from models.outbox import OutboxMessage
+
+    app = create_app(app_config(url, smtpd))
+    with app.app_context():
+        upgrade()
+        reference.load()
+        with audit.acting_as(label="test seed"):
+            demo.seed(members=8, years=1)
+        now = datetime.now(UTC).replace(microsecond=123456)
+        db.session.add_all([
+            OutboxMessage(recipient="a@example.org", subject="Møte", body_text="Hei", template="t",
+                          ics=b"BEGIN:VCALENDAR\r\n\x00\xff\xfe END:VCALENDAR\r\n",
+                          headers={"List-Unsubscribe": "<https://x.example/u/æøå>", "n": [1, None, True]},
+                          next_attempt_at=now + timedelta(hours=1), sent_at=now),
+            OutboxMessage(recipient="b@example.org", subject="Uten", body_text="Hei", template="t",
+                          ics=None, headers=None),
+        ])
+        first = db.session.scalar(select(Organisation.id).order_by(Organisation.id))
+        last = db.session.scalar(select(Organisation.id).order_by(Organisation.id.desc()))
+        db.session.execute(update(Organisation).where(Organisation.id == first).values(parent_id=last))
+        db.session.commit()
+    return app
+
+
+def empty_app(url, smtpd):
+    from flask_migrate import upgrade
+
+    app = create_app(app_config(url, smtpd))
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def all_rows(app):
+    """Every column of every row of every table, ordered by primary key, as Python values."""
+    with app.app_context():
+        with db.engine.connect() as connection:
+            return {table.name: [tuple(row) for row in connection.execute(
+                        select(table).order_by(*table.primary_key.columns))]
+                    for table in db.metadata.sorted_tables}
+
+
+def cli(app, *args):
+    result = app.test_cli_runner().invoke(args=list(args))
+    return result
+
+
+def close(*apps):
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_database_moves_from_sqlite_to_sqlite_with_every_row_and_value(tmp_path, smtpd):
+    source = seeded_app(f"sqlite:///{tmp_path / 'source.sqlite'}", smtpd)
+    target = empty_app(f"sqlite:///{tmp_path / 'target.sqlite'}", smtpd)
+    try:
+        exported = cli(source, "data", "export", str(tmp_path / "data.jsonl.gz"))
+        assert exported.exit_code == 0, exported.output
+        imported = cli(target, "data", "import", str(tmp_path / "data.jsonl.gz"))
+        assert imported.exit_code == 0, imported.output
+        assert "signups" in imported.output and "references checked" in imported.output
+
+        rows = all_rows(source)
+        assert rows["outbox"] and rows["members"] and rows["audit_log"]
+        assert all_rows(target) == rows
+        with target.app_context():  # SQL NULL stays SQL NULL, not a JSON null
+            assert db.session.scalar(text("SELECT count(*) FROM outbox WHERE headers IS NULL")) == 1
+
+        # A second import into the now full database is refused, naming what is there...
+        again = cli(target, "data", "import", str(tmp_path / "data.jsonl.gz"))
+        assert again.exit_code == 1 and "holds rows already" in again.output and "members:" in again.output
+        # ...unless --replace, which swaps the rows in one go.
+        replaced = cli(target, "data", "import", "--replace", str(tmp_path / "data.jsonl.gz"))
+        assert replaced.exit_code == 0, replaced.output
+        assert all_rows(target) == rows
+    finally:
+        close(source, target)
+
+
+def test_an_import_into_a_database_at_another_revision_is_refused(tmp_path, smtpd):
+    from flask_migrate import downgrade
+
+    source = seeded_app(f"sqlite:///{tmp_path / 'source.sqlite'}", smtpd)
+    target = empty_app(f"sqlite:///{tmp_path / 'target.sqlite'}", smtpd)
+    try:
+        assert cli(source, "data", "export", str(tmp_path / "data.jsonl")).exit_code == 0
+        with target.app_context():
+            downgrade(revision="-1")
+        refused = cli(target, "data", "import", str(tmp_path / "data.jsonl"))
+        assert refused.exit_code == 1
+        assert "migration revision" in refused.output and "flask db upgrade" in refused.output
+        with target.app_context():
+            assert db.session.scalar(text("SELECT count(*) FROM members")) == 0
+    finally:
+        close(source, target)
+
+
+@pytest.fixture
+def postgresql(databases):
+    """A scratch PostgreSQL database of this test's own (dropped with the session's)."""
+    if databases.backend != "postgresql":
+        pytest.skip("moving to PostgreSQL needs a PostgreSQL server: set TEST_DATABASE_URL")
+    return databases.create()
+
+
+def test_a_database_moves_from_sqlite_to_postgresql_and_back(tmp_path, smtpd, postgresql):
+    source = seeded_app(f"sqlite:///{tmp_path / 'source.sqlite'}", smtpd)
+    middle = empty_app(postgresql, smtpd)
+    back = empty_app(f"sqlite:///{tmp_path / 'back.sqlite'}", smtpd)
+    try:
+        assert cli(source, "data", "export", str(tmp_path / "one.jsonl")).exit_code == 0
+        imported = cli(middle, "data", "import", str(tmp_path / "one.jsonl"))
+        assert imported.exit_code == 0, imported.output
+        rows = all_rows(source)
+        assert all_rows(middle) == rows
+
+        assert cli(middle, "data", "export", str(tmp_path / "two.jsonl")).exit_code == 0
+        assert cli(back, "data", "import", str(tmp_path / "two.jsonl")).exit_code == 0
+        assert all_rows(back) == rows
+
+        # The sequences moved past the copied ids: a new row on PostgreSQL gets a fresh id.
+        with middle.app_context():
+            largest = max(row[0] for row in rows["organisations"])
+            new_id = db.session.scalar(text("INSERT INTO organisations (kind, name, name_folded, active) "
+                                            "VALUES ('observer', 'Nytt', 'nytt', true) RETURNING id"))
+            db.session.commit()
+            assert new_id == largest + 1
+    finally:
+        close(source, middle, back)
