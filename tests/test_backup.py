@@ -1,30 +1,24 @@
-"""The backup and restore runbooks (docs/operations.md), run as written: ``flask data backup`` for
-SQLite while the app runs, and ``pg_dump``/``pg_restore`` for PostgreSQL."""
+"""The backup, restore and upgrade runbooks (docs/operations.md), run word for word: ``flask data
+backup`` for SQLite while the app runs, ``pg_dump``/``pg_restore`` for PostgreSQL, and the upgrade
+with its rollback."""
 
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url, select, text
+from sqlalchemy import select, text
 
 from app import create_app
 from extensions import db
 from tests.conftest import app_config
-from tests.test_transfer import all_rows, close, seeded_app
+from tests.test_transfer import all_rows, close, libpq, runbook, seeded_app
 
-FLASK = str(Path(sys.executable).with_name("flask"))
-ROOT = Path(__file__).parents[1]
-
-
-def run(command, database_url):
-    """A runbook's shell line, with DATABASE_URL set as on the server."""
-    env = {**os.environ, "DATABASE_URL": database_url, "TRACKER_ENV": "development",
-           "SECRET_KEY": "backup-test", "FLASK": FLASK}
-    return subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+SQLITE_BACKUP = '.venv/bin/flask data backup "$BACKUP"'
+SQLITE_RESTORE = ('for f in "$DB" "$DB-wal" "$DB-shm"; do if [ -e "$f" ]; then mv "$f" "$f.before-restore"; fi; done',
+                  'cp "$BACKUP" "$DB"')
+PG_BACKUP = 'pg_dump --format=custom --file="$BACKUP" "$DATABASE_URL"'
+PG_RESTORE = 'pg_restore --clean --if-exists --no-owner --single-transaction --dbname="$DATABASE_URL" "$BACKUP"'
 
 
 def members(app):
@@ -70,25 +64,53 @@ def test_a_sqlite_backup_taken_while_the_app_runs_holds_the_commits_still_in_the
         assert plain.execute("SELECT count(*) FROM members").fetchone() == (0,)
     plain.close()
 
-    result = run(f'"$FLASK" data backup {tmp_path / "backup.sqlite"}', url)
-    assert result.returncode == 0, result.stderr
-    assert "integrity check" in result.stdout
-    assert not Path(f"{tmp_path / 'backup.sqlite'}-wal").exists()  # one self-contained file
+    backup = tmp_path / "backup.sqlite"
+    said = runbook(SQLITE_BACKUP, DATABASE_URL=url, BACKUP=str(backup))
+    assert "integrity check" in said
+    assert not Path(f"{backup}-wal").exists()  # one self-contained file
 
     add_member(app, "Etter")  # after the backup: gone once it is restored
     close(app)
 
-    # Restore: the app stopped, the database and its -wal/-shm replaced by the backup.
-    for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
-        leftover.unlink(missing_ok=True)
-    shutil.copy(tmp_path / "backup.sqlite", database)
+    # Restore, the app stopped: the database and its -wal/-shm set aside, the backup put in place.
+    for line in SQLITE_RESTORE:
+        runbook(line, DB=str(database), BACKUP=str(backup))
+    assert not Path(f"{database}-wal").exists() and Path(f"{database}.before-restore").exists()
     restored = create_app(app_config(url, smtpd))
     try:
         assert members(restored) == ["Kari", "Ola"]
-        current = run('"$FLASK" db current', url)
-        assert "(head)" in current.stdout, current.stdout + current.stderr
+        assert "(head)" in runbook(".venv/bin/flask db current", DATABASE_URL=url)
     finally:
         close(restored)
+
+
+def test_the_upgrade_runbook_and_its_rollback(tmp_path, smtpd):
+    """Back up, note the revision, upgrade; then roll back by restoring the backup: the data and
+    the revision are those before the upgrade."""
+    from flask_migrate import downgrade
+
+    database = tmp_path / "tracker.sqlite"
+    url = f"sqlite:///{database}"
+    app = seeded_app(url, smtpd)
+    with app.app_context():
+        downgrade(revision="3f6b2d8e91c7")  # the version before: two lossless steps down
+    before = members(app)
+    close(app)
+
+    backup = tmp_path / "before-upgrade.sqlite"
+    runbook(SQLITE_BACKUP, DATABASE_URL=url, BACKUP=str(backup))
+    assert runbook(".venv/bin/flask db current", DATABASE_URL=url).strip() == "3f6b2d8e91c7"
+    runbook(".venv/bin/flask db upgrade", DATABASE_URL=url)
+    assert runbook(".venv/bin/flask db current", DATABASE_URL=url).strip().endswith("(head)")
+    assert members(app) == before
+    add_member(app, "Etter")  # entered after the upgrade: the rollback loses it, as the runbook says
+    close(app)
+
+    for line in SQLITE_RESTORE:
+        runbook(line, DB=str(database), BACKUP=str(backup))
+    assert runbook(".venv/bin/flask db current", DATABASE_URL=url).strip() == "3f6b2d8e91c7"
+    assert members(app) == before
+    close(app)
 
 
 def test_a_backup_of_postgresql_is_refused_with_the_pg_dump_command(smtpd):
@@ -111,18 +133,12 @@ def postgresql(databases):
     return databases
 
 
-def libpq(url):
-    """The URL as pg_dump takes it (DATABASE_URL as an operator writes it)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def test_the_postgresql_backup_and_restore_runbook(tmp_path, smtpd, postgresql):
     url = postgresql.create()
     app = seeded_app(url, smtpd)
     rows = all_rows(app)
-    dump = tmp_path / "tracker.dump"
-    dumped = run(f'pg_dump --format=custom --file={dump} "$DATABASE_URL"', libpq(url))
-    assert dumped.returncode == 0, dumped.stderr
+    backup = str(tmp_path / "tracker.dump")
+    runbook(PG_BACKUP, DATABASE_URL=libpq(url), BACKUP=backup)
 
     # Something goes wrong after the backup.
     add_member(app, "Etter")
@@ -131,23 +147,20 @@ def test_the_postgresql_backup_and_restore_runbook(tmp_path, smtpd, postgresql):
         db.session.commit()
     close(app)
 
-    # Restore over the damaged database: all or nothing.
-    restore = f'pg_restore --clean --if-exists --no-owner --single-transaction --dbname="$DATABASE_URL" {dump}'
-    restored = run(restore, libpq(url))
-    assert restored.returncode == 0, restored.stderr
+    # Restored over the damaged database...
+    runbook(PG_RESTORE, DATABASE_URL=libpq(url), BACKUP=backup)
     assert all_rows(app) == rows
-    # The ids go on from where they were.
-    add_member(app, "Ny")
+    add_member(app, "Ny")  # the ids go on from where they were
     with app.app_context():
         assert db.session.scalar(text("SELECT max(id) FROM members")) == max(r[0] for r in rows["members"]) + 1
     close(app)
 
     # ...and into a new, empty database (another server, after losing the first).
     fresh = postgresql.create()
-    into_new = run(restore, libpq(fresh))
-    assert into_new.returncode == 0, into_new.stderr
+    runbook(PG_RESTORE, DATABASE_URL=libpq(fresh), BACKUP=backup)
     other = create_app(app_config(fresh, smtpd))
     try:
         assert all_rows(other) == rows
+        assert "(head)" in runbook(".venv/bin/flask db current", DATABASE_URL=libpq(fresh))
     finally:
         close(other)

@@ -188,9 +188,17 @@ def test_a_downgrade_to_base_refuses_while_a_newsletter_is_there(migrated):
 def test_every_downgrade_says_whether_it_is_lossy():
     """Each version's docstring tells the operator (docs/operations.md) what its downgrade loses;
     the lossy ones count it, so env.py can refuse."""
+    import re
     from pathlib import Path
 
-    for path in sorted(Path(__file__).parents[1].glob("migrations/versions/*.py")):
+    root = Path(__file__).parents[1]
+    runbook = (root / "docs" / "operations.md").read_text()
+    for path in sorted(root.glob("migrations/versions/*.py")):
         source = path.read_text()
-        assert "\nDowngrade: lossy – " in source or "\nDowngrade: lossless" in source, path.name
-        assert ("\nDowngrade: lossy – " in source) == ("DOWNGRADE_LOSES = {" in source), path.name
+        lossy = "\nDowngrade: lossy – " in source
+        assert lossy or "\nDowngrade: lossless" in source, path.name
+        assert lossy == ("DOWNGRADE_LOSES = {" in source), path.name
+        revision = re.search(r"^revision = '(\w+)'", source, re.M).group(1)
+        row = re.search(rf"^\| `{revision}` \| (.*)$", runbook, re.M)
+        assert row, f"docs/operations.md's table of downgrades lacks {revision}"
+        assert row.group(1).startswith("**lossy**") == lossy, revision
