@@ -152,7 +152,8 @@ def run_migrations_online():
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
-                        raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
+                        raise RuntimeError(
+                            f"the migration left rows whose references are broken: {broken[:5]}")
         except BaseException:
             if sqlite:  # the connection goes back to the app's pool: with foreign keys on again
                 connection.rollback()

@@ -132,8 +132,8 @@ def export(path):
                     rows = connection.execution_options(stream_results=True, max_row_buffer=BATCH).execute(
                         select(table).order_by(*table.primary_key.columns))
                     for row in rows:
-                        out.write(json.dumps([_encode(c, v) for c, v in zip(columns, row)], ensure_ascii=False)
-                                  + "\n")
+                        values = [_encode(c, v) for c, v in zip(columns, row)]
+                        out.write(json.dumps(values, ensure_ascii=False) + "\n")
         finally:
             connection.rollback()
     os.replace(partial, path)
@@ -182,8 +182,8 @@ def _deferred_columns(table, position):
     for fk in table.foreign_keys:
         if fk.column.table.name in later:
             if not fk.parent.nullable:
-                raise TransferError(f"{table.name}.{fk.parent.name} refers to a table written later and may not "
-                                    "be NULL: this app's tables cannot be moved in one order")
+                raise TransferError(f"{table.name}.{fk.parent.name} refers to a table written later and "
+                                    "may not be NULL: this app's tables cannot be moved in one order")
             columns.add(fk.parent.name)
     return columns
 
@@ -209,7 +209,8 @@ def import_(path, replace=False):
             raise TransferError(
                 "This database holds rows already ("
                 + ", ".join(f"{name}: {n}" for name, n in filled.items())
-                + "); import into an empty, freshly migrated database, or give --replace to delete them first.")
+                + "); import into an empty, freshly migrated database, "
+                "or give --replace to delete them first.")
         if filled:
             for table in reversed(tables):
                 connection.execute(table.delete())

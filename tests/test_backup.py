@@ -15,10 +15,13 @@ from tests.conftest import app_config
 from tests.test_transfer import all_rows, close, libpq, runbook, seeded_app
 
 SQLITE_BACKUP = '.venv/bin/flask data backup "$BACKUP"'
-SQLITE_RESTORE = ('for f in "$DB" "$DB-wal" "$DB-shm"; do if [ -e "$f" ]; then mv "$f" "$f.before-restore"; fi; done',
-                  'cp "$BACKUP" "$DB"')
+SQLITE_RESTORE = (
+    'for f in "$DB" "$DB-wal" "$DB-shm"; do if [ -e "$f" ]; then mv "$f" "$f.before-restore"; fi; done',
+    'cp "$BACKUP" "$DB"',
+)
 PG_BACKUP = 'pg_dump --format=custom --file="$BACKUP" "$DATABASE_URL"'
-PG_RESTORE = 'pg_restore --clean --if-exists --no-owner --single-transaction --dbname="$DATABASE_URL" "$BACKUP"'
+PG_RESTORE = ('pg_restore --clean --if-exists --no-owner --single-transaction --dbname="$DATABASE_URL" '
+              '"$BACKUP"')
 
 
 def members(app):
@@ -152,7 +155,8 @@ def test_the_postgresql_backup_and_restore_runbook(tmp_path, smtpd, postgresql):
     assert all_rows(app) == rows
     add_member(app, "Ny")  # the ids go on from where they were
     with app.app_context():
-        assert db.session.scalar(text("SELECT max(id) FROM members")) == max(r[0] for r in rows["members"]) + 1
+        largest = max(r[0] for r in rows["members"])
+        assert db.session.scalar(text("SELECT max(id) FROM members")) == largest + 1
     close(app)
 
     # ...and into a new, empty database (another server, after losing the first).

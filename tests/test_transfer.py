@@ -179,7 +179,8 @@ def test_the_moving_runbook_from_sqlite_to_postgresql_and_back(tmp_path, smtpd, 
         close(middle)
 
     back_url = f"sqlite:///{tmp_path / 'back.sqlite'}"
-    back = {"DATABASE_URL": libpq(postgresql), "NEW_DATABASE_URL": back_url, "EXPORT": str(tmp_path / "back.jsonl")}
+    back = {"DATABASE_URL": libpq(postgresql), "NEW_DATABASE_URL": back_url,
+            "EXPORT": str(tmp_path / "back.jsonl")}
     runbook(export, **back)
     runbook(migrate, **back)
     runbook(load, **back)
