@@ -1,6 +1,6 @@
 """``flask`` commands: reference data, the outbox, reminders (anchorings, meetings, reviews, advice), coordinators."""
 
-import time
+import logging
 
 import click
 from flask import current_app
@@ -20,6 +20,7 @@ advice_cli = AppGroup("advice", help="Requests for advice.")
 demo_cli = AppGroup("demo", help="Demo and scale data.")
 privacy_cli = AppGroup("privacy", help="Personal data: the retention rule.")
 data_cli = AppGroup("data", help="Moving data between databases, and backups.")
+worker_log = logging.getLogger("tracker.worker")
 
 
 @reference_cli.command("load")
@@ -80,36 +81,29 @@ def check_mail(address):
 def send_outbox(loop, interval, batch):
     """Send the mails that are due (one round, or --loop as a worker).
 
-    As a worker it outlives the database and the SMTP server going away: a lost database
-    connection is logged and retried after a pause (growing to a minute), the pool's pre-ping
-    reconnects, and the mails this worker had claimed are given back once the database answers.
+    As a worker it outlives the database and the SMTP server going away, and its own faults: a
+    round that fails is logged (with the reason; anything unforeseen with its traceback) and the
+    next comes after a pause growing to a minute; the pool's pre-ping reconnects, and the mails
+    this worker had claimed are given back once the database answers.  An SMTP server that is
+    away defers the mails (``models/outbox.py``).  Each round writes the heartbeat "outbox".
     """
-    from sqlalchemy.exc import SQLAlchemyError
+    from models import heartbeat, outbox
 
-    from models import outbox
-
-    pause = interval
-    while True:
-        try:
-            counts = outbox.deliver(limit=batch)
-            while counts["sent"] == batch:  # more waiting: go on before sleeping
-                counts = {k: v + counts[k] for k, v in outbox.deliver(limit=batch).items()}
-        except SQLAlchemyError as exc:
-            if not loop:
-                raise
-            reason = type(getattr(exc, "orig", None) or exc).__name__
-            click.echo(f"{_now()} database unavailable ({reason}); trying again in {pause:.0f} s", err=True)
-            db.session.remove()
-            time.sleep(pause)
-            pause = min(max(pause, 1) * 2, 60)
-            continue
-        pause = interval
-        if counts["sent"] or counts["failed"] or counts["deferred"] or not loop:
-            click.echo(f"{_now()} sent: {counts['sent']}, failed: {counts['failed']}, deferred: {counts['deferred']}")
+    def one_round():
+        counts = outbox.deliver(limit=batch)
+        while counts["sent"] == batch and not heartbeat.stopping():  # more waiting: go on before sleeping
+            counts = {k: v + counts[k] for k, v in outbox.deliver(limit=batch).items()}
         if not loop:
-            return
-        db.session.remove()
-        time.sleep(interval)
+            click.echo(f"{_now()} sent: {counts['sent']}, failed: {counts['failed']}, deferred: {counts['deferred']}")
+        elif counts["sent"] or counts["failed"] or counts["deferred"]:
+            worker_log.info("sent %d, failed %d, deferred %d", counts["sent"], counts["failed"], counts["deferred"])
+        return f"sent {counts['sent']}, failed {counts['failed']}, deferred {counts['deferred']}"
+
+    if not loop:
+        heartbeat.beat(heartbeat.WORKER, one_round())
+        return
+    worker_log.info("mail worker started (every %.1f s, %d mails a round)", interval, batch)
+    heartbeat.keep_running(heartbeat.WORKER, one_round, interval, logger=worker_log)
 
 
 def _now():
@@ -118,35 +112,63 @@ def _now():
     return utcnow().isoformat(timespec="seconds")
 
 
+def retry_for_option(command):
+    """``--retry-for``: how long a cron command waits for a database that does not answer."""
+    return click.option("--retry-for", default=120.0, show_default=True, metavar="SECONDS",
+                        help="Try again for this long while the database does not answer, then fail.")(command)
+
+
+def _cron(name, work, retry_for, describe=str):
+    """Run a cron command's work with retries and its heartbeat (``models.heartbeat.run``); a
+    database away for the whole period ends the command with one line and exit status 1."""
+    from models import heartbeat
+
+    try:
+        return heartbeat.run(name, work, retry_for=retry_for, describe=describe)
+    except heartbeat.Unavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @anchorings_cli.command("remind")
-def remind_managers():
+@retry_for_option
+def remind_managers(retry_for):
     """Remind, once, each line manager who has not answered in 7 days (run daily from cron)."""
     from models.accounts import send_reminders
 
-    with audit.acting_as(label="flask anchorings remind"):
-        count = send_reminders()
-    db.session.commit()
+    def work():
+        with audit.acting_as(label="flask anchorings remind"):
+            count = send_reminders()
+        db.session.commit()
+        return count
+
+    count = _cron("anchorings remind", work, retry_for, "reminders: {}".format)
     click.echo(f"Reminders written to the outbox: {count}")
 
 
 @meetings_cli.command("remind")
-def remind_meetings():
+@retry_for_option
+def remind_meetings(retry_for):
     """Mail those signed up for a meeting the day before it, once each (run hourly or daily from cron).
 
     The sign-ups are claimed in the database, so two runs at once (two cron hosts) send each reminder once.
     """
     from models.signup import send_reminders
 
-    with audit.acting_as(label="flask meetings remind"):
-        count = send_reminders()
-    db.session.commit()
+    def work():
+        with audit.acting_as(label="flask meetings remind"):
+            count = send_reminders()
+        db.session.commit()
+        return count
+
+    count = _cron("meetings remind", work, retry_for, "reminders: {}".format)
     click.echo(f"Meeting reminders written to the outbox: {count}")
 
 
 @reviews_cli.command("tick")
 @click.option("--now", "now", type=click.DateTime(formats=["%Y-%m-%dT%H:%M"]),
               help="Act as if it were this moment (UTC), e.g. to close a cycle ahead of time in a test.")
-def tick_reviews(now):
+@retry_for_option
+def tick_reviews(now, retry_for):
     """Send the yearly reviews' due reminders and close the due cycles (run hourly or daily from cron).
 
     Each step happens once: running it twice in a row sends and lapses nothing more.
@@ -155,29 +177,39 @@ def tick_reviews(now):
 
     from models import review
 
-    with audit.acting_as(label="flask reviews tick"):
-        done = review.tick(now.replace(tzinfo=UTC) if now else None)
-    click.echo(f"reminders: {done['reminded']}, cycles closed: {done['closed']}, members lapsed: {done['lapsed']}")
+    def work():
+        with audit.acting_as(label="flask reviews tick"):
+            return review.tick(now.replace(tzinfo=UTC) if now else None)
+
+    def describe(done):
+        return f"reminders: {done['reminded']}, cycles closed: {done['closed']}, members lapsed: {done['lapsed']}"
+
+    click.echo(describe(_cron("reviews tick", work, retry_for, describe)))
 
 
 @advice_cli.command("remind")
 @click.option("--now", "now", type=click.DateTime(formats=["%Y-%m-%dT%H:%M"]),
               help="Act as if it were this moment (UTC).")
-def remind_advice(now):
+@retry_for_option
+def remind_advice(now, retry_for):
     """Send the requests for advice's due reminders, once each, to those who have not answered (run from cron)."""
     from datetime import UTC
 
     from models import advice
 
-    with audit.acting_as(label="flask advice remind"):
-        count = advice.remind_due(now.replace(tzinfo=UTC) if now else None)
+    def work():
+        with audit.acting_as(label="flask advice remind"):
+            return advice.remind_due(now.replace(tzinfo=UTC) if now else None)
+
+    count = _cron("advice remind", work, retry_for, "reminders: {}".format)
     click.echo(f"Reminders to requests for advice written to the outbox: {count}")
 
 
 @privacy_cli.command("purge")
 @click.option("--days", type=click.IntRange(min=1),
               help="The retention period; by default PRIVACY_RETENTION_DAYS (365).")
-def purge_privacy(days):
+@retry_for_option
+def purge_privacy(days, retry_for):
     """Erase the personal data of former members whose last membership ended more than the retention
     period ago (run daily from cron); each erasure is in the audit log.  Forms' submission keys
     older than a day are forgotten too, and the text of mail sent more than MAIL_BODY_RETENTION_DAYS
@@ -185,11 +217,17 @@ def purge_privacy(days):
     from models import privacy, submissions
 
     days = days or current_app.config["PRIVACY_RETENTION_DAYS"]
-    count = privacy.purge(days)
-    keys = submissions.forget_old()
     mail_days = current_app.config.get("MAIL_BODY_RETENTION_DAYS", 90)
-    bodies = privacy.forget_sent_bodies(mail_days)
-    db.session.commit()
+
+    def work():
+        count = privacy.purge(days)
+        keys = submissions.forget_old()
+        bodies = privacy.forget_sent_bodies(mail_days)
+        db.session.commit()
+        return count, keys, bodies
+
+    count, keys, bodies = _cron("privacy purge", work, retry_for,
+                                lambda done: "erased: {}, submission keys: {}, mail texts: {}".format(*done))
     click.echo(f"Former members erased (last membership ended more than {days} days ago): {count}")
     click.echo(f"Submission keys forgotten (older than a day): {keys}")
     click.echo(f"Texts of mail sent more than {mail_days} days ago forgotten: {bodies}")

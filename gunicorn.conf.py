@@ -5,6 +5,8 @@ the two cores this is measured on (raise ``--workers`` to the server's cores).
 """
 
 import gc
+import glob
+import os
 
 worker_class = "gthread"
 workers = 2
@@ -15,6 +17,25 @@ def post_worker_init(worker):
     """Once the app is built, leave its long-lived objects (modules, templates, the mapped classes)
     out of the garbage collector's full passes, which otherwise walk them all every few requests."""
     gc.freeze()
+
+
+def on_starting(server):
+    """Metrics from several processes (``PROMETHEUS_MULTIPROC_DIR``, see blueprints/ops/metrics.py):
+    the directory starts empty, so counts of an earlier run (other process ids) are not added in."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for path in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(path)
+
+
+def child_exit(server, worker):
+    """A worker process that ended (a restart, ``max_requests``): its figures stay counted, its
+    live gauges are dropped (prometheus_client's multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 class _RedactingLogger(__import__("gunicorn.glogging", fromlist=["Logger"]).Logger):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
-from models import tokens
+from models import heartbeat, tokens
 from models.advice import AdviceAnswer, AdviceRequest
 from models.anchoring import Anchoring
 from models.change_request import ChangeRequest, ChangeStatus
@@ -97,7 +97,13 @@ def coordinator_home(coordinator, now=None):
                                                            ReviewCycle.status == CycleStatus.OPEN)
                                  .options(selectinload(ReviewCycle.network))).all()
     outbox = {status: 0 for status in OutboxStatus}
-    outbox.update(db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    due_since = None  # when the oldest mail that is due now was written
+    for status, count, oldest, first_due in db.session.execute(
+            select(OutboxMessage.status, func.count(), func.min(OutboxMessage.created_at),
+                   func.min(OutboxMessage.next_attempt_at)).group_by(OutboxMessage.status)):
+        outbox[status] = count
+        if status == OutboxStatus.PENDING and first_due <= now:
+            due_since = oldest
     closing = [r for r in db.session.scalars(
         select(AdviceRequest).where(AdviceRequest.deadline > now, AdviceRequest.deadline <= now + CLOSING)
         .options(selectinload(AdviceRequest.networks)).order_by(AdviceRequest.deadline)) if r.managed_by(coordinator)]
@@ -112,6 +118,8 @@ def coordinator_home(coordinator, now=None):
         "year": year,
         "reviews": [(cycle, progress(cycle)) for cycle in reviews],
         "outbox": outbox,
+        # Mail is due and the worker has not run for 10 minutes: none goes out (one query, only then).
+        "worker_stalled_since": heartbeat.worker_stalled_since(due_since, now),
         "input_waiting": len(queue_for(coordinator)),
         "advice_closing": [(r, answers.get(r.id, 0)) for r in closing],
     }

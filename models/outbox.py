@@ -13,6 +13,7 @@ a 4xx answer other than 408/429 is permanent.
 import enum
 import json
 import http.client
+import logging
 import smtplib
 import socket
 import uuid
@@ -44,7 +45,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 import logs
 from extensions import db, mail
+from models.heartbeat import reason
 from models.types import UTCDateTime, string_enum, utcnow
+
+log = logging.getLogger("tracker.worker")
 
 MAX_ATTEMPTS = 12
 # A claim older than this is taken to belong to a worker that died mid-send.
@@ -296,7 +300,15 @@ def _failed(message, exc, permanent):
     else:
         message.status = OutboxStatus.PENDING
         message.next_attempt_at = utcnow() + backoff(message.attempts)
+    # The row's id and the reason for the log, never the address (``reason`` hides one an SMTP refusal quotes).
+    if message.status == OutboxStatus.FAILED:
+        line = ("outbox row %s failed for good (%s, attempt %d): %s", message.id,
+                "refused" if permanent else "attempts used up", message.attempts, reason(exc))
+    else:
+        line = ("outbox row %s deferred until %s (attempt %d): %s", message.id,
+                message.next_attempt_at.isoformat(timespec="seconds"), message.attempts, reason(exc))
     db.session.commit()
+    log.warning(*line)
 
 
 class WebhookError(Exception):
@@ -459,7 +471,11 @@ def _deliver_mail(ids, untried, unrecorded, counts):
             first = db.session.get(OutboxMessage, untried.pop(0))
             _failed(first, exc, permanent=False)
             counts["deferred"] += 1
+            first_id = first.id
             _release(untried, until=first.next_attempt_at, error=first.last_error)
+            if untried:
+                log.warning("outbox rows %s held back with row %s (no connection to the mail server)",
+                            ", ".join(map(str, untried)), first_id)
             counts["deferred"] += len(untried)
             untried.clear()
     finally:

@@ -109,6 +109,8 @@ MATRIX = {
     ("public.network", "GET"): GET("public.read", "/networks/NIK"),
     ("ops.healthz", "GET"): GET("public.read", "/healthz"),
     ("ops.readyz", "GET"): GET("public.read", "/readyz"),
+    # The bearer token is the permission; the test app has no METRICS_TOKEN: metrics off (tests/test_metrics.py).
+    ("ops_metrics.metrics", "GET"): GET("public.token_link", "/metrics", ok=404),
     ("public.set_language", "POST"): POST("public.read", "/language", data={"locale": "en"}, changes=False),
     ("organisations.index", "GET"): GET("public.read", "/organisations/"),
     ("reviews.mandate", "GET"): GET("mandate.read", "/mandate/NIK"),

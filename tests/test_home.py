@@ -112,3 +112,36 @@ def test_a_coordinator_without_memberships_lands_on_the_coordinators_items(clien
     page = client.get("/").get_data(as_text=True)
     assert "Venter i nettverkene dine" in page and "Ingenting venter på deg nå." in page
     assert "Trenger din oppmerksomhet" not in page
+
+
+def test_the_coordinator_home_warns_when_due_mail_waits_for_a_worker_that_does_not_run(app, client,
+                                                                                       create_coordinator):
+    from models import heartbeat
+    from models.types import utcnow
+
+    sign_in(client, create_coordinator("NIK").email)
+    warning = "E-post sendes ikke ut: utsendingen har ikke kjørt siden"
+
+    def home():
+        page = client.get("/").get_data(as_text=True)
+        return re.sub(r"\s+", " ", page)
+
+    assert warning not in home()  # no mail waits
+    now = utcnow()
+    mail = outbox.queue("mottaker@kommune.example", "Test", "reset_password", member=None, url="http://localhost/")
+    db.session.commit()
+    assert warning not in home()  # it waits a moment: no worker has beaten yet, but it is new
+    mail.created_at = now - timedelta(minutes=11)
+    db.session.commit()
+    page = home()
+    assert f'<p class="notice" role="alert">{warning} ' in page  # never: since the oldest waiting mail
+    heartbeat.beat("outbox", "sent 0, failed 0, deferred 0", now=now - timedelta(minutes=3))
+    assert warning not in home()  # it ran three minutes ago
+    heartbeat.beat("outbox", "sent 0, failed 0, deferred 0", now=datetime(2026, 3, 4, 11, 30, tzinfo=UTC))
+    assert f"{warning} 4. mars 12:30." in home()  # the last beat, in Oslo time
+    mail.next_attempt_at = now + timedelta(minutes=5)  # waiting its back-off: not due, the worker is not late
+    db.session.commit()
+    assert warning not in home()
+    mail.next_attempt_at = now  # due again: on the coordinator page too
+    db.session.commit()
+    assert warning in client.get("/coordinator/").get_data(as_text=True)

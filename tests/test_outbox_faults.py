@@ -13,13 +13,15 @@ import email.policy
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from extensions import db
-from models import OutboxMessage, OutboxStatus, outbox
+from models import Heartbeat, OutboxMessage, OutboxStatus, outbox
+from models.types import utcnow
 from tests.conftest import free_port
 from tests.test_faults import drop_connections, worker
 from tests.test_outbox import queue_some
@@ -128,6 +130,13 @@ def test_no_smtp_server_counts_one_attempt_and_holds_the_rest_back_without_count
         assert outbox.deliver(worker="w", limit=5) == {"sent": 0, "failed": 0, "deferred": 0}
 
 
+def heartbeat_row():
+    """The worker's heartbeat as committed now (the worker, another process, writes it)."""
+    db.session.remove()
+    return db.session.execute(select(Heartbeat.host, Heartbeat.detail, Heartbeat.beat_at)
+                              .where(Heartbeat.name == "outbox")).one_or_none()
+
+
 def test_the_worker_keeps_running_through_lost_database_and_smtp_connections(app, dropping_smtpd):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("a database server to lose connections to: PostgreSQL (TEST_DATABASE_URL)")
@@ -150,6 +159,10 @@ def test_the_worker_keeps_running_through_lost_database_and_smtp_connections(app
             time.sleep(0.1)
         time.sleep(0.5)
         assert process.poll() is None, "the worker stopped"
+        # Its heartbeat (the metrics and the coordinator's home read it): a round that went well, after the cuts.
+        deadline = time.monotonic() + 30
+        while not ((beat := heartbeat_row()) and beat.detail.startswith("sent ")) and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         process.kill()
         process.wait()
@@ -164,3 +177,5 @@ def test_the_worker_keeps_running_through_lost_database_and_smtp_connections(app
             assert len({mid for r, mid in server.received if r == recipient}) == 1
     db.session.expire_all()
     assert Counter(db.session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT: 40}
+    assert beat and beat.host.endswith(f":{process.pid}") and beat.detail.startswith("sent "), beat
+    assert utcnow() - beat.beat_at < timedelta(seconds=30)
