@@ -89,6 +89,9 @@ def create_app(test_config=None):
     for package in (ops, public, organisations, auth, registration, anchorings, account, municipalities, meetings, topics,
                     reviews, newsletters, advice, directory, coordinator):
         app.register_blueprint(package.bp)
+    from blueprints.ops import metrics
+
+    metrics.init_app(app)  # /metrics (METRICS_TOKEN), and the per-request counters
 
     login_manager.user_loader(models.Member.for_session)
     login_manager.login_view = "auth.sign_in"

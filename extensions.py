@@ -27,7 +27,15 @@ migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
 mail = Mail()
-limiter = Limiter(key_func=get_remote_address)
+def client_key():
+    """The client a decorated rate limit counts by: a keyed digest of its address, so the storage
+    (Redis) holds no address (``blueprints/auth/limits.py`` keys its budgets the same way)."""
+    from models.tokens import fingerprint
+
+    return fingerprint("rate-limit", get_remote_address() or "unknown")
+
+
+limiter = Limiter(key_func=client_key)
 login_manager = LoginManager()
 htmx = Htmx()
 compress = Compress()

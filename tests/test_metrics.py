@@ -63,10 +63,18 @@ def test_a_missing_or_wrong_token_is_refused(metrics_app):
 
 
 def test_the_scrape_is_not_rate_limited(app_factory):
+    from extensions import limiter
+
     app = app_factory(METRICS_TOKEN=TOKEN, RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute")
-    with app.app_context():
-        for _ in range(5):
-            scrape(app)
+    try:
+        with app.app_context():
+            for _ in range(5):
+                scrape(app)
+        # The default limit is in force: another page is refused at the third request.
+        assert [app.test_client().get("/privacy").status_code for _ in range(3)] == [200, 200, 429]
+    finally:
+        # Flask-Limiter keeps default limits for the process once set: no later test's app inherits them.
+        limiter.limit_manager.set_default_limits([])
 
 
 def test_the_gauges_show_waiting_and_failed_mail_and_a_stale_heartbeat(metrics_app):
