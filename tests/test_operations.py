@@ -209,12 +209,21 @@ def test_a_mail_keeps_the_id_of_the_request_that_wrote_it(app, client, create_me
 
 
 def test_the_access_log_holds_no_token_and_no_address(app, client, create_member, municipality, caplog, deliver,
-                                                      mail_outbox):
-    """A member resets the password and answers from mailed links: every line of the access log is
-    there, with the request id, and none carries the token, the address or the search text."""
+                                                      mail_outbox, networks):
+    """A member resets the password and answers the yearly review from mailed links: every line of
+    the access log is there, with the request id, and none carries a token, the address or the
+    search text."""
+    from tests.test_reviews import answer_form, fresh_cycle, review_link
+
     member = create_member(municipality("4601"))
     email = member.email
+    fresh_cycle(networks["NIK"])
+    deliver()
+    review = review_link(mail_outbox[-1])
+    mail_outbox.clear()
     with caplog.at_level(logging.INFO, logger="tracker.access"):
+        assert client.get(review).status_code == 200
+        assert post(client, review, answer_form(), page=review).status_code in (200, 303)
         assert post(client, "/reset-password", {"email": email}, page="/reset-password").status_code in (200, 303)
         deliver()
         link = next(url for url in links_in(mail_outbox[-1]) if "/reset-password/" in url)
@@ -227,7 +236,9 @@ def test_the_access_log_holds_no_token_and_no_address(app, client, create_member
         client.get(f"/meetings/calendar/{token}.ics")
     lines = [r for r in caplog.records if r.name == "tracker.access"]
     text = "\n".join(r.getMessage() for r in lines)
-    assert token not in text and email not in text and "Drammensen" not in text
+    review_token = review.rsplit("/", 1)[1]
+    assert token not in text and review_token not in text and email not in text and "Drammensen" not in text
+    assert "GET /reviews/answer/[redacted] 200" in text and "POST /reviews/answer/[redacted]" in text
     assert "GET /reset-password/[redacted] 200" in text
     assert "GET /organisations/?q=[redacted]&page=2 200" in text
     assert "/meetings/calendar/[redacted].ics" in text
