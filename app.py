@@ -6,19 +6,18 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, has_request_context, render_template, request, session
 from flask_babel import lazy_gettext
-from flask_login import current_user
+from flask_login import AnonymousUserMixin, current_user
 from flask_wtf.csrf import CSRFError
-from flask_login import AnonymousUserMixin
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.routing import IntegerConverter
 from werkzeug.security import safe_join
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 import config
 import logs
+from extensions import babel, compress, csrf, db, htmx, limiter, login_manager, mail, migrate
 from models import guard, submissions
 from models.types import render_item
-from extensions import babel, compress, csrf, db, htmx, limiter, login_manager, mail, migrate
 
 
 class App(Flask):
@@ -34,8 +33,12 @@ class App(Flask):
 
     def log_exception(self, exc_info):
         """Flask's "Exception on <path>" line, with the path redacted (it may carry a token)."""
-        self.logger.error("Exception on %s [%s]", logs.redact_path(request.path, request.query_string),
-                          request.method, exc_info=exc_info)
+        self.logger.error(
+            "Exception on %s [%s]",
+            logs.redact_path(request.path, request.query_string),
+            request.method,
+            exc_info=exc_info,
+        )
 
 
 def create_app(test_config=None):
@@ -86,8 +89,23 @@ def create_app(test_config=None):
         topics,
     )
 
-    for package in (ops, public, organisations, auth, registration, anchorings, account, municipalities, meetings, topics,
-                    reviews, newsletters, advice, directory, coordinator):
+    for package in (
+        ops,
+        public,
+        organisations,
+        auth,
+        registration,
+        anchorings,
+        account,
+        municipalities,
+        meetings,
+        topics,
+        reviews,
+        newsletters,
+        advice,
+        directory,
+        coordinator,
+    ):
         app.register_blueprint(package.bp)
     from blueprints.ops import metrics
 
@@ -125,8 +143,10 @@ def report_rate_limit_storage(app):
     uri = app.config.get("RATELIMIT_STORAGE_URI", "memory://")
     if uri.startswith("memory://"):
         if app.config["PRODUCTION"]:
-            app.logger.warning("RATELIMIT_STORAGE_URI is memory://: each worker process counts the rate limits on "
-                               "its own; set it to Redis (see README)")
+            app.logger.warning(
+                "RATELIMIT_STORAGE_URI is memory://: each worker process counts the rate limits on "
+                "its own; set it to Redis (see README)"
+            )
         return
     parts = urlsplit(uri)
     where = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"  # no password
@@ -137,7 +157,9 @@ def report_rate_limit_storage(app):
     if answers:
         app.logger.info("rate limits counted in %s (it answers)", where)
     else:
-        app.logger.warning("rate limits: %s does not answer; counting in each process's memory until it does", where)
+        app.logger.warning(
+            "rate limits: %s does not answer; counting in each process's memory until it does", where
+        )
 
 
 def trust_proxies(app):
@@ -165,8 +187,10 @@ def select_locale():
         return languages[0]
     if "locale" not in g:
         chosen = session.get("locale")
-        g.locale = chosen if chosen in languages else (
-            request.accept_languages.best_match(languages) or languages[0]
+        g.locale = (
+            chosen
+            if chosen in languages
+            else (request.accept_languages.best_match(languages) or languages[0])
         )
     return g.locale
 
@@ -187,12 +211,38 @@ CSP = "; ".join(
 
 # No page of the app uses any of these browser features; a page that is made to run someone
 # else's code (or embeds a frame) gets none of them either.
-PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
-    "accelerometer", "ambient-light-sensor", "autoplay", "bluetooth", "browsing-topics", "camera",
-    "display-capture", "document-domain", "encrypted-media", "fullscreen", "gamepad", "geolocation", "gyroscope",
-    "hid", "idle-detection", "interest-cohort", "local-fonts", "magnetometer", "microphone", "midi", "payment",
-    "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "serial", "usb",
-    "xr-spatial-tracking"))
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "ambient-light-sensor",
+        "autoplay",
+        "bluetooth",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "document-domain",
+        "encrypted-media",
+        "fullscreen",
+        "gamepad",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "interest-cohort",
+        "local-fonts",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
 
 
 class DatabaseInteger(IntegerConverter):
@@ -248,7 +298,9 @@ def end_session_quietly(exception=None):
     try:
         db.session.remove()
     except SQLAlchemyError as error:
-        current_app.logger.warning("session ended on a lost connection: %s", logs.describe_database_error(error))
+        current_app.logger.warning(
+            "session ended on a lost connection: %s", logs.describe_database_error(error)
+        )
         discard_session()
 
 
@@ -276,8 +328,9 @@ def register_error_pages(app):
             return render_template("errors/error.html", code=code, error=error), code
         except SQLAlchemyError:
             discard_session()
-            return render_template("errors/error.html", code=code, error=error,
-                                   current_user=AnonymousUserMixin()), code
+            return render_template(
+                "errors/error.html", code=code, error=error, current_user=AnonymousUserMixin()
+            ), code
 
     def database_unavailable(error):
         """The database went away (a restart, a failover) or cut this request's connection: its
@@ -292,8 +345,11 @@ def register_error_pages(app):
         """A constraint of the database refused a change two requests made at the same moment
         (the operation's own check passed in both): the later one is told, nothing is stored.
         (The same form sent twice is caught before this, by its submission key.)"""
-        app.logger.warning("refused by the database: %s", getattr(error.orig, "diag", None) and
-                           error.orig.diag.constraint_name or type(error.orig).__name__)
+        app.logger.warning(
+            "refused by the database: %s",
+            (getattr(error.orig, "diag", None) and error.orig.diag.constraint_name)
+            or type(error.orig).__name__,
+        )
         return error_page(error, 409)
 
     for code in (400, 403, 404, 405, 409, 429, 500):

@@ -24,11 +24,22 @@ worker_log = logging.getLogger("tracker.worker")
 
 
 @reference_cli.command("load")
-@click.option("--municipalities", default="kommuner.csv", show_default=True,
-              help="A new list of municipalities (CSV: number,name,county_number).")
-@click.option("--counties", default="fylker.csv", show_default=True, help="A new list of counties (CSV: number,name).")
-@click.option("--merge", "merges", multiple=True, metavar="OLD:NEW",
-              help="A municipality merged into another: its members move to NEW.")
+@click.option(
+    "--municipalities",
+    default="kommuner.csv",
+    show_default=True,
+    help="A new list of municipalities (CSV: number,name,county_number).",
+)
+@click.option(
+    "--counties", default="fylker.csv", show_default=True, help="A new list of counties (CSV: number,name)."
+)
+@click.option(
+    "--merge",
+    "merges",
+    multiple=True,
+    metavar="OLD:NEW",
+    help="A municipality merged into another: its members move to NEW.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change, change nothing.")
 def load_reference(municipalities, counties, merges, dry_run):
     """Load or refresh networks, municipalities, counties, observers and hospital trusts.
@@ -94,9 +105,13 @@ def send_outbox(loop, interval, batch):
         while counts["sent"] == batch and not heartbeat.stopping():  # more waiting: go on before sleeping
             counts = {k: v + counts[k] for k, v in outbox.deliver(limit=batch).items()}
         if not loop:
-            click.echo(f"{_now()} sent: {counts['sent']}, failed: {counts['failed']}, deferred: {counts['deferred']}")
+            click.echo(
+                f"{_now()} sent: {counts['sent']}, failed: {counts['failed']}, deferred: {counts['deferred']}"
+            )
         elif counts["sent"] or counts["failed"] or counts["deferred"]:
-            worker_log.info("sent %d, failed %d, deferred %d", counts["sent"], counts["failed"], counts["deferred"])
+            worker_log.info(
+                "sent %d, failed %d, deferred %d", counts["sent"], counts["failed"], counts["deferred"]
+            )
         return f"sent {counts['sent']}, failed {counts['failed']}, deferred {counts['deferred']}"
 
     if not loop:
@@ -114,8 +129,13 @@ def _now():
 
 def retry_for_option(command):
     """``--retry-for``: how long a cron command waits for a database that does not answer."""
-    return click.option("--retry-for", default=120.0, show_default=True, metavar="SECONDS",
-                        help="Try again for this long while the database does not answer, then fail.")(command)
+    return click.option(
+        "--retry-for",
+        default=120.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Try again for this long while the database does not answer, then fail.",
+    )(command)
 
 
 def _cron(name, work, retry_for, describe=str):
@@ -165,8 +185,12 @@ def remind_meetings(retry_for):
 
 
 @reviews_cli.command("tick")
-@click.option("--now", "now", type=click.DateTime(formats=["%Y-%m-%dT%H:%M"]),
-              help="Act as if it were this moment (UTC), e.g. to close a cycle ahead of time in a test.")
+@click.option(
+    "--now",
+    "now",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M"]),
+    help="Act as if it were this moment (UTC), e.g. to close a cycle ahead of time in a test.",
+)
 @retry_for_option
 def tick_reviews(now, retry_for):
     """Send the yearly reviews' due reminders and close the due cycles (run hourly or daily from cron).
@@ -188,8 +212,12 @@ def tick_reviews(now, retry_for):
 
 
 @advice_cli.command("remind")
-@click.option("--now", "now", type=click.DateTime(formats=["%Y-%m-%dT%H:%M"]),
-              help="Act as if it were this moment (UTC).")
+@click.option(
+    "--now",
+    "now",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M"]),
+    help="Act as if it were this moment (UTC).",
+)
 @retry_for_option
 def remind_advice(now, retry_for):
     """Send the requests for advice's due reminders, once each, to those who have not answered (run from cron)."""
@@ -206,8 +234,11 @@ def remind_advice(now, retry_for):
 
 
 @privacy_cli.command("purge")
-@click.option("--days", type=click.IntRange(min=1),
-              help="The retention period; by default PRIVACY_RETENTION_DAYS (365).")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    help="The retention period; by default PRIVACY_RETENTION_DAYS (365).",
+)
 @retry_for_option
 def purge_privacy(days, retry_for):
     """Erase the personal data of former members whose last membership ended more than the retention
@@ -226,8 +257,12 @@ def purge_privacy(days, retry_for):
         db.session.commit()
         return count, keys, bodies
 
-    count, keys, bodies = _cron("privacy purge", work, retry_for,
-                                lambda done: "erased: {}, submission keys: {}, mail texts: {}".format(*done))
+    count, keys, bodies = _cron(
+        "privacy purge",
+        work,
+        retry_for,
+        lambda done: "erased: {}, submission keys: {}, mail texts: {}".format(*done),
+    )
     click.echo(f"Former members erased (last membership ended more than {days} days ago): {count}")
     click.echo(f"Submission keys forgotten (older than a day): {keys}")
     click.echo(f"Texts of mail sent more than {mail_days} days ago forgotten: {bodies}")
@@ -235,7 +270,9 @@ def purge_privacy(days, retry_for):
 
 @demo_cli.command("seed")
 @click.option("--members", default=300, show_default=True, help="How many demo members.")
-@click.option("--years", default=5, show_default=True, help="How many years of meetings, newsletters and reviews.")
+@click.option(
+    "--years", default=5, show_default=True, help="How many years of meetings, newsletters and reviews."
+)
 def seed_demo(members, years):
     """Fill the database with realistic fake members and history (the same size twice changes nothing)."""
     from models import demo
@@ -249,23 +286,25 @@ def seed_demo(members, years):
         click.echo(f"The demo of {members} members and {years} years is already there.")
         return
     click.echo(", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in made.items()))
-    click.echo(f"Sign in as {demo.COORDINATOR} (coordinator of all three networks) or as any demo member, "
-               f"with the password «{demo.DEMO_PASSWORD}».")
+    click.echo(
+        f"Sign in as {demo.COORDINATOR} (coordinator of all three networks) or as any demo member, "
+        f"with the password «{demo.DEMO_PASSWORD}»."
+    )
 
 
 @click.command("create-coordinator")
 @click.argument("email")
-@click.option("--network", "codes", multiple=True, required=True, type=click.Choice(["NIK", "NIFS", "NONEMI"]))
+@click.option(
+    "--network", "codes", multiple=True, required=True, type=click.Choice(["NIK", "NIFS", "NONEMI"])
+)
 @click.option("--name", help="Full name, for a new account.")
 def create_coordinator(email, codes, name):
     """Make EMAIL coordinator of one or more networks (a new account gets a password link)."""
     from sqlalchemy import select
 
-    from models import DomainError, Network
+    from models import DomainError, Network, tokens
     from models.coordinators import appoint
     from models.outbox import link
-
-    from models import tokens
 
     networks = db.session.scalars(select(Network).where(Network.code.in_(codes)).order_by(Network.id)).all()
     with audit.acting_as(label="flask create-coordinator"):
@@ -298,7 +337,9 @@ def export_data(path):
 
 @data_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--replace", is_flag=True, help="Delete the rows this database holds first (in the same transaction).")
+@click.option(
+    "--replace", is_flag=True, help="Delete the rows this database holds first (in the same transaction)."
+)
 def import_data(path, replace):
     """Copy an export into this database: freshly migrated (flask db upgrade) to the export's revision,
     and empty.  One transaction, checked before it commits (row counts, references)."""
@@ -309,7 +350,9 @@ def import_data(path, replace):
     except transfer.TransferError as error:
         raise click.ClickException(str(error)) from error
     _echo_counts(counts)
-    click.echo(f"Imported {sum(counts.values())} rows of {len(counts)} tables; counts and references checked.")
+    click.echo(
+        f"Imported {sum(counts.values())} rows of {len(counts)} tables; counts and references checked."
+    )
 
 
 @data_cli.command("backup")
@@ -333,6 +376,17 @@ def _echo_counts(counts):
 
 
 def register_commands(app):
-    for command in (reference_cli, mail_cli, outbox_cli, anchorings_cli, meetings_cli, reviews_cli, advice_cli,
-                    demo_cli, privacy_cli, data_cli, create_coordinator):
+    for command in (
+        reference_cli,
+        mail_cli,
+        outbox_cli,
+        anchorings_cli,
+        meetings_cli,
+        reviews_cli,
+        advice_cli,
+        demo_cli,
+        privacy_cli,
+        data_cli,
+        create_coordinator,
+    ):
         app.cli.add_command(command)

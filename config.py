@@ -19,7 +19,7 @@ def database_url(url):
     """Use psycopg 3 for PostgreSQL URLs given in the usual short forms."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -60,12 +60,15 @@ def from_environment(environ=os.environ):
         SECRET_KEY=environ.get("SECRET_KEY") or None,
         # Earlier keys, comma-separated, newest first: what they signed (sessions, every mailed
         # link) is still accepted; nothing new is signed with them (README: rotating the key).
-        SECRET_KEY_FALLBACKS=[key.strip() for key in environ.get("SECRET_KEY_FALLBACKS", "").split(",")
-                              if key.strip()],
+        SECRET_KEY_FALLBACKS=[
+            key.strip() for key in environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()
+        ],
         # Logs: "json" (the default in production) or "text" (development); the level (INFO).
         LOG_FORMAT=environ.get("LOG_FORMAT") or None,
         LOG_LEVEL=environ.get("LOG_LEVEL", "INFO"),
-        SQLALCHEMY_DATABASE_URI=database_url(environ["DATABASE_URL"]) if environ.get("DATABASE_URL") else None,
+        SQLALCHEMY_DATABASE_URI=database_url(environ["DATABASE_URL"])
+        if environ.get("DATABASE_URL")
+        else None,
         MAIL_SERVER=environ.get("MAIL_SERVER", "localhost"),
         MAIL_PORT=int(environ.get("MAIL_PORT", "25")),
         MAIL_USE_TLS=_bool(environ.get("MAIL_USE_TLS")),

@@ -27,6 +27,8 @@ migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
 mail = Mail()
+
+
 def client_key():
     """The client a decorated rate limit counts by: a keyed digest of its address, so the storage
     (Redis) holds no address (``blueprints/auth/limits.py`` keys its budgets the same way)."""

@@ -54,12 +54,17 @@ class _RedactingLogger(__import__("gunicorn.glogging", fromlist=["Logger"]).Logg
         for key, value in list(atoms.items()):
             if isinstance(value, str) and any(part in value for part in raw):
                 atoms[key] = REDACTED
-        atoms.update(U=redact_path(environ.get("PATH_INFO", "")), q=path.partition("?")[2],
-                     r=f"{environ['REQUEST_METHOD']} {path} {environ['SERVER_PROTOCOL']}")
+        atoms.update(
+            U=redact_path(environ.get("PATH_INFO", "")),
+            q=path.partition("?")[2],
+            r=f"{environ['REQUEST_METHOD']} {path} {environ['SERVER_PROTOCOL']}",
+        )
         referrer = environ.get("HTTP_REFERER")
         if referrer:
             parts = urlsplit(referrer)
-            atoms["f"] = atoms["{referer}i"] = f"{parts.scheme}://{parts.netloc}{redact_path(parts.path, parts.query)}"
+            atoms["f"] = atoms["{referer}i"] = (
+                f"{parts.scheme}://{parts.netloc}{redact_path(parts.path, parts.query)}"
+            )
         for header in ("{cookie}i", "{authorization}i", "{set-cookie}o"):
             if header in atoms:
                 atoms[header] = REDACTED

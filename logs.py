@@ -52,8 +52,10 @@ def redact_path(path, query_string=""):
         query_string = query_string.decode("latin-1")
     if not query_string:
         return path
-    pairs = [(key if len(key) < 20 else REDACTED, value if _NUMBER.fullmatch(value) else REDACTED)
-             for key, value in parse_qsl(query_string, keep_blank_values=True)]
+    pairs = [
+        (key if len(key) < 20 else REDACTED, value if _NUMBER.fullmatch(value) else REDACTED)
+        for key, value in parse_qsl(query_string, keep_blank_values=True)
+    ]
     return f"{path}?{urlencode(pairs, safe='[]')}"
 
 
@@ -80,9 +82,11 @@ def formatter(kind):
     if kind == "json":
         from pythonjsonlogger.json import JsonFormatter
 
-        return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-                             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                             datefmt="%Y-%m-%dT%H:%M:%S%z")
+        return JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+        )
     return logging.Formatter("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
 
 
@@ -133,9 +137,21 @@ def access_line(status):
         member = current_user.get_id() if current_user.is_authenticated else None
     except SQLAlchemyError:  # the database is away (a 503): the line is still written
         member = None
-    ACCESS.info("%s %s %s %.0f ms", request.method, path, status, elapsed,
-                extra={"method": request.method, "path": path, "status": status,
-                       "duration_ms": round(elapsed, 1), "member": member, "remote_addr": request.remote_addr})
+    ACCESS.info(
+        "%s %s %s %.0f ms",
+        request.method,
+        path,
+        status,
+        elapsed,
+        extra={
+            "method": request.method,
+            "path": path,
+            "status": status,
+            "duration_ms": round(elapsed, 1),
+            "member": member,
+            "remote_addr": request.remote_addr,
+        },
+    )
 
 
 def describe_database_error(error):

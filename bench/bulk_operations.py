@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, event, func, insert, make_url, select, tex
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import create_app  # noqa: E402
-from extensions import db  # noqa: E402
+from app import create_app
+from extensions import db
 
 
 def fill(members):
@@ -36,19 +36,40 @@ def fill(members):
     nik = db.session.scalar(select(Network).filter_by(code="NIK"))
     places = db.session.scalars(select(Organisation.id).where(Organisation.kind == "municipality")).all()
     now = datetime.now(UTC)
-    db.session.execute(insert(Member), [
-        {"name": f"Deltaker {i}", "name_folded": f"deltaker {i}", "email": f"deltaker{i}@kommune.example",
-         "organisation_id": places[i % len(places)],
-         "manager_name": f"Leder {i}", "manager_email": f"leder{i}@kommune.example", "created_at": now,
-         "email_verified_at": now, "auth_version": 0}
-        for i in range(members)
-    ])
+    db.session.execute(
+        insert(Member),
+        [
+            {
+                "name": f"Deltaker {i}",
+                "name_folded": f"deltaker {i}",
+                "email": f"deltaker{i}@kommune.example",
+                "organisation_id": places[i % len(places)],
+                "manager_name": f"Leder {i}",
+                "manager_email": f"leder{i}@kommune.example",
+                "created_at": now,
+                "email_verified_at": now,
+                "auth_version": 0,
+            }
+            for i in range(members)
+        ],
+    )
     rows = db.session.execute(select(Member.id, Member.organisation_id)).all()
-    db.session.execute(insert(Membership), [
-        {"member_id": m, "organisation_id": o, "network_id": nik.id, "_status": "active", "is_main_contact": False,
-         "created_at": now, "status_changed_at": now, "activated_at": now}
-        for m, o in rows
-    ])
+    db.session.execute(
+        insert(Membership),
+        [
+            {
+                "member_id": m,
+                "organisation_id": o,
+                "network_id": nik.id,
+                "_status": "active",
+                "is_main_contact": False,
+                "created_at": now,
+                "status_changed_at": now,
+                "activated_at": now,
+            }
+            for m, o in rows
+        ],
+    )
     db.session.commit()
     return nik
 
@@ -77,14 +98,31 @@ def deliver_rate(config, workers):
     side by side: from the first worker's first claim to the last worker's last mail (a worker's
     start-up is paid once, not per mail, so it is left out)."""
     context = multiprocessing.get_context("spawn")
-    config = {k: v for k, v in config.items() if k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "BASE_URL",
-                                                      "TRACKER_ENV", "MAIL_SUPPRESS_SEND", "MAIL_SERVER",
-                                                      "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL")}
+    config = {
+        k: v
+        for k, v in config.items()
+        if k
+        in (
+            "SQLALCHEMY_DATABASE_URI",
+            "SECRET_KEY",
+            "BASE_URL",
+            "TRACKER_ENV",
+            "MAIL_SUPPRESS_SEND",
+            "MAIL_SERVER",
+            "MAIL_PORT",
+            "MAIL_USE_TLS",
+            "MAIL_USE_SSL",
+        )
+    }
     from models import OutboxMessage
 
-    before = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent"))
+    before = db.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
+    )
     times = context.Queue()
-    processes = [context.Process(target=_worker, args=(config, DELIVERED // workers, times)) for _ in range(workers)]
+    processes = [
+        context.Process(target=_worker, args=(config, DELIVERED // workers, times)) for _ in range(workers)
+    ]
     for process in processes:
         process.start()
     spans = [times.get(timeout=600) for _ in processes]
@@ -92,14 +130,26 @@ def deliver_rate(config, workers):
         process.join()
     elapsed = max(end for _start, end in spans) - min(start for start, _end in spans)
     db.session.expire_all()
-    after = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent"))
+    after = db.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
+    )
     return (after - before) / elapsed
 
 
 def measure(url, members, smtp_port):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "BASE_URL": "http://localhost",
-                      "TRACKER_ENV": "production", "MAIL_SUPPRESS_SEND": False, "MAIL_SERVER": "127.0.0.1",
-                      "MAIL_PORT": smtp_port, "MAIL_USE_TLS": False, "MAIL_USE_SSL": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "BASE_URL": "http://localhost",
+            "TRACKER_ENV": "production",
+            "MAIL_SUPPRESS_SEND": False,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": smtp_port,
+            "MAIL_USE_TLS": False,
+            "MAIL_USE_SSL": False,
+        }
+    )
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -129,14 +179,36 @@ def measure(url, members, smtp_port):
         issue = newsletters.create("Nyhetsbrev", "## Nytt\n\nEt **kurs**.", [nik], by=coordinator)
         db.session.commit()
         figures["reached"] = timed("newsletter", lambda: newsletters.send(issue, coordinator))
-        timed("advice", lambda: advice.post("Veileder", "Les utkastet", None, [nik], now + timedelta(days=14),
-                                            now + timedelta(days=10), by=coordinator))
-        cycle = timed("open", lambda: reviews.open_cycle(nik, now.year, now + timedelta(days=21),
-                                                          now + timedelta(days=14)))
+        timed(
+            "advice",
+            lambda: advice.post(
+                "Veileder",
+                "Les utkastet",
+                None,
+                [nik],
+                now + timedelta(days=14),
+                now + timedelta(days=10),
+                by=coordinator,
+            ),
+        )
+        cycle = timed(
+            "open",
+            lambda: reviews.open_cycle(nik, now.year, now + timedelta(days=21), now + timedelta(days=14)),
+        )
         # Planning an emergency meeting calls everyone in: the step is timed with the plan.
-        figures["called"] = timed("call_in", lambda: meetings.plan(
-            [nik], kind="emergency", title="Hendelse", format="digital",
-            starts_at=now + timedelta(hours=2), ends_at=now + timedelta(hours=3)).called)
+        figures["called"] = timed(
+            "call_in",
+            lambda: (
+                meetings.plan(
+                    [nik],
+                    kind="emergency",
+                    title="Hendelse",
+                    format="digital",
+                    starts_at=now + timedelta(hours=2),
+                    ends_at=now + timedelta(hours=3),
+                ).called
+            ),
+        )
         figures["lapsed"] = timed("close", lambda: reviews.close(cycle, now=now + timedelta(days=22)))
         for workers in (1, 2):
             figures[f"delivery_{workers}"] = deliver_rate(app.config, workers)
@@ -148,8 +220,11 @@ def measure(url, members, smtp_port):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="a server URL; the run creates and drops its own database ('' to skip)")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a server URL; the run creates and drops its own database ('' to skip)",
+    )
     args = parser.parse_args()
     targets = [("SQLite", f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite", None)]
     if args.postgres:
@@ -158,19 +233,29 @@ def main():
         admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-        targets.append(("PostgreSQL", server.set(drivername="postgresql+psycopg", database=name)
-                        .render_as_string(hide_password=False), (admin, name)))
+        targets.append(
+            (
+                "PostgreSQL",
+                server.set(drivername="postgresql+psycopg", database=name).render_as_string(
+                    hide_password=False
+                ),
+                (admin, name),
+            )
+        )
     steps = ("newsletter", "advice", "open", "close", "call_in")
     print(f"{args.members} active members; each cell: seconds (SQL statements)")
-    print("| database | newsletter sent | request for advice posted | review opened | review closed (lapsed) "
-          "| emergency call-in | outbox to local SMTP |")
+    print(
+        "| database | newsletter sent | request for advice posted | review opened | review closed (lapsed) "
+        "| emergency call-in | outbox to local SMTP |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     with socket.socket() as probe:  # a free port for the SMTP server
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # The SMTP server in a process of its own, as a real one would be (not competing for this one's GIL).
-    smtp = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-                             "-c", "aiosmtpd.handlers.Sink"])
+    smtp = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -184,7 +269,9 @@ def main():
             cells[0] += f", {figures['reached']} mails"
             cells[3] += f", {figures['lapsed']} lapsed"
             cells[4] += f", {figures['called']} mails"
-            cells.append(f"{figures['delivery_1']:.0f} mails/s (1 worker), {figures['delivery_2']:.0f} (2 workers)")
+            cells.append(
+                f"{figures['delivery_1']:.0f} mails/s (1 worker), {figures['delivery_2']:.0f} (2 workers)"
+            )
             print(f"| {label} | " + " | ".join(cells) + " |")
     finally:
         smtp.terminate()

@@ -23,7 +23,10 @@ PAGE = """<!doctype html><title>Deltakere</title><table>
 
 @app.get("/")
 def members():
-    rows = db.session.execute(text(
-        "SELECT m.name, m.email, m.unit, o.name AS organisation FROM members m "
-        "JOIN organisations o ON o.id = m.organisation_id ORDER BY m.name_folded, m.id LIMIT 50")).all()
+    rows = db.session.execute(
+        text(
+            "SELECT m.name, m.email, m.unit, o.name AS organisation FROM members m "
+            "JOIN organisations o ON o.id = m.organisation_id ORDER BY m.name_folded, m.id LIMIT 50"
+        )
+    ).all()
     return render_template_string(PAGE, rows=rows)

@@ -47,9 +47,16 @@ def free_port():
 
 
 def environment(url):
-    return {**os.environ, "DATABASE_URL": url, "TRACKER_ENV": "production", "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-            "BASE_URL": "http://127.0.0.1", "RATELIMIT_STORAGE_URI": "memory://", "FLASK_APP": "app",
-            "PYTHONPATH": str(ROOT)}
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TRACKER_ENV": "production",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "BASE_URL": "http://127.0.0.1",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "FLASK_APP": "app",
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 def prepare(url, members):
@@ -69,8 +76,9 @@ def prepare(url, members):
 
 def serve(target, url):
     port = free_port()
-    process = subprocess.Popen([BIN / "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}", target],
-                               cwd=ROOT, env=environment(url))
+    process = subprocess.Popen(
+        [BIN / "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}", target], cwd=ROOT, env=environment(url)
+    )
     for _ in range(150):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -89,8 +97,9 @@ def sign_in(base):
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     from models import demo
 
-    data = urllib.parse.urlencode({"email": demo.COORDINATOR, "password": demo.DEMO_PASSWORD,
-                                   "csrf_token": token}).encode()
+    data = urllib.parse.urlencode(
+        {"email": demo.COORDINATOR, "password": demo.DEMO_PASSWORD, "csrf_token": token}
+    ).encode()
     request = urllib.request.Request(f"{base}/sign-in", data=data, headers={"Cookie": "; ".join(cookies)})
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -107,8 +116,16 @@ def sign_in(base):
 
 
 def load(url, headers, duration, connections):
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s",
-               str(ROOT / "bench" / "report.lua")]
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(ROOT / "bench" / "report.lua"),
+    ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -131,9 +148,13 @@ def measure(label, url, args):
         results = {}
         for name, (path, headers) in [*pages.items(), (REFERENCE, ("/bench/no-such-page", {}))]:
             floor_figures = load(floor_base + "/", {}, args.duration, args.connections)
-            results[name] = load(app_base + path, {"Cookie": cookie, **headers}, args.duration, args.connections)
+            results[name] = load(
+                app_base + path, {"Cookie": cookie, **headers}, args.duration, args.connections
+            )
             results[name]["floor_rps"] = floor_figures["rps"]
-            print(f"   {name}: {results[name]['rps']:.0f} req/s, floor {floor_figures['rps']:.0f}", flush=True)
+            print(
+                f"   {name}: {results[name]['rps']:.0f} req/s, floor {floor_figures['rps']:.0f}", flush=True
+            )
     finally:
         for process in (app, floor):
             process.terminate()
@@ -142,26 +163,42 @@ def measure(label, url, args):
 
 
 def machine():
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory = next(line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-    return (f"{os.cpu_count()} cores ({cpu}), {memory} memory, {platform.platform()}, Python "
-            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"{subprocess.run(['wrk', '--version'], capture_output=True, text=True).stdout.split(' Copyright')[0]}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = next(
+        line.split(":", 1)[1].strip()
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory} memory, {platform.platform()}, Python "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"{subprocess.run(['wrk', '--version'], capture_output=True, text=True).stdout.split(' Copyright')[0]}"
+    )
 
 
 def table(label, results, args):
-    lines = [f"### {label}", "",
-             "| page | req/s | floor req/s (just before) | ratio to floor | goal | p50 ms | p95 ms | p99 ms | errors |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### {label}",
+        "",
+        "| page | req/s | floor req/s (just before) | ratio to floor | goal | p50 ms | p95 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, figures in results.items():
         goal = "" if name == REFERENCE else f"≥ {FRAGMENT_GOAL if 'fragment' in name else FULL_GOAL}"
         ratio = figures["rps"] / figures["floor_rps"]
         errors = figures["errors"] + (0 if name == REFERENCE else figures["non_2xx"])  # its 404 is the point
-        lines.append(f"| {name} | {figures['rps']:.0f} | {figures['floor_rps']:.0f} | {ratio:.2f} | {goal} | "
-                     f"{figures['p50'] / 1000:.1f} | {figures['p95'] / 1000:.1f} | {figures['p99'] / 1000:.1f} | "
-                     f"{errors} |")
+        lines.append(
+            f"| {name} | {figures['rps']:.0f} | {figures['floor_rps']:.0f} | {ratio:.2f} | {goal} | "
+            f"{figures['p50'] / 1000:.1f} | {figures['p95'] / 1000:.1f} | {figures['p99'] / 1000:.1f} | "
+            f"{errors} |"
+        )
     return "\n".join(lines)
 
 
@@ -170,8 +207,11 @@ def main():
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per page")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="a server URL; the run creates and drops its own database ('' to skip)")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a server URL; the run creates and drops its own database ('' to skip)",
+    )
     parser.add_argument("--skip-bulk", action="store_true", help="leave out bench/bulk_operations.py")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -189,8 +229,13 @@ def main():
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
             version = connection.execute(text("SHOW server_version")).scalar()
-        targets.append((f"PostgreSQL {version}", server.set(database=name).render_as_string(hide_password=False),
-                        (admin, name)))
+        targets.append(
+            (
+                f"PostgreSQL {version}",
+                server.set(database=name).render_as_string(hide_password=False),
+                (admin, name),
+            )
+        )
     try:
         for label, url, _cleanup in targets:
             sections.append(table(label, measure(label, url, args), args))
@@ -204,23 +249,39 @@ def main():
     bulk = ""
     if not args.skip_bulk:
         print("== bulk operations", flush=True)
-        bulk = subprocess.run([sys.executable, str(ROOT / "bench" / "bulk_operations.py"), "--members",
-                               str(args.members), "--postgres", args.postgres], capture_output=True, text=True,
-                              check=True, cwd=ROOT).stdout
+        bulk = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "bulk_operations.py"),
+                "--members",
+                str(args.members),
+                "--postgres",
+                args.postgres,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
         print(bulk)
-    report = "\n\n".join([
-        "# Benchmark results",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/run.py --members "
-        f"{args.members} --duration {args.duration} --connections {args.connections}` on {machine()}.",
-        f"Each page: wrk, 2 threads, {args.connections} connections, {args.duration} s, 127.0.0.1, signed in as "
-        "the demo coordinator; app and floor each under gunicorn with `gunicorn.conf.py` (gthread, 2 workers × 4 "
-        "threads) and production settings; each page right after a floor run of its own. "
-        f"Goals: full pages ≥ {FULL_GOAL}× the floor's requests per second, htmx fragments ≥ {FRAGMENT_GOAL}×, "
-        f"p99 under {P99_GOAL_MS} ms on PostgreSQL.",
-        *sections,
-        "## Bulk operations and the outbox",
-        bulk.strip() or "(not run)",
-    ]) + "\n"
+    report = (
+        "\n\n".join(
+            [
+                "# Benchmark results",
+                f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/run.py --members "
+                f"{args.members} --duration {args.duration} --connections {args.connections}` on {machine()}.",
+                f"Each page: wrk, 2 threads, {args.connections} connections, {args.duration} s, 127.0.0.1, signed in as "
+                "the demo coordinator; app and floor each under gunicorn with `gunicorn.conf.py` (gthread, 2 workers × 4 "
+                "threads) and production settings; each page right after a floor run of its own. "
+                f"Goals: full pages ≥ {FULL_GOAL}× the floor's requests per second, htmx fragments ≥ {FRAGMENT_GOAL}×, "
+                f"p99 under {P99_GOAL_MS} ms on PostgreSQL.",
+                *sections,
+                "## Bulk operations and the outbox",
+                bulk.strip() or "(not run)",
+            ]
+        )
+        + "\n"
+    )
     results = ROOT / "bench" / "results.md"
     soak = re.search(r"\n## Soak\n.*", results.read_text(), flags=re.S) if results.exists() else None
     results.write_text(report + (soak.group(0) if soak else ""))  # bench/soak.py's section stays

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import environment, machine, prepare, serve  # noqa: E402
+from bench.run import machine, prepare, serve  # noqa: E402
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -41,8 +41,11 @@ class Session:
         self.cookies = {}
         self.email = email
         page = self.request("GET", "/sign-in")[1]
-        status, _body = self.request("POST", "/sign-in", {"email": email, "password": password,
-                                                          "csrf_token": TOKEN.search(page).group(1)})
+        status, _body = self.request(
+            "POST",
+            "/sign-in",
+            {"email": email, "password": password, "csrf_token": TOKEN.search(page).group(1)},
+        )
         if status != 303:
             raise RuntimeError(f"{email} could not sign in: {status}")
         self.token = TOKEN.search(self.request("GET", "/newsletter/input")[1]).group(1)
@@ -89,14 +92,23 @@ def client(sessions, meeting_id, until, tally, lock, seed):
                 ok, kind = status == 200, "reads"
             elif roll < 0.85:
                 action = "withdraw" if signed_up[session.email] else "signup"
-                status, _ = session.request("POST", f"/meetings/{meeting_id}/{action}", {"csrf_token": session.token})
+                status, _ = session.request(
+                    "POST", f"/meetings/{meeting_id}/{action}", {"csrf_token": session.token}
+                )
                 ok, kind = status == 303, "withdrawals" if action == "withdraw" else "signups"
                 if ok:
                     signed_up[session.email] = action == "signup"
             else:
-                status, _ = session.request("POST", "/newsletter/input", {
-                    "csrf_token": session.token, "network": "NIK", "title": f"soak {seed} {counts['inputs']}",
-                    "body": "Et kurs om tolking i helsetjenesten, åpent for alle."})
+                status, _ = session.request(
+                    "POST",
+                    "/newsletter/input",
+                    {
+                        "csrf_token": session.token,
+                        "network": "NIK",
+                        "title": f"soak {seed} {counts['inputs']}",
+                        "body": "Et kurs om tolking i helsetjenesten, åpent for alle.",
+                    },
+                )
                 ok, kind = status == 303, "inputs"
         except (OSError, http.client.HTTPException) as error:
             ok, kind, status = False, "reads", repr(error)
@@ -158,18 +170,29 @@ def main():
         from models import Member, Membership, Network, NewsInput, Signup, demo
         from models import meeting as meetings
 
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "soak", "BASE_URL": "http://127.0.0.1"})
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "soak", "BASE_URL": "http://127.0.0.1"}
+        )
         with app.app_context():
             nik = db.session.scalar(select(Network).filter_by(code="NIK"))
             start = datetime.now(UTC) + timedelta(days=30)
-            meeting = meetings.plan([nik], kind="emergency", title="Soak", format="digital",
-                                    starts_at=start, ends_at=start + timedelta(hours=1))
+            meeting = meetings.plan(
+                [nik],
+                kind="emergency",
+                title="Soak",
+                format="digital",
+                starts_at=start,
+                ends_at=start + timedelta(hours=1),
+            )
             db.session.commit()
             meeting_id = meeting.id
             emails = db.session.scalars(
-                select(Member.email).join(Membership, Membership.member_id == Member.id)
+                select(Member.email)
+                .join(Membership, Membership.member_id == Member.id)
                 .where(Membership.network_id == nik.id, Membership.status == "active")
-                .order_by(Member.id).limit(args.users)).all()
+                .order_by(Member.id)
+                .limit(args.users)
+            ).all()
             db.engine.dispose()
 
         # The sign-in limit (per address and account) is for people, not for this many sign-ins at once.
@@ -178,12 +201,14 @@ def main():
         try:
             print(f"== signing in {len(emails)} members", flush=True)
             sessions = [Session(port, email, demo.DEMO_PASSWORD) for email in emails]
-            groups = [sessions[i::args.connections] for i in range(args.connections)]
+            groups = [sessions[i :: args.connections] for i in range(args.connections)]
             groups = [g for g in groups if g]
             tally, lock = {}, threading.Lock()
             until = time.monotonic() + args.minutes * 60
-            threads = [threading.Thread(target=client, args=(g, meeting_id, until, tally, lock, i), daemon=True)
-                       for i, g in enumerate(groups)]
+            threads = [
+                threading.Thread(target=client, args=(g, meeting_id, until, tally, lock, i), daemon=True)
+                for i, g in enumerate(groups)
+            ]
             memory = []
             began = time.monotonic()
             for thread in threads:
@@ -198,10 +223,16 @@ def main():
             process.wait()
 
         with app.app_context():
-            signups = set(db.session.scalars(select(Member.email).join(Signup, Signup.member_id == Member.id)
-                                             .where(Signup.meeting_id == meeting_id)))
-            inputs = db.session.scalar(select(func.count()).select_from(NewsInput)
-                                       .where(NewsInput.title.like("soak %")))
+            signups = set(
+                db.session.scalars(
+                    select(Member.email)
+                    .join(Signup, Signup.member_id == Member.id)
+                    .where(Signup.meeting_id == meeting_id)
+                )
+            )
+            inputs = db.session.scalar(
+                select(func.count()).select_from(NewsInput).where(NewsInput.title.like("soak %"))
+            )
             db.engine.dispose()
     finally:
         with admin.connect() as connection:
@@ -228,8 +259,11 @@ def main():
         f"{tally['signups']} | {tally['withdrawals']} | {tally['inputs']} | {len(lost_signups) + abs(lost_inputs)} | "
         f"{max(first) / 1024:.0f} → {max(half) / 1024:.0f} ({growth:+.1f} %) |",
     ]
-    lines += ["", f"Requests resent on a new connection after the server had closed an idle keep-alive one "
-                  f"(as browsers do): {tally['reconnects']}."]
+    lines += [
+        "",
+        f"Requests resent on a new connection after the server had closed an idle keep-alive one "
+        f"(as browsers do): {tally['reconnects']}.",
+    ]
     if tally.get("error_samples"):
         lines += ["", f"Errors, first ones: {tally['error_samples'][:10]}"]
     report = "\n".join(lines) + "\n"

@@ -59,7 +59,9 @@ def coordinated_networks():
     """The networks the signed-in user coordinates, in their fixed order."""
     from models import Network
 
-    return [n for n in db.session.scalars(select(Network).order_by(Network.id)) if current_user.coordinates(n)]
+    return [
+        n for n in db.session.scalars(select(Network).order_by(Network.id)) if current_user.coordinates(n)
+    ]
 
 
 def chosen_networks(codes):
@@ -70,4 +72,3 @@ def chosen_networks(codes):
 def token_error(error, retry=None):
     """The page for a link that does not work: why, that nothing changed, where to get a new one."""
     return render_template("auth/token_error.html", error=error, retry=retry), 400
-

@@ -10,14 +10,75 @@ from wtforms.validators import ValidationError
 # weigh as it weighs the common passwords of its own lists (which are English: see
 # ``StrongPassword``).  Compared without case, and with the digits and signs around them.
 NORWEGIAN_PASSWORD_WORDS = (
-    "passord", "hemmelig", "hemmelighet", "velkommen", "sommer", "vinter", "høst", "host", "vår",
-    "januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
-    "november", "desember", "mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag",
-    "norge", "noreg", "oslo", "bergen", "trondheim", "stavanger", "tromsø", "kristiansand",
-    "drammen", "fredrikstad", "bodø", "ålesund", "kommune", "fylke", "helse", "sykehus", "nettverk",
-    "migrasjon", "migrasjonshelse", "elsker", "elskerdeg", "kjæreste", "glad", "sol", "fotball",
-    "rosenborg", "brann", "vålerenga", "lillemor", "mamma", "pappa", "bamse", "katt", "hund",
-    "pusekatt", "jesus", "gud", "qwerty", "asdf", "zxcv", "æøå",
+    "passord",
+    "hemmelig",
+    "hemmelighet",
+    "velkommen",
+    "sommer",
+    "vinter",
+    "høst",
+    "host",
+    "vår",
+    "januar",
+    "februar",
+    "mars",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "desember",
+    "mandag",
+    "tirsdag",
+    "onsdag",
+    "torsdag",
+    "fredag",
+    "lørdag",
+    "søndag",
+    "norge",
+    "noreg",
+    "oslo",
+    "bergen",
+    "trondheim",
+    "stavanger",
+    "tromsø",
+    "kristiansand",
+    "drammen",
+    "fredrikstad",
+    "bodø",
+    "ålesund",
+    "kommune",
+    "fylke",
+    "helse",
+    "sykehus",
+    "nettverk",
+    "migrasjon",
+    "migrasjonshelse",
+    "elsker",
+    "elskerdeg",
+    "kjæreste",
+    "glad",
+    "sol",
+    "fotball",
+    "rosenborg",
+    "brann",
+    "vålerenga",
+    "lillemor",
+    "mamma",
+    "pappa",
+    "bamse",
+    "katt",
+    "hund",
+    "pusekatt",
+    "jesus",
+    "gud",
+    "qwerty",
+    "asdf",
+    "zxcv",
+    "æøå",
 )
 MIN_PASSWORD_LENGTH = 12
 
@@ -62,8 +123,13 @@ class LinkLines:
         try:
             links = parse_links(field.data or "")
         except ValueError as bad:
-            raise ValidationError(_l("Line %(n)s is not a link: write an address starting with https://, "
-                                     "with a label before it if you like.", n=bad.args[0])) from bad
+            raise ValidationError(
+                _l(
+                    "Line %(n)s is not a link: write an address starting with https://, "
+                    "with a label before it if you like.",
+                    n=bad.args[0],
+                )
+            ) from bad
         if len(links) > self.limit:
             raise ValidationError(_l("Give at most %(n)s links.", n=self.limit))
 
@@ -108,26 +174,46 @@ class StrongPassword:
         password = field.data or ""
         if len(password) < MIN_PASSWORD_LENGTH:
             raise ValidationError(
-                _l("Use at least %(n)s characters – a few words in a row is a good password.", n=MIN_PASSWORD_LENGTH)
+                _l(
+                    "Use at least %(n)s characters – a few words in a row is a good password.",
+                    n=MIN_PASSWORD_LENGTH,
+                )
             )
         email_field = getattr(form, self.email_field, None)
         email = (email_field.data or "").casefold() if email_field else ""
         local = email.split("@")[0]
         if local and len(local) >= 4 and local in password.casefold():
             raise ValidationError(_l("The password must not contain your e-mail address."))
-        reason = weakness(password, personal=(email, local, *local.replace("_", ".").split("."),
-                                              *_words(getattr(form, self.name_field, None))))
+        reason = weakness(
+            password,
+            personal=(
+                email,
+                local,
+                *local.replace("_", ".").split("."),
+                *_words(getattr(form, self.name_field, None)),
+            ),
+        )
         if reason == "common":
-            raise ValidationError(_l("This password is on the lists of the most common passwords, which are "
-                                     "tried first. Choose another – a few unrelated words in a row is a good "
-                                     "password."))
+            raise ValidationError(
+                _l(
+                    "This password is on the lists of the most common passwords, which are "
+                    "tried first. Choose another – a few unrelated words in a row is a good "
+                    "password."
+                )
+            )
         if reason == "guessable":
-            raise ValidationError(_l("This password is too easy to guess: it is built from common words, names, "
-                                     "years or keyboard patterns. Add a few unrelated words."))
+            raise ValidationError(
+                _l(
+                    "This password is too easy to guess: it is built from common words, names, "
+                    "years or keyboard patterns. Add a few unrelated words."
+                )
+            )
 
 
 def _words(name_field):
-    return tuple(word for word in ((name_field.data or "") if name_field else "").casefold().split() if len(word) >= 3)
+    return tuple(
+        word for word in ((name_field.data or "") if name_field else "").casefold().split() if len(word) >= 3
+    )
 
 
 def weakness(password, personal=()):
@@ -135,7 +221,7 @@ def weakness(password, personal=()):
     leaked-password list), "guessable" (under 10¹⁰ guesses) – or None."""
     from zxcvbn import zxcvbn
 
-    sample = password[:StrongPassword.ESTIMATE_CHARACTERS]
+    sample = password[: StrongPassword.ESTIMATE_CHARACTERS]
     words = [w for w in (*NORWEGIAN_PASSWORD_WORDS, *personal) if w]
     result = zxcvbn(sample, user_inputs=words)
     if result["guesses_log10"] >= StrongPassword.MIN_GUESSES_LOG10:

@@ -1,10 +1,9 @@
 import logging
 from logging.config import fileConfig
 
-from flask import current_app
-
 from alembic import context
 from alembic.util import CommandError
+from flask import current_app
 from sqlalchemy import text
 
 # this is the Alembic Config object, which provides
@@ -15,23 +14,23 @@ config = context.config
 # alembic.ini's own logging only when run without it.
 if not any(getattr(handler, "_tracker_handler", False) for handler in logging.getLogger().handlers):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
-logger = logging.getLogger('alembic.env')
+logger = logging.getLogger("alembic.env")
 
 
 def get_engine():
-    return current_app.extensions['migrate'].db.engine
+    return current_app.extensions["migrate"].db.engine
 
 
 def get_engine_url():
-    return get_engine().url.render_as_string(hide_password=False).replace('%', '%%')
+    return get_engine().url.render_as_string(hide_password=False).replace("%", "%%")
 
 
 # add your model's MetaData object here
 # for 'autogenerate' support
 # from myapp import mymodel
 # target_metadata = mymodel.Base.metadata
-config.set_main_option('sqlalchemy.url', get_engine_url())
-target_db = current_app.extensions['migrate'].db
+config.set_main_option("sqlalchemy.url", get_engine_url())
+target_db = current_app.extensions["migrate"].db
 
 # other values from the config, defined by the needs of env.py,
 # can be acquired:
@@ -40,7 +39,7 @@ target_db = current_app.extensions['migrate'].db
 
 
 def get_metadata():
-    if hasattr(target_db, 'metadatas'):
+    if hasattr(target_db, "metadatas"):
         return target_db.metadatas[None]
     return target_db.metadata
 
@@ -68,8 +67,10 @@ def refuse_lossy_downgrades(migration_context, connection):
         for step in steps:
             if getattr(step, "is_upgrade", True) or not hasattr(step, "revision"):
                 continue
-            counts = [(connection.execute(text(count_sql)).scalar(), what)
-                      for what, count_sql in getattr(step.revision.module, "DOWNGRADE_LOSES", {}).items()]
+            counts = [
+                (connection.execute(text(count_sql)).scalar(), what)
+                for what, count_sql in getattr(step.revision.module, "DOWNGRADE_LOSES", {}).items()
+            ]
             lost = "; ".join(f"{count} {what}" for count, what in counts if count)
             if lost:
                 losses.append(f"  {step.revision.revision}: {lost}")
@@ -79,7 +80,8 @@ def refuse_lossy_downgrades(migration_context, connection):
                 "would not bring it back:\n" + "\n".join(losses) + "\n"
                 "Nothing was changed.  If that loss is intended, take a backup first "
                 "(docs/operations.md), then run the downgrade again with -x lossy=yes, for example "
-                "flask db downgrade -x lossy=yes <revision>.")
+                "flask db downgrade -x lossy=yes <revision>."
+            )
         return steps
 
     migration_context._migrations_fn = checked
@@ -98,9 +100,7 @@ def run_migrations_offline():
 
     """
     url = config.get_main_option("sqlalchemy.url")
-    context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True
-    )
+    context.configure(url=url, target_metadata=get_metadata(), literal_binds=True)
 
     with context.begin_transaction():
         context.run_migrations()
@@ -118,13 +118,13 @@ def run_migrations_online():
     # when there are no changes to the schema
     # reference: http://alembic.zzzcomputing.com/en/latest/cookbook.html
     def process_revision_directives(context, revision, directives):
-        if getattr(config.cmd_opts, 'autogenerate', False):
+        if getattr(config.cmd_opts, "autogenerate", False):
             script = directives[0]
             if script.upgrade_ops.is_empty():
                 directives[:] = []
-                logger.info('No changes in schema detected.')
+                logger.info("No changes in schema detected.")
 
-    conf_args = current_app.extensions['migrate'].configure_args
+    conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
@@ -139,11 +139,7 @@ def run_migrations_online():
             # ignored inside a transaction, so before it), then checked and back on.
             connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
             connection.commit()
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
         refuse_lossy_downgrades(context.get_context(), connection)
 
         try:
@@ -153,7 +149,8 @@ def run_migrations_online():
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise RuntimeError(
-                            f"the migration left rows whose references are broken: {broken[:5]}")
+                            f"the migration left rows whose references are broken: {broken[:5]}"
+                        )
         except BaseException:
             if sqlite:  # the connection goes back to the app's pool: with foreign keys on again
                 connection.rollback()

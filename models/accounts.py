@@ -62,7 +62,9 @@ def register(*, organisation, networks, password, leadership_informed, email, **
         return None  # registered a moment ago by the same form: that one mailed the owner
     with audit.acting_as(member):
         audit.record(
-            "member.registered", member=member, subject=f"member:{member.id}",
+            "member.registered",
+            member=member,
+            subject=f"member:{member.id}",
             after={"networks": [n.code for n in networks], "organisation": organisation.name},
         )
     send_verification(member)
@@ -89,9 +91,18 @@ def warn_existing_account(email):
     if member.email_verified_at is None and utcnow() - member.created_at < REPEAT_WINDOW:
         return
     member.take()
-    if db.session.scalar(db.select(OutboxMessage.id).where(
-            OutboxMessage.recipient == member.email, OutboxMessage.template == "registration_attempt",
-            OutboxMessage.created_at >= utcnow() - REPEAT_WINDOW).limit(1)) is not None:
+    if (
+        db.session.scalar(
+            db.select(OutboxMessage.id)
+            .where(
+                OutboxMessage.recipient == member.email,
+                OutboxMessage.template == "registration_attempt",
+                OutboxMessage.created_at >= utcnow() - REPEAT_WINDOW,
+            )
+            .limit(1)
+        )
+        is not None
+    ):
         return
     queue(
         member.email,
@@ -106,7 +117,9 @@ def warn_existing_account(email):
 def verification_token(member):
     """The member's id and their address's fingerprint: the link stops working once the address is
     confirmed or changed, and carries no address."""
-    return tokens.make("verify_email", member=member.id, address=tokens.fingerprint("verify_email", member.email))
+    return tokens.make(
+        "verify_email", member=member.id, address=tokens.fingerprint("verify_email", member.email)
+    )
 
 
 def send_verification(member):
@@ -131,13 +144,19 @@ def member_for_verification(token):
 
 def _check_verification(member, payload):
     if "address" not in payload:  # a link mailed before tokens stopped carrying the address
-        raise tokens.TokenError(_l("This link is from an older version of the service and no longer works. "
-                                   "Ask for a new one."))
-    if member is None or member.deleted_at is not None or not tokens.same_fingerprint(
-            "verify_email", member.email, payload["address"]):
+        raise tokens.TokenError(
+            _l("This link is from an older version of the service and no longer works. Ask for a new one.")
+        )
+    if (
+        member is None
+        or member.deleted_at is not None
+        or not tokens.same_fingerprint("verify_email", member.email, payload["address"])
+    ):
         raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
     if member.email_verified_at is not None:
-        raise tokens.TokenError(_l("This address is already confirmed: the link has been used. You can sign in."))
+        raise tokens.TokenError(
+            _l("This address is already confirmed: the link has been used. You can sign in.")
+        )
 
 
 def verify(token):
@@ -260,7 +279,11 @@ ANSWERED = _l("This request has already been answered, or the member has named a
 def anchoring_for(token):
     """The pending request a manager's link is for."""
     payload = tokens.read("anchoring", token)
-    anchoring = db.session.get(Anchoring, payload.get("anchoring")) if isinstance(payload.get("anchoring"), int) else None
+    anchoring = (
+        db.session.get(Anchoring, payload.get("anchoring"))
+        if isinstance(payload.get("anchoring"), int)
+        else None
+    )
     if anchoring is None or anchoring.manager_email is None:
         raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
     if not anchoring.is_pending:
@@ -310,7 +333,11 @@ def ask_again(member):
     if member.pending_anchoring is not None:
         raise DomainError(_l("Your line manager has already been asked."))
     if not member.may_ask_again:
-        raise DomainError(_l("There is nothing to ask your line manager again: no participation of yours has been declined."))
+        raise DomainError(
+            _l(
+                "There is nothing to ask your line manager again: no participation of yours has been declined."
+            )
+        )
     for membership in member.memberships:
         if membership.status == MembershipStatus.DECLINED:
             membership.ask_anchoring_again()
@@ -339,7 +366,9 @@ def notify_decision(anchoring):
     confirmed = anchoring.status == AnchoringStatus.CONFIRMED
     queue(
         member.email,
-        _l("Your participation is confirmed") if confirmed else _l("Your line manager did not confirm your participation"),
+        _l("Your participation is confirmed")
+        if confirmed
+        else _l("Your line manager did not confirm your participation"),
         "anchoring_decided",
         anchoring=anchoring,
         member=member,
@@ -358,13 +387,19 @@ def send_reminders():
     now = utcnow()
     claimed = guard.claim_rows(
         update(Anchoring)
-        .where(Anchoring.status == AnchoringStatus.PENDING, Anchoring.reminded_at.is_(None),
-               Anchoring.manager_email.is_not(None), Anchoring.requested_at <= now - REMIND_AFTER)
+        .where(
+            Anchoring.status == AnchoringStatus.PENDING,
+            Anchoring.reminded_at.is_(None),
+            Anchoring.manager_email.is_not(None),
+            Anchoring.requested_at <= now - REMIND_AFTER,
+        )
         .values(reminded_at=now)
         .returning(Anchoring.id)
     )
     ids = [row.id for row in claimed]
-    for anchoring in db.session.scalars(db.select(Anchoring).where(Anchoring.id.in_(ids)).order_by(Anchoring.id)):
+    for anchoring in db.session.scalars(
+        db.select(Anchoring).where(Anchoring.id.in_(ids)).order_by(Anchoring.id)
+    ):
         send_anchoring_request(anchoring, reminder=True)
     current_app.logger.info("Sent %d anchoring reminders", len(ids))
     return len(ids)

@@ -60,8 +60,9 @@ class AdviceRequest(ToNetworks, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
     networks = relationship("Network", secondary=advice_request_networks, order_by="Network.id")
-    answers = relationship("AdviceAnswer", back_populates="request", cascade="all, delete-orphan",
-                           passive_deletes=True)
+    answers = relationship(
+        "AdviceAnswer", back_populates="request", cascade="all, delete-orphan", passive_deletes=True
+    )
     created_by = relationship("Member")
 
     @property
@@ -107,9 +108,19 @@ def count_asked(request):
 def _mail(request, template, subject, only_unanswered=False):
     query = asked(request).with_only_columns(Member.email).order_by(Member.id)
     if only_unanswered:
-        query = query.where(~Member.id.in_(select(AdviceAnswer.member_id).where(AdviceAnswer.request_id == request.id)))
-    return queue_many(compose_each(((email, {}) for email in db.session.scalars(query)), subject, template,
-                                   request=request, url=link("advice.show", request_id=request.id), batch=request.batch))
+        query = query.where(
+            ~Member.id.in_(select(AdviceAnswer.member_id).where(AdviceAnswer.request_id == request.id))
+        )
+    return queue_many(
+        compose_each(
+            ((email, {}) for email in db.session.scalars(query)),
+            subject,
+            template,
+            request=request,
+            url=link("advice.show", request_id=request.id),
+            batch=request.batch,
+        )
+    )
 
 
 def _real(obj):
@@ -131,19 +142,40 @@ def post(title, body, document_url, networks, deadline, remind_at, by, now=None)
     if not networks:
         raise DomainError(_l("Choose at least one network."))
     if by is not None:
-        for same in db.session.scalars(select(AdviceRequest).where(
-                AdviceRequest.created_by_id == by.id, AdviceRequest.title == title, AdviceRequest.body == body,
-                AdviceRequest.deadline == deadline, AdviceRequest.deadline > now)):
+        for same in db.session.scalars(
+            select(AdviceRequest).where(
+                AdviceRequest.created_by_id == by.id,
+                AdviceRequest.title == title,
+                AdviceRequest.body == body,
+                AdviceRequest.deadline == deadline,
+                AdviceRequest.deadline > now,
+            )
+        ):
             if {n.id for n in same.networks} == {n.id for n in networks}:
                 return same, count_asked(same)
-    request = AdviceRequest(title=title, body=body, document_url=document_url or None, networks=list(networks),
-                            deadline=deadline, remind_at=remind_at, created_by=by, created_at=now)
+    request = AdviceRequest(
+        title=title,
+        body=body,
+        document_url=document_url or None,
+        networks=list(networks),
+        deadline=deadline,
+        remind_at=remind_at,
+        created_by=by,
+        created_at=now,
+    )
     db.session.add(request)
     db.session.flush()
     count = _mail(request, "advice_request", _l("Request for advice: %(title)s", title=title))
-    audit.record("advice.posted", subject=f"advice:{request.id}",
-                 after={"title": title, "networks": [n.code for n in networks], "asked": count,
-                        "deadline": deadline.isoformat()})
+    audit.record(
+        "advice.posted",
+        subject=f"advice:{request.id}",
+        after={
+            "title": title,
+            "networks": [n.code for n in networks],
+            "asked": count,
+            "deadline": deadline.isoformat(),
+        },
+    )
     return request, count
 
 
@@ -152,12 +184,18 @@ def remind(request, now=None):
     now = now or utcnow()
     if not guard.claim(
         update(AdviceRequest)
-        .where(AdviceRequest.id == request.id, AdviceRequest.reminded_at.is_(None), AdviceRequest.deadline > now)
+        .where(
+            AdviceRequest.id == request.id, AdviceRequest.reminded_at.is_(None), AdviceRequest.deadline > now
+        )
         .values(reminded_at=now)
     ):
         return 0
-    count = _mail(request, "advice_reminder", _l("Reminder: request for advice: %(title)s", title=request.title),
-                  only_unanswered=True)
+    count = _mail(
+        request,
+        "advice_reminder",
+        _l("Reminder: request for advice: %(title)s", title=request.title),
+        only_unanswered=True,
+    )
     audit.record("advice.reminded", subject=f"advice:{request.id}", after={"reminded": count})
     db.session.expire(request)
     return count
@@ -166,8 +204,11 @@ def remind(request, now=None):
 def remind_due(now=None):
     """Send the reminders whose day has come (``flask advice remind``, run by cron); returns how many mails."""
     now = now or utcnow()
-    due = db.session.scalars(select(AdviceRequest).where(
-        AdviceRequest.reminded_at.is_(None), AdviceRequest.remind_at <= now, AdviceRequest.deadline > now)).all()
+    due = db.session.scalars(
+        select(AdviceRequest).where(
+            AdviceRequest.reminded_at.is_(None), AdviceRequest.remind_at <= now, AdviceRequest.deadline > now
+        )
+    ).all()
     total = 0
     for request in due:
         total += remind(request, now)
@@ -186,7 +227,9 @@ def answer(request, member, body, now=None):
     if not request.is_open(now):
         raise DomainError(_l("The deadline has passed: answers are closed."))
     if not request.asks(member):
-        raise DomainError(_l("This request is for the active members of %(networks)s.", networks=request.codes))
+        raise DomainError(
+            _l("This request is for the active members of %(networks)s.", networks=request.codes)
+        )
     existing = db.session.scalar(select(AdviceAnswer).filter_by(request_id=request.id, member_id=member.id))
     if existing is None:
         existing = AdviceAnswer(request=request, member=member, body=body, answered_at=now)
@@ -202,7 +245,8 @@ def answer_of(request, member):
 
 def answers(request):
     return db.session.scalars(
-        select(AdviceAnswer).where(AdviceAnswer.request_id == request.id)
+        select(AdviceAnswer)
+        .where(AdviceAnswer.request_id == request.id)
         .options(selectinload(AdviceAnswer.member).selectinload(Member.organisation))
         .order_by(AdviceAnswer.answered_at)
     ).all()
@@ -213,21 +257,37 @@ def open_for(member, now=None):
     now = now or utcnow()
     ids = member.active_network_ids
     requests = db.session.scalars(
-        select(AdviceRequest).where(AdviceRequest.deadline > now,
-                                    AdviceRequest.networks.any(Network.id.in_(ids)))
-        .options(selectinload(AdviceRequest.networks)).order_by(AdviceRequest.deadline)
+        select(AdviceRequest)
+        .where(AdviceRequest.deadline > now, AdviceRequest.networks.any(Network.id.in_(ids)))
+        .options(selectinload(AdviceRequest.networks))
+        .order_by(AdviceRequest.deadline)
     ).all()
-    answered = set(db.session.scalars(select(AdviceAnswer.request_id).where(
-        AdviceAnswer.member_id == member.id, AdviceAnswer.request_id.in_([r.id for r in requests]))))
+    answered = set(
+        db.session.scalars(
+            select(AdviceAnswer.request_id).where(
+                AdviceAnswer.member_id == member.id, AdviceAnswer.request_id.in_([r.id for r in requests])
+            )
+        )
+    )
     return requests, answered
 
 
 def managed_by(coordinator):
     """Every request to networks the coordinator coordinates, newest first, with answer counts."""
-    requests = [r for r in db.session.scalars(
-        select(AdviceRequest).options(selectinload(AdviceRequest.networks)).order_by(AdviceRequest.created_at.desc())
-    ) if r.managed_by(coordinator)]
-    counts = dict(db.session.execute(
-        select(AdviceAnswer.request_id, func.count()).where(AdviceAnswer.request_id.in_([r.id for r in requests]))
-        .group_by(AdviceAnswer.request_id)).all())
+    requests = [
+        r
+        for r in db.session.scalars(
+            select(AdviceRequest)
+            .options(selectinload(AdviceRequest.networks))
+            .order_by(AdviceRequest.created_at.desc())
+        )
+        if r.managed_by(coordinator)
+    ]
+    counts = dict(
+        db.session.execute(
+            select(AdviceAnswer.request_id, func.count())
+            .where(AdviceAnswer.request_id.in_([r.id for r in requests]))
+            .group_by(AdviceAnswer.request_id)
+        ).all()
+    )
     return [(r, counts.get(r.id, 0)) for r in requests]

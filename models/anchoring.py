@@ -56,7 +56,9 @@ class Anchoring(db.Model):
     # The name the manager (or coordinator) gave when deciding.
     decided_by_name: Mapped[str | None] = mapped_column(String(200))
     decided_by_email: Mapped[str | None] = mapped_column(String(254))
-    method: Mapped[AnchoringMethod | None] = mapped_column(string_enum(AnchoringMethod, "anchoring_method", 12))
+    method: Mapped[AnchoringMethod | None] = mapped_column(
+        string_enum(AnchoringMethod, "anchoring_method", 12)
+    )
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(Text)
 
@@ -134,5 +136,8 @@ class Anchoring(db.Model):
         from models.member import Member
         from models.membership import Membership
 
-        return (cls.pending().join(Member, cls.member_id == Member.id)
-                .where(Member.memberships.any(Membership.network_id.in_(list(network_ids)))))
+        return (
+            cls.pending()
+            .join(Member, cls.member_id == Member.id)
+            .where(Member.memberships.any(Membership.network_id.in_(list(network_ids))))
+        )

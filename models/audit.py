@@ -90,11 +90,18 @@ def members_in(entries, text, limit=20):
 
     needle = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{needle}%"
-    named = entries.with_only_columns(AuditEntry.member_id).where(AuditEntry.member_id.is_not(None)).order_by(None)
+    named = (
+        entries.with_only_columns(AuditEntry.member_id)
+        .where(AuditEntry.member_id.is_not(None))
+        .order_by(None)
+    )
     return db.session.scalars(
         select(Member)
-        .where(Member.id.in_(named), Member.deleted_at.is_(None),
-               or_(func.lower(Member.name).like(pattern, escape="\\"), Member.email.like(pattern, escape="\\")))
+        .where(
+            Member.id.in_(named),
+            Member.deleted_at.is_(None),
+            or_(func.lower(Member.name).like(pattern, escape="\\"), Member.email.like(pattern, escape="\\")),
+        )
         .order_by(Member.name, Member.id)
         .limit(limit)
     ).all()

@@ -73,7 +73,11 @@ def invite(member, meeting, subject):
     from models.outbox import link, queue
 
     return queue(
-        member.email, subject, "meeting_invite", member=member, meeting=meeting,
+        member.email,
+        subject,
+        "meeting_invite",
+        member=member,
+        meeting=meeting,
         url=link("meetings.show", meeting_id=meeting.id),
         ics=ics(meeting, current_app.config["MAIL_ORGANISER"]),
     )

@@ -55,17 +55,43 @@ def call_in(meeting, only=None, reminder=False):
         when = format_datetime(meeting.starts_at, "EEEE d. MMMM y HH:mm")
         subject = str(_l("Reminder: %(title)s", title=title)) if reminder else title
     if only is None and not reminder:  # the channels hear of it once, not again with each repeat
-        text = "\n\n".join(filter(None, [when, meeting.online_link, meeting.description,
-                                          link("meetings.show", meeting_id=meeting.id)]))
+        text = "\n\n".join(
+            filter(
+                None,
+                [
+                    when,
+                    meeting.online_link,
+                    meeting.description,
+                    link("meetings.show", meeting_id=meeting.id),
+                ],
+            )
+        )
         for network in meeting.networks:
             teams.post(network, title, text, "emergency_call_in", priority=EMERGENCY_PRIORITY)
-    return queue_many(compose_each(
-        ((member.email, {"name": member.name, "ack_url": link(
-            "meetings.acknowledge", token=tokens.make("acknowledge", meeting=meeting.id, member=member.id))})
-         for member in members),
-        subject, "emergency_call_in", personal=("name", "ack_url"), priority=EMERGENCY_PRIORITY, meeting=meeting,
-        url=link("meetings.show", meeting_id=meeting.id), reminder=reminder,
-    ))
+    return queue_many(
+        compose_each(
+            (
+                (
+                    member.email,
+                    {
+                        "name": member.name,
+                        "ack_url": link(
+                            "meetings.acknowledge",
+                            token=tokens.make("acknowledge", meeting=meeting.id, member=member.id),
+                        ),
+                    },
+                )
+                for member in members
+            ),
+            subject,
+            "emergency_call_in",
+            personal=("name", "ack_url"),
+            priority=EMERGENCY_PRIORITY,
+            meeting=meeting,
+            url=link("meetings.show", meeting_id=meeting.id),
+            reminder=reminder,
+        )
+    )
 
 
 def acknowledged_ids(meeting):
@@ -100,8 +126,12 @@ def remind(meeting):
     now = utcnow()
     claimed = guard.claim(
         update(Meeting)
-        .where(Meeting.id == meeting.id, Meeting.kind == MeetingKind.EMERGENCY,
-               Meeting.status == MeetingStatus.PLANNED, Meeting.call_in_reminded_at.is_(None))
+        .where(
+            Meeting.id == meeting.id,
+            Meeting.kind == MeetingKind.EMERGENCY,
+            Meeting.status == MeetingStatus.PLANNED,
+            Meeting.call_in_reminded_at.is_(None),
+        )
         .values(call_in_reminded_at=now)
     )
     db.session.refresh(meeting)

@@ -110,18 +110,30 @@ class ChangeRequest(db.Model):
             member.take()
             for membership in member.memberships:
                 if membership.network_id == self.network_id and membership.status not in (
-                    MembershipStatus.LEFT, MembershipStatus.DECLINED
+                    MembershipStatus.LEFT,
+                    MembershipStatus.DECLINED,
                 ):
                     membership.leave(reason)
         elif self.action == ChangeAction.CHANGE:
             request_change(member, self.new_email, requested_by=coordinator, change_request=self)
         self._decide(ChangeStatus.APPLIED, coordinator, note)
-        audit.record("change_request.applied", member=member, network=self.network, subject=f"change_request:{self.id}",
-                     after={"action": self.action.value, "email": self.email, "new_email": self.new_email}, reason=note)
+        audit.record(
+            "change_request.applied",
+            member=member,
+            network=self.network,
+            subject=f"change_request:{self.id}",
+            after={"action": self.action.value, "email": self.email, "new_email": self.new_email},
+            reason=note,
+        )
         self._tell_reporter(
-            _l("a confirmation link has been sent to %(email)s; the address changes when it is confirmed",
-               email=self.new_email) if self.action == ChangeAction.CHANGE else _l("done"),
-            note)
+            _l(
+                "a confirmation link has been sent to %(email)s; the address changes when it is confirmed",
+                email=self.new_email,
+            )
+            if self.action == ChangeAction.CHANGE
+            else _l("done"),
+            note,
+        )
         return member
 
     @property
@@ -134,16 +146,30 @@ class ChangeRequest(db.Model):
             raise DomainError(_l("Say why the request is rejected."))
         self._take()
         self._decide(ChangeStatus.REJECTED, coordinator, note)
-        audit.record("change_request.rejected", member=self.member, network=self.network,
-                     subject=f"change_request:{self.id}", reason=note)
+        audit.record(
+            "change_request.rejected",
+            member=self.member,
+            network=self.network,
+            subject=f"change_request:{self.id}",
+            reason=note,
+        )
         self._tell_reporter(_l("not done"), note)
 
     def _tell_reporter(self, result, note):
         if self.reported_by is not None:
-            notify(self.reported_by, _l("Your report to the member list"),
-                   _l("The coordinator has handled your report (%(action)s – %(email)s): %(result)s.",
-                      action=self.action.label, email=self.email, result=result),
-                   *([note] if note else []), endpoint="municipalities.show", organisation_id=self.organisation_id)
+            notify(
+                self.reported_by,
+                _l("Your report to the member list"),
+                _l(
+                    "The coordinator has handled your report (%(action)s – %(email)s): %(result)s.",
+                    action=self.action.label,
+                    email=self.email,
+                    result=result,
+                ),
+                *([note] if note else []),
+                endpoint="municipalities.show",
+                organisation_id=self.organisation_id,
+            )
 
 
 def report(reporter, organisation, network, action, email, new_email=None, name=None, note=None):
@@ -160,22 +186,42 @@ def report(reporter, organisation, network, action, email, new_email=None, name=
     if new_email and new_email == email:
         raise DomainError(_l("The new address is the same as the old one."))
     guard.lock(organisation)
-    waiting = db.session.scalar(select(ChangeRequest).where(
-        ChangeRequest.organisation_id == organisation.id, ChangeRequest.network_id == network.id,
-        ChangeRequest.status == ChangeStatus.PENDING, ChangeRequest.action == action,
-        ChangeRequest.email == email,
-        ChangeRequest.new_email.is_(None) if new_email is None else ChangeRequest.new_email == new_email,
-    ).limit(1))
+    waiting = db.session.scalar(
+        select(ChangeRequest)
+        .where(
+            ChangeRequest.organisation_id == organisation.id,
+            ChangeRequest.network_id == network.id,
+            ChangeRequest.status == ChangeStatus.PENDING,
+            ChangeRequest.action == action,
+            ChangeRequest.email == email,
+            ChangeRequest.new_email.is_(None) if new_email is None else ChangeRequest.new_email == new_email,
+        )
+        .limit(1)
+    )
     if waiting is not None:
         return waiting, False
-    change = ChangeRequest(reported_by=reporter, organisation=organisation, network=network, action=action,
-                           email=email, new_email=new_email, name=name, note=note)
+    change = ChangeRequest(
+        reported_by=reporter,
+        organisation=organisation,
+        network=network,
+        action=action,
+        email=email,
+        new_email=new_email,
+        name=name,
+        note=note,
+    )
     db.session.add(change)
     db.session.flush()
     notify_coordinators(
-        network, _l("A change to the member list"),
-        _l("%(name)s reports for %(org)s: %(action)s – %(email)s.", name=reporter.name,
-           org=organisation.name, action=action.label, email=email),
+        network,
+        _l("A change to the member list"),
+        _l(
+            "%(name)s reports for %(org)s: %(action)s – %(email)s.",
+            name=reporter.name,
+            org=organisation.name,
+            action=action.label,
+            email=email,
+        ),
         endpoint="coordinator.change_requests",
     )
     return change, True

@@ -34,9 +34,7 @@ def appoint(email, networks, name=None, granted_by=None):
     if created:
         if not (name or "").strip():
             raise DomainError(_l("Give the name of the new coordinator."))
-        member = Member(
-            name=name.strip(), email=email, organisation=home, email_verified_at=utcnow()
-        )
+        member = Member(name=name.strip(), email=email, organisation=home, email_verified_at=utcnow())
         db.session.add(member)
         db.session.flush()
     elif member.deleted_at is not None:

@@ -22,9 +22,9 @@ from werkzeug.security import generate_password_hash
 from extensions import db
 from models import audit
 from models.anchoring import Anchoring
+from models.meeting import OSLO, Meeting, MeetingKind, QuotaCounter, Signup, meeting_networks
 from models.member import Member
 from models.membership import Membership
-from models.meeting import OSLO, Meeting, MeetingKind, QuotaCounter, Signup, meeting_networks
 from models.network import Network
 from models.newsletter import Newsletter, newsletter_networks
 from models.organisation import Organisation, OrganisationKind, fold
@@ -36,17 +36,64 @@ DEMO_PASSWORD = "demo demo demo demo"
 COORDINATOR = "koordinator@demo.example"
 MARK = "demo.seeded"
 
-UNITS = ["Helsestasjonen", "Flyktningtjenesten", "Legevakten", "Smittevernkontoret", "Kommuneoverlegen",
-         "NAV-kontoret", "Voksenopplæringen", "Psykisk helse og rus", "Barneverntjenesten", "Folkehelsekoordinator",
-         "Tolketjenesten", "Fastlegekontoret", "Introduksjonsprogrammet", "Skolehelsetjenesten"]
-JOBS = ["Helsesykepleier", "Kommuneoverlege", "Rådgiver", "Seniorrådgiver", "Fagleder", "Sykepleier",
-        "Lege", "Flyktningkonsulent", "Folkehelsekoordinator", "Avdelingsleder", "Psykolog", "Jordmor"]
-VOLUNTARY = ["Røde Kors", "Redd Barna", "Kirkens Bymisjon", "Norsk Folkehjelp", "Caritas Norge", "MiRA-senteret",
-             "Helsesenteret for papirløse migranter", "Selvhjelp for innvandrere og flyktninger", "Fargerike Norge",
-             "LHL Internasjonal", "Primærmedisinsk verksted", "Norsk organisasjon for asylsøkere"]
-TOPICS = ["Tolk i helsetjenesten", "Vaksinasjon og tillit", "Psykisk helse hos flyktninger", "Smittevern i mottak",
-          "Helsekompetanse", "Arbeidsinnvandreres helse", "Barn og unge på flukt", "Beredskap og kommunikasjon",
-          "Kvinnehelse", "Kronisk sykdom", "Tuberkulose", "Rusforebygging"]
+UNITS = [
+    "Helsestasjonen",
+    "Flyktningtjenesten",
+    "Legevakten",
+    "Smittevernkontoret",
+    "Kommuneoverlegen",
+    "NAV-kontoret",
+    "Voksenopplæringen",
+    "Psykisk helse og rus",
+    "Barneverntjenesten",
+    "Folkehelsekoordinator",
+    "Tolketjenesten",
+    "Fastlegekontoret",
+    "Introduksjonsprogrammet",
+    "Skolehelsetjenesten",
+]
+JOBS = [
+    "Helsesykepleier",
+    "Kommuneoverlege",
+    "Rådgiver",
+    "Seniorrådgiver",
+    "Fagleder",
+    "Sykepleier",
+    "Lege",
+    "Flyktningkonsulent",
+    "Folkehelsekoordinator",
+    "Avdelingsleder",
+    "Psykolog",
+    "Jordmor",
+]
+VOLUNTARY = [
+    "Røde Kors",
+    "Redd Barna",
+    "Kirkens Bymisjon",
+    "Norsk Folkehjelp",
+    "Caritas Norge",
+    "MiRA-senteret",
+    "Helsesenteret for papirløse migranter",
+    "Selvhjelp for innvandrere og flyktninger",
+    "Fargerike Norge",
+    "LHL Internasjonal",
+    "Primærmedisinsk verksted",
+    "Norsk organisasjon for asylsøkere",
+]
+TOPICS = [
+    "Tolk i helsetjenesten",
+    "Vaksinasjon og tillit",
+    "Psykisk helse hos flyktninger",
+    "Smittevern i mottak",
+    "Helsekompetanse",
+    "Arbeidsinnvandreres helse",
+    "Barn og unge på flukt",
+    "Beredskap og kommunikasjon",
+    "Kvinnehelse",
+    "Kronisk sykdom",
+    "Tuberkulose",
+    "Rusforebygging",
+]
 
 
 def _ascii(text):
@@ -72,8 +119,10 @@ def seed(members=1000, years=5, today=None):
     if there == size:
         return {}
     if there is not None:
-        raise ValueError(f"the database holds a demo of {there['members']} members and {there['years']} years; "
-                         "seed another size into an empty database")
+        raise ValueError(
+            f"the database holds a demo of {there['members']} members and {there['years']} years; "
+            "seed another size into an empty database"
+        )
     today = today or utcnow().astimezone(OSLO).date()
     rng = random.Random(members * 1000 + years)
     fake = Faker("no_NO")
@@ -94,60 +143,116 @@ def seed(members=1000, years=5, today=None):
         while email in used:
             email, n = f"{local}{n}@{domain}", n + 1
         used.add(email)
-        people.append({
-            "name": f"{first} {last}", "name_folded": fold(f"{first} {last}"), "email": email,
-            "organisation_id": organisation.id, "phone": fake.phone_number(), "unit": rng.choice(UNITS),
-            "job_title": rng.choice(JOBS), "manager_name": fake.name(),
-            "manager_email": f"leder.{i}@{domain}", "password_hash": password, "auth_version": 1,
-            "created_at": now - timedelta(days=rng.randrange(30, 365 * years)), "email_verified_at": now,
-            "consented_at": now, "directory_hidden": rng.random() < 0.03,
-        })
+        people.append(
+            {
+                "name": f"{first} {last}",
+                "name_folded": fold(f"{first} {last}"),
+                "email": email,
+                "organisation_id": organisation.id,
+                "phone": fake.phone_number(),
+                "unit": rng.choice(UNITS),
+                "job_title": rng.choice(JOBS),
+                "manager_name": fake.name(),
+                "manager_email": f"leder.{i}@{domain}",
+                "password_hash": password,
+                "auth_version": 1,
+                "created_at": now - timedelta(days=rng.randrange(30, 365 * years)),
+                "email_verified_at": now,
+                "consented_at": now,
+                "directory_hidden": rng.random() < 0.03,
+            }
+        )
         people[-1]["_codes"] = codes
     db.session.execute(insert(Member), [{k: v for k, v in p.items() if k != "_codes"} for p in people])
-    ids = dict(db.session.execute(select(Member.email, Member.id).where(Member.email.in_([p["email"] for p in people]))).all())
+    ids = dict(
+        db.session.execute(
+            select(Member.email, Member.id).where(Member.email.in_([p["email"] for p in people]))
+        ).all()
+    )
 
     # Anchorings (confirmed by the manager), memberships: mostly active, a few on their way in or out.
-    db.session.execute(insert(Anchoring), [
-        {"member_id": ids[p["email"]], "manager_name": p["manager_name"], "manager_email": p["manager_email"],
-         "status": "confirmed", "requested_at": p["created_at"], "decided_at": p["created_at"] + timedelta(days=2),
-         "decided_by_name": p["manager_name"], "decided_by_email": p["manager_email"], "method": "manager_link"}
-        for p in people])
-    anchoring = dict(db.session.execute(select(Anchoring.member_id, Anchoring.id)
-                                        .where(Anchoring.member_id.in_(ids.values()))).all())
+    db.session.execute(
+        insert(Anchoring),
+        [
+            {
+                "member_id": ids[p["email"]],
+                "manager_name": p["manager_name"],
+                "manager_email": p["manager_email"],
+                "status": "confirmed",
+                "requested_at": p["created_at"],
+                "decided_at": p["created_at"] + timedelta(days=2),
+                "decided_by_name": p["manager_name"],
+                "decided_by_email": p["manager_email"],
+                "method": "manager_link",
+            }
+            for p in people
+        ],
+    )
+    anchoring = dict(
+        db.session.execute(
+            select(Anchoring.member_id, Anchoring.id).where(Anchoring.member_id.in_(ids.values()))
+        ).all()
+    )
     rows = []
     for p in people:
         member_id = ids[p["email"]]
         for code in p["_codes"]:
             roll = rng.random()
-            status = "active" if roll < 0.9 else "pending_anchoring" if roll < 0.94 else "lapsed" if roll < 0.97 else "left"
-            rows.append({"member_id": member_id, "organisation_id": p["organisation_id"],
-                         "network_id": networks[code].id, "_status": status, "is_main_contact": False,
-                         "created_at": p["created_at"], "status_changed_at": p["created_at"],
-                         "activated_at": p["created_at"] if status != "pending_anchoring" else None,
-                         "ended_at": now if status in ("lapsed", "left") else None,
-                         "anchoring_id": anchoring[member_id] if status != "pending_anchoring" else None})
+            status = (
+                "active"
+                if roll < 0.9
+                else "pending_anchoring"
+                if roll < 0.94
+                else "lapsed"
+                if roll < 0.97
+                else "left"
+            )
+            rows.append(
+                {
+                    "member_id": member_id,
+                    "organisation_id": p["organisation_id"],
+                    "network_id": networks[code].id,
+                    "_status": status,
+                    "is_main_contact": False,
+                    "created_at": p["created_at"],
+                    "status_changed_at": p["created_at"],
+                    "activated_at": p["created_at"] if status != "pending_anchoring" else None,
+                    "ended_at": now if status in ("lapsed", "left") else None,
+                    "anchoring_id": anchoring[member_id] if status != "pending_anchoring" else None,
+                }
+            )
     db.session.execute(insert(Membership), rows)
 
     # Main contacts: in most municipalities and counties, the first active member of each network.
     contacts, seen = [], set()
     for membership_id, organisation_id, network_id in db.session.execute(
-            select(Membership.id, Membership.organisation_id, Membership.network_id)
-            .join(Organisation, Organisation.id == Membership.organisation_id)
-            .where(Membership.status == "active", Membership.member_id.in_(ids.values()),
-                   Organisation.kind.in_([OrganisationKind.MUNICIPALITY, OrganisationKind.COUNTY_MUNICIPALITY]))
-            .order_by(Membership.id)):
+        select(Membership.id, Membership.organisation_id, Membership.network_id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(
+            Membership.status == "active",
+            Membership.member_id.in_(ids.values()),
+            Organisation.kind.in_([OrganisationKind.MUNICIPALITY, OrganisationKind.COUNTY_MUNICIPALITY]),
+        )
+        .order_by(Membership.id)
+    ):
         if (organisation_id, network_id) not in seen:
             seen.add((organisation_id, network_id))
             if rng.random() < 0.85:
                 contacts.append(membership_id)
     if contacts:
-        db.session.execute(Membership.__table__.update().where(Membership.id.in_(contacts))
-                           .values(is_main_contact=True))
+        db.session.execute(
+            Membership.__table__.update().where(Membership.id.in_(contacts)).values(is_main_contact=True)
+        )
 
     coordinator = _coordinator(networks, password, now)
-    active = {code: db.session.scalars(select(Membership.member_id).where(
-        Membership.network_id == n.id, Membership.status == "active").order_by(Membership.member_id)).all()
-        for code, n in networks.items()}
+    active = {
+        code: db.session.scalars(
+            select(Membership.member_id)
+            .where(Membership.network_id == n.id, Membership.status == "active")
+            .order_by(Membership.member_id)
+        ).all()
+        for code, n in networks.items()
+    }
     meetings = _meetings(rng, networks, active, coordinator, today, years, now)
     issues = _newsletters(rng, networks, active, coordinator, today, years)
     cycles = _reviews(rng, networks, active, coordinator, today, years, fake)
@@ -158,20 +263,36 @@ def seed(members=1000, years=5, today=None):
         # status and nests loops over 10,000 rows (the directory's count took 98 ms, now 16).
         db.session.execute(text("ANALYZE"))
         db.session.commit()
-    return {"members": members, "memberships": len(rows), "main_contacts": len(contacts), "meetings": meetings,
-            "newsletters": issues, "review_cycles": cycles}
+    return {
+        "members": members,
+        "memberships": len(rows),
+        "main_contacts": len(contacts),
+        "meetings": meetings,
+        "newsletters": issues,
+        "review_cycles": cycles,
+    }
 
 
 def _places(rng):
     """A function giving the i-th demo member an organisation and networks, the way the networks are made up."""
-    by_kind = {kind: db.session.scalars(select(Organisation).where(Organisation.kind == kind, Organisation.active)
-                                        .order_by(Organisation.id)).all()
-               for kind in OrganisationKind}
+    by_kind = {
+        kind: db.session.scalars(
+            select(Organisation)
+            .where(Organisation.kind == kind, Organisation.active)
+            .order_by(Organisation.id)
+        ).all()
+        for kind in OrganisationKind
+    }
     if not by_kind[OrganisationKind.VOLUNTARY_ORGANISATION]:
-        db.session.add_all(Organisation(kind=OrganisationKind.VOLUNTARY_ORGANISATION, name=name) for name in VOLUNTARY)
+        db.session.add_all(
+            Organisation(kind=OrganisationKind.VOLUNTARY_ORGANISATION, name=name) for name in VOLUNTARY
+        )
         db.session.flush()
-        by_kind[OrganisationKind.VOLUNTARY_ORGANISATION] = db.session.scalars(select(Organisation).where(
-            Organisation.kind == OrganisationKind.VOLUNTARY_ORGANISATION).order_by(Organisation.id)).all()
+        by_kind[OrganisationKind.VOLUNTARY_ORGANISATION] = db.session.scalars(
+            select(Organisation)
+            .where(Organisation.kind == OrganisationKind.VOLUNTARY_ORGANISATION)
+            .order_by(Organisation.id)
+        ).all()
 
     def place(i):
         roll = rng.random()
@@ -183,18 +304,29 @@ def _places(rng):
             return rng.choice(by_kind[OrganisationKind.VOLUNTARY_ORGANISATION]), ("NIFS",)
         if roll < 0.995:
             return rng.choice(by_kind[OrganisationKind.HOSPITAL_TRUST]), ("NONEMI",)
-        return rng.choice(by_kind[OrganisationKind.OBSERVER]), rng.choice((("NIK", "NIFS"), ("NIK", "NIFS", "NONEMI")))
+        return rng.choice(by_kind[OrganisationKind.OBSERVER]), rng.choice(
+            (("NIK", "NIFS"), ("NIK", "NIFS", "NONEMI"))
+        )
 
     return place
 
 
 def _coordinator(networks, password, now):
     hdir = db.session.scalar(select(Organisation).where(Organisation.short_name == "Hdir"))
-    member = Member(name="Kari Koordinator", email=COORDINATOR, organisation=hdir, password_hash=password,
-                    auth_version=1, email_verified_at=now, consented_at=now)
+    member = Member(
+        name="Kari Koordinator",
+        email=COORDINATOR,
+        organisation=hdir,
+        password_hash=password,
+        auth_version=1,
+        email_verified_at=now,
+        consented_at=now,
+    )
     db.session.add(member)
     db.session.flush()
-    db.session.execute(insert(CoordinatorRole), [{"member_id": member.id, "network_id": n.id} for n in networks.values()])
+    db.session.execute(
+        insert(CoordinatorRole), [{"member_id": member.id, "network_id": n.id} for n in networks.values()]
+    )
     return member
 
 
@@ -205,39 +337,89 @@ def _meetings(rng, networks, active, coordinator, today, years, now):
     count, rows, signups, counters = 0, [], [], []
     for year in range(today.year - years + 1, today.year + 1):
         for code, network in networks.items():
-            plan = [(MeetingKind.NETWORK, month) for month in (4, 10)][:network.network_meetings_per_year]
-            plan += [(MeetingKind.PROFESSIONAL, month) for month in (2, 5, 9, 11)][:network.professional_meetings_max]
-            counters += [{"network_id": network.id, "year": year, "kind": MeetingKind.NETWORK,
-                          "used": network.network_meetings_per_year, "quota": network.network_meetings_per_year},
-                         {"network_id": network.id, "year": year, "kind": MeetingKind.PROFESSIONAL,
-                          "used": network.professional_meetings_max, "quota": network.professional_meetings_max}]
+            plan = [(MeetingKind.NETWORK, month) for month in (4, 10)][: network.network_meetings_per_year]
+            plan += [(MeetingKind.PROFESSIONAL, month) for month in (2, 5, 9, 11)][
+                : network.professional_meetings_max
+            ]
+            counters += [
+                {
+                    "network_id": network.id,
+                    "year": year,
+                    "kind": MeetingKind.NETWORK,
+                    "used": network.network_meetings_per_year,
+                    "quota": network.network_meetings_per_year,
+                },
+                {
+                    "network_id": network.id,
+                    "year": year,
+                    "kind": MeetingKind.PROFESSIONAL,
+                    "used": network.professional_meetings_max,
+                    "quota": network.professional_meetings_max,
+                },
+            ]
             for kind, month in plan:
                 day = date(year, month, 10 + rng.randrange(15))
                 starts = datetime.combine(day, time(10, 0), tzinfo=OSLO).astimezone(UTC)
                 topic = rng.choice(TOPICS)
-                title = (f"Nettverksmøte {code} {'våren' if month < 7 else 'høsten'} {year}" if kind == MeetingKind.NETWORK
-                         else f"Fagmøte: {topic}")
-                rows.append({"kind": kind, "title": title, "topic": topic, "description": f"{topic} – erfaringer og ny kunnskap.",
-                             "starts_at": starts, "ends_at": starts + timedelta(hours=3), "year": year,
-                             "format": "digital" if kind == MeetingKind.PROFESSIONAL else "hybrid",
-                             "online_link": "https://teams.microsoft.com/l/meetup-join/demo",
-                             "place": "Helsedirektoratet, Oslo" if kind == MeetingKind.NETWORK else None,
-                             "status": "held" if starts < now else "planned", "sequence": 0, "created_at": now,
-                             "created_by_id": coordinator.id, "_network": network.id, "_code": code})
+                title = (
+                    f"Nettverksmøte {code} {'våren' if month < 7 else 'høsten'} {year}"
+                    if kind == MeetingKind.NETWORK
+                    else f"Fagmøte: {topic}"
+                )
+                rows.append(
+                    {
+                        "kind": kind,
+                        "title": title,
+                        "topic": topic,
+                        "description": f"{topic} – erfaringer og ny kunnskap.",
+                        "starts_at": starts,
+                        "ends_at": starts + timedelta(hours=3),
+                        "year": year,
+                        "format": "digital" if kind == MeetingKind.PROFESSIONAL else "hybrid",
+                        "online_link": "https://teams.microsoft.com/l/meetup-join/demo",
+                        "place": "Helsedirektoratet, Oslo" if kind == MeetingKind.NETWORK else None,
+                        "status": "held" if starts < now else "planned",
+                        "sequence": 0,
+                        "created_at": now,
+                        "created_by_id": coordinator.id,
+                        "_network": network.id,
+                        "_code": code,
+                    }
+                )
     db.session.execute(insert(QuotaCounter), counters)
     db.session.execute(insert(Meeting), [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
-    made = db.session.execute(select(Meeting.id, Meeting.title, Meeting.starts_at).order_by(Meeting.id)).all()[-len(rows):]
-    db.session.execute(insert(meeting_networks), [{"meeting_id": m.id, "network_id": r["_network"]}
-                                                  for m, r in zip(made, rows)])
-    next_nik = min((m for m, r in zip(made, rows) if r["_code"] == "NIK" and r["status"] == "planned"
-                    and r["kind"] == MeetingKind.PROFESSIONAL), key=lambda m: m.starts_at, default=None)
+    made = db.session.execute(
+        select(Meeting.id, Meeting.title, Meeting.starts_at).order_by(Meeting.id)
+    ).all()[-len(rows) :]
+    db.session.execute(
+        insert(meeting_networks),
+        [{"meeting_id": m.id, "network_id": r["_network"]} for m, r in zip(made, rows)],
+    )
+    next_nik = min(
+        (
+            m
+            for m, r in zip(made, rows)
+            if r["_code"] == "NIK" and r["status"] == "planned" and r["kind"] == MeetingKind.PROFESSIONAL
+        ),
+        key=lambda m: m.starts_at,
+        default=None,
+    )
     for m, r in zip(made, rows):
         people = active[r["_code"]]
-        share = min(len(people), max(200, len(people) // 20)) if next_nik is not None and m.id == next_nik.id \
+        share = (
+            min(len(people), max(200, len(people) // 20))
+            if next_nik is not None and m.id == next_nik.id
             else min(len(people), rng.randrange(10, 80))
+        )
         for member_id in rng.sample(people, share):
-            signups.append({"meeting_id": m.id, "member_id": member_id, "created_at": now,
-                            "attended": (rng.random() < 0.8) if r["status"] == "held" else None})
+            signups.append(
+                {
+                    "meeting_id": m.id,
+                    "member_id": member_id,
+                    "created_at": now,
+                    "attended": (rng.random() < 0.8) if r["status"] == "held" else None,
+                }
+            )
         count += 1
     if signups:
         db.session.execute(insert(Signup), signups)
@@ -252,16 +434,31 @@ def _newsletters(rng, networks, active, coordinator, today, years):
             if sent.date() > today:
                 continue
             codes = rng.choice((("NIK",), ("NIFS",), ("NONEMI",), ("NIK", "NIFS", "NONEMI")))
-            rows.append(({"title": f"Nytt fra migrasjonshelsenettverkene – {sent:%m/%Y}",
-                          "body": f"## {rng.choice(TOPICS)}\n\nNy kunnskap og nye kurs.\n\n## {rng.choice(TOPICS)}\n\n"
-                                  "Les mer på helsedirektoratet.no.",
-                          "created_at": sent - timedelta(days=3), "created_by_id": coordinator.id, "sent_at": sent,
-                          "sent_by_id": coordinator.id,
-                          "recipient_count": len(set().union(*(active[c] for c in codes)))}, codes))
+            rows.append(
+                (
+                    {
+                        "title": f"Nytt fra migrasjonshelsenettverkene – {sent:%m/%Y}",
+                        "body": f"## {rng.choice(TOPICS)}\n\nNy kunnskap og nye kurs.\n\n## {rng.choice(TOPICS)}\n\n"
+                        "Les mer på helsedirektoratet.no.",
+                        "created_at": sent - timedelta(days=3),
+                        "created_by_id": coordinator.id,
+                        "sent_at": sent,
+                        "sent_by_id": coordinator.id,
+                        "recipient_count": len(set().union(*(active[c] for c in codes))),
+                    },
+                    codes,
+                )
+            )
     db.session.execute(insert(Newsletter), [r for r, _ in rows])
-    made = db.session.scalars(select(Newsletter.id).order_by(Newsletter.id)).all()[-len(rows):]
-    db.session.execute(insert(newsletter_networks), [{"newsletter_id": i, "network_id": networks[c].id}
-                                                     for i, (_, codes) in zip(made, rows) for c in codes])
+    made = db.session.scalars(select(Newsletter.id).order_by(Newsletter.id)).all()[-len(rows) :]
+    db.session.execute(
+        insert(newsletter_networks),
+        [
+            {"newsletter_id": i, "network_id": networks[c].id}
+            for i, (_, codes) in zip(made, rows)
+            for c in codes
+        ],
+    )
     return len(rows)
 
 
@@ -271,18 +468,29 @@ def _reviews(rng, networks, active, coordinator, today, years, fake):
     for year in range(today.year - years + 1, today.year):
         for code, network in networks.items():
             opened = datetime(year, 10, 1, 8, 0, tzinfo=UTC)
-            cycle = ReviewCycle(network_id=network.id, year=year, status="closed", opened_at=opened,
-                                remind_at=opened + timedelta(days=14), deadline=opened + timedelta(days=21),
-                                reminded_at=opened + timedelta(days=14), closed_at=opened + timedelta(days=22),
-                                opened_by_id=coordinator.id)
+            cycle = ReviewCycle(
+                network_id=network.id,
+                year=year,
+                status="closed",
+                opened_at=opened,
+                remind_at=opened + timedelta(days=14),
+                deadline=opened + timedelta(days=21),
+                reminded_at=opened + timedelta(days=14),
+                closed_at=opened + timedelta(days=22),
+                opened_by_id=coordinator.id,
+            )
             db.session.add(cycle)
             db.session.flush()
             responses = []
             for member_id in active[code]:
                 answered = rng.random() < 0.92
-                row = {"cycle_id": cycle.id, "member_id": member_id, "asked_at": opened,
-                       "answered_at": opened + timedelta(days=rng.randrange(20)) if answered else None,
-                       "decision": "stay" if answered else None}
+                row = {
+                    "cycle_id": cycle.id,
+                    "member_id": member_id,
+                    "asked_at": opened,
+                    "answered_at": opened + timedelta(days=rng.randrange(20)) if answered else None,
+                    "decision": "stay" if answered else None,
+                }
                 for key, _label in PURPOSES:
                     row[f"score_{key}"] = rng.choice((3, 4, 4, 5, 5)) if answered else None
                     row[f"comment_{key}"] = fake.sentence() if answered and rng.random() < 0.05 else None
@@ -293,20 +501,34 @@ def _reviews(rng, networks, active, coordinator, today, years, fake):
     return count
 
 
-
 def key_pages():
     """The pages the benchmark loads and whose statements are counted, on the demo data:
     {name: (path, extra headers)}, all for the demo coordinator."""
     nik = db.session.scalar(select(Network).filter_by(code="NIK"))
     busiest = db.session.scalar(  # the municipality with most active NIK members
-        select(Membership.organisation_id).join(Organisation, Organisation.id == Membership.organisation_id)
-        .where(Membership.network_id == nik.id, Membership.status == "active",
-               Organisation.kind == OrganisationKind.MUNICIPALITY)
-        .group_by(Membership.organisation_id).order_by(func.count().desc(), Membership.organisation_id).limit(1))
-    meeting = db.session.scalar(select(Signup.meeting_id).group_by(Signup.meeting_id)
-                                .order_by(func.count().desc(), Signup.meeting_id).limit(1))
-    cycle = db.session.scalar(select(ReviewCycle.id).where(ReviewCycle.network_id == nik.id)
-                              .order_by(ReviewCycle.year.desc()).limit(1))
+        select(Membership.organisation_id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(
+            Membership.network_id == nik.id,
+            Membership.status == "active",
+            Organisation.kind == OrganisationKind.MUNICIPALITY,
+        )
+        .group_by(Membership.organisation_id)
+        .order_by(func.count().desc(), Membership.organisation_id)
+        .limit(1)
+    )
+    meeting = db.session.scalar(
+        select(Signup.meeting_id)
+        .group_by(Signup.meeting_id)
+        .order_by(func.count().desc(), Signup.meeting_id)
+        .limit(1)
+    )
+    cycle = db.session.scalar(
+        select(ReviewCycle.id)
+        .where(ReviewCycle.network_id == nik.id)
+        .order_by(ReviewCycle.year.desc())
+        .limit(1)
+    )
     year = db.session.scalar(select(func.max(Meeting.year)))
     fragment = {"HX-Request": "true", "HX-Target": "directory-results"}
     return {

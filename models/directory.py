@@ -22,9 +22,11 @@ def _matching(viewer, text):
     Written on the members table alone (the organisations that match are one subquery), so
     counting is one pass over the members, and the page of results walks the name index.
     """
-    conditions = [Member.deleted_at.is_(None),
-                  # Correlated on member_id alone, so the (member_id, network_id) index serves it.
-                  exists().where(Membership.member_id == Member.id, Membership.status == MembershipStatus.ACTIVE)]
+    conditions = [
+        Member.deleted_at.is_(None),
+        # Correlated on member_id alone, so the (member_id, network_id) index serves it.
+        exists().where(Membership.member_id == Member.id, Membership.status == MembershipStatus.ACTIVE),
+    ]
     if not viewer.is_coordinator:
         conditions.append(~Member.directory_hidden)
     text = fold(text or "")
@@ -32,12 +34,23 @@ def _matching(viewer, text):
         county = aliased(Organisation)
         organisations = (
             select(Organisation.id)
-            .outerjoin(county, and_(county.kind == OrganisationKind.COUNTY_MUNICIPALITY,
-                                    county.number == Organisation.county_number))
-            .where(or_(Organisation.name_folded.contains(text, autoescape=True),
-                       county.name_folded.contains(text, autoescape=True))))
-        conditions.append(or_(Member.name_folded.contains(text, autoescape=True),
-                              Member.organisation_id.in_(organisations)))
+            .outerjoin(
+                county,
+                and_(
+                    county.kind == OrganisationKind.COUNTY_MUNICIPALITY,
+                    county.number == Organisation.county_number,
+                ),
+            )
+            .where(
+                or_(
+                    Organisation.name_folded.contains(text, autoescape=True),
+                    county.name_folded.contains(text, autoescape=True),
+                )
+            )
+        )
+        conditions.append(
+            or_(Member.name_folded.contains(text, autoescape=True), Member.organisation_id.in_(organisations))
+        )
     return conditions
 
 
@@ -68,20 +81,31 @@ def entries(viewer, text="", limit=50, offset=0):
     """A page of the members ``count`` counts, by name, as plain rows (two queries; a list to read,
     so no ORM objects are built for it)."""
     rows = db.session.execute(
-        select(Member.id, Member.name, Member.email, Member.unit, Member.job_title, Member.directory_hidden,
-               Organisation.name)
+        select(
+            Member.id,
+            Member.name,
+            Member.email,
+            Member.unit,
+            Member.job_title,
+            Member.directory_hidden,
+            Organisation.name,
+        )
         .join(Organisation, Organisation.id == Member.organisation_id)
         .where(*_matching(viewer, text))
         .order_by(Member.name_folded, Member.id)
-        .limit(limit).offset(offset)
+        .limit(limit)
+        .offset(offset)
     ).all()
     if not rows:
         return []
     networks = {}
     for member_id, code, main_contact in db.session.execute(
-            select(Membership.member_id, Network.code, Membership.is_main_contact)
-            .join(Network, Network.id == Membership.network_id)
-            .where(Membership.member_id.in_([row.id for row in rows]), Membership.status == MembershipStatus.ACTIVE)
-            .order_by(Network.code)):
+        select(Membership.member_id, Network.code, Membership.is_main_contact)
+        .join(Network, Network.id == Membership.network_id)
+        .where(
+            Membership.member_id.in_([row.id for row in rows]), Membership.status == MembershipStatus.ACTIVE
+        )
+        .order_by(Network.code)
+    ):
         networks.setdefault(member_id, []).append((code, main_contact))
     return [Entry(*row, networks.get(row.id, [])) for row in rows]

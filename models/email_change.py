@@ -45,11 +45,14 @@ class EmailChange(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     new_email: Mapped[str] = mapped_column(String(254))
     status: Mapped[EmailChangeStatus] = mapped_column(
-        string_enum(EmailChangeStatus, "email_change_status", 12), default=EmailChangeStatus.PENDING)
+        string_enum(EmailChangeStatus, "email_change_status", 12), default=EmailChangeStatus.PENDING
+    )
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A coordinator applying a member-list report; None when the member asked.
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
-    change_request_id: Mapped[int | None] = mapped_column(ForeignKey("change_requests.id", ondelete="SET NULL"))
+    change_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("change_requests.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     member = relationship("Member", foreign_keys=[member_id])
@@ -92,23 +95,37 @@ def request_change(member, new_email, requested_by=None, change_request=None):
     if _taken(new_email, member):
         raise DomainError(_l("The address %(email)s is already in use.", email=new_email))
     waiting = db.session.scalars(
-        select(EmailChange).where(EmailChange.member_id == member.id, EmailChange.status == EmailChangeStatus.PENDING)
+        select(EmailChange).where(
+            EmailChange.member_id == member.id, EmailChange.status == EmailChangeStatus.PENDING
+        )
     ).all()
     for earlier in waiting:
         if earlier.new_email == new_email and utcnow() - earlier.requested_at < REPEAT_WINDOW:
             return earlier
     now = utcnow()
     if waiting:
-        db.session.execute(update(EmailChange).where(EmailChange.id.in_([w.id for w in waiting]))
-                           .values(status=EmailChangeStatus.SUPERSEDED, decided_at=now)
-                           .execution_options(synchronize_session="fetch"))
-    change = EmailChange(member=member, new_email=new_email, requested_by=requested_by,
-                         change_request_id=change_request.id if change_request is not None else None)
+        db.session.execute(
+            update(EmailChange)
+            .where(EmailChange.id.in_([w.id for w in waiting]))
+            .values(status=EmailChangeStatus.SUPERSEDED, decided_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+    change = EmailChange(
+        member=member,
+        new_email=new_email,
+        requested_by=requested_by,
+        change_request_id=change_request.id if change_request is not None else None,
+    )
     db.session.add(change)
     db.session.flush()
-    audit.record("member.email_change_requested", member=member, subject=f"member:{member.id}",
-                 before={"email": member.email}, after={"email": new_email},
-                 reason=f"change request #{change_request.id}" if change_request is not None else None)
+    audit.record(
+        "member.email_change_requested",
+        member=member,
+        subject=f"member:{member.id}",
+        before={"email": member.email},
+        after={"email": new_email},
+        reason=f"change request #{change_request.id}" if change_request is not None else None,
+    )
     queue(
         new_email,
         _l("Confirm your new e-mail address"),
@@ -125,7 +142,9 @@ def request_change(member, new_email, requested_by=None, change_request=None):
 def change_for(token):
     """The waiting request a confirmation link is for (to show it); TokenError if bad, old or used."""
     payload = tokens.read("change_email", token)
-    change = db.session.get(EmailChange, payload.get("change")) if isinstance(payload.get("change"), int) else None
+    change = (
+        db.session.get(EmailChange, payload.get("change")) if isinstance(payload.get("change"), int) else None
+    )
     if change is None or change.member.deleted_at is not None:
         raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
     _check_waiting(change)
@@ -153,8 +172,13 @@ def confirm(token):
     if member.deleted_at is not None:
         raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
     new_email, old_email = change.new_email, member.email
-    refusal = DomainError(_l("The address %(email)s has meanwhile been taken by another account. "
-                             "Your sign-in address is unchanged.", email=new_email))
+    refusal = DomainError(
+        _l(
+            "The address %(email)s has meanwhile been taken by another account. "
+            "Your sign-in address is unchanged.",
+            email=new_email,
+        )
+    )
     if _taken(new_email, member):
         raise refusal
     try:
@@ -168,9 +192,14 @@ def confirm(token):
     change.status = EmailChangeStatus.CONFIRMED
     change.decided_at = utcnow()
     with audit.acting_as(member):
-        audit.record("member.email_changed", member=member, subject=f"member:{member.id}",
-                     before={"email": old_email}, after={"email": new_email},
-                     reason=f"change request #{change.change_request_id}" if change.change_request_id else None)
+        audit.record(
+            "member.email_changed",
+            member=member,
+            subject=f"member:{member.id}",
+            before={"email": old_email},
+            after={"email": new_email},
+            reason=f"change request #{change.change_request_id}" if change.change_request_id else None,
+        )
     queue(
         old_email,
         _l("Your e-mail address has been changed"),

@@ -43,8 +43,10 @@ def lock(obj):
 def locked(model, ident):
     """The row of ``model`` with primary key ``ident``, locked and read afresh; None if it is gone."""
     return db.session.execute(
-        select(model).where(*[c == v for c, v in zip(inspect(model).primary_key, _tuple(ident), strict=True)])
-        .with_for_update(of=model).execution_options(populate_existing=True)
+        select(model)
+        .where(*[c == v for c, v in zip(inspect(model).primary_key, _tuple(ident), strict=True)])
+        .with_for_update(of=model)
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 

@@ -58,11 +58,13 @@ def beat(name, detail=None, now=None):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(Heartbeat).values(name=name, beat_at=now or utcnow(), host=host(),
-                                         detail=(detail or "")[:500] or None)
+    statement = insert(Heartbeat).values(
+        name=name, beat_at=now or utcnow(), host=host(), detail=(detail or "")[:500] or None
+    )
     statement = statement.on_conflict_do_update(
         index_elements=[Heartbeat.name],
-        set_={column: statement.excluded[column] for column in ("beat_at", "host", "detail")})
+        set_={column: statement.excluded[column] for column in ("beat_at", "host", "detail")},
+    )
     db.session.execute(statement)
     db.session.commit()
 
@@ -118,8 +120,10 @@ class Unavailable(Exception):
     """The database did not answer for the whole retry period: the command gives up."""
 
     def __init__(self, name, attempts, seconds, why):
-        super().__init__(f"{name}: gave up after {attempts} attempts in {seconds:.0f} s: "
-                         f"the database is unavailable ({why})")
+        super().__init__(
+            f"{name}: gave up after {attempts} attempts in {seconds:.0f} s: "
+            f"the database is unavailable ({why})"
+        )
         self.attempts = attempts
 
 
@@ -145,8 +149,13 @@ def run(name, work, retry_for=120, describe=str):
             if left <= 0:
                 log.error("%s: attempt %d failed, giving up: database unavailable (%s)", name, attempts, why)
                 raise Unavailable(name, attempts, time.monotonic() - started, why) from exc
-            log.warning("%s: attempt %d failed: database unavailable (%s); trying again in %.0f s",
-                        name, attempts, why, min(wait, left))
+            log.warning(
+                "%s: attempt %d failed: database unavailable (%s); trying again in %.0f s",
+                name,
+                attempts,
+                why,
+                min(wait, left),
+            )
             pause(min(wait, left))
             wait = min(wait * 2, 30)
             continue
@@ -195,7 +204,7 @@ def _rounds(name, round_, interval, logger, max_pause):
             _discard_session()
             logger.warning("%s: database unavailable (%s); trying again in %.0f s", name, reason(exc), wait)
             _beat_quietly(name, f"database unavailable: {reason(exc)}")
-        except Exception as exc:  # noqa: BLE001 – a bug or a fault nobody foresaw must not stop the mail
+        except Exception as exc:
             _discard_session()
             logger.exception("%s: the round failed (%s); trying again in %.0f s", name, reason(exc), wait)
             _beat_quietly(name, f"error: {reason(exc)}")

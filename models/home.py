@@ -33,52 +33,78 @@ def member_home(member, now=None):
     reviews = db.session.execute(
         select(ReviewResponse.id, ReviewCycle)
         .join(ReviewCycle, ReviewCycle.id == ReviewResponse.cycle_id)
-        .where(ReviewResponse.member_id == member.id, ReviewResponse.answered_at.is_(None),
-               ReviewCycle.status == CycleStatus.OPEN, ReviewCycle.deadline > now)
+        .where(
+            ReviewResponse.member_id == member.id,
+            ReviewResponse.answered_at.is_(None),
+            ReviewCycle.status == CycleStatus.OPEN,
+            ReviewCycle.deadline > now,
+        )
         .options(selectinload(ReviewCycle.network))
     ).all()
     signed_up = db.session.scalars(
-        select(Meeting).join(Signup, Signup.meeting_id == Meeting.id)
+        select(Meeting)
+        .join(Signup, Signup.meeting_id == Meeting.id)
         .where(Signup.member_id == member.id, Meeting.ends_at >= now, Meeting.status == MeetingStatus.PLANNED)
         .order_by(Meeting.starts_at)
     ).all()
     topics = db.session.scalars(
-        select(TopicProposal).where(
+        select(TopicProposal)
+        .where(
             TopicProposal.proposed_by_id == member.id,
-            (TopicProposal.status == ProposalStatus.WAITING) | (TopicProposal.decided_at >= now - RECENT))
-        .options(selectinload(TopicProposal.network)).order_by(TopicProposal.created_at.desc())
+            (TopicProposal.status == ProposalStatus.WAITING) | (TopicProposal.decided_at >= now - RECENT),
+        )
+        .options(selectinload(TopicProposal.network))
+        .order_by(TopicProposal.created_at.desc())
     ).all()
     inputs = db.session.scalars(
-        select(NewsInput).outerjoin(Newsletter, Newsletter.id == NewsInput.newsletter_id).where(
+        select(NewsInput)
+        .outerjoin(Newsletter, Newsletter.id == NewsInput.newsletter_id)
+        .where(
             NewsInput.member_id == member.id,
-            (NewsInput.status == InputStatus.QUEUED) | (NewsInput.decided_at >= now - RECENT)
-            | (Newsletter.sent_at >= now - RECENT))
-        .options(selectinload(NewsInput.newsletter)).order_by(NewsInput.submitted_at.desc())
+            (NewsInput.status == InputStatus.QUEUED)
+            | (NewsInput.decided_at >= now - RECENT)
+            | (Newsletter.sent_at >= now - RECENT),
+        )
+        .options(selectinload(NewsInput.newsletter))
+        .order_by(NewsInput.submitted_at.desc())
     ).all()
     advice = db.session.scalars(
-        select(AdviceRequest).where(
-            AdviceRequest.deadline > now, AdviceRequest.networks.any(Network.id.in_(active)),
-            ~AdviceRequest.id.in_(select(AdviceAnswer.request_id).where(AdviceAnswer.member_id == member.id)))
+        select(AdviceRequest)
+        .where(
+            AdviceRequest.deadline > now,
+            AdviceRequest.networks.any(Network.id.in_(active)),
+            ~AdviceRequest.id.in_(select(AdviceAnswer.request_id).where(AdviceAnswer.member_id == member.id)),
+        )
         .order_by(AdviceRequest.deadline)
     ).all()
     needs_main_contact = db.session.execute(
         needing_main_contact(network_ids=active, organisation_ids=[member.organisation_id])
     ).all()
     next_meetings = db.session.scalars(
-        select(Meeting).where(Meeting.networks.any(Network.id.in_(active)), Meeting.starts_at >= now,
-                              Meeting.status == MeetingStatus.PLANNED)
-        .options(selectinload(Meeting.networks)).order_by(Meeting.starts_at).limit(5)
+        select(Meeting)
+        .where(
+            Meeting.networks.any(Network.id.in_(active)),
+            Meeting.starts_at >= now,
+            Meeting.status == MeetingStatus.PLANNED,
+        )
+        .options(selectinload(Meeting.networks))
+        .order_by(Meeting.starts_at)
+        .limit(5)
     ).all()
     newsletters = archive_for(member)
     return {
         "anchoring": member.pending_anchoring,
-        "reviews": [(cycle, link("reviews.answer", token=tokens.make("review", response=response_id)))
-                    for response_id, cycle in reviews],
+        "reviews": [
+            (cycle, link("reviews.answer", token=tokens.make("review", response=response_id)))
+            for response_id, cycle in reviews
+        ],
         "signed_up": signed_up,
         "topics": topics,
         "inputs": inputs,
         "advice": advice,
-        "needs_main_contact": [(organisation, network_id) for organisation, network_id, _count in needs_main_contact],
+        "needs_main_contact": [
+            (organisation, network_id) for organisation, network_id, _count in needs_main_contact
+        ],
         "next_meetings": next_meetings,
         "latest_newsletter": newsletters[0] if newsletters else None,
     }
@@ -90,26 +116,47 @@ def coordinator_home(coordinator, now=None):
     networks = db.session.scalars(select(Network).where(Network.id.in_(ids)).order_by(Network.id)).all()
     year = now.astimezone(OSLO).year
     pending = db.session.scalar(select(func.count()).select_from(Anchoring.pending_in(ids).subquery()))
-    change_requests = db.session.scalar(select(func.count()).select_from(ChangeRequest).where(
-        ChangeRequest.status == ChangeStatus.PENDING, ChangeRequest.network_id.in_(ids)))
+    change_requests = db.session.scalar(
+        select(func.count())
+        .select_from(ChangeRequest)
+        .where(ChangeRequest.status == ChangeStatus.PENDING, ChangeRequest.network_id.in_(ids))
+    )
     without_main_contact = _without_main_contact(ids)
-    reviews = db.session.scalars(select(ReviewCycle).where(ReviewCycle.network_id.in_(ids),
-                                                           ReviewCycle.status == CycleStatus.OPEN)
-                                 .options(selectinload(ReviewCycle.network))).all()
-    outbox = {status: 0 for status in OutboxStatus}
+    reviews = db.session.scalars(
+        select(ReviewCycle)
+        .where(ReviewCycle.network_id.in_(ids), ReviewCycle.status == CycleStatus.OPEN)
+        .options(selectinload(ReviewCycle.network))
+    ).all()
+    outbox = dict.fromkeys(OutboxStatus, 0)
     due_since = None  # when the oldest mail that is due now was written
     for status, count, oldest, first_due in db.session.execute(
-            select(OutboxMessage.status, func.count(), func.min(OutboxMessage.created_at),
-                   func.min(OutboxMessage.next_attempt_at)).group_by(OutboxMessage.status)):
+        select(
+            OutboxMessage.status,
+            func.count(),
+            func.min(OutboxMessage.created_at),
+            func.min(OutboxMessage.next_attempt_at),
+        ).group_by(OutboxMessage.status)
+    ):
         outbox[status] = count
         if status == OutboxStatus.PENDING and first_due <= now:
             due_since = oldest
-    closing = [r for r in db.session.scalars(
-        select(AdviceRequest).where(AdviceRequest.deadline > now, AdviceRequest.deadline <= now + CLOSING)
-        .options(selectinload(AdviceRequest.networks)).order_by(AdviceRequest.deadline)) if r.managed_by(coordinator)]
-    answers = dict(db.session.execute(
-        select(AdviceAnswer.request_id, func.count()).where(AdviceAnswer.request_id.in_([r.id for r in closing]))
-        .group_by(AdviceAnswer.request_id)).all())
+    closing = [
+        r
+        for r in db.session.scalars(
+            select(AdviceRequest)
+            .where(AdviceRequest.deadline > now, AdviceRequest.deadline <= now + CLOSING)
+            .options(selectinload(AdviceRequest.networks))
+            .order_by(AdviceRequest.deadline)
+        )
+        if r.managed_by(coordinator)
+    ]
+    answers = dict(
+        db.session.execute(
+            select(AdviceAnswer.request_id, func.count())
+            .where(AdviceAnswer.request_id.in_([r.id for r in closing]))
+            .group_by(AdviceAnswer.request_id)
+        ).all()
+    )
     return {
         "pending_anchorings": pending,
         "change_requests": change_requests,
@@ -129,7 +176,13 @@ def _without_main_contact(network_ids):
     """{network code: how many municipalities and counties need a main contact}."""
     from models.membership import Membership
 
-    flagged = needing_main_contact(network_ids=network_ids).with_only_columns(Membership.network_id).subquery()
-    return dict(db.session.execute(
-        select(Network.code, func.count()).join(flagged, flagged.c.network_id == Network.id).group_by(Network.code)
-    ).all())
+    flagged = (
+        needing_main_contact(network_ids=network_ids).with_only_columns(Membership.network_id).subquery()
+    )
+    return dict(
+        db.session.execute(
+            select(Network.code, func.count())
+            .join(flagged, flagged.c.network_id == Network.id)
+            .group_by(Network.code)
+        ).all()
+    )

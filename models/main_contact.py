@@ -59,7 +59,9 @@ class Handover(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     from_membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"))
-    to_membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"), index=True)
+    to_membership_id: Mapped[int] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[HandoverStatus] = mapped_column(string_enum(HandoverStatus, "handover_status", 10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -110,15 +112,22 @@ def _take(organisation_id):
 def holder(organisation_id, network_id):
     """The membership holding the role now (a fresh query), or None."""
     return db.session.scalar(
-        select(Membership).where(Membership.organisation_id == organisation_id,
-                                 Membership.network_id == network_id, Membership.is_main_contact)
+        select(Membership).where(
+            Membership.organisation_id == organisation_id,
+            Membership.network_id == network_id,
+            Membership.is_main_contact,
+        )
     )
 
 
 def _already_held(membership, held_by):
     return DomainError(
-        _l("%(name)s is already main contact for %(organisation)s in %(network)s.",
-           name=held_by.member.name, organisation=membership.organisation.name, network=membership.network.code)
+        _l(
+            "%(name)s is already main contact for %(organisation)s in %(network)s.",
+            name=held_by.member.name,
+            organisation=membership.organisation.name,
+            network=membership.network.code,
+        )
     )
 
 
@@ -210,10 +219,17 @@ def remove(organisation_id, network, membership_id=None):
     guard.lock(held_by)
     held_by.vacate_main_contact(reason="removed by coordinator")
     _withdraw_offers(held_by)
-    notify(held_by.member, _l("You are no longer main contact"),
-           _l("The coordinator has removed you as main contact for %(org)s in %(network)s.",
-              org=held_by.organisation.name, network=network.code),
-           endpoint="municipalities.show", organisation_id=organisation_id)
+    notify(
+        held_by.member,
+        _l("You are no longer main contact"),
+        _l(
+            "The coordinator has removed you as main contact for %(org)s in %(network)s.",
+            org=held_by.organisation.name,
+            network=network.code,
+        ),
+        endpoint="municipalities.show",
+        organisation_id=organisation_id,
+    )
     return held_by
 
 
@@ -264,14 +280,24 @@ def offer(from_membership, to_membership):
     handover = Handover(from_membership=from_membership, to_membership=to_membership)
     db.session.add(handover)
     audit.record(
-        "main_contact.offered", member=to_membership.member, network=to_membership.network,
-        subject=f"membership:{to_membership.id}", after={"from": from_membership.member.name},
+        "main_contact.offered",
+        member=to_membership.member,
+        network=to_membership.network,
+        subject=f"membership:{to_membership.id}",
+        after={"from": from_membership.member.name},
     )
-    notify(to_membership.member, _l("Will you be main contact?"),
-           _l("%(name)s asks you to take over as main contact for %(org)s in %(network)s. Accept or decline on the page for your municipality.",
-              name=from_membership.member.name, org=from_membership.organisation.name,
-              network=from_membership.network.code),
-           endpoint="municipalities.show", organisation_id=from_membership.organisation_id)
+    notify(
+        to_membership.member,
+        _l("Will you be main contact?"),
+        _l(
+            "%(name)s asks you to take over as main contact for %(org)s in %(network)s. Accept or decline on the page for your municipality.",
+            name=from_membership.member.name,
+            org=from_membership.organisation.name,
+            network=from_membership.network.code,
+        ),
+        endpoint="municipalities.show",
+        organisation_id=from_membership.organisation_id,
+    )
     return handover
 
 
@@ -312,11 +338,19 @@ def answer(handover, member, accept):
     handover.decided_at = utcnow()
     if not accept:
         handover.status = HandoverStatus.DECLINED
-        audit.record("main_contact.declined", member=to_membership.member,
-                     network=to_membership.network, subject=f"membership:{to_membership.id}")
-        notify(from_membership.member, _l("Your colleague declined"),
-               _l("%(name)s does not want to take over as main contact.", name=to_membership.member.name),
-               endpoint="municipalities.show", organisation_id=to_membership.organisation_id)
+        audit.record(
+            "main_contact.declined",
+            member=to_membership.member,
+            network=to_membership.network,
+            subject=f"membership:{to_membership.id}",
+        )
+        notify(
+            from_membership.member,
+            _l("Your colleague declined"),
+            _l("%(name)s does not want to take over as main contact.", name=to_membership.member.name),
+            endpoint="municipalities.show",
+            organisation_id=to_membership.organisation_id,
+        )
         return Answer.DECLINED
     if not from_membership.is_main_contact:
         handover.status = HandoverStatus.CANCELLED
@@ -346,8 +380,9 @@ INVITE_AGAIN_AFTER = timedelta(days=1)
 def may_invite(member, membership, network):
     """May ``member`` (whose membership of the organisation in ``network`` is ``membership``,
     if any) invite colleagues to it: its main contact, or a coordinator of the network."""
-    return member.coordinates(network) or (membership is not None and membership.is_main_contact
-                                           and membership.member_id == member.id)
+    return member.coordinates(network) or (
+        membership is not None and membership.is_main_contact and membership.member_id == member.id
+    )
 
 
 def invite(inviter, organisation, network, email, message=None):
@@ -358,8 +393,11 @@ def invite(inviter, organisation, network, email, message=None):
 
     _take(organisation.id)
     membership = db.session.scalar(
-        select(Membership).where(Membership.member_id == inviter.id, Membership.organisation_id == organisation.id,
-                                 Membership.network_id == network.id)
+        select(Membership).where(
+            Membership.member_id == inviter.id,
+            Membership.organisation_id == organisation.id,
+            Membership.network_id == network.id,
+        )
     )
     if membership is not None:
         guard.lock(membership)
@@ -367,10 +405,18 @@ def invite(inviter, organisation, network, email, message=None):
         raise NotAllowed(_l("Only the main contact and the coordinators can invite colleagues."))
     email = normalise_email(email)
     batch = f"invitation:{organisation.id}:{network.id}"
-    if db.session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.recipient == email, OutboxMessage.batch == batch,
-                                       OutboxMessage.created_at > utcnow() - INVITE_AGAIN_AFTER).limit(1)
-    ) is not None:
+    if (
+        db.session.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.recipient == email,
+                OutboxMessage.batch == batch,
+                OutboxMessage.created_at > utcnow() - INVITE_AGAIN_AFTER,
+            )
+            .limit(1)
+        )
+        is not None
+    ):
         return False
     queue(
         email,
@@ -398,8 +444,10 @@ def needing_main_contact(network_ids=None, organisation_ids=None):
         .join(Membership, Membership.organisation_id == Organisation.id)
         .where(Organisation.kind.in_(COORDINATED_KINDS), Membership.status == MembershipStatus.ACTIVE)
         .group_by(Organisation.id, Membership.network_id)
-        .having(func.count(Membership.id) >= NEEDS_MAIN_CONTACT_FROM,
-                func.count(case((Membership.is_main_contact, 1))) == 0)
+        .having(
+            func.count(Membership.id) >= NEEDS_MAIN_CONTACT_FROM,
+            func.count(case((Membership.is_main_contact, 1))) == 0,
+        )
         .order_by(Organisation.name_folded)
     )
     if network_ids is not None:
@@ -407,7 +455,6 @@ def needing_main_contact(network_ids=None, organisation_ids=None):
     if organisation_ids is not None:
         query = query.where(Organisation.id.in_(list(organisation_ids)))
     return query
-
 
 
 def announce(membership, previous=None, previous_subject=None):

@@ -14,8 +14,25 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-TAGS = {"p", "br", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "strong", "em", "a", "blockquote",
-        "code", "pre", "hr"}
+TAGS = {
+    "p",
+    "br",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "a",
+    "blockquote",
+    "code",
+    "pre",
+    "hr",
+}
 ATTRIBUTES = {"a": {"href", "title"}}
 SCHEMES = {"http", "https", "mailto"}
 
@@ -32,8 +49,11 @@ def to_html(text):
         if token.type in ("heading_open", "heading_close"):
             token.tag = "h2" if token.tag == "h1" else token.tag
     rendered = _parser.renderer.render(tokens, _parser.options, {})
-    return Markup(nh3.clean(rendered, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES,
-                            link_rel="noopener noreferrer"))
+    return Markup(
+        nh3.clean(
+            rendered, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES, link_rel="noopener noreferrer"
+        )
+    )
 
 
 class _Text(HTMLParser):

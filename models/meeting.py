@@ -96,7 +96,9 @@ class Meeting(db.Model):
     format: Mapped[MeetingFormat] = mapped_column(string_enum(MeetingFormat, "meeting_format", 10))
     online_link: Mapped[str | None] = mapped_column(String(500))
     place: Mapped[str | None] = mapped_column(String(300))
-    status: Mapped[MeetingStatus] = mapped_column(string_enum(MeetingStatus, "meeting_status", 10), index=True)
+    status: Mapped[MeetingStatus] = mapped_column(
+        string_enum(MeetingStatus, "meeting_status", 10), index=True
+    )
     agenda: Mapped[str | None] = mapped_column(Text)
     minutes: Mapped[str | None] = mapped_column(Text)
     minutes_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -214,8 +216,9 @@ def in_feed(member, since):
 
 # The parts split out of this module need the classes above; imported here, below them.  Their names
 # are also reachable as ``models.meeting.<name>`` for the callers written before the split.
-from models import calendar, quota  # noqa: E402
+from models import quota  # noqa: E402
 from models.calendar import feed, ics, invite  # noqa: E402,F401
+from models.call_in import Acknowledgement, acknowledge, acknowledged_ids, call_in, called_in  # noqa: E402, F401
 from models.quota import QuotaCounter, planned, quota_status  # noqa: E402,F401
 from models.signup import (  # noqa: E402,F401
     Signup,
@@ -226,7 +229,6 @@ from models.signup import (  # noqa: E402,F401
     signup_rows,
     withdraw,
 )
-from models.call_in import Acknowledgement, acknowledge, acknowledged_ids, call_in, called_in  # noqa: E402,F401,I001
 
 
 def plan(networks, created_by=None, **values):
@@ -243,9 +245,16 @@ def plan(networks, created_by=None, **values):
     quota.reserve(meeting)
     db.session.add(meeting)
     db.session.flush()
-    audit.record("meeting.planned", subject=f"meeting:{meeting.id}",
-                 after={"title": meeting.title, "kind": kind.value, "networks": [n.code for n in networks],
-                        "starts_at": meeting.starts_at.isoformat()})
+    audit.record(
+        "meeting.planned",
+        subject=f"meeting:{meeting.id}",
+        after={
+            "title": meeting.title,
+            "kind": kind.value,
+            "networks": [n.code for n in networks],
+            "starts_at": meeting.starts_at.isoformat(),
+        },
+    )
     meeting.called = call_in(meeting) if meeting.is_call_in else 0
     return meeting
 
@@ -254,15 +263,21 @@ class EditConflict(DomainError):
     """The meeting changed since the form was opened: the change is not made over someone else's."""
 
     def __init__(self):
-        super().__init__(_l("Someone else changed the meeting while you were editing it. Its details "
-                            "are now as shown below; check them and save again."))
+        super().__init__(
+            _l(
+                "Someone else changed the meeting while you were editing it. Its details "
+                "are now as shown below; check them and save again."
+            )
+        )
 
 
 def _signed_up(meeting):
     from models.member import Member
 
     return db.session.scalars(
-        select(Member).join(Signup, Signup.member_id == Member.id).where(Signup.meeting_id == meeting.id)
+        select(Member)
+        .join(Signup, Signup.member_id == Member.id)
+        .where(Signup.meeting_id == meeting.id)
         .order_by(Signup.created_at, Signup.id)
     ).all()
 
@@ -288,8 +303,12 @@ def reschedule(meeting, starts_at, ends_at, version=None, **details):
     for name, value in details.items():
         setattr(meeting, name, value)
     meeting.sequence += 1
-    audit.record("meeting.changed", subject=f"meeting:{meeting.id}", before=before,
-                 after={"starts_at": starts_at.isoformat(), "title": meeting.title})
+    audit.record(
+        "meeting.changed",
+        subject=f"meeting:{meeting.id}",
+        before=before,
+        after={"starts_at": starts_at.isoformat(), "title": meeting.title},
+    )
     for member in _signed_up(meeting):
         invite(member, meeting, _l("Changed: %(title)s", title=meeting.title))
 
@@ -305,7 +324,9 @@ def cancel(meeting, reason=None):
     quota.release(meeting)
     meeting.status = MeetingStatus.CANCELLED
     meeting.sequence += 1
-    audit.record("meeting.cancelled", subject=f"meeting:{meeting.id}", after={"status": "cancelled"}, reason=reason)
+    audit.record(
+        "meeting.cancelled", subject=f"meeting:{meeting.id}", after={"status": "cancelled"}, reason=reason
+    )
     for member in _signed_up(meeting):
         invite(member, meeting, _l("Cancelled: %(title)s", title=meeting.title))
 
@@ -326,8 +347,11 @@ def record_attendance(meeting, attended_member_ids):
         signup.attended = signup.member_id in attended_member_ids
     meeting.status = MeetingStatus.HELD
     attended = sum(1 for s in signups if s.attended)
-    audit.record("meeting.attendance", subject=f"meeting:{meeting.id}",
-                 after={"attended": attended, "signed_up": len(signups)})
+    audit.record(
+        "meeting.attendance",
+        subject=f"meeting:{meeting.id}",
+        after={"attended": attended, "signed_up": len(signups)},
+    )
     return True
 
 

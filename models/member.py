@@ -6,7 +6,18 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, delete, exists, false, select
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    delete,
+    exists,
+    false,
+    select,
+)
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -35,8 +46,11 @@ def active_in(network_ids):
     return select(Member).where(
         Member.deleted_at.is_(None),
         # Correlated on member_id alone, so the (member_id, network_id) index serves it.
-        exists().where(Membership.member_id == Member.id, Membership.network_id.in_(list(network_ids)),
-                       Membership.status == MembershipStatus.ACTIVE),
+        exists().where(
+            Membership.member_id == Member.id,
+            Membership.network_id.in_(list(network_ids)),
+            Membership.status == MembershipStatus.ACTIVE,
+        ),
     )
 
 
@@ -59,9 +73,7 @@ class Member(UserMixin, db.Model):
             "manager_email IS NULL OR manager_email = lower(manager_email)",
             name="manager_email_lower_case",
         ),
-        CheckConstraint(
-            "manager_email IS NULL OR manager_email <> email", name="manager_is_someone_else"
-        ),
+        CheckConstraint("manager_email IS NULL OR manager_email <> email", name="manager_is_someone_else"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -147,7 +159,9 @@ class Member(UserMixin, db.Model):
         the other and the second sees what the first did.  Returns the member."""
         guard.lock(self)
         db.session.execute(
-            select(Membership).where(Membership.member_id == self.id).with_for_update(of=Membership)
+            select(Membership)
+            .where(Membership.member_id == self.id)
+            .with_for_update(of=Membership)
             .execution_options(populate_existing=True)
         ).scalars().all()
         db.session.execute(
@@ -162,10 +176,15 @@ class Member(UserMixin, db.Model):
         if not (member_id.isdigit() and version.isdigit() and key):
             return None
         # The roles and memberships every page's menu asks about come in the same statement.
-        member = db.session.execute(
-            select(cls).where(cls.id == int(member_id))
-            .options(joinedload(cls.coordinator_roles), joinedload(cls.memberships))
-        ).unique().scalar_one_or_none()
+        member = (
+            db.session.execute(
+                select(cls)
+                .where(cls.id == int(member_id))
+                .options(joinedload(cls.coordinator_roles), joinedload(cls.memberships))
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
         if member is None or member.auth_version != int(version) or not member.is_active:
             return None
         if not secrets.compare_digest(member.session_key or "", key):
@@ -181,7 +200,9 @@ class Member(UserMixin, db.Model):
         return self.email_verified_at is not None and self.deleted_at is None
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        self.password_hash = generate_password_hash(
+            password, method=current_app.config["PASSWORD_HASH_METHOD"]
+        )
         self.auth_version = (self.auth_version or 0) + 1
 
     def check_password(self, password):
@@ -212,10 +233,15 @@ class Member(UserMixin, db.Model):
 
     def make_coordinator(self, network, granted_by=None):
         if self.coordinates(network):
-            raise DomainError(_l("%(name)s already coordinates %(network)s.", name=self.name, network=network.code))
+            raise DomainError(
+                _l("%(name)s already coordinates %(network)s.", name=self.name, network=network.code)
+            )
         self.coordinator_roles.append(CoordinatorRole(network=network, granted_by=granted_by))
         audit.record(
-            "role.coordinator_granted", member=self, network=network, subject=f"member:{self.id}",
+            "role.coordinator_granted",
+            member=self,
+            network=network,
+            subject=f"member:{self.id}",
             after={"coordinator": network.code},
         )
 
@@ -242,8 +268,11 @@ class Member(UserMixin, db.Model):
     def may_ask_again(self):
         """May the member ask their line manager again?  Only after a decline, and only while
         nobody is being asked (``accounts.ask_again`` refuses otherwise)."""
-        return (self.deleted_at is None and self.pending_anchoring is None
-                and any(m.status == MembershipStatus.DECLINED for m in self.memberships))
+        return (
+            self.deleted_at is None
+            and self.pending_anchoring is None
+            and any(m.status == MembershipStatus.DECLINED for m in self.memberships)
+        )
 
     def request_anchoring(self):
         """Ask the current line manager to confirm; an unanswered earlier request lapses."""
@@ -256,7 +285,9 @@ class Member(UserMixin, db.Model):
         anchoring = Anchoring(manager_name=self.manager_name, manager_email=self.manager_email)
         self.anchorings.append(anchoring)
         audit.record(
-            "anchoring.requested", member=self, subject=f"member:{self.id}",
+            "anchoring.requested",
+            member=self,
+            subject=f"member:{self.id}",
             after={"manager_name": self.manager_name, "manager_email": self.manager_email},
         )
         return anchoring
@@ -269,7 +300,9 @@ class Member(UserMixin, db.Model):
         after = {"manager_name": self.manager_name, "manager_email": self.manager_email}
         if before == after:
             return False
-        audit.record("member.manager_changed", member=self, subject=f"member:{self.id}", before=before, after=after)
+        audit.record(
+            "member.manager_changed", member=self, subject=f"member:{self.id}", before=before, after=after
+        )
         for membership in self.memberships:
             if membership.status == MembershipStatus.DECLINED:
                 membership.ask_anchoring_again()
@@ -281,8 +314,11 @@ class Member(UserMixin, db.Model):
         """A new membership in ``network`` (pending email confirmation), if the network takes them."""
         if not network.accepts(self.organisation):
             raise DomainError(
-                _l("%(network)s is not open to %(organisation)s.", network=network.code,
-                   organisation=self.organisation.name)
+                _l(
+                    "%(network)s is not open to %(organisation)s.",
+                    network=network.code,
+                    organisation=self.organisation.name,
+                )
             )
         if self.membership_in(network) is not None:
             raise DomainError(_l("You are already registered in %(network)s.", network=network.code))
@@ -309,8 +345,11 @@ class Member(UserMixin, db.Model):
         if hidden == self.directory_hidden:
             return False
         self.directory_hidden = hidden
-        audit.record("member.directory_hidden" if hidden else "member.directory_shown", member=self,
-                     subject=f"member:{self.id}")
+        audit.record(
+            "member.directory_hidden" if hidden else "member.directory_shown",
+            member=self,
+            subject=f"member:{self.id}",
+        )
         return True
 
     def set_newsletter(self, subscribed):
@@ -371,21 +410,37 @@ class Member(UserMixin, db.Model):
                 for a in self.anchorings
             ],
             "email_changes": [
-                {"new_email": c.new_email, "status": c.status.value, "requested_at": when(c.requested_at),
-                 "decided_at": when(c.decided_at)}
-                for c in db.session.scalars(select(EmailChange).where(EmailChange.member_id == self.id)
-                                            .order_by(EmailChange.id))
+                {
+                    "new_email": c.new_email,
+                    "status": c.status.value,
+                    "requested_at": when(c.requested_at),
+                    "decided_at": when(c.decided_at),
+                }
+                for c in db.session.scalars(
+                    select(EmailChange).where(EmailChange.member_id == self.id).order_by(EmailChange.id)
+                )
             ],
             "coordinates": sorted(role.network.code for role in self.coordinator_roles),
             "newsletter_unsubscribed_at": when(self.newsletter_unsubscribed_at),
             "newsletter_input": [
-                {"title": i.title, "text": i.body, "link": i.link, "to": i.network.code if i.network else "all",
-                 "submitted_at": when(i.submitted_at), "status": i.state, "note": i.note}
+                {
+                    "title": i.title,
+                    "text": i.body,
+                    "link": i.link,
+                    "to": i.network.code if i.network else "all",
+                    "submitted_at": when(i.submitted_at),
+                    "status": i.state,
+                    "note": i.note,
+                }
                 for i in input_of(self)
             ],
             "advice_given": [
-                {"request": a.request.title, "advice": a.body, "answered_at": when(a.answered_at),
-                 "changed_at": when(a.updated_at)}
+                {
+                    "request": a.request.title,
+                    "advice": a.body,
+                    "answered_at": when(a.answered_at),
+                    "changed_at": when(a.updated_at),
+                }
                 for a in db.session.scalars(select(AdviceAnswer).where(AdviceAnswer.member_id == self.id))
             ],
         }
@@ -399,6 +454,7 @@ class Member(UserMixin, db.Model):
         from models.advice import AdviceAnswer
         from models.email_change import EmailChange
         from models.newsletter import InputStatus, NewsInput
+
         self.take()
         if self.deleted_at is not None:
             raise DomainError(_l("This account has already been deleted."))
@@ -413,8 +469,9 @@ class Member(UserMixin, db.Model):
             anchoring.decided_by_name = anchoring.decided_by_email = None
         self.coordinator_roles.clear()
         # What they wrote goes too, unless it has gone out in a newsletter or into an issue being prepared.
-        db.session.execute(delete(NewsInput).where(NewsInput.member_id == self.id,
-                                                   NewsInput.status != InputStatus.INCLUDED))
+        db.session.execute(
+            delete(NewsInput).where(NewsInput.member_id == self.id, NewsInput.status != InputStatus.INCLUDED)
+        )
         db.session.execute(delete(AdviceAnswer).where(AdviceAnswer.member_id == self.id))
         # An address asked for and not (or already) confirmed is personal data too.
         db.session.execute(delete(EmailChange).where(EmailChange.member_id == self.id))

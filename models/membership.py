@@ -167,8 +167,13 @@ class Membership(db.Model):
         self._status = to
         self.status_changed_at = now
         audit.record(
-            "membership.status", member=self.member, network=self.network, subject=self.audit_subject,
-            before={"status": before.value}, after={"status": to.value}, reason=reason,
+            "membership.status",
+            member=self.member,
+            network=self.network,
+            subject=self.audit_subject,
+            before={"status": before.value},
+            after={"status": to.value},
+            reason=reason,
         )
 
     @property
@@ -208,9 +213,11 @@ class Membership(db.Model):
         refused, so it is left once, with one audit entry."""
         self.member.take()
         if not self.may_leave:
-            raise DomainError(_l("You have already left %(network)s.", network=self.network.code)
-                              if self.status == S.LEFT else
-                              _l("Your participation in %(network)s has ended already.", network=self.network.code))
+            raise DomainError(
+                _l("You have already left %(network)s.", network=self.network.code)
+                if self.status == S.LEFT
+                else _l("Your participation in %(network)s has ended already.", network=self.network.code)
+            )
         self.leave(reason)
 
     def ask_anchoring_again(self):
@@ -247,16 +254,25 @@ class Membership(db.Model):
             )
         self.is_main_contact = True
         audit.record(
-            "membership.main_contact", member=self.member, network=self.network, subject=self.audit_subject,
-            before={"main_contact": False}, after={"main_contact": True},
+            "membership.main_contact",
+            member=self.member,
+            network=self.network,
+            subject=self.audit_subject,
+            before={"main_contact": False},
+            after={"main_contact": True},
         )
 
     def vacate_main_contact(self, reason=None):
         if self.is_main_contact:
             self.is_main_contact = False
             audit.record(
-                "membership.main_contact", member=self.member, network=self.network, subject=self.audit_subject,
-                before={"main_contact": True}, after={"main_contact": False}, reason=reason,
+                "membership.main_contact",
+                member=self.member,
+                network=self.network,
+                subject=self.audit_subject,
+                before={"main_contact": True},
+                after={"main_contact": False},
+                reason=reason,
             )
 
 
@@ -275,19 +291,35 @@ def lapse_many(ids, reason):
     actor, label = audit.current_actor()
     db.session.execute(
         insert(audit.AuditEntry).from_select(
-            ["at", "actor_id", "actor_label", "action", "member_id", "network_id", "subject", "before", "after",
-             "reason"],
+            [
+                "at",
+                "actor_id",
+                "actor_label",
+                "action",
+                "member_id",
+                "network_id",
+                "subject",
+                "before",
+                "after",
+                "reason",
+            ],
             select(
-                literal(now, UTCDateTime), literal(actor.id if actor else None, Integer), literal(label),
-                literal("membership.status"), Membership.member_id, Membership.network_id,
+                literal(now, UTCDateTime),
+                literal(actor.id if actor else None, Integer),
+                literal(label),
+                literal("membership.status"),
+                Membership.member_id,
+                Membership.network_id,
                 literal("membership:") + cast(Membership.id, String),
-                literal({"status": S.ACTIVE.value}, JSON), literal({"status": S.LAPSED.value}, JSON),
+                literal({"status": S.ACTIVE.value}, JSON),
+                literal({"status": S.LAPSED.value}, JSON),
                 literal(reason),
             ).where(chosen),
         )
     )
     lapsed = db.session.execute(
-        update(Membership).where(chosen)
+        update(Membership)
+        .where(chosen)
         .values(_status=S.LAPSED, ended_at=now, end_reason=reason, status_changed_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

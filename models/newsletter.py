@@ -18,7 +18,19 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, Text, func, or_, select, update
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from extensions import db
@@ -29,6 +41,7 @@ from models.member import Member, active_in
 from models.network import Network, ToNetworks
 from models.outbox import OutboxMessage, OutboxStatus, compose_each, link, queue_many, slot
 from models.types import UTCDateTime, string_enum, utcnow
+
 
 class InputStatus(enum.StrEnum):
     QUEUED = "queued"
@@ -100,8 +113,9 @@ class NewsInput(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(500))
-    status: Mapped[InputStatus] = mapped_column(string_enum(InputStatus, "input_status", 10),
-                                                default=InputStatus.QUEUED, index=True)
+    status: Mapped[InputStatus] = mapped_column(
+        string_enum(InputStatus, "input_status", 10), default=InputStatus.QUEUED, index=True
+    )
     note: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -132,7 +146,11 @@ class NewsInput(db.Model):
     @property
     def may_withdraw(self):
         """It can be taken out of its issue, back to the queue, while the issue is a draft."""
-        return self.status == InputStatus.INCLUDED and self.newsletter is not None and self.newsletter.sent_at is None
+        return (
+            self.status == InputStatus.INCLUDED
+            and self.newsletter is not None
+            and self.newsletter.sent_at is None
+        )
 
     def check_editable(self):
         if not self.may_edit:
@@ -160,18 +178,30 @@ def submit(member, network, title, body, link=None):
     if not may_submit(member):
         raise DomainError(_l("Only active members can send input to the newsletter."))
     link = link or None
-    same = db.session.scalar(select(NewsInput).where(
-        NewsInput.member_id == member.id, NewsInput.status == InputStatus.QUEUED,
-        NewsInput.network_id.is_(None) if network is None else NewsInput.network_id == network.id,
-        NewsInput.title == title, NewsInput.body == body,
-        NewsInput.link.is_(None) if link is None else NewsInput.link == link).limit(1))
+    same = db.session.scalar(
+        select(NewsInput)
+        .where(
+            NewsInput.member_id == member.id,
+            NewsInput.status == InputStatus.QUEUED,
+            NewsInput.network_id.is_(None) if network is None else NewsInput.network_id == network.id,
+            NewsInput.title == title,
+            NewsInput.body == body,
+            NewsInput.link.is_(None) if link is None else NewsInput.link == link,
+        )
+        .limit(1)
+    )
     if same is not None:
         return same
     item = NewsInput(member=member, network=network, title=title, body=body, link=link)
     db.session.add(item)
     db.session.flush()
-    audit.record("news_input.submitted", member=member, network=network, subject=f"news_input:{item.id}",
-                 after={"title": title})
+    audit.record(
+        "news_input.submitted",
+        member=member,
+        network=network,
+        subject=f"news_input:{item.id}",
+        after={"title": title},
+    )
     return item
 
 
@@ -179,9 +209,15 @@ def queue_for(coordinator):
     """The input waiting for ``coordinator``'s networks, oldest first."""
     return db.session.scalars(
         select(NewsInput)
-        .where(NewsInput.status == InputStatus.QUEUED,
-               or_(NewsInput.network_id.is_(None), NewsInput.network_id.in_(coordinator.coordinated_network_ids)))
-        .options(selectinload(NewsInput.member).selectinload(Member.organisation), selectinload(NewsInput.network))
+        .where(
+            NewsInput.status == InputStatus.QUEUED,
+            or_(
+                NewsInput.network_id.is_(None), NewsInput.network_id.in_(coordinator.coordinated_network_ids)
+            ),
+        )
+        .options(
+            selectinload(NewsInput.member).selectinload(Member.organisation), selectinload(NewsInput.network)
+        )
         .order_by(NewsInput.submitted_at)
     ).all()
 
@@ -189,7 +225,8 @@ def queue_for(coordinator):
 def input_of(member):
     """A member's own input, newest first, with what happened to it."""
     return db.session.scalars(
-        select(NewsInput).where(NewsInput.member_id == member.id)
+        select(NewsInput)
+        .where(NewsInput.member_id == member.id)
         .options(selectinload(NewsInput.newsletter), selectinload(NewsInput.network))
         .order_by(NewsInput.submitted_at.desc())
     ).all()
@@ -211,27 +248,41 @@ def edit_input(item, title, body, link):
     if before == after:
         return False
     item.title, item.body, item.link = title, body, link or None
-    audit.record("news_input.edited", member=item.member, network=item.network, subject=f"news_input:{item.id}",
-                 before=before, after=after)
+    audit.record(
+        "news_input.edited",
+        member=item.member,
+        network=item.network,
+        subject=f"news_input:{item.id}",
+        before=before,
+        after=after,
+    )
     return True
 
 
 def _decide(item, by, values, action):
     """Move queued input on, once: a second coordinator acting on the same item is refused."""
     if not guard.claim(
-        update(NewsInput).where(NewsInput.id == item.id, NewsInput.status == InputStatus.QUEUED)
+        update(NewsInput)
+        .where(NewsInput.id == item.id, NewsInput.status == InputStatus.QUEUED)
         .values(decided_at=utcnow(), decided_by_id=by.id, **values)
     ):
         raise DomainError(_l("Someone has already handled this input."))
     db.session.refresh(item)
-    return lambda: audit.record(action, member=item.member, network=item.network, subject=f"news_input:{item.id}",
-                                after={k: (v.value if isinstance(v, enum.Enum) else v) for k, v in values.items()})
+    return lambda: audit.record(
+        action,
+        member=item.member,
+        network=item.network,
+        subject=f"news_input:{item.id}",
+        after={k: (v.value if isinstance(v, enum.Enum) else v) for k, v in values.items()},
+    )
 
 
 def include(item, newsletter, by):
     """Into a draft issue: the input is claimed, then the issue is taken and must still be a draft
     (an issue being sent at that moment either has it in its mail or refuses it)."""
-    done = _decide(item, by, {"status": InputStatus.INCLUDED, "newsletter_id": newsletter.id}, "news_input.included")
+    done = _decide(
+        item, by, {"status": InputStatus.INCLUDED, "newsletter_id": newsletter.id}, "news_input.included"
+    )
     guard.lock(newsletter).check_draft()
     done()
 
@@ -248,34 +299,56 @@ def withdraw(item):
         raise DomainError(_l("This input is not in an issue."))
     newsletter = item.newsletter
     item.status, item.newsletter, item.decided_at, item.decided_by = InputStatus.QUEUED, None, None, None
-    audit.record("news_input.withdrawn", member=item.member, network=item.network, subject=f"news_input:{item.id}",
-                 before={"newsletter": newsletter.id})
+    audit.record(
+        "news_input.withdrawn",
+        member=item.member,
+        network=item.network,
+        subject=f"news_input:{item.id}",
+        before={"newsletter": newsletter.id},
+    )
 
 
 # -- issues -----------------------------------------------------------------------------------
 
 
 def drafts_for(coordinator):
-    return [n for n in db.session.scalars(
-        select(Newsletter).where(Newsletter.sent_at.is_(None)).options(selectinload(Newsletter.networks))
-        .order_by(Newsletter.created_at.desc())
-    ) if n.managed_by(coordinator)]
+    return [
+        n
+        for n in db.session.scalars(
+            select(Newsletter)
+            .where(Newsletter.sent_at.is_(None))
+            .options(selectinload(Newsletter.networks))
+            .order_by(Newsletter.created_at.desc())
+        )
+        if n.managed_by(coordinator)
+    ]
 
 
 def create(title, body, networks, by):
     """A new draft.  The coordinator's row is taken first: the same draft saved again from a second
     tab (same title and text, not yet sent) is the same draft, not a second one."""
     by = guard.lock(_real(by))
-    same = db.session.scalar(select(Newsletter).where(
-        Newsletter.created_by_id == by.id, Newsletter.sent_at.is_(None), Newsletter.title == title,
-        Newsletter.body == body).order_by(Newsletter.id.desc()).limit(1))
+    same = db.session.scalar(
+        select(Newsletter)
+        .where(
+            Newsletter.created_by_id == by.id,
+            Newsletter.sent_at.is_(None),
+            Newsletter.title == title,
+            Newsletter.body == body,
+        )
+        .order_by(Newsletter.id.desc())
+        .limit(1)
+    )
     if same is not None and {n.id for n in same.networks} == {n.id for n in networks}:
         return same
     newsletter = Newsletter(title=title, body=body, networks=list(networks), created_by=by)
     db.session.add(newsletter)
     db.session.flush()
-    audit.record("newsletter.created", subject=f"newsletter:{newsletter.id}",
-                 after={"title": title, "networks": [n.code for n in networks]})
+    audit.record(
+        "newsletter.created",
+        subject=f"newsletter:{newsletter.id}",
+        after={"title": title, "networks": [n.code for n in networks]},
+    )
     return newsletter
 
 
@@ -287,8 +360,7 @@ def update_draft(newsletter, title, body, networks):
 
 def recipients(newsletter):
     """Who the issue goes to: active in any of its networks, each once, not unsubscribed."""
-    return (active_in(n.id for n in newsletter.networks)
-            .where(Member.newsletter_unsubscribed_at.is_(None)))
+    return active_in(n.id for n in newsletter.networks).where(Member.newsletter_unsubscribed_at.is_(None))
 
 
 def count_recipients(newsletter):
@@ -299,16 +371,32 @@ def _mail(newsletter, people, test=False):
     """The issue for each of ``people`` (member id, address), each with their own unsubscribe link."""
     subject = _l("[TEST] %(title)s", title=newsletter.title) if test else newsletter.title
     return compose_each(
-        ((email, {"unsubscribe_url": link("newsletters.unsubscribe", token=tokens.make("unsubscribe", member=member_id))})
-         for member_id, email in people),
-        subject, "newsletter", personal=("unsubscribe_url",), newsletter=newsletter, inputs=_included(newsletter),
+        (
+            (
+                email,
+                {
+                    "unsubscribe_url": link(
+                        "newsletters.unsubscribe", token=tokens.make("unsubscribe", member=member_id)
+                    )
+                },
+            )
+            for member_id, email in people
+        ),
+        subject,
+        "newsletter",
+        personal=("unsubscribe_url",),
+        newsletter=newsletter,
+        inputs=_included(newsletter),
         archive_url=link("newsletters.show", newsletter_id=newsletter.id),
-        headers={"List-Unsubscribe": f"<{slot('unsubscribe_url')}>"}, batch=newsletter.test_batch if test else newsletter.batch)
+        headers={"List-Unsubscribe": f"<{slot('unsubscribe_url')}>"},
+        batch=newsletter.test_batch if test else newsletter.batch,
+    )
 
 
 def _included(newsletter):
     return db.session.scalars(
-        select(NewsInput).where(NewsInput.newsletter_id == newsletter.id)
+        select(NewsInput)
+        .where(NewsInput.newsletter_id == newsletter.id)
         .options(selectinload(NewsInput.member).selectinload(Member.organisation))
         .order_by(NewsInput.submitted_at)
     ).all()
@@ -318,9 +406,15 @@ def send_test(newsletter, member):
     """The issue as it will arrive, to ``member`` only (a coordinator checking it); False if a test
     to them is still on its way (pressed twice, two tabs: one test mail)."""
     guard.lock(newsletter).check_draft()
-    waiting = db.session.scalar(select(OutboxMessage.id).where(
-        OutboxMessage.batch == newsletter.test_batch, OutboxMessage.recipient == member.email,
-        OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING))).limit(1))
+    waiting = db.session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.batch == newsletter.test_batch,
+            OutboxMessage.recipient == member.email,
+            OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+        )
+        .limit(1)
+    )
     if waiting is not None:
         return False
     queue_many(_mail(newsletter, [(member.id, member.email)], test=True))
@@ -336,16 +430,24 @@ def send(newsletter, by):
     guard.lock(newsletter).check_draft()
     if not newsletter.networks:
         raise DomainError(_l("Choose at least one network."))
-    people = db.session.execute(recipients(newsletter).with_only_columns(Member.id, Member.email)
-                                .order_by(Member.id)).all()
+    people = db.session.execute(
+        recipients(newsletter).with_only_columns(Member.id, Member.email).order_by(Member.id)
+    ).all()
     newsletter.sent_at, newsletter.sent_by_id, newsletter.recipient_count = utcnow(), by.id, len(people)
     sent = queue_many(_mail(newsletter, people))
     for network in newsletter.networks:
-        teams.post(network, newsletter.title,
-                   f"{to_text(newsletter.body)}\n\n{link('newsletters.show', newsletter_id=newsletter.id)}",
-                   "newsletter", batch=newsletter.batch)
-    audit.record("newsletter.sent", subject=f"newsletter:{newsletter.id}",
-                 after={"recipients": sent, "networks": [n.code for n in newsletter.networks]})
+        teams.post(
+            network,
+            newsletter.title,
+            f"{to_text(newsletter.body)}\n\n{link('newsletters.show', newsletter_id=newsletter.id)}",
+            "newsletter",
+            batch=newsletter.batch,
+        )
+    audit.record(
+        "newsletter.sent",
+        subject=f"newsletter:{newsletter.id}",
+        after={"recipients": sent, "networks": [n.code for n in newsletter.networks]},
+    )
     db.session.flush()
     return sent
 
@@ -355,8 +457,9 @@ def archive_for(member):
     query = select(Newsletter).where(Newsletter.sent_at.is_not(None))
     if not member.is_coordinator:
         query = query.where(Newsletter.networks.any(Network.id.in_(member.active_network_ids)))
-    return db.session.scalars(query.options(selectinload(Newsletter.networks))
-                              .order_by(Newsletter.sent_at.desc())).all()
+    return db.session.scalars(
+        query.options(selectinload(Newsletter.networks)).order_by(Newsletter.sent_at.desc())
+    ).all()
 
 
 # -- unsubscribing ----------------------------------------------------------------------------
@@ -367,13 +470,20 @@ def set_subscribed(member, subscribed):
     so already (the link pressed twice: one change, one audit entry)."""
     now = utcnow()
     if not guard.claim(
-        update(Member).where(Member.id == member.id,
-                             Member.newsletter_unsubscribed_at.is_not(None) if subscribed
-                             else Member.newsletter_unsubscribed_at.is_(None))
+        update(Member)
+        .where(
+            Member.id == member.id,
+            Member.newsletter_unsubscribed_at.is_not(None)
+            if subscribed
+            else Member.newsletter_unsubscribed_at.is_(None),
+        )
         .values(newsletter_unsubscribed_at=None if subscribed else now)
     ):
         return False
     db.session.refresh(member, ["newsletter_unsubscribed_at"])
-    audit.record("newsletter.subscribed" if subscribed else "newsletter.unsubscribed", member=member,
-                 subject=f"member:{member.id}")
+    audit.record(
+        "newsletter.subscribed" if subscribed else "newsletter.unsubscribed",
+        member=member,
+        subject=f"member:{member.id}",
+    )
     return True

@@ -24,9 +24,7 @@ def notify(member, subject, *lines, endpoint="account.index", link_text=None, **
 
 
 def coordinators_of(network):
-    return db.session.scalars(
-        select(CoordinatorRole).where(CoordinatorRole.network_id == network.id)
-    ).all()
+    return db.session.scalars(select(CoordinatorRole).where(CoordinatorRole.network_id == network.id)).all()
 
 
 def notify_coordinators(network, subject, *lines, **link_args):

@@ -72,9 +72,7 @@ class Organisation(db.Model):
             "kind <> 'municipality' OR (length(number) = 4 AND substr(number, 1, 2) = county_number)",
             name="municipality_number",
         ),
-        CheckConstraint(
-            "kind <> 'county_municipality' OR length(number) = 2", name="county_number_format"
-        ),
+        CheckConstraint("kind <> 'county_municipality' OR length(number) = 2", name="county_number_format"),
         CheckConstraint(
             "county_number IS NULL OR kind = 'municipality'", name="county_only_for_municipality"
         ),
@@ -156,8 +154,11 @@ class Organisation(db.Model):
         organisation = cls(kind=OrganisationKind(kind), name=name, short_name=_blank_to_none(short_name))
         organisation._refuse_taken_name()
         _flush_or_taken(organisation, add=True)
-        audit.record("organisation.added", subject=f"organisation:{organisation.id}",
-                     after={"kind": organisation.kind.value, "name": organisation.name})
+        audit.record(
+            "organisation.added",
+            subject=f"organisation:{organisation.id}",
+            after={"kind": organisation.kind.value, "name": organisation.name},
+        )
         return organisation
 
     def edit_by_coordinator(self, kind, name, short_name=None):
@@ -165,8 +166,11 @@ class Organisation(db.Model):
         guard.lock(self)
         self._refuse_reference_data()
         before = {"kind": self.kind.value, "name": self.name, "short_name": self.short_name}
-        after = {"kind": OrganisationKind(kind).value, "name": " ".join(name.split()),
-                 "short_name": _blank_to_none(short_name)}
+        after = {
+            "kind": OrganisationKind(kind).value,
+            "name": " ".join(name.split()),
+            "short_name": _blank_to_none(short_name),
+        }
         if after == before:
             return False
         self.kind, self.name, self.short_name = OrganisationKind(kind), after["name"], after["short_name"]
@@ -194,7 +198,9 @@ class Organisation(db.Model):
         if not self.active:
             return False
         if self.active_member_counts([self.id]).get(self.id):
-            raise DomainError(_l("%(name)s still has active members. Move them or let them leave first.", name=self.name))
+            raise DomainError(
+                _l("%(name)s still has active members. Move them or let them leave first.", name=self.name)
+            )
         self.active = False
         audit.record("organisation.deactivated", subject=f"organisation:{self.id}", after={"active": False})
         return True
@@ -218,8 +224,11 @@ class Organisation(db.Model):
             raise DomainError(_l("Municipalities and counties change only through the official lists."))
         with db.session.no_autoflush:
             taken = db.session.scalar(
-                select(Organisation).where(Organisation.kind == self.kind, Organisation.name_folded == self.name_folded,
-                                           Organisation.id != self.id if self.id else true())
+                select(Organisation).where(
+                    Organisation.kind == self.kind,
+                    Organisation.name_folded == self.name_folded,
+                    Organisation.id != self.id if self.id else true(),
+                )
             )
         if taken is not None:
             raise _taken(taken)
@@ -266,8 +275,14 @@ def _blank_to_none(text):
 
 
 def _taken(organisation):
-    return DomainError(_l("%(name)s is already in the register (%(kind)s%(inactive)s).", name=organisation.name,
-                          kind=organisation.kind.label, inactive=_l(", deactivated") if not organisation.active else ""))
+    return DomainError(
+        _l(
+            "%(name)s is already in the register (%(kind)s%(inactive)s).",
+            name=organisation.name,
+            kind=organisation.kind.label,
+            inactive=_l(", deactivated") if not organisation.active else "",
+        )
+    )
 
 
 def _flush_or_taken(organisation, add=False):
@@ -279,7 +294,13 @@ def _flush_or_taken(organisation, add=False):
                 db.session.add(organisation)
             db.session.flush()
     except IntegrityError:
-        taken = db.session.scalar(select(Organisation).where(Organisation.kind == organisation.kind,
-                                                             Organisation.name_folded == organisation.name_folded,
-                                                             Organisation.reference_key.is_(None)))
-        raise _taken(taken) if taken is not None else DomainError(_l("Someone else got there first")) from None
+        taken = db.session.scalar(
+            select(Organisation).where(
+                Organisation.kind == organisation.kind,
+                Organisation.name_folded == organisation.name_folded,
+                Organisation.reference_key.is_(None),
+            )
+        )
+        raise (
+            _taken(taken) if taken is not None else DomainError(_l("Someone else got there first"))
+        ) from None

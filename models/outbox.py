@@ -11,8 +11,8 @@ a 4xx answer other than 408/429 is permanent.
 """
 
 import enum
-import json
 import http.client
+import json
 import logging
 import smtplib
 import socket
@@ -79,7 +79,8 @@ class OutboxMessage(db.Model):
     body_html: Mapped[str | None] = mapped_column(Text)
     template: Mapped[str] = mapped_column(String(60))
     status: Mapped[OutboxStatus] = mapped_column(
-        string_enum(OutboxStatus, "outbox_status", 10), default=OutboxStatus.PENDING,
+        string_enum(OutboxStatus, "outbox_status", 10),
+        default=OutboxStatus.PENDING,
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -92,8 +93,9 @@ class OutboxMessage(db.Model):
     ics: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Higher goes first: an emergency call-in passes the newsletter in the queue.
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    channel: Mapped[Channel] = mapped_column(string_enum(Channel, "outbox_channel", 10), default=Channel.MAIL,
-                                             server_default=Channel.MAIL.value)
+    channel: Mapped[Channel] = mapped_column(
+        string_enum(Channel, "outbox_channel", 10), default=Channel.MAIL, server_default=Channel.MAIL.value
+    )
     # A webhook post's address (the recipient then names the channel, e.g. "Teams: NIK").
     url: Mapped[str | None] = mapped_column(Text)
     # Extra mail headers (List-Unsubscribe).
@@ -159,8 +161,17 @@ def compose(recipient, subject, template, ics=None, priority=0, batch=None, head
         subject = str(subject)
     if current_app.config.get("MAIL_LOG_BODIES"):
         current_app.logger.info("Mail to %s: %s\n%s", recipient, subject, text)
-    return dict(recipient=recipient, subject=subject, body_text=text, body_html=html, template=template, ics=ics,
-                priority=priority, batch=batch, headers=headers)
+    return dict(
+        recipient=recipient,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        template=template,
+        ics=ics,
+        priority=priority,
+        batch=batch,
+        headers=headers,
+    )
 
 
 def slot(name):
@@ -196,11 +207,23 @@ def queue(recipient, subject, template, **options_and_context):
 
 def queue_webhook(url, label, title, text, template, priority=0, batch=None):
     """Write a post to a Teams channel's incoming webhook (a MessageCard: title and Markdown text)."""
-    payload = {"@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": str(title),
-               "title": str(title), "text": str(text)}
-    message = OutboxMessage(channel=Channel.WEBHOOK, url=url, recipient=str(label)[:254], subject=str(title)[:300],
-                            body_text=json.dumps(payload, ensure_ascii=False), template=template,
-                            priority=priority, batch=batch)
+    payload = {
+        "@type": "MessageCard",
+        "@context": "https://schema.org/extensions",
+        "summary": str(title),
+        "title": str(title),
+        "text": str(text),
+    }
+    message = OutboxMessage(
+        channel=Channel.WEBHOOK,
+        url=url,
+        recipient=str(label)[:254],
+        subject=str(title)[:300],
+        body_text=json.dumps(payload, ensure_ascii=False),
+        template=template,
+        priority=priority,
+        batch=batch,
+    )
     db.session.add(message)
     return message
 
@@ -208,9 +231,11 @@ def queue_webhook(url, label, title, text, template, priority=0, batch=None):
 def progress(batch):
     """{status: count} of a batch's rows."""
     rows = db.session.execute(
-        select(OutboxMessage.status, func.count()).where(OutboxMessage.batch == batch).group_by(OutboxMessage.status)
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.batch == batch)
+        .group_by(OutboxMessage.status)
     )
-    counts = {status: 0 for status in OutboxStatus}
+    counts = dict.fromkeys(OutboxStatus, 0)
     counts.update(dict(rows.all()))
     return counts
 
@@ -261,7 +286,8 @@ def claim(worker, limit=50):
         .execution_options(synchronize_session=False)
     )
     claimed = db.session.scalars(
-        select(OutboxMessage.id).where(OutboxMessage.claimed_by == mark, OutboxMessage.status == OutboxStatus.SENDING)
+        select(OutboxMessage.id)
+        .where(OutboxMessage.claimed_by == mark, OutboxMessage.status == OutboxStatus.SENDING)
         .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
     ).all()
     db.session.commit()
@@ -302,11 +328,21 @@ def _failed(message, exc, permanent):
         message.next_attempt_at = utcnow() + backoff(message.attempts)
     # The row's id and the reason for the log, never the address (``reason`` hides one an SMTP refusal quotes).
     if message.status == OutboxStatus.FAILED:
-        line = ("outbox row %s failed for good (%s, attempt %d): %s", message.id,
-                "refused" if permanent else "attempts used up", message.attempts, reason(exc))
+        line = (
+            "outbox row %s failed for good (%s, attempt %d): %s",
+            message.id,
+            "refused" if permanent else "attempts used up",
+            message.attempts,
+            reason(exc),
+        )
     else:
-        line = ("outbox row %s deferred until %s (attempt %d): %s", message.id,
-                message.next_attempt_at.isoformat(timespec="seconds"), message.attempts, reason(exc))
+        line = (
+            "outbox row %s deferred until %s (attempt %d): %s",
+            message.id,
+            message.next_attempt_at.isoformat(timespec="seconds"),
+            message.attempts,
+            reason(exc),
+        )
     db.session.commit()
     log.warning(*line)
 
@@ -333,8 +369,9 @@ def post_webhook(message):
         raise WebhookError(str(exc)) from exc
     connection = target.connection(timeout=current_app.config.get("WEBHOOK_TIMEOUT", 10))
     try:
-        connection.request("POST", target.path, body=message.body_text.encode(),
-                           headers={"Content-Type": "application/json"})
+        connection.request(
+            "POST", target.path, body=message.body_text.encode(), headers={"Content-Type": "application/json"}
+        )
         response = connection.getresponse()
         response.read()
     except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -352,8 +389,11 @@ def _sent(message_id, unrecorded):
     if message_id not in unrecorded:
         unrecorded.append(message_id)
     db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id)
-        .values(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=OutboxMessage.attempts + 1, last_error=None)
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=OutboxStatus.SENT, sent_at=utcnow(), attempts=OutboxMessage.attempts + 1, last_error=None
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -376,8 +416,11 @@ def deliver(worker=None, limit=50):
         return counts
     untried, unrecorded = list(ids), []
     try:
-        channels = dict(db.session.execute(select(OutboxMessage.id, OutboxMessage.channel)
-                                           .where(OutboxMessage.id.in_(ids))).all())
+        channels = dict(
+            db.session.execute(
+                select(OutboxMessage.id, OutboxMessage.channel).where(OutboxMessage.id.in_(ids))
+            ).all()
+        )
         for message_id in (i for i in ids if channels[i] == Channel.WEBHOOK):
             message = db.session.get(OutboxMessage, message_id)
             untried.remove(message_id)
@@ -474,8 +517,11 @@ def _deliver_mail(ids, untried, unrecorded, counts):
             first_id = first.id
             _release(untried, until=first.next_attempt_at, error=first.last_error)
             if untried:
-                log.warning("outbox rows %s held back with row %s (no connection to the mail server)",
-                            ", ".join(map(str, untried)), first_id)
+                log.warning(
+                    "outbox rows %s held back with row %s (no connection to the mail server)",
+                    ", ".join(map(str, untried)),
+                    first_id,
+                )
             counts["deferred"] += len(untried)
             untried.clear()
     finally:

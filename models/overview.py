@@ -16,7 +16,9 @@ def _stats(network):
         select(
             Membership.organisation_id.label("organisation_id"),
             func.sum(case((Membership.status == MembershipStatus.ACTIVE, 1), else_=0)).label("active"),
-            func.sum(case((Membership.status == MembershipStatus.PENDING_ANCHORING, 1), else_=0)).label("pending"),
+            func.sum(case((Membership.status == MembershipStatus.PENDING_ANCHORING, 1), else_=0)).label(
+                "pending"
+            ),
             func.max(Membership.status_changed_at).label("last_activity"),
         )
         .where(Membership.network_id == network.id)
@@ -28,8 +30,10 @@ def _stats(network):
 def figures(network):
     """{organisation id: (active, pending, last activity)} for every organisation with members in the
     network: one grouped pass, shared by the list, its rows and the county summary."""
-    return {row.organisation_id: (row.active, row.pending, row.last_activity)
-            for row in db.session.execute(select(_stats(network)))}
+    return {
+        row.organisation_id: (row.active, row.pending, row.last_activity)
+        for row in db.session.execute(select(_stats(network)))
+    }
 
 
 def organisations(network, county=None, text=None, sort="name", descending=False):
@@ -42,7 +46,9 @@ def organisations(network, county=None, text=None, sort="name", descending=False
     if network.code != "NIK":
         # Observers and voluntary organisations are many only where someone registered.
         registered = select(Membership.organisation_id).where(Membership.network_id == network.id)
-        query = query.where(Organisation.id.in_(registered) | (Organisation.kind != OrganisationKind.OBSERVER))
+        query = query.where(
+            Organisation.id.in_(registered) | (Organisation.kind != OrganisationKind.OBSERVER)
+        )
     if county:
         query = query.where(
             (Organisation.county_number == county)
@@ -59,8 +65,11 @@ def organisations(network, county=None, text=None, sort="name", descending=False
     else:
         stats = _stats(network)
         query = query.outerjoin(stats, stats.c.organisation_id == Organisation.id)
-        column = {"members": func.coalesce(stats.c.active, 0), "pending": func.coalesce(stats.c.pending, 0),
-                  "activity": stats.c.last_activity}[sort]
+        column = {
+            "members": func.coalesce(stats.c.active, 0),
+            "pending": func.coalesce(stats.c.pending, 0),
+            "activity": stats.c.last_activity,
+        }[sort]
     order = column.desc() if descending else column.asc()
     if sort == "activity":
         order = order.nulls_last()
@@ -75,7 +84,11 @@ def rows_for(network, organisation_ids, figures):
     contacts = db.session.execute(
         select(Membership.organisation_id, Member.name)
         .join(Member, Membership.member_id == Member.id)
-        .where(Membership.network_id == network.id, Membership.is_main_contact, Membership.organisation_id.in_(ids))
+        .where(
+            Membership.network_id == network.id,
+            Membership.is_main_contact,
+            Membership.organisation_id.in_(ids),
+        )
     )
     for organisation_id, name in contacts:
         result.setdefault(organisation_id, [0, 0, None, None])[3] = name
@@ -87,11 +100,15 @@ def county_summary(figures):
     county = aliased(Organisation)
     summary = {}
     for number, name, municipality in db.session.execute(
-            select(county.number, county.name, Organisation.id)
-            .join(Organisation, (Organisation.county_number == county.number)
-                  & (Organisation.kind == OrganisationKind.MUNICIPALITY))
-            .where(county.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
-            .order_by(county.number)):
+        select(county.number, county.name, Organisation.id)
+        .join(
+            Organisation,
+            (Organisation.county_number == county.number)
+            & (Organisation.kind == OrganisationKind.MUNICIPALITY),
+        )
+        .where(county.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
+        .order_by(county.number)
+    ):
         row = summary.setdefault(number, [number, name, 0, 0])
         row[2] += 1
         row[3] += bool(figures.get(municipality, (0,))[0])
@@ -99,8 +116,18 @@ def county_summary(figures):
 
 
 MEMBER_COLUMNS = (
-    "Navn", "E-post", "Telefon", "Stilling", "Enhet", "Organisasjon", "Nummer", "Fylke", "Status",
-    "Hovedkontakt", "Forankret av", "Forankret",
+    "Navn",
+    "E-post",
+    "Telefon",
+    "Stilling",
+    "Enhet",
+    "Organisasjon",
+    "Nummer",
+    "Fylke",
+    "Status",
+    "Hovedkontakt",
+    "Forankret av",
+    "Forankret",
 )
 
 
@@ -108,26 +135,39 @@ def member_rows(network, only_active=False):
     """The member list of a network, as rows for CSV and XLSX (same rows in both)."""
     counties = dict(
         db.session.execute(
-            select(Organisation.number, Organisation.name).where(Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY)
+            select(Organisation.number, Organisation.name).where(
+                Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY
+            )
         ).all()
     )
-    statuses = [MembershipStatus.ACTIVE] if only_active else [
-        MembershipStatus.PENDING_ANCHORING, MembershipStatus.ACTIVE, MembershipStatus.LAPSED
-    ]
+    statuses = (
+        [MembershipStatus.ACTIVE]
+        if only_active
+        else [MembershipStatus.PENDING_ANCHORING, MembershipStatus.ACTIVE, MembershipStatus.LAPSED]
+    )
     memberships = db.session.scalars(
         select(Membership)
         .join(Member, Membership.member_id == Member.id)
         .where(Membership.network_id == network.id, Membership.status.in_(statuses))
         # All many-to-one: one query whatever the number of members (selectinload would batch by 500).
-        .options(joinedload(Membership.member).joinedload(Member.organisation), joinedload(Membership.anchoring))
+        .options(
+            joinedload(Membership.member).joinedload(Member.organisation), joinedload(Membership.anchoring)
+        )
         .order_by(Member.name, Member.email)
     )
     for m in memberships:
         member, org = m.member, m.member.organisation
         yield (
-            member.name, member.email, member.phone or "", member.job_title or "", member.unit or "",
-            org.name, org.number or "", counties.get(org.county_number or org.number, "") if org.number else "",
-            m.status.value, "ja" if m.is_main_contact else "",
+            member.name,
+            member.email,
+            member.phone or "",
+            member.job_title or "",
+            member.unit or "",
+            org.name,
+            org.number or "",
+            counties.get(org.county_number or org.number, "") if org.number else "",
+            m.status.value,
+            "ja" if m.is_main_contact else "",
             m.anchoring.decided_by_name if m.anchoring else "",
             m.anchoring.decided_at.date().isoformat() if m.anchoring and m.anchoring.decided_at else "",
         )
@@ -138,11 +178,14 @@ EMAIL_COLUMNS = ("E-post", "Navn", "Organisasjon")
 
 def email_line(network):
     """The active members' addresses as one line to paste into Outlook's "To", in one query."""
-    return "; ".join(db.session.scalars(
-        select(Member.email).join(Membership, Membership.member_id == Member.id)
-        .where(Membership.network_id == network.id, Membership.status == MembershipStatus.ACTIVE)
-        .order_by(Member.name, Member.email)
-    ))
+    return "; ".join(
+        db.session.scalars(
+            select(Member.email)
+            .join(Membership, Membership.member_id == Member.id)
+            .where(Membership.network_id == network.id, Membership.status == MembershipStatus.ACTIVE)
+            .order_by(Member.name, Member.email)
+        )
+    )
 
 
 def email_rows(network):

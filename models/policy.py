@@ -56,8 +56,20 @@ PENDING_ANCHORING, ACTIVE, LAPSED, LEFT = "pending_anchoring", "active", "lapsed
 MAIN_CONTACT, MAIN_CONTACT_ELSEWHERE = "main_contact", "main_contact_elsewhere"
 COORDINATOR, COORDINATOR_ELSEWHERE = "coordinator", "coordinator_elsewhere"
 OWNER, OBSERVER = "owner", "observer"
-ROLES = (ANONYMOUS, SIGNED_IN, PENDING_ANCHORING, ACTIVE, LAPSED, LEFT, MAIN_CONTACT,
-         MAIN_CONTACT_ELSEWHERE, COORDINATOR, COORDINATOR_ELSEWHERE, OWNER, OBSERVER)
+ROLES = (
+    ANONYMOUS,
+    SIGNED_IN,
+    PENDING_ANCHORING,
+    ACTIVE,
+    LAPSED,
+    LEFT,
+    MAIN_CONTACT,
+    MAIN_CONTACT_ELSEWHERE,
+    COORDINATOR,
+    COORDINATOR_ELSEWHERE,
+    OWNER,
+    OBSERVER,
+)
 
 
 class Rule(NamedTuple):
@@ -172,9 +184,22 @@ class Place(NamedTuple):
 
 def scope_of(obj):
     """The scope of an object the views load (None: the whole app)."""
-    from models import (AdviceRequest, Anchoring, ChangeRequest, Handover, Meeting, Membership, Network,
-                        NewsInput, Newsletter, Organisation, OutboxMessage, ReviewCycle, ReviewResponse,
-                        TopicProposal)
+    from models import (
+        AdviceRequest,
+        Anchoring,
+        ChangeRequest,
+        Handover,
+        Meeting,
+        Membership,
+        Network,
+        NewsInput,
+        Newsletter,
+        Organisation,
+        OutboxMessage,
+        ReviewCycle,
+        ReviewResponse,
+        TopicProposal,
+    )
 
     def ids(networks):
         return frozenset(n.id for n in networks)
@@ -194,7 +219,9 @@ def scope_of(obj):
         case Newsletter() | AdviceRequest():
             return Scope(ids(obj.networks), every=True)
         case NewsInput():
-            return Scope(None if obj.network_id is None else frozenset({obj.network_id}), owner_id=obj.member_id)
+            return Scope(
+                None if obj.network_id is None else frozenset({obj.network_id}), owner_id=obj.member_id
+            )
         case TopicProposal():
             return Scope(frozenset({obj.network_id}), owner_id=obj.proposed_by_id)
         case ReviewCycle():
@@ -210,7 +237,9 @@ def scope_of(obj):
             return Scope(frozenset({to.network_id}), to.organisation_id, to.member_id)
         case Anchoring():
             member = obj.member
-            return Scope(frozenset(m.network_id for m in member.memberships), member.organisation_id, member.id)
+            return Scope(
+                frozenset(m.network_id for m in member.memberships), member.organisation_id, member.id
+            )
         case OutboxMessage():
             return Scope(outbox_networks(obj))
     raise TypeError(f"no scope for {obj!r}")
@@ -222,9 +251,12 @@ def roles_of(user, obj=None):
         return {ANONYMOUS}
     scope = scope_of(obj)
     roles = {SIGNED_IN}
-    within = [m for m in user.memberships
-              if (scope.networks is None or m.network_id in scope.networks)
-              and (scope.organisation_id is None or m.organisation_id == scope.organisation_id)]
+    within = [
+        m
+        for m in user.memberships
+        if (scope.networks is None or m.network_id in scope.networks)
+        and (scope.organisation_id is None or m.organisation_id == scope.organisation_id)
+    ]
     roles |= {str(m.status) for m in within if str(m.status) in ROLES}
     if any(m.is_main_contact for m in within):
         roles.add(MAIN_CONTACT)
@@ -267,8 +299,11 @@ def require(action, obj=None):
 def _addresses_in(network_ids):
     from models import Member, Membership
 
-    return (select(Member.email).join(Membership, Membership.member_id == Member.id)
-            .where(Membership.network_id.in_(list(network_ids))))
+    return (
+        select(Member.email)
+        .join(Membership, Membership.member_id == Member.id)
+        .where(Membership.network_id.in_(list(network_ids)))
+    )
 
 
 def outbox_visible(user):
@@ -280,7 +315,10 @@ def outbox_visible(user):
     codes = db.session.scalars(select(Network.code).where(Network.id.in_(list(ids)))).all()
     return or_(
         and_(OutboxMessage.channel == Channel.MAIL, OutboxMessage.recipient.in_(_addresses_in(ids))),
-        and_(OutboxMessage.channel == Channel.WEBHOOK, OutboxMessage.recipient.in_([f"Teams: {c}" for c in codes])),
+        and_(
+            OutboxMessage.channel == Channel.WEBHOOK,
+            OutboxMessage.recipient.in_([f"Teams: {c}" for c in codes]),
+        ),
     )
 
 
@@ -292,9 +330,13 @@ def outbox_networks(message):
     if message.channel == Channel.WEBHOOK:
         code = message.recipient.removeprefix("Teams: ")
         return frozenset(db.session.scalars(select(Network.id).where(Network.code == code)))
-    return frozenset(db.session.scalars(
-        select(Membership.network_id).join(Member, Membership.member_id == Member.id)
-        .where(Member.email == message.recipient)))
+    return frozenset(
+        db.session.scalars(
+            select(Membership.network_id)
+            .join(Member, Membership.member_id == Member.id)
+            .where(Member.email == message.recipient)
+        )
+    )
 
 
 def audit_visible(user):
@@ -303,5 +345,7 @@ def audit_visible(user):
 
     ids = list(user.coordinated_network_ids)
     members = select(Membership.member_id).where(Membership.network_id.in_(ids))
-    return or_(AuditEntry.network_id.in_(ids),
-               and_(AuditEntry.network_id.is_(None), AuditEntry.member_id.in_(members)))
+    return or_(
+        AuditEntry.network_id.in_(ids),
+        and_(AuditEntry.network_id.is_(None), AuditEntry.member_id.in_(members)),
+    )

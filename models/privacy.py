@@ -29,11 +29,15 @@ def due(days, now=None):
     return (
         select(Membership.member_id)
         .join(Member, Member.id == Membership.member_id)
-        .where(Member.deleted_at.is_(None),
-               ~select(CoordinatorRole.id).where(CoordinatorRole.member_id == Member.id).exists())
+        .where(
+            Member.deleted_at.is_(None),
+            ~select(CoordinatorRole.id).where(CoordinatorRole.member_id == Member.id).exists(),
+        )
         .group_by(Membership.member_id)
-        .having(func.count().filter(Membership.status.not_in(ENDED)) == 0,
-                func.max(Membership.status_changed_at) < cutoff)
+        .having(
+            func.count().filter(Membership.status.not_in(ENDED)) == 0,
+            func.max(Membership.status_changed_at) < cutoff,
+        )
     )
 
 
@@ -72,8 +76,13 @@ FREE_TEXT = {
     "topic_proposals": ("title", "description", "reason"),
     "advice_requests": ("title", "body"),
     "advice_answers": ("body",),
-    "review_responses": ("comment_competence", "comment_equity", "comment_public_health", "comment_emergency",
-                         "change_wish"),
+    "review_responses": (
+        "comment_competence",
+        "comment_equity",
+        "comment_public_health",
+        "comment_emergency",
+        "change_wish",
+    ),
     "meetings": ("title", "description", "topic", "place", "agenda", "minutes"),
     "mandate_versions": ("note",),
     "memberships": ("end_reason",),
@@ -92,12 +101,17 @@ def known_identity(member):
     from models.email_change import EmailChange
 
     names, addresses = {member.name}, {member.email}
-    addresses.update(db.session.scalars(select(EmailChange.new_email).where(EmailChange.member_id == member.id)))
-    for before, after in db.session.execute(select(AuditEntry.before, AuditEntry.after)
-                                            .where(AuditEntry.member_id == member.id)):
+    addresses.update(
+        db.session.scalars(select(EmailChange.new_email).where(EmailChange.member_id == member.id))
+    )
+    for before, after in db.session.execute(
+        select(AuditEntry.before, AuditEntry.after).where(AuditEntry.member_id == member.id)
+    ):
         for values in (before or {}, after or {}):
             if isinstance(values, dict):
-                addresses.update(v for k, v in values.items() if k in ("email", "new_email") and isinstance(v, str))
+                addresses.update(
+                    v for k, v in values.items() if k in ("email", "new_email") and isinstance(v, str)
+                )
     return {n for n in names if n and len(n.strip()) >= 3}, {a.lower() for a in addresses if a and "@" in a}
 
 
@@ -135,7 +149,9 @@ def _like_any(columns, needles, as_text=False):
     def pattern(needle):
         return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
-    return or_(*[(cast(c, Text) if as_text else c).ilike(pattern(n), escape="\\") for c in columns for n in needles])
+    return or_(
+        *[(cast(c, Text) if as_text else c).ilike(pattern(n), escape="\\") for c in columns for n in needles]
+    )
 
 
 def scrub(member, names, addresses):
@@ -163,13 +179,25 @@ def scrub(member, names, addresses):
     lowered = [a.lower() for a in addresses]
     if lowered:
         to_them = func.lower(OutboxMessage.recipient).in_(lowered)
-        db.session.execute(delete(OutboxMessage).where(to_them, OutboxMessage.status != OutboxStatus.SENT)
-                           .execution_options(synchronize_session=False))
-        db.session.execute(update(OutboxMessage).where(to_them).values(
-            recipient=f"slettet-{member.id}@invalid", body_text="", body_html=None, ics=None, headers=None)
-            .execution_options(synchronize_session=False))
-    db.session.execute(update(AuditEntry).where(AuditEntry.actor_id == member.id).values(actor_label=ERASED_NAME)
-                       .execution_options(synchronize_session=False))
+        db.session.execute(
+            delete(OutboxMessage)
+            .where(to_them, OutboxMessage.status != OutboxStatus.SENT)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            update(OutboxMessage)
+            .where(to_them)
+            .values(
+                recipient=f"slettet-{member.id}@invalid", body_text="", body_html=None, ics=None, headers=None
+            )
+            .execution_options(synchronize_session=False)
+        )
+    db.session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.actor_id == member.id)
+        .values(actor_label=ERASED_NAME)
+        .execution_options(synchronize_session=False)
+    )
     for entry in db.session.scalars(select(AuditEntry).where(AuditEntry.member_id == member.id)):
         for column in ("before", "after"):
             values = getattr(entry, column)
@@ -189,7 +217,9 @@ def scrub(member, names, addresses):
         condition = _like_any(text_columns, needles)
         if json_columns:
             condition = condition | _like_any(json_columns, json_needles, as_text=True)
-        for row in db.session.execute(select(key, *text_columns, *json_columns, *extra).where(condition)).all():
+        for row in db.session.execute(
+            select(key, *text_columns, *json_columns, *extra).where(condition)
+        ).all():
             values = {}
             for column in (*text_columns, *json_columns):
                 before = row._mapping[column]
@@ -215,8 +245,13 @@ def forget_sent_bodies(days, now=None):
     cutoff = (now or utcnow()) - timedelta(days=days)
     return db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at < cutoff,
-               (OutboxMessage.body_text != "") | OutboxMessage.body_html.is_not(None) | OutboxMessage.ics.is_not(None))
+        .where(
+            OutboxMessage.status == OutboxStatus.SENT,
+            OutboxMessage.sent_at < cutoff,
+            (OutboxMessage.body_text != "")
+            | OutboxMessage.body_html.is_not(None)
+            | OutboxMessage.ics.is_not(None),
+        )
         .values(body_text="", body_html=None, ics=None)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -22,9 +22,7 @@ class QuotaCounter(db.Model):
     """How many meetings of a kind a network has planned in a year, against its quota."""
 
     __tablename__ = "quota_counters"
-    __table_args__ = (
-        CheckConstraint("used >= 0 AND used <= quota", name="within_quota"),
-    )
+    __table_args__ = (CheckConstraint("used >= 0 AND used <= quota", name="within_quota"),)
 
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,7 +42,11 @@ def take_place(network, year, kind):
     One conditional UPDATE: on PostgreSQL a concurrent planner waits for the row lock and
     then re-reads the row, so the last place goes once.  The CHECK is the backstop.
     """
-    quota = network.network_meetings_per_year if kind == MeetingKind.NETWORK else network.professional_meetings_max
+    quota = (
+        network.network_meetings_per_year
+        if kind == MeetingKind.NETWORK
+        else network.professional_meetings_max
+    )
     insert = insert_for(db.session.get_bind().dialect.name)
     db.session.execute(
         insert(QuotaCounter.__table__)
@@ -93,10 +95,24 @@ def full(network, year, kind):
     """The refusal when a quota is full, naming the meetings that fill it."""
     titles = ", ".join(f"«{m.title}»" for m in planned(network, year, kind))
     if kind == MeetingKind.NETWORK:
-        return DomainError(_l("%(network)s already has its %(n)s network meetings in %(year)s: %(titles)s.",
-                              network=network.code, n=network.network_meetings_per_year, year=year, titles=titles))
-    return DomainError(_l("%(network)s already has %(n)s professional meetings planned in %(year)s: %(titles)s.",
-                          network=network.code, n=network.professional_meetings_max, year=year, titles=titles))
+        return DomainError(
+            _l(
+                "%(network)s already has its %(n)s network meetings in %(year)s: %(titles)s.",
+                network=network.code,
+                n=network.network_meetings_per_year,
+                year=year,
+                titles=titles,
+            )
+        )
+    return DomainError(
+        _l(
+            "%(network)s already has %(n)s professional meetings planned in %(year)s: %(titles)s.",
+            network=network.code,
+            n=network.professional_meetings_max,
+            year=year,
+            titles=titles,
+        )
+    )
 
 
 def reserve(meeting, year=None):
@@ -125,5 +141,7 @@ def quota_status(network, year):
     }
     return {
         MeetingKind.NETWORK: counters.get(MeetingKind.NETWORK, (0, network.network_meetings_per_year)),
-        MeetingKind.PROFESSIONAL: counters.get(MeetingKind.PROFESSIONAL, (0, network.professional_meetings_max)),
+        MeetingKind.PROFESSIONAL: counters.get(
+            MeetingKind.PROFESSIONAL, (0, network.professional_meetings_max)
+        ),
     }

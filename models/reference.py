@@ -71,7 +71,9 @@ def read_csv(name):
     required = {"number", "name"}
     if rows and not required <= set(rows[0]):
         raise ValueError(f"{path}: the columns must include {', '.join(sorted(required))}")
-    return [{k: v.strip() for k, v in row.items() if k in ("number", "name", "county_number")} for row in rows]
+    return [
+        {k: v.strip() for k, v in row.items() if k in ("number", "name", "county_number")} for row in rows
+    ]
 
 
 def hospital_trusts():

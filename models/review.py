@@ -54,9 +54,17 @@ from models.types import UTCDateTime, string_enum, utcnow
 PURPOSES = (
     ("competence", _l("Strengthen members' competence and cooperation in migration health")),
     ("equity", _l("Equitable services (Health and Care Services Act § 1-1 no. 4 and 5)")),
-    ("public_health", _l("Reduce social inequality and promote long-term public health work (Public Health Act § 1)")),
-    ("emergency", _l("Strengthen communication with a diverse population in emergencies "
-                     "(Emergency Preparedness Regulation § 5, Health Preparedness Act § 2-2)")),
+    (
+        "public_health",
+        _l("Reduce social inequality and promote long-term public health work (Public Health Act § 1)"),
+    ),
+    (
+        "emergency",
+        _l(
+            "Strengthen communication with a diverse population in emergencies "
+            "(Emergency Preparedness Regulation § 5, Health Preparedness Act § 2-2)"
+        ),
+    ),
 )
 SCALE = range(1, 6)
 DEFAULT_DEADLINE = timedelta(weeks=3)
@@ -100,7 +108,8 @@ class MandateVersion(db.Model):
 def mandate_history(network):
     """The network's mandate versions, newest first."""
     return db.session.scalars(
-        select(MandateVersion).where(MandateVersion.network_id == network.id)
+        select(MandateVersion)
+        .where(MandateVersion.network_id == network.id)
         .order_by(MandateVersion.effective_on.desc())
     ).all()
 
@@ -119,14 +128,22 @@ def record_mandate(network, text, effective_on, note=None, by=None):
     """A new version of the mandate; one per date (the network's row is taken first, so two at once
     give one version and a clear refusal, not a refused INSERT)."""
     guard.lock(network)
-    if db.session.scalar(select(MandateVersion.id).where(MandateVersion.network_id == network.id,
-                                                          MandateVersion.effective_on == effective_on)):
+    if db.session.scalar(
+        select(MandateVersion.id).where(
+            MandateVersion.network_id == network.id, MandateVersion.effective_on == effective_on
+        )
+    ):
         raise DomainError(_l("A version already takes effect on that date."))
     version = MandateVersion(network=network, text=text, effective_on=effective_on, note=note, created_by=by)
     db.session.add(version)
     db.session.flush()
-    audit.record("mandate.recorded", network=network, subject=f"mandate:{version.id}",
-                 after={"effective_on": effective_on.isoformat()}, reason=note)
+    audit.record(
+        "mandate.recorded",
+        network=network,
+        subject=f"mandate:{version.id}",
+        after={"effective_on": effective_on.isoformat()},
+        reason=note,
+    )
     return version
 
 
@@ -148,7 +165,9 @@ class ReviewCycle(db.Model):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
-    mandate_version_id: Mapped[int | None] = mapped_column(ForeignKey("mandate_versions.id", ondelete="SET NULL"))
+    mandate_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mandate_versions.id", ondelete="SET NULL")
+    )
 
     network = relationship("Network")
     opened_by = relationship("Member")
@@ -171,7 +190,10 @@ class ReviewResponse(db.Model):
     __table_args__ = (
         UniqueConstraint("cycle_id", "member_id"),
         CheckConstraint("decision IS NULL OR answered_at IS NOT NULL", name="decision_has_time"),
-        *(CheckConstraint(f"score_{key} BETWEEN 1 AND 5", name=f"score_{key}_on_scale") for key, _ in PURPOSES),
+        *(
+            CheckConstraint(f"score_{key} BETWEEN 1 AND 5", name=f"score_{key}_on_scale")
+            for key, _ in PURPOSES
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -208,13 +230,18 @@ class ReviewResponse(db.Model):
     def may_restore(self):
         """Whether the member can be put back on the list: the review lapsed them, no one has restored
         them since, and the membership is still the lapsed one."""
-        return (self.lapsed_at is not None and self.restored_at is None and self.membership is not None
-                and self.membership.status == MembershipStatus.LAPSED)
+        return (
+            self.lapsed_at is not None
+            and self.restored_at is None
+            and self.membership is not None
+            and self.membership.status == MembershipStatus.LAPSED
+        )
 
     def may_take_back(self, member, now=None):
         """Whether ``member`` may put themself back: their own lapse, within GRACE of it."""
-        return (self.member_id == member.id and self.may_restore
-                and self.lapsed_at >= (now or utcnow()) - GRACE)
+        return (
+            self.member_id == member.id and self.may_restore and self.lapsed_at >= (now or utcnow()) - GRACE
+        )
 
 
 # -- opening -----------------------------------------------------------------------------------
@@ -225,8 +252,11 @@ def asked(network):
     return (
         select(Membership.id, Membership.member_id)
         .join(Member, Member.id == Membership.member_id)
-        .where(Membership.network_id == network.id, Membership.status == MembershipStatus.ACTIVE,
-               Member.deleted_at.is_(None))
+        .where(
+            Membership.network_id == network.id,
+            Membership.status == MembershipStatus.ACTIVE,
+            Member.deleted_at.is_(None),
+        )
     )
 
 
@@ -241,7 +271,9 @@ def check_dates(network, year, deadline, remind_at, now=None):
         return _l("The deadline must lie ahead.")
     if remind_at >= deadline:  # a reminder date already past goes at the next tick
         return _l("The reminder must come before the deadline.")
-    if db.session.scalar(select(ReviewCycle.id).where(ReviewCycle.network_id == network.id, ReviewCycle.year == year)):
+    if db.session.scalar(
+        select(ReviewCycle.id).where(ReviewCycle.network_id == network.id, ReviewCycle.year == year)
+    ):
         return _l("%(network)s has already had its review for %(year)s.", network=network.code, year=year)
     return None
 
@@ -256,19 +288,36 @@ def open_cycle(network, year, deadline, remind_at, opened_by=None, now=None):
     problem = check_dates(network, year, deadline, remind_at, now)
     if problem:
         raise DomainError(problem)
-    cycle = ReviewCycle(network=network, year=year, status=CycleStatus.OPEN, opened_at=now, deadline=deadline,
-                        remind_at=remind_at, opened_by=opened_by, mandate_version=current_mandate(network, now.date()))
+    cycle = ReviewCycle(
+        network=network,
+        year=year,
+        status=CycleStatus.OPEN,
+        opened_at=now,
+        deadline=deadline,
+        remind_at=remind_at,
+        opened_by=opened_by,
+        mandate_version=current_mandate(network, now.date()),
+    )
     db.session.add(cycle)
     db.session.flush()
     people = asked(network).subquery()
-    db.session.execute(insert(ReviewResponse).from_select(
-        ["cycle_id", "member_id", "membership_id", "asked_at"],
-        select(literal(cycle.id), people.c.member_id, people.c.id, literal(now, UTCDateTime)),
-    ))
-    count = _mail(cycle, "review_request", _l("The yearly review of %(network)s: do you still take part?",
-                                              network=network.code))
-    audit.record("review.opened", network=network, subject=f"review:{cycle.id}",
-                 after={"year": year, "asked": count, "deadline": deadline.isoformat()})
+    db.session.execute(
+        insert(ReviewResponse).from_select(
+            ["cycle_id", "member_id", "membership_id", "asked_at"],
+            select(literal(cycle.id), people.c.member_id, people.c.id, literal(now, UTCDateTime)),
+        )
+    )
+    count = _mail(
+        cycle,
+        "review_request",
+        _l("The yearly review of %(network)s: do you still take part?", network=network.code),
+    )
+    audit.record(
+        "review.opened",
+        network=network,
+        subject=f"review:{cycle.id}",
+        after={"year": year, "asked": count, "deadline": deadline.isoformat()},
+    )
     return cycle
 
 
@@ -282,10 +331,25 @@ def _mail(cycle, template, subject, only_unanswered=False):
     )
     if only_unanswered:
         query = query.where(ReviewResponse.answered_at.is_(None))
-    return queue_many(compose_each(
-        ((email, {"name": name, "url": link("reviews.answer", token=tokens.make("review", response=response_id))})
-         for response_id, name, email in db.session.execute(query)),
-        subject, template, personal=("name", "url"), cycle=cycle, network=cycle.network))
+    return queue_many(
+        compose_each(
+            (
+                (
+                    email,
+                    {
+                        "name": name,
+                        "url": link("reviews.answer", token=tokens.make("review", response=response_id)),
+                    },
+                )
+                for response_id, name, email in db.session.execute(query)
+            ),
+            subject,
+            template,
+            personal=("name", "url"),
+            cycle=cycle,
+            network=cycle.network,
+        )
+    )
 
 
 # -- reminding and closing ---------------------------------------------------------------------
@@ -296,7 +360,11 @@ def remind(cycle, now=None):
     now = now or utcnow()
     if not guard.claim(
         update(ReviewCycle)
-        .where(ReviewCycle.id == cycle.id, ReviewCycle.reminded_at.is_(None), ReviewCycle.status == CycleStatus.OPEN)
+        .where(
+            ReviewCycle.id == cycle.id,
+            ReviewCycle.reminded_at.is_(None),
+            ReviewCycle.status == CycleStatus.OPEN,
+        )
         .values(reminded_at=now)
     ):
         return 0
@@ -306,9 +374,15 @@ def remind(cycle, now=None):
         .values(reminded_at=now)
         .execution_options(synchronize_session=False)
     )
-    count = _mail(cycle, "review_reminder", _l("Reminder: the yearly review of %(network)s",
-                                               network=cycle.network.code), only_unanswered=True)
-    audit.record("review.reminded", network=cycle.network, subject=f"review:{cycle.id}", after={"reminded": count})
+    count = _mail(
+        cycle,
+        "review_reminder",
+        _l("Reminder: the yearly review of %(network)s", network=cycle.network.code),
+        only_unanswered=True,
+    )
+    audit.record(
+        "review.reminded", network=cycle.network, subject=f"review:{cycle.id}", after={"reminded": count}
+    )
     db.session.expire(cycle)
     return count
 
@@ -318,8 +392,11 @@ def unanswered(cycle):
     return (
         select(ReviewResponse.membership_id)
         .join(Membership, Membership.id == ReviewResponse.membership_id)
-        .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_(None),
-               Membership.status == MembershipStatus.ACTIVE)
+        .where(
+            ReviewResponse.cycle_id == cycle.id,
+            ReviewResponse.answered_at.is_(None),
+            Membership.status == MembershipStatus.ACTIVE,
+        )
     )
 
 
@@ -340,16 +417,26 @@ def close(cycle, now=None):
         raise DomainError(_l("The review is already closed."))
     db.session.execute(
         update(ReviewResponse)
-        .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_(None),
-               ReviewResponse.lapsed_at.is_(None),
-               ReviewResponse.membership_id.in_(select(Membership.id).where(
-                   Membership.status == MembershipStatus.ACTIVE)))
+        .where(
+            ReviewResponse.cycle_id == cycle.id,
+            ReviewResponse.answered_at.is_(None),
+            ReviewResponse.lapsed_at.is_(None),
+            ReviewResponse.membership_id.in_(
+                select(Membership.id).where(Membership.status == MembershipStatus.ACTIVE)
+            ),
+        )
         .values(lapsed_at=now)
         .execution_options(synchronize_session=False)
     )
-    count = lapse_many(select(ReviewResponse.membership_id).where(
-        ReviewResponse.cycle_id == cycle.id, ReviewResponse.lapsed_at.is_not(None)), LAPSE_REASON)
-    audit.record("review.closed", network=cycle.network, subject=f"review:{cycle.id}", after={"lapsed": count})
+    count = lapse_many(
+        select(ReviewResponse.membership_id).where(
+            ReviewResponse.cycle_id == cycle.id, ReviewResponse.lapsed_at.is_not(None)
+        ),
+        LAPSE_REASON,
+    )
+    audit.record(
+        "review.closed", network=cycle.network, subject=f"review:{cycle.id}", after={"lapsed": count}
+    )
     db.session.expire(cycle)
     return count
 
@@ -390,13 +477,26 @@ def answerable(response, now=None):
     now = now or utcnow()
     if response.answered_at is not None:
         return _l("You answered on %(date)s. Thank you!", date=response.answered_at.date().isoformat())
-    if response.cycle.status != CycleStatus.OPEN or response.cycle.deadline <= now or response.lapsed_at is not None:
+    if (
+        response.cycle.status != CycleStatus.OPEN
+        or response.cycle.deadline <= now
+        or response.lapsed_at is not None
+    ):
         return _l("The review closed on %(date)s.", date=response.cycle.deadline.date().isoformat())
     return None
 
 
-def answer(response, stay, scores, comments, change_wish=None, unit=None, manager_name=None, manager_email=None,
-           now=None):
+def answer(
+    response,
+    stay,
+    scores,
+    comments,
+    change_wish=None,
+    unit=None,
+    manager_name=None,
+    manager_email=None,
+    now=None,
+):
     """Record the answer, once: the personal link is spent first.  ``scores``/``comments``: {purpose key: value}.
 
     The response is claimed by a conditional UPDATE (still unanswered, not lapsed, its cycle open
@@ -409,14 +509,21 @@ def answer(response, stay, scores, comments, change_wish=None, unit=None, manage
     decision = Decision.STAY if stay else Decision.LEAVE
     cycle_open = (
         select(ReviewCycle.id)
-        .where(ReviewCycle.id == ReviewResponse.cycle_id, ReviewCycle.status == CycleStatus.OPEN,
-               ReviewCycle.deadline > now)
+        .where(
+            ReviewCycle.id == ReviewResponse.cycle_id,
+            ReviewCycle.status == CycleStatus.OPEN,
+            ReviewCycle.deadline > now,
+        )
         .exists()
     )
     if not guard.claim(
         update(ReviewResponse)
-        .where(ReviewResponse.id == response.id, ReviewResponse.answered_at.is_(None),
-               ReviewResponse.lapsed_at.is_(None), cycle_open)
+        .where(
+            ReviewResponse.id == response.id,
+            ReviewResponse.answered_at.is_(None),
+            ReviewResponse.lapsed_at.is_(None),
+            cycle_open,
+        )
         .values(answered_at=now, decision=decision)
     ):
         db.session.refresh(response)
@@ -439,8 +546,13 @@ def answer(response, stay, scores, comments, change_wish=None, unit=None, manage
         membership = response.membership
         if membership.status == MembershipStatus.ACTIVE:
             membership.leave("Left in the yearly review")
-    audit.record("review.answered", member=member, network=response.cycle.network,
-                 subject=f"review:{response.cycle_id}", after={"decision": decision})
+    audit.record(
+        "review.answered",
+        member=member,
+        network=response.cycle.network,
+        subject=f"review:{response.cycle_id}",
+        after={"decision": decision},
+    )
 
 
 def _claim_restore(response, now, *conditions):
@@ -448,8 +560,12 @@ def _claim_restore(response, now, *conditions):
     member's own, or either pressed twice) one wins and the other is refused."""
     if not guard.claim(
         update(ReviewResponse)
-        .where(ReviewResponse.id == response.id, ReviewResponse.lapsed_at.is_not(None),
-               ReviewResponse.restored_at.is_(None), *conditions)
+        .where(
+            ReviewResponse.id == response.id,
+            ReviewResponse.lapsed_at.is_not(None),
+            ReviewResponse.restored_at.is_(None),
+            *conditions,
+        )
         .values(restored_at=now)
     ):
         db.session.refresh(response)
@@ -467,10 +583,15 @@ def restore(response, now=None):
     """The coordinator puts a lapsed member back on the list (at any time); the member is told."""
     now = now or utcnow()
     _claim_restore(response, now)
-    notify(response.member, _l("You are back on the list"),
-           _l("The coordinator has put you back on the member list of %(network)s.",
-              network=response.cycle.network.code),
-           endpoint="account.index")
+    notify(
+        response.member,
+        _l("You are back on the list"),
+        _l(
+            "The coordinator has put you back on the member list of %(network)s.",
+            network=response.cycle.network.code,
+        ),
+        endpoint="account.index",
+    )
 
 
 def take_back(response, member, now=None):
@@ -479,9 +600,16 @@ def take_back(response, member, now=None):
     if response.member_id != member.id:
         raise DomainError(_l("Only a member the review lapsed can be restored."))
     if response.restored_at is None and response.lapsed_at is not None and response.lapsed_at < now - GRACE:
-        raise DomainError(_l("More than %(days)s days have passed since you were taken off the list: "
-                             "ask the coordinator to put you back.", days=GRACE.days))
-    _claim_restore(response, now, ReviewResponse.member_id == member.id, ReviewResponse.lapsed_at >= now - GRACE)
+        raise DomainError(
+            _l(
+                "More than %(days)s days have passed since you were taken off the list: "
+                "ask the coordinator to put you back.",
+                days=GRACE.days,
+            )
+        )
+    _claim_restore(
+        response, now, ReviewResponse.member_id == member.id, ReviewResponse.lapsed_at >= now - GRACE
+    )
 
 
 def restorable_by_member(member, now=None):
@@ -490,8 +618,12 @@ def restorable_by_member(member, now=None):
     return db.session.scalars(
         select(ReviewResponse)
         .join(Membership, Membership.id == ReviewResponse.membership_id)
-        .where(ReviewResponse.member_id == member.id, ReviewResponse.lapsed_at >= now - GRACE,
-               ReviewResponse.restored_at.is_(None), Membership.status == MembershipStatus.LAPSED)
+        .where(
+            ReviewResponse.member_id == member.id,
+            ReviewResponse.lapsed_at >= now - GRACE,
+            ReviewResponse.restored_at.is_(None),
+            Membership.status == MembershipStatus.LAPSED,
+        )
     ).all()
 
 
@@ -508,7 +640,8 @@ def rows(cycle, limit=None, offset=0, lapsed=False):
         .where(ReviewResponse.cycle_id == cycle.id)
         .options(joinedload(Member.organisation), joinedload(ReviewResponse.membership))
         .order_by(Member.name_folded, Member.id)  # walks the members' name index
-        .limit(limit).offset(offset)
+        .limit(limit)
+        .offset(offset)
     )
     if lapsed:
         query = query.where(ReviewResponse.lapsed_at.is_not(None))
@@ -528,8 +661,10 @@ def written(cycle, keys=COMMENT_KEYS):
     texts = [_comment_column(key) for key in keys]
     found = {key: [] for key in keys}
     for values in db.session.execute(
-            select(*texts).where(ReviewResponse.cycle_id == cycle.id, or_(*[t.is_not(None) for t in texts]))
-            .order_by(ReviewResponse.answered_at, ReviewResponse.id)):
+        select(*texts)
+        .where(ReviewResponse.cycle_id == cycle.id, or_(*[t.is_not(None) for t in texts]))
+        .order_by(ReviewResponse.answered_at, ReviewResponse.id)
+    ):
         for key, value in zip(keys, values):
             if value:
                 found[key].append(value)
@@ -540,8 +675,10 @@ def answers_by_day(cycle):
     """[(day, answers that day, answered so far)] since the cycle opened: the response rate over time."""
     day = func.date(ReviewResponse.answered_at)
     counts = db.session.execute(
-        select(day, func.count()).where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_not(None))
-        .group_by(day).order_by(day)
+        select(day, func.count())
+        .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_not(None))
+        .group_by(day)
+        .order_by(day)
     ).all()
     total, result = 0, []
     for when, count in counts:
@@ -553,49 +690,81 @@ def answers_by_day(cycle):
 def figures(cycle):
     """(asked, answered, summary) in one query; summary per purpose: {key: {"counts": [n for 1..5],
     "answers": n, "mean": float | None, "comments": n}}, and {"change": {"comments": n}}."""
-    columns = [func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at),
-               *[func.count(_comment_column(key)) for key in COMMENT_KEYS]]
+    columns = [
+        func.count(ReviewResponse.id),
+        func.count(ReviewResponse.answered_at),
+        *[func.count(_comment_column(key)) for key in COMMENT_KEYS],
+    ]
     for key, _label in PURPOSES:
         column = getattr(ReviewResponse, f"score_{key}")
         columns += [func.count(column), func.avg(column)]
         columns += [func.sum(case((column == value, 1), else_=0)) for value in SCALE]
-    asked, answered, *values = db.session.execute(select(*columns).where(ReviewResponse.cycle_id == cycle.id)).one()
+    asked, answered, *values = db.session.execute(
+        select(*columns).where(ReviewResponse.cycle_id == cycle.id)
+    ).one()
     if not asked:
         return 0, 0, _empty_summary()
-    comments, values, step = dict(zip(COMMENT_KEYS, values)), values[len(COMMENT_KEYS):], 2 + len(SCALE)
+    comments, values, step = dict(zip(COMMENT_KEYS, values)), values[len(COMMENT_KEYS) :], 2 + len(SCALE)
     found = {"change": {"comments": comments["change"]}}
     for i, (key, _label) in enumerate(PURPOSES):
-        chunk = values[i * step:(i + 1) * step]
-        found[key] = {"answers": chunk[0], "mean": float(chunk[1]) if chunk[1] is not None else None,
-                      "counts": [int(v or 0) for v in chunk[2:]], "comments": comments[key]}
+        chunk = values[i * step : (i + 1) * step]
+        found[key] = {
+            "answers": chunk[0],
+            "mean": float(chunk[1]) if chunk[1] is not None else None,
+            "counts": [int(v or 0) for v in chunk[2:]],
+            "comments": comments[key],
+        }
     return asked, answered, found
 
 
 def progress(cycle):
     """(asked, answered): two counts, not the whole evaluation ``figures`` reads."""
-    return tuple(db.session.execute(
-        select(func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at))
-        .where(ReviewResponse.cycle_id == cycle.id)).one())
+    return tuple(
+        db.session.execute(
+            select(func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at)).where(
+                ReviewResponse.cycle_id == cycle.id
+            )
+        ).one()
+    )
 
 
 def _empty_summary():
-    return {**{key: {"answers": 0, "mean": None, "counts": [0] * len(SCALE), "comments": 0} for key, _label in PURPOSES},
-            "change": {"comments": 0}}
+    return {
+        **{
+            key: {"answers": 0, "mean": None, "counts": [0] * len(SCALE), "comments": 0}
+            for key, _label in PURPOSES
+        },
+        "change": {"comments": 0},
+    }
 
 
 def earlier(cycle):
     """The network's earlier cycles with their response rate and mean scores, oldest first:
     [(cycle, (asked, answered), {key: {"mean": float | None}})], in two queries."""
     cycles = db.session.scalars(
-        select(ReviewCycle).where(ReviewCycle.network_id == cycle.network_id, ReviewCycle.year < cycle.year)
+        select(ReviewCycle)
+        .where(ReviewCycle.network_id == cycle.network_id, ReviewCycle.year < cycle.year)
         .order_by(ReviewCycle.year)
     ).all()
     means = [func.avg(getattr(ReviewResponse, f"score_{key}")) for key, _label in PURPOSES]
-    found = {cycle_id: ((asked, answered), {key: {"mean": float(m) if m is not None else None}
-                                            for (key, _label), m in zip(PURPOSES, values)})
-             for cycle_id, asked, answered, *values in db.session.execute(
-                 select(ReviewResponse.cycle_id, func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at),
-                        *means)
-                 .where(ReviewResponse.cycle_id.in_([c.id for c in cycles])).group_by(ReviewResponse.cycle_id))}
+    found = {
+        cycle_id: (
+            (asked, answered),
+            {
+                key: {"mean": float(m) if m is not None else None}
+                for (key, _label), m in zip(PURPOSES, values)
+            },
+        )
+        for cycle_id, asked, answered, *values in db.session.execute(
+            select(
+                ReviewResponse.cycle_id,
+                func.count(ReviewResponse.id),
+                func.count(ReviewResponse.answered_at),
+                *means,
+            )
+            .where(ReviewResponse.cycle_id.in_([c.id for c in cycles]))
+            .group_by(ReviewResponse.cycle_id)
+        )
+    }
     nothing = ((0, 0), {key: {"mean": None} for key, _label in PURPOSES})
     return [(c, *found.get(c.id, nothing)) for c in cycles]

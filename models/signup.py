@@ -38,8 +38,9 @@ class Signup(db.Model):
     member = relationship("Member")
 
 
-Meeting.signups = relationship("Signup", back_populates="meeting", cascade="all, delete-orphan",
-                               order_by="Signup.created_at")
+Meeting.signups = relationship(
+    "Signup", back_populates="meeting", cascade="all, delete-orphan", order_by="Signup.created_at"
+)
 
 
 class SignupRow(NamedTuple):
@@ -56,12 +57,16 @@ def signup_rows(meeting):
     from models.member import Member
     from models.organisation import Organisation
 
-    return [SignupRow(*row) for row in db.session.execute(
-        select(Signup.member_id, Member.name, Member.organisation_id, Organisation.name, Signup.attended)
-        .join(Member, Member.id == Signup.member_id)
-        .join(Organisation, Organisation.id == Member.organisation_id)
-        .where(Signup.meeting_id == meeting.id)
-        .order_by(Signup.created_at, Signup.id))]
+    return [
+        SignupRow(*row)
+        for row in db.session.execute(
+            select(Signup.member_id, Member.name, Member.organisation_id, Organisation.name, Signup.attended)
+            .join(Member, Member.id == Signup.member_id)
+            .join(Organisation, Organisation.id == Member.organisation_id)
+            .where(Signup.meeting_id == meeting.id)
+            .order_by(Signup.created_at, Signup.id)
+        )
+    ]
 
 
 def may_attend(member, meeting):
@@ -71,7 +76,9 @@ def may_attend(member, meeting):
 
 
 def is_signed_up(member, meeting):
-    return db.session.scalar(select(exists().where(Signup.meeting_id == meeting.id, Signup.member_id == member.id)))
+    return db.session.scalar(
+        select(exists().where(Signup.meeting_id == meeting.id, Signup.member_id == member.id))
+    )
 
 
 def sign_up(member, meeting):
@@ -80,8 +87,12 @@ def sign_up(member, meeting):
     if not meeting.open_for_sign_up:
         raise DomainError(_l("Sign-up is closed for this meeting."))
     if not may_attend(member, meeting):
-        raise DomainError(_l("This meeting is for members of %(networks)s.",
-                             networks=", ".join(n.code for n in meeting.networks)))
+        raise DomainError(
+            _l(
+                "This meeting is for members of %(networks)s.",
+                networks=", ".join(n.code for n in meeting.networks),
+            )
+        )
     if is_signed_up(member, meeting):
         raise DomainError(_l("You are already signed up."))
     signup = Signup(meeting_id=meeting.id, member=member)
@@ -97,7 +108,8 @@ def withdraw(member, meeting):
     if not meeting.open_for_sign_up:
         raise DomainError(_l("Sign-up is closed for this meeting."))
     removed = db.session.execute(
-        delete(Signup).where(Signup.meeting_id == meeting.id, Signup.member_id == member.id)
+        delete(Signup)
+        .where(Signup.meeting_id == meeting.id, Signup.member_id == member.id)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not removed:
@@ -142,12 +154,24 @@ def send_reminders(now=None):
     )
     if not claimed:
         return 0
-    meetings = {m.id: m for m in db.session.scalars(
-        select(Meeting).where(Meeting.id.in_({row.meeting_id for row in claimed})))}
-    members = {m.id: m for m in db.session.scalars(
-        select(Member).where(Member.id.in_({row.member_id for row in claimed})))}
+    meetings = {
+        m.id: m
+        for m in db.session.scalars(
+            select(Meeting).where(Meeting.id.in_({row.meeting_id for row in claimed}))
+        )
+    }
+    members = {
+        m.id: m
+        for m in db.session.scalars(select(Member).where(Member.id.in_({row.member_id for row in claimed})))
+    }
     for row in claimed:
         meeting, member = meetings[row.meeting_id], members[row.member_id]
-        queue(member.email, _l("Reminder: %(title)s", title=meeting.title), "meeting_invite",
-              member=member, meeting=meeting, url=link("meetings.show", meeting_id=meeting.id))
+        queue(
+            member.email,
+            _l("Reminder: %(title)s", title=meeting.title),
+            "meeting_invite",
+            member=member,
+            meeting=meeting,
+            url=link("meetings.show", meeting_id=meeting.id),
+        )
     return len(claimed)

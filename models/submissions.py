@@ -71,7 +71,7 @@ def already_done():
     flash(_l("That form had already been sent, and it was done once. This is how it stands now."), "info")
     referrer = request.referrer or ""
     host = request.host_url.rstrip("/")
-    target = safe_next(referrer[len(host):] if referrer.startswith(host) else None)
+    target = safe_next(referrer[len(host) :] if referrer.startswith(host) else None)
     if request.headers.get("HX-Request"):
         response = make_response("", 200)
         response.headers["HX-Redirect"] = target  # htmx loads the page itself
@@ -83,4 +83,3 @@ def forget_old(now=None):
     """Keys older than a day are forgotten (a form that old is drawn again before it is sent)."""
     cutoff = (now or utcnow()) - KEEP
     return db.session.execute(delete(FormSubmission).where(FormSubmission.at < cutoff)).rowcount
-

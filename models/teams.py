@@ -31,8 +31,11 @@ def _active(network):
     return (
         select(Membership)
         .join(Member, Member.id == Membership.member_id)
-        .where(Membership.network_id == network.id, Membership.status == MembershipStatus.ACTIVE,
-               Member.deleted_at.is_(None))
+        .where(
+            Membership.network_id == network.id,
+            Membership.status == MembershipStatus.ACTIVE,
+            Member.deleted_at.is_(None),
+        )
     )
 
 
@@ -40,20 +43,27 @@ def roster(network):
     """(to invite, invited): the network's active memberships, with member and organisation loaded."""
     memberships = db.session.scalars(
         _active(network)
-        .options(selectinload(Membership.member).selectinload(Member.organisation),
-                 selectinload(Membership.teams_invited_by))
+        .options(
+            selectinload(Membership.member).selectinload(Member.organisation),
+            selectinload(Membership.teams_invited_by),
+        )
         .order_by(Member.name)
     ).all()
-    return ([m for m in memberships if m.teams_invited_at is None],
-            [m for m in memberships if m.teams_invited_at is not None])
+    return (
+        [m for m in memberships if m.teams_invited_at is None],
+        [m for m in memberships if m.teams_invited_at is not None],
+    )
 
 
 def addresses_to_invite(network):
     """The e-mail addresses of those not yet invited, in the order Teams takes them."""
     return db.session.scalars(
-        select(Member.email).join(Membership, Membership.member_id == Member.id)
-        .where(Membership.id.in_(_active(network).with_only_columns(Membership.id)),
-               Membership.teams_invited_at.is_(None))
+        select(Member.email)
+        .join(Membership, Membership.member_id == Member.id)
+        .where(
+            Membership.id.in_(_active(network).with_only_columns(Membership.id)),
+            Membership.teams_invited_at.is_(None),
+        )
         .order_by(Member.name)
     ).all()
 
@@ -69,14 +79,19 @@ def mark_invited(network, membership_ids, by):
     membership_ids = [i for i in membership_ids if 0 < i <= 2**31 - 1]
     marked = db.session.execute(
         update(Membership)
-        .where(Membership.id.in_(membership_ids), Membership.network_id == network.id,
-               Membership.teams_invited_at.is_(None),
-               Membership.id.in_(_active(network).with_only_columns(Membership.id)))
+        .where(
+            Membership.id.in_(membership_ids),
+            Membership.network_id == network.id,
+            Membership.teams_invited_at.is_(None),
+            Membership.id.in_(_active(network).with_only_columns(Membership.id)),
+        )
         .values(teams_invited_at=now, teams_invited_by_id=by.id)
         .execution_options(synchronize_session=False)
     ).rowcount
     if marked:
-        audit.record("teams.invited", network=network, subject=f"teams:{network.code}", after={"invited": marked})
+        audit.record(
+            "teams.invited", network=network, subject=f"teams:{network.code}", after={"invited": marked}
+        )
     db.session.expire_all()
     return marked
 
@@ -116,8 +131,18 @@ def is_public(address):
         if ip in NAT64:
             inside.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         inside += [a for a in (ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())) if a is not None]
-    return all(a.is_global and not (a.is_multicast or a.is_private or a.is_loopback or a.is_link_local
-                                    or a.is_reserved or a.is_unspecified) for a in (ip, *inside))
+    return all(
+        a.is_global
+        and not (
+            a.is_multicast
+            or a.is_private
+            or a.is_loopback
+            or a.is_link_local
+            or a.is_reserved
+            or a.is_unspecified
+        )
+        for a in (ip, *inside)
+    )
 
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -147,14 +172,20 @@ def _parse(url):
     if not internal:
         hosts = allowed_hosts()
         if hosts and not any(host == h or host.endswith("." + h) for h in hosts):
-            raise WebhookRefused(_l("That is not an address of a Teams webhook (it must end in %(hosts)s).",
-                                    hosts=", ".join(hosts)))
+            raise WebhookRefused(
+                _l(
+                    "That is not an address of a Teams webhook (it must end in %(hosts)s).",
+                    hosts=", ".join(hosts),
+                )
+            )
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
             literal = None
         if literal is not None and not is_public(host):
-            raise WebhookRefused(_l("That address is on an internal network; the app posts only to public hosts."))
+            raise WebhookRefused(
+                _l("That address is on an internal network; the app posts only to public hosts.")
+            )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return parts.scheme.lower(), host, port or (443 if parts.scheme.lower() == "https" else 80), path
 
@@ -163,7 +194,9 @@ def _resolve(host, port):
     """Every address the name has now; WebhookRefused if any of them is not public."""
     addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
     if not _internal_allowed() and not all(is_public(a) for a in addresses):
-        raise WebhookRefused(_l("That address is on an internal network; the app posts only to public hosts."))
+        raise WebhookRefused(
+            _l("That address is on an internal network; the app posts only to public hosts.")
+        )
     return addresses
 
 
@@ -224,14 +257,25 @@ def set_channel(network, url):
     if url == network.teams_webhook_url:
         return False
     network.teams_webhook_url = url
-    audit.record("teams.channel_set" if url else "teams.channel_cleared", network=network,
-                 subject=f"teams:{network.code}", after={"host": urlsplit(url).hostname} if url else None)
+    audit.record(
+        "teams.channel_set" if url else "teams.channel_cleared",
+        network=network,
+        subject=f"teams:{network.code}",
+        after={"host": urlsplit(url).hostname} if url else None,
+    )
     return True
 
 
 def post(network, title, text, template, priority=0, batch=None):
     """Post to the network's Teams channel, if it has one (through the outbox: retried, never lost)."""
     if network.teams_webhook_url:
-        return queue_webhook(network.teams_webhook_url, f"Teams: {network.code}", title, text, template,
-                             priority=priority, batch=batch)
+        return queue_webhook(
+            network.teams_webhook_url,
+            f"Teams: {network.code}",
+            title,
+            text,
+            template,
+            priority=priority,
+            batch=batch,
+        )
     return None

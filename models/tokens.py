@@ -51,8 +51,9 @@ def _serializer(purpose):
     if purpose not in LIFETIMES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     # itsdangerous signs with the last key and accepts any: the fallbacks (oldest first), then the key.
-    return URLSafeTimedSerializer([*reversed(_fallback_keys()), current_app.config["SECRET_KEY"]],
-                                  salt=f"nettverk-tracker/{purpose}")
+    return URLSafeTimedSerializer(
+        [*reversed(_fallback_keys()), current_app.config["SECRET_KEY"]], salt=f"nettverk-tracker/{purpose}"
+    )
 
 
 def _fallback_keys():
@@ -74,15 +75,17 @@ def fingerprint(purpose, value, key=None):
 def same_fingerprint(purpose, value, carried):
     """Made with the key or one of its fallbacks (a link mailed before the key was rotated)."""
     keys = [current_app.config["SECRET_KEY"], *_fallback_keys()]
-    return isinstance(carried, str) and any(hmac.compare_digest(fingerprint(purpose, value, key), carried)
-                                            for key in keys)
+    return isinstance(carried, str) and any(
+        hmac.compare_digest(fingerprint(purpose, value, key), carried) for key in keys
+    )
 
 
 def make(purpose, **payload):
     """A token whose payload holds ids (integers) and fingerprints only."""
     for name, value in payload.items():
-        if isinstance(value, bool) or not (isinstance(value, int) or
-                                           (isinstance(value, str) and FINGERPRINT.fullmatch(value))):
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, str) and FINGERPRINT.fullmatch(value))
+        ):
             raise ValueError(f"a token carries ids and fingerprints only, not {name}={value!r}")
     return _serializer(purpose).dumps(payload)
 

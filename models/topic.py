@@ -9,7 +9,17 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, exists, func, select
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    exists,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -38,7 +48,9 @@ class TopicProposal(db.Model):
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[ProposalStatus] = mapped_column(string_enum(ProposalStatus, "proposal_status", 10), index=True)
+    status: Mapped[ProposalStatus] = mapped_column(
+        string_enum(ProposalStatus, "proposal_status", 10), index=True
+    )
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -61,7 +73,9 @@ class TopicProposal(db.Model):
         if self.status != ProposalStatus.WAITING:
             raise DomainError(_l("This proposal has already been decided."))
         if by is not None and not by.coordinates(self.network):
-            raise DomainError(_l("Only a coordinator of %(network)s decides its topics.", network=self.network.code))
+            raise DomainError(
+                _l("Only a coordinator of %(network)s decides its topics.", network=self.network.code)
+            )
         self.status = status
         self.decided_at = utcnow()
 
@@ -72,13 +86,24 @@ class TopicProposal(db.Model):
             raise DomainError(_l("Choose a meeting of %(network)s.", network=self.network.code))
         guard.lock(meeting)
         if not meeting.accepts_topics:
-            raise DomainError(_l("A topic goes onto a planned network or professional meeting, not a call-in."))
+            raise DomainError(
+                _l("A topic goes onto a planned network or professional meeting, not a call-in.")
+            )
         self._decide(ProposalStatus.ACCEPTED, by)
         self.meeting = meeting
-        audit.record("topic.accepted", network=self.network, subject=f"topic:{self.id}",
-                     after={"meeting": meeting.title})
-        self._tell(_l("Your topic «%(title)s» is on the agenda of «%(meeting)s».", title=self.title,
-                      meeting=meeting.title))
+        audit.record(
+            "topic.accepted",
+            network=self.network,
+            subject=f"topic:{self.id}",
+            after={"meeting": meeting.title},
+        )
+        self._tell(
+            _l(
+                "Your topic «%(title)s» is on the agenda of «%(meeting)s».",
+                title=self.title,
+                meeting=meeting.title,
+            )
+        )
 
     def decline(self, reason, by=None):
         """Decline with a reason the proposer is told.  Decided already: refused, nothing more happens."""
@@ -87,13 +112,20 @@ class TopicProposal(db.Model):
         self._decide(ProposalStatus.DECLINED, by)
         self.reason = reason.strip()
         audit.record("topic.declined", network=self.network, subject=f"topic:{self.id}", reason=self.reason)
-        self._tell(_l("Your topic «%(title)s» was not taken up: %(reason)s", title=self.title, reason=self.reason))
+        self._tell(
+            _l("Your topic «%(title)s» was not taken up: %(reason)s", title=self.title, reason=self.reason)
+        )
 
     def _tell(self, line):
         from models.notices import notify
 
-        notify(self.proposed_by, _l("Your topic proposal"), line, endpoint="meetings.year_plan",
-               code=self.network.code)
+        notify(
+            self.proposed_by,
+            _l("Your topic proposal"),
+            line,
+            endpoint="meetings.year_plan",
+            code=self.network.code,
+        )
 
 
 def propose(network, member, title, meeting_kind, description=None):
@@ -108,13 +140,26 @@ def propose(network, member, title, meeting_kind, description=None):
     if not (member.coordinates(network) or network.id in member.active_network_ids):
         raise DomainError(_l("Only members of %(network)s propose its topics.", network=network.code))
     guard.lock(member)
-    if db.session.scalar(select(exists().where(
-            TopicProposal.network_id == network.id, TopicProposal.proposed_by_id == member.id,
-            TopicProposal.status == ProposalStatus.WAITING, func.lower(TopicProposal.title) == title.lower()))):
-        raise DomainError(_l("You have already proposed «%(title)s»; it is waiting for the coordinator.",
-                             title=title))
-    proposal = TopicProposal(network=network, proposed_by=member, title=title, meeting_kind=kind,
-                             description=(description or "").strip() or None)
+    if db.session.scalar(
+        select(
+            exists().where(
+                TopicProposal.network_id == network.id,
+                TopicProposal.proposed_by_id == member.id,
+                TopicProposal.status == ProposalStatus.WAITING,
+                func.lower(TopicProposal.title) == title.lower(),
+            )
+        )
+    ):
+        raise DomainError(
+            _l("You have already proposed «%(title)s»; it is waiting for the coordinator.", title=title)
+        )
+    proposal = TopicProposal(
+        network=network,
+        proposed_by=member,
+        title=title,
+        meeting_kind=kind,
+        description=(description or "").strip() or None,
+    )
     db.session.add(proposal)
     db.session.flush()
     return proposal
@@ -139,8 +184,9 @@ def support(proposal, member):
     guard.lock(proposal)
     if proposal.status != ProposalStatus.WAITING:
         raise DomainError(_l("This proposal has already been decided."))
-    if db.session.scalar(select(exists().where(TopicSupport.proposal_id == proposal.id,
-                                               TopicSupport.member_id == member.id))):
+    if db.session.scalar(
+        select(exists().where(TopicSupport.proposal_id == proposal.id, TopicSupport.member_id == member.id))
+    ):
         raise DomainError(_l("You already support this proposal."))
     db.session.add(TopicSupport(proposal_id=proposal.id, member_id=member.id))
     db.session.flush()

@@ -130,7 +130,8 @@ def export(path):
                     columns = list(table.columns)
                     out.write(json.dumps({"table": table.name, "columns": [c.name for c in columns]}) + "\n")
                     rows = connection.execution_options(stream_results=True, max_row_buffer=BATCH).execute(
-                        select(table).order_by(*table.primary_key.columns))
+                        select(table).order_by(*table.primary_key.columns)
+                    )
                     for row in rows:
                         values = [_encode(c, v) for c, v in zip(columns, row)]
                         out.write(json.dumps(values, ensure_ascii=False) + "\n")
@@ -182,8 +183,10 @@ def _deferred_columns(table, position):
     for fk in table.foreign_keys:
         if fk.column.table.name in later:
             if not fk.parent.nullable:
-                raise TransferError(f"{table.name}.{fk.parent.name} refers to a table written later and "
-                                    "may not be NULL: this app's tables cannot be moved in one order")
+                raise TransferError(
+                    f"{table.name}.{fk.parent.name} refers to a table written later and "
+                    "may not be NULL: this app's tables cannot be moved in one order"
+                )
             columns.add(fk.parent.name)
     return columns
 
@@ -198,19 +201,22 @@ def import_(path, replace=False):
             raise TransferError(
                 f"This database is at migration revision {here or 'none'}; the file was exported at "
                 f"{header['revision']}.  Import into a database migrated to the same revision "
-                "(«flask db upgrade» with the same version of the app).")
+                "(«flask db upgrade» with the same version of the app)."
+            )
         tables = db.metadata.sorted_tables
         known = {t.name for t in tables}
         if set(header["tables"]) != known:
-            raise TransferError(f"The file's tables differ from this app's: "
-                                f"{sorted(set(header['tables']) ^ known)}")
+            raise TransferError(
+                f"The file's tables differ from this app's: {sorted(set(header['tables']) ^ known)}"
+            )
         filled = {t.name: n for t in tables if (n := connection.scalar(select(func.count()).select_from(t)))}
         if filled and not replace:
             raise TransferError(
                 "This database holds rows already ("
                 + ", ".join(f"{name}: {n}" for name, n in filled.items())
                 + "); import into an empty, freshly migrated database, "
-                "or give --replace to delete them first.")
+                "or give --replace to delete them first."
+            )
         if filled:
             for table in reversed(tables):
                 connection.execute(table.delete())
@@ -222,9 +228,14 @@ def import_(path, replace=False):
             deferred = _deferred_columns(table, tables.index(table))
             values = [{c.name: _decode(c, v) for c, v in zip(columns, row)} for row in rows]
             if deferred:
-                later += [{**{f"pk_{c.name}": v[c.name] for c in table.primary_key.columns},
-                           **{name: v[name] for name in deferred}}
-                          for v in values if any(v[name] is not None for name in deferred)]
+                later += [
+                    {
+                        **{f"pk_{c.name}": v[c.name] for c in table.primary_key.columns},
+                        **{name: v[name] for name in deferred},
+                    }
+                    for v in values
+                    if any(v[name] is not None for name in deferred)
+                ]
                 values = [{**v, **dict.fromkeys(deferred)} for v in values]
             if values:
                 connection.execute(table.insert(), values)
@@ -251,11 +262,14 @@ def _move_sequences(connection, tables):
     for table in tables:
         column = table.autoincrement_column
         if column is not None:
-            connection.execute(text(
-                f"SELECT setval(pg_get_serial_sequence(:table, :column), "
-                f"COALESCE((SELECT max({column.name}) FROM {table.name}), 1), "
-                f"(SELECT max({column.name}) FROM {table.name}) IS NOT NULL)"),
-                {"table": table.name, "column": column.name})
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence(:table, :column), "
+                    f"COALESCE((SELECT max({column.name}) FROM {table.name}), 1), "
+                    f"(SELECT max({column.name}) FROM {table.name}) IS NOT NULL)"
+                ),
+                {"table": table.name, "column": column.name},
+            )
 
 
 def _verify(connection, tables, expected):
@@ -264,14 +278,18 @@ def _verify(connection, tables, expected):
     counts = {t.name: connection.scalar(select(func.count()).select_from(t)) for t in tables}
     wrong = {name: (n, expected[name]) for name, n in counts.items() if n != expected[name]}
     if wrong:
-        raise TransferError("Row counts differ from the file's (here, file): "
-                            + ", ".join(f"{name}: {here}, {there}" for name, (here, there) in wrong.items())
-                            + "; nothing was imported.")
+        raise TransferError(
+            "Row counts differ from the file's (here, file): "
+            + ", ".join(f"{name}: {here}, {there}" for name, (here, there) in wrong.items())
+            + "; nothing was imported."
+        )
     if connection.dialect.name == "sqlite":
         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
         if broken:
-            raise TransferError(f"Rows whose references do not resolve (table, rowid, refers to): "
-                                f"{[tuple(b[:3]) for b in broken[:10]]}; nothing was imported.")
+            raise TransferError(
+                f"Rows whose references do not resolve (table, rowid, refers to): "
+                f"{[tuple(b[:3]) for b in broken[:10]]}; nothing was imported."
+            )
     return counts
 
 
@@ -290,7 +308,8 @@ def backup(path):
         raise TransferError(
             "This database is PostgreSQL: back it up with pg_dump, for example\n"
             f'  pg_dump --format=custom --file={path} "$DATABASE_URL"\n'
-            f"(DATABASE_URL as the app has it: {plain}; docs/operations.md has the restore).")
+            f"(DATABASE_URL as the app has it: {plain}; docs/operations.md has the restore)."
+        )
     if not url.database or url.database == ":memory:":
         raise TransferError("The database is in memory: there is no file to back up.")
     path = Path(path)

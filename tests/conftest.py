@@ -130,8 +130,10 @@ class ReferenceRows:
 
 def take_rows():
     """Every row of every table, as ``put_rows`` puts them back: {table: [row dict]}."""
-    return {table: [dict(row._mapping) for row in db.session.execute(table.select())]
-            for table in db.metadata.sorted_tables}
+    return {
+        table: [dict(row._mapping) for row in db.session.execute(table.select())]
+        for table in db.metadata.sorted_tables
+    }
 
 
 def put_rows(taken):
@@ -142,8 +144,11 @@ def put_rows(taken):
     if db.engine.dialect.name == "postgresql":  # the ids were given: move each sequence past them
         for table, rows in taken.items():
             if rows and "id" in table.c:
-                db.session.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {max(r['id'] for r in rows)})"))
+                db.session.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {max(r['id'] for r in rows)})"
+                    )
+                )
     db.session.commit()
 
 
@@ -231,8 +236,11 @@ def table_snapshot(ignore=("form_submissions",)):
     refusal must change no row).  Read on a connection of its own: the test's session is untouched.
     ``form_submissions`` (the submission keys a form carries) is left out by default."""
     with db.engine.connect() as connection:
-        return {table.name: sorted(map(repr, connection.execute(table.select())))
-                for table in db.metadata.sorted_tables if table.name not in ignore}
+        return {
+            table.name: sorted(map(repr, connection.execute(table.select())))
+            for table in db.metadata.sorted_tables
+            if table.name not in ignore
+        }
 
 
 @pytest.fixture
@@ -435,7 +443,7 @@ def at_once(work, arguments, timeout=120):
     def run(i, args):
         try:
             results[i] = work(start.wait, *args)
-        except BaseException as exc:  # noqa: BLE001 – handed to the test below
+        except BaseException as exc:
             start.abort()
             errors.append(exc)
 
@@ -465,7 +473,9 @@ def twice_at_once(clients, url, data=None, page=None, method="POST", same_key=Fa
     forms = []
     for client in clients:
         token = csrf_token_from(client.get(page or "/"))
-        forms.append({**(data or {}), "csrf_token": token, "submission": key if same_key else uuid.uuid4().hex})
+        forms.append(
+            {**(data or {}), "csrf_token": token, "submission": key if same_key else uuid.uuid4().hex}
+        )
 
     def send(wait, client, form):
         wait()
@@ -528,7 +538,10 @@ def page(browser, browser_context_args):
     page = context.new_page()
     errors = []
     # A form answered with 422 (its errors shown next to the fields) is not a console error.
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None,
+    )
     page.on("pageerror", lambda e: errors.append(str(e)))
     yield page
     context.close()

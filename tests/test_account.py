@@ -25,12 +25,19 @@ def test_my_page_shows_status_and_who_anchored(client, create_member, municipali
     assert member.email in page and "Aktiv" in page and "Forankret av Leder Lie" in page
 
 
-def test_a_new_line_manager_means_anchoring_again_while_the_old_one_stands(client, create_member, municipality, deliver, mail_outbox):
+def test_a_new_line_manager_means_anchoring_again_while_the_old_one_stands(
+    client, create_member, municipality, deliver, mail_outbox
+):
     member = anchored_member(create_member, municipality)
     old = member.memberships[0].anchoring
     sign_in(client, member.email)
-    data = {"name": member.name, "job_title": "Rådgiver", "unit": "Flyktningtjenesten",
-            "manager_name": "Ny Leder", "manager_email": "ny.leder@bergen.kommune.example"}
+    data = {
+        "name": member.name,
+        "job_title": "Rådgiver",
+        "unit": "Flyktningtjenesten",
+        "manager_name": "Ny Leder",
+        "manager_email": "ny.leder@bergen.kommune.example",
+    }
     response = post(client, "/me/edit", data, page="/me/edit")
     assert response.status_code == 303
     db.session.expire_all()
@@ -47,15 +54,22 @@ def test_a_new_line_manager_means_anchoring_again_while_the_old_one_stands(clien
     assert membership.anchoring.decided_by_name == "Ny Leder"
     assert old.status == AnchoringStatus.CONFIRMED
     changed = db.session.scalar(select(AuditEntry).filter_by(action="member.manager_changed"))
-    assert changed.before["manager_name"] == old.manager_name and changed.after["manager_email"] == "ny.leder@bergen.kommune.example"
+    assert (
+        changed.before["manager_name"] == old.manager_name
+        and changed.after["manager_email"] == "ny.leder@bergen.kommune.example"
+    )
     assert changed.actor_label == member.name
 
 
 def test_the_profile_form_shows_errors_next_to_the_fields(client, create_member, municipality):
     member = create_member(municipality("4601"))
     sign_in(client, member.email)
-    response = post(client, "/me/edit", {"name": "", "job_title": "x", "unit": "y", "manager_name": "z",
-                                         "manager_email": member.email}, page="/me/edit")
+    response = post(
+        client,
+        "/me/edit",
+        {"name": "", "job_title": "x", "unit": "y", "manager_name": "z", "manager_email": member.email},
+        page="/me/edit",
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'id="manager_email-error"' in page and "ikke din egen" in page
@@ -65,7 +79,10 @@ def test_leaving_a_network(client, create_member, municipality):
     member = create_member(municipality("4601"), networks=("NIK",))
     sign_in(client, member.email)
     membership = member.memberships[0]
-    assert post(client, f"/me/memberships/{membership.id}/leave", {"reason": "Ny jobb"}, page="/me/").status_code == 303
+    assert (
+        post(client, f"/me/memberships/{membership.id}/leave", {"reason": "Ny jobb"}, page="/me/").status_code
+        == 303
+    )
     db.session.expire_all()
     assert membership.status == MembershipStatus.LEFT and membership.end_reason == "Ny jobb"
 
@@ -86,7 +103,10 @@ def test_deleting_the_account_erases_the_person_and_keeps_the_history(client, cr
     sign_in(client, member.email)
     wrong = post(client, "/me/delete", {"password": "ikke riktig passord"}, page="/me/delete")
     assert wrong.status_code == 422
-    assert post(client, "/me/delete", {"password": "korrekt hest batteri stift"}, page="/me/delete").status_code == 303
+    assert (
+        post(client, "/me/delete", {"password": "korrekt hest batteri stift"}, page="/me/delete").status_code
+        == 303
+    )
     db.session.expire_all()
     erased = db.session.get(Member, member_id)
     assert erased.name == "Slettet deltaker" and erased.email != email and erased.manager_email is None

@@ -30,23 +30,32 @@ def people(create_member, create_coordinator, municipality):
 
 def post_request(client, deadline_in_days=14, remind_in_days=10):
     today = datetime.now(UTC).date()
-    response = post(client, "/advice/new", {
-        "title": "Ny veileder om tolking", "body": "Les utkastet.\nHva mangler?",
-        "document_url": "https://www.helsedirektoratet.no/utkast", "networks": ["NIK", "NIFS"],
-        "deadline": (today + timedelta(days=deadline_in_days)).isoformat(),
-        "remind_on": (today + timedelta(days=remind_in_days)).isoformat(),
-    }, page="/advice/new")
+    response = post(
+        client,
+        "/advice/new",
+        {
+            "title": "Ny veileder om tolking",
+            "body": "Les utkastet.\nHva mangler?",
+            "document_url": "https://www.helsedirektoratet.no/utkast",
+            "networks": ["NIK", "NIFS"],
+            "deadline": (today + timedelta(days=deadline_in_days)).isoformat(),
+            "remind_on": (today + timedelta(days=remind_in_days)).isoformat(),
+        },
+        page="/advice/new",
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     return db.session.scalar(select(AdviceRequest).order_by(AdviceRequest.id.desc()))
 
 
 def test_a_request_reaches_the_networks_members_who_answer_and_are_listed_and_exported(
-        app, client, runner, people, deliver, mail_outbox):
+    app, client, runner, people, deliver, mail_outbox
+):
     sign_in(client, people["coordinator"].email)
     request = post_request(client)
     assert deliver()["sent"] == 3
     assert sorted(r for m in mail_outbox for r in m.envelope_recipients) == sorted(
-        people[k].email for k in ("kari", "ola", "both"))
+        people[k].email for k in ("kari", "ola", "both")
+    )
     message = mail_outbox[0]
     assert message["Subject"] == "Innspillsrunde: Ny veileder om tolking"
     assert "https://www.helsedirektoratet.no/utkast" in message.get_body(("plain",)).get_content()
@@ -57,7 +66,9 @@ def test_a_request_reaches_the_networks_members_who_answer_and_are_listed_and_ex
     assert "Ny veileder om tolking" in kari.get("/advice/").get_data(as_text=True)
     page = f"/advice/{request.id}"
     response = post(kari, page, {"body": ""}, page=page)
-    assert response.status_code == 422 and "Skriv innspillet ditt før du sender det." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Skriv innspillet ditt før du sender det." in response.get_data(
+        as_text=True
+    )
     post(kari, page, {"body": "Mer om tolk på video; det brukes mye."}, page=page)
     post(kari, page, {"body": "Mer om tolk på video, og om barn som tolk."}, page=page)  # changed, not added
     assert db.session.scalar(select(AdviceAnswer.body)) == "Mer om tolk på video, og om barn som tolk."
@@ -83,7 +94,8 @@ def test_a_request_reaches_the_networks_members_who_answer_and_are_listed_and_ex
 
 
 def test_the_reminder_goes_once_and_only_to_those_who_have_not_answered(
-        app, client, runner, people, deliver, mail_outbox):
+    app, client, runner, people, deliver, mail_outbox
+):
     sign_in(client, people["coordinator"].email)
     request = post_request(client)
     advices.answer(request, people["kari"], "Svar")
@@ -98,16 +110,23 @@ def test_the_reminder_goes_once_and_only_to_those_who_have_not_answered(
     assert "0" in runner.invoke(args=["advice", "remind", "--now", after]).output
     assert deliver()["sent"] == 2
     assert sorted(r for m in mail_outbox for r in m.envelope_recipients) == sorted(
-        people[k].email for k in ("ola", "both"))
+        people[k].email for k in ("ola", "both")
+    )
     assert all(m["Subject"] == "Påminnelse: innspillsrunde: Ny veileder om tolking" for m in mail_outbox)
     db.session.expire_all()
     assert request.reminded_at is not None
 
 
 def test_after_the_deadline_answers_are_closed(app, client, people, mail_outbox):
-    request, _count = advices.post("Spørsmål", "Tekst", None, [people["kari"].memberships[0].network],
-                                   datetime.now(UTC) + timedelta(days=2), datetime.now(UTC) + timedelta(days=1),
-                                   by=people["coordinator"])
+    request, _count = advices.post(
+        "Spørsmål",
+        "Tekst",
+        None,
+        [people["kari"].memberships[0].network],
+        datetime.now(UTC) + timedelta(days=2),
+        datetime.now(UTC) + timedelta(days=1),
+        by=people["coordinator"],
+    )
     request.deadline = datetime.now(UTC) - timedelta(minutes=1)
     request.remind_at = request.deadline - timedelta(days=1)
     db.session.commit()
@@ -124,10 +143,19 @@ def test_after_the_deadline_answers_are_closed(app, client, people, mail_outbox)
 def test_dates_that_cannot_work_are_refused_next_to_the_field(client, people):
     sign_in(client, people["coordinator"].email)
     today = datetime.now(UTC).date()
-    response = post(client, "/advice/new", {
-        "title": "T", "body": "B", "networks": ["NIK"], "document_url": "javascript://x",
-        "deadline": (today + timedelta(days=5)).isoformat(), "remind_on": (today + timedelta(days=6)).isoformat(),
-    }, page="/advice/new")
+    response = post(
+        client,
+        "/advice/new",
+        {
+            "title": "T",
+            "body": "B",
+            "networks": ["NIK"],
+            "document_url": "javascript://x",
+            "deadline": (today + timedelta(days=5)).isoformat(),
+            "remind_on": (today + timedelta(days=6)).isoformat(),
+        },
+        page="/advice/new",
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Påminnelsen må komme før fristen." in page and "Skriv en fullstendig adresse" in page
@@ -150,44 +178,62 @@ def audited(action):
     from models import AuditEntry
 
     db.session.expire_all()
-    return db.session.scalar(select(db.func.count()).select_from(AuditEntry).where(AuditEntry.action == action))
+    return db.session.scalar(
+        select(db.func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
+    )
 
 
 def request_form(deadline_in_days=14, remind_in_days=10):
     today = datetime.now(UTC).date()
-    return {"title": "Ny veileder om tolking", "body": "Les utkastet.", "networks": ["NIK", "NIFS"],
-            "document_url": "", "deadline": (today + timedelta(days=deadline_in_days)).isoformat(),
-            "remind_on": (today + timedelta(days=remind_in_days)).isoformat()}
+    return {
+        "title": "Ny veileder om tolking",
+        "body": "Les utkastet.",
+        "networks": ["NIK", "NIFS"],
+        "document_url": "",
+        "deadline": (today + timedelta(days=deadline_in_days)).isoformat(),
+        "remind_on": (today + timedelta(days=remind_in_days)).isoformat(),
+    }
 
 
 def test_a_request_posted_twice_at_once_is_posted_and_mailed_once(app, people, deliver, mail_outbox):
     from tests.conftest import postgres_only, twice_at_once
 
     postgres_only(app)
-    answers = twice_at_once(tabs_of(app, people["coordinator"]), "/advice/new", request_form(), page="/advice/new")
+    answers = twice_at_once(
+        tabs_of(app, people["coordinator"]), "/advice/new", request_form(), page="/advice/new"
+    )
     assert [r.status_code for r in answers] == [303, 303]
     assert len({r.headers["Location"] for r in answers}) == 1
     assert db.session.scalar(select(db.func.count()).select_from(AdviceRequest)) == 1
     assert audited("advice.posted") == 1
     deliver()
     assert sorted(r for m in mail_outbox for r in m.envelope_recipients) == sorted(
-        people[k].email for k in ("kari", "ola", "both"))
+        people[k].email for k in ("kari", "ola", "both")
+    )
 
 
 def test_an_answer_sent_twice_at_once_is_one_answer(app, people, mail_outbox):
     from tests.conftest import postgres_only, twice_at_once
 
     postgres_only(app)
-    request, _count = advices.post("Spørsmål", "Tekst", None, [people["kari"].memberships[0].network],
-                                   datetime.now(UTC) + timedelta(days=5), datetime.now(UTC) + timedelta(days=2),
-                                   by=people["coordinator"])
+    request, _count = advices.post(
+        "Spørsmål",
+        "Tekst",
+        None,
+        [people["kari"].memberships[0].network],
+        datetime.now(UTC) + timedelta(days=5),
+        datetime.now(UTC) + timedelta(days=2),
+        by=people["coordinator"],
+    )
     db.session.commit()
     page = f"/advice/{request.id}"
     answers = twice_at_once(tabs_of(app, people["kari"]), page, {"body": "Mer om tolk på video."}, page=page)
     assert [r.status_code for r in answers] == [303, 303]
     db.session.expire_all()
     (answer,) = db.session.scalars(select(AdviceAnswer)).all()
-    assert answer.body == "Mer om tolk på video." and answer.updated_at is None  # the same text changed nothing
+    assert (
+        answer.body == "Mer om tolk på video." and answer.updated_at is None
+    )  # the same text changed nothing
 
 
 def test_two_reminder_runs_at_once_remind_once(app, app_factory, monkeypatch, people, deliver, mail_outbox):
@@ -195,28 +241,45 @@ def test_two_reminder_runs_at_once_remind_once(app, app_factory, monkeypatch, pe
     from tests.test_reviews import run_commands_at_once
 
     postgres_only(app)
-    request, _count = advices.post("Spørsmål", "Tekst", None, [people["kari"].memberships[0].network],
-                                   datetime.now(UTC) + timedelta(days=5), datetime.now(UTC) + timedelta(days=2),
-                                   by=people["coordinator"])
+    request, _count = advices.post(
+        "Spørsmål",
+        "Tekst",
+        None,
+        [people["kari"].memberships[0].network],
+        datetime.now(UTC) + timedelta(days=5),
+        datetime.now(UTC) + timedelta(days=2),
+        by=people["coordinator"],
+    )
     advices.answer(request, people["kari"], "Svar")
     db.session.commit()
     deliver()
     mail_outbox.clear()
     moment = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
-    outputs = run_commands_at_once(monkeypatch, [app_factory(), app_factory()], ["advice", "remind", "--now", moment])
-    assert sorted(outputs) == ["Reminders to requests for advice written to the outbox: 0",
-                               "Reminders to requests for advice written to the outbox: 2"], outputs
+    outputs = run_commands_at_once(
+        monkeypatch, [app_factory(), app_factory()], ["advice", "remind", "--now", moment]
+    )
+    assert sorted(outputs) == [
+        "Reminders to requests for advice written to the outbox: 0",
+        "Reminders to requests for advice written to the outbox: 2",
+    ], outputs
     assert audited("advice.reminded") == 1
     deliver()
     assert sorted(r for m in mail_outbox for r in m.envelope_recipients) == sorted(
-        people[k].email for k in ("ola", "both"))
+        people[k].email for k in ("ola", "both")
+    )
 
 
 def test_the_operation_refuses_whom_the_page_does_not_ask(app, people, mail_outbox):
     """The view shows the form only to those asked, before the deadline; the operation holds the same rule."""
-    request, _count = advices.post("Spørsmål", "Tekst", None, [people["kari"].memberships[0].network],
-                                   datetime.now(UTC) + timedelta(days=5), datetime.now(UTC) + timedelta(days=2),
-                                   by=people["coordinator"])
+    request, _count = advices.post(
+        "Spørsmål",
+        "Tekst",
+        None,
+        [people["kari"].memberships[0].network],
+        datetime.now(UTC) + timedelta(days=5),
+        datetime.now(UTC) + timedelta(days=2),
+        by=people["coordinator"],
+    )
     db.session.commit()
     assert request.may_answer(people["kari"]) and not request.may_answer(people["lapsed"])
     with pytest.raises(advices.DomainError):

@@ -17,7 +17,9 @@ def waiting(create_member, municipality, number="4601", networks=("NIK",)):
     return member
 
 
-def test_one_reminder_after_seven_days_and_only_one(runner, create_member, municipality, deliver, mail_outbox):
+def test_one_reminder_after_seven_days_and_only_one(
+    runner, create_member, municipality, deliver, mail_outbox
+):
     member = waiting(create_member, municipality)
     assert "0" in runner.invoke(args=["anchorings", "remind"]).output
     db.session.execute(update(Anchoring).values(requested_at=utcnow() - timedelta(days=7, minutes=1)))
@@ -29,7 +31,9 @@ def test_one_reminder_after_seven_days_and_only_one(runner, create_member, munic
     assert mail_outbox[0]["To"] == member.manager_email and "Påminnelse" in mail_outbox[0]["Subject"]
 
 
-def test_the_coordinator_sees_pending_anchorings_of_their_networks_only(client, create_member, create_coordinator, municipality):
+def test_the_coordinator_sees_pending_anchorings_of_their_networks_only(
+    client, create_member, create_coordinator, municipality
+):
     nik = waiting(create_member, municipality, "4601", ("NIK",))
     from models import Organisation
 
@@ -40,19 +44,30 @@ def test_the_coordinator_sees_pending_anchorings_of_their_networks_only(client, 
     sign_in(client, create_coordinator("NIK").email)
     page = client.get("/anchoring/pending").get_data(as_text=True)
     assert nik.name in page and nonemi.name not in page
-    response = post(client, f"/anchoring/{nonemi.pending_anchoring.id}/record", {"reason": "telefon"}, page="/anchoring/pending")
+    response = post(
+        client,
+        f"/anchoring/{nonemi.pending_anchoring.id}/record",
+        {"reason": "telefon"},
+        page="/anchoring/pending",
+    )
     assert response.status_code == 403
 
 
-def test_the_coordinator_records_an_anchoring_with_a_reason(client, create_member, create_coordinator, municipality, deliver, mail_outbox):
+def test_the_coordinator_records_an_anchoring_with_a_reason(
+    client, create_member, create_coordinator, municipality, deliver, mail_outbox
+):
     member = waiting(create_member, municipality)
     coordinator = create_coordinator("NIK", name="Koordinator Kari")
     sign_in(client, coordinator.email)
     anchoring = member.pending_anchoring
     empty = post(client, f"/anchoring/{anchoring.id}/record", {"reason": "  "}, page="/anchoring/pending")
     assert empty.status_code == 422 and "Si hvordan" in empty.get_data(as_text=True)
-    response = post(client, f"/anchoring/{anchoring.id}/record", {"reason": "Bekreftet på telefon 20. november"},
-                    page="/anchoring/pending")
+    response = post(
+        client,
+        f"/anchoring/{anchoring.id}/record",
+        {"reason": "Bekreftet på telefon 20. november"},
+        page="/anchoring/pending",
+    )
     assert response.status_code == 303
     db.session.expire_all()
     assert member.memberships[0].status == MembershipStatus.ACTIVE
@@ -80,8 +95,18 @@ def test_a_new_request_supersedes_the_unanswered_one(create_member, municipality
 
 
 def test_create_coordinator_command(runner, app, deliver, mail_outbox):
-    result = runner.invoke(args=["create-coordinator", "ny.koordinator@helsedir.example", "--network", "NIK",
-                                 "--network", "NIFS", "--name", "Nora Koordinator"])
+    result = runner.invoke(
+        args=[
+            "create-coordinator",
+            "ny.koordinator@helsedir.example",
+            "--network",
+            "NIK",
+            "--network",
+            "NIFS",
+            "--name",
+            "Nora Koordinator",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "coordinates NIK, NIFS" in result.output and "/reset-password/" in result.output
     from models import Member

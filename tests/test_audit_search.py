@@ -11,13 +11,20 @@ from tests.conftest import post, sign_in
 def entries_for(*members, network):
     with audit.acting_as(label="test"):
         for member in members:
-            audit.record("membership.status", member=member, network=network, subject=f"member:{member.id}",
-                         before={"status": "pending_anchoring"}, after={"status": "active"})
+            audit.record(
+                "membership.status",
+                member=member,
+                network=network,
+                subject=f"member:{member.id}",
+                before={"status": "pending_anchoring"},
+                after={"status": "active"},
+            )
     db.session.commit()
 
 
-def test_a_search_by_address_leads_to_the_member_by_id(client, create_member, create_coordinator, municipality,
-                                                         networks):
+def test_a_search_by_address_leads_to_the_member_by_id(
+    client, create_member, create_coordinator, municipality, networks
+):
     bergen = municipality("4601")
     kari = create_member(bergen, name="Kari Nordmann", email="kari.nordmann@bergen.kommune.example")
     ola = create_member(bergen, name="Ola Nordmann", email="ola.nordmann@bergen.kommune.example")
@@ -25,13 +32,20 @@ def test_a_search_by_address_leads_to_the_member_by_id(client, create_member, cr
     sign_in(client, create_coordinator("NIK").email)
 
     page = client.get("/coordinator/audit").get_data(as_text=True)
-    search_form = re.search(r'<form method="(\w+)"[^>]*>\s*<input[^>]*csrf_token[^>]*>\s*<div class="field[^"]*">\s*'
-                            r'<label for="q"', page)
+    search_form = re.search(
+        r'<form method="(\w+)"[^>]*>\s*<input[^>]*csrf_token[^>]*>\s*<div class="field[^"]*">\s*'
+        r'<label for="q"',
+        page,
+    )
     assert search_form and search_form.group(1) == "post"  # what is typed is not put in the URL
     assert 'name="q"' not in "".join(re.findall(r'<form method="get".*?</form>', page, re.S))
 
-    found = post(client, "/coordinator/audit?action=membership.status", {"q": "KARI.nordmann@bergen"},
-                 page="/coordinator/audit")
+    found = post(
+        client,
+        "/coordinator/audit?action=membership.status",
+        {"q": "KARI.nordmann@bergen"},
+        page="/coordinator/audit",
+    )
     assert found.status_code == 303
     location = found.headers["Location"]
     assert "@" not in location and "kari" not in location.lower() and f"member={kari.id}" in location
@@ -40,9 +54,9 @@ def test_a_search_by_address_leads_to_the_member_by_id(client, create_member, cr
     assert "Oppføringer om Kari Nordmann." in shown and "Ola Nordmann" not in shown
 
 
-def test_several_matches_are_listed_by_id_and_none_is_said_next_to_the_field(client, create_member,
-                                                                            create_coordinator, municipality,
-                                                                            networks):
+def test_several_matches_are_listed_by_id_and_none_is_said_next_to_the_field(
+    client, create_member, create_coordinator, municipality, networks
+):
     bergen = municipality("4601")
     kari = create_member(bergen, name="Kari Nordmann")
     ola = create_member(bergen, name="Ola Nordmann")

@@ -48,7 +48,9 @@ def test_an_unverified_account_cannot_sign_in_and_is_told_why(client, create_mem
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "ikke bekreftet e-postadressen" in page and 'href="/verify"' in page
-    assert member.email in client.get("/verify").get_data(as_text=True)  # prefilled from the session, not the URL
+    assert member.email in client.get("/verify").get_data(
+        as_text=True
+    )  # prefilled from the session, not the URL
     assert client.get("/me/").status_code == 302
 
 
@@ -56,15 +58,29 @@ def test_next_is_followed_only_within_the_site(client, create_member, municipali
     member = create_member(municipality("4601"))
     page = client.get("/sign-in?next=https://evil.example/")
     token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    response = client.post("/sign-in", data={"email": member.email, "password": PASSWORD, "next": "https://evil.example/",
-                                             "csrf_token": token})
+    response = client.post(
+        "/sign-in",
+        data={
+            "email": member.email,
+            "password": PASSWORD,
+            "next": "https://evil.example/",
+            "csrf_token": token,
+        },
+    )
     assert response.headers["Location"] == "/"
 
 
 def test_remember_me_sets_a_lasting_cookie(client, create_member, municipality):
     member = create_member(municipality("4601"))
-    token = client.get("/sign-in").get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    response = client.post("/sign-in", data={"email": member.email, "password": PASSWORD, "remember": "y", "csrf_token": token})
+    token = (
+        client.get("/sign-in")
+        .get_data(as_text=True)
+        .split('name="csrf_token" type="hidden" value="')[1]
+        .split('"')[0]
+    )
+    response = client.post(
+        "/sign-in", data={"email": member.email, "password": PASSWORD, "remember": "y", "csrf_token": token}
+    )
     cookies = " ".join(response.headers.getlist("Set-Cookie"))
     assert "remember_token=" in cookies and "HttpOnly" in cookies
 
@@ -77,19 +93,28 @@ def test_sign_in_is_rate_limited_per_account(app_factory, create_member, municip
     assert "For mange forsøk" in sign_in(client, member.email).get_data(as_text=True)
 
 
-def test_password_reset_does_not_reveal_who_is_registered(client, create_member, municipality, deliver, mail_outbox):
+def test_password_reset_does_not_reveal_who_is_registered(
+    client, create_member, municipality, deliver, mail_outbox
+):
     member = create_member(municipality("4601"))
     known = post(client, "/reset-password", {"email": member.email}, page="/reset-password")
     unknown = post(client, "/reset-password", {"email": "ingen@kommune.example"}, page="/reset-password")
     strip = lambda r, e: r.get_data(as_text=True).replace(e, "")  # noqa: E731
     assert known.status_code == unknown.status_code == 200
-    assert strip(known, member.email).split("<main")[1].split("</main>")[0].replace(" ", "")[:400] == strip(
-        unknown, "ingen@kommune.example").split("<main")[1].split("</main>")[0].replace(" ", "")[:400]
+    assert (
+        strip(known, member.email).split("<main")[1].split("</main>")[0].replace(" ", "")[:400]
+        == strip(unknown, "ingen@kommune.example")
+        .split("<main")[1]
+        .split("</main>")[0]
+        .replace(" ", "")[:400]
+    )
     deliver()
     assert [m["To"] for m in mail_outbox] == [member.email]
 
 
-def test_a_reset_link_works_once_and_ends_old_sessions(client, app, create_member, municipality, deliver, mail_outbox):
+def test_a_reset_link_works_once_and_ends_old_sessions(
+    client, app, create_member, municipality, deliver, mail_outbox
+):
     member = create_member(municipality("4601"))
     other_device = app.test_client()
     sign_in(other_device, member.email)
@@ -132,9 +157,12 @@ def test_a_tampered_link_is_refused_and_changes_nothing(client, unverified):
 def test_an_expired_link_is_refused_and_changes_nothing(client, app, monkeypatch):
     member_id = 1
     real = time.time
-    monkeypatch.setattr(itsdangerous.timed, "time", type("T", (), {"time": staticmethod(lambda: real() - 49 * 3600)}))
-    token = tokens.make("verify_email", member=member_id,
-                        address=tokens.fingerprint("verify_email", "x@kommune.example"))
+    monkeypatch.setattr(
+        itsdangerous.timed, "time", type("T", (), {"time": staticmethod(lambda: real() - 49 * 3600)})
+    )
+    token = tokens.make(
+        "verify_email", member=member_id, address=tokens.fingerprint("verify_email", "x@kommune.example")
+    )
     monkeypatch.undo()
     response = client.get(f"/verify/{token}")
     assert response.status_code == 400 and "utløpt" in response.get_data(as_text=True)

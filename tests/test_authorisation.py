@@ -25,8 +25,21 @@ from sqlalchemy import event, select
 
 from extensions import db
 from models import Organisation, outbox, policy, tokens
-from models.policy import (ACTIVE, ANONYMOUS, COORDINATOR, COORDINATOR_ELSEWHERE, LAPSED, LEFT, MAIN_CONTACT,
-                           MAIN_CONTACT_ELSEWHERE, OBSERVER, OWNER, PENDING_ANCHORING, POLICY, SIGNED_IN)
+from models.policy import (
+    ACTIVE,
+    ANONYMOUS,
+    COORDINATOR,
+    COORDINATOR_ELSEWHERE,
+    LAPSED,
+    LEFT,
+    MAIN_CONTACT,
+    MAIN_CONTACT_ELSEWHERE,
+    OBSERVER,
+    OWNER,
+    PENDING_ANCHORING,
+    POLICY,
+    SIGNED_IN,
+)
 from tests.conftest import PASSWORD, csrf_token_from, empty_tables, put_rows, sign_in, take_rows
 
 # The personas, each a real account in the world (Bergen and Oslo are municipalities in NIK; FHI an
@@ -51,7 +64,11 @@ CANNOT_SIGN_IN = {"anonymous", "pending_verification"}
 
 def _roles(everywhere, network=None, place=None):
     network = everywhere if network is None else network
-    return {"none": set(everywhere), "network": set(network), "place": set(place if place is not None else network)}
+    return {
+        "none": set(everywhere),
+        "network": set(network),
+        "place": set(place if place is not None else network),
+    }
 
 
 PERSONA_ROLES = {
@@ -65,14 +82,28 @@ PERSONA_ROLES = {
     "owner": _roles({SIGNED_IN, ACTIVE}),
     "member_elsewhere": _roles({SIGNED_IN, ACTIVE}, place={SIGNED_IN}),
     "main_contact": _roles({SIGNED_IN, ACTIVE, MAIN_CONTACT}),
-    "main_contact_elsewhere": _roles({SIGNED_IN, ACTIVE, MAIN_CONTACT}, place={SIGNED_IN, MAIN_CONTACT_ELSEWHERE}),
+    "main_contact_elsewhere": _roles(
+        {SIGNED_IN, ACTIVE, MAIN_CONTACT}, place={SIGNED_IN, MAIN_CONTACT_ELSEWHERE}
+    ),
     "coordinator_elsewhere": _roles({SIGNED_IN, COORDINATOR}, network={SIGNED_IN, COORDINATOR_ELSEWHERE}),
     "coordinator": _roles({SIGNED_IN, COORDINATOR}),
 }
 # Who goes first among those allowed in a world of its own: the one the action is made for.
-ALLOWED_ORDER = ("coordinator", "main_contact", "owner", "member", "observer", "member_elsewhere",
-                 "main_contact_elsewhere", "coordinator_elsewhere", "pending_anchoring", "lapsed", "left",
-                 "pending_verification", "anonymous")
+ALLOWED_ORDER = (
+    "coordinator",
+    "main_contact",
+    "owner",
+    "member",
+    "observer",
+    "member_elsewhere",
+    "main_contact_elsewhere",
+    "coordinator_elsewhere",
+    "pending_anchoring",
+    "lapsed",
+    "left",
+    "pending_verification",
+    "anonymous",
+)
 BAD_TOKEN = "not-a-valid-token"
 # Rules a page asks for a part of itself (each with a test of its own below).
 INSIDE_PAGES = {"municipality.colleagues", "newsletter.read"}
@@ -120,173 +151,352 @@ MATRIX = {
     ("auth.forgot_password", "GET"): GET("public.sign_in", "/reset-password"),
     ("auth.forgot_password", "POST"): POST("public.sign_in", "/reset-password", ok=ANY, changes=False),
     ("auth.reset_password", "GET"): GET("public.token_link", f"/reset-password/{BAD_TOKEN}", ok=400),
-    ("auth.reset_password", "POST"): POST("public.token_link", f"/reset-password/{BAD_TOKEN}", ok=400,
-                                          changes=False),
+    ("auth.reset_password", "POST"): POST(
+        "public.token_link", f"/reset-password/{BAD_TOKEN}", ok=400, changes=False
+    ),
     ("auth.verify_email", "GET"): GET("public.token_link", f"/verify/{BAD_TOKEN}", ok=400),
     ("auth.verify_email", "POST"): POST("public.token_link", f"/verify/{BAD_TOKEN}", ok=400, changes=False),
     ("auth.resend_verification", "GET"): GET("public.sign_in", "/verify"),
     ("auth.resend_verification", "POST"): POST("public.sign_in", "/verify", ok=ANY, changes=False),
     ("registration.register_page", "GET"): GET("public.register", "/register/", ok=(200, 302)),
     ("registration.register_page", "POST"): POST("public.register", "/register/", ok=ANY, changes=False),
-    ("registration.check_field", "POST"): POST("public.register", "/register/check/name", ok=200, changes=False),
-    ("registration.organisation_choices", "GET"): GET("public.register", "/register/organisations?organisation_query=Bergen"),
+    ("registration.check_field", "POST"): POST(
+        "public.register", "/register/check/name", ok=200, changes=False
+    ),
+    ("registration.organisation_choices", "GET"): GET(
+        "public.register", "/register/organisations?organisation_query=Bergen"
+    ),
     ("registration.sent", "GET"): GET("public.register", "/register/sent"),
     ("anchorings.decide", "GET"): GET("public.token_link", f"/anchoring/{BAD_TOKEN}", ok=400),
-    ("anchorings.decide", "POST"): POST("public.token_link", f"/anchoring/{BAD_TOKEN}", ok=400, changes=False),
+    ("anchorings.decide", "POST"): POST(
+        "public.token_link", f"/anchoring/{BAD_TOKEN}", ok=400, changes=False
+    ),
     ("account.confirm_email", "GET"): GET("public.token_link", f"/me/email/{BAD_TOKEN}", ok=400),
-    ("account.confirm_email", "POST"): POST("public.token_link", f"/me/email/{BAD_TOKEN}", ok=400, changes=False),
+    ("account.confirm_email", "POST"): POST(
+        "public.token_link", f"/me/email/{BAD_TOKEN}", ok=400, changes=False
+    ),
     ("meetings.acknowledge", "GET"): GET("public.token_link", f"/meetings/received/{BAD_TOKEN}", ok=400),
-    ("meetings.acknowledge", "POST"): POST("public.token_link", f"/meetings/received/{BAD_TOKEN}", ok=400,
-                                           changes=False),
-    ("meetings.calendar_feed", "GET"): GET("public.token_link", f"/meetings/calendar/{BAD_TOKEN}.ics", ok=400),
-    ("newsletters.unsubscribe", "GET"): GET("public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}", ok=400),
-    ("newsletters.unsubscribe", "POST"): POST("public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}", ok=400,
-                                              changes=False),
+    ("meetings.acknowledge", "POST"): POST(
+        "public.token_link", f"/meetings/received/{BAD_TOKEN}", ok=400, changes=False
+    ),
+    ("meetings.calendar_feed", "GET"): GET(
+        "public.token_link", f"/meetings/calendar/{BAD_TOKEN}.ics", ok=400
+    ),
+    ("newsletters.unsubscribe", "GET"): GET(
+        "public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}", ok=400
+    ),
+    ("newsletters.unsubscribe", "POST"): POST(
+        "public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}", ok=400, changes=False
+    ),
     ("reviews.answer", "GET"): GET("public.token_link", f"/reviews/answer/{BAD_TOKEN}", ok=400),
-    ("reviews.answer", "POST"): POST("public.token_link", f"/reviews/answer/{BAD_TOKEN}", ok=400, changes=False),
+    ("reviews.answer", "POST"): POST(
+        "public.token_link", f"/reviews/answer/{BAD_TOKEN}", ok=400, changes=False
+    ),
     # -- the account ----------------------------------------------------------------------------------------
     ("account.index", "GET"): GET("account.own", "/me/"),
     ("account.edit", "GET"): GET("account.own", "/me/edit"),
-    ("account.edit", "POST"): POST("account.own", "/me/edit", data={
-        "name": "Nytt Navn", "job_title": "Rådgiver", "unit": "Helse", "phone": "+47 22 00 00 00",
-        "manager_name": "Leder Ny", "manager_email": "leder.ny@kommune.example"}),
+    ("account.edit", "POST"): POST(
+        "account.own",
+        "/me/edit",
+        data={
+            "name": "Nytt Navn",
+            "job_title": "Rådgiver",
+            "unit": "Helse",
+            "phone": "+47 22 00 00 00",
+            "manager_name": "Leder Ny",
+            "manager_email": "leder.ny@kommune.example",
+        },
+    ),
     ("account.newsletter", "POST"): POST("account.own", "/me/newsletter", data={"subscribe": "no"}),
-    ("account.leave", "POST"): POST("membership.leave", "/me/memberships/{owners_membership}/leave", "place",
-                                    owner="owner", data={"reason": "Ny jobb"}),
+    ("account.leave", "POST"): POST(
+        "membership.leave",
+        "/me/memberships/{owners_membership}/leave",
+        "place",
+        owner="owner",
+        data={"reason": "Ny jobb"},
+    ),
     ("account.ask_again", "POST"): POST("anchoring.ask_again", "/me/anchoring/ask-again", changes=False),
     ("account.export", "GET"): GET("account.own", "/me/export.json"),
     ("account.delete", "GET"): GET("account.own", "/me/delete"),
-    ("account.delete", "POST"): POST("account.own", "/me/delete", data={"password": PASSWORD}, ok=ANY, changes=False),
+    ("account.delete", "POST"): POST(
+        "account.own", "/me/delete", data={"password": PASSWORD}, ok=ANY, changes=False
+    ),
     ("account.change_email", "GET"): GET("account.own", "/me/email"),
-    ("account.change_email", "POST"): POST("account.own", "/me/email", data={
-        "new_email": "ny.adresse@kommune.example", "password": PASSWORD}, ok=ANY, changes=False),
+    ("account.change_email", "POST"): POST(
+        "account.own",
+        "/me/email",
+        data={"new_email": "ny.adresse@kommune.example", "password": PASSWORD},
+        ok=ANY,
+        changes=False,
+    ),
     ("directory.index", "GET"): GET("directory.read", "/directory/"),
     ("directory.visibility", "POST"): POST("account.own", "/directory/visibility", data={"hidden": "yes"}),
-    ("reviews.take_me_back", "POST"): POST("review.take_back", "/reviews/mine/{response}/restore", "network",
-                                           owner="owner", changes=False),
+    ("reviews.take_me_back", "POST"): POST(
+        "review.take_back", "/reviews/mine/{response}/restore", "network", owner="owner", changes=False
+    ),
     # -- the municipality page ----------------------------------------------------------------------------
     ("municipalities.mine", "GET"): GET("account.own", "/municipality/", ok=302),
     ("municipalities.show", "GET"): GET("municipality.read", "/municipality/{bergen}", "place"),
     ("municipalities.report", "GET"): GET("change.report", "/municipality/{bergen}/NIK/report", "place"),
-    ("municipalities.report", "POST"): POST("change.report", "/municipality/{bergen}/NIK/report", "place", data={
-        "action": "add", "email": "ny.kollega@4601.kommune.example", "name": "Ny Kollega"}),
-    ("municipalities.claim", "POST"): POST("main_contact.claim", "/municipality/{bergen}/NIK/claim", "place",
-                                           changes=False),  # Bergen has a main contact: refused by the state
-    ("municipalities.handover", "POST"): POST("main_contact.offer", "/municipality/{bergen}/NIK/handover", "place",
-                                              data={"colleague": "{members_membership}"}),
-    ("municipalities.answer_handover", "POST"): POST("main_contact.answer", "/municipality/handovers/{handover}/decline",
-                                                     "place", owner="owner"),
-    ("municipalities.invite", "POST"): POST("main_contact.invite", "/municipality/{bergen}/NIK/invite", "place",
-                                            data={"email": "invitert@4601.kommune.example"}),
-    ("municipalities.assign", "POST"): POST("main_contact.assign", "/municipality/{bergen}/NIK/assign/{owners_membership}",
-                                            "place"),
-    ("municipalities.remove", "POST"): POST("main_contact.remove", "/municipality/{bergen}/NIK/remove", "place",
-                                            data={"membership": "{main_contacts_membership}"}),
+    ("municipalities.report", "POST"): POST(
+        "change.report",
+        "/municipality/{bergen}/NIK/report",
+        "place",
+        data={"action": "add", "email": "ny.kollega@4601.kommune.example", "name": "Ny Kollega"},
+    ),
+    ("municipalities.claim", "POST"): POST(
+        "main_contact.claim", "/municipality/{bergen}/NIK/claim", "place", changes=False
+    ),  # Bergen has a main contact: refused by the state
+    ("municipalities.handover", "POST"): POST(
+        "main_contact.offer",
+        "/municipality/{bergen}/NIK/handover",
+        "place",
+        data={"colleague": "{members_membership}"},
+    ),
+    ("municipalities.answer_handover", "POST"): POST(
+        "main_contact.answer", "/municipality/handovers/{handover}/decline", "place", owner="owner"
+    ),
+    ("municipalities.invite", "POST"): POST(
+        "main_contact.invite",
+        "/municipality/{bergen}/NIK/invite",
+        "place",
+        data={"email": "invitert@4601.kommune.example"},
+    ),
+    ("municipalities.assign", "POST"): POST(
+        "main_contact.assign", "/municipality/{bergen}/NIK/assign/{owners_membership}", "place"
+    ),
+    ("municipalities.remove", "POST"): POST(
+        "main_contact.remove",
+        "/municipality/{bergen}/NIK/remove",
+        "place",
+        data={"membership": "{main_contacts_membership}"},
+    ),
     # -- meetings and topics --------------------------------------------------------------------------------
     ("meetings.year_plan", "GET"): GET("plan.read", "/meetings/plan/NIK/2027", "network"),
     ("meetings.new", "GET"): GET("meeting.plan", "/meetings/new"),
-    ("meetings.new", "POST"): POST("meeting.plan", "/meetings/new", data={
-        "kind": "professional_meeting", "networks": "NIK", "title": "Nytt fagmøte", "format": "digital",
-        "date": SOON.isoformat(), "start": "10:00", "end": "11:00"}),
+    ("meetings.new", "POST"): POST(
+        "meeting.plan",
+        "/meetings/new",
+        data={
+            "kind": "professional_meeting",
+            "networks": "NIK",
+            "title": "Nytt fagmøte",
+            "format": "digital",
+            "date": SOON.isoformat(),
+            "start": "10:00",
+            "end": "11:00",
+        },
+    ),
     ("meetings.show", "GET"): GET("meeting.read", "/meetings/{meeting}", "network"),
     ("meetings.calendar_file", "GET"): GET("meeting.read", "/meetings/{meeting}.ics", "network"),
-    ("meetings.sign_up", "POST"): POST("meeting.sign_up", "/meetings/{meeting}/signup", "network", first="member"),
+    ("meetings.sign_up", "POST"): POST(
+        "meeting.sign_up", "/meetings/{meeting}/signup", "network", first="member"
+    ),
     ("meetings.withdraw", "POST"): POST("meeting.sign_up", "/meetings/{meeting}/withdraw", "network"),
     ("meetings.edit", "GET"): GET("meeting.edit", "/meetings/{meeting}/edit", "network"),
-    ("meetings.edit", "POST"): POST("meeting.edit", "/meetings/{meeting}/edit", "network", data={
-        "title": "Fagmøte, endret", "format": "digital", "date": SOON.isoformat(), "start": "12:00", "end": "13:00",
-        "version": "{meeting_version}"}),
+    ("meetings.edit", "POST"): POST(
+        "meeting.edit",
+        "/meetings/{meeting}/edit",
+        "network",
+        data={
+            "title": "Fagmøte, endret",
+            "format": "digital",
+            "date": SOON.isoformat(),
+            "start": "12:00",
+            "end": "13:00",
+            "version": "{meeting_version}",
+        },
+    ),
     ("meetings.cancel", "POST"): POST("meeting.cancel", "/meetings/{meeting}/cancel", "network"),
-    ("meetings.attendance", "POST"): POST("meeting.attendance", "/meetings/{meeting}/attendance", "network",
-                                          changes=False),  # a meeting ahead: refused by the state
-    ("meetings.minutes", "POST"): POST("meeting.minutes", "/meetings/{meeting}/minutes", "network",
-                                       data={"minutes": "Referat"}, changes=False),  # likewise
-    ("meetings.acknowledgements", "GET"): GET("call_in.follow", "/meetings/{call_in}/acknowledgements", "network"),
-    ("meetings.remind_unacknowledged", "POST"): POST("call_in.remind", "/meetings/{call_in}/acknowledgements/remind",
-                                                     "network"),
-    ("topics.propose", "POST"): POST("topic.propose", "/meetings/plan/NIK/topics", "network", data={
-        "title": "Nytt tema", "meeting_kind": "professional_meeting"}),
-    ("topics.support", "POST"): POST("topic.support", "/meetings/topics/{proposal}/support", "network", owner="owner"),
-    ("topics.decide", "POST"): POST("topic.decide", "/meetings/topics/{proposal}/decline", "network", owner="owner",
-                                    data={"reason": "Ikke i år"}),
+    ("meetings.attendance", "POST"): POST(
+        "meeting.attendance", "/meetings/{meeting}/attendance", "network", changes=False
+    ),  # a meeting ahead: refused by the state
+    ("meetings.minutes", "POST"): POST(
+        "meeting.minutes",
+        "/meetings/{meeting}/minutes",
+        "network",
+        data={"minutes": "Referat"},
+        changes=False,
+    ),  # likewise
+    ("meetings.acknowledgements", "GET"): GET(
+        "call_in.follow", "/meetings/{call_in}/acknowledgements", "network"
+    ),
+    ("meetings.remind_unacknowledged", "POST"): POST(
+        "call_in.remind", "/meetings/{call_in}/acknowledgements/remind", "network"
+    ),
+    ("topics.propose", "POST"): POST(
+        "topic.propose",
+        "/meetings/plan/NIK/topics",
+        "network",
+        data={"title": "Nytt tema", "meeting_kind": "professional_meeting"},
+    ),
+    ("topics.support", "POST"): POST(
+        "topic.support", "/meetings/topics/{proposal}/support", "network", owner="owner"
+    ),
+    ("topics.decide", "POST"): POST(
+        "topic.decide",
+        "/meetings/topics/{proposal}/decline",
+        "network",
+        owner="owner",
+        data={"reason": "Ikke i år"},
+    ),
     # -- coordinators -----------------------------------------------------------------------------------
     ("coordinator.index", "GET"): GET("coordinator.home", "/coordinator/"),
     ("coordinator.outbox", "GET"): GET("outbox.read", "/coordinator/outbox"),
     ("coordinator.retry", "POST"): POST("outbox.retry", "/coordinator/outbox/{message}/retry", "network"),
     ("coordinator.audit_log", "GET"): GET("audit.read", "/coordinator/audit"),
-    ("coordinator.audit_log", "POST"): POST("audit.read", "/coordinator/audit", data={"q": "Deltaker"},
-                                            ok=(200, 303, 422), changes=False),
+    ("coordinator.audit_log", "POST"): POST(
+        "audit.read", "/coordinator/audit", data={"q": "Deltaker"}, ok=(200, 303, 422), changes=False
+    ),
     ("coordinator.coordinators", "GET"): GET("coordinator.appoint", "/coordinator/coordinators"),
-    ("coordinator.coordinators", "POST"): POST("coordinator.appoint", "/coordinator/coordinators", data={
-        "email": "ny.koordinator@helsedir.example", "name": "Ny Koordinator", "network": "NIK"}),
+    ("coordinator.coordinators", "POST"): POST(
+        "coordinator.appoint",
+        "/coordinator/coordinators",
+        data={"email": "ny.koordinator@helsedir.example", "name": "Ny Koordinator", "network": "NIK"},
+    ),
     ("coordinator.change_requests", "GET"): GET("change.decide", "/coordinator/change-requests"),
-    ("coordinator.decide_change", "POST"): POST("change.decide", "/coordinator/change-requests/{change}/reject",
-                                                "place", data={"note": "Feil adresse"}),
+    ("coordinator.decide_change", "POST"): POST(
+        "change.decide",
+        "/coordinator/change-requests/{change}/reject",
+        "place",
+        data={"note": "Feil adresse"},
+    ),
     ("coordinator.overview", "GET"): GET("overview.read", "/coordinator/overview?network=NIK"),
     ("coordinator.export", "GET"): GET("overview.read", "/coordinator/overview/members.xlsx?network=NIK"),
     ("coordinator.teams", "GET"): GET("teams.manage", "/coordinator/teams/NIK", "network"),
-    ("coordinator.teams_addresses", "GET"): GET("teams.manage", "/coordinator/teams/NIK/to-invite.txt", "network"),
-    ("coordinator.teams_mark", "POST"): POST("teams.manage", "/coordinator/teams/NIK/invited", "network",
-                                             data={"membership": "{owners_membership}"}),
-    ("coordinator.teams_channel", "POST"): POST("teams.manage", "/coordinator/teams/NIK/channel", "network",
-                                                data={"url": ""}),
+    ("coordinator.teams_addresses", "GET"): GET(
+        "teams.manage", "/coordinator/teams/NIK/to-invite.txt", "network"
+    ),
+    ("coordinator.teams_mark", "POST"): POST(
+        "teams.manage",
+        "/coordinator/teams/NIK/invited",
+        "network",
+        data={"membership": "{owners_membership}"},
+    ),
+    ("coordinator.teams_channel", "POST"): POST(
+        "teams.manage", "/coordinator/teams/NIK/channel", "network", data={"url": ""}
+    ),
     ("organisations.manage", "GET"): GET("organisation.manage", "/organisations/manage"),
-    ("organisations.manage", "POST"): POST("organisation.manage", "/organisations/manage", data={
-        "kind": "voluntary_organisation", "name": "Frivillig Forening"}),
+    ("organisations.manage", "POST"): POST(
+        "organisation.manage",
+        "/organisations/manage",
+        data={"kind": "voluntary_organisation", "name": "Frivillig Forening"},
+    ),
     ("organisations.edit", "GET"): GET("organisation.manage", "/organisations/{observer}/edit"),
-    ("organisations.edit", "POST"): POST("organisation.manage", "/organisations/{observer}/edit", data={
-        "kind": "observer", "name": "Folkehelseinstituttet, endret", "short_name": "FHI"}),
-    ("organisations.set_active", "POST"): POST("organisation.manage", "/organisations/{unused_organisation}/deactivate"),
+    ("organisations.edit", "POST"): POST(
+        "organisation.manage",
+        "/organisations/{observer}/edit",
+        data={"kind": "observer", "name": "Folkehelseinstituttet, endret", "short_name": "FHI"},
+    ),
+    ("organisations.set_active", "POST"): POST(
+        "organisation.manage", "/organisations/{unused_organisation}/deactivate"
+    ),
     ("anchorings.pending", "GET"): GET("anchoring.list", "/anchoring/pending"),
-    ("anchorings.record", "POST"): POST("anchoring.record", "/anchoring/{anchoring}/record", "place",
-                                        owner="pending_anchoring", data={"reason": "Bekreftet på telefon av leder"}),
+    ("anchorings.record", "POST"): POST(
+        "anchoring.record",
+        "/anchoring/{anchoring}/record",
+        "place",
+        owner="pending_anchoring",
+        data={"reason": "Bekreftet på telefon av leder"},
+    ),
     # -- the yearly review and the mandate ----------------------------------------------------------------------
     ("reviews.index", "GET"): GET("review.read", "/reviews/NIK/", "network"),
     ("reviews.new", "GET"): GET("review.open", "/reviews/NIK/new", "network"),
-    ("reviews.new", "POST"): POST("review.open", "/reviews/NIK/new", "network", data={
-        "year": str(SOON.year), "deadline": LATER.isoformat(), "remind_on": SOON.isoformat()},
-        ok=(200, 422), changes=False),  # the preview; a second cycle in a year is the state's refusal
+    ("reviews.new", "POST"): POST(
+        "review.open",
+        "/reviews/NIK/new",
+        "network",
+        data={"year": str(SOON.year), "deadline": LATER.isoformat(), "remind_on": SOON.isoformat()},
+        ok=(200, 422),
+        changes=False,
+    ),  # the preview; a second cycle in a year is the state's refusal
     ("reviews.cycle", "GET"): GET("review.read", "/reviews/cycle/{review}", "network"),
     ("reviews.report", "GET"): GET("review.read", "/reviews/cycle/{review}/report", "network"),
     ("reviews.export", "GET"): GET("review.read", "/reviews/cycle/{review}/export.csv", "network"),
     ("reviews.close", "GET"): GET("review.close", "/reviews/cycle/{review}/close", "network"),
     ("reviews.close", "POST"): POST("review.close", "/reviews/cycle/{review}/close", "network"),
-    ("reviews.restore", "POST"): POST("review.restore", "/reviews/response/{response}/restore", "network",
-                                      owner="owner", changes=False),  # not lapsed: refused by the state
+    ("reviews.restore", "POST"): POST(
+        "review.restore", "/reviews/response/{response}/restore", "network", owner="owner", changes=False
+    ),  # not lapsed: refused by the state
     ("reviews.new_mandate", "GET"): GET("mandate.record", "/mandate/NIK/new", "network"),
-    ("reviews.new_mandate", "POST"): POST("mandate.record", "/mandate/NIK/new", "network", data={
-        "text": "Nettverket skal dele kunnskap.", "effective_on": SOON.isoformat()}),
+    ("reviews.new_mandate", "POST"): POST(
+        "mandate.record",
+        "/mandate/NIK/new",
+        "network",
+        data={"text": "Nettverket skal dele kunnskap.", "effective_on": SOON.isoformat()},
+    ),
     # -- newsletters -------------------------------------------------------------------------------------
     ("newsletters.submit_input", "GET"): GET("news_input.mine", "/newsletter/input"),
-    ("newsletters.submit_input", "POST"): POST("news_input.submit", "/newsletter/input", data={
-        "network": "NIK", "title": "Kurs i Bergen", "body": "Et kurs om helse."}),
+    ("newsletters.submit_input", "POST"): POST(
+        "news_input.submit",
+        "/newsletter/input",
+        data={"network": "NIK", "title": "Kurs i Bergen", "body": "Et kurs om helse."},
+    ),
     ("newsletters.archive", "GET"): GET("newsletter.archive", "/newsletter/"),
     ("newsletters.show", "GET"): GET("newsletter.preview", "/newsletter/{newsletter}", "network"),
     ("newsletters.queue", "GET"): GET("newsletter.queue", "/newsletter/queue"),
-    ("newsletters.edit_input", "GET"): GET("news_input.handle", "/newsletter/input/{news_input}/edit", "network",
-                                           owner="owner"),
-    ("newsletters.edit_input", "POST"): POST("news_input.handle", "/newsletter/input/{news_input}/edit", "network",
-                                             owner="owner", data={"title": "Kurs, endret", "body": "Tekst."}),
-    ("newsletters.include", "POST"): POST("news_input.handle", "/newsletter/input/{news_input}/include", "network",
-                                          owner="owner", data={"newsletter": "{newsletter}"}),
-    ("newsletters.decline", "POST"): POST("news_input.handle", "/newsletter/input/{news_input}/decline", "network",
-                                          owner="owner", data={"note": "Passer ikke nå"}),
-    ("newsletters.withdraw", "POST"): POST("news_input.handle", "/newsletter/input/{news_input}/withdraw", "network",
-                                           owner="owner", changes=False),  # not included: refused by the state
+    ("newsletters.edit_input", "GET"): GET(
+        "news_input.handle", "/newsletter/input/{news_input}/edit", "network", owner="owner"
+    ),
+    ("newsletters.edit_input", "POST"): POST(
+        "news_input.handle",
+        "/newsletter/input/{news_input}/edit",
+        "network",
+        owner="owner",
+        data={"title": "Kurs, endret", "body": "Tekst."},
+    ),
+    ("newsletters.include", "POST"): POST(
+        "news_input.handle",
+        "/newsletter/input/{news_input}/include",
+        "network",
+        owner="owner",
+        data={"newsletter": "{newsletter}"},
+    ),
+    ("newsletters.decline", "POST"): POST(
+        "news_input.handle",
+        "/newsletter/input/{news_input}/decline",
+        "network",
+        owner="owner",
+        data={"note": "Passer ikke nå"},
+    ),
+    ("newsletters.withdraw", "POST"): POST(
+        "news_input.handle",
+        "/newsletter/input/{news_input}/withdraw",
+        "network",
+        owner="owner",
+        changes=False,
+    ),  # not included: refused by the state
     ("newsletters.new", "GET"): GET("newsletter.compose", "/newsletter/new"),
-    ("newsletters.new", "POST"): POST("newsletter.compose", "/newsletter/new", data={
-        "title": "Nytt nummer", "body": "Hei", "networks": "NIK"}),
+    ("newsletters.new", "POST"): POST(
+        "newsletter.compose",
+        "/newsletter/new",
+        data={"title": "Nytt nummer", "body": "Hei", "networks": "NIK"},
+    ),
     ("newsletters.edit", "GET"): GET("newsletter.edit", "/newsletter/{newsletter}/edit", "network"),
-    ("newsletters.edit", "POST"): POST("newsletter.edit", "/newsletter/{newsletter}/edit", "network", data={
-        "title": "Nytt fra NIK, endret", "body": "Hei igjen", "networks": "NIK"}),
-    ("newsletters.send_test", "POST"): POST("newsletter.send_test", "/newsletter/{newsletter}/test", "network"),
+    ("newsletters.edit", "POST"): POST(
+        "newsletter.edit",
+        "/newsletter/{newsletter}/edit",
+        "network",
+        data={"title": "Nytt fra NIK, endret", "body": "Hei igjen", "networks": "NIK"},
+    ),
+    ("newsletters.send_test", "POST"): POST(
+        "newsletter.send_test", "/newsletter/{newsletter}/test", "network"
+    ),
     ("newsletters.send", "POST"): POST("newsletter.send", "/newsletter/{newsletter}/send", "network"),
     # -- requests for advice ---------------------------------------------------------------------------------
     ("advice.index", "GET"): GET("advice.list", "/advice/"),
     ("advice.new", "GET"): GET("advice.post", "/advice/new"),
-    ("advice.new", "POST"): POST("advice.post", "/advice/new", data={
-        "title": "Høring", "body": "Les og svar", "networks": "NIK", "deadline": LATER.isoformat(),
-        "remind_on": SOON.isoformat()}),
+    ("advice.new", "POST"): POST(
+        "advice.post",
+        "/advice/new",
+        data={
+            "title": "Høring",
+            "body": "Les og svar",
+            "networks": "NIK",
+            "deadline": LATER.isoformat(),
+            "remind_on": SOON.isoformat(),
+        },
+    ),
     ("advice.show", "GET"): GET("advice.read", "/advice/{advice}", "network"),
     ("advice.show", "POST"): POST("advice.answer", "/advice/{advice}", "network", data={"body": "Mitt råd"}),
     ("advice.answers", "GET"): GET("advice.answers", "/advice/{advice}/answers", "network"),
@@ -328,8 +538,15 @@ for (_endpoint, _method), _row in sorted(MATRIX.items(), key=lambda item: item[0
 
 def build_world(create_member, create_coordinator, municipality):
     """One of each object an action works on, and one account per persona, committed."""
-    from models import ChangeRequest, Network, OutboxStatus, ReviewResponse, TopicProposal, main_contact
-    from models import advice
+    from models import (
+        ChangeRequest,
+        Network,
+        OutboxStatus,
+        ReviewResponse,
+        TopicProposal,
+        advice,
+        main_contact,
+    )
     from models import meeting as meetings
     from models import newsletter as newsletters
     from models import review as reviews
@@ -359,16 +576,31 @@ def build_world(create_member, create_coordinator, municipality):
     db.session.flush()
     owner = people["owner"]
     handover = main_contact.offer(people["main_contact"].memberships[0], owner.memberships[0])
-    change = ChangeRequest(organisation=bergen, network=nik, action="remove", email=owner.email,
-                           reported_by=people["member"])
+    change = ChangeRequest(
+        organisation=bergen, network=nik, action="remove", email=owner.email, reported_by=people["member"]
+    )
     db.session.add(change)
     soon = datetime.now(UTC) + timedelta(days=3)
-    meeting = meetings.plan([nik], kind="professional_meeting", title="Fagmøte", format="digital",
-                            starts_at=soon, ends_at=soon + timedelta(hours=1))
-    call_in = meetings.plan([nik], kind="emergency", title="Beredskap", format="digital",
-                            starts_at=soon, ends_at=soon + timedelta(hours=1))
+    meeting = meetings.plan(
+        [nik],
+        kind="professional_meeting",
+        title="Fagmøte",
+        format="digital",
+        starts_at=soon,
+        ends_at=soon + timedelta(hours=1),
+    )
+    call_in = meetings.plan(
+        [nik],
+        kind="emergency",
+        title="Beredskap",
+        format="digital",
+        starts_at=soon,
+        ends_at=soon + timedelta(hours=1),
+    )
     signups.sign_up(people["coordinator"], meeting)
-    proposal = TopicProposal(network=nik, proposed_by=owner, title="Tema", meeting_kind="professional_meeting")
+    proposal = TopicProposal(
+        network=nik, proposed_by=owner, title="Tema", meeting_kind="professional_meeting"
+    )
     db.session.add(proposal)
     message = outbox.queue(owner.email, "Test", "reset_password", member=owner, url="http://localhost/")
     message.status = OutboxStatus.FAILED
@@ -376,17 +608,38 @@ def build_world(create_member, create_coordinator, municipality):
     review = reviews.open_cycle(nik, soon.year, soon + timedelta(days=21), soon + timedelta(days=14))
     news_input = newsletters.submit(owner, nik, "Kurs", "Et kurs i Bergen.")
     draft = newsletters.create("Nytt fra NIK", "Hei alle", [nik], by=people["coordinator"])
-    request, _count = advice.post("Veileder", "Les og svar", None, [nik], soon + timedelta(days=21),
-                                  soon + timedelta(days=14), by=people["coordinator"])
+    request, _count = advice.post(
+        "Veileder",
+        "Les og svar",
+        None,
+        [nik],
+        soon + timedelta(days=21),
+        soon + timedelta(days=14),
+        by=people["coordinator"],
+    )
     db.session.commit()
     response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=owner.id))
-    ids = {"anchoring": anchoring.id, "owners_membership": owner.memberships[0].id,
-           "members_membership": people["member"].memberships[0].id,
-           "main_contacts_membership": people["main_contact"].memberships[0].id, "message": message.id,
-           "bergen": bergen.id, "unused_organisation": unused.id, "handover": handover.id, "change": change.id, "observer": fhi.id,
-           "meeting": meeting.id, "meeting_version": meeting.sequence, "call_in": call_in.id,
-           "proposal": proposal.id, "review": review.id, "response": response.id, "news_input": news_input.id,
-           "newsletter": draft.id, "advice": request.id}
+    ids = {
+        "anchoring": anchoring.id,
+        "owners_membership": owner.memberships[0].id,
+        "members_membership": people["member"].memberships[0].id,
+        "main_contacts_membership": people["main_contact"].memberships[0].id,
+        "message": message.id,
+        "bergen": bergen.id,
+        "unused_organisation": unused.id,
+        "handover": handover.id,
+        "change": change.id,
+        "observer": fhi.id,
+        "meeting": meeting.id,
+        "meeting_version": meeting.sequence,
+        "call_in": call_in.id,
+        "proposal": proposal.id,
+        "review": review.id,
+        "response": response.id,
+        "news_input": news_input.id,
+        "newsletter": draft.id,
+        "advice": request.id,
+    }
     return people, ids
 
 
@@ -513,8 +766,12 @@ def fill(values, ids):
 
 
 def test_every_route_method_and_persona_is_in_the_matrix(app):
-    routes = {(rule.endpoint, method) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routes = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     assert routes - set(MATRIX) == set(), "routes without a row"
     assert set(MATRIX) - routes == set(), "rows without a route"
     assert {row.action for row in MATRIX.values()} <= set(POLICY), "actions without a rule"
@@ -539,7 +796,9 @@ def test_the_personas_hold_the_roles_the_matrix_says(app, world):
         for kind, roles in kinds.items():
             assert policy.roles_of(people[persona], scopes[kind]) == roles, (persona, kind)
     assert policy.roles_of(people["pending_anchoring"], db.session.get(Organisation, _ids["bergen"])) == {
-        SIGNED_IN, PENDING_ANCHORING}
+        SIGNED_IN,
+        PENDING_ANCHORING,
+    }
 
 
 def test_every_page_answers_each_persona_as_the_policy_says(app, world):
@@ -581,8 +840,9 @@ def post_cells(app, endpoint):
     row, ids = MATRIX[(endpoint, "POST")], World.ids
     url, data = row.url.format(**ids), fill(row.data, ids)
     refused = [p for p in PERSONAS if not allowed(p, row)]
-    admitted = sorted((p for p in PERSONAS if allowed(p, row)),
-                      key=lambda p: (p != row.first, ALLOWED_ORDER.index(p)))
+    admitted = sorted(
+        (p for p in PERSONAS if allowed(p, row)), key=lambda p: (p != row.first, ALLOWED_ORDER.index(p))
+    )
     clients = {persona: client_of(app, persona) for persona in PERSONAS}
     wrong = []
     before = snapshot()
@@ -632,8 +892,13 @@ def test_the_outbox_shows_and_sends_again_only_the_mail_of_the_coordinators_netw
     """A coordinator of NIFS and NONEMI alone saw every network's mail and could send any again."""
     people, ids = world
     other_network = people["owner"].email  # the failed mail of the world goes to a member of NIK
-    nobodys = outbox.queue("ukjent@example.org", "Tilbakestill passordet", "reset_password", member=people["coordinator"],
-                           url="http://x/")
+    nobodys = outbox.queue(
+        "ukjent@example.org",
+        "Tilbakestill passordet",
+        "reset_password",
+        member=people["coordinator"],
+        url="http://x/",
+    )
     db.session.commit()
     assert other_network not in page_of(app, "coordinator_elsewhere", "/coordinator/outbox")
     mine = page_of(app, "coordinator", "/coordinator/outbox")
@@ -648,7 +913,9 @@ def test_the_audit_log_shows_only_the_coordinators_networks(app, world):
     url = f"/coordinator/audit?member={owner.id}"
     assert owner.name in page_of(app, "coordinator", url)
     assert owner.name not in page_of(app, "coordinator_elsewhere", url)
-    assert "NIK" not in [c[0] for c in page_choices(page_of(app, "coordinator_elsewhere", "/coordinator/audit"))]
+    assert "NIK" not in [
+        c[0] for c in page_choices(page_of(app, "coordinator_elsewhere", "/coordinator/audit"))
+    ]
 
 
 def page_choices(body):

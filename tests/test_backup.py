@@ -20,8 +20,9 @@ SQLITE_RESTORE = (
     'cp "$BACKUP" "$DB"',
 )
 PG_BACKUP = 'pg_dump --format=custom --file="$BACKUP" "$DATABASE_URL"'
-PG_RESTORE = ('pg_restore --clean --if-exists --no-owner --single-transaction --dbname="$DATABASE_URL" '
-              '"$BACKUP"')
+PG_RESTORE = (
+    'pg_restore --clean --if-exists --no-owner --single-transaction --dbname="$DATABASE_URL" "$BACKUP"'
+)
 
 
 def members(app):
@@ -38,8 +39,14 @@ def add_member(app, name):
 
     with app.app_context():
         organisation = db.session.scalar(select(Organisation).order_by(Organisation.id))
-        db.session.add(Member(organisation=organisation, name=name, email=f"{name.lower()}@example.org",
-                              manager_email="leder@example.org"))
+        db.session.add(
+            Member(
+                organisation=organisation,
+                name=name,
+                email=f"{name.lower()}@example.org",
+                manager_email="leder@example.org",
+            )
+        )
         db.session.commit()
         db.session.remove()
 

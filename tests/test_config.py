@@ -8,12 +8,24 @@ from config import database_url, from_environment
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app({"ENV_NAME": "production", "SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+        create_app(
+            {
+                "ENV_NAME": "production",
+                "SECRET_KEY": None,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            }
+        )
 
 
 def test_production_refuses_to_start_without_its_address(tmp_path):
     with pytest.raises(RuntimeError, match="BASE_URL"):
-        create_app({"ENV_NAME": "production", "SECRET_KEY": "s", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+        create_app(
+            {
+                "ENV_NAME": "production",
+                "SECRET_KEY": "s",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            }
+        )
 
 
 def test_development_needs_no_configuration(tmp_path, monkeypatch):
@@ -29,8 +41,12 @@ def test_development_needs_no_configuration(tmp_path, monkeypatch):
 
 def test_production_cookies_are_secure(tmp_path):
     app = create_app(
-        {"ENV_NAME": "production", "SECRET_KEY": "s", "BASE_URL": "https://nettverk.example",
-         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}
+        {
+            "ENV_NAME": "production",
+            "SECRET_KEY": "s",
+            "BASE_URL": "https://nettverk.example",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        }
     )
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"

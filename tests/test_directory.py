@@ -16,7 +16,9 @@ from tests.conftest import post, sign_in
 def people(create_member, create_coordinator, municipality):
     bergen, oslo, alver = municipality("4601"), municipality("0301"), municipality("4631")
     found = {
-        "kari": create_member(bergen, name="Kari Østensen", unit="Helsestasjonen", job_title="Helsesykepleier"),
+        "kari": create_member(
+            bergen, name="Kari Østensen", unit="Helsestasjonen", job_title="Helsesykepleier"
+        ),
         "ola": create_member(oslo, name="Ola Nordmann"),
         "alver": create_member(alver, name="Aud Alversen"),
         "lapsed": create_member(bergen, name="Lars Lapset", status="lapsed"),
@@ -85,12 +87,26 @@ def test_the_directory_is_paginated(app, client, people, create_member, municipa
 
 def test_a_network_page_shows_mandate_purposes_joining_and_meetings_without_personal_data(client, people):
     nik = db.session.scalar(select(Network).filter_by(code="NIK"))
-    reviews.record_mandate(nik, "Nettverket skal styrke kompetansen.", datetime.now(UTC).date() - timedelta(days=1))
+    reviews.record_mandate(
+        nik, "Nettverket skal styrke kompetansen.", datetime.now(UTC).date() - timedelta(days=1)
+    )
     now = datetime.now(UTC)
-    meetings.plan([nik], kind="network_meeting", title="Vårmøtet", format="digital",
-                  starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=2))
-    meetings.plan([nik], kind="emergency", title="Hastemøte om en hendelse", format="digital",
-                  starts_at=now + timedelta(hours=2), ends_at=now + timedelta(hours=3))
+    meetings.plan(
+        [nik],
+        kind="network_meeting",
+        title="Vårmøtet",
+        format="digital",
+        starts_at=now + timedelta(days=2),
+        ends_at=now + timedelta(days=2, hours=2),
+    )
+    meetings.plan(
+        [nik],
+        kind="emergency",
+        title="Hastemøte om en hendelse",
+        format="digital",
+        starts_at=now + timedelta(hours=2),
+        ends_at=now + timedelta(hours=3),
+    )
     db.session.commit()
 
     page = client.get("/networks/NIK").get_data(as_text=True)

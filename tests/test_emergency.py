@@ -9,22 +9,33 @@ from tests.test_meetings_http import form
 from tests.test_registration import path_of
 
 
-def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(app, client, create_member, create_coordinator, municipality, deliver, mail_outbox):
+def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(
+    app, client, create_member, create_coordinator, municipality, deliver, mail_outbox
+):
     trust = db.session.scalar(select(Organisation).filter_by(name="Helse Bergen HF"))
     fhi = db.session.scalar(select(Organisation).filter_by(short_name="FHI"))
     kari = create_member(municipality("4601"), name="Kari")
     ola = create_member(trust, networks=("NONEMI",), name="Ola")
     both = create_member(fhi, networks=("NIK", "NONEMI"), name="Observatør")  # in two networks: one mail
     create_member(municipality("0301"), status="pending_anchoring", name="Ikke aktiv")
-    create_member(db.session.scalar(select(Organisation).filter_by(kind="voluntary_organisation")) or fhi,
-                  networks=("NIFS",), name="Ikke innkalt")
-    outbox.queue("nyhetsbrev@kommune.example", "Nyhetsbrev", "reset_password", member=kari, url="http://localhost/")
+    create_member(
+        db.session.scalar(select(Organisation).filter_by(kind="voluntary_organisation")) or fhi,
+        networks=("NIFS",),
+        name="Ikke innkalt",
+    )
+    outbox.queue(
+        "nyhetsbrev@kommune.example", "Nyhetsbrev", "reset_password", member=kari, url="http://localhost/"
+    )
     db.session.commit()
 
     coordinator = create_coordinator("NIK", "NONEMI")
     sign_in(client, coordinator.email)
-    response = post(client, "/meetings/new", form(kind="emergency", networks=("NIK", "NONEMI"), title="Smitteutbrudd",
-                                                  date="2027-01-20"), page="/meetings/new")
+    response = post(
+        client,
+        "/meetings/new",
+        form(kind="emergency", networks=("NIK", "NONEMI"), title="Smitteutbrudd", date="2027-01-20"),
+        page="/meetings/new",
+    )
     assert response.status_code == 303
     deliver()
     call_ins = [m for m in mail_outbox if "Smitteutbrudd" in m["Subject"]]
@@ -42,8 +53,10 @@ def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(app,
     assert "Takk, Kari" in first and "allerede bekreftet" in second
     assert db.session.scalar(select(func.count()).select_from(Acknowledgement)) == 1
 
-    status = client.get(f"/meetings/{meeting_id}/acknowledgements",
-                        headers={"HX-Request": "true", "HX-Target": "acknowledgements"}).get_data(as_text=True)
+    status = client.get(
+        f"/meetings/{meeting_id}/acknowledgements",
+        headers={"HX-Request": "true", "HX-Target": "acknowledgements"},
+    ).get_data(as_text=True)
     assert "1 av 3 har bekreftet" in status and "<html" not in status
     assert status.index("Ola") < status.index("Bekreftet")  # Ola is still waiting
 
@@ -71,8 +84,14 @@ from tests.test_meetings_http import answered, audited, tabs  # noqa: E402
 def called_in(create_member, municipality, networks, n=3):
     people = [create_member(municipality("4601"), name=f"Innkalt {i}") for i in range(n)]
     start = datetime.now(UTC) + timedelta(hours=2)
-    meeting = meetings.plan([networks["NIK"]], kind="emergency", title="Smitteutbrudd", format="digital",
-                            starts_at=start, ends_at=start + timedelta(hours=1))
+    meeting = meetings.plan(
+        [networks["NIK"]],
+        kind="emergency",
+        title="Smitteutbrudd",
+        format="digital",
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+    )
     db.session.commit()
     return meeting, people
 
@@ -82,8 +101,9 @@ def receipt_of(mail_outbox, person):
     return path_of(next(u for u in links_in(mail) if "/received/" in u))
 
 
-def test_a_receipt_confirmed_twice_at_once_is_stored_once(app, create_member, municipality, networks, deliver,
-                                                           mail_outbox):
+def test_a_receipt_confirmed_twice_at_once_is_stored_once(
+    app, create_member, municipality, networks, deliver, mail_outbox
+):
     postgres_only(app)
     meeting, (kari, *_rest) = called_in(create_member, municipality, networks)
     deliver()
@@ -93,9 +113,9 @@ def test_a_receipt_confirmed_twice_at_once_is_stored_once(app, create_member, mu
     assert db.session.scalar(select(func.count()).select_from(Acknowledgement)) == 1
 
 
-def test_the_reminder_pressed_twice_at_once_goes_once_with_its_own_subject(app, create_member, create_coordinator,
-                                                                           municipality, networks, deliver,
-                                                                           mail_outbox):
+def test_the_reminder_pressed_twice_at_once_goes_once_with_its_own_subject(
+    app, create_member, create_coordinator, municipality, networks, deliver, mail_outbox
+):
     postgres_only(app)
     meeting, (kari, ola, per) = called_in(create_member, municipality, networks)
     coordinator = create_coordinator("NIK")
@@ -103,16 +123,21 @@ def test_the_reminder_pressed_twice_at_once_goes_once_with_its_own_subject(app, 
     post(app.test_client(), receipt_of(mail_outbox, kari), page=receipt_of(mail_outbox, kari))
     mail_outbox.clear()
     url = f"/meetings/{meeting.id}/acknowledgements/remind"
-    statuses = answered(twice_at_once(tabs(app, coordinator.email), url, page=f"/meetings/{meeting.id}/acknowledgements"))
+    statuses = answered(
+        twice_at_once(tabs(app, coordinator.email), url, page=f"/meetings/{meeting.id}/acknowledgements")
+    )
     assert statuses == [303, 303]
     deliver()
     assert sorted(m["To"] for m in mail_outbox) == sorted([ola.email, per.email])  # once each, not Kari
-    assert {m["Subject"] for m in mail_outbox} == {"Påminnelse: Innkalling ved beredskapshendelse: Smitteutbrudd"}
+    assert {m["Subject"] for m in mail_outbox} == {
+        "Påminnelse: Innkalling ved beredskapshendelse: Smitteutbrudd"
+    }
     assert audited("meeting.call_in_reminded") == 1
 
 
-def test_the_reminder_goes_once_per_call_in_and_the_page_says_so(app, client, create_member, create_coordinator,
-                                                                   municipality, networks, deliver, mail_outbox):
+def test_the_reminder_goes_once_per_call_in_and_the_page_says_so(
+    app, client, create_member, create_coordinator, municipality, networks, deliver, mail_outbox
+):
     meeting, people = called_in(create_member, municipality, networks, n=2)
     sign_in(client, create_coordinator("NIK").email)
     page = client.get(f"/meetings/{meeting.id}/acknowledgements").get_data(as_text=True)
@@ -120,22 +145,39 @@ def test_the_reminder_goes_once_per_call_in_and_the_page_says_so(app, client, cr
     deliver()
     mail_outbox.clear()
     for _press in range(3):  # pressed again and again (each a fresh form: a new submission key)
-        post(client, f"/meetings/{meeting.id}/acknowledgements/remind", page=f"/meetings/{meeting.id}/acknowledgements")
+        post(
+            client,
+            f"/meetings/{meeting.id}/acknowledgements/remind",
+            page=f"/meetings/{meeting.id}/acknowledgements",
+        )
     deliver()
     assert sorted(m["To"] for m in mail_outbox) == sorted(p.email for p in people)
     page = client.get(f"/meetings/{meeting.id}/acknowledgements").get_data(as_text=True)
     assert "kan ikke sendes igjen" in page and "/acknowledgements/remind" not in page
     assert db.session.get(Meeting, meeting.id).call_in_reminded_at is not None
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action == "meeting.call_in_reminded")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "meeting.call_in_reminded")
+        )
+        == 1
+    )
 
 
-def test_a_meeting_that_is_not_a_call_in_has_no_reminder_on_a_direct_post(app, client, create_member,
-                                                                          create_coordinator, municipality, networks):
+def test_a_meeting_that_is_not_a_call_in_has_no_reminder_on_a_direct_post(
+    app, client, create_member, create_coordinator, municipality, networks
+):
     create_member(municipality("4601"))
     start = datetime.now(UTC) + timedelta(days=3)
-    meeting = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Fagmøte", format="digital",
-                            starts_at=start, ends_at=start + timedelta(hours=1))
+    meeting = meetings.plan(
+        [networks["NIK"]],
+        kind="professional_meeting",
+        title="Fagmøte",
+        format="digital",
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+    )
     db.session.commit()
     sign_in(client, create_coordinator("NIK").email)
     response = post(client, f"/meetings/{meeting.id}/acknowledgements/remind", page="/")

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import JSON, LargeBinary, String, Text, select
 
 from extensions import db
-from models import AuditEntry, Member, Membership, OutboxMessage, OutboxStatus, ReviewResponse, audit
+from models import AuditEntry, Member, Membership, OutboxMessage, OutboxStatus, ReviewResponse, audit, privacy
 from models import advice as advices
 from models import newsletter as newsletters
-from models import privacy
 from models import review as reviews
 from models.accounts import request_anchoring, send_password_reset
 from models.change_request import ChangeAction, report
@@ -59,7 +58,9 @@ def a_life_here(member, colleague, coordinator, networks, deliver):
         member.change_manager("Ny Leder", "ny.leder@kommune.example")
         request_anchoring(member)  # mail to the manager, with the member's name in the subject
         request_change(member, NEW_EMAIL)  # mail to the new address, audit entry with both
-        propose(nik, member, f"Tolking – forslag fra {NAME}", "network_meeting", description=f"Kontakt {EMAIL}")
+        propose(
+            nik, member, f"Tolking – forslag fra {NAME}", "network_meeting", description=f"Kontakt {EMAIL}"
+        )
         item = newsletters.submit(member, nik, "Nytt fra Bergen", f"Skrevet av {NAME}.")
         newsletters.submit(member, None, "Enda mer", "Kø")
     db.session.commit()
@@ -67,19 +68,41 @@ def a_life_here(member, colleague, coordinator, networks, deliver):
         issue = newsletters.create("Desember", f"Takk til {NAME} ({EMAIL})!", [nik], by=coordinator)
         db.session.flush()
         newsletters.include(item, issue, by=coordinator)
-        request, _count = advices.post("Veileder", "Hva mangler?", None, [nik], now + timedelta(days=14),
-                                       now + timedelta(days=7), by=coordinator)
-        cycle = reviews.open_cycle(nik, now.year, now + timedelta(days=21), now + timedelta(days=14),
-                                   opened_by=coordinator)
-        audit.record("main_contact.offered", member=colleague, subject="membership:0", after={"from": member.name})
+        request, _count = advices.post(
+            "Veileder",
+            "Hva mangler?",
+            None,
+            [nik],
+            now + timedelta(days=14),
+            now + timedelta(days=7),
+            by=coordinator,
+        )
+        cycle = reviews.open_cycle(
+            nik, now.year, now + timedelta(days=21), now + timedelta(days=14), opened_by=coordinator
+        )
+        audit.record(
+            "main_contact.offered", member=colleague, subject="membership:0", after={"from": member.name}
+        )
     db.session.commit()
     with audit.acting_as(member):
         advices.answer(request, member, f"Hilsen {NAME}")
-        reviews.answer(db.session.scalar(select(ReviewResponse).filter_by(cycle_id=cycle.id, member_id=member.id)),
-                       True, {}, {"competence": f"Jeg ({NAME}) vil ha mer tolking"})
+        reviews.answer(
+            db.session.scalar(select(ReviewResponse).filter_by(cycle_id=cycle.id, member_id=member.id)),
+            True,
+            {},
+            {"competence": f"Jeg ({NAME}) vil ha mer tolking"},
+        )
     with audit.acting_as(colleague):
         advices.answer(request, colleague, f"Enig med {NAME}")
-        report(colleague, member.organisation, nik, ChangeAction.REMOVE, EMAIL, name=NAME, note=f"{NAME} har sluttet")
+        report(
+            colleague,
+            member.organisation,
+            nik,
+            ChangeAction.REMOVE,
+            EMAIL,
+            name=NAME,
+            note=f"{NAME} har sluttet",
+        )
     with audit.acting_as(label=f"{NAME} <{EMAIL}> (leder)"):  # as a colleague's line manager, by link
         audit.record("anchoring.confirmed", member=colleague, subject=f"member:{colleague.id}")
     db.session.commit()
@@ -88,8 +111,9 @@ def a_life_here(member, colleague, coordinator, networks, deliver):
     db.session.commit()
 
 
-def test_erasing_a_member_leaves_their_name_and_address_nowhere(app, client, create_member, create_coordinator,
-                                                              municipality, networks, deliver, mail_outbox):
+def test_erasing_a_member_leaves_their_name_and_address_nowhere(
+    app, client, create_member, create_coordinator, municipality, networks, deliver, mail_outbox
+):
     bergen = municipality("4601")
     member = create_member(bergen, name=NAME, email=EMAIL)
     colleague = create_member(bergen, name="Kollega Hansen")
@@ -111,25 +135,40 @@ def test_erasing_a_member_leaves_their_name_and_address_nowhere(app, client, cre
     erased = db.session.get(Member, member_id)
     assert erased.deleted_at is not None and erased.name == privacy.ERASED_NAME
     entries = db.session.scalars(select(AuditEntry)).all()
-    assert len(entries) > entries_before and any(e.action == "member.deleted" and e.member_id == member_id
-                                                 for e in entries)
+    assert len(entries) > entries_before and any(
+        e.action == "member.deleted" and e.member_id == member_id for e in entries
+    )
     mine = [e for e in entries if e.actor_id == member_id]
     assert mine and all(e.actor_label == privacy.ERASED_NAME for e in mine)
-    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "member.email_change_requested")).after \
-        == {"email": None}
+    assert db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "member.email_change_requested")
+    ).after == {"email": None}
     # Mail that went keeps its row without the text; mail that had not gone is gone.
-    to_them = db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == f"slettet-{member_id}@invalid"))
-    assert {(m.status, m.body_text, m.body_html, m.ics) for m in to_them} == {(OutboxStatus.SENT, "", None, None)}
-    assert db.session.scalar(select(db.func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.recipient.like("%vilde%"))) == 0
+    to_them = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.recipient == f"slettet-{member_id}@invalid")
+    )
+    assert {(m.status, m.body_text, m.body_html, m.ics) for m in to_them} == {
+        (OutboxStatus.SENT, "", None, None)
+    }
+    assert (
+        db.session.scalar(
+            select(db.func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.recipient.like("%vilde%"))
+        )
+        == 0
+    )
     # What others wrote stays, with the name replaced.
-    kept = db.session.scalar(select(OutboxMessage.subject).where(OutboxMessage.template == "anchoring_request"))
+    kept = db.session.scalar(
+        select(OutboxMessage.subject).where(OutboxMessage.template == "anchoring_request")
+    )
     assert privacy.ERASED_NAME in kept
     assert db.session.scalar(select(Membership.status).where(Membership.member_id == member_id)) == "left"
 
 
-def test_the_purge_scrubs_too_and_forgets_old_mail_texts(app, runner, create_member, municipality, deliver,
-                                                        mail_outbox):
+def test_the_purge_scrubs_too_and_forgets_old_mail_texts(
+    app, runner, create_member, municipality, deliver, mail_outbox
+):
     from tests.test_privacy import ended_ago
 
     bergen = municipality("4601")
@@ -140,8 +179,12 @@ def test_the_purge_scrubs_too_and_forgets_old_mail_texts(app, runner, create_mem
     db.session.commit()
     deliver()
     with audit.acting_as(member):
-        audit.record("member.manager_changed", member=member, subject=f"member:{member.id}",
-                     before={"manager_email": "x@kommune.example", "email": EMAIL})
+        audit.record(
+            "member.manager_changed",
+            member=member,
+            subject=f"member:{member.id}",
+            before={"manager_email": "x@kommune.example", "email": EMAIL},
+        )
     db.session.commit()
     ended_ago(member, 400)
     recent = runner.invoke(args=["privacy", "purge"])
@@ -152,7 +195,9 @@ def test_the_purge_scrubs_too_and_forgets_old_mail_texts(app, runner, create_mem
     # The other member's mail keeps its text until it is older than MAIL_BODY_RETENTION_DAYS.
     theirs = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == other.email))
     assert theirs.body_text
-    db.session.execute(OutboxMessage.__table__.update().values(sent_at=datetime.now(UTC) - timedelta(days=91)))
+    db.session.execute(
+        OutboxMessage.__table__.update().values(sent_at=datetime.now(UTC) - timedelta(days=91))
+    )
     db.session.commit()
     later = runner.invoke(args=["privacy", "purge"])
     assert "Texts of mail sent more than 90 days ago forgotten: 1" in later.output

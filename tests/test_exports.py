@@ -68,7 +68,9 @@ def test_one_cell_rule_for_csv():
 
 
 def test_one_cell_rule_for_xlsx():
-    body, _mimetype = to_xlsx(["Navn", "Tall"], [[v, 7] for v in HOSTILE] + [["#N/A", -1], ["a\x00b\x1fc", None]])
+    body, _mimetype = to_xlsx(
+        ["Navn", "Tall"], [[v, 7] for v in HOSTILE] + [["#N/A", -1], ["a\x00b\x1fc", None]]
+    )
     cells = xlsx_cells(body)
     texts = [c.value for c in cells if c.column == 1]
     # As written (XML reads a carriage return as a line feed): no apostrophe, no formula, no error value.
@@ -80,7 +82,9 @@ def test_one_cell_rule_for_xlsx():
 def test_the_member_lists_as_csv_and_xlsx(client, hostile, create_coordinator):
     sign_in(client, create_coordinator("NIK").email)
     for what in ("members", "emails"):
-        cells = assert_no_formula_in_csv(csv_rows(client.get(f"/coordinator/overview/{what}.csv?network=NIK")))
+        cells = assert_no_formula_in_csv(
+            csv_rows(client.get(f"/coordinator/overview/{what}.csv?network=NIK"))
+        )
         assert "'" + LINK in cells and "'\t=1" in cells
         response = client.get(f"/coordinator/overview/{what}.xlsx?network=NIK")
         assert response.headers["Cache-Control"] == "no-store"
@@ -97,14 +101,19 @@ def test_the_member_lists_as_csv_and_xlsx(client, hostile, create_coordinator):
 def test_the_review_export(client, hostile, networks, create_coordinator):
     coordinator = create_coordinator("NIK")
     now = datetime.now(UTC)
-    cycle = reviews.open_cycle(networks["NIK"], now.year, now + timedelta(days=21), now + timedelta(days=14),
-                               opened_by=coordinator)
+    cycle = reviews.open_cycle(
+        networks["NIK"], now.year, now + timedelta(days=21), now + timedelta(days=14), opened_by=coordinator
+    )
     db.session.commit()
     for member in hostile:
         response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=cycle.id, member_id=member.id))
-        reviews.answer(response, True, {key: 3 for key, _ in reviews.PURPOSES},
-                       {key: value for (key, _), value in zip(reviews.PURPOSES, HOSTILE, strict=False)},
-                       change_wish="-1+2")
+        reviews.answer(
+            response,
+            True,
+            {key: 3 for key, _ in reviews.PURPOSES},
+            {key: value for (key, _), value in zip(reviews.PURPOSES, HOSTILE, strict=False)},
+            change_wish="-1+2",
+        )
         db.session.commit()
     sign_in(client, coordinator.email)
     cells = assert_no_formula_in_csv(csv_rows(client.get(f"/reviews/cycle/{cycle.id}/export.csv")))
@@ -114,8 +123,15 @@ def test_the_review_export(client, hostile, networks, create_coordinator):
 def test_the_advice_answers_export(client, hostile, networks, create_coordinator):
     coordinator = create_coordinator("NIK")
     now = datetime.now(UTC)
-    request, _count = advices.post("Tolking", "Hva mangler?", None, [networks["NIK"]], now + timedelta(days=14),
-                                   now + timedelta(days=7), by=coordinator)
+    request, _count = advices.post(
+        "Tolking",
+        "Hva mangler?",
+        None,
+        [networks["NIK"]],
+        now + timedelta(days=14),
+        now + timedelta(days=7),
+        by=coordinator,
+    )
     for member, body in zip(hostile, (LINK, "@SUM(1)"), strict=True):
         advices.answer(request, member, body)
     db.session.commit()

@@ -40,10 +40,13 @@ def postgres(app):
 def drop_connections(admin, pid=None):
     """What a database restart does to the app: its connections are cut (all of them, or one)."""
     with admin.connect() as connection:
-        return connection.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()" + (f" AND pid = {int(pid)}" if pid else "")
-        )).scalar()
+        return connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                + (f" AND pid = {int(pid)}" if pid else "")
+            )
+        ).scalar()
 
 
 def test_the_app_recovers_by_itself_when_the_database_restarts(app, postgres, create_member, municipality):
@@ -80,11 +83,21 @@ def test_a_request_cut_off_at_its_commit_stores_nothing_and_says_so(app, postgre
     assert "Tjenesten er midlertidig utilgjengelig" in response.get_data(as_text=True)
     db.session.remove()
     # Nothing of it was stored: no member, no membership, no mail in the outbox, no audit entry.
-    assert db.session.scalar(select(func.count()).select_from(Member).where(func.lower(Member.email) == data["email"].lower())) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Member).where(func.lower(Member.email) == data["email"].lower())
+        )
+        == 0
+    )
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     # Sent again, it goes through on a fresh connection.
     assert post(client, "/register/", data, page="/register/").status_code == 303
-    assert db.session.scalar(select(func.count()).select_from(Member).where(func.lower(Member.email) == data["email"].lower())) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Member).where(func.lower(Member.email) == data["email"].lower())
+        )
+        == 1
+    )
 
 
 class SlowServer:
@@ -104,11 +117,25 @@ class SlowServer:
 
 def worker(database_url, port, *options):
     """``flask outbox send --loop`` as production runs it: a process of its own."""
-    env = {**os.environ, "DATABASE_URL": database_url, "TRACKER_ENV": "production", "SECRET_KEY": "w",
-           "BASE_URL": "http://localhost", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "FLASK_APP": "app",
-           "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "flask", "outbox", "send", "--loop", *options], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TRACKER_ENV": "production",
+        "SECRET_KEY": "w",
+        "BASE_URL": "http://localhost",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(port),
+        "FLASK_APP": "app",
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "outbox", "send", "--loop", *options],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def test_a_worker_killed_while_sending_loses_nothing_and_sends_nothing_twice(app):
@@ -132,8 +159,11 @@ def test_a_worker_killed_while_sending_loses_nothing_and_sends_nothing_twice(app
         sent_before = len(server.received)
         assert 4 <= sent_before < len(recipients)
         # Its claim lapses (a dead worker's claim is taken over after STALE_CLAIM; here at once).
-        db.session.execute(OutboxMessage.__table__.update().where(OutboxMessage.status == "sending")
-                           .values(claimed_at=utcnow() - outbox.STALE_CLAIM - timedelta(seconds=1)))
+        db.session.execute(
+            OutboxMessage.__table__.update()
+            .where(OutboxMessage.status == "sending")
+            .values(claimed_at=utcnow() - outbox.STALE_CLAIM - timedelta(seconds=1))
+        )
         db.session.commit()
         second = worker(url, controller.port)
         deadline = time.monotonic() + 60
@@ -150,7 +180,8 @@ def test_a_worker_killed_while_sending_loses_nothing_and_sends_nothing_twice(app
 
 
 def test_connections_cut_under_a_write_load_give_503_never_500_and_a_retry_is_done_once(
-        app, postgres, municipality):
+    app, postgres, municipality
+):
     """Eight people register at once, 48 forms, while the database cuts the app's connections
     again and again.  Every answer is 303 or 503 (never a bare 500); a form answered 503 either
     stored nothing or stored all of it (its commit went through and the answer was lost), and
@@ -167,7 +198,9 @@ def test_connections_cut_under_a_write_load_give_503_never_500_and_a_retry_is_do
     forms = {}
 
     def form_for(client, n):
-        data = registration_data(org, email=f"deltaker{n}@kommune.example", manager_email=f"leder{n}@kommune.example")
+        data = registration_data(
+            org, email=f"deltaker{n}@kommune.example", manager_email=f"leder{n}@kommune.example"
+        )
         while True:  # the page itself may meet a cut connection
             page = client.get("/register/")
             if page.status_code == 200:
@@ -194,7 +227,9 @@ def test_connections_cut_under_a_write_load_give_503_never_500_and_a_retry_is_do
     cutter = threading.Thread(target=cut_again_and_again, daemon=True)
     cutter.start()
     try:
-        answers = [a for part in at_once(register_some, [(i, c) for i, c in enumerate(clients)]) for a in part]
+        answers = [
+            a for part in at_once(register_some, [(i, c) for i, c in enumerate(clients)]) for a in part
+        ]
     finally:
         stop.set()
         cutter.join(5)
@@ -204,13 +239,17 @@ def test_connections_cut_under_a_write_load_give_503_never_500_and_a_retry_is_do
     assert failed and sum(cuts) > 0, "the connections were not cut while the forms were sent"
 
     def stored(n):
-        return db.session.scalar(select(func.count()).select_from(Member).where(
-            Member.email == f"deltaker{n}@kommune.example"))
+        return db.session.scalar(
+            select(func.count()).select_from(Member).where(Member.email == f"deltaker{n}@kommune.example")
+        )
 
     for n in failed:  # all or nothing: the member with the mail for them, or no trace
         db.session.remove()
-        mails = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.recipient == f"deltaker{n}@kommune.example"))
+        mails = db.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.recipient == f"deltaker{n}@kommune.example")
+        )
         assert (stored(n), mails) in {(0, 0), (1, 1)}
         if stored(n):
             assert db.session.get(FormSubmission, forms[n]["submission"]) is not None

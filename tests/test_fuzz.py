@@ -47,22 +47,85 @@ import blueprints
 from app import create_app
 from extensions import db
 from models import Organisation, outbox, tokens
-from tests.conftest import PASSWORD, csrf_token_from, empty_tables, put_rows, sign_in, table_snapshot, take_rows
+from tests.conftest import (
+    PASSWORD,
+    csrf_token_from,
+    empty_tables,
+    put_rows,
+    sign_in,
+    table_snapshot,
+    take_rows,
+)
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))  # per endpoint; FUZZ_EXAMPLES=200 to dig deeper
 # No shrinking unless asked (FUZZ_SHRINK=1): an example here is a request or two and a fresh object,
 # and shrinking a failure took ten minutes; the failing example is reported as it was found.
-PHASES = [Phase.explicit, Phase.reuse, Phase.generate, *([Phase.shrink] if os.environ.get("FUZZ_SHRINK") else [])]
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=PHASES,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PHASES = [
+    Phase.explicit,
+    Phase.reuse,
+    Phase.generate,
+    *([Phase.shrink] if os.environ.get("FUZZ_SHRINK") else []),
+]
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=PHASES,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 NASTY = [
-    "", " ", "\t\n", "Áigi Čáhppes Đuoddar Ŋuolga Šaddu Ŧeahkki Žiŋŋa", "مرحبا بالعالم", "שלום עולם",
-    "\u202eevil\u202c", "👩🏽‍⚕️🏥🇳🇴", "a\x00b", "\x00", "\x07\x1b[31m", "\ufffd",
-    "-1", "0", "99999999999999999999999", "1e309", "NaN", "2027-02-30", "0000-00-00", "25:61", "9999-12-31",
-    "<script>alert(1)</script>", "' OR 1=1 --", "\"; DROP TABLE members; --", "../../etc/passwd",
-    "%s%n%x", "{{ 7*7 }}", "javascript:alert(1)", "https://", "mailto:", "@", "a@b", "x" * 300,
-    "NIK", "NIFS", "NONEMI", "stay", "leave", "confirm", "decline", "digital", "hybrid", "emergency",
-    "yes", "no", "nb", "en", "y", "1", "5", "6",
+    "",
+    " ",
+    "\t\n",
+    "Áigi Čáhppes Đuoddar Ŋuolga Šaddu Ŧeahkki Žiŋŋa",
+    "مرحبا بالعالم",
+    "שלום עולם",
+    "\u202eevil\u202c",
+    "👩🏽‍⚕️🏥🇳🇴",
+    "a\x00b",
+    "\x00",
+    "\x07\x1b[31m",
+    "\ufffd",
+    "-1",
+    "0",
+    "99999999999999999999999",
+    "1e309",
+    "NaN",
+    "2027-02-30",
+    "0000-00-00",
+    "25:61",
+    "9999-12-31",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    '"; DROP TABLE members; --',
+    "../../etc/passwd",
+    "%s%n%x",
+    "{{ 7*7 }}",
+    "javascript:alert(1)",
+    "https://",
+    "mailto:",
+    "@",
+    "a@b",
+    "x" * 300,
+    "NIK",
+    "NIFS",
+    "NONEMI",
+    "stay",
+    "leave",
+    "confirm",
+    "decline",
+    "digital",
+    "hybrid",
+    "emergency",
+    "yes",
+    "no",
+    "nb",
+    "en",
+    "y",
+    "1",
+    "5",
+    "6",
 ]
 VALUE = st.one_of(
     st.sampled_from(NASTY),
@@ -176,13 +239,22 @@ SIGNED_IN = {
 }
 
 # endpoint: (the URL, the valid form).  The token comes from ``link_for``.
-ANSWER = {"decision": "stay", "unit": "Barnevernstjenesten", "manager_name": "Kari Leder",
-          "manager_email": "kari.leder@kommune.example", "change_wish": "Flere fagmøter",
-          "score_competence": "4", "comment_competence": "Nyttig", "score_emergency": "5"}
+ANSWER = {
+    "decision": "stay",
+    "unit": "Barnevernstjenesten",
+    "manager_name": "Kari Leder",
+    "manager_email": "kari.leder@kommune.example",
+    "change_wish": "Flere fagmøter",
+    "score_competence": "4",
+    "comment_competence": "Nyttig",
+    "score_emergency": "5",
+}
 TOKENS = {
     "account.confirm_email": ("/me/email/{token}", {"csrf_token": CSRF}),
-    "anchorings.decide": ("/anchoring/{token}", {"csrf_token": CSRF, "name": "Kari Leder", "decision": "confirm",
-                                          "comment": "Velkommen"}),
+    "anchorings.decide": (
+        "/anchoring/{token}",
+        {"csrf_token": CSRF, "name": "Kari Leder", "decision": "confirm", "comment": "Velkommen"},
+    ),
     "auth.reset_password": ("/reset-password/{token}", {"csrf_token": CSRF, "password": STRONG}),
     "auth.verify_email": ("/verify/{token}", {"csrf_token": CSRF}),
     "meetings.acknowledge": ("/meetings/received/{token}", {"csrf_token": CSRF}),
@@ -191,24 +263,64 @@ TOKENS = {
     "reviews.answer": ("/reviews/answer/{token}", {"csrf_token": CSRF, **ANSWER}),
 }
 
-REGISTRATION = {"csrf_token": CSRF, "name": "Áile Čáhppes", "email": "aile@bergen.kommune.example",
-                "phone": "+47 900 00 000", "job_title": "Helsesykepleier", "unit": "Helsestasjonen",
-                "organisation": "{bergen}", "networks": "NIK", "manager_name": "Kari Leder",
-                "manager_email": "kari.leder@bergen.kommune.example", "leadership_informed": "y",
-                "password": STRONG, "consent": "y"}
+REGISTRATION = {
+    "csrf_token": CSRF,
+    "name": "Áile Čáhppes",
+    "email": "aile@bergen.kommune.example",
+    "phone": "+47 900 00 000",
+    "job_title": "Helsesykepleier",
+    "unit": "Helsestasjonen",
+    "organisation": "{bergen}",
+    "networks": "NIK",
+    "manager_name": "Kari Leder",
+    "manager_email": "kari.leder@bergen.kommune.example",
+    "leadership_informed": "y",
+    "password": STRONG,
+    "consent": "y",
+}
 # endpoint: (url, the page whose CSRF token the form carries, the valid form)
 PUBLIC = {
-    "auth.forgot_password": ("/reset-password", "/reset-password", {"csrf_token": CSRF, "email": "{member_email}"}),
+    "auth.forgot_password": (
+        "/reset-password",
+        "/reset-password",
+        {"csrf_token": CSRF, "email": "{member_email}"},
+    ),
     "auth.resend_verification": ("/verify", "/verify", {"csrf_token": CSRF, "email": "{unverified_email}"}),
-    "auth.sign_in": ("/sign-in", "/sign-in", {"csrf_token": CSRF, "email": "{member_email}", "password": PASSWORD,
-                                              "remember": "y", "next": "/me/"}),
+    "auth.sign_in": (
+        "/sign-in",
+        "/sign-in",
+        {
+            "csrf_token": CSRF,
+            "email": "{member_email}",
+            "password": PASSWORD,
+            "remember": "y",
+            "next": "/me/",
+        },
+    ),
     "auth.sign_out": ("/sign-out", "/", {"csrf_token": CSRF}),
-    "public.set_language": ("/language", "/", {"csrf_token": CSRF, "locale": "nb", "next": "/organisations/"}),
+    "public.set_language": (
+        "/language",
+        "/",
+        {"csrf_token": CSRF, "locale": "nb", "next": "/organisations/"},
+    ),
     "registration.check_field": ("/register/check/{field}", "/register/", REGISTRATION),
     "registration.register_page": ("/register/", "/register/", REGISTRATION),
 }
-INLINE_FIELDS = ["name", "email", "phone", "job_title", "unit", "manager_name", "manager_email", "password",
-                 "organisation", "consent", "nonexistent", "..", "%00"]
+INLINE_FIELDS = [
+    "name",
+    "email",
+    "phone",
+    "job_title",
+    "unit",
+    "manager_name",
+    "manager_email",
+    "password",
+    "organisation",
+    "consent",
+    "nonexistent",
+    "..",
+    "%00",
+]
 
 # endpoint: (url, role): read from the query string (GET), plain and as htmx asks
 SEARCHES = {
@@ -241,8 +353,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 def shown(data):
     """The data of a request, each value cut to 80 characters, for a failure's message."""
-    return {name: value if len(repr(value)) <= 80 else repr(value)[:80] + f"… ({len(repr(value))} chars)"
-            for name, value in data.items()}
+    return {
+        name: value if len(repr(value)) <= 80 else repr(value)[:80] + f"… ({len(repr(value))} chars)"
+        for name, value in data.items()
+    }
 
 
 SAID = re.compile(r'class="field-error"[^>]*>\s*[^<\s]|role="alert"')
@@ -320,31 +434,68 @@ def build_world(create_member, create_coordinator, municipality):
     handover = main_contact.offer(people["main_contact"].memberships[0], other.memberships[0])
     create_member(trust, networks=("NONEMI",))
     nik = db.session.scalar(select(Network).filter_by(code="NIK"))
-    change = ChangeRequest(organisation=bergen, network=nik, action="remove", email=other.email,
-                           reported_by=people["member"])
+    change = ChangeRequest(
+        organisation=bergen, network=nik, action="remove", email=other.email, reported_by=people["member"]
+    )
     db.session.add(change)
     soon = datetime.now(UTC) + timedelta(days=3)
-    nik_meeting = meetings.plan([nik], kind="professional_meeting", title="Fagmøte", format="digital",
-                                starts_at=soon, ends_at=soon + timedelta(hours=1))
-    other_meeting = meetings.plan([nik], kind="emergency", title="Beredskap", format="digital",
-                                  starts_at=soon, ends_at=soon + timedelta(hours=1))
-    proposal = TopicProposal(network=nik, proposed_by=other, title="Tema", meeting_kind="professional_meeting")
+    nik_meeting = meetings.plan(
+        [nik],
+        kind="professional_meeting",
+        title="Fagmøte",
+        format="digital",
+        starts_at=soon,
+        ends_at=soon + timedelta(hours=1),
+    )
+    other_meeting = meetings.plan(
+        [nik],
+        kind="emergency",
+        title="Beredskap",
+        format="digital",
+        starts_at=soon,
+        ends_at=soon + timedelta(hours=1),
+    )
+    proposal = TopicProposal(
+        network=nik, proposed_by=other, title="Tema", meeting_kind="professional_meeting"
+    )
     db.session.add(proposal)
-    message = outbox.queue("x@kommune.example", "Test", "reset_password", member=other, url="http://localhost/")
+    message = outbox.queue(
+        "x@kommune.example", "Test", "reset_password", member=other, url="http://localhost/"
+    )
     review = reviews.open_cycle(nik, soon.year, soon + timedelta(days=21), soon + timedelta(days=14))
     news_input = newsletters.submit(other, nik, "Kurs", "Et kurs i Bergen.")
     draft = newsletters.create("Nytt fra NIK", "Hei alle", [nik], by=people["coordinator"])
-    request, _count = advice.post("Veileder", "Les og svar", None, [nik], soon + timedelta(days=21),
-                                  soon + timedelta(days=14), by=people["coordinator"])
+    request, _count = advice.post(
+        "Veileder",
+        "Les og svar",
+        None,
+        [nik],
+        soon + timedelta(days=21),
+        soon + timedelta(days=14),
+        by=people["coordinator"],
+    )
     db.session.commit()
     response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=other.id))
-    ids = {"anchoring": anchoring.id, "others_membership": other.memberships[0].id, "message": message.id,
-           "bergen": bergen.id, "handover": handover.id, "change": change.id,
-           "observer": db.session.scalar(select(Organisation.id).filter_by(short_name="FHI")),
-           "meeting": nik_meeting.id, "other_meeting": other_meeting.id, "proposal": proposal.id,
-           "review": review.id, "response": response.id, "news_input": news_input.id, "newsletter": draft.id,
-           "advice": request.id, "member_email": people["member"].email, "unverified_email": unverified.email,
-           "emergency": other_meeting.id}
+    ids = {
+        "anchoring": anchoring.id,
+        "others_membership": other.memberships[0].id,
+        "message": message.id,
+        "bergen": bergen.id,
+        "handover": handover.id,
+        "change": change.id,
+        "observer": db.session.scalar(select(Organisation.id).filter_by(short_name="FHI")),
+        "meeting": nik_meeting.id,
+        "other_meeting": other_meeting.id,
+        "proposal": proposal.id,
+        "review": review.id,
+        "response": response.id,
+        "news_input": news_input.id,
+        "newsletter": draft.id,
+        "advice": request.id,
+        "member_email": people["member"].email,
+        "unverified_email": unverified.email,
+        "emergency": other_meeting.id,
+    }
     return {role: person.email for role, person in people.items()}, ids
 
 
@@ -359,7 +510,9 @@ def mailed_link(path):
     """The token of the newest mail in the outbox with a link to ``path``: the link the app mails."""
     from models import OutboxMessage
 
-    for body in db.session.scalars(select(OutboxMessage.body_text).order_by(OutboxMessage.id.desc()).limit(20)):
+    for body in db.session.scalars(
+        select(OutboxMessage.body_text).order_by(OutboxMessage.id.desc()).limit(20)
+    ):
         match = re.search(re.escape(path) + r"([A-Za-z0-9_.\-]+)", body)
         if match:
             return match.group(1)
@@ -398,8 +551,12 @@ def link_for(endpoint, ids, make_member, municipality):
         elif endpoint == "meetings.calendar_feed":  # as the account page shows it
             token = tokens.make("calendar_feed", member=member.id, version=member.auth_version)
         elif endpoint == "reviews.answer":  # as models.review mails it, to one asked in the open cycle
-            response = ReviewResponse(cycle_id=ids["review"], member_id=member.id,
-                                      membership_id=member.memberships[0].id, asked_at=datetime.now(UTC))
+            response = ReviewResponse(
+                cycle_id=ids["review"],
+                member_id=member.id,
+                membership_id=member.memberships[0].id,
+                asked_at=datetime.now(UTC),
+            )
             db.session.add(response)
             db.session.flush()
             token = tokens.make("review", response=response.id)
@@ -462,8 +619,10 @@ def test_no_public_form_breaks_on_any_input(app, world, endpoint):
     """Signed out (a new client each time, as an accepted sign-in signs the client in)."""
     _people, ids = world
     url, page, valid = PUBLIC[endpoint]
-    valid = {name: value.format(**ids) if isinstance(value, str) and value != CSRF else value
-             for name, value in valid.items()}
+    valid = {
+        name: value.format(**ids) if isinstance(value, str) and value != CSRF else value
+        for name, value in valid.items()
+    }
     rows = Rows()
 
     @SETTINGS
@@ -474,7 +633,9 @@ def test_no_public_form_breaks_on_any_input(app, world, endpoint):
         data = {name: token if value == CSRF else value for name, value in data.items()}
         target = url.format(field=field)
         headers = {"HX-Request": "true"} if htmx else {}
-        rows.check(client.post(target, data=data, headers=headers), f"POST {target} signed out with {shown(data)}")
+        rows.check(
+            client.post(target, data=data, headers=headers), f"POST {target} signed out with {shown(data)}"
+        )
 
     post()
 
@@ -491,7 +652,9 @@ def test_no_search_breaks_on_any_query(app, world, endpoint):
     @given(data=DATA, htmx=st.booleans())
     def get(data, htmx):
         headers = {"HX-Request": "true", "HX-Target": "directory-results"} if htmx else {}
-        rows.check(client.get(url, query_string=data, headers=headers), f"GET {url} as {role} with {shown(data)}")
+        rows.check(
+            client.get(url, query_string=data, headers=headers), f"GET {url} as {role} with {shown(data)}"
+        )
 
     get()
 
@@ -503,15 +666,24 @@ def test_a_date_that_is_no_date_is_an_error_next_to_the_field(app, world, url, d
     people, _ids = world
     client = signed_in(app, people, "coordinator")
     rows = Rows()
-    response = client.post(url, data={"csrf_token": csrf_token_from(client.get(url)), "deadline": deadline,
-                                      "remind_on": "2027-01-01", "year": "2027", "title": "Veileder",
-                                      "question": "Les og svar"})
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(client.get(url)),
+            "deadline": deadline,
+            "remind_on": "2027-01-01",
+            "year": "2027",
+            "title": "Veileder",
+            "question": "Les og svar",
+        },
+    )
     assert response.status_code == 422
     rows.check(response, f"POST {url} with deadline {deadline!r}")
 
 
-@pytest.mark.parametrize("query", [{"organisation_query": "å" * 30_000}, {"organisation": str(2**63)},
-                                   {"organisation": "-1"}])
+@pytest.mark.parametrize(
+    "query", [{"organisation_query": "å" * 30_000}, {"organisation": str(2**63)}, {"organisation": "-1"}]
+)
 def test_the_organisation_picker_takes_any_query(app, query):
     """Found by the fuzzing: a search longer than SQLite takes for LIKE (503), and an organisation
     number beyond any id (500 on SQLite)."""

@@ -20,7 +20,12 @@ def denied_features(response):
 
 def test_every_response_denies_the_browser_features_no_page_uses(client, create_member, municipality):
     member = create_member(municipality("4601"))
-    responses = [client.get("/"), client.get("/organisations/"), client.get("/no-such-page"), client.get("/sign-in")]
+    responses = [
+        client.get("/"),
+        client.get("/organisations/"),
+        client.get("/no-such-page"),
+        client.get("/sign-in"),
+    ]
     sign_in(client, member.email)
     responses += [client.get("/"), client.get("/me/")]
     with client.get("/static/css/site.css") as static:
@@ -62,8 +67,9 @@ def token_rules(app):
     return [rule for rule in app.url_map.iter_rules() if "token" in rule.arguments and "GET" in rule.methods]
 
 
-def test_every_address_carrying_a_token_is_stored_by_no_cache(app, client, create_member, municipality,
-                                                             deliver, mail_outbox):
+def test_every_address_carrying_a_token_is_stored_by_no_cache(
+    app, client, create_member, municipality, deliver, mail_outbox
+):
     rules = token_rules(app)
     assert len(rules) >= 8  # verify, reset, anchoring, review answer, received, feed, e-mail, unsubscribe
     for rule in rules:  # a spoilt token: the refusal page

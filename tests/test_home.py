@@ -7,8 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from extensions import db
-from models import ChangeRequest, Network, OutboxMessage, Signup, TopicProposal
-from models import advice, outbox
+from models import ChangeRequest, Network, Signup, TopicProposal, advice, outbox
 from models import meeting as meetings
 from models import newsletter as newsletters
 from models import review as reviews
@@ -16,8 +15,10 @@ from tests.conftest import sign_in
 
 
 def links(page):
-    return dict((re.sub(r"\s+", " ", text).strip(), href)
-                for href, text in re.findall(r'<a href="([^"]+)"[^>]*>(.*?)</a>', page, flags=re.S))
+    return dict(
+        (re.sub(r"\s+", " ", text).strip(), href)
+        for href, text in re.findall(r'<a href="([^"]+)"[^>]*>(.*?)</a>', page, flags=re.S)
+    )
 
 
 @pytest.fixture
@@ -32,23 +33,51 @@ def seeded(app, create_member, create_coordinator, municipality):
     nik = db.session.scalar(select(Network).filter_by(code="NIK"))
     now = datetime.now(UTC)
     soon = now + timedelta(days=10)
-    signed = meetings.plan([nik], kind="professional_meeting", title="Fagmøte om tolking", format="digital",
-                           starts_at=soon, ends_at=soon + timedelta(hours=2))
-    meetings.plan([nik], kind="network_meeting", title="Nettverksmøte i Bergen", format="digital",
-                  starts_at=soon + timedelta(days=20), ends_at=soon + timedelta(days=20, hours=3))
+    signed = meetings.plan(
+        [nik],
+        kind="professional_meeting",
+        title="Fagmøte om tolking",
+        format="digital",
+        starts_at=soon,
+        ends_at=soon + timedelta(hours=2),
+    )
+    meetings.plan(
+        [nik],
+        kind="network_meeting",
+        title="Nettverksmøte i Bergen",
+        format="digital",
+        starts_at=soon + timedelta(days=20),
+        ends_at=soon + timedelta(days=20, hours=3),
+    )
     db.session.flush()
     db.session.add(Signup(meeting=signed, member=kari))
-    db.session.add(TopicProposal(network=nik, proposed_by=kari, title="Tolk for barn", meeting_kind="network_meeting",
-                                 status="waiting"))
+    db.session.add(
+        TopicProposal(
+            network=nik,
+            proposed_by=kari,
+            title="Tolk for barn",
+            meeting_kind="network_meeting",
+            status="waiting",
+        )
+    )
     newsletters.submit(kari, None, "Kurs i Bergen", "Tekst")
     sent = newsletters.create("Desember-nytt", "Hei", [nik], by=coordinator)
     newsletters.send(sent, coordinator)
-    advice.post("Ny veileder", "Les", None, [nik], now + timedelta(days=5), now + timedelta(days=3), by=coordinator)
+    advice.post(
+        "Ny veileder", "Les", None, [nik], now + timedelta(days=5), now + timedelta(days=3), by=coordinator
+    )
     reviews.open_cycle(nik, now.year, now + timedelta(days=21), now + timedelta(days=14))
     kari.change_manager("Ny Leder", "ny.leder@bergen.kommune.example")
     kari.request_anchoring()
-    db.session.add(ChangeRequest(organisation=bergen, network=nik, action="remove", email="x@bergen.kommune.example",
-                                 reported_by=kari))
+    db.session.add(
+        ChangeRequest(
+            organisation=bergen,
+            network=nik,
+            action="remove",
+            email="x@bergen.kommune.example",
+            reported_by=kari,
+        )
+    )
     failed = outbox.queue("nobody@invalid", "Test", "reset_password", member=kari, url="http://localhost/")
     db.session.flush()
     failed.status = "failed"
@@ -64,7 +93,9 @@ def test_the_member_home_shows_every_kind_of_item_and_links_to_act(app, client, 
     found = links(page)
 
     assert "Velkommen, Kari Nordmann" in page
-    review = next(href for text, href in found.items() if text.startswith("Svar på den årlige gjennomgangen av NIK"))
+    review = next(
+        href for text, href in found.items() if text.startswith("Svar på den årlige gjennomgangen av NIK")
+    )
     assert "/reviews/answer/" in review
     assert client.get(review.replace("http://localhost", "")).status_code == 200
     expected = {
@@ -77,7 +108,9 @@ def test_the_member_home_shows_every_kind_of_item_and_links_to_act(app, client, 
     }
     for start, href in expected.items():
         assert any(text.startswith(start) and h.startswith(href) for text, h in found.items()), start
-    assert found["Fagmøte om tolking"].startswith("/meetings/") and found["Nettverksmøte i Bergen"].startswith("/meetings/")
+    assert found["Fagmøte om tolking"].startswith("/meetings/") and found[
+        "Nettverksmøte i Bergen"
+    ].startswith("/meetings/")
     assert found["Desember-nytt"].startswith("/newsletter/")
 
 
@@ -104,7 +137,10 @@ def test_the_coordinator_home_shows_every_kind_of_item_and_links_to_act(app, cli
             "NIK: 1 av 2 nettverksmøter og 1 av inntil 4 fagmøter planlagt.": "/meetings/plan/NIK",
         }
         for start, href in expected.items():
-            assert any(text.startswith(start) and h.startswith(href) for text, h in found.items()), (path, start)
+            assert any(text.startswith(start) and h.startswith(href) for text, h in found.items()), (
+                path,
+                start,
+            )
 
 
 def test_a_coordinator_without_memberships_lands_on_the_coordinators_items(client, create_coordinator):
@@ -114,8 +150,9 @@ def test_a_coordinator_without_memberships_lands_on_the_coordinators_items(clien
     assert "Trenger din oppmerksomhet" not in page
 
 
-def test_the_coordinator_home_warns_when_due_mail_waits_for_a_worker_that_does_not_run(app, client,
-                                                                                       create_coordinator):
+def test_the_coordinator_home_warns_when_due_mail_waits_for_a_worker_that_does_not_run(
+    app, client, create_coordinator
+):
     from models import heartbeat
     from models.types import utcnow
 
@@ -128,7 +165,9 @@ def test_the_coordinator_home_warns_when_due_mail_waits_for_a_worker_that_does_n
 
     assert warning not in home()  # no mail waits
     now = utcnow()
-    mail = outbox.queue("mottaker@kommune.example", "Test", "reset_password", member=None, url="http://localhost/")
+    mail = outbox.queue(
+        "mottaker@kommune.example", "Test", "reset_password", member=None, url="http://localhost/"
+    )
     db.session.commit()
     assert warning not in home()  # it waits a moment: no worker has beaten yet, but it is new
     mail.created_at = now - timedelta(minutes=11)

@@ -14,8 +14,11 @@ TOO_LARGE = ["2147483648", "9999999999", "99999999999999999999999", "9" * 5000]
 
 
 def int_rules(app):
-    return [rule for rule in app.url_map.iter_rules()
-            if any(isinstance(c, IntegerConverter) for c in rule._converters.values())]
+    return [
+        rule
+        for rule in app.url_map.iter_rules()
+        if any(isinstance(c, IntegerConverter) for c in rule._converters.values())
+    ]
 
 
 def path_of(rule, number):
@@ -41,7 +44,9 @@ def test_every_id_beyond_the_columns_range_is_not_found(app, client, create_coor
     for rule in rules:
         path = path_of(rule, number)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = client.open(path, method=method, data={"csrf_token": csrf} if method == "POST" else None)
+            response = client.open(
+                path, method=method, data={"csrf_token": csrf} if method == "POST" else None
+            )
             assert response.status_code == 404, (method, path, response.status_code)
 
 
@@ -69,8 +74,12 @@ def test_an_id_out_of_range_in_a_form_names_nothing(client, create_member, creat
     member = create_member(municipality("4601"))
     sign_in(client, create_coordinator("NIK").email)
     membership = member.memberships[0]
-    response = post(client, "/coordinator/teams/NIK/invited",
-                    {"membership": [str(membership.id), "99999999999999999999999"]}, page="/coordinator/teams/NIK")
+    response = post(
+        client,
+        "/coordinator/teams/NIK/invited",
+        {"membership": [str(membership.id), "99999999999999999999999"]},
+        page="/coordinator/teams/NIK",
+    )
     assert response.status_code == 303
     db.session.expire_all()
     assert membership.teams_invited_at is not None

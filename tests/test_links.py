@@ -39,11 +39,14 @@ def test_the_calendar_feed_address_on_my_page_is_made_from_base_url(app, client,
     assert "evil.example" not in html
 
 
-def test_mails_sent_from_a_request_with_a_forged_host_link_to_base_url(client, create_member, municipality,
-                                                                       deliver, mail_outbox):
+def test_mails_sent_from_a_request_with_a_forged_host_link_to_base_url(
+    client, create_member, municipality, deliver, mail_outbox
+):
     member = create_member(municipality("4601"))
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
-                      client.get("/reset-password", headers=EVIL).get_data(as_text=True)).group(1)
+    token = re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"',
+        client.get("/reset-password", headers=EVIL).get_data(as_text=True),
+    ).group(1)
     response = client.post("/reset-password", data={"email": member.email, "csrf_token": token}, headers=EVIL)
     assert response.status_code == 200
     deliver()
@@ -56,8 +59,11 @@ def test_no_page_or_redirect_carries_a_forged_host(app, client, create_coordinat
     """Every page without arguments, for a coordinator, asked for with a forged Host."""
     coordinator = create_coordinator("NIK")
     sign_in_at_evil(app, client, coordinator.email)
-    paths = sorted(rule.rule for rule in app.url_map.iter_rules()
-                   if "GET" in rule.methods and not rule.arguments and rule.endpoint != "static")
+    paths = sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if "GET" in rule.methods and not rule.arguments and rule.endpoint != "static"
+    )
     assert len(paths) > 20
     assert "Koordinator" in client.get("/", headers=EVIL).get_data(as_text=True)  # signed in there
     for path in paths:

@@ -21,7 +21,9 @@ def nik(member):
     return next(m for m in member.memberships if m.network.code == "NIK")
 
 
-def test_a_member_asks_and_becomes_main_contact_at_once(client, create_member, create_coordinator, municipality, deliver, mail_outbox):
+def test_a_member_asks_and_becomes_main_contact_at_once(
+    client, create_member, create_coordinator, municipality, deliver, mail_outbox
+):
     bergen = municipality("4601")
     kari, _ola = create_member(bergen, name="Kari"), create_member(bergen, name="Ola")
     coordinator = create_coordinator("NIK")
@@ -51,7 +53,9 @@ def test_a_second_claim_gets_a_clear_message(app, create_member, municipality):
     assert "Kari" in str(refused.value.message)
 
 
-def test_the_hand_over_moves_the_role_when_the_colleague_accepts(app, create_member, municipality, deliver, mail_outbox):
+def test_the_hand_over_moves_the_role_when_the_colleague_accepts(
+    app, create_member, municipality, deliver, mail_outbox
+):
     bergen = municipality("4601")
     kari, ola = create_member(bergen, name="Kari"), create_member(bergen, name="Ola")
     nik(kari).make_main_contact()
@@ -59,7 +63,9 @@ def test_the_hand_over_moves_the_role_when_the_colleague_accepts(app, create_mem
     kari_client, ola_client = app.test_client(), app.test_client()
     sign_in(kari_client, kari.email)
     sign_in(ola_client, ola.email)
-    response = post(kari_client, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(ola).id}, page=page_of(bergen))
+    response = post(
+        kari_client, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(ola).id}, page=page_of(bergen)
+    )
     assert response.status_code == 303
     deliver()
     assert mail_outbox[-1]["To"] == ola.email and "hovedkontakt" in mail_outbox[-1]["Subject"]
@@ -84,7 +90,12 @@ def test_only_the_main_contact_hands_over_and_only_to_a_colleague(app, client, c
     nik(kari).make_main_contact()
     db.session.commit()
     sign_in(client, ola.email)
-    assert post(client, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(kari).id}, page=page_of(bergen)).status_code == 403
+    assert (
+        post(
+            client, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(kari).id}, page=page_of(bergen)
+        ).status_code
+        == 403
+    )
     other = app.test_client()
     sign_in(other, kari.email)
     post(other, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(stranger).id}, page=page_of(bergen))
@@ -93,7 +104,9 @@ def test_only_the_main_contact_hands_over_and_only_to_a_colleague(app, client, c
     assert client.get(page_of(oslo)).status_code == 403  # another municipality's list
 
 
-def test_a_main_contact_who_leaves_vacates_the_role_and_the_municipality_is_flagged(client, create_member, municipality):
+def test_a_main_contact_who_leaves_vacates_the_role_and_the_municipality_is_flagged(
+    client, create_member, municipality
+):
     bergen = municipality("4601")
     kari, _ola, _per = create_member(bergen), create_member(bergen), create_member(bergen)
     nik(kari).make_main_contact()
@@ -106,7 +119,9 @@ def test_a_main_contact_who_leaves_vacates_the_role_and_the_municipality_is_flag
     assert [(org.number, active) for org, _network, active in flagged] == [("4601", 2)]
 
 
-def test_the_coordinator_assigns_and_removes_but_not_in_another_network(app, client, create_member, create_coordinator, municipality):
+def test_the_coordinator_assigns_and_removes_but_not_in_another_network(
+    app, client, create_member, create_coordinator, municipality
+):
     bergen = municipality("4601")
     kari, ola = create_member(bergen), create_member(bergen)
     nik(kari).make_main_contact()
@@ -116,7 +131,9 @@ def test_the_coordinator_assigns_and_removes_but_not_in_another_network(app, cli
     assert nifs.get(page_of(bergen)).status_code == 403
     assert post(nifs, f"{page_of(bergen)}/NIK/assign/{nik(ola).id}").status_code == 403
     sign_in(client, create_coordinator("NIK").email)
-    assert post(client, f"{page_of(bergen)}/NIK/assign/{nik(ola).id}", page=page_of(bergen)).status_code == 303
+    assert (
+        post(client, f"{page_of(bergen)}/NIK/assign/{nik(ola).id}", page=page_of(bergen)).status_code == 303
+    )
     db.session.expire_all()
     assert nik(ola).is_main_contact and not nik(kari).is_main_contact
     assert post(client, f"{page_of(bergen)}/NIK/remove", page=page_of(bergen)).status_code == 303
@@ -124,41 +141,69 @@ def test_the_coordinator_assigns_and_removes_but_not_in_another_network(app, cli
     assert not nik(ola).is_main_contact
 
 
-def test_the_main_contact_invites_a_colleague_with_the_organisation_filled_in(client, create_member, municipality, deliver, mail_outbox):
+def test_the_main_contact_invites_a_colleague_with_the_organisation_filled_in(
+    client, create_member, municipality, deliver, mail_outbox
+):
     bergen = municipality("4601")
     kari = create_member(bergen)
     nik(kari).make_main_contact()
     db.session.commit()
     sign_in(client, kari.email)
-    post(client, f"{page_of(bergen)}/NIK/invite", {"email": "ny.kollega@bergen.kommune.example"}, page=page_of(bergen))
+    post(
+        client,
+        f"{page_of(bergen)}/NIK/invite",
+        {"email": "ny.kollega@bergen.kommune.example"},
+        page=page_of(bergen),
+    )
     deliver()
     invitation = mail_outbox[-1]
     assert invitation["To"] == "ny.kollega@bergen.kommune.example"
     assert links_in(invitation)[0].endswith(f"/register/?organisation={bergen.id}")
 
 
-def test_a_reported_removal_goes_to_the_coordinator_and_is_applied_without_deleting(app, client, create_member, create_coordinator, municipality, deliver, mail_outbox):
+def test_a_reported_removal_goes_to_the_coordinator_and_is_applied_without_deleting(
+    app, client, create_member, create_coordinator, municipality, deliver, mail_outbox
+):
     bergen = municipality("4601")
     kari, ola = create_member(bergen, name="Kari"), create_member(bergen, name="Ola")
     sign_in(client, kari.email)
-    bad = post(client, f"{page_of(bergen)}/NIK/report", {"action": "change", "email": ola.email}, page=page_of(bergen))
+    bad = post(
+        client,
+        f"{page_of(bergen)}/NIK/report",
+        {"action": "change", "email": ola.email},
+        page=page_of(bergen),
+    )
     assert bad.status_code == 422 and "Skriv den nye adressen" in bad.get_data(as_text=True)
-    response = post(client, f"{page_of(bergen)}/NIK/report", {"action": "remove", "email": ola.email, "note": "Sluttet i oktober"},
-                    page=page_of(bergen))
+    response = post(
+        client,
+        f"{page_of(bergen)}/NIK/report",
+        {"action": "remove", "email": ola.email, "note": "Sluttet i oktober"},
+        page=page_of(bergen),
+    )
     assert response.status_code == 303
     change = db.session.scalar(select(ChangeRequest))
     coordinator_client = app.test_client()
     sign_in(coordinator_client, create_coordinator("NIK").email)
     page = coordinator_client.get("/coordinator/change-requests").get_data(as_text=True)
     assert ola.email in page and "Sluttet i oktober" in page
-    assert post(coordinator_client, f"/coordinator/change-requests/{change.id}/reject", {"note": ""}, page="/coordinator/").status_code == 303
+    assert (
+        post(
+            coordinator_client,
+            f"/coordinator/change-requests/{change.id}/reject",
+            {"note": ""},
+            page="/coordinator/",
+        ).status_code
+        == 303
+    )
     db.session.expire_all()
     assert change.status == ChangeStatus.PENDING  # a rejection needs a reason
     post(coordinator_client, f"/coordinator/change-requests/{change.id}/apply", page="/coordinator/")
     db.session.expire_all()
     assert change.status == ChangeStatus.APPLIED
     membership = db.session.scalar(select(Membership).filter_by(member_id=ola.id))
-    assert membership.status == MembershipStatus.LEFT and membership.end_reason == f"change request #{change.id}"
+    assert (
+        membership.status == MembershipStatus.LEFT and membership.end_reason == f"change request #{change.id}"
+    )
     deliver()
     assert kari.email in [m["To"] for m in mail_outbox]
 
@@ -168,7 +213,9 @@ class Browser:
 
     def __init__(self, base):
         self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
 
     def get(self, path):
         with self.opener.open(self.base + path) as response:
@@ -194,7 +241,13 @@ def test_fifty_members_asking_at_once_give_one_main_contact(live_server, app, cr
     def ask(ready, browser):
         ready()
         _status, answer = browser.post(f"{page}/NIK/claim", {}, page=page)  # a 500 raises here
-        return "won" if "Du er nå hovedkontakt" in answer else "refused" if "allerede hovedkontakt" in answer else answer
+        return (
+            "won"
+            if "Du er nå hovedkontakt" in answer
+            else "refused"
+            if "allerede hovedkontakt" in answer
+            else answer
+        )
 
     outcomes = at_once(ask, [(b,) for b in browsers])
     assert sorted(set(outcomes)) == ["refused", "won"] and outcomes.count("won") == 1, outcomes[:3]
@@ -202,7 +255,9 @@ def test_fifty_members_asking_at_once_give_one_main_contact(live_server, app, cr
     assert count == 1
 
 
-def test_colleagues_see_who_signed_up_for_which_upcoming_meeting(client, create_member, networks, municipality):
+def test_colleagues_see_who_signed_up_for_which_upcoming_meeting(
+    client, create_member, networks, municipality
+):
     from datetime import UTC, datetime, timedelta
 
     from models import meeting as meetings
@@ -210,8 +265,14 @@ def test_colleagues_see_who_signed_up_for_which_upcoming_meeting(client, create_
     bergen = municipality("4601")
     kari, ola = create_member(bergen, name="Kari"), create_member(bergen, name="Ola")
     soon = datetime.now(UTC) + timedelta(days=7)
-    meeting = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Fagmøte om tolking",
-                            format="digital", starts_at=soon, ends_at=soon + timedelta(hours=1))
+    meeting = meetings.plan(
+        [networks["NIK"]],
+        kind="professional_meeting",
+        title="Fagmøte om tolking",
+        format="digital",
+        starts_at=soon,
+        ends_at=soon + timedelta(hours=1),
+    )
     meetings.sign_up(ola, meeting)
     db.session.commit()
     sign_in(client, kari.email)

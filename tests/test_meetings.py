@@ -17,8 +17,13 @@ def at(month, day=15, hour=10, year=2027):
 
 def plan(networks, kind, month, title=None, **values):
     return meetings.plan(
-        networks, kind=kind, title=title or f"{kind} {month}", starts_at=at(month), ends_at=at(month) + timedelta(hours=2),
-        format="digital", **values,
+        networks,
+        kind=kind,
+        title=title or f"{kind} {month}",
+        starts_at=at(month),
+        ends_at=at(month) + timedelta(hours=2),
+        format="digital",
+        **values,
     )
 
 
@@ -117,7 +122,8 @@ def test_twenty_coordinators_planning_at_once_leave_exactly_four(app_factory, ap
     assert outcomes.count("planned") == 1 and outcomes.count("refused") == 19
     db.session.expire_all()
     count = db.session.scalar(
-        select(func.count()).select_from(Meeting).where(Meeting.kind == MeetingKind.PROFESSIONAL,
-                                                         Meeting.status == MeetingStatus.PLANNED)
+        select(func.count())
+        .select_from(Meeting)
+        .where(Meeting.kind == MeetingKind.PROFESSIONAL, Meeting.status == MeetingStatus.PLANNED)
     )
     assert count == 4

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
 from extensions import db
-from models import OutboxMessage, OutboxStatus, heartbeat, outbox
+from models import OutboxMessage, OutboxStatus, heartbeat
 from models.types import utcnow
 from tests.test_outbox import queue_some
 
@@ -38,8 +38,11 @@ def scrape(app, token=TOKEN):
 
 def samples(text):
     """{(name, frozenset(labels)): value} of a scrape."""
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def value(text, metric, **labels):
@@ -53,8 +56,12 @@ def test_metrics_are_off_without_a_token(client):
 
 def test_a_missing_or_wrong_token_is_refused(metrics_app):
     client = metrics_app.test_client()
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                    {"Authorization": f"Bearer {TOKEN}x"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+    ):
         response = client.get("/metrics", headers=headers)
         assert response.status_code == 401, headers
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -80,10 +87,16 @@ def test_the_scrape_is_not_rate_limited(app_factory):
 def test_the_gauges_show_waiting_and_failed_mail_and_a_stale_heartbeat(metrics_app):
     now = utcnow()
     queue_some(3, metrics_app)
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.recipient == "mottaker0@kommune.example")
-                       .values(created_at=now - timedelta(minutes=20)))
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.recipient == "mottaker1@kommune.example")
-                       .values(status=OutboxStatus.FAILED))
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.recipient == "mottaker0@kommune.example")
+        .values(created_at=now - timedelta(minutes=20))
+    )
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.recipient == "mottaker1@kommune.example")
+        .values(status=OutboxStatus.FAILED)
+    )
     db.session.commit()
     heartbeat.beat("outbox", "sent 0, failed 0, deferred 0", now=now - timedelta(minutes=15))
     heartbeat.beat("meetings remind", "reminders: 2", now=now - timedelta(hours=1))
@@ -117,13 +130,16 @@ def test_the_gauges_follow_the_mail_out(metrics_app, deliver, mail_outbox):
     assert len(mail_outbox) == 2
 
 
-def test_requests_are_counted_by_endpoint_method_and_status_class_never_by_path(metrics_app, create_member,
-                                                                                 municipality):
+def test_requests_are_counted_by_endpoint_method_and_status_class_never_by_path(
+    metrics_app, create_member, municipality
+):
     member = create_member(municipality("4601"))
     client = metrics_app.test_client()
 
     def counted(text, endpoint, status, method="GET"):
-        return value(text, "tracker_http_requests_total", endpoint=endpoint, method=method, status=status) or 0
+        return (
+            value(text, "tracker_http_requests_total", endpoint=endpoint, method=method, status=status) or 0
+        )
 
     before = scrape(metrics_app)
     for _ in range(3):
@@ -134,7 +150,9 @@ def test_requests_are_counted_by_endpoint_method_and_status_class_never_by_path(
     assert counted(after, "public.privacy", "2xx") - counted(before, "public.privacy", "2xx") == 3
     assert counted(after, "auth.reset_password", "4xx") - counted(before, "auth.reset_password", "4xx") == 1
     assert counted(after, "unmatched", "4xx") - counted(before, "unmatched", "4xx") == 1
-    timed = value(after, "tracker_http_request_duration_seconds_count", endpoint="public.privacy", method="GET")
+    timed = value(
+        after, "tracker_http_request_duration_seconds_count", endpoint="public.privacy", method="GET"
+    )
     assert timed >= 3
     assert "not-a-valid-token" not in after and member.email not in after and "@" not in after
 
@@ -158,9 +176,24 @@ with app.app_context():
 """
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     for _ in range(2):
-        subprocess.run([sys.executable, "-c", script, database, "serve"], env=env, cwd=ROOT, check=True,
-                       capture_output=True, timeout=60)
-    text = subprocess.run([sys.executable, "-c", script, database, "scrape"], env=env, cwd=ROOT, check=True,
-                          capture_output=True, text=True, timeout=60).stdout
-    assert value(text, "tracker_http_requests_total", endpoint="public.privacy", method="GET", status="2xx") == 2
+        subprocess.run(
+            [sys.executable, "-c", script, database, "serve"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    text = subprocess.run(
+        [sys.executable, "-c", script, database, "scrape"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert (
+        value(text, "tracker_http_requests_total", endpoint="public.privacy", method="GET", status="2xx") == 2
+    )
     assert value(text, "tracker_database_up") == 1

@@ -31,9 +31,7 @@ def test_migrations_give_the_models_schema(migrated):
         assert compare_metadata(context, db.metadata) == []
         # alembic does not compare CHECK constraints: compare their names here.
         for table in db.metadata.sorted_tables:
-            expected = {
-                c.name for c in table.constraints if c.__class__.__name__ == "CheckConstraint"
-            }
+            expected = {c.name for c in table.constraints if c.__class__.__name__ == "CheckConstraint"}
             assert check_names(connection, table.name) == expected, table.name
 
 
@@ -57,12 +55,16 @@ def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_refer_to_it(migra
 
     reference.load()
     bergen = db.session.scalar(select(Organisation).filter_by(number="4601"))
-    member = Member(organisation=bergen, name="Kari", email="kari@bergen.kommune.example", manager_email="l@x.no")
+    member = Member(
+        organisation=bergen, name="Kari", email="kari@bergen.kommune.example", manager_email="l@x.no"
+    )
     db.session.add(member)
     move_to_status(member.join(db.session.scalar(select(Network).filter_by(code="NIK"))), "active")
     db.session.commit()
     now = datetime.now(UTC)
-    reviews.open_cycle(member.memberships[0].network, now.year, now + timedelta(days=21), now + timedelta(days=14))
+    reviews.open_cycle(
+        member.memberships[0].network, now.year, now + timedelta(days=21), now + timedelta(days=14)
+    )
     db.session.commit()
     db.session.remove()
 
@@ -77,14 +79,24 @@ def test_the_directory_migration_folds_the_names_of_members_already_there(migrat
 
     downgrade(revision="1b36e1a40394")
     with db.engine.begin() as connection:
-        connection.execute(text("INSERT INTO organisations (kind, name, name_folded, active) "
-                                "VALUES ('observer', 'FHI', 'fhi', true)"))
-        connection.execute(text(
-            "INSERT INTO members (name, email, organisation_id, created_at, auth_version) "
-            "SELECT '  Åse   Østby ', 'ase@fhi.example', id, CURRENT_TIMESTAMP, 0 FROM organisations"))
+        connection.execute(
+            text(
+                "INSERT INTO organisations (kind, name, name_folded, active) "
+                "VALUES ('observer', 'FHI', 'fhi', true)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO members (name, email, organisation_id, created_at, auth_version) "
+                "SELECT '  Åse   Østby ', 'ase@fhi.example', id, CURRENT_TIMESTAMP, 0 FROM organisations"
+            )
+        )
     upgrade()
     with db.engine.connect() as connection:
-        assert connection.execute(text("SELECT name_folded, directory_hidden FROM members")).one() == ("åse østby", False)
+        assert connection.execute(text("SELECT name_folded, directory_hidden FROM members")).one() == (
+            "åse østby",
+            False,
+        )
 
 
 # -- downgrades that would lose what people entered ----------------------------------------------
@@ -114,8 +126,15 @@ def seeded_members(count):
 
     reference.load()
     bergen = db.session.scalar(select(Organisation).filter_by(number="4601"))
-    members = [Member(organisation=bergen, name=f"Kari {n}", email=f"kari{n}@bergen.kommune.example",
-                      manager_email="leder@bergen.kommune.example") for n in range(count)]
+    members = [
+        Member(
+            organisation=bergen,
+            name=f"Kari {n}",
+            email=f"kari{n}@bergen.kommune.example",
+            manager_email="leder@bergen.kommune.example",
+        )
+        for n in range(count)
+    ]
     db.session.add_all(members)
     db.session.commit()
     return members
@@ -198,7 +217,7 @@ def test_every_downgrade_says_whether_it_is_lossy():
         lossy = "\nDowngrade: lossy – " in source
         assert lossy or "\nDowngrade: lossless" in source, path.name
         assert lossy == ("DOWNGRADE_LOSES = {" in source), path.name
-        revision = re.search(r"^revision = '(\w+)'", source, re.M).group(1)
+        revision = re.search(r"""^revision = ['"](\w+)['"]""", source, re.M).group(1)
         row = re.search(rf"^\| `{revision}` \| (.*)$", runbook, re.M)
         assert row, f"docs/operations.md's table of downgrades lacks {revision}"
         assert row.group(1).startswith("**lossy**") == lossy, revision

@@ -68,7 +68,9 @@ def test_status_cannot_be_assigned_or_given_at_creation(create_member, municipal
 def test_the_database_refuses_an_unknown_status(create_member, municipality):
     membership = membership_of(create_member(municipality("4601")))
     with pytest.raises(IntegrityError):
-        db.session.execute(update(Membership).where(Membership.id == membership.id).values(status="suspended"))
+        db.session.execute(
+            update(Membership).where(Membership.id == membership.id).values(status="suspended")
+        )
         db.session.flush()
 
 
@@ -120,7 +122,9 @@ def test_the_database_refuses_a_main_contact_that_is_not_active(create_member, m
     with pytest.raises(DomainError):
         membership.make_main_contact()
     with pytest.raises(IntegrityError):
-        db.session.execute(update(Membership).where(Membership.id == membership.id).values(is_main_contact=True))
+        db.session.execute(
+            update(Membership).where(Membership.id == membership.id).values(is_main_contact=True)
+        )
         db.session.flush()
 
 
@@ -161,7 +165,10 @@ def test_the_database_refuses_an_email_that_is_not_lower_case(app, municipality)
     with pytest.raises(IntegrityError):
         db.session.execute(
             insert(Member).values(
-                name="X", name_folded="x", email="Upper@Example.no", organisation_id=municipality("4601").id,
+                name="X",
+                name_folded="x",
+                email="Upper@Example.no",
+                organisation_id=municipality("4601").id,
                 created_at=datetime.now(UTC),
             )
         )
@@ -169,10 +176,14 @@ def test_the_database_refuses_an_email_that_is_not_lower_case(app, municipality)
 
 def test_the_database_refuses_a_member_as_their_own_line_manager(create_member, municipality):
     with pytest.raises(IntegrityError):
-        create_member(municipality("4601"), email="ola@bergen.kommune.no", manager_email="Ola@Bergen.kommune.no")
+        create_member(
+            municipality("4601"), email="ola@bergen.kommune.no", manager_email="Ola@Bergen.kommune.no"
+        )
 
 
-def test_memberships_follow_a_member_who_moves_but_the_main_contact_role_does_not(create_member, municipality):
+def test_memberships_follow_a_member_who_moves_but_the_main_contact_role_does_not(
+    create_member, municipality
+):
     bergen, oslo = municipality("4601"), municipality("0301")
     member = create_member(bergen, networks=("NIK",))
     membership_of(member).make_main_contact()
@@ -239,7 +250,11 @@ def test_numbers_are_unique_per_kind(app):
     with pytest.raises(IntegrityError):
         db.session.execute(
             insert(Organisation).values(
-                kind="municipality", number="4601", county_number="46", name="Bergen 2", name_folded="bergen 2",
+                kind="municipality",
+                number="4601",
+                county_number="46",
+                name="Bergen 2",
+                name_folded="bergen 2",
                 active=True,
             )
         )

@@ -7,7 +7,15 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db
-from models import AuditEntry, DomainError, MembershipStatus, NewsInput, Newsletter, Organisation, OutboxMessage
+from models import (
+    AuditEntry,
+    DomainError,
+    MembershipStatus,
+    NewsInput,
+    Newsletter,
+    Organisation,
+    OutboxMessage,
+)
 from models import newsletter as newsletters
 from tests.conftest import links_in, post, sign_in
 
@@ -53,9 +61,15 @@ def people(create_member, create_coordinator, municipality, fhi):
     return found
 
 
-def compose_issue(client, title="Nytt fra nettverkene", body="## Kurs\n\nEt **nytt** kurs.", networks=("NIK", "NIFS")):
-    response = post(client, "/newsletter/new", {"title": title, "body": body, "networks": list(networks)},
-                    page="/newsletter/new")
+def compose_issue(
+    client, title="Nytt fra nettverkene", body="## Kurs\n\nEt **nytt** kurs.", networks=("NIK", "NIFS")
+):
+    response = post(
+        client,
+        "/newsletter/new",
+        {"title": title, "body": body, "networks": list(networks)},
+        page="/newsletter/new",
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     return db.session.scalar(select(Newsletter).order_by(Newsletter.id.desc()))
 
@@ -94,12 +108,15 @@ def test_an_issue_to_nik_and_nifs_reaches_each_active_member_once(client, people
     post(client, f"/newsletter/{newsletter.id}/send", page=f"/newsletter/{newsletter.id}")
     assert deliver()["sent"] == 0
     assert db.session.scalar(select(Newsletter.recipient_count).filter_by(id=newsletter.id)) == 3
-    assert [e.after["recipients"] for e in db.session.scalars(
-        select(AuditEntry).filter_by(action="newsletter.sent"))] == [3]
+    assert [
+        e.after["recipients"]
+        for e in db.session.scalars(select(AuditEntry).filter_by(action="newsletter.sent"))
+    ] == [3]
 
 
 def test_the_unsubscribe_link_works_without_signing_in_and_keeps_the_membership(
-        app, client, people, deliver, mail_outbox):
+    app, client, people, deliver, mail_outbox
+):
     sign_in(client, people["coordinator"].email)
     send(client, compose_issue(client))
     deliver()
@@ -134,13 +151,22 @@ def test_the_unsubscribe_link_works_without_signing_in_and_keeps_the_membership(
 
 
 def test_member_input_goes_queue_included_sent_and_the_member_sees_each_step(
-        app, client, people, deliver, mail_outbox):
+    app, client, people, deliver, mail_outbox
+):
     nora = people["nik"]
     member = app.test_client()
     sign_in(member, nora.email)
-    response = post(member, "/newsletter/input", {"network": "all", "title": "Kurs i tolking",
-                                                  "body": "Vi holder *kurs* i mars.", "link": "https://bergen.kommune.no/kurs"},
-                    page="/newsletter/input")
+    response = post(
+        member,
+        "/newsletter/input",
+        {
+            "network": "all",
+            "title": "Kurs i tolking",
+            "body": "Vi holder *kurs* i mars.",
+            "link": "https://bergen.kommune.no/kurs",
+        },
+        page="/newsletter/input",
+    )
     assert response.status_code == 303
     assert "Venter på koordinator" in member.get("/newsletter/input").get_data(as_text=True)
 
@@ -151,10 +177,18 @@ def test_member_input_goes_queue_included_sent_and_the_member_sees_each_step(
     item = db.session.scalar(select(NewsInput))
 
     # The coordinator edits it, then includes it.
-    post(client, f"/newsletter/input/{item.id}/edit", {"title": "Kurs i tolking for helsepersonell",
-                                                       "body": "Vi holder *kurs* i mars.", "link": ""},
-         page=f"/newsletter/input/{item.id}/edit")
-    response = post(client, f"/newsletter/input/{item.id}/include", {"newsletter": newsletter.id}, page="/newsletter/queue")
+    post(
+        client,
+        f"/newsletter/input/{item.id}/edit",
+        {"title": "Kurs i tolking for helsepersonell", "body": "Vi holder *kurs* i mars.", "link": ""},
+        page=f"/newsletter/input/{item.id}/edit",
+    )
+    response = post(
+        client,
+        f"/newsletter/input/{item.id}/include",
+        {"newsletter": newsletter.id},
+        page="/newsletter/queue",
+    )
     assert response.status_code == 303
     assert "Ingen innspill venter" in client.get("/newsletter/queue").get_data(as_text=True)
     assert "Tatt med i neste nummer" in member.get("/newsletter/input").get_data(as_text=True)
@@ -186,8 +220,12 @@ def test_declined_input_carries_the_note_the_member_reads(app, client, people):
     db.session.expire_all()
     assert item.status == "queued"
 
-    post(client, f"/newsletter/input/{item.id}/decline", {"note": "Nyhetsbrevet tar ikke med reklame."},
-         page="/newsletter/queue")
+    post(
+        client,
+        f"/newsletter/input/{item.id}/decline",
+        {"note": "Nyhetsbrevet tar ikke med reklame."},
+        page="/newsletter/queue",
+    )
     member = app.test_client()
     sign_in(member, nora.email)
     page = member.get("/newsletter/input").get_data(as_text=True)
@@ -206,11 +244,14 @@ def test_the_same_input_cannot_be_handled_twice(app, people):
 
 
 def test_only_active_members_send_input_and_only_coordinators_of_its_network_handle_it(
-        app, client, people, create_coordinator):
+    app, client, people, create_coordinator
+):
     lapsed = app.test_client()
     sign_in(lapsed, people["lapsed"].email)
     assert "Bare aktive medlemmer" in lapsed.get("/newsletter/input").get_data(as_text=True)
-    response = post(lapsed, "/newsletter/input", {"network": "NIK", "title": "T", "body": "B"}, page="/newsletter/input")
+    response = post(
+        lapsed, "/newsletter/input", {"network": "NIK", "title": "T", "body": "B"}, page="/newsletter/input"
+    )
     assert response.status_code == 403
     assert db.session.scalar(select(func.count()).select_from(NewsInput)) == 0
 
@@ -252,13 +293,21 @@ def active_content(page):
     for tag, attrs in Elements(page).found:
         if tag == "script" and not (attrs.get("src") or "").startswith("/static/vendor/htmx"):
             bad.append(tag)
-        if tag in ("iframe", "object", "embed", "style", "img", "base", "form") and attrs.get("method") != "post":
+        if (
+            tag in ("iframe", "object", "embed", "style", "img", "base", "form")
+            and attrs.get("method") != "post"
+        ):
             bad.append(tag)
         if tag == "link" and not (attrs.get("href") or "").startswith("/static/"):
             bad.append(tag)
         bad += [f"{tag} {name}" for name in attrs if name.startswith("on")]
-        bad += [f"{tag} {name}={value}" for name, value in attrs.items()
-                if name in ("href", "src", "action") and value and value.strip().lower().startswith(("javascript:", "data:"))]
+        bad += [
+            f"{tag} {name}={value}"
+            for name, value in attrs.items()
+            if name in ("href", "src", "action")
+            and value
+            and value.strip().lower().startswith(("javascript:", "data:"))
+        ]
     return bad
 
 
@@ -268,7 +317,12 @@ def test_hostile_markdown_reaches_neither_the_mail_nor_the_archive(app, client, 
     db.session.commit()
     sign_in(client, people["coordinator"].email)
     newsletter = compose_issue(client, body=HOSTILE)
-    post(client, f"/newsletter/input/{item.id}/include", {"newsletter": newsletter.id}, page="/newsletter/queue")
+    post(
+        client,
+        f"/newsletter/input/{item.id}/include",
+        {"newsletter": newsletter.id},
+        page="/newsletter/queue",
+    )
     send(client, newsletter)
     deliver()
     assert len(mail_outbox) == 3
@@ -323,7 +377,8 @@ def test_progress_is_polled_until_the_outbox_has_drained(client, people, deliver
 
 
 def test_sending_takes_the_same_number_of_statements_for_any_number_of_members(
-        app, create_member, create_coordinator, municipality, count_queries):
+    app, create_member, create_coordinator, municipality, count_queries
+):
     bergen = municipality("4601")
     coordinator = create_coordinator("NIK")
     nik = coordinator.coordinator_roles[0].network
@@ -337,7 +392,9 @@ def test_sending_takes_the_same_number_of_statements_for_any_number_of_members(
             sent = newsletters.send(issue, coordinator)
         db.session.commit()
         counts.append(len(statements))
-        assert sent == db.session.scalar(select(func.count()).select_from(OutboxMessage).filter_by(batch=issue.batch))
+        assert sent == db.session.scalar(
+            select(func.count()).select_from(OutboxMessage).filter_by(batch=issue.batch)
+        )
     assert counts[0] == counts[1], counts
     db.session.execute(OutboxMessage.__table__.delete())
     db.session.commit()
@@ -345,14 +402,20 @@ def test_sending_takes_the_same_number_of_statements_for_any_number_of_members(
 
 def test_a_form_with_mistakes_says_what_is_wrong_and_keeps_what_was_written(app, client, people):
     sign_in(client, people["coordinator"].email)
-    response = post(client, "/newsletter/new", {"title": "", "body": "Min tekst", "networks": []}, page="/newsletter/new")
+    response = post(
+        client, "/newsletter/new", {"title": "", "body": "Min tekst", "networks": []}, page="/newsletter/new"
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Gi nummeret en tittel." in page and "Velg minst ett nettverk." in page and "Min tekst" in page
     member = app.test_client()
     sign_in(member, people["nik"].email)
-    response = post(member, "/newsletter/input", {"network": "NIK", "title": "T", "body": "B",
-                                                  "link": "javascript://alert(1)"}, page="/newsletter/input")
+    response = post(
+        member,
+        "/newsletter/input",
+        {"network": "NIK", "title": "T", "body": "B", "link": "javascript://alert(1)"},
+        page="/newsletter/input",
+    )
     assert db.session.scalar(select(func.count()).select_from(NewsInput)) == 0
     assert response.status_code == 422 and "Skriv en fullstendig adresse" in response.get_data(as_text=True)
 
@@ -365,7 +428,9 @@ def test_the_members_export_holds_their_input_and_erasure_removes_what_was_not_u
     newsletters.include(used, issue, people["coordinator"])
     db.session.commit()
     assert sorted((i["title"], i["status"]) for i in nora.export()["newsletter_input"]) == [
-        ("Brukt", "included"), ("Ubrukt", "queued")]
+        ("Brukt", "included"),
+        ("Ubrukt", "queued"),
+    ]
     nora.erase()
     db.session.commit()
     assert db.session.scalars(select(NewsInput.title)).all() == ["Brukt"]
@@ -399,7 +464,10 @@ def at_once_posts(forms):
     """[(client, url, data, page)] posted at the same moment; the responses."""
     from tests.conftest import at_once, csrf_token_from
 
-    prepared = [(client, url, {**data, "csrf_token": csrf_token_from(client.get(page))}) for client, url, data, page in forms]
+    prepared = [
+        (client, url, {**data, "csrf_token": csrf_token_from(client.get(page))})
+        for client, url, data, page in forms
+    ]
 
     def send(wait, client, url, data):
         wait()
@@ -413,8 +481,9 @@ def draft_and_input(people):
     """A draft issue to NIK + NIFS and a queued input from Nora."""
     nik = people["nik"].memberships[0].network
     item = newsletters.submit(people["nik"], nik, "Kurs i tolking", "Vi holder kurs.")
-    issue = newsletters.create("Nytt fra NIK", "Tekst", [nik, people["nifs"].memberships[0].network],
-                               by=people["coordinator"])
+    issue = newsletters.create(
+        "Nytt fra NIK", "Tekst", [nik, people["nifs"].memberships[0].network], by=people["coordinator"]
+    )
     db.session.commit()
     return issue, item
 
@@ -451,8 +520,12 @@ def test_include_and_decline_at_once_give_one_outcome(app, people, draft_and_inp
     postgres_only(app)
     issue, item = draft_and_input
     one, other = tabs_of(app, people["coordinator"])
-    answers = at_once_posts([(one, f"/newsletter/input/{item.id}/include", {"newsletter": issue.id}, "/newsletter/queue"),
-                             (other, f"/newsletter/input/{item.id}/decline", {"note": "Passer ikke."}, "/newsletter/queue")])
+    answers = at_once_posts(
+        [
+            (one, f"/newsletter/input/{item.id}/include", {"newsletter": issue.id}, "/newsletter/queue"),
+            (other, f"/newsletter/input/{item.id}/decline", {"note": "Passer ikke."}, "/newsletter/queue"),
+        ]
+    )
     no_server_error(answers)
     assert audited("news_input.included") + audited("news_input.declined") == 1
     db.session.expire_all()
@@ -465,8 +538,12 @@ def test_include_twice_at_once_includes_once(app, people, draft_and_input):
 
     postgres_only(app)
     issue, item = draft_and_input
-    answers = twice_at_once(tabs_of(app, people["coordinator"]), f"/newsletter/input/{item.id}/include",
-                            {"newsletter": issue.id}, page="/newsletter/queue")
+    answers = twice_at_once(
+        tabs_of(app, people["coordinator"]),
+        f"/newsletter/input/{item.id}/include",
+        {"newsletter": issue.id},
+        page="/newsletter/queue",
+    )
     no_server_error(answers)
     assert audited("news_input.included") == 1
 
@@ -478,8 +555,12 @@ def test_an_edit_and_an_include_at_once_both_hold(app, people, draft_and_input):
     issue, item = draft_and_input
     one, other = tabs_of(app, people["coordinator"])
     edit = f"/newsletter/input/{item.id}/edit"
-    answers = at_once_posts([(one, edit, {"title": "Endret tittel", "body": "Vi holder kurs.", "link": ""}, edit),
-                             (other, f"/newsletter/input/{item.id}/include", {"newsletter": issue.id}, "/newsletter/queue")])
+    answers = at_once_posts(
+        [
+            (one, edit, {"title": "Endret tittel", "body": "Vi holder kurs.", "link": ""}, edit),
+            (other, f"/newsletter/input/{item.id}/include", {"newsletter": issue.id}, "/newsletter/queue"),
+        ]
+    )
     no_server_error(answers)
     db.session.expire_all()
     item = db.session.get(NewsInput, item.id)
@@ -494,8 +575,11 @@ def test_take_out_twice_at_once_takes_out_once(app, people, draft_and_input):
     issue, item = draft_and_input
     newsletters.include(item, issue, people["coordinator"])
     db.session.commit()
-    answers = twice_at_once(tabs_of(app, people["coordinator"]), f"/newsletter/input/{item.id}/withdraw",
-                            page=f"/newsletter/{issue.id}/edit")
+    answers = twice_at_once(
+        tabs_of(app, people["coordinator"]),
+        f"/newsletter/input/{item.id}/withdraw",
+        page=f"/newsletter/{issue.id}/edit",
+    )
     no_server_error(answers)
     assert audited("news_input.withdrawn") == 1
     db.session.expire_all()
@@ -507,20 +591,25 @@ def test_a_new_issue_saved_twice_at_once_is_one_draft(app, people):
 
     postgres_only(app)
     data = {"title": "Nytt fra nettverkene", "body": "Tekst", "networks": ["NIK", "NIFS"]}
-    answers = twice_at_once(tabs_of(app, people["coordinator"]), "/newsletter/new", data, page="/newsletter/new")
+    answers = twice_at_once(
+        tabs_of(app, people["coordinator"]), "/newsletter/new", data, page="/newsletter/new"
+    )
     no_server_error(answers)
     assert db.session.scalar(select(func.count()).select_from(Newsletter)) == 1
     assert audited("newsletter.created") == 1
     assert len({r.headers["Location"] for r in answers}) == 1  # both lead to the one draft
 
 
-def test_send_pressed_twice_at_once_reaches_each_member_once(app, people, draft_and_input, deliver, mail_outbox):
+def test_send_pressed_twice_at_once_reaches_each_member_once(
+    app, people, draft_and_input, deliver, mail_outbox
+):
     from tests.conftest import postgres_only, twice_at_once
 
     postgres_only(app)
     issue, _item = draft_and_input
-    answers = twice_at_once(tabs_of(app, people["coordinator"]), f"/newsletter/{issue.id}/send",
-                            page=f"/newsletter/{issue.id}")
+    answers = twice_at_once(
+        tabs_of(app, people["coordinator"]), f"/newsletter/{issue.id}/send", page=f"/newsletter/{issue.id}"
+    )
     no_server_error(answers)
     assert audited("newsletter.sent") == 1
     deliver()
@@ -528,15 +617,20 @@ def test_send_pressed_twice_at_once_reaches_each_member_once(app, people, draft_
     assert recipients == sorted(people[k].email for k in ("nik", "nifs", "both"))
 
 
-def test_an_include_at_the_moment_of_sending_is_in_the_mail_or_refused(app, people, draft_and_input, deliver,
-                                                                       mail_outbox):
+def test_an_include_at_the_moment_of_sending_is_in_the_mail_or_refused(
+    app, people, draft_and_input, deliver, mail_outbox
+):
     from tests.conftest import postgres_only
 
     postgres_only(app)
     issue, item = draft_and_input
     one, other = tabs_of(app, people["coordinator"])
-    answers = at_once_posts([(one, f"/newsletter/{issue.id}/send", {}, f"/newsletter/{issue.id}"),
-                             (other, f"/newsletter/input/{item.id}/include", {"newsletter": issue.id}, "/newsletter/queue")])
+    answers = at_once_posts(
+        [
+            (one, f"/newsletter/{issue.id}/send", {}, f"/newsletter/{issue.id}"),
+            (other, f"/newsletter/input/{item.id}/include", {"newsletter": issue.id}, "/newsletter/queue"),
+        ]
+    )
     no_server_error(answers)
     deliver()
     in_mail = "Kurs i tolking" in mail_outbox[0].get_body(("plain",)).get_content()
@@ -546,16 +640,21 @@ def test_an_include_at_the_moment_of_sending_is_in_the_mail_or_refused(app, peop
     assert item.status in ("included", "queued")
 
 
-def test_an_edit_at_the_moment_of_sending_is_in_the_mail_or_refused(app, people, draft_and_input, deliver,
-                                                                    mail_outbox):
+def test_an_edit_at_the_moment_of_sending_is_in_the_mail_or_refused(
+    app, people, draft_and_input, deliver, mail_outbox
+):
     from tests.conftest import postgres_only
 
     postgres_only(app)
     issue, _item = draft_and_input
     one, other = tabs_of(app, people["coordinator"])
     edit = f"/newsletter/{issue.id}/edit"
-    answers = at_once_posts([(one, f"/newsletter/{issue.id}/send", {}, f"/newsletter/{issue.id}"),
-                             (other, edit, {"title": "Ny tittel", "body": "Tekst", "networks": ["NIK", "NIFS"]}, edit)])
+    answers = at_once_posts(
+        [
+            (one, f"/newsletter/{issue.id}/send", {}, f"/newsletter/{issue.id}"),
+            (other, edit, {"title": "Ny tittel", "body": "Tekst", "networks": ["NIK", "NIFS"]}, edit),
+        ]
+    )
     no_server_error(answers)
     deliver()
     db.session.expire_all()
@@ -568,13 +667,18 @@ def test_a_test_mail_pressed_twice_at_once_goes_once(app, people, draft_and_inpu
 
     postgres_only(app)
     issue, _item = draft_and_input
-    answers = twice_at_once(tabs_of(app, people["coordinator"]), f"/newsletter/{issue.id}/test",
-                            page=f"/newsletter/{issue.id}")
+    answers = twice_at_once(
+        tabs_of(app, people["coordinator"]), f"/newsletter/{issue.id}/test", page=f"/newsletter/{issue.id}"
+    )
     no_server_error(answers)
     deliver()
     assert [m.envelope_recipients for m in mail_outbox] == [[people["coordinator"].email]]
     # Once it has gone, another test may go.
-    post(tabs_of(app, people["coordinator"], 1)[0], f"/newsletter/{issue.id}/test", page=f"/newsletter/{issue.id}")
+    post(
+        tabs_of(app, people["coordinator"], 1)[0],
+        f"/newsletter/{issue.id}/test",
+        page=f"/newsletter/{issue.id}",
+    )
     deliver()
     assert len(mail_outbox) == 2
 
@@ -591,8 +695,9 @@ def test_unsubscribing_twice_at_once_is_harmless(app, people):
     assert audited("newsletter.unsubscribed") == 1
 
 
-def test_what_a_sent_issue_no_longer_offers_is_refused_when_posted_directly(app, client, people, draft_and_input,
-                                                                            deliver, mail_outbox):
+def test_what_a_sent_issue_no_longer_offers_is_refused_when_posted_directly(
+    app, client, people, draft_and_input, deliver, mail_outbox
+):
     issue, item = draft_and_input
     newsletters.include(item, issue, people["coordinator"])
     newsletters.send(issue, people["coordinator"])
@@ -605,26 +710,38 @@ def test_what_a_sent_issue_no_longer_offers_is_refused_when_posted_directly(app,
     assert f"/newsletter/{issue.id}/send" not in page and f"/newsletter/{issue.id}/test" not in page
     token = csrf_token(client)
 
-    for url, data in ((f"/newsletter/{issue.id}/edit", {"title": "Endret", "body": "X", "networks": ["NIK"]}),
-                      (f"/newsletter/{issue.id}/test", {}),
-                      (f"/newsletter/{issue.id}/send", {}),
-                      (f"/newsletter/input/{item.id}/edit", {"title": "Endret", "body": "X", "link": ""}),
-                      (f"/newsletter/input/{item.id}/withdraw", {}),
-                      (f"/newsletter/input/{late.id}/withdraw", {})):  # never in an issue
+    for url, data in (
+        (f"/newsletter/{issue.id}/edit", {"title": "Endret", "body": "X", "networks": ["NIK"]}),
+        (f"/newsletter/{issue.id}/test", {}),
+        (f"/newsletter/{issue.id}/send", {}),
+        (f"/newsletter/input/{item.id}/edit", {"title": "Endret", "body": "X", "link": ""}),
+        (f"/newsletter/input/{item.id}/withdraw", {}),
+        (f"/newsletter/input/{late.id}/withdraw", {}),
+    ):  # never in an issue
         assert client.post(url, data={**data, "csrf_token": token}).status_code == 303, url
     db.session.expire_all()
-    assert (issue.title, item.title, item.status, item.newsletter_id) == ("Nytt fra NIK", "Kurs i tolking", "included",
-                                                                           issue.id)
+    assert (issue.title, item.title, item.status, item.newsletter_id) == (
+        "Nytt fra NIK",
+        "Kurs i tolking",
+        "included",
+        issue.id,
+    )
     assert late.status == "queued"
-    assert audited("newsletter.sent") == 1 and audited("news_input.edited") == 0 and audited("news_input.withdrawn") == 0
+    assert (
+        audited("newsletter.sent") == 1
+        and audited("news_input.edited") == 0
+        and audited("news_input.withdrawn") == 0
+    )
     deliver()
     assert mail_outbox == []
     # The operations refuse by themselves, whatever the page offered.
-    for refused in (lambda: newsletters.include(late, issue, people["coordinator"]),
-                    lambda: newsletters.update_draft(issue, "Endret", "X", issue.networks),
-                    lambda: newsletters.send_test(issue, people["coordinator"]),
-                    lambda: newsletters.edit_input(item, "Endret", "X", None),
-                    lambda: newsletters.withdraw(item)):
+    for refused in (
+        lambda: newsletters.include(late, issue, people["coordinator"]),
+        lambda: newsletters.update_draft(issue, "Endret", "X", issue.networks),
+        lambda: newsletters.send_test(issue, people["coordinator"]),
+        lambda: newsletters.edit_input(item, "Endret", "X", None),
+        lambda: newsletters.withdraw(item),
+    ):
         with pytest.raises(DomainError):
             refused()
         db.session.rollback()

@@ -31,8 +31,10 @@ def test_healthz_says_the_process_answers_and_sets_no_cookie(client):
 def test_readyz_is_ready_on_a_migrated_database(client):
     response = client.get("/readyz")
     assert response.status_code == 200, response.get_json()
-    assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok",
-                                                              "rate_limit_storage": "memory"}}
+    assert response.get_json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "migrations": "ok", "rate_limit_storage": "memory"},
+    }
     assert "Set-Cookie" not in response.headers
 
 
@@ -90,13 +92,18 @@ class Proxy:
         self.pairs.clear()
 
 
-def test_readyz_answers_503_naming_the_database_while_it_is_gone_and_200_when_it_is_back(app, app_factory, caplog):
+def test_readyz_answers_503_naming_the_database_while_it_is_gone_and_200_when_it_is_back(
+    app, app_factory, caplog
+):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("a database server to stop and start: PostgreSQL (TEST_DATABASE_URL)")
     proxy = Proxy(db.engine.url.port or 5432)
     proxy.start()
-    behind = app_factory(SQLALCHEMY_DATABASE_URI=db.engine.url.set(host="127.0.0.1", port=proxy.port)
-                         .render_as_string(hide_password=False))
+    behind = app_factory(
+        SQLALCHEMY_DATABASE_URI=db.engine.url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
+    )
     client = behind.test_client()
     assert client.get("/readyz").status_code == 200
     proxy.stop()
@@ -104,8 +111,10 @@ def test_readyz_answers_503_naming_the_database_while_it_is_gone_and_200_when_it
         response = client.get("/readyz")
         page = client.get("/organisations/")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "unavailable", "checks": {
-        "database": "unavailable", "migrations": "unknown", "rate_limit_storage": "memory"}}
+    assert response.get_json() == {
+        "status": "unavailable",
+        "checks": {"database": "unavailable", "migrations": "unknown", "rate_limit_storage": "memory"},
+    }
     assert page.status_code == 503  # a page that needs the database says so too: no 200 for a load balancer
     # The log names the cause precisely (the driver's first line), not just a class name.
     assert any("database unavailable: OperationalError: connection" in r.getMessage() for r in caplog.records)
@@ -136,14 +145,19 @@ def test_readyz_answers_503_until_the_migrations_are_applied(app_factory, tmp_pa
 # -- Redis away --------------------------------------------------------------------------------------
 
 
-def test_without_redis_signing_in_works_and_the_fallback_is_logged_once(app_factory, create_member, municipality,
-                                                                        caplog):
+def test_without_redis_signing_in_works_and_the_fallback_is_logged_once(
+    app_factory, create_member, municipality, caplog
+):
     nobody = free_port()
     with caplog.at_level(logging.INFO):
-        app = app_factory(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://:hemmelig@127.0.0.1:{nobody}/0")
+        app = app_factory(
+            RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://:hemmelig@127.0.0.1:{nobody}/0"
+        )
     start = [r.getMessage() for r in caplog.records if "rate limits" in r.getMessage()]
-    assert start == [f"rate limits: redis://127.0.0.1:{nobody}/0 does not answer; "
-                     "counting in each process's memory until it does"]  # said at start, without the password
+    assert start == [
+        f"rate limits: redis://127.0.0.1:{nobody}/0 does not answer; "
+        "counting in each process's memory until it does"
+    ]  # said at start, without the password
     with app.app_context():
         member = create_member(municipality("4601"))
         email = member.email
@@ -154,9 +168,15 @@ def test_without_redis_signing_in_works_and_the_fallback_is_logged_once(app_fact
             response = sign_in(client, email)
             assert response.status_code == 303 and client.get("/me/").status_code == 200
         wrong = app.test_client()
-        assert post(wrong, "/sign-in", {"email": email, "password": "feil passord feil"}, page="/sign-in"
-                    ).status_code == 422
-        assert wrong.get("/me/").status_code == 302  # the limits still count (in memory): a wrong password fails
+        assert (
+            post(
+                wrong, "/sign-in", {"email": email, "password": "feil passord feil"}, page="/sign-in"
+            ).status_code
+            == 422
+        )
+        assert (
+            wrong.get("/me/").status_code == 302
+        )  # the limits still count (in memory): a wrong password fails
         assert app.test_client().post("/reset-password", data={}).status_code == 400  # CSRF, not a 500
     fallbacks = [r for r in caplog.records if "falling back to in-memory" in r.getMessage()]
     assert len(fallbacks) == 1
@@ -168,8 +188,12 @@ def test_the_sign_in_limits_still_hold_in_memory_when_redis_is_away(app_factory,
     with app.app_context():
         email = create_member(municipality("4601")).email
     client = app.test_client()
-    answers = [post(client, "/sign-in", {"email": email, "password": "feil passord feil"}, page="/sign-in").status_code
-               for _ in range(12)]
+    answers = [
+        post(
+            client, "/sign-in", {"email": email, "password": "feil passord feil"}, page="/sign-in"
+        ).status_code
+        for _ in range(12)
+    ]
     assert 429 in answers  # the account+client budget (10 in 15 minutes) is counted without Redis too
 
 
@@ -193,7 +217,9 @@ def test_rate_limit_keys_hold_no_address(app_factory, create_member, municipalit
 def test_every_response_carries_a_request_id_and_keeps_one_the_proxy_gave(client):
     made = client.get("/").headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", made)
-    assert client.get("/", headers={"X-Request-ID": "lb-7f3a9c2e-1"}).headers["X-Request-ID"] == "lb-7f3a9c2e-1"
+    assert (
+        client.get("/", headers={"X-Request-ID": "lb-7f3a9c2e-1"}).headers["X-Request-ID"] == "lb-7f3a9c2e-1"
+    )
     # Not a header anyone can fill the logs with.
     for junk in ("x" * 65, "<script>", "two words"):
         assert client.get("/", headers={"X-Request-ID": junk}).headers["X-Request-ID"] != junk
@@ -201,15 +227,21 @@ def test_every_response_carries_a_request_id_and_keeps_one_the_proxy_gave(client
 
 def test_a_mail_keeps_the_id_of_the_request_that_wrote_it(app, client, create_member, municipality):
     member = create_member(municipality("4601"))
-    response = post(client, "/reset-password", {"email": member.email}, page="/reset-password",
-                    headers={"X-Request-ID": "req-0123456789"})
+    response = post(
+        client,
+        "/reset-password",
+        {"email": member.email},
+        page="/reset-password",
+        headers={"X-Request-ID": "req-0123456789"},
+    )
     assert response.status_code in (200, 303)
     db.session.expire_all()
     assert [m.request_id for m in db.session.query(OutboxMessage)] == ["req-0123456789"]
 
 
-def test_the_access_log_holds_no_token_and_no_address(app, client, create_member, municipality, caplog, deliver,
-                                                      mail_outbox, networks):
+def test_the_access_log_holds_no_token_and_no_address(
+    app, client, create_member, municipality, caplog, deliver, mail_outbox, networks
+):
     """A member resets the password and answers the yearly review from mailed links: every line of
     the access log is there, with the request id, and none carries a token, the address or the
     search text."""
@@ -224,14 +256,20 @@ def test_the_access_log_holds_no_token_and_no_address(app, client, create_member
     with caplog.at_level(logging.INFO, logger="tracker.access"):
         assert client.get(review).status_code == 200
         assert post(client, review, answer_form(), page=review).status_code in (200, 303)
-        assert post(client, "/reset-password", {"email": email}, page="/reset-password").status_code in (200, 303)
+        assert post(client, "/reset-password", {"email": email}, page="/reset-password").status_code in (
+            200,
+            303,
+        )
         deliver()
         link = next(url for url in links_in(mail_outbox[-1]) if "/reset-password/" in url)
         path = link.split("localhost", 1)[1]
         token = path.rsplit("/", 1)[1]
         page = client.get(path)
         assert page.status_code == 200
-        assert post(client, path, {"password": "Et nytt og langt passord for Bergen"}, page=path).status_code == 303
+        assert (
+            post(client, path, {"password": "Et nytt og langt passord for Bergen"}, page=path).status_code
+            == 303
+        )
         client.get("/organisations/?q=Ann+Drammensen&page=2")
         client.get(f"/meetings/calendar/{token}.ics")
     lines = [r for r in caplog.records if r.name == "tracker.access"]
@@ -248,7 +286,10 @@ def test_the_access_log_holds_no_token_and_no_address(app, client, create_member
 def test_redaction_keeps_what_says_what_was_asked_for():
     assert logs.redact_path("/meetings/12/minutes") == "/meetings/12/minutes"
     assert logs.redact_path("/anchoring/eyJtZW1iZXIiOjF9.Z1x2Yw.abcdefghijklmnop") == "/anchoring/[redacted]"
-    assert logs.redact_path("/directory/", b"q=anne&network=NIK&page=3") == "/directory/?q=[redacted]&network=[redacted]&page=3"
+    assert (
+        logs.redact_path("/directory/", b"q=anne&network=NIK&page=3")
+        == "/directory/?q=[redacted]&network=[redacted]&page=3"
+    )
 
 
 def test_production_logs_are_json_lines_with_the_request_id(app_factory, capfd):
@@ -288,13 +329,16 @@ def test_in_development_every_mail_is_written_to_the_log(app_factory, create_mem
 # -- secrets and static files --------------------------------------------------------------------------
 
 
-def test_a_rotated_key_still_opens_links_and_sessions_signed_with_the_old_one(app_factory, create_member,
-                                                                               municipality):
+def test_a_rotated_key_still_opens_links_and_sessions_signed_with_the_old_one(
+    app_factory, create_member, municipality
+):
     old = app_factory(SECRET_KEY="den gamle nokkelen")
     with old.app_context():
         member = create_member(municipality("4601"))
         link = tokens.make("reset_password", member=member.id, version=member.auth_version)
-        verify = tokens.make("verify_email", member=member.id, address=tokens.fingerprint("verify_email", member.email))
+        verify = tokens.make(
+            "verify_email", member=member.id, address=tokens.fingerprint("verify_email", member.email)
+        )
     client = old.test_client()
     sign_in(client, member.email)
     cookie = client.get_cookie("session").value
@@ -303,15 +347,16 @@ def test_a_rotated_key_still_opens_links_and_sessions_signed_with_the_old_one(ap
     with rotated.app_context():
         assert tokens.read("reset_password", link)["member"] == member.id
         read = tokens.read("verify_email", verify)
-        assert tokens.same_fingerprint("verify_email", db.session.get(Member, member.id).email, read["address"])
+        assert tokens.same_fingerprint(
+            "verify_email", db.session.get(Member, member.id).email, read["address"]
+        )
     carried = rotated.test_client()
     carried.set_cookie("session", cookie)
     assert carried.get("/me/").status_code == 200  # signed in with the session the old key signed
 
     forgotten = app_factory(SECRET_KEY="den nye nokkelen")  # the old key removed: its links are dead
-    with forgotten.app_context():
-        with pytest.raises(tokens.TokenError):
-            tokens.read("reset_password", link)
+    with forgotten.app_context(), pytest.raises(tokens.TokenError):
+        tokens.read("reset_password", link)
     stale = forgotten.test_client()
     stale.set_cookie("session", cookie)
     assert stale.get("/me/").status_code == 302
@@ -335,7 +380,9 @@ def test_gunicorns_access_log_if_turned_on_is_redacted_too():
     from gunicorn.config import Config
     from gunicorn.glogging import SafeAtoms
 
-    spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).parent.parent / "gunicorn.conf.py")
+    spec = importlib.util.spec_from_file_location(
+        "gunicorn_conf", Path(__file__).parent.parent / "gunicorn.conf.py"
+    )
     settings = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(settings)
     config = Config()
@@ -349,10 +396,17 @@ def test_gunicorns_access_log_if_turned_on_is_redacted_too():
     class Response:
         status, headers, sent = "200 OK", [], 10
 
-    environ = {"REQUEST_METHOD": "POST", "RAW_URI": f"/anchoring/{token}?q=anne", "PATH_INFO": f"/anchoring/{token}",
-               "QUERY_STRING": "q=anne", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "192.0.2.1",
-               "HTTP_REFERER": f"https://nettverk.example/anchoring/{token}"}
-    line = config.access_log_format % SafeAtoms(logger.atoms(Response(), Request(), environ,
-                                                             datetime.timedelta(seconds=0.1)))
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": f"/anchoring/{token}?q=anne",
+        "PATH_INFO": f"/anchoring/{token}",
+        "QUERY_STRING": "q=anne",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "192.0.2.1",
+        "HTTP_REFERER": f"https://nettverk.example/anchoring/{token}",
+    }
+    line = config.access_log_format % SafeAtoms(
+        logger.atoms(Response(), Request(), environ, datetime.timedelta(seconds=0.1))
+    )
     assert token not in line and "anne" not in line and "hemmelig" not in line
     assert '"POST /anchoring/[redacted]?q=[redacted] HTTP/1.1" 200' in line

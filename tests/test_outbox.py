@@ -12,14 +12,21 @@ from tests.conftest import at_once, free_port, post
 
 def queue_some(n, app):
     for i in range(n):
-        outbox.queue(f"mottaker{i}@kommune.example", f"Melding {i}", "coordinator_appointed",
-                     member=type("M", (), {"name": f"Mottaker {i}"})(),
-                     networks=[type("N", (), {"code": "NIK", "name": "Norsk nettverk"})()], url="http://localhost/")
+        outbox.queue(
+            f"mottaker{i}@kommune.example",
+            f"Melding {i}",
+            "coordinator_appointed",
+            member=type("M", (), {"name": f"Mottaker {i}"})(),
+            networks=[type("N", (), {"code": "NIK", "name": "Norsk nettverk"})()],
+            url="http://localhost/",
+        )
     db.session.commit()
 
 
 def statuses():
-    return dict(db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    return dict(
+        db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    )
 
 
 def test_a_queued_mail_is_delivered_once_with_text_and_html(app, deliver, mail_outbox):
@@ -96,8 +103,9 @@ class RefusingHandler:
         return await self.inner.handle_DATA(server, session, envelope)
 
 
-def test_a_permanent_refusal_is_a_bounce_and_the_rest_still_go(app, deliver, mail_outbox, smtpd, client, create_coordinator,
-                                                               create_member, municipality):
+def test_a_permanent_refusal_is_a_bounce_and_the_rest_still_go(
+    app, deliver, mail_outbox, smtpd, client, create_coordinator, create_member, municipality
+):
     queue_some(3, app)
     original = smtpd.handler
     smtpd.handler = RefusingHandler(original)  # the controller makes a server per connection from it
@@ -127,7 +135,9 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over(app, deliver, mail_outbox):
     queue_some(1, app)
     assert outbox.claim("dead-worker") != []
     assert deliver()["sent"] == 0  # claimed, and the claim is fresh
-    db.session.execute(update(OutboxMessage).values(claimed_at=utcnow() - outbox.STALE_CLAIM - timedelta(seconds=1)))
+    db.session.execute(
+        update(OutboxMessage).values(claimed_at=utcnow() - outbox.STALE_CLAIM - timedelta(seconds=1))
+    )
     db.session.commit()
     assert deliver()["sent"] == 1
     assert len(mail_outbox) == 1

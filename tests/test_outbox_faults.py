@@ -80,7 +80,9 @@ def rows():
     return {m.recipient: m for m in db.session.scalars(select(OutboxMessage))}
 
 
-def test_a_server_that_hangs_up_between_mails_is_called_again_and_every_mail_goes(app_factory, dropping_smtpd):
+def test_a_server_that_hangs_up_between_mails_is_called_again_and_every_mail_goes(
+    app_factory, dropping_smtpd
+):
     app = app_factory(MAIL_PORT=dropping_smtpd.port)
     with app.app_context():
         queue_some(10, app)
@@ -90,7 +92,9 @@ def test_a_server_that_hangs_up_between_mails_is_called_again_and_every_mail_goe
         assert sorted(r for r, _ in dropping_smtpd.handler.received) == sorted(rows())
 
 
-def test_a_server_going_down_mid_batch_counts_an_attempt_only_against_the_mail_it_refused(app_factory, refusing_smtpd):
+def test_a_server_going_down_mid_batch_counts_an_attempt_only_against_the_mail_it_refused(
+    app_factory, refusing_smtpd
+):
     app = app_factory(MAIL_PORT=refusing_smtpd.port)
     with app.app_context():
         queue_some(10, app)
@@ -99,7 +103,11 @@ def test_a_server_going_down_mid_batch_counts_an_attempt_only_against_the_mail_i
         assert counts == {"sent": 3, "failed": 0, "deferred": 1}
         db.session.expire_all()
         by_status = Counter((m.status, m.attempts) for m in rows().values())
-        assert by_status == {(OutboxStatus.SENT, 1): 3, (OutboxStatus.PENDING, 1): 1, (OutboxStatus.PENDING, 0): 6}
+        assert by_status == {
+            (OutboxStatus.SENT, 1): 3,
+            (OutboxStatus.PENDING, 1): 1,
+            (OutboxStatus.PENDING, 0): 6,
+        }
         untried = [m for m in rows().values() if m.attempts == 0]
         assert all(m.last_error is None and m.claimed_by is None for m in untried)
         refused = next(m for m in rows().values() if m.status == OutboxStatus.PENDING and m.attempts == 1)
@@ -113,7 +121,8 @@ def test_a_server_going_down_mid_batch_counts_an_attempt_only_against_the_mail_i
         assert not any(m.status == OutboxStatus.FAILED for m in rows().values())
         # Every attempt counted is a mail the server saw and refused or took.
         assert sum(m.attempts for m in rows().values()) == len(refusing_smtpd.handler.received) + sum(
-            m.status == OutboxStatus.PENDING for m in rows().values())
+            m.status == OutboxStatus.PENDING for m in rows().values()
+        )
 
 
 def test_no_smtp_server_counts_one_attempt_and_holds_the_rest_back_without_counting(app_factory):
@@ -133,8 +142,9 @@ def test_no_smtp_server_counts_one_attempt_and_holds_the_rest_back_without_count
 def heartbeat_row():
     """The worker's heartbeat as committed now (the worker, another process, writes it)."""
     db.session.remove()
-    return db.session.execute(select(Heartbeat.host, Heartbeat.detail, Heartbeat.beat_at)
-                              .where(Heartbeat.name == "outbox")).one_or_none()
+    return db.session.execute(
+        select(Heartbeat.host, Heartbeat.detail, Heartbeat.beat_at).where(Heartbeat.name == "outbox")
+    ).one_or_none()
 
 
 def test_the_worker_keeps_running_through_lost_database_and_smtp_connections(app, dropping_smtpd):
@@ -147,8 +157,14 @@ def test_the_worker_keeps_running_through_lost_database_and_smtp_connections(app
     db.session.remove()
     recipients = {f"mottaker{i}@kommune.example" for i in range(40)}
     server = dropping_smtpd.handler
-    process = worker(db.engine.url.render_as_string(hide_password=False), dropping_smtpd.port,
-                     "--interval", "0.2", "--batch", "5")
+    process = worker(
+        db.engine.url.render_as_string(hide_password=False),
+        dropping_smtpd.port,
+        "--interval",
+        "0.2",
+        "--batch",
+        "5",
+    )
     cuts = 0
     try:
         deadline = time.monotonic() + 120
@@ -161,7 +177,10 @@ def test_the_worker_keeps_running_through_lost_database_and_smtp_connections(app
         assert process.poll() is None, "the worker stopped"
         # Its heartbeat (the metrics and the coordinator's home read it): a round that went well, after the cuts.
         deadline = time.monotonic() + 30
-        while not ((beat := heartbeat_row()) and beat.detail.startswith("sent ")) and time.monotonic() < deadline:
+        while (
+            not ((beat := heartbeat_row()) and beat.detail.startswith("sent "))
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
     finally:
         process.kill()

@@ -16,7 +16,9 @@ GUESSABLE = "bygd av vanlige ord"
 
 
 def field_error(response, field="password"):
-    match = re.search(rf'<p class="field-error" id="{field}-error"[^>]*>(.*?)</p>', response.get_data(as_text=True), re.S)
+    match = re.search(
+        rf'<p class="field-error" id="{field}-error"[^>]*>(.*?)</p>', response.get_data(as_text=True), re.S
+    )
     return match.group(1) if match else ""
 
 
@@ -25,16 +27,28 @@ def reset(client, member, password):
     return post(client, url, {"password": password}, page=url)
 
 
-@pytest.mark.parametrize("password, reason", [
-    # On the leaked-password lists (none was on the 24 words refused before).
-    ("password1234", COMMON), ("qwertyuiop123", COMMON), ("iloveyou2024", COMMON), ("monkey123456", COMMON),
-    ("superman2020!", COMMON), ("trustno1trustno1", GUESSABLE),
-    # Built from a Norwegian word, a place, a year or a keyboard pattern.
-    ("Bergen2026Oslo", GUESSABLE), ("hemmelighet123", GUESSABLE), ("Velkommen2025", GUESSABLE),
-    ("Passord2024!!", GUESSABLE), ("abcdefghijkl", GUESSABLE), ("Sommer2027!!", GUESSABLE),
-])
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        # On the leaked-password lists (none was on the 24 words refused before).
+        ("password1234", COMMON),
+        ("qwertyuiop123", COMMON),
+        ("iloveyou2024", COMMON),
+        ("monkey123456", COMMON),
+        ("superman2020!", COMMON),
+        ("trustno1trustno1", GUESSABLE),
+        # Built from a Norwegian word, a place, a year or a keyboard pattern.
+        ("Bergen2026Oslo", GUESSABLE),
+        ("hemmelighet123", GUESSABLE),
+        ("Velkommen2025", GUESSABLE),
+        ("Passord2024!!", GUESSABLE),
+        ("abcdefghijkl", GUESSABLE),
+        ("Sommer2027!!", GUESSABLE),
+    ],
+)
 def test_an_easily_guessed_password_is_refused_with_the_reason_and_nothing_changes(
-        client, create_member, municipality, password, reason):
+    client, create_member, municipality, password, reason
+):
     member = create_member(municipality("4601"))
     hash_before, version = member.password_hash, member.auth_version
     response = reset(client, member, password)
@@ -44,9 +58,15 @@ def test_an_easily_guessed_password_is_refused_with_the_reason_and_nothing_chang
     assert (member.password_hash, member.auth_version) == (hash_before, version)
 
 
-@pytest.mark.parametrize("password", [
-    "korrekt hest batteri stift", "kaffe og kanelbolle på fredag", "Tr0ub4dor&3xx!", "ikke passordet mitt",
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "korrekt hest batteri stift",
+        "kaffe og kanelbolle på fredag",
+        "Tr0ub4dor&3xx!",
+        "ikke passordet mitt",
+    ],
+)
 def test_a_passphrase_or_a_random_password_is_taken(client, create_member, municipality, password):
     member = create_member(municipality("4601"))
     assert reset(client, member, password).status_code == 303

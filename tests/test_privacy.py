@@ -11,13 +11,17 @@ from models.types import utcnow
 
 def ended_ago(member, days):
     """Move the member's memberships' last change ``days`` days back."""
-    db.session.execute(update(Membership).where(Membership.member_id == member.id)
-                       .values(status_changed_at=utcnow() - timedelta(days=days)))
+    db.session.execute(
+        update(Membership)
+        .where(Membership.member_id == member.id)
+        .values(status_changed_at=utcnow() - timedelta(days=days))
+    )
     db.session.commit()
 
 
-def test_purge_erases_former_members_past_the_period_and_no_one_else(runner, create_member, create_coordinator,
-                                                                      municipality):
+def test_purge_erases_former_members_past_the_period_and_no_one_else(
+    runner, create_member, create_coordinator, municipality
+):
     bergen = municipality("4601")
     left_long_ago = create_member(bergen, status="left")
     lapsed_long_ago = create_member(bergen, status="lapsed")
@@ -29,8 +33,15 @@ def test_purge_erases_former_members_past_the_period_and_no_one_else(runner, cre
     coordinator_who_left = create_member(bergen, status="left")
     coordinator_who_left.make_coordinator(coordinator.coordinator_roles[0].network)
     db.session.commit()
-    for member in (left_long_ago, lapsed_long_ago, declined_long_ago, active, waiting, coordinator,
-                   coordinator_who_left):
+    for member in (
+        left_long_ago,
+        lapsed_long_ago,
+        declined_long_ago,
+        active,
+        waiting,
+        coordinator,
+        coordinator_who_left,
+    ):
         ended_ago(member, 400)
     ended_ago(left_lately, 300)
     gone = [left_long_ago.id, lapsed_long_ago.id, declined_long_ago.id]
@@ -45,7 +56,9 @@ def test_purge_erases_former_members_past_the_period_and_no_one_else(runner, cre
         assert member.deleted_at is not None and member.name == "Slettet deltaker"
         assert member.email != emails[member_id] and member.phone is None and member.password_hash is None
         # The networks' history stays, without the person.
-        assert member.memberships and all(m.status in ("left", "lapsed", "declined") for m in member.memberships)
+        assert member.memberships and all(
+            m.status in ("left", "lapsed", "declined") for m in member.memberships
+        )
     for member in (left_lately, active, waiting, coordinator, coordinator_who_left):
         assert db.session.get(Member, member.id).deleted_at is None
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "member.deleted")).all()
@@ -109,8 +122,9 @@ def test_no_address_in_a_url_or_a_log_line(app_factory, caplog, municipality):
         assert data["email"].lower() in inbox.lower()  # still shown to the one who registered
         assert 'href="/verify"' in inbox  # "send it again", without the address in the link
         assert data["email"].lower() in client.get("/verify").get_data(as_text=True).lower()  # prefilled
-        unverified = post(client, "/sign-in", {"email": data["email"], "password": data["password"]},
-                          page="/sign-in").get_data(as_text=True)
+        unverified = post(
+            client, "/sign-in", {"email": data["email"], "password": data["password"]}, page="/sign-in"
+        ).get_data(as_text=True)
         assert 'href="/verify"' in unverified
         post(client, "/sign-in", {"email": "nobody@kommune.example", "password": "wrong"}, page="/sign-in")
         outbox.deliver(worker="w")

@@ -23,7 +23,7 @@ def test_the_layout_has_a_skip_link_landmarks_and_local_htmx(client):
     page = client.get("/").get_data(as_text=True)
     assert '<a class="skip-link" href="#main">Hopp til hovedinnholdet</a>' in page
     assert '<main id="main"' in page and "<header" in page and "<footer" in page and "<nav" in page
-    assert '/static/vendor/htmx-2.0.11.min.js' in page
+    assert "/static/vendor/htmx-2.0.11.min.js" in page
     assert "http" not in page.split("<script")[1].split(">")[0]  # no CDN
     with client.get("/static/vendor/htmx-2.0.11.min.js") as response:
         assert response.status_code == 200
@@ -49,13 +49,17 @@ def test_english_is_chosen_by_the_browser_or_by_the_reader(client):
     page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '<html lang="en">' in page and "Norwegian network for immigrant health in municipalities" in page
     token = csrf_token_from(client.get("/"))
-    response = client.post("/language", data={"locale": "en", "next": "/organisations/?q=4601", "csrf_token": token})
+    response = client.post(
+        "/language", data={"locale": "en", "next": "/organisations/?q=4601", "csrf_token": token}
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == "/organisations/?q=4601"
     assert "1 organisation found" in client.get("/organisations/?q=4601").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]
+)
 def test_the_language_switch_never_redirects_off_site(client, target):
     token = csrf_token_from(client.get("/"))
     response = client.post("/language", data={"locale": "en", "next": target, "csrf_token": token})

@@ -11,8 +11,11 @@ LIMIT = 10
 
 def statements_per_page(app):
     client = app.test_client()
-    response = client.post("/sign-in", data={"email": demo.COORDINATOR, "password": demo.DEMO_PASSWORD},
-                           headers={"X-CSRFToken": ""})
+    response = client.post(
+        "/sign-in",
+        data={"email": demo.COORDINATOR, "password": demo.DEMO_PASSWORD},
+        headers={"X-CSRFToken": ""},
+    )
     assert response.status_code == 303
     counts = {}
     for name, (path, headers) in demo.key_pages().items():

@@ -18,8 +18,9 @@ def page_of(org):
 
 
 def nik(member):
-    return db.session.scalar(select(Membership).where(Membership.member_id == member.id,
-                                                      Membership.network.has(code="NIK")))
+    return db.session.scalar(
+        select(Membership).where(Membership.member_id == member.id, Membership.network.has(code="NIK"))
+    )
 
 
 def audits(action):
@@ -79,7 +80,9 @@ def test_a_handover_accepted_twice_at_once_is_applied_once(app, bergen, people, 
     deliver()
     mail_outbox.clear()
     before = audits("membership.main_contact")
-    responses = twice_at_once(tabs(app, ola.email), f"/municipality/handovers/{handover.id}/accept", page=page_of(bergen))
+    responses = twice_at_once(
+        tabs(app, ola.email), f"/municipality/handovers/{handover.id}/accept", page=page_of(bergen)
+    )
     no_server_errors(responses)
     assert [r.status_code for r in responses] == [303, 303]
     db.session.expire_all()
@@ -88,14 +91,18 @@ def test_a_handover_accepted_twice_at_once_is_applied_once(app, bergen, people, 
     assert audits("membership.main_contact") - before == 2  # Kari's role ends, Ola's begins: once each
 
 
-def test_a_handover_declined_twice_at_once_tells_the_main_contact_once(app, bergen, people, deliver, mail_outbox):
+def test_a_handover_declined_twice_at_once_tells_the_main_contact_once(
+    app, bergen, people, deliver, mail_outbox
+):
     postgres_only(app)
     kari, ola, _coordinator = people
     make_main_contact(kari)
     handover = offered(kari, ola)
     deliver()
     mail_outbox.clear()
-    responses = twice_at_once(tabs(app, ola.email), f"/municipality/handovers/{handover.id}/decline", page=page_of(bergen))
+    responses = twice_at_once(
+        tabs(app, ola.email), f"/municipality/handovers/{handover.id}/decline", page=page_of(bergen)
+    )
     no_server_errors(responses)
     db.session.expire_all()
     assert db.session.get(Handover, handover.id).status == HandoverStatus.DECLINED
@@ -104,7 +111,9 @@ def test_a_handover_declined_twice_at_once_tells_the_main_contact_once(app, berg
     assert audits("main_contact.declined") == 1
 
 
-def test_a_claim_from_two_tabs_at_once_gives_one_role_and_one_set_of_mails(app, bergen, people, deliver, mail_outbox):
+def test_a_claim_from_two_tabs_at_once_gives_one_role_and_one_set_of_mails(
+    app, bergen, people, deliver, mail_outbox
+):
     postgres_only(app)
     kari, _ola, coordinator = people
     responses = twice_at_once(tabs(app, kari.email), f"{page_of(bergen)}/NIK/claim", page=page_of(bergen))
@@ -120,8 +129,12 @@ def test_an_offer_sent_twice_at_once_is_one_offer_and_one_mail(app, bergen, peop
     postgres_only(app)
     kari, ola, _coordinator = people
     make_main_contact(kari)
-    responses = twice_at_once(tabs(app, kari.email), f"{page_of(bergen)}/NIK/handover",
-                              {"colleague": nik(ola).id}, page=page_of(bergen))
+    responses = twice_at_once(
+        tabs(app, kari.email),
+        f"{page_of(bergen)}/NIK/handover",
+        {"colleague": nik(ola).id},
+        page=page_of(bergen),
+    )
     no_server_errors(responses)
     assert [r.status_code for r in responses] == [303, 303]
     assert db.session.scalar(select(func.count()).select_from(Handover)) == 1
@@ -134,8 +147,9 @@ def test_an_assignment_made_twice_at_once_is_made_once(app, bergen, people, deli
     kari, ola, coordinator = people
     make_main_contact(kari)
     before = audits("membership.main_contact")
-    responses = twice_at_once(tabs(app, coordinator.email), f"{page_of(bergen)}/NIK/assign/{nik(ola).id}",
-                              page=page_of(bergen))
+    responses = twice_at_once(
+        tabs(app, coordinator.email), f"{page_of(bergen)}/NIK/assign/{nik(ola).id}", page=page_of(bergen)
+    )
     no_server_errors(responses)
     db.session.expire_all()
     assert nik(ola).is_main_contact and not nik(kari).is_main_contact
@@ -148,8 +162,12 @@ def test_a_removal_made_twice_at_once_is_made_once(app, bergen, people, deliver,
     kari, _ola, coordinator = people
     make_main_contact(kari)
     before = audits("membership.main_contact")
-    responses = twice_at_once(tabs(app, coordinator.email), f"{page_of(bergen)}/NIK/remove",
-                              {"membership": nik(kari).id}, page=page_of(bergen))
+    responses = twice_at_once(
+        tabs(app, coordinator.email),
+        f"{page_of(bergen)}/NIK/remove",
+        {"membership": nik(kari).id},
+        page=page_of(bergen),
+    )
     no_server_errors(responses)
     db.session.expire_all()
     assert not nik(kari).is_main_contact
@@ -161,8 +179,12 @@ def test_an_invitation_sent_twice_at_once_is_sent_once(app, bergen, people, deli
     postgres_only(app)
     kari, _ola, _coordinator = people
     make_main_contact(kari)
-    responses = twice_at_once(tabs(app, kari.email), f"{page_of(bergen)}/NIK/invite",
-                              {"email": "ny.kollega@bergen.kommune.example"}, page=page_of(bergen))
+    responses = twice_at_once(
+        tabs(app, kari.email),
+        f"{page_of(bergen)}/NIK/invite",
+        {"email": "ny.kollega@bergen.kommune.example"},
+        page=page_of(bergen),
+    )
     no_server_errors(responses)
     assert mails(deliver, mail_outbox) == {"ny.kollega@bergen.kommune.example": 1}
 
@@ -170,13 +192,22 @@ def test_an_invitation_sent_twice_at_once_is_sent_once(app, bergen, people, deli
 # -- the rules, with the page bypassed ---------------------------------------------------------
 
 
-def test_an_invitation_again_the_same_day_is_not_sent_again(app, client, bergen, people, deliver, mail_outbox):
+def test_an_invitation_again_the_same_day_is_not_sent_again(
+    app, client, bergen, people, deliver, mail_outbox
+):
     kari, _ola, _coordinator = people
     make_main_contact(kari)
     sign_in(client, kari.email)
     for _ in range(2):
-        assert post(client, f"{page_of(bergen)}/NIK/invite", {"email": "Ny.Kollega@bergen.kommune.example"},
-                    page=page_of(bergen)).status_code == 303
+        assert (
+            post(
+                client,
+                f"{page_of(bergen)}/NIK/invite",
+                {"email": "Ny.Kollega@bergen.kommune.example"},
+                page=page_of(bergen),
+            ).status_code
+            == 303
+        )
     assert "invitert for mindre enn et døgn siden" in client.get(page_of(bergen)).get_data(as_text=True)
     assert mails(deliver, mail_outbox) == {"ny.kollega@bergen.kommune.example": 1}
 
@@ -185,7 +216,9 @@ def test_only_the_main_contact_or_a_coordinator_invites(app, client, bergen, peo
     _kari, ola, _coordinator = people
     sign_in(client, ola.email)
     assert "Send invitasjon" not in client.get(page_of(bergen)).get_data(as_text=True)
-    response = post(client, f"{page_of(bergen)}/NIK/invite", {"email": "ny@bergen.kommune.example"}, page=page_of(bergen))
+    response = post(
+        client, f"{page_of(bergen)}/NIK/invite", {"email": "ny@bergen.kommune.example"}, page=page_of(bergen)
+    )
     assert response.status_code == 403
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
@@ -216,14 +249,17 @@ def test_a_member_not_yet_active_cannot_claim(app, client, bergen, create_member
 
 
 def test_only_an_active_colleague_of_the_same_organisation_can_be_offered_the_role(
-        app, client, bergen, people, create_member, municipality):
+    app, client, bergen, people, create_member, municipality
+):
     kari, _ola, _coordinator = people
     make_main_contact(kari)
     stranger = create_member(municipality("0301"))
     waiting = create_member(bergen, status="pending_anchoring")
     sign_in(client, kari.email)
     for colleague in (stranger, waiting, kari):
-        response = post(client, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(colleague).id}, page=page_of(bergen))
+        response = post(
+            client, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(colleague).id}, page=page_of(bergen)
+        )
         assert response.status_code == 303
     assert db.session.scalar(select(func.count()).select_from(Handover)) == 0
 
@@ -231,7 +267,9 @@ def test_only_an_active_colleague_of_the_same_organisation_can_be_offered_the_ro
 def test_a_member_who_is_not_main_contact_cannot_offer_the_role(app, client, bergen, people):
     _kari, ola, _coordinator = people
     sign_in(client, ola.email)
-    response = post(client, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(_kari).id}, page=page_of(bergen))
+    response = post(
+        client, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(_kari).id}, page=page_of(bergen)
+    )
     assert response.status_code == 403
     assert db.session.scalar(select(func.count()).select_from(Handover)) == 0
 
@@ -242,7 +280,9 @@ def test_only_the_colleague_asked_answers_an_offer(app, client, bergen, people, 
     make_main_contact(kari)
     handover = offered(kari, ola)
     sign_in(client, per.email)
-    assert post(client, f"/municipality/handovers/{handover.id}/accept", page=page_of(bergen)).status_code == 403
+    assert (
+        post(client, f"/municipality/handovers/{handover.id}/accept", page=page_of(bergen)).status_code == 403
+    )
     db.session.expire_all()
     assert db.session.get(Handover, handover.id).is_pending and nik(kari).is_main_contact
 
@@ -252,10 +292,17 @@ def test_an_offer_lapses_when_the_coordinator_removes_the_main_contact(app, clie
     make_main_contact(kari)
     handover = offered(kari, ola)
     coordinator_client = tabs(app, coordinator.email, 1)[0]
-    post(coordinator_client, f"{page_of(bergen)}/NIK/remove", {"membership": nik(kari).id}, page=page_of(bergen))
+    post(
+        coordinator_client,
+        f"{page_of(bergen)}/NIK/remove",
+        {"membership": nik(kari).id},
+        page=page_of(bergen),
+    )
     sign_in(client, ola.email)
     assert "ber deg ta over" not in client.get(page_of(bergen)).get_data(as_text=True)
-    assert post(client, f"/municipality/handovers/{handover.id}/accept", page=page_of(bergen)).status_code == 303
+    assert (
+        post(client, f"/municipality/handovers/{handover.id}/accept", page=page_of(bergen)).status_code == 303
+    )
     db.session.expire_all()
     assert db.session.get(Handover, handover.id).status == HandoverStatus.CANCELLED
     assert not nik(ola).is_main_contact and not nik(kari).is_main_contact
@@ -267,7 +314,10 @@ def test_the_coordinator_cannot_assign_a_member_who_is_not_active(app, client, b
     sign_in(client, coordinator.email)
     page = client.get(page_of(bergen)).get_data(as_text=True)
     assert f"/assign/{nik(waiting).id}" not in page
-    assert post(client, f"{page_of(bergen)}/NIK/assign/{nik(waiting).id}", page=page_of(bergen)).status_code == 303
+    assert (
+        post(client, f"{page_of(bergen)}/NIK/assign/{nik(waiting).id}", page=page_of(bergen)).status_code
+        == 303
+    )
     db.session.expire_all()
     assert not nik(waiting).is_main_contact
 
@@ -277,7 +327,12 @@ def test_a_removal_of_someone_no_longer_main_contact_removes_nobody(app, client,
     make_main_contact(ola)
     sign_in(client, coordinator.email)
     # The page showed Kari as main contact; Ola has taken over since.
-    assert post(client, f"{page_of(bergen)}/NIK/remove", {"membership": nik(kari).id}, page=page_of(bergen)).status_code == 303
+    assert (
+        post(
+            client, f"{page_of(bergen)}/NIK/remove", {"membership": nik(kari).id}, page=page_of(bergen)
+        ).status_code
+        == 303
+    )
     db.session.expire_all()
     assert nik(ola).is_main_contact
 
@@ -288,14 +343,22 @@ def test_a_removal_of_someone_no_longer_main_contact_removes_nobody(app, client,
 def roles_of(member_id):
     from models import CoordinatorRole
 
-    return db.session.scalar(select(func.count()).select_from(CoordinatorRole).where(CoordinatorRole.member_id == member_id))
+    return db.session.scalar(
+        select(func.count()).select_from(CoordinatorRole).where(CoordinatorRole.member_id == member_id)
+    )
 
 
-def test_a_coordinator_appointed_twice_at_once_gets_one_role_and_one_mail(app, bergen, people, deliver, mail_outbox):
+def test_a_coordinator_appointed_twice_at_once_gets_one_role_and_one_mail(
+    app, bergen, people, deliver, mail_outbox
+):
     postgres_only(app)
     kari, _ola, coordinator = people
-    responses = twice_at_once(tabs(app, coordinator.email), "/coordinator/coordinators",
-                              {"email": kari.email, "network": "NIK"}, page="/coordinator/coordinators")
+    responses = twice_at_once(
+        tabs(app, coordinator.email),
+        "/coordinator/coordinators",
+        {"email": kari.email, "network": "NIK"},
+        page="/coordinator/coordinators",
+    )
     no_server_errors(responses)
     assert sorted(r.status_code for r in responses) == [303, 422]  # the second: "already coordinates"
     assert roles_of(kari.id) == 1
@@ -308,9 +371,12 @@ def test_a_new_coordinator_appointed_twice_at_once_gets_one_account(app, people,
 
     postgres_only(app)
     _kari, _ola, coordinator = people
-    responses = twice_at_once(tabs(app, coordinator.email), "/coordinator/coordinators",
-                              {"email": "ny.koordinator@helsedir.example", "name": "Nora Ny", "network": "NIK"},
-                              page="/coordinator/coordinators")
+    responses = twice_at_once(
+        tabs(app, coordinator.email),
+        "/coordinator/coordinators",
+        {"email": "ny.koordinator@helsedir.example", "name": "Nora Ny", "network": "NIK"},
+        page="/coordinator/coordinators",
+    )
     no_server_errors(responses)
     assert sorted(r.status_code for r in responses) == [303, 422]
     new = Member.by_email("ny.koordinator@helsedir.example")
@@ -321,8 +387,12 @@ def test_a_new_coordinator_appointed_twice_at_once_gets_one_account(app, people,
 def test_appointing_someone_who_coordinates_already_is_refused_next_to_the_field(app, client, people):
     _kari, _ola, coordinator = people
     sign_in(client, coordinator.email)
-    response = post(client, "/coordinator/coordinators", {"email": coordinator.email, "network": "NIK"},
-                    page="/coordinator/coordinators")
+    response = post(
+        client,
+        "/coordinator/coordinators",
+        {"email": coordinator.email, "network": "NIK"},
+        page="/coordinator/coordinators",
+    )
     assert response.status_code == 422 and "er allerede koordinator for" in response.get_data(as_text=True)
     assert roles_of(coordinator.id) == 1
 
@@ -351,8 +421,12 @@ def voluntary(app):
 def test_an_organisation_added_twice_at_once_is_added_once(app, people):
     postgres_only(app)
     _kari, _ola, coordinator = people
-    responses = twice_at_once(tabs(app, coordinator.email), MANAGE,
-                              {"kind": "voluntary_organisation", "name": "Røde Kors Bergen"}, page=MANAGE)
+    responses = twice_at_once(
+        tabs(app, coordinator.email),
+        MANAGE,
+        {"kind": "voluntary_organisation", "name": "Røde Kors Bergen"},
+        page=MANAGE,
+    )
     no_server_errors(responses)
     assert sorted(r.status_code for r in responses) == [303, 422]
     assert len(organisations_named("Røde Kors Bergen")) == 1
@@ -362,18 +436,27 @@ def test_an_organisation_added_twice_at_once_is_added_once(app, people):
 def test_an_organisation_already_in_the_register_is_not_added_again(app, client, people, voluntary):
     _kari, _ola, coordinator = people
     sign_in(client, coordinator.email)
-    response = post(client, MANAGE, {"kind": "voluntary_organisation", "name": "  kirkens  bymisjon BERGEN "}, page=MANAGE)
+    response = post(
+        client, MANAGE, {"kind": "voluntary_organisation", "name": "  kirkens  bymisjon BERGEN "}, page=MANAGE
+    )
     assert response.status_code == 422 and "finnes allerede i registeret" in response.get_data(as_text=True)
     response = post(client, MANAGE, {"kind": "hospital_trust", "name": "Helse Bergen HF"}, page=MANAGE)
     assert response.status_code == 422  # the reference list's trust is there already
-    assert len(organisations_named("Kirkens Bymisjon Bergen")) == 1 and len(organisations_named("Helse Bergen HF")) == 1
+    assert (
+        len(organisations_named("Kirkens Bymisjon Bergen")) == 1
+        and len(organisations_named("Helse Bergen HF")) == 1
+    )
 
 
 def test_an_organisation_edited_twice_at_once_is_audited_once(app, people, voluntary):
     postgres_only(app)
     _kari, _ola, coordinator = people
-    responses = twice_at_once(tabs(app, coordinator.email), f"/organisations/{voluntary.id}/edit",
-                              {"kind": "voluntary_organisation", "name": "Bymisjonen i Bergen"}, page=MANAGE)
+    responses = twice_at_once(
+        tabs(app, coordinator.email),
+        f"/organisations/{voluntary.id}/edit",
+        {"kind": "voluntary_organisation", "name": "Bymisjonen i Bergen"},
+        page=MANAGE,
+    )
     no_server_errors(responses)
     assert [r.status_code for r in responses] == [303, 303]
     assert len(organisations_named("Bymisjonen i Bergen")) == 1
@@ -383,19 +466,25 @@ def test_an_organisation_edited_twice_at_once_is_audited_once(app, people, volun
 def test_an_organisation_deactivated_twice_at_once_is_deactivated_once(app, people, voluntary):
     postgres_only(app)
     _kari, _ola, coordinator = people
-    responses = twice_at_once(tabs(app, coordinator.email), f"/organisations/{voluntary.id}/deactivate", page=MANAGE)
+    responses = twice_at_once(
+        tabs(app, coordinator.email), f"/organisations/{voluntary.id}/deactivate", page=MANAGE
+    )
     no_server_errors(responses)
     db.session.expire_all()
     assert not voluntary.active
     assert audits("organisation.deactivated") == 1
-    responses = twice_at_once(tabs(app, coordinator.email), f"/organisations/{voluntary.id}/reactivate", page=MANAGE)
+    responses = twice_at_once(
+        tabs(app, coordinator.email), f"/organisations/{voluntary.id}/reactivate", page=MANAGE
+    )
     no_server_errors(responses)
     db.session.expire_all()
     assert voluntary.active
     assert audits("organisation.reactivated") == 1
 
 
-def test_an_organisation_with_active_members_is_not_deactivated(app, client, people, voluntary, create_member):
+def test_an_organisation_with_active_members_is_not_deactivated(
+    app, client, people, voluntary, create_member
+):
     _kari, _ola, coordinator = people
     create_member(voluntary, networks=("NIFS",))
     sign_in(client, coordinator.email)
@@ -423,8 +512,12 @@ def test_the_teams_channel_saved_twice_at_once_is_audited_once(app, people):
     postgres_only(app)
     _kari, _ola, coordinator = people
     url = "https://hdir.webhook.office.com/webhookb2/abc/IncomingWebhook/def"
-    responses = twice_at_once(tabs(app, coordinator.email), "/coordinator/teams/NIK/channel", {"url": url},
-                              page="/coordinator/teams/NIK")
+    responses = twice_at_once(
+        tabs(app, coordinator.email),
+        "/coordinator/teams/NIK/channel",
+        {"url": url},
+        page="/coordinator/teams/NIK",
+    )
     no_server_errors(responses)
     assert audits("teams.channel_set") == 1
 
@@ -432,8 +525,12 @@ def test_the_teams_channel_saved_twice_at_once_is_audited_once(app, people):
 def test_members_marked_invited_twice_at_once_are_marked_once(app, people):
     postgres_only(app)
     kari, ola, coordinator = people
-    responses = twice_at_once(tabs(app, coordinator.email), "/coordinator/teams/NIK/invited",
-                              {"membership": [nik(kari).id, nik(ola).id]}, page="/coordinator/teams/NIK")
+    responses = twice_at_once(
+        tabs(app, coordinator.email),
+        "/coordinator/teams/NIK/invited",
+        {"membership": [nik(kari).id, nik(ola).id]},
+        page="/coordinator/teams/NIK",
+    )
     no_server_errors(responses)
     db.session.expire_all()
     assert nik(kari).teams_invited_at is not None and nik(ola).teams_invited_at is not None
@@ -464,7 +561,9 @@ def test_send_again_pressed_twice_at_once_queues_the_mail_once(app, people, fail
     postgres_only(app)
     _kari, _ola, coordinator = people
     clients = tabs(app, coordinator.email)
-    responses = twice_at_once(clients, f"/coordinator/outbox/{failed_mail.id}/retry", page="/coordinator/outbox")
+    responses = twice_at_once(
+        clients, f"/coordinator/outbox/{failed_mail.id}/retry", page="/coordinator/outbox"
+    )
     no_server_errors(responses)
     pages = [client.get("/coordinator/outbox").get_data(as_text=True) for client in clients]
     assert sum("blir sendt på nytt" in page for page in pages) == 1
@@ -481,6 +580,9 @@ def test_send_again_does_nothing_to_a_mail_that_did_not_fail(app, client, people
     db.session.commit()
     sign_in(client, coordinator.email)
     assert "Send på nytt" not in client.get("/coordinator/outbox").get_data(as_text=True)
-    assert post(client, f"/coordinator/outbox/{failed_mail.id}/retry", page="/coordinator/outbox").status_code == 303
+    assert (
+        post(client, f"/coordinator/outbox/{failed_mail.id}/retry", page="/coordinator/outbox").status_code
+        == 303
+    )
     db.session.expire_all()
     assert failed_mail.status == OutboxStatus.SENT and failed_mail.bounced

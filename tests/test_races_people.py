@@ -27,7 +27,16 @@ from models import (
 from models.accounts import verification_token
 from models.email_change import EmailChange, EmailChangeStatus
 from models.types import utcnow
-from tests.conftest import PASSWORD, at_once, csrf_token_from, links_in, post, postgres_only, sign_in, twice_at_once
+from tests.conftest import (
+    PASSWORD,
+    at_once,
+    csrf_token_from,
+    links_in,
+    post,
+    postgres_only,
+    sign_in,
+    twice_at_once,
+)
 from tests.test_registration import path_of, registration_data
 
 NEW_ADDRESS = "kari.ny@bergen.kommune.example"
@@ -84,7 +93,9 @@ def declined(create_member, municipality):
 # -- registration, verification, reset ----------------------------------------------------------
 
 
-def test_registration_sent_twice_at_once_makes_one_account_and_one_mail(app, municipality, deliver, mail_outbox):
+def test_registration_sent_twice_at_once_makes_one_account_and_one_mail(
+    app, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     data = registration_data(municipality("4601"))
     responses = twice_at_once(anonymous(app), "/register/", data, page="/register/")
@@ -95,7 +106,9 @@ def test_registration_sent_twice_at_once_makes_one_account_and_one_mail(app, mun
     assert "Bekreft" in mail_outbox[0]["Subject"]
 
 
-def test_a_registration_repeated_soon_is_the_same_and_a_later_one_warns_the_owner(client, municipality, deliver, mail_outbox):
+def test_a_registration_repeated_soon_is_the_same_and_a_later_one_warns_the_owner(
+    client, municipality, deliver, mail_outbox
+):
     bergen = municipality("4601")
     data = registration_data(bergen)
     for _ in range(2):
@@ -110,23 +123,34 @@ def test_a_registration_repeated_soon_is_the_same_and_a_later_one_warns_the_owne
     assert [m["Subject"] for m in mail_outbox][1:] == ["Noen prøvde å registrere seg med adressen din"]
 
 
-def test_registering_a_taken_address_twice_at_once_warns_its_owner_once(app, create_member, municipality, deliver, mail_outbox):
+def test_registering_a_taken_address_twice_at_once_warns_its_owner_once(
+    app, create_member, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     owner = create_member(municipality("4601"), email="kari.nordmann@bergen.kommune.example")
-    responses = twice_at_once(anonymous(app), "/register/", registration_data(municipality("0301")), page="/register/")
+    responses = twice_at_once(
+        anonymous(app), "/register/", registration_data(municipality("0301")), page="/register/"
+    )
     assert statuses(responses) == [303, 303]
     assert count(Member) == 1
     assert delivered(deliver, mail_outbox) == {owner.email: 1}
 
 
-def test_an_owner_is_warned_of_attempts_at_most_once_in_a_while(client, create_member, municipality, deliver, mail_outbox):
+def test_an_owner_is_warned_of_attempts_at_most_once_in_a_while(
+    client, create_member, municipality, deliver, mail_outbox
+):
     owner = create_member(municipality("4601"), email="kari.nordmann@bergen.kommune.example")
     for _ in range(3):
-        assert post(client, "/register/", registration_data(municipality("0301")), page="/register/").status_code == 303
+        assert (
+            post(client, "/register/", registration_data(municipality("0301")), page="/register/").status_code
+            == 303
+        )
     assert delivered(deliver, mail_outbox) == {owner.email: 1}
 
 
-def test_a_verification_link_followed_twice_at_once_confirms_once(app, create_member, municipality, deliver, mail_outbox):
+def test_a_verification_link_followed_twice_at_once_confirms_once(
+    app, create_member, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     member = create_member(municipality("4601"), status="pending_email")
     url = f"/verify/{verification_token(member)}"
@@ -153,18 +177,24 @@ def test_a_reset_link_used_twice_at_once_sets_one_password(app, create_member, m
 # -- anchoring ------------------------------------------------------------------------------------
 
 
-def test_a_manager_answering_twice_at_once_decides_once(app, create_member, municipality, deliver, mail_outbox):
+def test_a_manager_answering_twice_at_once_decides_once(
+    app, create_member, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     member = waiting_for_manager(create_member, municipality)
     url = f"/anchoring/{tokens.make('anchoring', anchoring=member.pending_anchoring.id)}"
     responses = twice_at_once(anonymous(app), url, {"name": "Per Leder", "decision": "confirm"}, page=url)
     assert sorted(statuses(responses)) == [200, 400]
     assert audit_count("anchoring.confirmed") == 1
-    assert audit_count("membership.status", member_id=member.id) == 2  # email confirmed (made so), + anchored once
+    assert (
+        audit_count("membership.status", member_id=member.id) == 2
+    )  # email confirmed (made so), + anchored once
     assert delivered(deliver, mail_outbox) == {member.email: 1}
 
 
-def test_confirm_and_decline_at_once_in_two_tabs_give_one_decision(app, create_member, municipality, deliver, mail_outbox):
+def test_confirm_and_decline_at_once_in_two_tabs_give_one_decision(
+    app, create_member, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     member = waiting_for_manager(create_member, municipality)
     url = f"/anchoring/{tokens.make('anchoring', anchoring=member.pending_anchoring.id)}"
@@ -185,7 +215,9 @@ def test_confirm_and_decline_at_once_in_two_tabs_give_one_decision(app, create_m
     assert delivered(deliver, mail_outbox) == {member.email: 1}
 
 
-def test_two_coordinators_recording_one_anchoring_at_once_record_it_once(app, create_member, create_coordinator, municipality, deliver, mail_outbox):
+def test_two_coordinators_recording_one_anchoring_at_once_record_it_once(
+    app, create_member, create_coordinator, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     member = waiting_for_manager(create_member, municipality)
     first, second = create_coordinator("NIK"), create_coordinator("NIK")
@@ -197,7 +229,9 @@ def test_two_coordinators_recording_one_anchoring_at_once_record_it_once(app, cr
     assert delivered(deliver, mail_outbox) == {member.email: 1}
 
 
-def test_ask_again_twice_at_once_asks_the_manager_once(app, create_member, municipality, deliver, mail_outbox):
+def test_ask_again_twice_at_once_asks_the_manager_once(
+    app, create_member, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     member = declined(create_member, municipality)
     responses = twice_at_once(tabs(app, member.email), "/me/anchoring/ask-again", page="/me/")
@@ -207,7 +241,9 @@ def test_ask_again_twice_at_once_asks_the_manager_once(app, create_member, munic
     assert delivered(deliver, mail_outbox) == {member.manager_email: 1}
 
 
-def test_ask_again_is_refused_to_an_active_member_posting_directly(client, create_member, municipality, deliver, mail_outbox):
+def test_ask_again_is_refused_to_an_active_member_posting_directly(
+    client, create_member, municipality, deliver, mail_outbox
+):
     """The page offers the button only after a decline; the rule is the model's (``may_ask_again``)."""
     member = create_member(municipality("4601"))
     sign_in(client, member.email)
@@ -221,7 +257,9 @@ def test_ask_again_is_refused_to_an_active_member_posting_directly(client, creat
     assert delivered(deliver, mail_outbox) == {}
 
 
-def test_ask_again_after_a_decline_is_offered_and_works(client, create_member, municipality, deliver, mail_outbox):
+def test_ask_again_after_a_decline_is_offered_and_works(
+    client, create_member, municipality, deliver, mail_outbox
+):
     member = declined(create_member, municipality)
     sign_in(client, member.email)
     assert "Spør lederen min på nytt" in client.get("/me/").get_data(as_text=True)
@@ -234,18 +272,27 @@ def test_ask_again_after_a_decline_is_offered_and_works(client, create_member, m
     assert again.status_code == 303 and count(Anchoring, Anchoring.status == AnchoringStatus.PENDING) == 1
 
 
-def test_a_new_manager_saved_twice_at_once_is_asked_once(app, create_member, municipality, deliver, mail_outbox):
+def test_a_new_manager_saved_twice_at_once_is_asked_once(
+    app, create_member, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     member = create_member(municipality("4601"))
-    data = {"name": member.name, "job_title": "Rådgiver", "unit": "Flyktningtjenesten",
-            "manager_name": "Ny Leder", "manager_email": "ny.leder@bergen.kommune.example"}
+    data = {
+        "name": member.name,
+        "job_title": "Rådgiver",
+        "unit": "Flyktningtjenesten",
+        "manager_name": "Ny Leder",
+        "manager_email": "ny.leder@bergen.kommune.example",
+    }
     responses = twice_at_once(tabs(app, member.email), "/me/edit", data, page="/me/edit")
     assert statuses(responses) == [303, 303]
     assert count(Anchoring) == 1 and audit_count("member.manager_changed") == 1
     assert delivered(deliver, mail_outbox) == {"ny.leder@bergen.kommune.example": 1}
 
 
-def test_anchoring_reminders_from_two_cron_hosts_at_once_go_once(app, app_factory, create_member, municipality, deliver, mail_outbox):
+def test_anchoring_reminders_from_two_cron_hosts_at_once_go_once(
+    app, app_factory, create_member, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     members = [waiting_for_manager(create_member, municipality) for _ in range(5)]
     db.session.execute(update(Anchoring).values(requested_at=utcnow() - timedelta(days=8)))
@@ -281,8 +328,9 @@ def test_leaving_twice_at_once_leaves_once(app, create_member, municipality):
     postgres_only(app)
     member = create_member(municipality("4601"))
     membership = member.memberships[0]
-    responses = twice_at_once(tabs(app, member.email), f"/me/memberships/{membership.id}/leave", {"reason": "Ny jobb"},
-                              page="/me/")
+    responses = twice_at_once(
+        tabs(app, member.email), f"/me/memberships/{membership.id}/leave", {"reason": "Ny jobb"}, page="/me/"
+    )
     assert statuses(responses) == [303, 303]
     assert audit_count("membership.status", member_id=member.id) == 3  # made active (2) + left once
     db.session.expire_all()
@@ -307,7 +355,9 @@ def test_a_declined_membership_cannot_be_left_by_a_direct_post(client, create_me
 def test_deleting_the_account_twice_at_once_erases_once(app, create_member, municipality):
     postgres_only(app)
     member = create_member(municipality("4601"))
-    responses = twice_at_once(tabs(app, member.email), "/me/delete", {"password": PASSWORD}, page="/me/delete")
+    responses = twice_at_once(
+        tabs(app, member.email), "/me/delete", {"password": PASSWORD}, page="/me/delete"
+    )
     assert all(code in (302, 303) for code in statuses(responses))
     assert audit_count("member.deleted") == 1
     assert audit_count("membership.status", member_id=member.id) == 3
@@ -316,7 +366,9 @@ def test_deleting_the_account_twice_at_once_erases_once(app, create_member, muni
 def test_hiding_from_the_directory_twice_at_once_is_logged_once(app, create_member, municipality):
     postgres_only(app)
     member = create_member(municipality("4601"))
-    responses = twice_at_once(tabs(app, member.email), "/directory/visibility", {"hidden": "yes"}, page="/me/")
+    responses = twice_at_once(
+        tabs(app, member.email), "/directory/visibility", {"hidden": "yes"}, page="/me/"
+    )
     assert statuses(responses) == [303, 303]
     assert audit_count("member.directory_hidden") == 1
     db.session.expire_all()
@@ -338,41 +390,64 @@ def report_url(member):
     return f"/municipality/{member.organisation_id}/NIK/report"
 
 
-def test_a_report_sent_twice_at_once_is_filed_once(app, create_member, create_coordinator, municipality, deliver, mail_outbox):
+def test_a_report_sent_twice_at_once_is_filed_once(
+    app, create_member, create_coordinator, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     bergen = municipality("4601")
     kari, ola = create_member(bergen), create_member(bergen)
     coordinator = create_coordinator("NIK")
-    responses = twice_at_once(tabs(app, kari.email), report_url(kari), {"action": "remove", "email": ola.email},
-                              page=report_url(kari))
+    responses = twice_at_once(
+        tabs(app, kari.email),
+        report_url(kari),
+        {"action": "remove", "email": ola.email},
+        page=report_url(kari),
+    )
     assert statuses(responses) == [303, 303]
     assert count(ChangeRequest) == 1
     assert delivered(deliver, mail_outbox) == {coordinator.email: 1}
 
 
-def test_a_report_applied_twice_at_once_is_applied_once(app, create_member, create_coordinator, municipality, deliver, mail_outbox):
+def test_a_report_applied_twice_at_once_is_applied_once(
+    app, create_member, create_coordinator, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     bergen = municipality("4601")
     kari, ola = create_member(bergen), create_member(bergen)
-    change = ChangeRequest(reported_by=kari, organisation=bergen, network=ola.memberships[0].network,
-                           action="remove", email=ola.email)
+    change = ChangeRequest(
+        reported_by=kari,
+        organisation=bergen,
+        network=ola.memberships[0].network,
+        action="remove",
+        email=ola.email,
+    )
     db.session.add(change)
     db.session.commit()
     coordinator = create_coordinator("NIK")
-    responses = twice_at_once(tabs(app, coordinator.email), f"/coordinator/change-requests/{change.id}/apply",
-                              page="/coordinator/change-requests")
+    responses = twice_at_once(
+        tabs(app, coordinator.email),
+        f"/coordinator/change-requests/{change.id}/apply",
+        page="/coordinator/change-requests",
+    )
     assert statuses(responses) == [303, 303]
     assert audit_count("change_request.applied") == 1
     assert audit_count("membership.status", member_id=ola.id) == 3
     assert delivered(deliver, mail_outbox) == {kari.email: 1}
 
 
-def test_apply_and_reject_at_once_decide_once(app, create_member, create_coordinator, municipality, deliver, mail_outbox):
+def test_apply_and_reject_at_once_decide_once(
+    app, create_member, create_coordinator, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     bergen = municipality("4601")
     kari, ola = create_member(bergen), create_member(bergen)
-    change = ChangeRequest(reported_by=kari, organisation=bergen, network=ola.memberships[0].network,
-                           action="remove", email=ola.email)
+    change = ChangeRequest(
+        reported_by=kari,
+        organisation=bergen,
+        network=ola.memberships[0].network,
+        action="remove",
+        email=ola.email,
+    )
     db.session.add(change)
     db.session.commit()
     coordinator = create_coordinator("NIK")
@@ -404,7 +479,9 @@ def link_to_new_address(deliver, mail_outbox, new=NEW_ADDRESS):
     return path_of(links_in(mail)[0])
 
 
-def test_a_new_address_changes_only_when_the_link_to_it_is_followed_once(client, app, create_member, municipality, deliver, mail_outbox):
+def test_a_new_address_changes_only_when_the_link_to_it_is_followed_once(
+    client, app, create_member, municipality, deliver, mail_outbox
+):
     member = create_member(municipality("4601"), name="Kari")
     old = member.email
     sign_in(client, old)
@@ -437,7 +514,9 @@ def test_a_new_address_changes_only_when_the_link_to_it_is_followed_once(client,
     assert audit_count("member.email_changed") == 1
 
 
-def test_a_new_address_needs_the_password_and_must_be_free(client, create_member, municipality, deliver, mail_outbox):
+def test_a_new_address_needs_the_password_and_must_be_free(
+    client, create_member, municipality, deliver, mail_outbox
+):
     bergen = municipality("4601")
     member, colleague = create_member(bergen), create_member(bergen)
     sign_in(client, member.email)
@@ -450,7 +529,9 @@ def test_a_new_address_needs_the_password_and_must_be_free(client, create_member
     assert count(EmailChange) == 0 and delivered(deliver, mail_outbox) == {}
 
 
-def test_an_address_taken_before_the_link_is_followed_is_refused(client, app, create_member, municipality, deliver, mail_outbox):
+def test_an_address_taken_before_the_link_is_followed_is_refused(
+    client, app, create_member, municipality, deliver, mail_outbox
+):
     bergen = municipality("4601")
     member = create_member(bergen)
     old = member.email
@@ -465,7 +546,9 @@ def test_an_address_taken_before_the_link_is_followed_is_refused(client, app, cr
     assert db.session.scalar(select(EmailChange)).status == EmailChangeStatus.PENDING
 
 
-def test_a_newer_request_supersedes_the_earlier_link(client, app, create_member, municipality, deliver, mail_outbox):
+def test_a_newer_request_supersedes_the_earlier_link(
+    client, app, create_member, municipality, deliver, mail_outbox
+):
     member = create_member(municipality("4601"))
     sign_in(client, member.email)
     ask_for_new_address(client, member)
@@ -476,7 +559,9 @@ def test_a_newer_request_supersedes_the_earlier_link(client, app, create_member,
     assert member.email != NEW_ADDRESS
 
 
-def test_the_link_followed_twice_at_once_changes_the_address_once(app, create_member, municipality, deliver, mail_outbox):
+def test_the_link_followed_twice_at_once_changes_the_address_once(
+    app, create_member, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     member = create_member(municipality("4601"))
     old = member.email
@@ -492,28 +577,45 @@ def test_the_link_followed_twice_at_once_changes_the_address_once(app, create_me
     assert delivered(deliver, mail_outbox) == {old: 1}
 
 
-def test_asking_for_a_new_address_twice_at_once_sends_one_link(app, create_member, municipality, deliver, mail_outbox):
+def test_asking_for_a_new_address_twice_at_once_sends_one_link(
+    app, create_member, municipality, deliver, mail_outbox
+):
     postgres_only(app)
     member = create_member(municipality("4601"))
-    responses = twice_at_once(tabs(app, member.email), "/me/email", {"new_email": NEW_ADDRESS, "password": PASSWORD},
-                              page="/me/email")
+    responses = twice_at_once(
+        tabs(app, member.email),
+        "/me/email",
+        {"new_email": NEW_ADDRESS, "password": PASSWORD},
+        page="/me/email",
+    )
     assert statuses(responses) == [303, 303]
     assert count(EmailChange) == 1 and audit_count("member.email_change_requested") == 1
     assert delivered(deliver, mail_outbox) == {NEW_ADDRESS: 1}
 
 
-def test_an_applied_change_report_sends_the_confirmation_instead_of_rewriting_the_address(app, create_member, create_coordinator, municipality, deliver, mail_outbox):
+def test_an_applied_change_report_sends_the_confirmation_instead_of_rewriting_the_address(
+    app, create_member, create_coordinator, municipality, deliver, mail_outbox
+):
     bergen = municipality("4601")
     kari, ola = create_member(bergen, name="Kari"), create_member(bergen, name="Ola")
     old = ola.email
     reporter = app.test_client()
     sign_in(reporter, kari.email)
-    assert post(reporter, report_url(kari), {"action": "change", "email": ola.email, "new_email": NEW_ADDRESS},
-                page=report_url(kari)).status_code == 303
+    assert (
+        post(
+            reporter,
+            report_url(kari),
+            {"action": "change", "email": ola.email, "new_email": NEW_ADDRESS},
+            page=report_url(kari),
+        ).status_code
+        == 303
+    )
     change = db.session.scalar(select(ChangeRequest))
     coordinator = app.test_client()
     sign_in(coordinator, create_coordinator("NIK").email)
-    response = post(coordinator, f"/coordinator/change-requests/{change.id}/apply", page="/coordinator/change-requests")
+    response = post(
+        coordinator, f"/coordinator/change-requests/{change.id}/apply", page="/coordinator/change-requests"
+    )
     assert response.status_code == 303
     told = coordinator.get(response.headers["Location"]).get_data(as_text=True)
     assert "lenke" in told and NEW_ADDRESS in told  # the coordinator sees what happened
@@ -532,7 +634,10 @@ def test_an_applied_change_report_sends_the_confirmation_instead_of_rewriting_th
     assert ola.email == NEW_ADDRESS
     mail_outbox.clear()
     assert delivered(deliver, mail_outbox) == {old: 1}
-    assert db.session.scalar(select(AuditEntry).filter_by(action="member.email_changed")).reason == f"change request #{change.id}"
+    assert (
+        db.session.scalar(select(AuditEntry).filter_by(action="member.email_changed")).reason
+        == f"change request #{change.id}"
+    )
 
 
 def test_privacy_purge_twice_at_once_erases_once(app, app_factory, create_member, municipality):
@@ -553,7 +658,9 @@ def test_privacy_purge_twice_at_once_erases_once(app, app_factory, create_member
     assert audit_count("member.deleted", member_id=member.id) == 1
 
 
-def test_an_address_asked_for_is_in_the_export_and_erased_with_the_account(client, create_member, municipality, deliver, mail_outbox):
+def test_an_address_asked_for_is_in_the_export_and_erased_with_the_account(
+    client, create_member, municipality, deliver, mail_outbox
+):
     member = create_member(municipality("4601"))
     sign_in(client, member.email)
     ask_for_new_address(client, member)

@@ -56,7 +56,9 @@ def test_a_renamed_municipality_is_renamed_and_a_merged_one_deactivated(app, mon
         reference, "read_csv", lambda name: merged_away if name == "kommuner.csv" else original(name)
     )
     assert reference.load() == {"renamed": 1, "deactivated": 1}
-    eigersund = db.session.scalar(select(Organisation).filter_by(number="1101", kind=OrganisationKind.MUNICIPALITY))
+    eigersund = db.session.scalar(
+        select(Organisation).filter_by(number="1101", kind=OrganisationKind.MUNICIPALITY)
+    )
     assert eigersund is not None and not eigersund.active
     assert db.session.scalar(select(Organisation.name).filter_by(number="4601")) == "Bjørgvin"
     monkeypatch.setattr(reference, "read_csv", original)

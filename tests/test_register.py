@@ -11,13 +11,21 @@ from tests.conftest import post, sign_in
 
 def test_a_coordinator_adds_edits_and_deactivates_an_observer(client, create_coordinator, create_member):
     sign_in(client, create_coordinator("NIK").email)
-    response = post(client, "/organisations/manage", {"kind": "observer", "name": "Statens helsetilsyn", "short_name": "Htil"},
-                    page="/organisations/manage")
+    response = post(
+        client,
+        "/organisations/manage",
+        {"kind": "observer", "name": "Statens helsetilsyn", "short_name": "Htil"},
+        page="/organisations/manage",
+    )
     assert response.status_code == 303
     htil = db.session.scalar(select(Organisation).filter_by(short_name="Htil"))
     assert htil.kind == OrganisationKind.OBSERVER and htil.active
-    post(client, f"/organisations/{htil.id}/edit", {"kind": "observer", "name": "Helsetilsynet", "short_name": "Htil"},
-         page="/organisations/manage")
+    post(
+        client,
+        f"/organisations/{htil.id}/edit",
+        {"kind": "observer", "name": "Helsetilsynet", "short_name": "Htil"},
+        page="/organisations/manage",
+    )
     db.session.expire_all()
     assert htil.name == "Helsetilsynet"
     create_member(htil)
@@ -31,12 +39,17 @@ def test_municipalities_are_not_edited_by_hand(client, create_coordinator, munic
     sign_in(client, create_coordinator("NIK").email)
     bergen = municipality("4601")
     assert client.get(f"/organisations/{bergen.id}/edit").status_code == 403
-    assert post(client, f"/organisations/{bergen.id}/deactivate", page="/organisations/manage").status_code == 403
+    assert (
+        post(client, f"/organisations/{bergen.id}/deactivate", page="/organisations/manage").status_code
+        == 403
+    )
 
 
 def test_the_form_shows_errors_next_to_the_fields(client, create_coordinator):
     sign_in(client, create_coordinator("NIK").email)
-    response = post(client, "/organisations/manage", {"kind": "municipality", "name": ""}, page="/organisations/manage")
+    response = post(
+        client, "/organisations/manage", {"kind": "municipality", "name": ""}, page="/organisations/manage"
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'id="kind-error"' in page and 'id="name-error"' in page and "Skriv navnet." in page
@@ -49,7 +62,9 @@ def write(path, rows, header=("number", "name", "county_number")):
         writer.writerows(rows)
 
 
-def test_a_merger_moves_members_to_the_successor_after_a_dry_run(runner, tmp_path, create_member, municipality):
+def test_a_merger_moves_members_to_the_successor_after_a_dry_run(
+    runner, tmp_path, create_member, municipality
+):
     rows = [(r["number"], r["name"], r["county_number"]) for r in reference.read_csv("kommuner.csv")]
     new_list = tmp_path / "kommuner-2027.csv"
     write(new_list, [("4601", "Bergen", "46") if r[0] == "4601" else r for r in rows if r[0] != "4602"])
@@ -57,20 +72,26 @@ def test_a_merger_moves_members_to_the_successor_after_a_dry_run(runner, tmp_pat
     kinn.memberships[0].make_main_contact()
     db.session.commit()
 
-    dry = runner.invoke(args=["reference", "load", "--municipalities", str(new_list), "--merge", "4602:4601", "--dry-run"])
+    dry = runner.invoke(
+        args=["reference", "load", "--municipalities", str(new_list), "--merge", "4602:4601", "--dry-run"]
+    )
     assert dry.exit_code == 0, dry.output
     assert "dry run" in dry.output and "members moved: 1" in dry.output and "deactivated: 1" in dry.output
     db.session.expire_all()
     assert municipality("4602").active and kinn.organisation_id == municipality("4602").id
 
-    real = runner.invoke(args=["reference", "load", "--municipalities", str(new_list), "--merge", "4602:4601"])
+    real = runner.invoke(
+        args=["reference", "load", "--municipalities", str(new_list), "--merge", "4602:4601"]
+    )
     assert real.exit_code == 0, real.output
     db.session.expire_all()
     assert not municipality("4602").active  # kept, not deleted
     assert kinn.organisation_id == municipality("4601").id
     membership = db.session.scalar(select(Membership).filter_by(member_id=kinn.id))
     assert membership.organisation_id == municipality("4601").id and not membership.is_main_contact
-    again = runner.invoke(args=["reference", "load", "--municipalities", str(new_list), "--merge", "4602:4601"])
+    again = runner.invoke(
+        args=["reference", "load", "--municipalities", str(new_list), "--merge", "4602:4601"]
+    )
     assert "nothing changed" in again.output
 
 

@@ -39,7 +39,9 @@ def path_of(url):
     return re.sub(r"^https?://[^/]+", "", url)
 
 
-def test_the_whole_journey_from_registration_to_an_anchored_membership(client, municipality, deliver, mail_outbox):
+def test_the_whole_journey_from_registration_to_an_anchored_membership(
+    client, municipality, deliver, mail_outbox
+):
     bergen = municipality("4601")
     response = register(client, bergen)
     assert response.status_code == 303 and response.headers["Location"].startswith("/register/sent")
@@ -81,7 +83,10 @@ def test_the_whole_journey_from_registration_to_an_anchored_membership(client, m
     assert membership.status == MembershipStatus.ACTIVE
     anchoring = membership.anchoring
     assert anchoring.status == AnchoringStatus.CONFIRMED
-    assert (anchoring.decided_by_name, anchoring.decided_by_email) == ("Per Leder", "per.leder@bergen.kommune.example")
+    assert (anchoring.decided_by_name, anchoring.decided_by_email) == (
+        "Per Leder",
+        "per.leder@bergen.kommune.example",
+    )
     assert anchoring.decided_at is not None
 
     # The member is told, signs in and sees the active membership, anchored by that manager.
@@ -96,14 +101,21 @@ def test_the_whole_journey_from_registration_to_an_anchored_membership(client, m
     assert "anchoring.confirmed" in actions
 
 
-def test_a_declining_manager_leaves_the_membership_declined_and_the_member_told(client, municipality, deliver, mail_outbox):
+def test_a_declining_manager_leaves_the_membership_declined_and_the_member_told(
+    client, municipality, deliver, mail_outbox
+):
     register(client, municipality("4601"))
     deliver()
     verify_url = path_of(links_in(mail_outbox[0])[0])
     post(client, verify_url, page=verify_url)
     deliver()
     decide_url = path_of(links_in(mail_outbox[1])[0])
-    post(client, decide_url, {"name": "Per Leder", "decision": "decline", "comment": "Ikke i min enhet"}, page=decide_url)
+    post(
+        client,
+        decide_url,
+        {"name": "Per Leder", "decision": "decline", "comment": "Ikke i min enhet"},
+        page=decide_url,
+    )
     deliver()
     member = db.session.scalar(select(Member))
     assert member.memberships[0].status == MembershipStatus.DECLINED
@@ -127,7 +139,9 @@ def test_a_declining_manager_leaves_the_membership_declined_and_the_member_told(
         ({"name": "K" * 201}, "name", "200"),
     ],
 )
-def test_each_error_is_shown_next_to_its_field_and_nothing_is_stored(client, municipality, changes, field, message):
+def test_each_error_is_shown_next_to_its_field_and_nothing_is_stored(
+    client, municipality, changes, field, message
+):
     response = register(client, municipality("4601"), **changes)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -143,12 +157,19 @@ def test_the_inline_check_uses_the_same_rules_as_the_submit(client, municipality
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert body.startswith('<p class="field-error" id="manager_email-error"') and "ikke din egen" in body
-    ok = client.post("/register/check/email", data={**data, "csrf_token": token}, headers=HTMX).get_data(as_text=True)
+    ok = client.post("/register/check/email", data={**data, "csrf_token": token}, headers=HTMX).get_data(
+        as_text=True
+    )
     assert re.fullmatch(r'<p class="field-error" id="email-error" aria-live="polite"></p>', ok.strip())
-    assert client.post("/register/check/organisation", data={"csrf_token": token}, headers=HTMX).status_code == 404
+    assert (
+        client.post("/register/check/organisation", data={"csrf_token": token}, headers=HTMX).status_code
+        == 404
+    )
 
 
-def test_an_address_already_registered_is_not_revealed_but_its_owner_is_told(client, municipality, create_member, deliver, mail_outbox):
+def test_an_address_already_registered_is_not_revealed_but_its_owner_is_told(
+    client, municipality, create_member, deliver, mail_outbox
+):
     create_member(municipality("4601"), email="kari.nordmann@bergen.kommune.example", name="Kari Nordmann")
     response = register(client, municipality("0301"))
     assert response.status_code == 303 and response.headers["Location"].startswith("/register/sent")
@@ -158,17 +179,27 @@ def test_an_address_already_registered_is_not_revealed_but_its_owner_is_told(cli
 
 
 def test_the_organisation_picker_searches_and_offers_the_networks_that_fit(client, municipality, app):
-    page = client.get("/register/organisations?organisation_query=4601", headers={**HTMX, "HX-Target": "organisation-results"})
+    page = client.get(
+        "/register/organisations?organisation_query=4601",
+        headers={**HTMX, "HX-Target": "organisation-results"},
+    )
     body = page.get_data(as_text=True)
     assert "Bergen" in body and 'name="organisation"' in body and "<html" not in body
     trust = db.session.scalar(select(db.text("id FROM organisations WHERE name = 'Helse Bergen HF'")))
-    networks = client.get(f"/register/organisations?organisation={trust}", headers={**HTMX, "HX-Target": "network-choice"})
+    networks = client.get(
+        f"/register/organisations?organisation={trust}", headers={**HTMX, "HX-Target": "network-choice"}
+    )
     body = networks.get_data(as_text=True)
     assert 'value="NONEMI"' in body and 'value="NIK"' not in body and "kommuneledelsen" not in body
 
 
 def test_without_javascript_the_search_button_reloads_the_form_with_results(client):
-    response = post(client, "/register/", {"organisation_query": "Bergen", "search": "1", "name": "Kari"}, page="/register/")
+    response = post(
+        client,
+        "/register/",
+        {"organisation_query": "Bergen", "search": "1", "name": "Kari"},
+        page="/register/",
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'name="organisation"' in page and "Bergen" in page
@@ -180,8 +211,14 @@ def test_observers_register_without_the_leadership_question(client, app, deliver
     from models import Organisation
 
     fhi = db.session.scalar(select(Organisation).filter_by(short_name="FHI"))
-    response = register(client, fhi, networks=["NIK", "NIFS"], leadership_informed=None, email="ola@fhi.example",
-                        manager_email="sjef@fhi.example")
+    response = register(
+        client,
+        fhi,
+        networks=["NIK", "NIFS"],
+        leadership_informed=None,
+        email="ola@fhi.example",
+        manager_email="sjef@fhi.example",
+    )
     assert response.status_code == 303
     member = Member.by_email("ola@fhi.example")
     assert sorted(m.network.code for m in member.memberships) == ["NIFS", "NIK"]
@@ -191,7 +228,9 @@ def test_observers_register_without_the_leadership_question(client, app, deliver
 
 def test_the_invitation_link_prefills_the_organisation(client, municipality):
     page = client.get(f"/register/?organisation={municipality('4601').id}").get_data(as_text=True)
-    assert re.search(r'<input type="radio" name="organisation" id="organisation-\d+" value="\d+"\s+checked', page)
+    assert re.search(
+        r'<input type="radio" name="organisation" id="organisation-\d+" value="\d+"\s+checked', page
+    )
 
 
 def test_a_signed_in_member_is_sent_to_my_page(client, create_member, municipality):

@@ -25,37 +25,51 @@ def stamp(moment):
 def fresh_cycle(network, opened=None):
     """A cycle opened an hour ago (reminder in 14 days, deadline in 21), committed: (cycle, opened)."""
     opened = opened or datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
-    cycle = reviews.open_cycle(network, opened.year, opened + timedelta(days=21), opened + timedelta(days=14),
-                               now=opened)
+    cycle = reviews.open_cycle(
+        network, opened.year, opened + timedelta(days=21), opened + timedelta(days=14), now=opened
+    )
     db.session.commit()
     return cycle, opened
 
 
 def answer_form(decision="stay", **changes):
-    data = {"decision": decision, "unit": "Helsestasjonen", "manager_name": "Lise Leder",
-            "manager_email": "lise.leder@bergen.kommune.example",
-            "score_competence": "4", "score_equity": "5", "score_public_health": "3", "score_emergency": "2",
-            "comment_competence": "Gode fagmøter", "change_wish": "Flere felles møter"}
+    data = {
+        "decision": decision,
+        "unit": "Helsestasjonen",
+        "manager_name": "Lise Leder",
+        "manager_email": "lise.leder@bergen.kommune.example",
+        "score_competence": "4",
+        "score_equity": "5",
+        "score_public_health": "3",
+        "score_emergency": "2",
+        "comment_competence": "Gode fagmøter",
+        "change_wish": "Flere felles møter",
+    }
     data.update(changes)
     return data
 
 
 def review_link(message):
-    return next(link for link in links_in(message) if "/reviews/answer/" in link).replace("http://localhost", "")
+    return next(link for link in links_in(message) if "/reviews/answer/" in link).replace(
+        "http://localhost", ""
+    )
 
 
 @pytest.fixture
 def five(create_member, municipality):
     bergen = municipality("4601")
-    members = [create_member(bergen, name=f"Medlem {i}", manager_email=f"leder{i}@bergen.kommune.example")
-               for i in range(5)]
+    members = [
+        create_member(bergen, name=f"Medlem {i}", manager_email=f"leder{i}@bergen.kommune.example")
+        for i in range(5)
+    ]
     members[4].memberships[0].make_main_contact()
     db.session.commit()
     return members
 
 
-def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runner, five, networks, deliver, mail_outbox,
-                                                                create_coordinator):
+def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(
+    app, client, runner, five, networks, deliver, mail_outbox, create_coordinator
+):
     cycle, opened = fresh_cycle(networks["NIK"])
     remind, deadline = opened + timedelta(days=14), opened + timedelta(days=21)
     deliver()
@@ -77,7 +91,9 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runne
     assert five[0].manager_email == "lise.leder@bergen.kommune.example" and five[0].unit == "Helsestasjonen"
     assert five[2].memberships[0].status == MembershipStatus.LEFT
     deliver()
-    assert sorted(m["To"] for m in mail_outbox) == ["lise.leder@bergen.kommune.example"] * 2  # anchoring asked again
+    assert (
+        sorted(m["To"] for m in mail_outbox) == ["lise.leder@bergen.kommune.example"] * 2
+    )  # anchoring asked again
     mail_outbox.clear()
 
     # Before the reminder date nothing happens; on it, one reminder to the two who have not answered.
@@ -97,11 +113,19 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runne
     assert mail_outbox == []
     db.session.expire_all()
     statuses = {m.name: m.memberships[0].status for m in five}
-    assert statuses == {"Medlem 0": "active", "Medlem 1": "active", "Medlem 2": "left", "Medlem 3": "lapsed",
-                        "Medlem 4": "lapsed"}
+    assert statuses == {
+        "Medlem 0": "active",
+        "Medlem 1": "active",
+        "Medlem 2": "left",
+        "Medlem 3": "lapsed",
+        "Medlem 4": "lapsed",
+    }
     assert not five[4].memberships[0].is_main_contact
-    lapses = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "membership.status",
-                                                         AuditEntry.after["status"].as_string() == "lapsed")).all()
+    lapses = db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "membership.status", AuditEntry.after["status"].as_string() == "lapsed"
+        )
+    ).all()
     assert sorted(e.member_id for e in lapses) == sorted(m.id for m in five[3:])
     assert all(e.reason == reviews.LAPSE_REASON and e.actor_label == "flask reviews tick" for e in lapses)
     assert db.session.get(ReviewCycle, cycle.id).status == "closed"
@@ -117,7 +141,9 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runne
     assert [m["To"] for m in mail_outbox] == [five[3].email]
 
     # An address the mail server refused for good is shown as such.
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.recipient == five[4].email).values(bounced=True))
+    db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.recipient == five[4].email).values(bounced=True)
+    )
     db.session.commit()
     results = coordinator.get(f"/reviews/cycle/{cycle.id}").get_data(as_text=True)
     lapsed_list = results.split('id="lapsed"')[1]
@@ -127,8 +153,10 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(app, client, runne
     assert "Gode fagmøter" not in results and "Flere felles møter" not in results
     opened = coordinator.get(f"/reviews/cycle/{cycle.id}?comments=competence").get_data(as_text=True)
     assert "Gode fagmøter" in opened and "Flere felles møter" not in opened
-    fragment = coordinator.get(f"/reviews/cycle/{cycle.id}?comments=change",
-                               headers={"HX-Request": "true", "HX-Target": "comments-change"}).get_data(as_text=True)
+    fragment = coordinator.get(
+        f"/reviews/cycle/{cycle.id}?comments=change",
+        headers={"HX-Request": "true", "HX-Target": "comments-change"},
+    ).get_data(as_text=True)
     assert "Flere felles møter" in fragment and "<html" not in fragment
     report = coordinator.get(f"/reviews/cycle/{cycle.id}/report").get_data(as_text=True)
     assert "Gode fagmøter" in report and "Flere felles møter" in report
@@ -161,14 +189,20 @@ def test_a_lapsed_member_takes_themself_back_within_the_grace_period(client, fiv
 
 
 def test_opening_and_closing_take_the_same_number_of_statements_for_any_number_of_members(
-        app, create_member, municipality, networks, count_queries):
+    app, create_member, municipality, networks, count_queries
+):
     def measure(n, year):
         oslo = municipality("0301")
         for _ in range(n):
             create_member(oslo)
         with count_queries() as opening:
-            cycle = reviews.open_cycle(networks["NIK"], year, DEADLINE.replace(year=year), REMIND.replace(year=year),
-                                       now=OPENED.replace(year=year))
+            cycle = reviews.open_cycle(
+                networks["NIK"],
+                year,
+                DEADLINE.replace(year=year),
+                REMIND.replace(year=year),
+                now=OPENED.replace(year=year),
+            )
         with count_queries() as closing:
             reviews.close(cycle, now=DEADLINE.replace(year=year))
         db.session.commit()
@@ -177,15 +211,20 @@ def test_opening_and_closing_take_the_same_number_of_statements_for_any_number_o
     small = measure(3, 2027)
     large = measure(30, 2028)
     assert small == large, (small, large)
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 3 + 30  # the 3 lapsed in 2027
-    lapsed = db.session.scalar(select(func.count()).select_from(Membership).where(
-        Membership.status == MembershipStatus.LAPSED))
+    assert (
+        db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 3 + 30
+    )  # the 3 lapsed in 2027
+    lapsed = db.session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.status == MembershipStatus.LAPSED)
+    )
     assert lapsed == 33
 
 
 def test_the_dates_are_checked_and_a_year_has_one_review(app, networks, five):
     with pytest.raises(reviews.DomainError):
-        reviews.open_cycle(networks["NIK"], 2027, OPENED - timedelta(days=1), OPENED - timedelta(days=2), now=OPENED)
+        reviews.open_cycle(
+            networks["NIK"], 2027, OPENED - timedelta(days=1), OPENED - timedelta(days=2), now=OPENED
+        )
     with pytest.raises(reviews.DomainError):
         reviews.open_cycle(networks["NIK"], 2027, DEADLINE, DEADLINE + timedelta(days=1), now=OPENED)
     reviews.open_cycle(networks["NIK"], 2027, DEADLINE, REMIND, now=OPENED)
@@ -203,7 +242,7 @@ def test_an_answer_after_the_close_is_refused_politely(client, five, networks, d
     reviews.close(cycle, now=DEADLINE)
     db.session.commit()
     page = client.get(link).get_data(as_text=True)
-    assert "Gjennomgangen ble avsluttet" in page and "<form method=\"post\" novalidate" not in page
+    assert "Gjennomgangen ble avsluttet" in page and '<form method="post" novalidate' not in page
     assert client.get("/reviews/answer/not-a-token").status_code == 400
 
 
@@ -216,8 +255,12 @@ def test_the_coordinator_previews_then_starts(app, client, five, create_coordina
     page = preview.get_data(as_text=True)
     assert "5 aktive medlemmer blir spurt." in page and "Hvert år går vi gjennom medlemslisten" in page
     assert db.session.scalar(select(ReviewCycle)) is None
-    bad = post(client, "/reviews/NIK/new", {**data, "remind_on": (deadline + timedelta(days=1)).isoformat(),
-                                            "step": "start"}, page="/reviews/NIK/new")
+    bad = post(
+        client,
+        "/reviews/NIK/new",
+        {**data, "remind_on": (deadline + timedelta(days=1)).isoformat(), "step": "start"},
+        page="/reviews/NIK/new",
+    )
     assert bad.status_code == 422 and "før fristen" in bad.get_data(as_text=True)
     started = post(client, "/reviews/NIK/new", {**data, "step": "start"}, page="/reviews/NIK/new")
     assert started.status_code == 303
@@ -229,15 +272,26 @@ def test_the_coordinator_previews_then_starts(app, client, five, create_coordina
     assert csv.mimetype == "text/csv" and csv.get_data(as_text=True).count("\n") == 6
 
 
-def test_mandate_versions_are_kept_and_the_cycle_records_the_one_it_evaluated(app, client, create_coordinator, networks, five):
+def test_mandate_versions_are_kept_and_the_cycle_records_the_one_it_evaluated(
+    app, client, create_coordinator, networks, five
+):
     from datetime import date
 
     sign_in(client, create_coordinator("NIK").email)
-    for effective_on, text in (("2024-01-01", "Mandat 2024: fire formål."), ("2026-06-01", "Mandat 2026: revidert.")):
-        response = post(client, "/mandate/NIK/new", {"text": text, "effective_on": effective_on, "note": "Revisjon"},
-                        page="/mandate/NIK/new")
+    for effective_on, text in (
+        ("2024-01-01", "Mandat 2024: fire formål."),
+        ("2026-06-01", "Mandat 2026: revidert."),
+    ):
+        response = post(
+            client,
+            "/mandate/NIK/new",
+            {"text": text, "effective_on": effective_on, "note": "Revisjon"},
+            page="/mandate/NIK/new",
+        )
         assert response.status_code == 303
-    again = post(client, "/mandate/NIK/new", {"text": "x", "effective_on": "2026-06-01"}, page="/mandate/NIK/new")
+    again = post(
+        client, "/mandate/NIK/new", {"text": "x", "effective_on": "2026-06-01"}, page="/mandate/NIK/new"
+    )
     assert again.status_code == 422 and "gjelder allerede fra den datoen" in again.get_data(as_text=True)
     public = app.test_client().get("/mandate/NIK").get_data(as_text=True)
     assert public.index("Mandat 2026: revidert.") < public.index("Mandat 2024: fire formål.")  # current first
@@ -271,13 +325,20 @@ def audited(action):
 
 
 def lapses():
-    return count(AuditEntry, AuditEntry.action == "membership.status",
-                 AuditEntry.after["status"].as_string() == "lapsed")
+    return count(
+        AuditEntry,
+        AuditEntry.action == "membership.status",
+        AuditEntry.after["status"].as_string() == "lapsed",
+    )
 
 
 def restores():
-    return count(AuditEntry, AuditEntry.action == "membership.status",
-                 AuditEntry.before["status"].as_string() == "lapsed", AuditEntry.after["status"].as_string() == "active")
+    return count(
+        AuditEntry,
+        AuditEntry.action == "membership.status",
+        AuditEntry.before["status"].as_string() == "lapsed",
+        AuditEntry.after["status"].as_string() == "active",
+    )
 
 
 def coordinator_tabs(app, coordinator, n=2):
@@ -292,8 +353,11 @@ def coordinator_tabs(app, coordinator, n=2):
 def link_for(member, cycle):
     from models import tokens
 
-    response = db.session.scalar(select(ReviewResponse).where(ReviewResponse.member_id == member.id,
-                                                              ReviewResponse.cycle_id == cycle.id))
+    response = db.session.scalar(
+        select(ReviewResponse).where(
+            ReviewResponse.member_id == member.id, ReviewResponse.cycle_id == cycle.id
+        )
+    )
     return f"/reviews/answer/{tokens.make('review', response=response.id)}", response
 
 
@@ -319,7 +383,9 @@ def test_an_answer_sent_twice_at_once_is_applied_once(app, five, networks, deliv
     assert "Du svarte" in next(r for r in answers if r.status_code == 409).get_data(as_text=True)
     assert audited("review.answered") == 1
     assert audited("member.manager_changed") == 1
-    assert count(Anchoring, Anchoring.member_id == member_id) == before + 1  # one new request, none superseded
+    assert (
+        count(Anchoring, Anchoring.member_id == member_id) == before + 1
+    )  # one new request, none superseded
     deliver()
     assert [m["To"] for m in mail_outbox] == ["lise.leder@bergen.kommune.example"]
 
@@ -333,8 +399,14 @@ def test_leaving_twice_at_once_leaves_once(app, five, networks):
     answers = twice_at_once([app.test_client(), app.test_client()], link, answer_form("leave"), page=link)
     no_server_error(answers)
     assert audited("review.answered") == 1
-    assert count(AuditEntry, AuditEntry.action == "membership.status",
-                 AuditEntry.after["status"].as_string() == "left") == 1
+    assert (
+        count(
+            AuditEntry,
+            AuditEntry.action == "membership.status",
+            AuditEntry.after["status"].as_string() == "left",
+        )
+        == 1
+    )
 
 
 def test_an_answer_is_not_changed_and_a_closed_review_takes_none_even_posted_directly(client, five, networks):
@@ -378,15 +450,23 @@ def test_the_operation_refuses_an_answer_the_page_would_not_take(app, five, netw
     assert audited("review.answered") == 1
 
 
-def test_the_review_started_twice_at_once_opens_one_cycle(app, five, create_coordinator, deliver, mail_outbox):
+def test_the_review_started_twice_at_once_opens_one_cycle(
+    app, five, create_coordinator, deliver, mail_outbox
+):
     from tests.conftest import postgres_only, twice_at_once
 
     postgres_only(app)
     coordinator = create_coordinator("NIK")
     deadline = (datetime.now(UTC) + timedelta(days=21)).date()
-    data = {"year": str(deadline.year), "deadline": deadline.isoformat(),
-            "remind_on": (deadline - timedelta(days=7)).isoformat(), "step": "start"}
-    answers = twice_at_once(coordinator_tabs(app, coordinator), "/reviews/NIK/new", data, page="/reviews/NIK/new")
+    data = {
+        "year": str(deadline.year),
+        "deadline": deadline.isoformat(),
+        "remind_on": (deadline - timedelta(days=7)).isoformat(),
+        "step": "start",
+    }
+    answers = twice_at_once(
+        coordinator_tabs(app, coordinator), "/reviews/NIK/new", data, page="/reviews/NIK/new"
+    )
     no_server_error(answers)
     assert sorted(r.status_code for r in answers) == [303, 422]
     assert "allerede hatt" in next(r for r in answers if r.status_code == 422).get_data(as_text=True)
@@ -406,8 +486,9 @@ def test_an_early_close_pressed_twice_at_once_closes_once(app, five, networks, c
     assert audited("review.closed") == 1 and lapses() == 5
 
 
-def test_an_early_close_at_the_moment_the_tick_closes_at_the_deadline(app, app_factory, five, networks,
-                                                                      create_coordinator):
+def test_an_early_close_at_the_moment_the_tick_closes_at_the_deadline(
+    app, app_factory, five, networks, create_coordinator
+):
     from tests.conftest import at_once, csrf_token_from, postgres_only
 
     postgres_only(app)
@@ -480,8 +561,11 @@ def run_commands_at_once(monkeypatch, apps, args):
     from tests.conftest import at_once
 
     said = {}
-    monkeypatch.setattr(click, "echo", lambda message=None, **_: said.setdefault(threading.get_ident(), []).append(
-        str(message)))
+    monkeypatch.setattr(
+        click,
+        "echo",
+        lambda message=None, **_: said.setdefault(threading.get_ident(), []).append(str(message)),
+    )
 
     def run(wait, cron):
         command = cron.cli
@@ -496,7 +580,9 @@ def run_commands_at_once(monkeypatch, apps, args):
     return at_once(run, [(cron,) for cron in apps])
 
 
-def test_the_tick_as_two_cron_commands_at_once(app, app_factory, monkeypatch, five, networks, deliver, mail_outbox):
+def test_the_tick_as_two_cron_commands_at_once(
+    app, app_factory, monkeypatch, five, networks, deliver, mail_outbox
+):
     """The command itself, twice at once: each output counts its own share, the mails go once."""
     from tests.conftest import postgres_only
 
@@ -504,16 +590,26 @@ def test_the_tick_as_two_cron_commands_at_once(app, app_factory, monkeypatch, fi
     _cycle, opened = fresh_cycle(networks["NIK"])
     deliver()
     mail_outbox.clear()
-    outputs = run_commands_at_once(monkeypatch, [app_factory(), app_factory()],
-                                   ["reviews", "tick", "--now", stamp(opened + timedelta(days=15))])
-    assert sorted(outputs) == ["reminders: 0, cycles closed: 0, members lapsed: 0",
-                               "reminders: 5, cycles closed: 0, members lapsed: 0"], outputs
+    outputs = run_commands_at_once(
+        monkeypatch,
+        [app_factory(), app_factory()],
+        ["reviews", "tick", "--now", stamp(opened + timedelta(days=15))],
+    )
+    assert sorted(outputs) == [
+        "reminders: 0, cycles closed: 0, members lapsed: 0",
+        "reminders: 5, cycles closed: 0, members lapsed: 0",
+    ], outputs
     deliver()
     assert sorted(m["To"] for m in mail_outbox) == sorted(m.email for m in five)
-    outputs = run_commands_at_once(monkeypatch, [app_factory(), app_factory()],
-                                   ["reviews", "tick", "--now", stamp(opened + timedelta(days=22))])
-    assert sorted(outputs) == ["reminders: 0, cycles closed: 0, members lapsed: 0",
-                               "reminders: 0, cycles closed: 1, members lapsed: 5"], outputs
+    outputs = run_commands_at_once(
+        monkeypatch,
+        [app_factory(), app_factory()],
+        ["reviews", "tick", "--now", stamp(opened + timedelta(days=22))],
+    )
+    assert sorted(outputs) == [
+        "reminders: 0, cycles closed: 0, members lapsed: 0",
+        "reminders: 0, cycles closed: 1, members lapsed: 5",
+    ], outputs
     assert audited("review.closed") == 1 and lapses() == 5
 
 
@@ -532,21 +628,27 @@ def response_of(member):
     return db.session.scalar(select(ReviewResponse).where(ReviewResponse.member_id == member.id))
 
 
-def test_a_restore_pressed_twice_at_once_restores_once_and_tells_once(app, five, lapsed, create_coordinator,
-                                                                      deliver, mail_outbox):
+def test_a_restore_pressed_twice_at_once_restores_once_and_tells_once(
+    app, five, lapsed, create_coordinator, deliver, mail_outbox
+):
     from tests.conftest import postgres_only, twice_at_once
 
     postgres_only(app)
     response = response_of(five[0])
-    answers = twice_at_once(coordinator_tabs(app, create_coordinator("NIK")),
-                            f"/reviews/response/{response.id}/restore", page=f"/reviews/cycle/{lapsed.id}")
+    answers = twice_at_once(
+        coordinator_tabs(app, create_coordinator("NIK")),
+        f"/reviews/response/{response.id}/restore",
+        page=f"/reviews/cycle/{lapsed.id}",
+    )
     no_server_error(answers)
     assert restores() == 1
     deliver()
     assert [m["To"] for m in mail_outbox] == [five[0].email]
 
 
-def test_restore_and_take_back_at_once_restore_once(app, five, lapsed, create_coordinator, deliver, mail_outbox):
+def test_restore_and_take_back_at_once_restore_once(
+    app, five, lapsed, create_coordinator, deliver, mail_outbox
+):
     from tests.conftest import at_once, csrf_token_from, postgres_only
 
     postgres_only(app)
@@ -554,8 +656,14 @@ def test_restore_and_take_back_at_once_restore_once(app, five, lapsed, create_co
     (coordinator,) = coordinator_tabs(app, create_coordinator("NIK"), 1)
     member = app.test_client()
     sign_in(member, five[0].email)
-    forms = [(coordinator, f"/reviews/response/{response.id}/restore", csrf_token_from(coordinator.get(f"/reviews/cycle/{lapsed.id}"))),
-             (member, f"/reviews/mine/{response.id}/restore", csrf_token_from(member.get("/me/")))]
+    forms = [
+        (
+            coordinator,
+            f"/reviews/response/{response.id}/restore",
+            csrf_token_from(coordinator.get(f"/reviews/cycle/{lapsed.id}")),
+        ),
+        (member, f"/reviews/mine/{response.id}/restore", csrf_token_from(member.get("/me/"))),
+    ]
 
     def send(wait, client, url, token):
         wait()
@@ -584,8 +692,9 @@ def test_take_back_twice_at_once_restores_once(app, five, lapsed):
     assert restores() == 1
 
 
-def test_a_restore_the_page_does_not_offer_is_refused_when_posted_directly(app, client, five, lapsed,
-                                                                           create_coordinator, deliver, mail_outbox):
+def test_a_restore_the_page_does_not_offer_is_refused_when_posted_directly(
+    app, client, five, lapsed, create_coordinator, deliver, mail_outbox
+):
     sign_in(client, create_coordinator("NIK").email)
     left, restored = response_of(five[0]), response_of(five[1])
     five[0].memberships[0].leave("Sluttet")  # left after the lapse: nothing to restore
@@ -594,7 +703,10 @@ def test_a_restore_the_page_does_not_offer_is_refused_when_posted_directly(app, 
     deliver()
     mail_outbox.clear()
     page = client.get(f"/reviews/cycle/{lapsed.id}").get_data(as_text=True)
-    assert f"/reviews/response/{left.id}/restore" not in page and f"/reviews/response/{restored.id}/restore" not in page
+    assert (
+        f"/reviews/response/{left.id}/restore" not in page
+        and f"/reviews/response/{restored.id}/restore" not in page
+    )
     assert f"/reviews/response/{response_of(five[2]).id}/restore" in page
     before = restores()
     for response in (left, restored):
@@ -606,7 +718,9 @@ def test_a_restore_the_page_does_not_offer_is_refused_when_posted_directly(app, 
     assert mail_outbox == []
 
 
-def test_closing_a_closed_review_is_refused_even_posted_directly(app, client, five, networks, create_coordinator):
+def test_closing_a_closed_review_is_refused_even_posted_directly(
+    app, client, five, networks, create_coordinator
+):
     sign_in(client, create_coordinator("NIK").email)
     cycle, _opened = fresh_cycle(networks["NIK"])
     page = client.get(f"/reviews/cycle/{cycle.id}").get_data(as_text=True)
@@ -618,7 +732,9 @@ def test_closing_a_closed_review_is_refused_even_posted_directly(app, client, fi
     reviews.close(cycle)
     db.session.commit()
     closed_at = db.session.get(ReviewCycle, cycle.id).closed_at
-    assert f"/reviews/cycle/{cycle.id}/close" not in client.get(f"/reviews/cycle/{cycle.id}").get_data(as_text=True)
+    assert f"/reviews/cycle/{cycle.id}/close" not in client.get(f"/reviews/cycle/{cycle.id}").get_data(
+        as_text=True
+    )
     refused = client.post(url, data={"csrf_token": token})
     assert refused.status_code == 303
     assert "allerede avsluttet" in client.get(refused.headers["Location"]).get_data(as_text=True)
@@ -635,8 +751,9 @@ def test_a_mandate_version_recorded_twice_at_once_is_recorded_once(app, create_c
 
     postgres_only(app)
     data = {"text": "Mandat 2027.", "effective_on": "2027-01-01", "note": "Revisjon"}
-    answers = twice_at_once(coordinator_tabs(app, create_coordinator("NIK")), "/mandate/NIK/new", data,
-                            page="/mandate/NIK/new")
+    answers = twice_at_once(
+        coordinator_tabs(app, create_coordinator("NIK")), "/mandate/NIK/new", data, page="/mandate/NIK/new"
+    )
     no_server_error(answers)
     assert sorted(r.status_code for r in answers) == [303, 422]
     assert count(MandateVersion) == 1 and audited("mandate.recorded") == 1

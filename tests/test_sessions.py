@@ -29,7 +29,9 @@ def test_signing_out_ends_a_copied_session(app, client, create_member, municipal
     assert not signed_in(client) and not signed_in(thief)
 
 
-def test_signing_out_on_one_device_ends_the_sessions_on_every_device(app, client, create_member, municipality):
+def test_signing_out_on_one_device_ends_the_sessions_on_every_device(
+    app, client, create_member, municipality
+):
     member = create_member(municipality("4601"))
     laptop, phone = client, app.test_client()
     sign_in(laptop, member.email), sign_in(phone, member.email)
@@ -43,7 +45,9 @@ def test_signing_out_ends_a_copied_keep_me_signed_in_cookie(app, client, create_
     member = create_member(municipality("4601"))
     page = client.get("/sign-in")
     token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    client.post("/sign-in", data={"email": member.email, "password": PASSWORD, "remember": "y", "csrf_token": token})
+    client.post(
+        "/sign-in", data={"email": member.email, "password": PASSWORD, "remember": "y", "csrf_token": token}
+    )
     thief = copy_of(app, client, "remember_token")  # the long-lived cookie alone, no session
     assert signed_in(thief)
     post(client, "/sign-out", page="/me/")
@@ -91,7 +95,9 @@ def test_signing_in_starts_a_new_session(app, client, create_member, municipalit
     assert not signed_in(planted)
 
 
-def test_a_session_cookie_names_the_account_by_id_password_generation_and_key(app, create_member, municipality):
+def test_a_session_cookie_names_the_account_by_id_password_generation_and_key(
+    app, create_member, municipality
+):
     member = create_member(municipality("4601"))
     member_id, version, key = member.get_id().split(":")
     assert (int(member_id), int(version)) == (member.id, member.auth_version) and len(key) >= 20

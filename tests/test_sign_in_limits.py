@@ -38,8 +38,11 @@ def test_an_unknown_address_costs_as_long_as_a_wrong_password(app_factory, creat
     member = create_member(municipality("4601"))
     app = app_factory(PASSWORD_HASH_METHOD="scrypt")
     with app.app_context():
-        db.session.execute(db.update(Member).where(Member.id == member.id).values(
-            password_hash=generate_password_hash(PASSWORD, "scrypt")))
+        db.session.execute(
+            db.update(Member)
+            .where(Member.id == member.id)
+            .values(password_hash=generate_password_hash(PASSWORD, "scrypt"))
+        )
         db.session.commit()
     client = app.test_client()
     token = csrf_token_from(client.get("/sign-in"))
@@ -53,8 +56,10 @@ def test_an_unknown_address_costs_as_long_as_a_wrong_password(app_factory, creat
     timed(member.email), timed("ingen@kommune.example")  # warm both paths
     known = statistics.median(timed(member.email) for _ in range(20))
     unknown = statistics.median(timed("ingen@kommune.example") for _ in range(20))
-    print(f"\nsign-in median: known address, wrong password {known * 1000:.1f} ms; "
-          f"unknown address {unknown * 1000:.1f} ms")
+    print(
+        f"\nsign-in median: known address, wrong password {known * 1000:.1f} ms; "
+        f"unknown address {unknown * 1000:.1f} ms"
+    )
     assert unknown >= 0.5 * known, (known, unknown)
 
 
@@ -101,7 +106,8 @@ def test_when_no_limit_is_left_the_password_is_not_checked(limited, create_membe
 
 
 def test_guessing_from_many_machines_stops_password_sign_in_but_the_reset_link_gets_the_owner_in(
-        limited, create_member, municipality, deliver, mail_outbox):
+    limited, create_member, municipality, deliver, mail_outbox
+):
     member = create_member(municipality("4601"))
     for n in range(10):
         guesser = from_address(limited, f"203.0.113.{n + 1}")
@@ -146,14 +152,16 @@ def test_trusted_proxies_come_from_the_environment():
 
 
 def test_reset_and_confirmation_mails_to_one_address_are_limited_and_the_page_says_the_same(
-        limited, create_member, municipality, deliver, mail_outbox):
+    limited, create_member, municipality, deliver, mail_outbox
+):
     member = create_member(municipality("4601"))
     pages = []
     for n in range(5):  # from five machines, as a stranger flooding the owner would
         client = from_address(limited, f"203.0.113.{n + 1}")
         pages.append(post(client, "/reset-password", {"email": member.email}, page="/reset-password"))
-    assert {p.status_code for p in pages} == {200} and len({p.get_data(as_text=True).split("<main")[1]
-                                                               .split("</main>")[0] for p in pages}) == 1
+    assert {p.status_code for p in pages} == {200} and len(
+        {p.get_data(as_text=True).split("<main")[1].split("</main>")[0] for p in pages}
+    ) == 1
     deliver()
     assert len(mail_outbox) == 3  # 3 an hour to one address
 
@@ -169,11 +177,17 @@ def test_a_main_contact_can_send_20_invitations_a_day_and_no_more(limited, creat
     sign_in(client, kari.email)
     url = f"{page_of(bergen)}/NIK/invite"
     for n in range(20):
-        response = post(client, url, {"email": f"kollega{n}@bergen.kommune.example", "message": "Bli med!"},
-                        page=page_of(bergen))
+        response = post(
+            client,
+            url,
+            {"email": f"kollega{n}@bergen.kommune.example", "message": "Bli med!"},
+            page=page_of(bergen),
+        )
         assert response.status_code == 303
     assert mails() == 20
-    refused = post(client, url, {"email": "en.til@bergen.kommune.example", "message": "Bli med!"}, page=page_of(bergen))
+    refused = post(
+        client, url, {"email": "en.til@bergen.kommune.example", "message": "Bli med!"}, page=page_of(bergen)
+    )
     assert refused.status_code == 429 and mails() == 20
 
 
@@ -181,16 +195,45 @@ def test_a_main_contact_can_send_20_invitations_a_day_and_no_more(limited, creat
 # limits, links with a token that works once, or no mail at all).  A new POST endpoint must be
 # put here or in ``limits.ON_BEHALF``.
 NO_MEMBER_MAIL = {
-    "auth.sign_in", "auth.sign_out", "auth.forgot_password", "auth.resend_verification",  # anonymous, limited above
-    "auth.reset_password", "auth.verify_email", "account.confirm_email", "anchorings.decide",  # a token, used once
-    "meetings.acknowledge", "reviews.answer", "newsletters.unsubscribe",  # a token; no mail
-    "registration.register_page", "registration.check_field",  # anonymous: per client, owner warned once a window
-    "account.delete", "account.leave", "account.newsletter", "advice.show", "directory.visibility",
-    "meetings.attendance", "meetings.minutes", "meetings.withdraw", "newsletters.edit", "newsletters.edit_input",
-    "newsletters.new", "newsletters.submit_input", "newsletters.withdraw", "organisations.edit",
-    "organisations.manage", "organisations.set_active", "public.set_language", "reviews.close",
-    "reviews.new_mandate", "reviews.restore", "reviews.take_me_back", "topics.propose", "topics.support",
-    "coordinator.teams_channel", "coordinator.teams_mark", "coordinator.audit_log",  # a search
+    "auth.sign_in",
+    "auth.sign_out",
+    "auth.forgot_password",
+    "auth.resend_verification",  # anonymous, limited above
+    "auth.reset_password",
+    "auth.verify_email",
+    "account.confirm_email",
+    "anchorings.decide",  # a token, used once
+    "meetings.acknowledge",
+    "reviews.answer",
+    "newsletters.unsubscribe",  # a token; no mail
+    "registration.register_page",
+    "registration.check_field",  # anonymous: per client, owner warned once a window
+    "account.delete",
+    "account.leave",
+    "account.newsletter",
+    "advice.show",
+    "directory.visibility",
+    "meetings.attendance",
+    "meetings.minutes",
+    "meetings.withdraw",
+    "newsletters.edit",
+    "newsletters.edit_input",
+    "newsletters.new",
+    "newsletters.submit_input",
+    "newsletters.withdraw",
+    "organisations.edit",
+    "organisations.manage",
+    "organisations.set_active",
+    "public.set_language",
+    "reviews.close",
+    "reviews.new_mandate",
+    "reviews.restore",
+    "reviews.take_me_back",
+    "topics.propose",
+    "topics.support",
+    "coordinator.teams_channel",
+    "coordinator.teams_mark",
+    "coordinator.audit_log",  # a search
 }
 
 
@@ -206,7 +249,8 @@ def test_every_post_endpoint_is_known_to_send_mail_for_a_member_or_not(app):
 
 @pytest.mark.parametrize("endpoint", sorted(limits.ON_BEHALF))
 def test_a_member_whose_mail_budget_is_spent_is_refused_before_anything_happens(
-        limited, create_coordinator, endpoint):
+    limited, create_coordinator, endpoint
+):
     coordinator = create_coordinator("NIK", "NIFS", "NONEMI")
     client = limited.test_client()
     sign_in(client, coordinator.email)
@@ -214,7 +258,11 @@ def test_a_member_whose_mail_budget_is_spent_is_refused_before_anything_happens(
         for _ in range(30):
             limits.MEMBER_MAIL.spend(coordinator.id)
     rule = post_endpoints(limited)[endpoint]
-    words = {"code": "NIK", "answer": "accept", "decision": "apply" if endpoint == "coordinator.decide_change" else "accept"}
+    words = {
+        "code": "NIK",
+        "answer": "accept",
+        "decision": "apply" if endpoint == "coordinator.decide_change" else "accept",
+    }
     values = {arg: words.get(arg, 1) for arg in rule.arguments}
     with limited.test_request_context():
         from flask import url_for

@@ -4,7 +4,7 @@ the database does not: a failed flush, a refused constraint, a lost connection."
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from extensions import db
 from models import Member, OutboxMessage
@@ -21,14 +21,21 @@ def count(model, *where):
 
 def form(client, org, key=None, **changes):
     page = client.get("/register/")
-    return {**registration_data(org, **changes), "csrf_token": csrf_token_from(page),
-            "submission": key or uuid.uuid4().hex}
+    return {
+        **registration_data(org, **changes),
+        "csrf_token": csrf_token_from(page),
+        "submission": key or uuid.uuid4().hex,
+    }
 
 
 def test_every_form_carries_a_fresh_submission_key(client, municipality):
-    keys = [csrf_and_key for csrf_and_key in
-            (client.get("/register/").get_data(as_text=True).split('name="submission" value="')[1][:32]
-             for _ in range(2))]
+    keys = [
+        csrf_and_key
+        for csrf_and_key in (
+            client.get("/register/").get_data(as_text=True).split('name="submission" value="')[1][:32]
+            for _ in range(2)
+        )
+    ]
     assert len(set(keys)) == 2 and all(len(k) == 32 for k in keys)
 
 
@@ -58,7 +65,9 @@ def test_a_refused_form_does_not_spend_its_key(client, municipality):
 def test_an_htmx_form_sent_again_is_sent_to_the_page_it_came_from(client, municipality):
     data = form(client, municipality("4601"))
     client.post("/register/", data=data)
-    again = client.post("/register/", data=data, headers={"HX-Request": "true", "Referer": "http://localhost/register/"})
+    again = client.post(
+        "/register/", data=data, headers={"HX-Request": "true", "Referer": "http://localhost/register/"}
+    )
     assert again.status_code == 200 and again.headers["HX-Redirect"] == "/register/"
 
 
@@ -75,8 +84,12 @@ def test_the_same_form_twice_at_the_same_moment_is_done_once(app, municipality):
 
 
 def test_keys_are_forgotten_after_a_day(app, runner):
-    db.session.add_all([FormSubmission(key="a" * 32, at=utcnow() - timedelta(days=2)),
-                        FormSubmission(key="b" * 32, at=utcnow())])
+    db.session.add_all(
+        [
+            FormSubmission(key="a" * 32, at=utcnow() - timedelta(days=2)),
+            FormSubmission(key="b" * 32, at=utcnow()),
+        ]
+    )
     db.session.commit()
     result = runner.invoke(args=["privacy", "purge"])
     assert "Submission keys forgotten (older than a day): 1" in result.output
@@ -111,7 +124,9 @@ def test_a_refused_constraint_is_a_409_page_and_stores_nothing(app, client, muni
     assert count(Member, Member.email == taken) == 1
 
 
-def test_the_error_page_is_drawn_when_the_database_cannot_be_reached(app, client, create_member, municipality):
+def test_the_error_page_is_drawn_when_the_database_cannot_be_reached(
+    app, client, create_member, municipality
+):
     """A signed-in user's menu needs the database; when it is gone, the 503 page is drawn anyway."""
     from flask import Blueprint
     from sqlalchemy import event

@@ -81,14 +81,15 @@ def send_issue(nik, coordinator, title="Nytt fra NIK"):
 
 
 def test_a_newsletter_is_posted_in_the_channel(
-        app, nik, create_member, create_coordinator, municipality, teams_server, deliver, mail_outbox):
+    app, nik, create_member, create_coordinator, municipality, teams_server, deliver, mail_outbox
+):
     teams_server.start()
     create_member(municipality("4601"))
     coordinator = create_coordinator("NIK")
     nik.teams_webhook_url = teams_server.url
     issue = send_issue(nik, coordinator)
     assert deliver() == {"sent": 2, "failed": 0, "deferred": 0}  # the mail and the post
-    (path, content_type, card), = teams_server.posts
+    ((path, content_type, card),) = teams_server.posts
     assert path == "/webhookb2/incoming" and content_type == "application/json"
     assert card["title"] == "Nytt fra NIK" and "Et nytt kurs." in card["text"]
     assert f"/newsletter/{issue.id}" in card["text"]
@@ -96,7 +97,8 @@ def test_a_newsletter_is_posted_in_the_channel(
 
 
 def test_with_the_channel_down_the_post_waits_and_is_delivered_exactly_once(
-        app, nik, create_coordinator, teams_server, deliver):
+    app, nik, create_coordinator, teams_server, deliver
+):
     coordinator = create_coordinator("NIK")
     nik.teams_webhook_url = teams_server.url  # nothing listens there yet
     send_issue(nik, coordinator)
@@ -116,7 +118,9 @@ def test_with_the_channel_down_the_post_waits_and_is_delivered_exactly_once(
     assert row.status == "sent" and row.attempts == 2
 
 
-def test_a_channel_that_refuses_the_post_for_good_is_not_retried(app, nik, create_coordinator, teams_server, deliver):
+def test_a_channel_that_refuses_the_post_for_good_is_not_retried(
+    app, nik, create_coordinator, teams_server, deliver
+):
     teams_server.start()
     teams_server.status = 410  # the webhook was removed in Teams
     nik.teams_webhook_url = teams_server.url
@@ -132,7 +136,8 @@ def test_a_channel_that_refuses_the_post_for_good_is_not_retried(app, nik, creat
 
 
 def test_an_emergency_call_in_is_posted_in_each_networks_channel_ahead_of_other_mail(
-        app, client, nik, create_member, create_coordinator, municipality, teams_server, deliver, mail_outbox):
+    app, client, nik, create_member, create_coordinator, municipality, teams_server, deliver, mail_outbox
+):
     teams_server.start()
     create_member(municipality("4601"))
     coordinator = create_coordinator("NIK")
@@ -140,16 +145,27 @@ def test_an_emergency_call_in_is_posted_in_each_networks_channel_ahead_of_other_
     db.session.commit()
     sign_in(client, coordinator.email)
     soon = datetime.now(UTC) + timedelta(hours=3)
-    response = post(client, "/meetings/new", {
-        "kind": "emergency", "networks": ["NIK"], "title": "Flyktningankomst", "format": "digital",
-        "online_link": "https://teams.microsoft.com/l/meetup-join/x", "date": soon.date().isoformat(),
-        "start": "12:00", "end": "13:00", "description": "Mange ankomster i helgen.",
-    }, page="/meetings/new")
+    response = post(
+        client,
+        "/meetings/new",
+        {
+            "kind": "emergency",
+            "networks": ["NIK"],
+            "title": "Flyktningankomst",
+            "format": "digital",
+            "online_link": "https://teams.microsoft.com/l/meetup-join/x",
+            "date": soon.date().isoformat(),
+            "start": "12:00",
+            "end": "13:00",
+            "description": "Mange ankomster i helgen.",
+        },
+        page="/meetings/new",
+    )
     assert response.status_code in (200, 303), response.get_data(as_text=True)
     row = db.session.scalar(select(OutboxMessage).filter_by(channel=Channel.WEBHOOK))
     assert row.priority > 0 and row.recipient == "Teams: NIK"
     deliver()
-    (_path, _type, card), = teams_server.posts
+    ((_path, _type, card),) = teams_server.posts
     assert card["title"] == "Innkalling ved beredskapshendelse: Flyktningankomst"
     assert "https://teams.microsoft.com/l/meetup-join/x" in card["text"] and "Mange ankomster" in card["text"]
 
@@ -168,4 +184,6 @@ def test_the_coordinator_sets_and_clears_the_channel(client, nik, create_coordin
     assert nik.teams_webhook_url is None
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action.like("teams.channel%"))).all()
     assert [(e.action, e.after) for e in entries] == [
-        ("teams.channel_set", {"host": "hdir.webhook.office.com"}), ("teams.channel_cleared", None)]
+        ("teams.channel_set", {"host": "hdir.webhook.office.com"}),
+        ("teams.channel_cleared", None),
+    ]

@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db
-from models import AuditEntry, Network, OutboxMessage
-from models import teams
+from models import AuditEntry, Network, OutboxMessage, teams
 from models.outbox import Channel, queue_webhook
 from tests.conftest import free_port, post, sign_in
 
@@ -52,7 +51,9 @@ def field_error(response):
 
 
 def audit_count():
-    return db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("teams.%")))
+    return db.session.scalar(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("teams.%"))
+    )
 
 
 @pytest.mark.parametrize("url", ["http://hdir.webhook.office.com/webhookb2/x", *INTERNAL])
@@ -68,12 +69,23 @@ def test_an_internal_or_unencrypted_address_is_refused_when_saved(app, client, n
 def test_the_error_says_why_next_to_the_field(app, client, create_coordinator):
     app.config["TEAMS_WEBHOOK_HOSTS"] = ""
     sign_in(client, create_coordinator("NIK").email)
-    assert field_error(save(client, "https://10.0.0.1/webhookb2/x")).startswith("Adressen er på et internt nett")
-    assert field_error(save(client, "http://hooks.example.org/x")).startswith("Adressen må begynne med https://")
+    assert field_error(save(client, "https://10.0.0.1/webhookb2/x")).startswith(
+        "Adressen er på et internt nett"
+    )
+    assert field_error(save(client, "http://hooks.example.org/x")).startswith(
+        "Adressen må begynne med https://"
+    )
 
 
-@pytest.mark.parametrize("url", ["https://[::1/x", "https://hdir.webhook.office.com:99999/x",
-                                 "https://user:secret@hdir.webhook.office.com/x", "https://" + "ä" * 70 + ".no/x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::1/x",
+        "https://hdir.webhook.office.com:99999/x",
+        "https://user:secret@hdir.webhook.office.com/x",
+        "https://" + "ä" * 70 + ".no/x",
+    ],
+)
 def test_a_malformed_address_is_refused_next_to_the_field(app, client, nik, create_coordinator, url):
     app.config["TEAMS_WEBHOOK_HOSTS"] = ""
     sign_in(client, create_coordinator("NIK").email)
@@ -89,11 +101,13 @@ def test_only_microsofts_webhook_hosts_by_default(app, client, nik, create_coord
     assert refused.status_code == 422 and "webhook.office.com" in refused.get_data(as_text=True)
     db.session.expire_all()
     assert nik.teams_webhook_url is None
-    for url in ("https://hdir.webhook.office.com/webhookb2/abc@def/IncomingWebhook/123/456",
-                "https://prod-12.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke"
-                "?api-version=2016-06-01&sig=x",
-                "https://default1234.ab.environment.api.powerplatform.com:443/powerautomate/automations/direct/"
-                "workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=y"):
+    for url in (
+        "https://hdir.webhook.office.com/webhookb2/abc@def/IncomingWebhook/123/456",
+        "https://prod-12.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke"
+        "?api-version=2016-06-01&sig=x",
+        "https://default1234.ab.environment.api.powerplatform.com:443/powerautomate/automations/direct/"
+        "workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=y",
+    ):
         assert save(client, url).status_code == 303, url  # accepted without any network
         db.session.expire_all()
         assert nik.teams_webhook_url == url
@@ -151,9 +165,17 @@ def listener():
     server.stop()
 
 
-@pytest.mark.parametrize("address", ["http://127.0.0.1:{port}/x", "https://127.0.0.1:{port}/x",
-                                     "https://localhost:{port}/x", "https://[::1]:{port}/x",
-                                     "https://10.0.0.1:{port}/x", "https://169.254.169.254/latest/meta-data/"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "http://127.0.0.1:{port}/x",
+        "https://127.0.0.1:{port}/x",
+        "https://localhost:{port}/x",
+        "https://[::1]:{port}/x",
+        "https://10.0.0.1:{port}/x",
+        "https://169.254.169.254/latest/meta-data/",
+    ],
+)
 def test_the_worker_refuses_an_internal_address_at_send_time(app, nik, listener, deliver, address):
     """A row whose address became internal after it was saved (DNS changed; or written straight
     into the database) fails for good, untried: nothing reaches the listener."""
@@ -186,14 +208,35 @@ def test_a_name_that_does_not_resolve_is_tried_again_later(app, nik, deliver):
 def tls_server(tmp_path):
     """An HTTPS server on 127.0.0.1 whose certificate names ``hooks.test`` (a name no resolver knows)."""
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hooks.test",
-                    "-addext", "subjectAltName=DNS:hooks.test", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=hooks.test",
+            "-addext",
+            "subjectAltName=DNS:hooks.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     received = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append((self.path, self.headers["Host"], self.rfile.read(int(self.headers["Content-Length"]))))
+            received.append(
+                (self.path, self.headers["Host"], self.rfile.read(int(self.headers["Content-Length"])))
+            )
             self.send_response(200)
             self.end_headers()
 

@@ -38,7 +38,9 @@ def test_no_mailed_link_carries_an_address_or_a_name(client, municipality):
         token = link.rstrip("/").rsplit("/", 1)[-1]
         payload = readable_payload(token) if "." in token else None
         if payload is not None:
-            assert all(isinstance(v, int) or re.fullmatch(r"[0-9a-f]{20}", v) for v in payload.values()), payload
+            assert all(isinstance(v, int) or re.fullmatch(r"[0-9a-f]{20}", v) for v in payload.values()), (
+                payload
+            )
             assert member.email not in str(payload) and "Kari" not in str(payload)
 
 
@@ -46,7 +48,9 @@ def test_a_token_refuses_to_carry_anything_but_ids_and_fingerprints(app):
     for value in ("kari@kommune.example", "Kari Nordmann", True, 1.5, None):
         with pytest.raises(ValueError):
             tokens.make("verify_email", member=1, email=value)
-    assert tokens.make("verify_email", member=1, address=tokens.fingerprint("verify_email", "kari@kommune.example"))
+    assert tokens.make(
+        "verify_email", member=1, address=tokens.fingerprint("verify_email", "kari@kommune.example")
+    )
 
 
 def test_the_fingerprint_cannot_be_checked_without_the_key(app):
@@ -54,17 +58,28 @@ def test_the_fingerprint_cannot_be_checked_without_the_key(app):
 
     address = "kari@kommune.example"
     carried = tokens.fingerprint("verify_email", address)
-    assert carried not in (hashlib.sha256(address.encode()).hexdigest()[:20], hashlib.md5(address.encode()).hexdigest()[:20])
-    assert carried != tokens.fingerprint("change_email", address) != tokens.fingerprint("verify_email", "ola@x.no")
+    assert carried not in (
+        hashlib.sha256(address.encode()).hexdigest()[:20],
+        hashlib.md5(address.encode()).hexdigest()[:20],
+    )
+    assert (
+        carried
+        != tokens.fingerprint("change_email", address)
+        != tokens.fingerprint("verify_email", "ola@x.no")
+    )
 
 
-def test_the_verification_link_works_once_and_not_after_the_address_changed(client, create_member, municipality):
+def test_the_verification_link_works_once_and_not_after_the_address_changed(
+    client, create_member, municipality
+):
     member = create_member(municipality("4601"), status="pending_email")
     path = f"/verify/{verification_token(member)}"
     member.email = "ny.adresse@kommune.example"
     db.session.commit()
     refused = client.get(path)
-    assert refused.status_code == 400 and 'href="/verify"' in refused.get_data(as_text=True)  # ask for a new one
+    assert refused.status_code == 400 and 'href="/verify"' in refused.get_data(
+        as_text=True
+    )  # ask for a new one
     path = f"/verify/{verification_token(member)}"
     assert post(client, path, page=path).status_code == 200
     db.session.expire_all()
@@ -78,7 +93,8 @@ def test_a_link_mailed_before_the_change_says_ask_for_a_new_one(client, create_m
     says so and links to a new one; nothing changes."""
     member = create_member(municipality("4601"), status="pending_email")
     old = URLSafeTimedSerializer("test-secret", salt="nettverk-tracker/verify_email").dumps(
-        {"member": member.id, "email": member.email})
+        {"member": member.id, "email": member.email}
+    )
     response = client.get(f"/verify/{old}")
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "eldre versjon" in page and 'href="/verify"' in page

@@ -13,27 +13,56 @@ from models.meeting import OSLO
 from tests.conftest import post, sign_in
 
 
-def test_propose_support_once_and_accept_into_a_meeting(app, client, create_member, create_coordinator, networks, municipality, deliver, mail_outbox):
-    kari, ola = create_member(municipality("4601"), name="Kari"), create_member(municipality("0301"), name="Ola")
-    meeting = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Høstens fagmøte", format="digital",
-                            starts_at=datetime(2027, 10, 5, 10, tzinfo=OSLO), ends_at=datetime(2027, 10, 5, 12, tzinfo=OSLO))
+def test_propose_support_once_and_accept_into_a_meeting(
+    app, client, create_member, create_coordinator, networks, municipality, deliver, mail_outbox
+):
+    kari, ola = (
+        create_member(municipality("4601"), name="Kari"),
+        create_member(municipality("0301"), name="Ola"),
+    )
+    meeting = meetings.plan(
+        [networks["NIK"]],
+        kind="professional_meeting",
+        title="Høstens fagmøte",
+        format="digital",
+        starts_at=datetime(2027, 10, 5, 10, tzinfo=OSLO),
+        ends_at=datetime(2027, 10, 5, 12, tzinfo=OSLO),
+    )
     db.session.commit()
     sign_in(client, kari.email)
-    post(client, "/meetings/plan/NIK/topics", {"title": "Tolking i helsestasjonen", "description": "Erfaringer",
-                                               "meeting_kind": "professional_meeting"}, page="/meetings/plan/NIK/2027")
+    post(
+        client,
+        "/meetings/plan/NIK/topics",
+        {
+            "title": "Tolking i helsestasjonen",
+            "description": "Erfaringer",
+            "meeting_kind": "professional_meeting",
+        },
+        page="/meetings/plan/NIK/2027",
+    )
     proposal = db.session.scalar(select(TopicProposal))
     assert proposal.meeting_kind == "professional_meeting"
     other = app.test_client()
     sign_in(other, ola.email)
     post(other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027")
-    post(other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027")  # twice: counted once
+    post(
+        other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027"
+    )  # twice: counted once
     assert db.session.scalar(select(func.count()).select_from(TopicSupport)) == 1
     assert "1 støtter dette" in other.get("/meetings/plan/NIK/2027").get_data(as_text=True)
 
     coordinator = app.test_client()
     sign_in(coordinator, create_coordinator("NIK").email)
-    assert post(client, f"/meetings/topics/{proposal.id}/accept", {"meeting": meeting.id}, page="/").status_code == 403
-    post(coordinator, f"/meetings/topics/{proposal.id}/accept", {"meeting": meeting.id}, page="/meetings/plan/NIK/2027")
+    assert (
+        post(client, f"/meetings/topics/{proposal.id}/accept", {"meeting": meeting.id}, page="/").status_code
+        == 403
+    )
+    post(
+        coordinator,
+        f"/meetings/topics/{proposal.id}/accept",
+        {"meeting": meeting.id},
+        page="/meetings/plan/NIK/2027",
+    )
     db.session.expire_all()
     assert proposal.status == ProposalStatus.ACCEPTED and proposal.meeting_id == meeting.id
     deliver()
@@ -44,41 +73,70 @@ def test_propose_support_once_and_accept_into_a_meeting(app, client, create_memb
 def test_a_decline_needs_a_reason(app, client, create_member, create_coordinator, municipality):
     kari = create_member(municipality("4601"))
     sign_in(client, kari.email)
-    post(client, "/meetings/plan/NIK/topics", {"title": "Et tema", "meeting_kind": "network_meeting"},
-         page="/meetings/plan/NIK/2027")
+    post(
+        client,
+        "/meetings/plan/NIK/topics",
+        {"title": "Et tema", "meeting_kind": "network_meeting"},
+        page="/meetings/plan/NIK/2027",
+    )
     proposal = db.session.scalar(select(TopicProposal))
     coordinator = app.test_client()
     sign_in(coordinator, create_coordinator("NIK").email)
-    post(coordinator, f"/meetings/topics/{proposal.id}/decline", {"reason": ""}, page="/meetings/plan/NIK/2027")
+    post(
+        coordinator, f"/meetings/topics/{proposal.id}/decline", {"reason": ""}, page="/meetings/plan/NIK/2027"
+    )
     db.session.expire_all()
     assert proposal.status == ProposalStatus.WAITING
-    post(coordinator, f"/meetings/topics/{proposal.id}/decline", {"reason": "Tatt opp i fjor"}, page="/meetings/plan/NIK/2027")
+    post(
+        coordinator,
+        f"/meetings/topics/{proposal.id}/decline",
+        {"reason": "Tatt opp i fjor"},
+        page="/meetings/plan/NIK/2027",
+    )
     db.session.expire_all()
     assert proposal.status == ProposalStatus.DECLINED and proposal.reason == "Tatt opp i fjor"
 
 
 def test_the_database_holds_one_support_per_member(app, create_member, networks, municipality):
     kari = create_member(municipality("4601"))
-    proposal = TopicProposal(network=networks["NIK"], proposed_by=kari, title="Tema", meeting_kind="network_meeting")
+    proposal = TopicProposal(
+        network=networks["NIK"], proposed_by=kari, title="Tema", meeting_kind="network_meeting"
+    )
     db.session.add(proposal)
     db.session.flush()
-    db.session.add_all([TopicSupport(proposal_id=proposal.id, member_id=kari.id),
-                        TopicSupport(proposal_id=proposal.id, member_id=kari.id)])
+    db.session.add_all(
+        [
+            TopicSupport(proposal_id=proposal.id, member_id=kari.id),
+            TopicSupport(proposal_id=proposal.id, member_id=kari.id),
+        ]
+    )
     with pytest.raises(IntegrityError):
         db.session.flush()
 
 
-def test_a_topic_is_proposed_for_a_network_or_a_professional_meeting_and_never_a_call_in(app, client, create_member, municipality):
+def test_a_topic_is_proposed_for_a_network_or_a_professional_meeting_and_never_a_call_in(
+    app, client, create_member, municipality
+):
     kari = create_member(municipality("4601"))
     sign_in(client, kari.email)
-    post(client, "/meetings/plan/NIK/topics", {"title": "Beredskapstema", "meeting_kind": "emergency"},
-         page="/meetings/plan/NIK/2027")
+    post(
+        client,
+        "/meetings/plan/NIK/topics",
+        {"title": "Beredskapstema", "meeting_kind": "emergency"},
+        page="/meetings/plan/NIK/2027",
+    )
     assert db.session.scalar(select(TopicProposal)) is None
-    post(client, "/meetings/plan/NIK/topics", {"title": "Nettverkstema", "meeting_kind": "network_meeting"},
-         page="/meetings/plan/NIK/2027")
+    post(
+        client,
+        "/meetings/plan/NIK/topics",
+        {"title": "Nettverkstema", "meeting_kind": "network_meeting"},
+        page="/meetings/plan/NIK/2027",
+    )
     page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
     assert "Nettverkstema" in page and "Forslag til nettverksmøte" in page
-    proposal = TopicProposal(network=kari.memberships[0].network, proposed_by=kari, title="Feil", meeting_kind="emergency")
+    proposal = TopicProposal(
+        network=kari.memberships[0].network, proposed_by=kari, title="Feil", meeting_kind="emergency"
+    )
     db.session.add(proposal)
     with pytest.raises(IntegrityError):
         db.session.flush()
@@ -105,15 +163,27 @@ def waiting_proposal(create_member, municipality, networks, title="Tolking i hel
 
 
 def autumn_meeting(networks, kind="professional_meeting"):
-    return meetings.plan([networks["NIK"]], kind=kind, title="Høstens fagmøte", format="digital",
-                         starts_at=datetime(2027, 10, 5, 10, tzinfo=OSLO), ends_at=datetime(2027, 10, 5, 12, tzinfo=OSLO))
+    return meetings.plan(
+        [networks["NIK"]],
+        kind=kind,
+        title="Høstens fagmøte",
+        format="digital",
+        starts_at=datetime(2027, 10, 5, 10, tzinfo=OSLO),
+        ends_at=datetime(2027, 10, 5, 12, tzinfo=OSLO),
+    )
 
 
 def test_a_proposal_sent_from_two_tabs_at_once_is_stored_once(app, create_member, municipality):
     postgres_only(app)
     kari = create_member(municipality("4601"))
-    statuses = answered(twice_at_once(tabs(app, kari.email), "/meetings/plan/NIK/topics",
-                                      {"title": "Tolking", "meeting_kind": "network_meeting"}, page=PLAN))
+    statuses = answered(
+        twice_at_once(
+            tabs(app, kari.email),
+            "/meetings/plan/NIK/topics",
+            {"title": "Tolking", "meeting_kind": "network_meeting"},
+            page=PLAN,
+        )
+    )
     assert statuses == [303, 303]
     assert db.session.scalar(select(func.count()).select_from(TopicProposal)) == 1
 
@@ -122,14 +192,17 @@ def test_support_sent_twice_at_once_counts_once(app, create_member, municipality
     postgres_only(app)
     proposal, _kari = waiting_proposal(create_member, municipality, networks)
     ola = create_member(municipality("0301"))
-    statuses = answered(twice_at_once(tabs(app, ola.email), f"/meetings/topics/{proposal.id}/support", page=PLAN))
+    statuses = answered(
+        twice_at_once(tabs(app, ola.email), f"/meetings/topics/{proposal.id}/support", page=PLAN)
+    )
     assert statuses == [303, 303]
     assert db.session.scalar(select(func.count()).select_from(TopicSupport)) == 1
 
 
 @pytest.mark.parametrize("second", ["accept", "decline"])
-def test_a_decision_sent_twice_at_once_is_made_once_and_told_once(app, create_member, create_coordinator, municipality,
-                                                                  networks, deliver, mail_outbox, second):
+def test_a_decision_sent_twice_at_once_is_made_once_and_told_once(
+    app, create_member, create_coordinator, municipality, networks, deliver, mail_outbox, second
+):
     postgres_only(app)
     proposal, kari = waiting_proposal(create_member, municipality, networks)
     meeting = autumn_meeting(networks)
@@ -144,24 +217,35 @@ def test_a_decision_sent_twice_at_once_is_made_once_and_told_once(app, create_me
 
         forms = [{**data, "csrf_token": csrf_token_from(c.get(PLAN))} for c in clients]
         urls = [f"/meetings/topics/{proposal.id}/accept", f"/meetings/topics/{proposal.id}/decline"]
-        responses = at_once(lambda wait, client, url, form: (wait(), client.post(url, data=form))[1],
-                            list(zip(clients, urls, forms)))
+        responses = at_once(
+            lambda wait, client, url, form: (wait(), client.post(url, data=form))[1],
+            list(zip(clients, urls, forms)),
+        )
     assert answered(responses) == [303, 303]
     db.session.expire_all()
     assert db.session.get(TopicProposal, proposal.id).status in ("accepted", "declined")
-    decisions = db.session.scalar(select(func.count()).select_from(AuditEntry)
-                                  .where(AuditEntry.action.in_(["topic.accepted", "topic.declined"])))
+    decisions = db.session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action.in_(["topic.accepted", "topic.declined"]))
+    )
     assert decisions == 1
     deliver()
     assert [m["To"] for m in mail_outbox] == [kari.email]
 
 
-def test_a_topic_is_not_accepted_into_a_call_in_by_a_direct_post(app, client, create_member, create_coordinator,
-                                                                 municipality, networks):
+def test_a_topic_is_not_accepted_into_a_call_in_by_a_direct_post(
+    app, client, create_member, create_coordinator, municipality, networks
+):
     proposal, _kari = waiting_proposal(create_member, municipality, networks)
-    call_in = meetings.plan([networks["NIK"]], kind="emergency", title="Beredskap", format="digital",
-                            starts_at=datetime.now(UTC) + timedelta(hours=2),
-                            ends_at=datetime.now(UTC) + timedelta(hours=3))
+    call_in = meetings.plan(
+        [networks["NIK"]],
+        kind="emergency",
+        title="Beredskap",
+        format="digital",
+        starts_at=datetime.now(UTC) + timedelta(hours=2),
+        ends_at=datetime.now(UTC) + timedelta(hours=3),
+    )
     autumn_meeting(networks)
     db.session.commit()
     sign_in(client, create_coordinator("NIK").email)
@@ -169,7 +253,9 @@ def test_a_topic_is_not_accepted_into_a_call_in_by_a_direct_post(app, client, cr
     assert "Høstens fagmøte" in page.split('id="meeting-')[1] and "Beredskap (" not in page  # not offered
     response = post(client, f"/meetings/topics/{proposal.id}/accept", {"meeting": call_in.id}, page=PLAN)
     assert response.status_code == 303
-    assert "ikke på en innkalling ved beredskapshendelse" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "ikke på en innkalling ved beredskapshendelse" in client.get(
+        response.headers["Location"]
+    ).get_data(as_text=True)
     db.session.expire_all()
     proposal = db.session.get(TopicProposal, proposal.id)
     assert proposal.status == "waiting" and proposal.meeting_id is None

@@ -14,7 +14,6 @@ from app import create_app
 from extensions import db
 from tests.conftest import app_config
 
-
 ROOT = Path(__file__).parents[1]
 RUNBOOKS = (ROOT / "docs" / "operations.md").read_text()
 
@@ -23,8 +22,13 @@ def runbook(line, **env):
     """Run a line of docs/operations.md word for word, from the app's folder, in a production
     environment with ``env`` (DATABASE_URL, BACKUP, …) set."""
     assert line in RUNBOOKS, f"not in docs/operations.md: {line}"
-    env = {**os.environ, "TRACKER_ENV": "production", "SECRET_KEY": "runbook-test",
-           "BASE_URL": "https://nettverk.example", **env}
+    env = {
+        **os.environ,
+        "TRACKER_ENV": "production",
+        "SECRET_KEY": "runbook-test",
+        "BASE_URL": "https://nettverk.example",
+        **env,
+    }
     done = subprocess.run(line, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -51,14 +55,28 @@ def seeded_app(url, smtpd):
         with audit.acting_as(label="test seed"):
             demo.seed(members=8, years=1)
         now = datetime.now(UTC).replace(microsecond=123456)
-        db.session.add_all([
-            OutboxMessage(recipient="a@example.org", subject="Møte", body_text="Hei", template="t",
-                          ics=b"BEGIN:VCALENDAR\r\n\x00\xff\xfe END:VCALENDAR\r\n",
-                          headers={"List-Unsubscribe": "<https://x.example/u/æøå>", "n": [1, None, True]},
-                          next_attempt_at=now + timedelta(hours=1), sent_at=now),
-            OutboxMessage(recipient="b@example.org", subject="Uten", body_text="Hei", template="t",
-                          ics=None, headers=None),
-        ])
+        db.session.add_all(
+            [
+                OutboxMessage(
+                    recipient="a@example.org",
+                    subject="Møte",
+                    body_text="Hei",
+                    template="t",
+                    ics=b"BEGIN:VCALENDAR\r\n\x00\xff\xfe END:VCALENDAR\r\n",
+                    headers={"List-Unsubscribe": "<https://x.example/u/æøå>", "n": [1, None, True]},
+                    next_attempt_at=now + timedelta(hours=1),
+                    sent_at=now,
+                ),
+                OutboxMessage(
+                    recipient="b@example.org",
+                    subject="Uten",
+                    body_text="Hei",
+                    template="t",
+                    ics=None,
+                    headers=None,
+                ),
+            ]
+        )
         first = db.session.scalar(select(Organisation.id).order_by(Organisation.id))
         last = db.session.scalar(select(Organisation.id).order_by(Organisation.id.desc()))
         db.session.execute(update(Organisation).where(Organisation.id == first).values(parent_id=last))
@@ -77,11 +95,13 @@ def empty_app(url, smtpd):
 
 def all_rows(app):
     """Every column of every row of every table, ordered by primary key, as Python values."""
-    with app.app_context():
-        with db.engine.connect() as connection:
-            return {table.name: [tuple(row) for row in connection.execute(
-                        select(table).order_by(*table.primary_key.columns))]
-                    for table in db.metadata.sorted_tables}
+    with app.app_context(), db.engine.connect() as connection:
+        return {
+            table.name: [
+                tuple(row) for row in connection.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in db.metadata.sorted_tables
+        }
 
 
 def cli(app, *args):
@@ -159,8 +179,11 @@ def test_the_moving_runbook_from_sqlite_to_postgresql_and_back(tmp_path, smtpd, 
     export = '.venv/bin/flask data export "$EXPORT"'
     migrate = 'DATABASE_URL="$NEW_DATABASE_URL" .venv/bin/flask db upgrade'
     load = 'DATABASE_URL="$NEW_DATABASE_URL" .venv/bin/flask data import "$EXPORT"'
-    there = {"DATABASE_URL": sqlite_url, "NEW_DATABASE_URL": libpq(postgresql),
-             "EXPORT": str(tmp_path / "move.jsonl.gz")}
+    there = {
+        "DATABASE_URL": sqlite_url,
+        "NEW_DATABASE_URL": libpq(postgresql),
+        "EXPORT": str(tmp_path / "move.jsonl.gz"),
+    }
     exported = runbook(export, **there)
     runbook(migrate, **there)
     imported = runbook(load, **there)
@@ -171,16 +194,23 @@ def test_the_moving_runbook_from_sqlite_to_postgresql_and_back(tmp_path, smtpd, 
         # The sequences moved past the copied ids: a new row on PostgreSQL gets a fresh id.
         with middle.app_context():
             largest = max(row[0] for row in rows["organisations"])
-            new_id = db.session.scalar(text("INSERT INTO organisations (kind, name, name_folded, active) "
-                                            "VALUES ('observer', 'Nytt', 'nytt', true) RETURNING id"))
+            new_id = db.session.scalar(
+                text(
+                    "INSERT INTO organisations (kind, name, name_folded, active) "
+                    "VALUES ('observer', 'Nytt', 'nytt', true) RETURNING id"
+                )
+            )
             db.session.rollback()
             assert new_id == largest + 1
     finally:
         close(middle)
 
     back_url = f"sqlite:///{tmp_path / 'back.sqlite'}"
-    back = {"DATABASE_URL": libpq(postgresql), "NEW_DATABASE_URL": back_url,
-            "EXPORT": str(tmp_path / "back.jsonl")}
+    back = {
+        "DATABASE_URL": libpq(postgresql),
+        "NEW_DATABASE_URL": back_url,
+        "EXPORT": str(tmp_path / "back.jsonl"),
+    }
     runbook(export, **back)
     runbook(migrate, **back)
     runbook(load, **back)

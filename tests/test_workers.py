@@ -29,8 +29,9 @@ from tests.test_outbox import queue_some
 def beat_of(name):
     """The heartbeat row as committed now (another process writes it)."""
     db.session.remove()
-    row = db.session.execute(select(Heartbeat.beat_at, Heartbeat.host, Heartbeat.detail)
-                             .where(Heartbeat.name == name)).one_or_none()
+    row = db.session.execute(
+        select(Heartbeat.beat_at, Heartbeat.host, Heartbeat.detail).where(Heartbeat.name == name)
+    ).one_or_none()
     db.session.remove()
     return row
 
@@ -78,14 +79,16 @@ def test_the_worker_outlives_an_smtp_outage_and_delivers_everything_afterwards(a
         process.wait()
         if controller:
             controller.stop()
-    assert sorted(m["To"] for m in controller.handler.messages) == sorted(f"mottaker{i}@kommune.example"
-                                                                         for i in range(5))
+    assert sorted(m["To"] for m in controller.handler.messages) == sorted(
+        f"mottaker{i}@kommune.example" for i in range(5)
+    )
     db.session.remove()
     assert set(db.session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT}
 
 
 def test_a_round_that_fails_unforeseen_is_logged_with_its_traceback_and_the_worker_goes_on(
-        app, runner, monkeypatch, caplog, mail_outbox):
+    app, runner, monkeypatch, caplog, mail_outbox
+):
     queue_some(3, app)
     real_deliver, rounds, pauses = outbox.deliver, [], []
 
@@ -142,8 +145,12 @@ def test_a_deferred_mail_is_logged_by_its_row_id_and_reason_never_its_address(ap
 def test_a_reason_hides_the_address_an_smtp_refusal_quotes():
     import smtplib
 
-    refusal = smtplib.SMTPRecipientsRefused({"kari@bergen.kommune.example": (550, b"5.1.1 <kari@bergen.kommune.example> unknown")})
-    assert "@" not in heartbeat.reason(refusal) and heartbeat.reason(refusal).startswith("SMTPRecipientsRefused")
+    refusal = smtplib.SMTPRecipientsRefused(
+        {"kari@bergen.kommune.example": (550, b"5.1.1 <kari@bergen.kommune.example> unknown")}
+    )
+    assert "@" not in heartbeat.reason(refusal) and heartbeat.reason(refusal).startswith(
+        "SMTPRecipientsRefused"
+    )
 
 
 def test_the_one_round_send_writes_the_heartbeat(app, runner, mail_outbox):
@@ -155,13 +162,16 @@ def test_the_one_round_send_writes_the_heartbeat(app, runner, mail_outbox):
     assert utcnow() - beat.beat_at < timedelta(minutes=1)
 
 
-@pytest.mark.parametrize("command, name, detail", [
-    (["meetings", "remind"], "meetings remind", "reminders: 0"),
-    (["anchorings", "remind"], "anchorings remind", "reminders: 0"),
-    (["reviews", "tick"], "reviews tick", "reminders: 0, cycles closed: 0, members lapsed: 0"),
-    (["advice", "remind"], "advice remind", "reminders: 0"),
-    (["privacy", "purge"], "privacy purge", "erased: 0, submission keys: 0, mail texts: 0"),
-])
+@pytest.mark.parametrize(
+    "command, name, detail",
+    [
+        (["meetings", "remind"], "meetings remind", "reminders: 0"),
+        (["anchorings", "remind"], "anchorings remind", "reminders: 0"),
+        (["reviews", "tick"], "reviews tick", "reminders: 0, cycles closed: 0, members lapsed: 0"),
+        (["advice", "remind"], "advice remind", "reminders: 0"),
+        (["privacy", "purge"], "privacy purge", "erased: 0, submission keys: 0, mail texts: 0"),
+    ],
+)
 def test_each_cron_command_writes_its_heartbeat(app, runner, command, name, detail):
     result = runner.invoke(args=command)
     assert result.exit_code == 0, result.output
@@ -177,18 +187,34 @@ def test_each_cron_command_writes_its_heartbeat(app, runner, command, name, deta
 def test_a_cron_command_retries_a_database_that_does_not_answer_then_fails_with_one_line():
     """A database nobody answers for (a port nobody listens on): tried again with back-off for
     --retry-for seconds (1 s, then 2 s: three tries in 3 s), then exit status 1 and one line."""
-    env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/tracker",
-           "TRACKER_ENV": "production", "SECRET_KEY": "k", "BASE_URL": "http://localhost", "FLASK_APP": "app",
-           "PYTHONPATH": str(ROOT), "LOG_FORMAT": "text"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/tracker",
+        "TRACKER_ENV": "production",
+        "SECRET_KEY": "k",
+        "BASE_URL": "http://localhost",
+        "FLASK_APP": "app",
+        "PYTHONPATH": str(ROOT),
+        "LOG_FORMAT": "text",
+    }
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "flask", "meetings", "remind", "--retry-for", "3"], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "flask", "meetings", "remind", "--retry-for", "3"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 1
     assert time.monotonic() - started >= 3
     assert "Meeting reminders written" not in run.stdout
     last = run.stderr.strip().splitlines()[-1]
-    assert re.fullmatch(r"Error: meetings remind: gave up after 3 attempts in 3 s: the database is unavailable "
-                        r"\(OperationalError: .*refused.*\)", last), last
+    assert re.fullmatch(
+        r"Error: meetings remind: gave up after 3 attempts in 3 s: the database is unavailable "
+        r"\(OperationalError: .*refused.*\)",
+        last,
+    ), last
     tries = re.findall(r"meetings remind: attempt (\d) failed", run.stderr)
     assert tries == ["1", "2", "3"], run.stderr
 

@@ -7,7 +7,9 @@ from blueprints.validators import EmailAddress, PrintableText
 
 
 def text(label, required=True, max=200):
-    return StringField(label, validators=[InputRequired() if required else Optional(), Length(max=max), PrintableText()])
+    return StringField(
+        label, validators=[InputRequired() if required else Optional(), Length(max=max), PrintableText()]
+    )
 
 
 class OwnDetailsForm(FlaskForm):
@@ -35,11 +37,17 @@ class ProfileForm(OwnDetailsForm):
 
 
 class LeaveForm(FlaskForm):
-    reason = TextAreaField(_l("Why are you leaving? (optional)"), validators=[Optional(), Length(max=500), PrintableText(multiline=True)])
+    reason = TextAreaField(
+        _l("Why are you leaving? (optional)"),
+        validators=[Optional(), Length(max=500), PrintableText(multiline=True)],
+    )
 
 
 class DeleteForm(FlaskForm):
-    password = PasswordField(_l("Your password"), validators=[InputRequired(_l("Enter your password to confirm.")), Length(max=200)])
+    password = PasswordField(
+        _l("Your password"),
+        validators=[InputRequired(_l("Enter your password to confirm.")), Length(max=200)],
+    )
 
 
 class EmailChangeForm(FlaskForm):
@@ -49,4 +57,7 @@ class EmailChangeForm(FlaskForm):
         _l("New e-mail address"),
         validators=[InputRequired(_l("Enter the new address.")), Length(max=254), EmailAddress()],
     )
-    password = PasswordField(_l("Your password"), validators=[InputRequired(_l("Enter your password to confirm.")), Length(max=200)])
+    password = PasswordField(
+        _l("Your password"),
+        validators=[InputRequired(_l("Enter your password to confirm.")), Length(max=200)],
+    )

@@ -11,13 +11,12 @@ from blueprints.account.forms import DeleteForm, EmailChangeForm, LeaveForm, Pro
 from blueprints.auth.forms import ConfirmForm
 from blueprints.util import token_error
 from extensions import db, limiter
-from models import DomainError, Meeting, Membership, Signup, email_change, normalise_email, tokens
+from models import DomainError, Meeting, Membership, Signup, accounts, email_change, normalise_email, tokens
+from models import review as reviews
+from models.main_contact import needing_main_contact
 from models.outbox import link
 from models.policy import require
 from models.types import utcnow
-from models import review as reviews
-from models import accounts
-from models.main_contact import needing_main_contact
 
 
 @bp.get("/")
@@ -31,13 +30,17 @@ def index():
     ).all()
     feed = tokens.make("calendar_feed", member=current_user.id, version=current_user.auth_version)
     my_meetings = db.session.scalars(
-        select(Meeting).join(Signup, Signup.meeting_id == Meeting.id)
+        select(Meeting)
+        .join(Signup, Signup.meeting_id == Meeting.id)
         .where(Signup.member_id == current_user.id, Meeting.ends_at >= utcnow() - timedelta(days=180))
         .order_by(Meeting.starts_at)
     ).all()
     return render_template(
-        "account/index.html", member=current_user, leave_form=LeaveForm(),
-        feed_url=link("meetings.calendar_feed", token=feed), my_meetings=my_meetings,
+        "account/index.html",
+        member=current_user,
+        leave_form=LeaveForm(),
+        feed_url=link("meetings.calendar_feed", token=feed),
+        my_meetings=my_meetings,
         needs_main_contact=[network_id for _org, network_id, _active in flagged],
         restorable=reviews.restorable_by_member(current_user),
     )
@@ -51,8 +54,12 @@ def newsletter():
         subscribe = request.form.get("subscribe") == "yes"
         current_user.set_newsletter(subscribe)
         db.session.commit()
-        flash(_("You will get the newsletter again.") if subscribe else
-              _("You will no longer get the newsletter. Your membership is unchanged."), "success")
+        flash(
+            _("You will get the newsletter again.")
+            if subscribe
+            else _("You will no longer get the newsletter. Your membership is unchanged."),
+            "success",
+        )
     return redirect(url_for("account.index"), code=303)
 
 
@@ -64,16 +71,26 @@ def edit():
     if form.validate_on_submit():
         try:
             asked = accounts.update_details(
-                member, name=form.name.data.strip(), phone=(form.phone.data or "").strip() or None,
-                job_title=form.job_title.data.strip(), unit=form.unit.data.strip(),
-                manager_name=form.manager_name.data.strip(), manager_email=form.manager_email.data,
+                member,
+                name=form.name.data.strip(),
+                phone=(form.phone.data or "").strip() or None,
+                job_title=form.job_title.data.strip(),
+                unit=form.unit.data.strip(),
+                manager_name=form.manager_name.data.strip(),
+                manager_email=form.manager_email.data,
             )
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for("account.index"), code=303)
         if asked is not None:
-            flash(_("We have asked %(name)s to confirm your participation. Until they answer, your earlier anchoring stands.", name=member.manager_name), "info")
+            flash(
+                _(
+                    "We have asked %(name)s to confirm your participation. Until they answer, your earlier anchoring stands.",
+                    name=member.manager_name,
+                ),
+                "info",
+            )
         db.session.commit()
         flash(_("Your details are saved."), "success")
         return redirect(url_for("account.index"), code=303)
@@ -142,7 +159,12 @@ def delete():
                 return redirect(url_for("public.index"), code=303)
             db.session.commit()
             logout_user()
-            flash(_("Your account is deleted. Your personal data is erased; the networks' history is kept without you."), "success")
+            flash(
+                _(
+                    "Your account is deleted. Your personal data is erased; the networks' history is kept without you."
+                ),
+                "success",
+            )
             return redirect(url_for("public.index"), code=303)
     return render_template("account/delete.html", form=form), 422 if form.errors else 200
 
@@ -164,8 +186,15 @@ def change_email():
                 form.new_email.errors.append(error.message)
             else:
                 db.session.commit()
-                flash(_("We have sent a link to %(email)s. Your address changes when you follow it; until then, "
-                        "sign in with %(old)s.", email=normalise_email(form.new_email.data), old=member.email), "info")
+                flash(
+                    _(
+                        "We have sent a link to %(email)s. Your address changes when you follow it; until then, "
+                        "sign in with %(old)s.",
+                        email=normalise_email(form.new_email.data),
+                        old=member.email,
+                    ),
+                    "info",
+                )
                 return redirect(url_for("account.index"), code=303)
     return render_template("account/email.html", form=form, member=member), 422 if form.errors else 200
 

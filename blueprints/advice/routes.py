@@ -31,8 +31,15 @@ def new():
     form = AdviceRequestForm(coordinated_networks())
     if form.validate_on_submit():
         try:
-            request, count = advices.post(form.title.data, form.body.data, form.document_url.data,
-                                          chosen_networks(form.networks.data), form.deadline_at, form.remind_at, current_user)
+            request, count = advices.post(
+                form.title.data,
+                form.body.data,
+                form.document_url.data,
+                chosen_networks(form.networks.data),
+                form.deadline_at,
+                form.remind_at,
+                current_user,
+            )
         except DomainError as error:
             db.session.rollback()
             form.deadline.errors.append(str(error))
@@ -64,16 +71,21 @@ def show(request_id):
             db.session.commit()
             flash(_("Thank you! Your advice is recorded; you can change it until the deadline."), "success")
             return redirect(url_for(".show", request_id=request.id), code=303)
-    return render_template("advice/show.html", request=request, form=form, mine=mine, asked=asked, managed=managed), \
-        422 if form.errors else 200
+    return render_template(
+        "advice/show.html", request=request, form=form, mine=mine, asked=asked, managed=managed
+    ), 422 if form.errors else 200
 
 
 @bp.get("/<int:request_id>/answers")
 @login_required
 def answers(request_id):
     request = require("advice.answers", db.get_or_404(AdviceRequest, request_id))
-    return render_template("advice/answers.html", request=request, answers=advices.answers(request),
-                           asked=advices.count_asked(request))
+    return render_template(
+        "advice/answers.html",
+        request=request,
+        answers=advices.answers(request),
+        asked=advices.count_asked(request),
+    )
 
 
 @bp.get("/<int:request_id>/answers.csv")
@@ -81,6 +93,15 @@ def answers(request_id):
 def export(request_id):
     request = require("advice.answers", db.get_or_404(AdviceRequest, request_id))
     header = [_("Name"), _("E-mail"), _("Organisation"), _("Answered"), _("Changed"), _("Advice")]
-    rows = ([a.member.name, a.member.email, a.member.organisation.name, a.answered_at.isoformat(),
-             a.updated_at.isoformat() if a.updated_at else "", a.body] for a in advices.answers(request))
+    rows = (
+        [
+            a.member.name,
+            a.member.email,
+            a.member.organisation.name,
+            a.answered_at.isoformat(),
+            a.updated_at.isoformat() if a.updated_at else "",
+            a.body,
+        ]
+        for a in advices.answers(request)
+    )
     return csv_download(f"innspill-{request.id}.csv", header, rows)

@@ -10,7 +10,9 @@ from blueprints.validators import PrintableText
 class DecisionForm(FlaskForm):
     """The line manager's answer (no account needed: the signed link is the key)."""
 
-    name = StringField(_l("Your name"), validators=[InputRequired(_l("Give your name.")), Length(max=200), PrintableText()])
+    name = StringField(
+        _l("Your name"), validators=[InputRequired(_l("Give your name.")), Length(max=200), PrintableText()]
+    )
     decision = RadioField(
         _l("Your answer"),
         choices=[
@@ -29,5 +31,9 @@ class RecordForm(FlaskForm):
 
     reason = TextAreaField(
         _l("How was it confirmed?"),
-        validators=[InputRequired(_l("Say how the anchoring was confirmed.")), Length(max=2000), PrintableText(multiline=True)],
+        validators=[
+            InputRequired(_l("Say how the anchoring was confirmed.")),
+            Length(max=2000),
+            PrintableText(multiline=True),
+        ],
     )

@@ -23,7 +23,9 @@ def decide(token):
     form = DecisionForm(name=anchoring.manager_name)
     if form.validate_on_submit():
         try:
-            decide_anchoring(anchoring, form.decision.data == "confirm", form.name.data.strip(), form.comment.data)
+            decide_anchoring(
+                anchoring, form.decision.data == "confirm", form.name.data.strip(), form.comment.data
+            )
         except DomainError as error:  # answered meanwhile: another click, the other tab
             db.session.rollback()
             return token_error(error)
@@ -38,8 +40,7 @@ def decide(token):
 def pending_for(coordinator):
     """Pending anchorings of members in the networks ``coordinator`` coordinates."""
     return db.session.scalars(
-        Anchoring.pending_in(coordinator.coordinated_network_ids)
-        .options(
+        Anchoring.pending_in(coordinator.coordinated_network_ids).options(
             selectinload(Anchoring.member).selectinload(Member.organisation),
             selectinload(Anchoring.member).selectinload(Member.memberships).selectinload(Membership.network),
         )

@@ -7,8 +7,13 @@ from blueprints.validators import EmailAddress, PrintableText, StrongPassword
 
 
 class SignInForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[InputRequired(_l("Enter your e-mail address.")), Length(max=254), EmailAddress()])
-    password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password.")), Length(max=200)])
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[InputRequired(_l("Enter your e-mail address.")), Length(max=254), EmailAddress()],
+    )
+    password = PasswordField(
+        _l("Password"), validators=[InputRequired(_l("Enter your password.")), Length(max=200)]
+    )
     remember = BooleanField(_l("Keep me signed in on this device"))
     next = HiddenField()
 
@@ -16,7 +21,10 @@ class SignInForm(FlaskForm):
 class EmailForm(FlaskForm):
     """Asks only for an address: password reset and a new verification link."""
 
-    email = EmailField(_l("E-mail address"), validators=[InputRequired(_l("Enter your e-mail address.")), Length(max=254), EmailAddress()])
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[InputRequired(_l("Enter your e-mail address.")), Length(max=254), EmailAddress()],
+    )
 
 
 class NewPasswordForm(FlaskForm):
@@ -24,7 +32,12 @@ class NewPasswordForm(FlaskForm):
     email = HiddenField()
     password = PasswordField(
         _l("New password"),
-        validators=[InputRequired(_l("Choose a password.")), Length(max=200), PrintableText(), StrongPassword()],
+        validators=[
+            InputRequired(_l("Choose a password.")),
+            Length(max=200),
+            PrintableText(),
+            StrongPassword(),
+        ],
     )
 
 

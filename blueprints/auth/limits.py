@@ -131,7 +131,10 @@ MEMBER_MAIL_TO_TYPED_ADDRESS = Budget("mail:member-typed-address", "20 per day")
 # whom it mails.  ``tests/test_sign_in_limits.py`` fails on a POST endpoint in neither this
 # table nor its list of endpoints that send no mail for a signed-in member.
 ON_BEHALF = {
-    "municipalities.invite": ("anyone: an invitation with the main contact's own text", MEMBER_MAIL_TO_TYPED_ADDRESS),
+    "municipalities.invite": (
+        "anyone: an invitation with the main contact's own text",
+        MEMBER_MAIL_TO_TYPED_ADDRESS,
+    ),
     "account.edit": ("a new line manager: asked to confirm", MEMBER_MAIL_TO_TYPED_ADDRESS),
     "account.change_email": ("the new address: a link to confirm it", MEMBER_MAIL_TO_TYPED_ADDRESS),
     "account.ask_again": ("the line manager: asked again after a decline", None),

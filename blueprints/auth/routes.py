@@ -6,8 +6,7 @@ from blueprints.auth import bp, limits
 from blueprints.auth.forms import ConfirmForm, EmailForm, NewPasswordForm, SignInForm
 from blueprints.util import inbox_email, remember_inbox, safe_next, token_error
 from extensions import db, limiter
-from models import DomainError, Member, normalise_email, tokens
-from models import accounts
+from models import DomainError, Member, accounts, normalise_email, tokens
 from models.accounts import member_for_reset, member_for_verification, send_password_reset, send_verification
 from models.types import utcnow
 
@@ -37,8 +36,12 @@ def sign_in():
         email = normalise_email(form.email.data)
         if not limits.sign_in_allowed(email):
             limited = True
-            form.password.errors.append(_("Too many attempts with a wrong password. Wait a quarter of an hour, or "
-                                          "use “Forgot your password?” below: the link we mail you signs you in."))
+            form.password.errors.append(
+                _(
+                    "Too many attempts with a wrong password. Wait a quarter of an hour, or "
+                    "use “Forgot your password?” below: the link we mail you signs you in."
+                )
+            )
         elif (member := accounts.authenticate(email, form.password.data)) is None:
             limits.sign_in_failed(email)
             form.password.errors.append(_("The e-mail address or the password is wrong."))
@@ -72,7 +75,11 @@ def forgot_password():
     form = EmailForm()
     if form.validate_on_submit():
         member = Member.by_email(form.email.data)
-        if member is not None and member.deleted_at is None and limits.may_mail_address("reset", member.email):
+        if (
+            member is not None
+            and member.deleted_at is None
+            and limits.may_mail_address("reset", member.email)
+        ):
             send_password_reset(member)
             db.session.commit()
         # The same answer either way (and past the address's mail budget): the page does not
@@ -100,8 +107,10 @@ def reset_password(token):
         if member.is_active:
             start_session(member)
             db.session.commit()
-            flash(_("Your password is changed and you are signed in. Every other session of yours has ended."),
-                  "success")
+            flash(
+                _("Your password is changed and you are signed in. Every other session of yours has ended."),
+                "success",
+            )
             return redirect(url_for("public.index"), code=303)
         db.session.commit()
         flash(_("Your password is changed. Sign in with the new one."), "success")
@@ -135,8 +144,12 @@ def resend_verification():
     form = EmailForm(email=inbox_email() or None)
     if form.validate_on_submit():
         member = Member.by_email(form.email.data)
-        if (member is not None and member.email_verified_at is None and member.deleted_at is None
-                and limits.may_mail_address("verify", member.email)):
+        if (
+            member is not None
+            and member.email_verified_at is None
+            and member.deleted_at is None
+            and limits.may_mail_address("verify", member.email)
+        ):
             send_verification(member)
             db.session.commit()
         remember_inbox(form.email.data)

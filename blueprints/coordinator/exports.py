@@ -44,9 +44,14 @@ def to_csv(header, rows):
 
 def download(filename, body, mimetype):
     """A file to save, kept out of caches (member lists are personal data)."""
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
-    })
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def csv_download(filename, header, rows):

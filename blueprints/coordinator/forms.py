@@ -21,7 +21,9 @@ class AuditSearchForm(FlaskForm):
     """Find a member in the audit log by name or address: sent by POST, so that what was typed
     stays out of URLs (access logs, browser history)."""
 
-    q = SearchField(_l("Member's name or e-mail"), validators=[InputRequired(), Length(max=100), PrintableText()])
+    q = SearchField(
+        _l("Member's name or e-mail"), validators=[InputRequired(), Length(max=100), PrintableText()]
+    )
 
 
 class OutboxFilterForm(FlaskForm):
@@ -43,13 +45,21 @@ class OutboxFilterForm(FlaskForm):
 
 
 class CoordinatorForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[InputRequired(_l("Enter the e-mail address.")), Length(max=254), EmailAddress()])
-    name = StringField(_l("Name (for a new account)"), validators=[Optional(), Length(max=200), PrintableText()])
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[InputRequired(_l("Enter the e-mail address.")), Length(max=254), EmailAddress()],
+    )
+    name = StringField(
+        _l("Name (for a new account)"), validators=[Optional(), Length(max=200), PrintableText()]
+    )
     network = SelectField(_l("Network"), validators=[InputRequired()])
 
 
 class DecisionNoteForm(FlaskForm):
-    note = TextAreaField(_l("Note (required when rejecting)"), validators=[Optional(), Length(max=1000), PrintableText(multiline=True)])
+    note = TextAreaField(
+        _l("Note (required when rejecting)"),
+        validators=[Optional(), Length(max=1000), PrintableText(multiline=True)],
+    )
 
 
 class OverviewForm(FlaskForm):
@@ -60,7 +70,9 @@ class OverviewForm(FlaskForm):
 
     network = SelectField(_l("Network"), validators=[Optional()])
     county = SelectField(_l("County"), validators=[Optional()], default="")
-    q = SearchField(_l("Municipality or organisation"), validators=[Optional(), Length(max=100), PrintableText()])
+    q = SearchField(
+        _l("Municipality or organisation"), validators=[Optional(), Length(max=100), PrintableText()]
+    )
     sort = SelectField(
         _l("Sort by"),
         choices=[
@@ -72,12 +84,16 @@ class OverviewForm(FlaskForm):
         validators=[Optional()],
         default="name",
     )
-    desc = SelectField(choices=[SelectChoice("", "↑"), SelectChoice("1", "↓")], validators=[Optional()], default="")
+    desc = SelectField(
+        choices=[SelectChoice("", "↑"), SelectChoice("1", "↓")], validators=[Optional()], default=""
+    )
 
 
 class TeamsChannelForm(FlaskForm):
-    url = URLField(_l("Incoming-webhook address of the network's Teams channel"),
-                   validators=[Optional(), Length(max=1000), WebAddress()])
+    url = URLField(
+        _l("Incoming-webhook address of the network's Teams channel"),
+        validators=[Optional(), Length(max=1000), WebAddress()],
+    )
 
     def validate_url(self, field):
         """The model's rule (``models.teams.check_webhook_url``: https, a Teams host, not internal),

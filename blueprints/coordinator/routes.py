@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
@@ -27,19 +27,18 @@ from models import (
     ChangeStatus,
     CoordinatorRole,
     DomainError,
-    Member,
     Network,
     Organisation,
     OrganisationKind,
     OutboxMessage,
+    audit,
+    home,
+    policy,
 )
-from models import audit
 from models import overview as overview_model
-from models import policy
-from models.policy import require
-from models import home
 from models import teams as teams_model
 from models.coordinators import appoint
+from models.policy import require
 
 PER_PAGE = 50
 
@@ -47,8 +46,9 @@ PER_PAGE = 50
 @bp.get("/")
 def index():
     require("coordinator.home")
-    return render_template("coordinator/index.html", networks=coordinated_networks(),
-                           work=home.coordinator_home(current_user))
+    return render_template(
+        "coordinator/index.html", networks=coordinated_networks(), work=home.coordinator_home(current_user)
+    )
 
 
 @bp.get("/outbox")
@@ -58,8 +58,9 @@ def outbox():
     query = select(OutboxMessage).where(policy.outbox_visible(current_user)).order_by(OutboxMessage.id.desc())
     if form.validate() and form.status.data:
         query = query.where(OutboxMessage.status == form.status.data)
-    page = db.paginate(query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE,
-                       error_out=False)
+    page = db.paginate(
+        query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE, error_out=False
+    )
     return render_template("coordinator/outbox.html", form=form, page=page)
 
 
@@ -71,16 +72,33 @@ def retry(message_id):
         flash(_("The mail to %(email)s will be sent again.", email=message.recipient), "success")
     else:
         db.session.rollback()
-        flash(_("The mail to %(email)s is not waiting to be sent again: it was sent again already, or never failed.",
-                email=message.recipient), "info")
+        flash(
+            _(
+                "The mail to %(email)s is not waiting to be sent again: it was sent again already, or never failed.",
+                email=message.recipient,
+            ),
+            "info",
+        )
     return redirect(url_for("coordinator.outbox", status="failed"), code=303)
 
 
 ACTIONS = [
-    "member.registered", "member.email_verified", "member.manager_changed", "member.deleted",
-    "membership.status", "membership.main_contact", "anchoring.requested", "anchoring.confirmed",
-    "anchoring.declined", "role.coordinator_granted", "main_contact.offered", "main_contact.declined",
-    "change_request.applied", "change_request.rejected", "member.email_change_requested", "member.email_changed",
+    "member.registered",
+    "member.email_verified",
+    "member.manager_changed",
+    "member.deleted",
+    "membership.status",
+    "membership.main_contact",
+    "anchoring.requested",
+    "anchoring.confirmed",
+    "anchoring.declined",
+    "role.coordinator_granted",
+    "main_contact.offered",
+    "main_contact.declined",
+    "change_request.applied",
+    "change_request.rejected",
+    "member.email_change_requested",
+    "member.email_changed",
 ]
 
 
@@ -89,7 +107,9 @@ def audit_log():
     require("audit.read")
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("All"))] + [SelectChoice(a) for a in ACTIONS]
-    form.network.choices = [SelectChoice("", _("All"))] + [SelectChoice(n.code) for n in coordinated_networks()]
+    form.network.choices = [SelectChoice("", _("All"))] + [
+        SelectChoice(n.code) for n in coordinated_networks()
+    ]
     query = (
         select(AuditEntry)
         .where(policy.audit_visible(current_user))
@@ -100,22 +120,33 @@ def audit_log():
         if form.action.data:
             query = query.where(AuditEntry.action == form.action.data)
         if form.network.data:
-            query = query.join(Network, AuditEntry.network_id == Network.id).where(Network.code == form.network.data)
+            query = query.join(Network, AuditEntry.network_id == Network.id).where(
+                Network.code == form.network.data
+            )
     # A name or an address is searched by POST: the URL carries the chosen member's id only.
     search, found = AuditSearchForm(), None
     if request.method == "POST" and search.validate_on_submit():
         found = audit.members_in(query, search.q.data)
         if len(found) == 1:
-            return redirect(url_for("coordinator.audit_log", member=found[0].id, action=form.action.data or None,
-                                    network=form.network.data or None), code=303)
+            return redirect(
+                url_for(
+                    "coordinator.audit_log",
+                    member=found[0].id,
+                    action=form.action.data or None,
+                    network=form.network.data or None,
+                ),
+                code=303,
+            )
         if not found:
             search.q.errors.append(_("No member in the audit log matches what you searched for."))
     if form.member.data and not form.member.errors:
         query = query.where(AuditEntry.member_id == form.member.data)
-    page = db.paginate(query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE,
-                       error_out=False)
-    return render_template("coordinator/audit.html", form=form, search=search, found=found, page=page), \
-        422 if search.errors else 200
+    page = db.paginate(
+        query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE, error_out=False
+    )
+    return render_template(
+        "coordinator/audit.html", form=form, search=search, found=found, page=page
+    ), 422 if search.errors else 200
 
 
 @bp.route("/coordinators", methods=["GET", "POST"])
@@ -127,20 +158,27 @@ def coordinators():
     if form.validate_on_submit():
         network = next(n for n in networks if n.code == form.network.data)
         try:
-            member, _created = appoint(form.email.data, [network], name=form.name.data, granted_by=current_user)
+            member, _created = appoint(
+                form.email.data, [network], name=form.name.data, granted_by=current_user
+            )
         except DomainError as error:
             db.session.rollback()
             form.email.errors.append(error.message)
         else:
             db.session.commit()
-            flash(_("%(name)s is now coordinator of %(network)s.", name=member.name, network=network.code), "success")
+            flash(
+                _("%(name)s is now coordinator of %(network)s.", name=member.name, network=network.code),
+                "success",
+            )
             return redirect(url_for("coordinator.coordinators"), code=303)
     roles = db.session.scalars(
         select(CoordinatorRole)
         .options(selectinload(CoordinatorRole.member), selectinload(CoordinatorRole.network))
         .order_by(CoordinatorRole.network_id, CoordinatorRole.granted_at)
     ).all()
-    return render_template("coordinator/coordinators.html", form=form, roles=roles), 422 if form.errors else 200
+    return render_template(
+        "coordinator/coordinators.html", form=form, roles=roles
+    ), 422 if form.errors else 200
 
 
 @bp.get("/change-requests")
@@ -148,10 +186,15 @@ def change_requests():
     require("change.decide")
     requests = db.session.scalars(
         select(ChangeRequest)
-        .where(ChangeRequest.status == ChangeStatus.PENDING,
-               ChangeRequest.network_id.in_(current_user.coordinated_network_ids))
-        .options(selectinload(ChangeRequest.organisation), selectinload(ChangeRequest.network),
-                 selectinload(ChangeRequest.reported_by))
+        .where(
+            ChangeRequest.status == ChangeStatus.PENDING,
+            ChangeRequest.network_id.in_(current_user.coordinated_network_ids),
+        )
+        .options(
+            selectinload(ChangeRequest.organisation),
+            selectinload(ChangeRequest.network),
+            selectinload(ChangeRequest.reported_by),
+        )
         .order_by(ChangeRequest.created_at)
     ).all()
     return render_template("coordinator/change_requests.html", requests=requests, form=DecisionNoteForm())
@@ -174,9 +217,15 @@ def decide_change(request_id, decision):
             return redirect(url_for("coordinator.change_requests"), code=303)
         db.session.commit()
         if change.awaits_confirmation:
-            flash(_("A link to confirm the new address has been sent to %(email)s. The sign-in address of %(old)s "
+            flash(
+                _(
+                    "A link to confirm the new address has been sent to %(email)s. The sign-in address of %(old)s "
                     "changes when the colleague follows it; the old address is told then.",
-                    email=change.new_email, old=change.email), "success")
+                    email=change.new_email,
+                    old=change.email,
+                ),
+                "success",
+            )
         else:
             flash(_("The request is handled."), "success")
     return redirect(url_for("coordinator.change_requests"), code=303)
@@ -192,7 +241,9 @@ def overview_form():
         .where(Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
         .order_by(Organisation.number)
     ).all()
-    form.county.choices = [SelectChoice("", _("All counties"))] + [SelectChoice(n, name) for n, name in counties]
+    form.county.choices = [SelectChoice("", _("All counties"))] + [
+        SelectChoice(n, name) for n, name in counties
+    ]
     if not form.validate():
         # A bad filter value is shown next to the field; the page falls back to no filter.
         for name in ("county", "q", "sort", "desc"):
@@ -208,10 +259,15 @@ def overview():
     require("overview.read")
     form, network = overview_form()
     query = overview_model.organisations(
-        network, county=form.county.data or None, text=form.q.data, sort=form.sort.data, descending=form.desc.data == "1"
+        network,
+        county=form.county.data or None,
+        text=form.q.data,
+        sort=form.sort.data,
+        descending=form.desc.data == "1",
     )
-    page = db.paginate(query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE,
-                       error_out=False)
+    page = db.paginate(
+        query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE, error_out=False
+    )
     figures = overview_model.figures(network)
     context = {
         "form": form,
@@ -248,8 +304,13 @@ def export(what, fmt):
 def teams(code):
     network = require("teams.manage", network_or_404(code))
     to_invite, invited = teams_model.roster(network)
-    return render_template("coordinator/teams.html", network=network, to_invite=to_invite, invited=invited,
-                           channel_form=TeamsChannelForm(formdata=None, url=network.teams_webhook_url))
+    return render_template(
+        "coordinator/teams.html",
+        network=network,
+        to_invite=to_invite,
+        invited=invited,
+        channel_form=TeamsChannelForm(formdata=None, url=network.teams_webhook_url),
+    )
 
 
 @bp.post("/teams/<code>/channel")
@@ -259,20 +320,28 @@ def teams_channel(code):
     form = TeamsChannelForm()
     if not form.validate_on_submit():
         to_invite, invited = teams_model.roster(network)
-        return render_template("coordinator/teams.html", network=network, to_invite=to_invite, invited=invited,
-                               channel_form=form), 422
+        return render_template(
+            "coordinator/teams.html", network=network, to_invite=to_invite, invited=invited, channel_form=form
+        ), 422
     teams_model.set_channel(network, form.url.data or None)
     db.session.commit()
-    flash(_("Newsletters and emergency call-ins are now also posted in the Teams channel.") if network.teams_webhook_url
-          else _("Nothing is posted in Teams any more."), "success")
+    flash(
+        _("Newsletters and emergency call-ins are now also posted in the Teams channel.")
+        if network.teams_webhook_url
+        else _("Nothing is posted in Teams any more."),
+        "success",
+    )
     return redirect(url_for("coordinator.teams", code=network.code), code=303)
 
 
 @bp.get("/teams/<code>/to-invite.txt")
 def teams_addresses(code):
     network = require("teams.manage", network_or_404(code))
-    return exports.download(f"teams-{network.code}-inviter.txt",
-                            "; ".join(teams_model.addresses_to_invite(network)) + "\n", "text/plain")
+    return exports.download(
+        f"teams-{network.code}-inviter.txt",
+        "; ".join(teams_model.addresses_to_invite(network)) + "\n",
+        "text/plain",
+    )
 
 
 @bp.post("/teams/<code>/invited")
@@ -283,8 +352,14 @@ def teams_mark(code):
     marked = teams_model.mark_invited(network, chosen, by=current_user)
     db.session.commit()
     if marked or not chosen:
-        flash(ngettext("%(num)s member is marked invited to Teams.", "%(num)s members are marked invited to Teams.",
-                       marked), "success")
+        flash(
+            ngettext(
+                "%(num)s member is marked invited to Teams.",
+                "%(num)s members are marked invited to Teams.",
+                marked,
+            ),
+            "success",
+        )
     else:
         flash(_("Nothing changed: those chosen are marked invited already, or are no longer active."), "info")
     return redirect(url_for("coordinator.teams", code=network.code), code=303)

@@ -24,8 +24,10 @@ class DirectorySearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = SearchField(_l("Name, organisation, municipality or county"),
-                    validators=[Optional(), Length(max=100), PrintableText()])
+    q = SearchField(
+        _l("Name, organisation, municipality or county"),
+        validators=[Optional(), Length(max=100), PrintableText()],
+    )
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=10_000)], default=1)
 
 
@@ -37,8 +39,11 @@ def index():
     valid = form.validate()
     text = form.q.data if valid else ""
     found = db.session.scalar(directory.count(current_user, text))
-    page = ListPage((form.page.data or 1) if valid else 1, current_app.config["DIRECTORY_PER_PAGE"],
-                    min(found, directory.COUNT_CAP))
+    page = ListPage(
+        (form.page.data or 1) if valid else 1,
+        current_app.config["DIRECTORY_PER_PAGE"],
+        min(found, directory.COUNT_CAP),
+    )
     members = directory.entries(current_user, text, limit=page.per_page, offset=page.offset) if found else []
     context = {"form": form, "page": page, "members": members, "more_than": found > directory.COUNT_CAP}
     if wants_fragment("directory-results"):
@@ -56,6 +61,12 @@ def visibility():
         hidden = request.form.get("hidden") == "yes"
         member.set_directory_hidden(hidden)
         db.session.commit()
-        flash(_("You are hidden from the member directory; coordinators still see you.") if hidden
-              else _("You are shown in the member directory."), "success")
-    return redirect(url_for(".index" if request.form.get("back") == "directory" else "account.index"), code=303)
+        flash(
+            _("You are hidden from the member directory; coordinators still see you.")
+            if hidden
+            else _("You are shown in the member directory."),
+            "success",
+        )
+    return redirect(
+        url_for(".index" if request.form.get("back") == "directory" else "account.index"), code=303
+    )

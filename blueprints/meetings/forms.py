@@ -2,7 +2,17 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField, URLField
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+    URLField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
@@ -14,25 +24,38 @@ from models.meeting import OSLO, MeetingFormat, MeetingKind
 class MeetingDetailsForm(FlaskForm):
     """What can change about a planned meeting (its kind and networks cannot)."""
 
-    title = StringField(_l("Title"), validators=[InputRequired(_l("Give the meeting a title.")), Length(max=200), PrintableText()])
+    title = StringField(
+        _l("Title"),
+        validators=[InputRequired(_l("Give the meeting a title.")), Length(max=200), PrintableText()],
+    )
     topic = StringField(_l("Topic (optional)"), validators=[Optional(), Length(max=200), PrintableText()])
-    description = TextAreaField(_l("Description (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)])
+    description = TextAreaField(
+        _l("Description (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)]
+    )
     date = DateField(_l("Date"), validators=[InputRequired(_l("Give the date."))])
     start = TimeField(_l("Starts"), validators=[InputRequired(_l("Give the start time."))])
     end = TimeField(_l("Ends"), validators=[InputRequired(_l("Give the end time."))])
     format = RadioField(
         _l("Format"),
-        choices=[SelectChoice(MeetingFormat.DIGITAL.value, _l("Digital")), SelectChoice(MeetingFormat.HYBRID.value, _l("Hybrid"))],
+        choices=[
+            SelectChoice(MeetingFormat.DIGITAL.value, _l("Digital")),
+            SelectChoice(MeetingFormat.HYBRID.value, _l("Hybrid")),
+        ],
         default=MeetingFormat.DIGITAL.value,
         validators=[InputRequired()],
     )
     online_link = URLField(_l("Online link (Teams)"), validators=[Optional(), Length(max=500), WebAddress()])
-    place = StringField(_l("Place (for hybrid meetings)"), validators=[Optional(), Length(max=300), PrintableText()])
-    agenda = TextAreaField(_l("Agenda (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)])
+    place = StringField(
+        _l("Place (for hybrid meetings)"), validators=[Optional(), Length(max=300), PrintableText()]
+    )
+    agenda = TextAreaField(
+        _l("Agenda (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)]
+    )
     attachments = TextAreaField(
         _l("Attachments (optional)"),
-        description=_l("Links to documents, one a line. A label may come before the address: "
-                       "Presentation https://…"),
+        description=_l(
+            "Links to documents, one a line. A label may come before the address: Presentation https://…"
+        ),
         validators=[Optional(), Length(max=5000), PrintableText(multiline=True), LinkLines()],
     )
 
@@ -63,6 +86,7 @@ class MeetingChangeForm(MeetingDetailsForm):
 
 class MeetingForm(MeetingDetailsForm):
     """A new meeting: also its kind and the networks taking part."""
+
     kind = SelectField(
         _l("Kind of meeting"),
         choices=[SelectChoice(k.value, k.label) for k in MeetingKind],
@@ -75,9 +99,17 @@ class MeetingForm(MeetingDetailsForm):
         validators=[InputRequired(_l("Choose at least one network."))],
     )
 
+
 class AttendanceForm(FlaskForm):
     """Which of those signed up attended: the checked member ids."""
 
 
 class MinutesForm(FlaskForm):
-    minutes = TextAreaField(_l("Minutes"), validators=[InputRequired(_l("Write the minutes before publishing them.")), Length(max=20000), PrintableText(multiline=True)])
+    minutes = TextAreaField(
+        _l("Minutes"),
+        validators=[
+            InputRequired(_l("Write the minutes before publishing them.")),
+            Length(max=20000),
+            PrintableText(multiline=True),
+        ],
+    )

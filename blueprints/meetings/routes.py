@@ -17,11 +17,9 @@ from blueprints.meetings.forms import AttendanceForm, MeetingChangeForm, Meeting
 from blueprints.topics.forms import TopicDecisionForm, TopicForm
 from blueprints.util import network_or_404, token_error, wants_fragment
 from extensions import db, limiter
-from models import DomainError, Meeting, Member, Network, tokens
+from models import DomainError, Meeting, Member, Network, calendar, quota, tokens
 from models import call_in as call_ins
-from models import calendar
 from models import meeting as meetings
-from models import quota
 from models import signup as signups
 from models import topic as topics
 from models.meeting import OSLO
@@ -42,11 +40,19 @@ def plan_context(network, year):
     # Blank forms: the plan is also drawn in answer to a meeting form's POST, whose fields
     # (a "title") must not fill the topic forms.
     decision = TopicDecisionForm(formdata=None)
-    decision.meeting.choices = [SelectChoice(str(m.id), f"{m.title} ({m.kind.label})") for m in plan
-                                if m.accepts_topics]
-    return dict(network=network, year=year, meetings=plan, quota=quota.quota_status(network, year),
-                coordinator=coordinator, proposals=topics.waiting(network), topic_form=TopicForm(formdata=None),
-                decision=decision)
+    decision.meeting.choices = [
+        SelectChoice(str(m.id), f"{m.title} ({m.kind.label})") for m in plan if m.accepts_topics
+    ]
+    return dict(
+        network=network,
+        year=year,
+        meetings=plan,
+        quota=quota.quota_status(network, year),
+        coordinator=coordinator,
+        proposals=topics.waiting(network),
+        topic_form=TopicForm(formdata=None),
+        decision=decision,
+    )
 
 
 @bp.get("/plan/<code>/", defaults={"year": None})
@@ -62,21 +68,34 @@ def year_plan(code, year):
 
 def meeting_values(form):
     """The details the new and the change form share, tidied for storage."""
+
     def text(field):
         return (field.data or "").strip() or None
 
-    return dict(title=form.title.data.strip(), topic=text(form.topic), description=text(form.description),
-                format=form.format.data, online_link=text(form.online_link), place=text(form.place),
-                agenda=text(form.agenda), attachments=text(form.attachments))
+    return dict(
+        title=form.title.data.strip(),
+        topic=text(form.topic),
+        description=text(form.description),
+        format=form.format.data,
+        online_link=text(form.online_link),
+        place=text(form.place),
+        agenda=text(form.agenda),
+        attachments=text(form.attachments),
+    )
 
 
 def editor(form, meeting=None, conflict=None):
     """The meeting form: in place on the year plan when htmx asks for it, else as its own page."""
     in_place = wants_fragment("editor") or wants_fragment("meeting-form")
     code = request.args.get("network")
-    context = dict(form=form, meeting=meeting, in_place=in_place, conflict=conflict,
-                   action=url_for(request.endpoint, **request.view_args, **({"network": code} if code else {})),
-                   back=url_for("meetings.year_plan", code=code) if code else None)
+    context = dict(
+        form=form,
+        meeting=meeting,
+        in_place=in_place,
+        conflict=conflict,
+        action=url_for(request.endpoint, **request.view_args, **({"network": code} if code else {})),
+        back=url_for("meetings.year_plan", code=code) if code else None,
+    )
     status = 409 if conflict else 422 if form.errors else 200
     if in_place:
         return render_block("meetings/new.html", "form", **context), status
@@ -88,12 +107,21 @@ def saved(meeting, messages):
     if wants_fragment("meeting-form"):
         code = request.args.get("network")
         network = next((n for n in meeting.networks if n.code == code), meeting.networks[0])
-        response = make_response(render_block("meetings/year_plan.html", "plan", announcements=messages,
-                                              **plan_context(network, meeting.year)))
-        response.headers.update({
-            "HX-Retarget": "#plan", "HX-Reswap": "outerHTML",
-            "HX-Push-Url": url_for("meetings.year_plan", code=network.code, year=meeting.year),
-        })
+        response = make_response(
+            render_block(
+                "meetings/year_plan.html",
+                "plan",
+                announcements=messages,
+                **plan_context(network, meeting.year),
+            )
+        )
+        response.headers.update(
+            {
+                "HX-Retarget": "#plan",
+                "HX-Reswap": "outerHTML",
+                "HX-Push-Url": url_for("meetings.year_plan", code=network.code, year=meeting.year),
+            }
+        )
         return response
     for message in messages:
         flash(message, "success")
@@ -113,12 +141,20 @@ def meeting_form(**kwargs):
 @login_required
 def new():
     require("meeting.plan")
-    form, networks = meeting_form(networks=[request.args.get("network")] if request.args.get("network") else None)
+    form, networks = meeting_form(
+        networks=[request.args.get("network")] if request.args.get("network") else None
+    )
     if form.validate_on_submit():
         chosen = [n for n in networks if n.code in form.networks.data]
         try:
-            meeting = meetings.plan(chosen, created_by=current_user, kind=form.kind.data, starts_at=form.starts_at,
-                                    ends_at=form.ends_at, **meeting_values(form))
+            meeting = meetings.plan(
+                chosen,
+                created_by=current_user,
+                kind=form.kind.data,
+                starts_at=form.starts_at,
+                ends_at=form.ends_at,
+                **meeting_values(form),
+            )
         except DomainError as error:
             db.session.rollback()
             form.kind.errors.append(error.message)
@@ -126,8 +162,9 @@ def new():
             db.session.commit()
             messages = [_("%(title)s is planned.", title=meeting.title)]
             if meeting.is_call_in:
-                messages.append(_("The call-in is on its way to %(n)s members, ahead of other mail.",
-                                  n=meeting.called))
+                messages.append(
+                    _("The call-in is on its way to %(n)s members, ahead of other mail.", n=meeting.called)
+                )
             return saved(meeting, messages)
     return editor(form)
 
@@ -142,9 +179,14 @@ def show(meeting_id):
     # The main contact sees who from their own organisation has signed up (coordination).
     colleagues = [s for s in rows if s.organisation_id == me.organisation_id and s is not mine]
     return render_template(
-        "meetings/show.html", meeting=meeting, coordinator=coordinator, signups=rows if coordinator else [],
-        colleagues=colleagues if current_user.is_main_contact or coordinator else [], mine=mine,
-        minutes_form=MinutesForm(minutes=meeting.minutes), confirm=ConfirmForm(),
+        "meetings/show.html",
+        meeting=meeting,
+        coordinator=coordinator,
+        signups=rows if coordinator else [],
+        colleagues=colleagues if current_user.is_main_contact or coordinator else [],
+        mine=mine,
+        minutes_form=MinutesForm(minutes=meeting.minutes),
+        confirm=ConfirmForm(),
     )
 
 
@@ -247,8 +289,8 @@ def calendar_file(meeting_id):
     )
 
 
-
 # -- emergency call-in ------------------------------------------------------------------------
+
 
 @bp.route("/received/<token>", methods=["GET", "POST"])
 @limiter.limit("30 per 15 minutes")
@@ -271,15 +313,24 @@ def acknowledge(token):
             return token_error(error)
         db.session.commit()
     already = member.id in call_ins.acknowledged_ids(meeting)
-    return render_template("meetings/acknowledge.html", meeting=meeting, member=member, form=form,
-                           recorded=recorded, already=already)
+    return render_template(
+        "meetings/acknowledge.html",
+        meeting=meeting,
+        member=member,
+        form=form,
+        recorded=recorded,
+        already=already,
+    )
 
 
 def acknowledgement_context(meeting):
     called = call_ins.called_in(meeting)
     done = call_ins.acknowledged_ids(meeting)
-    return {"meeting": meeting, "acknowledged": [m for m in called if m.id in done],
-            "waiting": [m for m in called if m.id not in done]}
+    return {
+        "meeting": meeting,
+        "acknowledged": [m for m in called if m.id in done],
+        "waiting": [m for m in called if m.id not in done],
+    }
 
 
 @bp.get("/<int:meeting_id>/acknowledgements")
@@ -319,15 +370,19 @@ def edit(meeting_id):
     conflict = None
     if form.validate_on_submit():
         try:
-            meetings.reschedule(meeting, form.starts_at, form.ends_at, version=form.version.data,
-                                **meeting_values(form))
+            meetings.reschedule(
+                meeting, form.starts_at, form.ends_at, version=form.version.data, **meeting_values(form)
+            )
             db.session.commit()
         except meetings.EditConflict:
             # Someone saved first: their change stands; this editor keeps what they typed, sees the
             # meeting as it is now, and may save again over it knowingly.
             db.session.rollback()
             conflict = meetings.EditConflict().message
-            form.version.raw_data, form.version.data = None, meeting.sequence  # rendered from data, not the post
+            form.version.raw_data, form.version.data = (
+                None,
+                meeting.sequence,
+            )  # rendered from data, not the post
         except DomainError as error:
             db.session.rollback()
             form.date.errors.append(error.message)

@@ -27,7 +27,9 @@ class InviteForm(FlaskForm):
         _l("Colleague's work e-mail address"),
         validators=[InputRequired(_l("Enter the e-mail address.")), Length(max=254), EmailAddress()],
     )
-    message = TextAreaField(_l("Message (optional)"), validators=[Optional(), Length(max=1000), PrintableText(multiline=True)])
+    message = TextAreaField(
+        _l("Message (optional)"), validators=[Optional(), Length(max=1000), PrintableText(multiline=True)]
+    )
 
 
 class ChangeRequestForm(FlaskForm):
@@ -36,10 +38,18 @@ class ChangeRequestForm(FlaskForm):
         choices=[SelectChoice(a.value, a.label) for a in ChangeAction],
         validators=[InputRequired(_l("Choose what should change."))],
     )
-    email = EmailField(_l("E-mail address"), validators=[InputRequired(_l("Enter the e-mail address.")), Length(max=254), EmailAddress()])
-    new_email = EmailField(_l("New e-mail address (for a change)"), validators=[Optional(), Length(max=254), EmailAddress()])
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[InputRequired(_l("Enter the e-mail address.")), Length(max=254), EmailAddress()],
+    )
+    new_email = EmailField(
+        _l("New e-mail address (for a change)"), validators=[Optional(), Length(max=254), EmailAddress()]
+    )
     name = StringField(_l("Name (optional)"), validators=[Optional(), Length(max=200), PrintableText()])
-    note = TextAreaField(_l("Note for the coordinator"), validators=[Optional(), Length(max=1000), PrintableText(multiline=True)])
+    note = TextAreaField(
+        _l("Note for the coordinator"),
+        validators=[Optional(), Length(max=1000), PrintableText(multiline=True)],
+    )
 
     def validate(self, extra_validators=None):
         # Checked here, not in validate_new_email: Optional() stops a field's own chain when empty.

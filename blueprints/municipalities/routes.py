@@ -13,7 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from blueprints.municipalities import bp
-from blueprints.municipalities.forms import AnswerForm, ChangeRequestForm, HandoverForm, InviteForm, RemoveForm
+from blueprints.municipalities.forms import (
+    AnswerForm,
+    ChangeRequestForm,
+    HandoverForm,
+    InviteForm,
+    RemoveForm,
+)
 from extensions import db
 from models import (
     ChangeRequest,
@@ -34,7 +40,12 @@ from models import (
 from models.policy import Place, allows, require
 from models.types import utcnow
 
-VISIBLE = (MembershipStatus.PENDING_EMAIL, MembershipStatus.PENDING_ANCHORING, MembershipStatus.ACTIVE, MembershipStatus.LAPSED)
+VISIBLE = (
+    MembershipStatus.PENDING_EMAIL,
+    MembershipStatus.PENDING_ANCHORING,
+    MembershipStatus.ACTIVE,
+    MembershipStatus.LAPSED,
+)
 
 
 class Section:
@@ -44,8 +55,11 @@ class Section:
         self.organisation, self.network = organisation, network
         self.place, self.viewer = Place(organisation, network), viewer
         self.mine = next(
-            (m for m in viewer.memberships if m.network_id == network.id and m.organisation_id == organisation.id
-             and m.status in VISIBLE),
+            (
+                m
+                for m in viewer.memberships
+                if m.network_id == network.id and m.organisation_id == organisation.id and m.status in VISIBLE
+            ),
             None,
         )
         self.coordinator = allows(viewer, "main_contact.assign", self.place)
@@ -57,10 +71,14 @@ class Section:
         self.members = [m for m in members if m.network_id == self.network.id]
         self.main_contact = next((m for m in self.members if m.is_main_contact), None)
         self.active = [m for m in self.members if m.status == MembershipStatus.ACTIVE]
-        self.needs_main_contact = main_contact.lacks_main_contact(self.organisation, self.main_contact, len(self.active))
+        self.needs_main_contact = main_contact.lacks_main_contact(
+            self.organisation, self.main_contact, len(self.active)
+        )
         self.change_requests = [c for c in change_requests if c.network_id == self.network.id]
-        self.upcoming = {member_id: [m for m in meetings if self.network in m.networks]
-                         for member_id, meetings in upcoming.items()}
+        self.upcoming = {
+            member_id: [m for m in meetings if self.network in m.networks]
+            for member_id, meetings in upcoming.items()
+        }
         ids = {m.id for m in self.members}
         self.offers = [o for o in offers if o.to_membership_id in ids]
         if not self.shows_colleagues:
@@ -76,23 +94,34 @@ class Section:
         network_ids = [s.network.id for s in sections]
         members = db.session.scalars(
             select(Membership)
-            .where(Membership.organisation_id == organisation.id, Membership.network_id.in_(network_ids),
-                   Membership.status.in_(VISIBLE))
+            .where(
+                Membership.organisation_id == organisation.id,
+                Membership.network_id.in_(network_ids),
+                Membership.status.in_(VISIBLE),
+            )
             # many-to-one: joined in the same query; the members' anchorings in one more.
-            .options(joinedload(Membership.member).selectinload(Member.anchorings), joinedload(Membership.anchoring))
+            .options(
+                joinedload(Membership.member).selectinload(Member.anchorings),
+                joinedload(Membership.anchoring),
+            )
             .join(Member, Membership.member_id == Member.id)
             .order_by(Member.name)
         ).all()
         change_requests = db.session.scalars(
             select(ChangeRequest)
-            .where(ChangeRequest.organisation_id == organisation.id, ChangeRequest.network_id.in_(network_ids),
-                   ChangeRequest.status == ChangeStatus.PENDING)
+            .where(
+                ChangeRequest.organisation_id == organisation.id,
+                ChangeRequest.network_id.in_(network_ids),
+                ChangeRequest.status == ChangeStatus.PENDING,
+            )
             .order_by(ChangeRequest.created_at)
         ).all()
         upcoming = upcoming_signups({m.member_id for m in members}, network_ids)
         offers = db.session.scalars(
-            select(Handover).where(Handover.status == HandoverStatus.PENDING,
-                                   Handover.to_membership_id.in_([m.id for m in members]))
+            select(Handover).where(
+                Handover.status == HandoverStatus.PENDING,
+                Handover.to_membership_id.in_([m.id for m in members]),
+            )
         ).all()
         return [s.fill(members, change_requests, upcoming, offers) for s in sections]
 
@@ -100,7 +129,8 @@ class Section:
     def visible(self):
         """The policy says who; a coordinator sees a network only where the organisation can take part."""
         return allows(self.viewer, "municipality.read", self.place) and (
-            self.mine is not None or self.network.accepts(self.organisation))
+            self.mine is not None or self.network.accepts(self.organisation)
+        )
 
     @property
     def i_am_main_contact(self):
@@ -147,9 +177,12 @@ def upcoming_signups(member_ids, network_ids):
     rows = db.session.execute(
         select(Signup.member_id, Meeting)
         .join(Meeting, Signup.meeting_id == Meeting.id)
-        .where(Signup.member_id.in_(list(member_ids)),
-               Meeting.networks.any(Network.id.in_(list(network_ids))),
-               Meeting.status == MeetingStatus.PLANNED, Meeting.starts_at > utcnow())
+        .where(
+            Signup.member_id.in_(list(member_ids)),
+            Meeting.networks.any(Network.id.in_(list(network_ids))),
+            Meeting.status == MeetingStatus.PLANNED,
+            Meeting.starts_at > utcnow(),
+        )
         .options(selectinload(Meeting.networks))
         .order_by(Meeting.starts_at)
     ).all()
@@ -160,7 +193,9 @@ def upcoming_signups(member_ids, network_ids):
 
 
 def sections_for(organisation):
-    return Section.load(organisation, db.session.scalars(select(Network).order_by(Network.id)).all(), current_user)
+    return Section.load(
+        organisation, db.session.scalars(select(Network).order_by(Network.id)).all(), current_user
+    )
 
 
 def load_section(organisation_id, code, action):
@@ -176,7 +211,11 @@ def load_section(organisation_id, code, action):
 
 
 def back(section):
-    return redirect(url_for("municipalities.show", organisation_id=section.organisation.id) + f"#network-{section.network.code}", code=303)
+    return redirect(
+        url_for("municipalities.show", organisation_id=section.organisation.id)
+        + f"#network-{section.network.code}",
+        code=303,
+    )
 
 
 @bp.get("/")
@@ -193,8 +232,12 @@ def show(organisation_id):
     if not sections:
         abort(403)
     return render_template(
-        "municipalities/show.html", organisation=organisation, sections=sections,
-        handover_form=HandoverForm(), invite_form=InviteForm(), answer_form=AnswerForm(),
+        "municipalities/show.html",
+        organisation=organisation,
+        sections=sections,
+        handover_form=HandoverForm(),
+        invite_form=InviteForm(),
+        answer_form=AnswerForm(),
     )
 
 
@@ -205,8 +248,11 @@ def refused(error, organisation_id, anchor=None):
     if isinstance(error, main_contact.NotAllowed):
         abort(403)
     flash(error.message, "error")
-    return redirect(url_for("municipalities.show", organisation_id=organisation_id) + (f"#network-{anchor}" if anchor else ""),
-                    code=303)
+    return redirect(
+        url_for("municipalities.show", organisation_id=organisation_id)
+        + (f"#network-{anchor}" if anchor else ""),
+        code=303,
+    )
 
 
 @bp.post("/<int:organisation_id>/<code>/claim")
@@ -218,7 +264,14 @@ def claim(organisation_id, code):
     except DomainError as error:
         return refused(error, organisation_id, code)
     db.session.commit()
-    flash(_("You are now main contact for %(org)s in %(network)s.", org=section.organisation.name, network=section.network.code), "success")
+    flash(
+        _(
+            "You are now main contact for %(org)s in %(network)s.",
+            org=section.organisation.name,
+            network=section.network.code,
+        ),
+        "success",
+    )
     return back(section)
 
 
@@ -237,7 +290,13 @@ def handover(organisation_id, code):
     except DomainError as error:
         return refused(error, organisation_id, code)
     db.session.commit()
-    flash(_("We have asked %(name)s to take over. You stay main contact until they accept.", name=colleague.member.name), "success")
+    flash(
+        _(
+            "We have asked %(name)s to take over. You stay main contact until they accept.",
+            name=colleague.member.name,
+        ),
+        "success",
+    )
     return back(section)
 
 
@@ -279,14 +338,19 @@ def invite(organisation_id, code):
             flash(" ".join(str(e) for e in errors), "error")
         return back(section)
     try:
-        sent = main_contact.invite(current_user, section.organisation, section.network, form.email.data, form.message.data)
+        sent = main_contact.invite(
+            current_user, section.organisation, section.network, form.email.data, form.message.data
+        )
     except DomainError as error:
         return refused(error, organisation_id, code)
     db.session.commit()
     if sent:
         flash(_("The invitation to %(email)s is on its way.", email=form.email.data), "success")
     else:
-        flash(_("%(email)s was invited less than a day ago; that invitation stands.", email=form.email.data), "info")
+        flash(
+            _("%(email)s was invited less than a day ago; that invitation stands.", email=form.email.data),
+            "info",
+        )
     return back(section)
 
 
@@ -301,8 +365,13 @@ def report(organisation_id, code):
 
         try:
             _request, new = file_report(
-                current_user, section.organisation, section.network, form.action.data, form.email.data,
-                new_email=form.new_email.data or None, name=(form.name.data or "").strip() or None,
+                current_user,
+                section.organisation,
+                section.network,
+                form.action.data,
+                form.email.data,
+                new_email=form.new_email.data or None,
+                name=(form.name.data or "").strip() or None,
                 note=(form.note.data or "").strip() or None,
             )
         except DomainError as error:
@@ -310,11 +379,16 @@ def report(organisation_id, code):
             form.new_email.errors.append(error.message)
         else:
             db.session.commit()
-            flash(_("Thank you. The coordinator will handle the change.") if new else
-                  _("The coordinator already has this report; it is waiting to be handled."),
-                  "success" if new else "info")
+            flash(
+                _("Thank you. The coordinator will handle the change.")
+                if new
+                else _("The coordinator already has this report; it is waiting to be handled."),
+                "success" if new else "info",
+            )
             return back(section)
-    return render_template("municipalities/report.html", section=section, form=form), 422 if form.errors else 200
+    return render_template(
+        "municipalities/report.html", section=section, form=form
+    ), 422 if form.errors else 200
 
 
 @bp.post("/<int:organisation_id>/<code>/assign/<int:membership_id>")
@@ -331,8 +405,15 @@ def assign(organisation_id, code, membership_id):
     except DomainError as error:
         return refused(error, organisation_id, code)
     db.session.commit()
-    flash(_("%(name)s is now main contact for %(org)s in %(network)s.", name=chosen.member.name,
-            org=section.organisation.name, network=section.network.code), "success")
+    flash(
+        _(
+            "%(name)s is now main contact for %(org)s in %(network)s.",
+            name=chosen.member.name,
+            org=section.organisation.name,
+            network=section.network.code,
+        ),
+        "success",
+    )
     return back(section)
 
 

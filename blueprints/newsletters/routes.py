@@ -46,8 +46,9 @@ def submit_input():
         db.session.commit()
         flash(_("Thank you! Your input is with the coordinator."), "success")
         return redirect(url_for(".submit_input"), code=303)
-    return render_template("newsletters/input.html", form=form, allowed=allowed,
-                           items=newsletters.input_of(current_user)), 422 if form.errors else 200
+    return render_template(
+        "newsletters/input.html", form=form, allowed=allowed, items=newsletters.input_of(current_user)
+    ), 422 if form.errors else 200
 
 
 @bp.get("/")
@@ -55,7 +56,9 @@ def submit_input():
 def archive():
     require("newsletter.archive")
     drafts = newsletters.drafts_for(current_user) if current_user.is_coordinator else []
-    return render_template("newsletters/archive.html", issues=newsletters.archive_for(current_user), drafts=drafts)
+    return render_template(
+        "newsletters/archive.html", issues=newsletters.archive_for(current_user), drafts=drafts
+    )
 
 
 @bp.get("/<int:newsletter_id>")
@@ -69,7 +72,11 @@ def show(newsletter_id):
     if counts is not None and wants_fragment("progress"):  # polled while the outbox drains
         return render_block("newsletters/show.html", "progress", newsletter=newsletter, counts=counts)
     return render_template(
-        "newsletters/show.html", newsletter=newsletter, inputs=newsletter.inputs, managed=managed, counts=counts,
+        "newsletters/show.html",
+        newsletter=newsletter,
+        inputs=newsletter.inputs,
+        managed=managed,
+        counts=counts,
         recipients=newsletters.count_recipients(newsletter) if managed and not newsletter.sent_at else None,
         confirm=ConfirmForm(),
     )
@@ -82,8 +89,13 @@ def show(newsletter_id):
 def queue():
     require("newsletter.queue")
     drafts = newsletters.drafts_for(current_user)
-    return render_template("newsletters/queue.html", items=newsletters.queue_for(current_user), drafts=drafts,
-                           include_form=IncludeForm(drafts, formdata=None), decline_form=DeclineForm(formdata=None))
+    return render_template(
+        "newsletters/queue.html",
+        items=newsletters.queue_for(current_user),
+        drafts=drafts,
+        include_form=IncludeForm(drafts, formdata=None),
+        decline_form=DeclineForm(formdata=None),
+    )
 
 
 @bp.route("/input/<int:input_id>/edit", methods=["GET", "POST"])
@@ -125,7 +137,9 @@ def include(input_id):
         flash(str(error), "error")
     else:
         db.session.commit()
-        flash(_("«%(title)s» is included in «%(issue)s».", title=item.title, issue=newsletter.title), "success")
+        flash(
+            _("«%(title)s» is included in «%(issue)s».", title=item.title, issue=newsletter.title), "success"
+        )
     return redirect(url_for(".queue"), code=303)
 
 
@@ -175,8 +189,9 @@ def new():
     require("newsletter.compose")
     form = NewsletterForm(coordinated_networks())
     if form.validate_on_submit():
-        newsletter = newsletters.create(form.title.data, form.body.data or "", chosen_networks(form.networks.data),
-                                        current_user)
+        newsletter = newsletters.create(
+            form.title.data, form.body.data or "", chosen_networks(form.networks.data), current_user
+        )
         db.session.commit()
         flash(_("The issue is saved as a draft."), "success")
         return redirect(url_for(".edit", newsletter_id=newsletter.id), code=303)
@@ -194,8 +209,9 @@ def edit(newsletter_id):
         form.networks.data = [n.code for n in newsletter.networks]
     if form.validate_on_submit():
         try:
-            newsletters.update_draft(newsletter, form.title.data, form.body.data or "",
-                                     chosen_networks(form.networks.data))
+            newsletters.update_draft(
+                newsletter, form.title.data, form.body.data or "", chosen_networks(form.networks.data)
+            )
         except DomainError as error:  # sent meanwhile
             db.session.rollback()
             flash(str(error), "error")
@@ -205,8 +221,9 @@ def edit(newsletter_id):
         if request.form.get("then") == "preview":
             return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
         return redirect(url_for(".edit", newsletter_id=newsletter.id), code=303)
-    return render_template("newsletters/edit.html", form=form, newsletter=newsletter, confirm=ConfirmForm()), \
-        422 if form.errors else 200
+    return render_template(
+        "newsletters/edit.html", form=form, newsletter=newsletter, confirm=ConfirmForm()
+    ), 422 if form.errors else 200
 
 
 @bp.post("/<int:newsletter_id>/test")
@@ -260,7 +277,11 @@ def unsubscribe(token):
         subscribe = request.form.get("subscribe") == "yes"
         if newsletters.set_subscribed(member, subscribe):
             db.session.commit()
-        flash(_("You will get the newsletter again.") if subscribe else
-              _("You will no longer get the newsletter. Your membership is unchanged."), "success")
+        flash(
+            _("You will get the newsletter again.")
+            if subscribe
+            else _("You will no longer get the newsletter. Your membership is unchanged."),
+            "success",
+        )
         return redirect(url_for(".unsubscribe", token=token), code=303)
     return render_template("newsletters/unsubscribe.html", member=member, form=form)

@@ -49,8 +49,11 @@ def readyz():
     else:
         head = migrations_head()
         if revision != head:
-            log.warning("not ready: the database is at revision %s, the code at %s: run flask db upgrade",
-                        revision, head)
+            log.warning(
+                "not ready: the database is at revision %s, the code at %s: run flask db upgrade",
+                revision,
+                head,
+            )
             checks["migrations"] = f"database at {revision}, code at {head}"
     ready = checks["database"] == "ok" and checks["migrations"] == "ok"
     degraded = checks["rate_limit_storage"] == "unavailable"
@@ -67,7 +70,7 @@ def current_revision(connection):
 
 
 def rate_limit_storage():
-    """"memory" (development, tests), "ok" (Redis answers) or "unavailable"."""
+    """ "memory" (development, tests), "ok" (Redis answers) or "unavailable"."""
     if current_app.config.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://"):
         return "memory"
     try:

@@ -44,11 +44,19 @@ metrics_bp = bp
 
 # Not in prometheus_client's global registry: a scrape builds its own (``_registry``), so two apps
 # in one process (the tests) share the counts without registering the same names twice.
-REQUESTS = Counter("tracker_http_requests", "Requests answered, by Flask endpoint, method and status class.",
-                   ["endpoint", "method", "status"], registry=None)
-LATENCY = Histogram("tracker_http_request_duration_seconds", "Time to answer a request, by Flask endpoint and method.",
-                    ["endpoint", "method"], registry=None,
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+REQUESTS = Counter(
+    "tracker_http_requests",
+    "Requests answered, by Flask endpoint, method and status class.",
+    ["endpoint", "method", "status"],
+    registry=None,
+)
+LATENCY = Histogram(
+    "tracker_http_request_duration_seconds",
+    "Time to answer a request, by Flask endpoint and method.",
+    ["endpoint", "method"],
+    registry=None,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
@@ -84,8 +92,12 @@ def metrics():
         abort(404)  # metrics are off
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        return Response("A bearer token is needed.\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'},
-                        mimetype="text/plain")
+        return Response(
+            "A bearer token is needed.\n",
+            401,
+            {"WWW-Authenticate": 'Bearer realm="metrics"'},
+            mimetype="text/plain",
+        )
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     response = Response(encoder(_registry()), 200, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
@@ -107,7 +119,9 @@ class DatabaseCollector:
     """The gauges an operator alerts on, read from the database at each scrape (two statements)."""
 
     def collect(self):
-        up = GaugeMetricFamily("tracker_database_up", "1 if the database answered the scrape's queries, else 0.")
+        up = GaugeMetricFamily(
+            "tracker_database_up", "1 if the database answered the scrape's queries, else 0."
+        )
         try:
             outbox, beats, open_reviews = self.read()
         except SQLAlchemyError as exc:
@@ -122,43 +136,70 @@ class DatabaseCollector:
         up.add_metric([], 1)
         yield up
         now = utcnow()
-        pending = GaugeMetricFamily("tracker_outbox_pending", "Mails and Teams posts not yet sent "
-                                    "(waiting, in back-off after a failed try, or being sent).", labels=["channel"])
-        oldest = GaugeMetricFamily("tracker_outbox_oldest_pending_age_seconds",
-                                   "Seconds since the oldest mail or post not yet sent was written (0: none waits).",
-                                   labels=["channel"])
-        failed = GaugeMetricFamily("tracker_outbox_failed", "Mails and posts given up on (refused, or "
-                                   "attempts used up); a coordinator may send them again.", labels=["channel"])
+        pending = GaugeMetricFamily(
+            "tracker_outbox_pending",
+            "Mails and Teams posts not yet sent (waiting, in back-off after a failed try, or being sent).",
+            labels=["channel"],
+        )
+        oldest = GaugeMetricFamily(
+            "tracker_outbox_oldest_pending_age_seconds",
+            "Seconds since the oldest mail or post not yet sent was written (0: none waits).",
+            labels=["channel"],
+        )
+        failed = GaugeMetricFamily(
+            "tracker_outbox_failed",
+            "Mails and posts given up on (refused, or attempts used up); a coordinator may send them again.",
+            labels=["channel"],
+        )
         for channel in Channel:
             figures = outbox.get(channel.value, {})
-            waiting = [figures.get(status, (0, None)) for status in (OutboxStatus.PENDING, OutboxStatus.SENDING)]
+            waiting = [
+                figures.get(status, (0, None)) for status in (OutboxStatus.PENDING, OutboxStatus.SENDING)
+            ]
             pending.add_metric([channel.value], sum(count for count, _ in waiting))
             times = [since for _, since in waiting if since is not None]
             oldest.add_metric([channel.value], max((now - min(times)).total_seconds(), 0) if times else 0)
             failed.add_metric([channel.value], figures.get(OutboxStatus.FAILED, (0, None))[0])
         yield from (pending, oldest, failed)
-        ages = GaugeMetricFamily("tracker_heartbeat_age_seconds", "Seconds since the worker or cron command last "
-                                 "ran (\"outbox\": the mail worker).", labels=["name"])
+        ages = GaugeMetricFamily(
+            "tracker_heartbeat_age_seconds",
+            'Seconds since the worker or cron command last ran ("outbox": the mail worker).',
+            labels=["name"],
+        )
         for name, beat_at in beats:
             ages.add_metric([name], max((now - beat_at).total_seconds(), 0))
         yield ages
-        yield GaugeMetricFamily("tracker_review_cycles_open", "Yearly review cycles open.", value=open_reviews)
+        yield GaugeMetricFamily(
+            "tracker_review_cycles_open", "Yearly review cycles open.", value=open_reviews
+        )
 
     @staticmethod
     def read():
         """({channel: {status: (count, oldest created_at)}}, [(heartbeat name, beat_at)], open cycles)."""
         outbox = {}
         for channel, status, count, since in db.session.execute(
-                select(OutboxMessage.channel, OutboxMessage.status, func.count(), func.min(OutboxMessage.created_at))
-                .where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED]))
-                .group_by(OutboxMessage.channel, OutboxMessage.status)):
+            select(
+                OutboxMessage.channel, OutboxMessage.status, func.count(), func.min(OutboxMessage.created_at)
+            )
+            .where(
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED])
+            )
+            .group_by(OutboxMessage.channel, OutboxMessage.status)
+        ):
             outbox.setdefault(Channel(channel).value, {})[OutboxStatus(status)] = (count, since)
         # The open cycles' count (one row), joined to every heartbeat (none yet: one row of NULLs).
-        cycles = (select(func.count().label("open")).select_from(ReviewCycle)
-                  .where(ReviewCycle.status == CycleStatus.OPEN).subquery())
-        rows = db.session.execute(select(cycles.c.open, Heartbeat.name, Heartbeat.beat_at)
-                                  .select_from(cycles).outerjoin(Heartbeat, true())
-                                  .order_by(Heartbeat.name)).all()
+        cycles = (
+            select(func.count().label("open"))
+            .select_from(ReviewCycle)
+            .where(ReviewCycle.status == CycleStatus.OPEN)
+            .subquery()
+        )
+        rows = db.session.execute(
+            select(cycles.c.open, Heartbeat.name, Heartbeat.beat_at)
+            .select_from(cycles)
+            .outerjoin(Heartbeat, true())
+            .order_by(Heartbeat.name)
+        ).all()
         db.session.rollback()  # read only: give the connection back now
         return outbox, [(name, beat_at) for _, name, beat_at in rows if name is not None], rows[0].open
 

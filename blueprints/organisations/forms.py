@@ -17,7 +17,8 @@ class OrganisationSearchForm(FlaskForm):
     q = SearchField(_l("Name or number"), validators=[Optional(), Length(max=100), PrintableText()])
     kind = SelectField(
         _l("Kind"),
-        choices=[SelectChoice("", _l("All kinds"))] + [SelectChoice(k.value, k.label) for k in OrganisationKind],
+        choices=[SelectChoice("", _l("All kinds"))]
+        + [SelectChoice(k.value, k.label) for k in OrganisationKind],
         validators=[Optional()],
         default="",
     )
@@ -40,5 +41,9 @@ class OrganisationForm(FlaskForm):
         choices=[SelectChoice(k.value, k.label) for k in EDITABLE_KINDS],
         validators=[InputRequired(_l("Choose the kind of organisation."))],
     )
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the name.")), Length(max=200), PrintableText()])
-    short_name = StringField(_l("Short name (optional)"), validators=[Optional(), Length(max=40), PrintableText()])
+    name = StringField(
+        _l("Name"), validators=[InputRequired(_l("Enter the name.")), Length(max=200), PrintableText()]
+    )
+    short_name = StringField(
+        _l("Short name (optional)"), validators=[Optional(), Length(max=40), PrintableText()]
+    )

@@ -3,8 +3,8 @@ from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
-from blueprints.organisations import bp
 from blueprints.auth.forms import ConfirmForm
+from blueprints.organisations import bp
 from blueprints.organisations.forms import EDITABLE_KINDS, OrganisationForm, OrganisationSearchForm
 from blueprints.util import wants_fragment
 from extensions import db
@@ -64,7 +64,9 @@ def manage():
     form = OrganisationForm()
     if form.validate_on_submit():
         try:
-            organisation = Organisation.add_by_coordinator(form.kind.data, form.name.data, form.short_name.data)
+            organisation = Organisation.add_by_coordinator(
+                form.kind.data, form.name.data, form.short_name.data
+            )
         except DomainError as error:
             db.session.rollback()
             form.name.errors.append(error.message)
@@ -98,7 +100,9 @@ def edit(organisation_id):
             db.session.commit()
             flash(_("%(name)s is saved.", name=organisation.name), "success")
             return redirect(url_for("organisations.manage"), code=303)
-    return render_template("organisations/manage.html", **manage_context(form, organisation)), 422 if form.errors else 200
+    return render_template(
+        "organisations/manage.html", **manage_context(form, organisation)
+    ), 422 if form.errors else 200
 
 
 @bp.post("/<int:organisation_id>/<any(deactivate, reactivate):change>")
@@ -115,6 +119,10 @@ def set_active(organisation_id, change):
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash(_("%(name)s is deactivated.", name=organisation.name) if change == "deactivate"
-              else _("%(name)s is in use again.", name=organisation.name), "success")
+        flash(
+            _("%(name)s is deactivated.", name=organisation.name)
+            if change == "deactivate"
+            else _("%(name)s is in use again.", name=organisation.name),
+            "success",
+        )
     return redirect(url_for("organisations.manage"), code=303)

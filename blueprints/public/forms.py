@@ -7,7 +7,10 @@ from blueprints.util import safe_next
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(choices=[SelectChoice("nb", "Norsk bokmål"), SelectChoice("en", "English")], validators=[InputRequired()])
+    locale = SelectField(
+        choices=[SelectChoice("nb", "Norsk bokmål"), SelectChoice("en", "English")],
+        validators=[InputRequired()],
+    )
     next = HiddenField()
 
     @property

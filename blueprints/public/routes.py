@@ -17,7 +17,8 @@ def index():
     networks = db.session.scalars(select(Network).order_by(Network.id)).all()
     if current_user.is_authenticated:  # the home: what waits for me
         return render_template(
-            "public/home.html", networks=networks,
+            "public/home.html",
+            networks=networks,
             mine=home.member_home(current_user) if current_user.memberships else None,
             work=home.coordinator_home(current_user) if current_user.is_coordinator else None,
         )
@@ -35,12 +36,23 @@ def network(code):
     network = network_or_404(code)
     year = utcnow().astimezone(OSLO).year
     meetings = db.session.scalars(
-        select(Meeting).where(Meeting.networks.any(Network.id == network.id), Meeting.year == year,
-                              Meeting.status != MeetingStatus.CANCELLED, Meeting.kind != MeetingKind.EMERGENCY)
+        select(Meeting)
+        .where(
+            Meeting.networks.any(Network.id == network.id),
+            Meeting.year == year,
+            Meeting.status != MeetingStatus.CANCELLED,
+            Meeting.kind != MeetingKind.EMERGENCY,
+        )
         .order_by(Meeting.starts_at)
     ).all()
-    return render_template("public/network.html", network=network, mandate=current_mandate(network),
-                           purposes=PURPOSES, meetings=meetings, year=year)
+    return render_template(
+        "public/network.html",
+        network=network,
+        mandate=current_mandate(network),
+        purposes=PURPOSES,
+        meetings=meetings,
+        year=year,
+    )
 
 
 @bp.post("/language")
@@ -55,9 +67,12 @@ def set_language():
 @bp.get("/privacy")
 def privacy():
     """The privacy statement (*personvernerklæring*): purpose, legal basis, retention, rights, contact."""
-    return render_template("public/privacy.html", retention_days=current_app.config["PRIVACY_RETENTION_DAYS"],
-                           mail_days=current_app.config["MAIL_BODY_RETENTION_DAYS"],
-                           contact=current_app.config["PRIVACY_CONTACT"])
+    return render_template(
+        "public/privacy.html",
+        retention_days=current_app.config["PRIVACY_RETENTION_DAYS"],
+        mail_days=current_app.config["MAIL_BODY_RETENTION_DAYS"],
+        contact=current_app.config["PRIVACY_CONTACT"],
+    )
 
 
 @bp.get("/accessibility")

@@ -1,7 +1,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SearchField, SelectMultipleField, StringField, TelField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SearchField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -29,7 +38,9 @@ class RegistrationForm(FlaskForm):
     phone = TelField(_l("Phone (optional)"), validators=[Optional(), Length(max=40), PrintableText()])
     job_title = text_field(_l("Job title"), message=_l("Enter your job title."))
     unit = text_field(_l("Unit or department"), message=_l("Enter your unit or department."))
-    organisation_query = SearchField(_l("Find your organisation"), validators=[Optional(), Length(max=100), PrintableText()])
+    organisation_query = SearchField(
+        _l("Find your organisation"), validators=[Optional(), Length(max=100), PrintableText()]
+    )
     organisation = IntegerField(
         _l("Organisation"),
         validators=[InputRequired(_l("Choose your organisation from the list."))],
@@ -44,12 +55,21 @@ class RegistrationForm(FlaskForm):
     manager_name = text_field(_l("Your line manager's name"), message=_l("Enter your line manager's name."))
     manager_email = EmailField(
         _l("Your line manager's e-mail address"),
-        validators=[InputRequired(_l("Enter your line manager's e-mail address.")), Length(max=254), EmailAddress()],
+        validators=[
+            InputRequired(_l("Enter your line manager's e-mail address.")),
+            Length(max=254),
+            EmailAddress(),
+        ],
     )
     leadership_informed = BooleanField(_l("The municipal leadership is informed of my participation"))
     password = PasswordField(
         _l("Password"),
-        validators=[InputRequired(_l("Choose a password.")), Length(max=200), PrintableText(), StrongPassword()],
+        validators=[
+            InputRequired(_l("Choose a password.")),
+            Length(max=200),
+            PrintableText(),
+            StrongPassword(),
+        ],
     )
     consent = BooleanField(
         _l("I agree that the Directorate of Health processes these details to run the networks"),
@@ -66,7 +86,11 @@ class RegistrationForm(FlaskForm):
     def chosen_organisation(self):
         """The organisation picked, if it exists and is active (looked up once).  A number beyond
         any id (the column is a 32-bit integer) is no organisation, not a question to the database."""
-        if self._organisation is None and isinstance(self.organisation.data, int) and 0 < self.organisation.data < 2**31:
+        if (
+            self._organisation is None
+            and isinstance(self.organisation.data, int)
+            and 0 < self.organisation.data < 2**31
+        ):
             org = db.session.get(Organisation, self.organisation.data)
             self._organisation = org if org is not None and org.active else None
         return self._organisation
@@ -94,7 +118,11 @@ class RegistrationForm(FlaskForm):
         refused = [n.code for n in self.chosen_networks if org is not None and not n.accepts(org)]
         if refused:
             raise ValidationError(
-                _l("%(networks)s is not open to %(organisation)s.", networks=", ".join(refused), organisation=org.name)
+                _l(
+                    "%(networks)s is not open to %(organisation)s.",
+                    networks=", ".join(refused),
+                    organisation=org.name,
+                )
             )
 
     def validate_manager_email(self, field):
@@ -104,7 +132,9 @@ class RegistrationForm(FlaskForm):
     def validate_leadership_informed(self, field):
         org = self.chosen_organisation
         if org is not None and org.kind in LEADERSHIP_KINDS and not field.data:
-            raise ValidationError(_l("Participation from a municipality requires that its leadership is informed."))
+            raise ValidationError(
+                _l("Participation from a municipality requires that its leadership is informed.")
+            )
 
     def errors_for(self, name):
         """Validate the whole form and return the errors of one field (inline checks)."""

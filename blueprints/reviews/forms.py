@@ -22,8 +22,10 @@ class DeadlineForm(FlaskForm):
     """A deadline for answers and the day of the one reminder (the review, a request for advice)."""
 
     deadline = DateField(_l("Deadline for answers"), validators=[InputRequired(_l("Give the deadline."))])
-    remind_on = DateField(_l("Reminder to those who have not answered"),
-                          validators=[InputRequired(_l("Give the reminder date."))])
+    remind_on = DateField(
+        _l("Reminder to those who have not answered"),
+        validators=[InputRequired(_l("Give the reminder date."))],
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -70,23 +72,37 @@ class AnswerForm(OwnDetailsForm):
 
     decision = RadioField(
         _l("Do you still take part in the network?"),
-        choices=[SelectChoice("stay", _l("Yes, I still take part")),
-                 SelectChoice("leave", _l("No, take me off the list"))],
+        choices=[
+            SelectChoice("stay", _l("Yes, I still take part")),
+            SelectChoice("leave", _l("No, take me off the list")),
+        ],
         validators=[InputRequired(_l("Say whether you still take part."))],
     )
-    unit = StringField(_l("Unit or department"), validators=[InputRequired(_l("Give your unit.")), Length(max=200),
-                                                             PrintableText()])
-    manager_name = StringField(_l("Your line manager's name"),
-                               validators=[InputRequired(_l("Give your line manager's name.")), Length(max=200),
-                                           PrintableText()])
-    manager_email = EmailField(_l("Your line manager's e-mail address"),
-                               validators=[InputRequired(_l("Give your line manager's e-mail address.")),
-                                           Length(max=254), EmailAddress()])
-    change_wish = TextAreaField(_l("What should change? (optional)"),
-                                validators=[Optional(), Length(max=3000), PrintableText(multiline=True)])
+    unit = StringField(
+        _l("Unit or department"),
+        validators=[InputRequired(_l("Give your unit.")), Length(max=200), PrintableText()],
+    )
+    manager_name = StringField(
+        _l("Your line manager's name"),
+        validators=[InputRequired(_l("Give your line manager's name.")), Length(max=200), PrintableText()],
+    )
+    manager_email = EmailField(
+        _l("Your line manager's e-mail address"),
+        validators=[
+            InputRequired(_l("Give your line manager's e-mail address.")),
+            Length(max=254),
+            EmailAddress(),
+        ],
+    )
+    change_wish = TextAreaField(
+        _l("What should change? (optional)"),
+        validators=[Optional(), Length(max=3000), PrintableText(multiline=True)],
+    )
 
     def scores(self):
-        return {key: int(self[f"score_{key}"].data) if self[f"score_{key}"].data else None for key, _ in PURPOSES}
+        return {
+            key: int(self[f"score_{key}"].data) if self[f"score_{key}"].data else None for key, _ in PURPOSES
+        }
 
     def comments(self):
         return {key: (self[f"comment_{key}"].data or "").strip() or None for key, _ in PURPOSES}
@@ -98,20 +114,40 @@ class AnswerForm(OwnDetailsForm):
 
 SCORE_CHOICES = [SelectChoice(str(value), str(value)) for value in SCALE]
 for _key, _label in PURPOSES:
-    setattr(AnswerForm, f"score_{_key}", RadioField(
-        _label, choices=SCORE_CHOICES, validators=[Optional()],
-        description=_l("1 = not at all, 5 = very well. Leave it if you do not know."),
-    ))
-    setattr(AnswerForm, f"comment_{_key}", TextAreaField(
-        _l("Comment (optional)"), validators=[Optional(), Length(max=2000), PrintableText(multiline=True)],
-    ))
+    setattr(
+        AnswerForm,
+        f"score_{_key}",
+        RadioField(
+            _label,
+            choices=SCORE_CHOICES,
+            validators=[Optional()],
+            description=_l("1 = not at all, 5 = very well. Leave it if you do not know."),
+        ),
+    )
+    setattr(
+        AnswerForm,
+        f"comment_{_key}",
+        TextAreaField(
+            _l("Comment (optional)"),
+            validators=[Optional(), Length(max=2000), PrintableText(multiline=True)],
+        ),
+    )
 del _key, _label
 
 
 class MandateForm(FlaskForm):
-    text = TextAreaField(_l("The mandate"), validators=[InputRequired(_l("Write the mandate's text.")),
-                                                       Length(max=50000), PrintableText(multiline=True)])
-    effective_on = DateField(_l("In effect from"), validators=[InputRequired(_l("Give the date it takes effect."))])
-    note = TextAreaField(_l("What changed (optional)"), validators=[Optional(), Length(max=2000),
-                                                                   PrintableText(multiline=True)])
-
+    text = TextAreaField(
+        _l("The mandate"),
+        validators=[
+            InputRequired(_l("Write the mandate's text.")),
+            Length(max=50000),
+            PrintableText(multiline=True),
+        ],
+    )
+    effective_on = DateField(
+        _l("In effect from"), validators=[InputRequired(_l("Give the date it takes effect."))]
+    )
+    note = TextAreaField(
+        _l("What changed (optional)"),
+        validators=[Optional(), Length(max=2000), PrintableText(multiline=True)],
+    )

@@ -21,7 +21,6 @@ from models.outbox import compose, link
 from models.policy import allows, require
 from models.review import PURPOSES, ReviewCycle, ReviewResponse
 
-
 # -- coordinators -----------------------------------------------------------------------------
 
 
@@ -32,8 +31,12 @@ def index(code):
     cycles = db.session.scalars(
         select(ReviewCycle).where(ReviewCycle.network_id == network.id).order_by(ReviewCycle.year.desc())
     ).all()
-    return render_template("reviews/index.html", network=network, cycles=cycles,
-                           rates={c.id: reviews.progress(c) for c in cycles})
+    return render_template(
+        "reviews/index.html",
+        network=network,
+        cycles=cycles,
+        rates={c.id: reviews.progress(c) for c in cycles},
+    )
 
 
 @bp.route("/reviews/<code>/new", methods=["GET", "POST"])
@@ -47,15 +50,18 @@ def new(code):
         problem = reviews.check_dates(network, form.year.data, form.deadline_at, form.remind_at)
         if request.form.get("step") == "start":
             try:
-                cycle = reviews.open_cycle(network, form.year.data, form.deadline_at, form.remind_at,
-                                           opened_by=current_user)
+                cycle = reviews.open_cycle(
+                    network, form.year.data, form.deadline_at, form.remind_at, opened_by=current_user
+                )
             except DomainError as error:
                 db.session.rollback()
                 form.deadline.errors.append(error.message)
             else:
                 db.session.commit()
-                flash(_("The review is open: %(n)s members are asked by e-mail.", n=reviews.progress(cycle)[0]),
-                      "success")
+                flash(
+                    _("The review is open: %(n)s members are asked by e-mail.", n=reviews.progress(cycle)[0]),
+                    "success",
+                )
                 return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
         elif problem:
             form.deadline.errors.append(problem)
@@ -63,13 +69,19 @@ def new(code):
             sample = SimpleNamespace(network=network, year=form.year.data, deadline=form.deadline_at)
             preview = {
                 "count": reviews.count_asked(network),
-                "mail": compose(current_user.email, _("The yearly review of %(network)s: do you still take part?",
-                                                      network=network.code),
-                                "review_request", name=current_user.name, cycle=sample, network=network,
-                                url=link("reviews.answer", token="…")),
+                "mail": compose(
+                    current_user.email,
+                    _("The yearly review of %(network)s: do you still take part?", network=network.code),
+                    "review_request",
+                    name=current_user.name,
+                    cycle=sample,
+                    network=network,
+                    url=link("reviews.answer", token="…"),
+                ),
             }
-    return render_template("reviews/new.html", network=network, form=form, preview=preview), \
-        422 if form.errors else 200
+    return render_template(
+        "reviews/new.html", network=network, form=form, preview=preview
+    ), 422 if form.errors else 200
 
 
 ANSWERS_PER_PAGE = 50
@@ -78,8 +90,14 @@ ANSWERS_PER_PAGE = 50
 def cycle_context(cycle):
     """The figures the live progress block needs, and the evaluation's (one query for both)."""
     asked, answered, summary = reviews.figures(cycle)
-    return dict(cycle=cycle, asked=asked, answered=answered, summary=summary, purposes=PURPOSES,
-                days=reviews.answers_by_day(cycle))
+    return dict(
+        cycle=cycle,
+        asked=asked,
+        answered=answered,
+        summary=summary,
+        purposes=PURPOSES,
+        days=reviews.answers_by_day(cycle),
+    )
 
 
 def results_context(cycle):
@@ -103,33 +121,57 @@ def cycle(cycle_id):
     answers = dict(page=page, rows=reviews.rows(cycle, limit=page.per_page, offset=page.offset))
     if wants_fragment("answers"):
         return render_block("reviews/cycle.html", "answers", **context, **answers)
-    return render_template("reviews/cycle.html", **results_context(cycle), confirm=ConfirmForm(), **answers,
-                           **context)
+    return render_template(
+        "reviews/cycle.html", **results_context(cycle), confirm=ConfirmForm(), **answers, **context
+    )
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>/report")
 @login_required
 def report(cycle_id):
     cycle = require("review.read", db.get_or_404(ReviewCycle, cycle_id))
-    return render_template("reviews/report.html", rows=reviews.rows(cycle), comments=reviews.written(cycle),
-                           **results_context(cycle), **cycle_context(cycle))
+    return render_template(
+        "reviews/report.html",
+        rows=reviews.rows(cycle),
+        comments=reviews.written(cycle),
+        **results_context(cycle),
+        **cycle_context(cycle),
+    )
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>/export.csv")
 @login_required
 def export(cycle_id):
     cycle = require("review.read", db.get_or_404(ReviewCycle, cycle_id))
-    header = [_("Name"), _("E-mail"), _("Asked"), _("Answered"), _("Decision"),
-              *[f"{_('Score')} {i}" for i in range(1, len(PURPOSES) + 1)],
-              *[f"{_('Comment')} {i}" for i in range(1, len(PURPOSES) + 1)], _("What should change"),
-              _("Lapsed"), _("Restored"), _("Bounced")]
-    rows = ([
-        member.name, member.email, response.asked_at.date(), response.answered_at.date() if response.answered_at else "",
-        response.decision or "", *[response.score(key) or "" for key, _label in PURPOSES],
-        *[response.comment(key) or "" for key, _label in PURPOSES], response.change_wish or "",
-        response.lapsed_at.date() if response.lapsed_at else "",
-        response.restored_at.date() if response.restored_at else "", "x" if bounced else "",
-    ] for response, member, bounced in reviews.rows(cycle))
+    header = [
+        _("Name"),
+        _("E-mail"),
+        _("Asked"),
+        _("Answered"),
+        _("Decision"),
+        *[f"{_('Score')} {i}" for i in range(1, len(PURPOSES) + 1)],
+        *[f"{_('Comment')} {i}" for i in range(1, len(PURPOSES) + 1)],
+        _("What should change"),
+        _("Lapsed"),
+        _("Restored"),
+        _("Bounced"),
+    ]
+    rows = (
+        [
+            member.name,
+            member.email,
+            response.asked_at.date(),
+            response.answered_at.date() if response.answered_at else "",
+            response.decision or "",
+            *[response.score(key) or "" for key, _label in PURPOSES],
+            *[response.comment(key) or "" for key, _label in PURPOSES],
+            response.change_wish or "",
+            response.lapsed_at.date() if response.lapsed_at else "",
+            response.restored_at.date() if response.restored_at else "",
+            "x" if bounced else "",
+        ]
+        for response, member, bounced in reviews.rows(cycle)
+    )
     return csv_download(f"gjennomgang-{cycle.network.code}-{cycle.year}.csv", header, rows)
 
 
@@ -150,10 +192,15 @@ def close(cycle_id):
             flash(error.message, "info")
         else:
             db.session.commit()
-            flash(_("The review is closed; %(n)s members who did not answer are off the list.", n=lapsed), "success")
+            flash(
+                _("The review is closed; %(n)s members who did not answer are off the list.", n=lapsed),
+                "success",
+            )
         return redirect(url_for("reviews.cycle", cycle_id=cycle_id), code=303)
     lapsing_ids = set(db.session.scalars(reviews.unanswered(cycle)))
-    lapsing = [member for response, member, _bounced in reviews.rows(cycle) if response.membership_id in lapsing_ids]
+    lapsing = [
+        member for response, member, _bounced in reviews.rows(cycle) if response.membership_id in lapsing_ids
+    ]
     return render_template("reviews/close.html", cycle=cycle, lapsing=lapsing, form=form)
 
 
@@ -190,20 +237,28 @@ def answer(token):
     if not closed and form.validate_on_submit():
         stay = form.decision.data == "stay"
         try:
-            reviews.answer(response, stay=stay, scores=form.scores(), comments=form.comments(),
-                           change_wish=(form.change_wish.data or "").strip() or None,
-                           unit=form.unit.data.strip() if stay else None,
-                           manager_name=form.manager_name.data.strip() if stay else None,
-                           manager_email=form.manager_email.data if stay else None)
+            reviews.answer(
+                response,
+                stay=stay,
+                scores=form.scores(),
+                comments=form.comments(),
+                change_wish=(form.change_wish.data or "").strip() or None,
+                unit=form.unit.data.strip() if stay else None,
+                manager_name=form.manager_name.data.strip() if stay else None,
+                manager_email=form.manager_email.data if stay else None,
+            )
         except DomainError as error:  # answered (or closed) meanwhile: say how it stands
             db.session.rollback()
-            return render_template("reviews/answer.html", response=response, form=None, closed=error.message), 409
+            return render_template(
+                "reviews/answer.html", response=response, form=None, closed=error.message
+            ), 409
         db.session.commit()
         return render_template("reviews/answer.html", response=response, form=None, done=True)
     if closed and request.method == "POST":
         return render_template("reviews/answer.html", response=response, form=None, closed=closed), 409
-    return render_template("reviews/answer.html", response=response, form=None if closed else form, closed=closed), \
-        422 if form.errors else 200
+    return render_template(
+        "reviews/answer.html", response=response, form=None if closed else form, closed=closed
+    ), 422 if form.errors else 200
 
 
 @bp.post("/reviews/mine/<int:response_id>/restore")
@@ -220,7 +275,10 @@ def take_me_back(response_id):
             flash(error.message, "error")
         else:
             db.session.commit()
-            flash(_("Welcome back: you are on the member list of %(network)s again.", network=network), "success")
+            flash(
+                _("Welcome back: you are on the member list of %(network)s again.", network=network),
+                "success",
+            )
     return redirect(url_for("account.index"), code=303)
 
 
@@ -233,9 +291,13 @@ def mandate(code):
     network = network_or_404(code)
     history = reviews.mandate_history(network)
     current = reviews.current_mandate(network)
-    return render_template("reviews/mandate.html", network=network, current=current,
-                           history=[v for v in history if v is not current],
-                           coordinator=allows(current_user, "mandate.record", network))
+    return render_template(
+        "reviews/mandate.html",
+        network=network,
+        current=current,
+        history=[v for v in history if v is not current],
+        coordinator=allows(current_user, "mandate.record", network),
+    )
 
 
 @bp.route("/mandate/<code>/new", methods=["GET", "POST"])
@@ -246,12 +308,19 @@ def new_mandate(code):
     form = MandateForm(text=current.text if current else None)
     if form.validate_on_submit():
         try:
-            reviews.record_mandate(network, form.text.data.strip(), form.effective_on.data,
-                                   (form.note.data or "").strip() or None, by=current_user)
+            reviews.record_mandate(
+                network,
+                form.text.data.strip(),
+                form.effective_on.data,
+                (form.note.data or "").strip() or None,
+                by=current_user,
+            )
         except DomainError as error:
             form.effective_on.errors.append(error.message)
         else:
             db.session.commit()
             flash(_("The new version of the mandate is recorded."), "success")
             return redirect(url_for("reviews.mandate", code=network.code), code=303)
-    return render_template("reviews/mandate_new.html", network=network, form=form), 422 if form.errors else 200
+    return render_template(
+        "reviews/mandate_new.html", network=network, form=form
+    ), 422 if form.errors else 200

@@ -39,8 +39,13 @@ def propose(code):
         flash(form_errors(form), "error")
         return back_to_plan(network)
     try:
-        topics.propose(network, current_user._get_current_object(), form.title.data, form.meeting_kind.data,
-                       form.description.data)
+        topics.propose(
+            network,
+            current_user._get_current_object(),
+            form.title.data,
+            form.meeting_kind.data,
+            form.description.data,
+        )
     except DomainError as error:
         refused(error)
     else:
@@ -69,10 +74,14 @@ def decide(proposal_id, decision):
     proposal = require("topic.decide", db.get_or_404(topics.TopicProposal, proposal_id))
     form = TopicDecisionForm()
     # Any meeting of the network may be named here; whether it takes topics is the model's rule.
-    form.meeting.choices = [SelectChoice(str(meeting_id)) for meeting_id in db.session.scalars(
-        select(Meeting.id).join(meetings.meeting_networks)
-        .where(meetings.meeting_networks.c.network_id == proposal.network_id)
-    )]
+    form.meeting.choices = [
+        SelectChoice(str(meeting_id))
+        for meeting_id in db.session.scalars(
+            select(Meeting.id)
+            .join(meetings.meeting_networks)
+            .where(meetings.meeting_networks.c.network_id == proposal.network_id)
+        )
+    ]
     if decision == "accept" and not form.meeting.data:
         flash(_("Choose the meeting to take the topic into."), "error")
         return back_to_plan(proposal.network)

@@ -32,7 +32,13 @@ def pages_for(role, ids):
     for endpoint, (method, url, expectations, default) in sorted(TABLE.items()):
         expected = expectations.get(role, default)
         url = url.format(**ids)
-        if method == "GET" and endpoint not in FRAGMENTS and expected != "login" and expected not in (302, 303) and not urlsplit(url).path.endswith(DOWNLOADS):
+        if (
+            method == "GET"
+            and endpoint not in FRAGMENTS
+            and expected != "login"
+            and expected not in (302, 303)
+            and not urlsplit(url).path.endswith(DOWNLOADS)
+        ):
             yield endpoint, url, expected
 
 

@@ -19,7 +19,9 @@ def sign_in_as(page, email):
     expect(page).to_have_url(re.compile(r"^http://[^/]+/$"))  # the home
 
 
-def test_hand_over_the_main_contact_role(page, browser, live_server, create_member, create_coordinator, municipality, mail_outbox):
+def test_hand_over_the_main_contact_role(
+    page, browser, live_server, create_member, create_coordinator, municipality, mail_outbox
+):
     from models import outbox
 
     bergen = municipality("4601")

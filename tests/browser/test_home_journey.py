@@ -13,8 +13,9 @@ from tests.browser.test_handover_journey import sign_in_as
 pytestmark = pytest.mark.browser
 
 
-def test_the_home_lists_the_review_the_next_meeting_and_the_newsletter(page, live_server, create_member,
-                                                                      create_coordinator, municipality, networks):
+def test_the_home_lists_the_review_the_next_meeting_and_the_newsletter(
+    page, live_server, create_member, create_coordinator, municipality, networks
+):
     from models import meeting as meetings
     from models import newsletter as newsletters
     from models import review as reviews
@@ -24,8 +25,14 @@ def test_the_home_lists_the_review_the_next_meeting_and_the_newsletter(page, liv
     coordinator = create_coordinator("NIK")
     nik = networks["NIK"]
     now = datetime.now(UTC)
-    meetings.plan([nik], kind="network_meeting", title="Vårmøtet i NIK", format="digital",
-                  starts_at=now + timedelta(days=9), ends_at=now + timedelta(days=9, hours=3))
+    meetings.plan(
+        [nik],
+        kind="network_meeting",
+        title="Vårmøtet i NIK",
+        format="digital",
+        starts_at=now + timedelta(days=9),
+        ends_at=now + timedelta(days=9, hours=3),
+    )
     issue = newsletters.create("Nytt fra NIK – desember", "Hei alle", [nik], by=coordinator)
     newsletters.send(issue, coordinator)
     reviews.open_cycle(nik, now.year, now + timedelta(days=21), now + timedelta(days=14))
@@ -37,10 +44,16 @@ def test_the_home_lists_the_review_the_next_meeting_and_the_newsletter(page, liv
     attention = page.get_by_role("region", name="Trenger din oppmerksomhet")
     review = attention.get_by_role("link", name=re.compile("^Svar på den årlige gjennomgangen av NIK"))
     expect(review).to_be_visible()
-    expect(page.get_by_role("region", name="Neste møter i nettverkene dine").get_by_role(
-        "link", name="Vårmøtet i NIK")).to_be_visible()
-    expect(page.get_by_role("region", name="Siste nyhetsbrev").get_by_role(
-        "link", name="Nytt fra NIK – desember")).to_be_visible()
+    expect(
+        page.get_by_role("region", name="Neste møter i nettverkene dine").get_by_role(
+            "link", name="Vårmøtet i NIK"
+        )
+    ).to_be_visible()
+    expect(
+        page.get_by_role("region", name="Siste nyhetsbrev").get_by_role(
+            "link", name="Nytt fra NIK – desember"
+        )
+    ).to_be_visible()
 
     review.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Den årlige gjennomgangen av NIK")

@@ -52,9 +52,12 @@ def test_register_with_the_keyboard_alone(app, page, live_server):
     page.goto("/register/")
     tab_to(page, "Fullt navn", limit=40)  # past the skip link and the menu
     page.keyboard.type("Kari Nordmann", delay=20)
-    for label, text in (("E-postadresse på jobben", "kari.nordmann@bergen.kommune.example"),
-                        ("Stilling", "Helsesykepleier"), ("Enhet eller avdeling", "Helsestasjon for ungdom"),
-                        ("Finn organisasjonen din", "4601")):
+    for label, text in (
+        ("E-postadresse på jobben", "kari.nordmann@bergen.kommune.example"),
+        ("Stilling", "Helsesykepleier"),
+        ("Enhet eller avdeling", "Helsestasjon for ungdom"),
+        ("Finn organisasjonen din", "4601"),
+    ):
         tab_to(page, label)
         page.keyboard.type(text, delay=20)
     expect(page.get_by_role("radio", name=re.compile("^Bergen"))).to_be_visible()  # htmx answered the search
@@ -67,9 +70,11 @@ def test_register_with_the_keyboard_alone(app, page, live_server):
     page.keyboard.press("Space")
     tab_to(page, "Kommuneledelsen er orientert")
     page.keyboard.press("Space")
-    for label, text in (("Navnet til lederen din", "Per Leder"),
-                        ("E-postadressen til lederen din", "per.leder@bergen.kommune.example"),
-                        ("Passord", PASSWORD)):
+    for label, text in (
+        ("Navnet til lederen din", "Per Leder"),
+        ("E-postadressen til lederen din", "per.leder@bergen.kommune.example"),
+        ("Passord", PASSWORD),
+    ):
         tab_to(page, label)
         page.keyboard.type(text, delay=5)
     tab_to(page, "Jeg samtykker")
@@ -84,15 +89,22 @@ def test_register_with_the_keyboard_alone(app, page, live_server):
     assert [m.network.code for m in member.memberships] == ["NIK"]
 
 
-def test_sign_in_and_sign_up_for_a_meeting_with_the_keyboard_alone(page, live_server, create_member, municipality,
-                                                                    networks):
+def test_sign_in_and_sign_up_for_a_meeting_with_the_keyboard_alone(
+    page, live_server, create_member, municipality, networks
+):
     from models import Signup
     from models import meeting as meetings
 
     kari = create_member(municipality("4601"), name="Kari Nordmann")
     soon = datetime.now(UTC) + timedelta(days=10)
-    meeting = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Tolking i praksis",
-                            format="digital", starts_at=soon, ends_at=soon + timedelta(hours=2))
+    meeting = meetings.plan(
+        [networks["NIK"]],
+        kind="professional_meeting",
+        title="Tolking i praksis",
+        format="digital",
+        starts_at=soon,
+        ends_at=soon + timedelta(hours=2),
+    )
     db.session.commit()
     email, meeting_id = kari.email, meeting.id
 

@@ -13,7 +13,9 @@ from tests.browser.test_handover_journey import sign_in_as
 pytestmark = pytest.mark.browser
 
 
-def test_plan_sign_up_attend_and_read_the_minutes(page, browser, live_server, create_member, create_coordinator, municipality, mail_outbox):
+def test_plan_sign_up_attend_and_read_the_minutes(
+    page, browser, live_server, create_member, create_coordinator, municipality, mail_outbox
+):
     from models import Meeting, outbox
 
     coordinator = create_coordinator("NIK")
@@ -53,12 +55,15 @@ def test_plan_sign_up_attend_and_read_the_minutes(page, browser, live_server, cr
     expect(page.locator("#plan table")).to_contain_text("10:30")
     page.get_by_role("link", name="Fagmøte om tolking", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Fagmøte om tolking")
-    expect(page.get_by_role("link", name="Program")).to_have_attribute("href", "https://dok.example/program.pdf")
+    expect(page.get_by_role("link", name="Program")).to_have_attribute(
+        "href", "https://dok.example/program.pdf"
+    )
 
     attendee = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
     sign_in_as(attendee, member_email)  # the home lists the network's next meetings
     attendee.get_by_role("region", name="Neste møter i nettverkene dine").get_by_role(
-        "link", name="Fagmøte om tolking").click()
+        "link", name="Fagmøte om tolking"
+    ).click()
     attendee.get_by_role("button", name="Meld meg på").click()
     expect(attendee.get_by_text("Du er påmeldt. Kalenderinvitasjonen kommer på e-post.")).to_be_visible()
 
@@ -70,8 +75,12 @@ def test_plan_sign_up_attend_and_read_the_minutes(page, browser, live_server, cr
 
     # The meeting is held (time passes), then the coordinator records attendance and the minutes.
     with live_server.app.app_context():
-        db.session.execute(update(Meeting).values(starts_at=datetime.now(UTC) - timedelta(hours=3),
-                                                  ends_at=datetime.now(UTC) - timedelta(hours=1)))
+        db.session.execute(
+            update(Meeting).values(
+                starts_at=datetime.now(UTC) - timedelta(hours=3),
+                ends_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
         db.session.commit()
     page.reload()
     page.get_by_label(re.compile("^Kari Nordmann")).check()
@@ -89,15 +98,23 @@ def test_plan_sign_up_attend_and_read_the_minutes(page, browser, live_server, cr
     attendee.context.close()
 
 
-def test_two_coordinators_change_one_meeting_in_the_browser(page, browser, live_server, create_coordinator, networks):
+def test_two_coordinators_change_one_meeting_in_the_browser(
+    page, browser, live_server, create_coordinator, networks
+):
     """The change page of its own saves (a plain form), and the second of two editors is shown the
     conflict with what they typed kept – as a page, and in place on the year plan (a 409 htmx swaps)."""
     from models import meeting as meetings
 
     first_email, second_email = create_coordinator("NIK").email, create_coordinator("NIK").email
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)
-    meeting = meetings.plan([networks["NIK"]], kind="professional_meeting", title="Tolking", format="digital",
-                            starts_at=start, ends_at=start + timedelta(hours=2))
+    meeting = meetings.plan(
+        [networks["NIK"]],
+        kind="professional_meeting",
+        title="Tolking",
+        format="digital",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+    )
     db.session.commit()
     meeting_id, year = meeting.id, meeting.year
 
@@ -111,7 +128,9 @@ def test_two_coordinators_change_one_meeting_in_the_browser(page, browser, live_
     page.goto(f"/meetings/{meeting_id}/edit")
     page.get_by_label("Tittel").fill("Tolking i praksis")
     page.get_by_role("button", name="Lagre").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Tolking i praksis")  # saved: the meeting's page
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Tolking i praksis"
+    )  # saved: the meeting's page
 
     second.get_by_label("Tittel").fill("Tolk og helse")
     second.get_by_role("button", name="Lagre").click()

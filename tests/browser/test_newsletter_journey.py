@@ -9,8 +9,9 @@ from tests.browser.test_handover_journey import sign_in_as
 pytestmark = pytest.mark.browser
 
 
-def test_input_is_included_sent_received_and_archived(page, browser, live_server, create_member, create_coordinator,
-                                                       municipality, mail_outbox):
+def test_input_is_included_sent_received_and_archived(
+    page, browser, live_server, create_member, create_coordinator, municipality, mail_outbox
+):
     from models import outbox
 
     member = create_member(municipality("4601"), name="Kari Nordmann")
@@ -24,14 +25,18 @@ def test_input_is_included_sent_received_and_archived(page, browser, live_server
     expect(page.locator("#title-error")).to_have_text("Gi innspillet en tittel.")
     page.get_by_label("NIK – ").check()
     page.get_by_label("Tittel").fill("Tolkekurs i Bergen")
-    page.get_by_label("Tekst").fill("Vi holder **kurs** i bruk av tolk i mars.\n\n<script>alert('x')</script>")
+    page.get_by_label("Tekst").fill(
+        "Vi holder **kurs** i bruk av tolk i mars.\n\n<script>alert('x')</script>"
+    )
     page.get_by_label("Lenke (valgfritt)").fill("https://www.bergen.kommune.no/tolkekurs")
     page.get_by_role("button", name="Send innspillet").click()
     expect(page.get_by_role("status")).to_contain_text("Takk! Innspillet ditt er sendt til koordinatoren.")
     expect(page.get_by_text("Venter på koordinator")).to_be_visible()
 
     # The coordinator starts an issue, includes the input, previews and sends.
-    coordinator = browser.new_context(base_url=live_server.url, locale="nb-NO", timezone_id="Europe/Oslo").new_page()
+    coordinator = browser.new_context(
+        base_url=live_server.url, locale="nb-NO", timezone_id="Europe/Oslo"
+    ).new_page()
     sign_in_as(coordinator, coordinator_email)
     coordinator.goto("/newsletter/new")
     coordinator.get_by_label("Tittel").fill("Nytt fra NIK – desember")
@@ -43,13 +48,16 @@ def test_input_is_included_sent_received_and_archived(page, browser, live_server
     item = coordinator.get_by_role("listitem").filter(has_text="Tolkekurs i Bergen")
     expect(item).to_contain_text("Fra Kari Nordmann")
     item.get_by_role("button", name="Ta med").click()
-    expect(coordinator.get_by_role("status")).to_contain_text("«Tolkekurs i Bergen» er tatt med i «Nytt fra NIK – desember».")
+    expect(coordinator.get_by_role("status")).to_contain_text(
+        "«Tolkekurs i Bergen» er tatt med i «Nytt fra NIK – desember»."
+    )
 
     coordinator.goto("/newsletter/")
     coordinator.get_by_role("link", name="Nytt fra NIK – desember").click()
     coordinator.get_by_role("button", name="Lagre og forhåndsvis").click()
-    expect(coordinator.get_by_role("region", name="Forhåndsvisning: nummeret slik medlemmene vil se det")).to_contain_text(
-        "Det går til 2 aktive medlemmer av NIK")
+    expect(
+        coordinator.get_by_role("region", name="Forhåndsvisning: nummeret slik medlemmene vil se det")
+    ).to_contain_text("Det går til 2 aktive medlemmer av NIK")
     issue = coordinator.get_by_role("article")
     expect(issue.get_by_role("heading", level=2, name="Velkommen")).to_be_visible()
     expect(issue.get_by_role("heading", level=3, name="Tolkekurs i Bergen")).to_be_visible()
@@ -59,7 +67,9 @@ def test_input_is_included_sent_received_and_archived(page, browser, live_server
 
     with live_server.app.app_context():  # the outbox worker runs; the page follows by itself
         outbox.deliver(worker="browser-test")
-    expect(coordinator.get_by_role("status").filter(has_text="Sendt")).to_contain_text("Sendt 2 av 2", timeout=10_000)
+    expect(coordinator.get_by_role("status").filter(has_text="Sendt")).to_contain_text(
+        "Sendt 2 av 2", timeout=10_000
+    )
     coordinator.context.close()
 
     # The member receives it, and finds it in the archive; the input shows as sent.

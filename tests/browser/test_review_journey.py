@@ -12,9 +12,9 @@ from tests.conftest import links_in
 pytestmark = pytest.mark.browser
 
 
-def test_a_member_answers_from_the_mail_and_the_coordinator_sees_the_charts(page, browser, live_server, create_member,
-                                                                          create_coordinator, municipality, networks,
-                                                                          mail_outbox):
+def test_a_member_answers_from_the_mail_and_the_coordinator_sees_the_charts(
+    page, browser, live_server, create_member, create_coordinator, municipality, networks, mail_outbox
+):
     from models import outbox
     from models import review as reviews
 
@@ -47,7 +47,9 @@ def test_a_member_answers_from_the_mail_and_the_coordinator_sees_the_charts(page
     sign_in_as(coordinator, coordinator_email)
     coordinator.goto(f"/reviews/cycle/{cycle_id}")
     expect(coordinator.get_by_role("status")).to_contain_text("1 av 2 har svart")
-    chart = coordinator.get_by_role("img", name="Styrke medlemmenes kompetanse og samarbeid om migrasjonshelse")
+    chart = coordinator.get_by_role(
+        "img", name="Styrke medlemmenes kompetanse og samarbeid om migrasjonshelse"
+    )
     expect(chart).to_be_visible()
     expect(coordinator.get_by_text("Gjennomsnitt 5,0 av 5 fra 1 svar")).to_be_visible()
     coordinator.get_by_text("1 kommentar").first.click()
