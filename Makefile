@@ -8,7 +8,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 AXE     := node_modules/axe-core/axe.min.js
 
-.PHONY: run test setup-db chromium translations clean
+.PHONY: run test check setup-db chromium translations clean
 
 ## Install, migrate, load the reference data and serve on http://127.0.0.1:5000 (SQLite).
 ## `make run DEMO=300` also fills it with 300 demo members and five years of history.
@@ -20,6 +20,12 @@ run: $(BIN)/.installed setup-db
 test: $(BIN)/.installed chromium $(AXE)
 	$(BIN)/pytest
 
+## Lint, formatting and types: what CI checks before the tests.
+check: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
 setup-db: $(BIN)/.installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask reference load
@@ -27,7 +33,7 @@ setup-db: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --editable '.[test]'
+	$(BIN)/pip install --quiet --editable '.[demo,test,check]'
 	touch $@
 
 # Debian's Chromium drives the browser tests (Playwright cannot download a browser here).

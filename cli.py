@@ -275,7 +275,12 @@ def purge_privacy(days, retry_for):
 )
 def seed_demo(members, years):
     """Fill the database with realistic fake members and history (the same size twice changes nothing)."""
-    from models import demo
+    try:
+        from models import demo
+    except ModuleNotFoundError as error:  # Faker: only the demo extra installs it
+        raise click.ClickException(
+            f"The demo data needs {error.name}: pip install '.[demo]' (make run DEMO=… does)"
+        ) from error
 
     with audit.acting_as(label="flask demo seed"):
         try:
