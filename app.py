@@ -1,5 +1,6 @@
 """The application factory: ``create_app`` builds everything; nothing happens at import."""
 
+import contextlib
 import hashlib
 import os
 from urllib.parse import urlsplit
@@ -308,10 +309,8 @@ def discard_session():
     """Give up the request's session when even its rollback failed: its connections are closed
     (invalidated, so the pool does not hand them out again) rather than left for the garbage
     collector, and the next use of ``db.session`` starts a new one."""
-    try:
+    with contextlib.suppress(SQLAlchemyError):
         db.session().invalidate()
-    except SQLAlchemyError:
-        pass
     db.session.registry.clear()
 
 

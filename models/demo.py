@@ -393,18 +393,18 @@ def _meetings(rng, networks, active, coordinator, today, years, now):
     ).all()[-len(rows) :]
     db.session.execute(
         insert(meeting_networks),
-        [{"meeting_id": m.id, "network_id": r["_network"]} for m, r in zip(made, rows)],
+        [{"meeting_id": m.id, "network_id": r["_network"]} for m, r in zip(made, rows, strict=True)],
     )
     next_nik = min(
         (
             m
-            for m, r in zip(made, rows)
+            for m, r in zip(made, rows, strict=True)
             if r["_code"] == "NIK" and r["status"] == "planned" and r["kind"] == MeetingKind.PROFESSIONAL
         ),
         key=lambda m: m.starts_at,
         default=None,
     )
-    for m, r in zip(made, rows):
+    for m, r in zip(made, rows, strict=True):
         people = active[r["_code"]]
         share = (
             min(len(people), max(200, len(people) // 20))
@@ -455,7 +455,7 @@ def _newsletters(rng, networks, active, coordinator, today, years):
         insert(newsletter_networks),
         [
             {"newsletter_id": i, "network_id": networks[c].id}
-            for i, (_, codes) in zip(made, rows)
+            for i, (_, codes) in zip(made, rows, strict=True)
             for c in codes
         ],
     )

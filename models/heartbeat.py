@@ -2,6 +2,7 @@
 went, so the metrics endpoint and the coordinator's home can tell an operator that mail has
 stopped going out (a worker that died, a timer that no longer fires)."""
 
+import contextlib
 import logging
 import os
 import re
@@ -230,8 +231,6 @@ def _discard_session():
     try:
         db.session.remove()
     except SQLAlchemyError:
-        try:
+        with contextlib.suppress(SQLAlchemyError):
             db.session().invalidate()
-        except SQLAlchemyError:
-            pass
         db.session.registry.clear()

@@ -9,6 +9,7 @@ The plain-text alternative is read off the sanitised HTML, so it can carry no mo
 
 import html
 from html.parser import HTMLParser
+from typing import ClassVar
 
 import nh3
 from markdown_it import MarkdownIt
@@ -57,7 +58,9 @@ def to_html(text):
 
 
 class _Text(HTMLParser):
-    BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "hr"}
+    BLOCKS: ClassVar[frozenset[str]] = frozenset(
+        {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "hr"}
+    )
 
     def __init__(self):
         super().__init__(convert_charrefs=True)

@@ -12,6 +12,7 @@ rule says – so a double click, two tabs or two coordinators give one effect an
 
 import enum
 from datetime import datetime
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -115,7 +116,7 @@ class Meeting(db.Model):
     # Optimistic locking: every UPDATE of a meeting says "… WHERE sequence = <the one read>", so a change
     # made over a stale read fails (StaleDataError) instead of overwriting.  The operations below lock the
     # row and read it afresh first, so they never meet it.  ``sequence`` moves on with reschedule, cancel.
-    __mapper_args__ = {"version_id_col": sequence, "version_id_generator": False}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": sequence, "version_id_generator": False}
 
     def __init__(self, **values):
         values.setdefault("status", MeetingStatus.PLANNED)

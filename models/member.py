@@ -172,7 +172,7 @@ class Member(UserMixin, db.Model):
     @classmethod
     def for_session(cls, session_id):
         """The member a session cookie names, if that session is still valid."""
-        member_id, version, key = ((session_id or "").split(":") + ["", ""])[:3]
+        member_id, version, key = [*(session_id or "").split(":"), "", ""][:3]
         if not (member_id.isdigit() and version.isdigit() and key):
             return None
         # The roles and memberships every page's menu asks about come in the same statement.

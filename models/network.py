@@ -1,5 +1,7 @@
 """The three networks and their yearly meeting quotas."""
 
+from typing import ClassVar
+
 from sqlalchemy import CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,7 +32,7 @@ class Network(db.Model):
     )
 
     # Which kinds of organisation each network is for; observers may follow any network.
-    MEMBER_KINDS = {
+    MEMBER_KINDS: ClassVar[dict[str, set[OrganisationKind]]] = {
         "NIK": {OrganisationKind.MUNICIPALITY, OrganisationKind.COUNTY_MUNICIPALITY},
         "NIFS": {OrganisationKind.VOLUNTARY_ORGANISATION},
         "NONEMI": {OrganisationKind.HOSPITAL_TRUST},

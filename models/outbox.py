@@ -10,6 +10,7 @@ JSON body is POSTed to the channel's incoming-webhook URL with the same claims a
 a 4xx answer other than 408/429 is permanent.
 """
 
+import contextlib
 import enum
 import http.client
 import json
@@ -304,7 +305,7 @@ def _release(ids, until=None, error=None):
     """Give claimed but untried mails back without counting an attempt (due again ``until``,
     or at once)."""
     if ids:
-        values = dict(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None)
+        values = {"status": OutboxStatus.PENDING, "claimed_by": None, "claimed_at": None}
         if until is not None:
             values.update(next_attempt_at=until, last_error=error)
         db.session.execute(
@@ -476,10 +477,8 @@ class _Connection:
 
     def close(self):
         if self.connection is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self.connection.__exit__(None, None, None)  # QUIT; a server that dropped us cannot answer
-            except (smtplib.SMTPException, OSError):
-                pass
             self.connection = None
 
 

@@ -212,7 +212,7 @@ def scrub(member, names, addresses):
         json_columns = [table.c[c] for c in JSON_TEXT.get(name, ())]
         if not (text_columns or json_columns) or not needles:
             continue
-        key = list(table.primary_key.columns)[0]
+        key = next(iter(table.primary_key.columns))
         extra = [table.c.ics] if name == "outbox" else []
         condition = _like_any(text_columns, needles)
         if json_columns:

@@ -648,7 +648,7 @@ def rows(cycle, limit=None, offset=0, lapsed=False):
     return db.session.execute(query).all()
 
 
-COMMENT_KEYS = tuple(key for key, _label in PURPOSES) + ("change",)
+COMMENT_KEYS = (*(key for key, _label in PURPOSES), "change")
 
 
 def _comment_column(key):
@@ -665,7 +665,7 @@ def written(cycle, keys=COMMENT_KEYS):
         .where(ReviewResponse.cycle_id == cycle.id, or_(*[t.is_not(None) for t in texts]))
         .order_by(ReviewResponse.answered_at, ReviewResponse.id)
     ):
-        for key, value in zip(keys, values):
+        for key, value in zip(keys, values, strict=True):
             if value:
                 found[key].append(value)
     return found
@@ -704,7 +704,8 @@ def figures(cycle):
     ).one()
     if not asked:
         return 0, 0, _empty_summary()
-    comments, values, step = dict(zip(COMMENT_KEYS, values)), values[len(COMMENT_KEYS) :], 2 + len(SCALE)
+    comments = dict(zip(COMMENT_KEYS, values[: len(COMMENT_KEYS)], strict=True))
+    values, step = values[len(COMMENT_KEYS) :], 2 + len(SCALE)
     found = {"change": {"comments": comments["change"]}}
     for i, (key, _label) in enumerate(PURPOSES):
         chunk = values[i * step : (i + 1) * step]
@@ -752,7 +753,7 @@ def earlier(cycle):
             (asked, answered),
             {
                 key: {"mean": float(m) if m is not None else None}
-                for (key, _label), m in zip(PURPOSES, values)
+                for (key, _label), m in zip(PURPOSES, values, strict=True)
             },
         )
         for cycle_id, asked, answered, *values in db.session.execute(

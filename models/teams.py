@@ -7,6 +7,7 @@ channel's incoming webhook: newsletters and emergency call-ins are then posted t
 the outbox (``outbox.queue_webhook``).
 """
 
+import contextlib
 import http.client
 import ipaddress
 import socket
@@ -206,10 +207,8 @@ def check_webhook_url(url):
     name is resolved now; one that does not resolve (yet) is let through – the address is checked
     again, resolved afresh, before every post (``WebhookTarget``)."""
     _scheme, host, port, _path = _parse(url)
-    try:
+    with contextlib.suppress(OSError):
         _resolve(host, port)
-    except OSError:
-        pass
 
 
 class WebhookTarget:

@@ -133,7 +133,7 @@ def export(path):
                         select(table).order_by(*table.primary_key.columns)
                     )
                     for row in rows:
-                        values = [_encode(c, v) for c, v in zip(columns, row)]
+                        values = [_encode(c, v) for c, v in zip(columns, row, strict=True)]
                         out.write(json.dumps(values, ensure_ascii=False) + "\n")
         finally:
             connection.rollback()
@@ -226,7 +226,7 @@ def import_(path, replace=False):
             table = by_name[start["table"]]
             columns = [table.c[name] for name in start["columns"]]
             deferred = _deferred_columns(table, tables.index(table))
-            values = [{c.name: _decode(c, v) for c, v in zip(columns, row)} for row in rows]
+            values = [{c.name: _decode(c, v) for c, v in zip(columns, row, strict=True)} for row in rows]
             if deferred:
                 later += [
                     {
