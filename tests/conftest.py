@@ -4,6 +4,12 @@ server and real Chromium.
 The database is chosen by ``TEST_DATABASE_URL``: unset, every run uses a fresh SQLite
 file; set to a PostgreSQL server URL (``postgresql://postgres@127.0.0.1:5432/postgres``),
 the run creates its own empty database on that server and drops it at the end.
+
+The clock: ``pytest --clock 2030-06-01`` runs the whole suite with the process's clock moved
+to that day (midday UTC, and ticking from there: time-machine moves ``datetime.now``,
+``date.today`` and ``time.time`` in every thread, the live server's too).  No test may depend
+on today's date; this option is how to show it.  The database's own clock (PostgreSQL's
+``now()``) is not moved, so the app takes every timestamp from Python (``models.types.utcnow``).
 """
 
 import contextvars
@@ -15,9 +21,12 @@ import socket
 import threading
 import uuid
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, make_url, text
@@ -44,9 +53,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock",
+        metavar="YYYY-MM-DD",
+        type=date.fromisoformat,
+        default=None,
+        help="run the suite with the process clock moved to this day (time-machine; ticking)",
+    )
+
+
+def pytest_configure(config):
+    """Start the ``--clock`` travel before any test module is imported, so a date a module
+    computes at import time is on the moved clock too; it ends with the session."""
+    day = config.getoption("clock", None)
+    if day is not None:
+        traveller = time_machine.travel(datetime.combine(day, time(12), tzinfo=UTC), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
 def pytest_report_header(config):
     backend = make_url(database_url(TEST_DATABASE_URL)).get_backend_name() if TEST_DATABASE_URL else "sqlite"
-    return f"database: {backend}"
+    day = config.getoption("clock", None)
+    return f"database: {backend}" + (f"; clock moved to {day.isoformat()}" if day else "")
 
 
 def free_port():
@@ -121,7 +151,7 @@ class ReferenceRows:
     """The reference data as rows, put back before each test: the same state as
     ``reference.load()`` leaves, in one INSERT per table instead of a load each time."""
 
-    taken = {}
+    taken: ClassVar[dict] = {}
 
     @classmethod
     def restore(cls):
@@ -426,6 +456,20 @@ def move_to_status(membership, status):
         method("test") if step in ("lapse",) else method()
 
 
+@pytest.fixture
+def world(app, create_member, create_coordinator, municipality):
+    """({persona: Member}, ids), as ``tests.matrix.build_world`` made them: the authorisation
+    matrix's world (tests/test_authorisation.py, tests/browser/test_accessibility.py)."""
+    from models import Member
+    from tests.matrix import World, build_world
+
+    if World.rows is None:
+        World.take(app, *build_world(create_member, create_coordinator, municipality))
+    else:
+        World.restore()
+    return {persona: db.session.get(Member, id_) for persona, id_ in World.people.items()}, dict(World.ids)
+
+
 # -- live server and browser ----------------------------------------------------------------
 
 
@@ -481,7 +525,7 @@ def twice_at_once(clients, url, data=None, page=None, method="POST", same_key=Fa
         wait()
         return client.open(url, method=method, data=form)
 
-    return at_once(send, list(zip(clients, forms)))
+    return at_once(send, list(zip(clients, forms, strict=True)))
 
 
 def postgres_only(app):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from extensions import db
 from models import AnchoringStatus, AuditEntry, Member, MembershipStatus
 from tests.conftest import links_in, post, sign_in
-from tests.test_registration import path_of
+from tests.helpers import path_of
 
 
 def anchored_member(create_member, municipality):

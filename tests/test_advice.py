@@ -238,7 +238,7 @@ def test_an_answer_sent_twice_at_once_is_one_answer(app, people, mail_outbox):
 
 def test_two_reminder_runs_at_once_remind_once(app, app_factory, monkeypatch, people, deliver, mail_outbox):
     from tests.conftest import postgres_only
-    from tests.test_reviews import run_commands_at_once
+    from tests.helpers import run_commands_at_once
 
     postgres_only(app)
     request, _count = advices.post(

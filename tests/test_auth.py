@@ -10,7 +10,7 @@ from extensions import db
 from models import Member, MembershipStatus, tokens
 from models.accounts import verification_token
 from tests.conftest import PASSWORD, links_in, post, sign_in
-from tests.test_registration import path_of, register
+from tests.helpers import path_of, register
 
 
 def test_sign_in_and_out(client, create_member, municipality):

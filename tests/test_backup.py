@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from app import create_app
 from extensions import db
 from tests.conftest import app_config
-from tests.test_transfer import all_rows, close, libpq, runbook, seeded_app
+from tests.helpers import all_rows, close, libpq, runbook, seeded_app
 
 SQLITE_BACKUP = '.venv/bin/flask data backup "$BACKUP"'
 SQLITE_RESTORE = (

@@ -5,8 +5,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import Acknowledgement, Organisation, outbox
 from tests.conftest import links_in, post, sign_in
-from tests.test_meetings_http import form
-from tests.test_registration import path_of
+from tests.helpers import form, path_of
 
 
 def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(
@@ -78,7 +77,7 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 from models import AuditEntry, Meeting  # noqa: E402
 from models import meeting as meetings  # noqa: E402
 from tests.conftest import postgres_only, twice_at_once  # noqa: E402
-from tests.test_meetings_http import answered, audited, tabs  # noqa: E402
+from tests.helpers import answered, audited, tabs  # noqa: E402
 
 
 def called_in(create_member, municipality, networks, n=3):
@@ -105,7 +104,7 @@ def test_a_receipt_confirmed_twice_at_once_is_stored_once(
     app, create_member, municipality, networks, deliver, mail_outbox
 ):
     postgres_only(app)
-    meeting, (kari, *_rest) = called_in(create_member, municipality, networks)
+    _meeting, (kari, *_rest) = called_in(create_member, municipality, networks)
     deliver()
     receipt = receipt_of(mail_outbox, kari)
     statuses = answered(twice_at_once([app.test_client(), app.test_client()], receipt, page=receipt))

@@ -169,7 +169,7 @@ def test_erasing_a_member_leaves_their_name_and_address_nowhere(
 def test_the_purge_scrubs_too_and_forgets_old_mail_texts(
     app, runner, create_member, municipality, deliver, mail_outbox
 ):
-    from tests.test_privacy import ended_ago
+    from tests.helpers import ended_ago
 
     bergen = municipality("4601")
     member = create_member(bergen, name=NAME, email=EMAIL, status="left")

@@ -7,25 +7,19 @@ tests/test_meetings_http.py.)
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, select
 
 from extensions import db
 from models import Member, OutboxMessage, outbox
 from models.types import utcnow
 from tests.conftest import free_port, post, sign_in
-from tests.test_outbox import queue_some
-from tests.test_registration import registration_data
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import drop_connections, queue_some, registration_data, worker
 
 
 @pytest.fixture
@@ -35,18 +29,6 @@ def postgres(app):
     admin = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
     yield admin
     admin.dispose()
-
-
-def drop_connections(admin, pid=None):
-    """What a database restart does to the app: its connections are cut (all of them, or one)."""
-    with admin.connect() as connection:
-        return connection.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                + (f" AND pid = {int(pid)}" if pid else "")
-            )
-        ).scalar()
 
 
 def test_the_app_recovers_by_itself_when_the_database_restarts(app, postgres, create_member, municipality):
@@ -113,29 +95,6 @@ class SlowServer:
             return "421 Client gone"
         self.received.extend(envelope.rcpt_tos)
         return "250 Message accepted"
-
-
-def worker(database_url, port, *options):
-    """``flask outbox send --loop`` as production runs it: a process of its own."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TRACKER_ENV": "production",
-        "SECRET_KEY": "w",
-        "BASE_URL": "http://localhost",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(port),
-        "FLASK_APP": "app",
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "outbox", "send", "--loop", *options],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def test_a_worker_killed_while_sending_loses_nothing_and_sends_nothing_twice(app):

@@ -15,10 +15,10 @@ from tests.conftest import sign_in
 
 
 def links(page):
-    return dict(
-        (re.sub(r"\s+", " ", text).strip(), href)
+    return {
+        re.sub(r"\s+", " ", text).strip(): href
         for href, text in re.findall(r'<a href="([^"]+)"[^>]*>(.*?)</a>', page, flags=re.S)
-    )
+    }
 
 
 @pytest.fixture

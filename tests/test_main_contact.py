@@ -1,9 +1,6 @@
 """Main contacts: asking for the role, handing it over, the coordinator's say, and the flag."""
 
-import http.cookiejar
 import re
-import urllib.parse
-import urllib.request
 
 import pytest
 from sqlalchemy import func, select
@@ -11,14 +8,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import ChangeRequest, ChangeStatus, Membership, MembershipStatus
 from tests.conftest import PASSWORD, at_once, links_in, post, sign_in
-
-
-def page_of(org):
-    return f"/municipality/{org.id}"
-
-
-def nik(member):
-    return next(m for m in member.memberships if m.network.code == "NIK")
+from tests.helpers import Browser, nik, page_of
 
 
 def test_a_member_asks_and_becomes_main_contact_at_once(
@@ -206,26 +196,6 @@ def test_a_reported_removal_goes_to_the_coordinator_and_is_applied_without_delet
     )
     deliver()
     assert kari.email in [m["To"] for m in mail_outbox]
-
-
-class Browser:
-    """A minimal cookie-keeping HTTP client, for many real users at once."""
-
-    def __init__(self, base):
-        self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-
-    def get(self, path):
-        with self.opener.open(self.base + path) as response:
-            return response.read().decode()
-
-    def post(self, path, data, page):
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', self.get(page)).group(1)
-        body = urllib.parse.urlencode({**data, "csrf_token": token}, doseq=True).encode()
-        with self.opener.open(self.base + path, body) as response:  # follows the 303
-            return response.status, response.read().decode()
 
 
 def test_fifty_members_asking_at_once_give_one_main_contact(live_server, app, create_member, municipality):

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import DomainError, Meeting, MeetingKind, MeetingStatus, Network, QuotaCounter
@@ -83,7 +84,7 @@ def test_emergency_call_ins_are_outside_the_quotas(networks):
 def test_the_database_refuses_a_counter_past_its_quota(networks):
     plan([networks["NIK"]], MeetingKind.NETWORK, 3)
     db.session.commit()
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError, match="within_quota"):
         db.session.execute(update(QuotaCounter).values(used=3))
         db.session.flush()
     db.session.rollback()

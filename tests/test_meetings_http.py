@@ -12,21 +12,7 @@ from models import Meeting, MeetingKind, Signup
 from models import meeting as meetings
 from models.meeting import OSLO
 from tests.conftest import post, sign_in
-
-
-def form(kind="professional_meeting", networks=("NIK",), date="2027-03-10", **changes):
-    data = {
-        "kind": kind,
-        "networks": list(networks),
-        "title": "Fagmøte om tolking",
-        "date": date,
-        "start": "10:00",
-        "end": "12:00",
-        "format": "digital",
-        "online_link": "https://teams.example/m/1",
-    }
-    data.update(changes)
-    return data
+from tests.helpers import answered, audited, form, tabs
 
 
 def test_the_coordinator_plans_and_the_year_plan_shows_the_quota(client, create_coordinator):
@@ -334,7 +320,7 @@ def test_twenty_planners_at_once_over_http_leave_exactly_four(live_server, creat
     import urllib.error
 
     from tests.conftest import PASSWORD, at_once
-    from tests.test_main_contact import Browser
+    from tests.helpers import Browser
 
     for month in (2, 3, 4):
         meetings.plan(
@@ -559,29 +545,7 @@ def test_two_changes_at_the_same_moment_the_database_keeps_one(app_factory, app,
 
 # -- the same request twice at the same moment (two tabs: each its own submission key) ---------------
 
-from models import AuditEntry  # noqa: E402
 from tests.conftest import postgres_only, twice_at_once  # noqa: E402
-
-
-def tabs(app, email, n=2):
-    """``n`` browser tabs of one person: separate clients, each signed in."""
-    clients = [app.test_client() for _ in range(n)]
-    for client in clients:
-        sign_in(client, email)
-    return clients
-
-
-def audited(action):
-    db.session.expire_all()
-    return db.session.scalar(
-        select(db.func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
-    )
-
-
-def answered(responses):
-    statuses = [r.status_code for r in responses]
-    assert all(status < 500 for status in statuses), statuses
-    return statuses
 
 
 def soon_meeting(network, days=10, kind="professional_meeting", title="Tolking", **values):

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from extensions import db
 from models import OutboxMessage, OutboxStatus, heartbeat
 from models.types import utcnow
-from tests.test_outbox import queue_some
+from tests.helpers import queue_some
 
 TOKEN = "s3cret-metrics-token-for-the-scraper"
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,11 +5,13 @@
 tests/test_transfer.py; the worker through outages: tests/test_outbox_faults.py.)
 """
 
+import contextlib
 import json
 import logging
 import re
 import socket
 import threading
+from typing import ClassVar
 
 import pytest
 from flask_migrate import upgrade
@@ -72,10 +74,8 @@ class Proxy:
             pass
         finally:
             for end in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def stop(self):
         """Nobody listens any more, and every open connection is cut."""
@@ -84,10 +84,8 @@ class Proxy:
         self.thread.join(5)
         for pair in self.pairs:
             for end in pair:
-                try:
+                with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 end.close()
         self.pairs.clear()
 
@@ -245,7 +243,7 @@ def test_the_access_log_holds_no_token_and_no_address(
     """A member resets the password and answers the yearly review from mailed links: every line of
     the access log is there, with the request id, and none carries a token, the address or the
     search text."""
-    from tests.test_reviews import answer_form, fresh_cycle, review_link
+    from tests.helpers import answer_form, fresh_cycle, review_link
 
     member = create_member(municipality("4601"))
     email = member.email
@@ -391,10 +389,13 @@ def test_gunicorns_access_log_if_turned_on_is_redacted_too():
     token = "eyJtZW1iZXIiOjF9.Z1x2Yw.abcdefghijklmnop"
 
     class Request:
-        headers = [("REFERER", f"https://nettverk.example/anchoring/{token}"), ("COOKIE", "session=hemmelig")]
+        headers: ClassVar = [
+            ("REFERER", f"https://nettverk.example/anchoring/{token}"),
+            ("COOKIE", "session=hemmelig"),
+        ]
 
     class Response:
-        status, headers, sent = "200 OK", [], 10
+        status, headers, sent = "200 OK", (), 10
 
     environ = {
         "REQUEST_METHOD": "POST",

@@ -8,19 +8,7 @@ from extensions import db
 from models import OutboxMessage, OutboxStatus, outbox
 from models.types import utcnow
 from tests.conftest import at_once, free_port, post
-
-
-def queue_some(n, app):
-    for i in range(n):
-        outbox.queue(
-            f"mottaker{i}@kommune.example",
-            f"Melding {i}",
-            "coordinator_appointed",
-            member=type("M", (), {"name": f"Mottaker {i}"})(),
-            networks=[type("N", (), {"code": "NIK", "name": "Norsk nettverk"})()],
-            url="http://localhost/",
-        )
-    db.session.commit()
+from tests.helpers import queue_some
 
 
 def statuses():
@@ -47,7 +35,7 @@ def test_registration_survives_the_smtp_server_being_down_and_nothing_is_lost(
     app_factory, mail_outbox, smtpd, municipality
 ):
     """The acceptance test: server down, register, server back, every mail once."""
-    from tests.test_registration import registration_data
+    from tests.helpers import registration_data
 
     down = app_factory(MAIL_PORT=free_port())  # nothing listens there
     client = down.test_client()

@@ -23,8 +23,7 @@ from extensions import db
 from models import Heartbeat, OutboxMessage, OutboxStatus, outbox
 from models.types import utcnow
 from tests.conftest import free_port
-from tests.test_faults import drop_connections, worker
-from tests.test_outbox import queue_some
+from tests.helpers import drop_connections, queue_some, worker
 
 
 class DroppingServer:

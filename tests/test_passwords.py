@@ -9,7 +9,7 @@ import pytest
 from extensions import db
 from models import Member, tokens
 from tests.conftest import post
-from tests.test_registration import register
+from tests.helpers import register
 
 COMMON = "vanligste passordene"
 GUESSABLE = "bygd av vanlige ord"
@@ -100,7 +100,7 @@ def test_registration_uses_the_same_rule_with_the_name_and_address_as_words(clie
 
 def test_the_live_check_says_the_same_as_the_form(client, municipality):
     from tests.conftest import csrf_token_from
-    from tests.test_registration import HTMX, registration_data
+    from tests.helpers import HTMX, registration_data
 
     token = csrf_token_from(client.get("/register/"))
     data = {**registration_data(municipality("4601"), password="iloveyou2024"), "csrf_token": token}

@@ -1,22 +1,10 @@
 """Privacy: the retention rule (``flask privacy purge``), the privacy and accessibility statements."""
 
-from datetime import timedelta
-
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from extensions import db
-from models import AuditEntry, Member, Membership
-from models.types import utcnow
-
-
-def ended_ago(member, days):
-    """Move the member's memberships' last change ``days`` days back."""
-    db.session.execute(
-        update(Membership)
-        .where(Membership.member_id == member.id)
-        .values(status_changed_at=utcnow() - timedelta(days=days))
-    )
-    db.session.commit()
+from models import AuditEntry, Member
+from tests.helpers import ended_ago
 
 
 def test_purge_erases_former_members_past_the_period_and_no_one_else(
@@ -109,7 +97,7 @@ def test_no_address_in_a_url_or_a_log_line(app_factory, caplog, municipality):
 
     from models import outbox
     from tests.conftest import free_port, post
-    from tests.test_registration import registration_data
+    from tests.helpers import registration_data
 
     caplog.set_level(logging.DEBUG)
     app = app_factory(MAIL_PORT=free_port())  # the SMTP server is down: its failure is logged too

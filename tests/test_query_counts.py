@@ -21,7 +21,7 @@ def statements_per_page(app):
     for name, (path, headers) in demo.key_pages().items():
         statements = []
 
-        def record(conn, cursor, statement, parameters, context, executemany):
+        def record(conn, cursor, statement, parameters, context, executemany, statements=statements):
             statements.append(statement)
 
         event.listen(db.engine, "before_cursor_execute", record)

@@ -37,7 +37,7 @@ from tests.conftest import (
     sign_in,
     twice_at_once,
 )
-from tests.test_registration import path_of, registration_data
+from tests.helpers import path_of, registration_data
 
 NEW_ADDRESS = "kari.ny@bergen.kommune.example"
 
@@ -206,7 +206,7 @@ def test_confirm_and_decline_at_once_in_two_tabs_give_one_decision(
         wait()
         return client.post(url, data={**form, "csrf_token": token})
 
-    responses = at_once(answer, list(zip(clients, forms)))
+    responses = at_once(answer, list(zip(clients, forms, strict=True)))
     assert sorted(statuses(responses)) == [200, 400]
     db.session.expire_all()
     decided = db.session.scalar(select(Anchoring))

@@ -8,35 +8,7 @@ from sqlalchemy import select
 from extensions import db
 from models import AnchoringStatus, AuditEntry, Member, MembershipStatus
 from tests.conftest import PASSWORD, csrf_token_from, links_in, post, sign_in
-
-HTMX = {"HX-Request": "true"}
-
-
-def registration_data(org, **changes):
-    data = {
-        "name": "Kari Nordmann",
-        "email": "Kari.Nordmann@bergen.kommune.example",
-        "phone": "+47 55 00 00 00",
-        "job_title": "Helsesykepleier",
-        "unit": "Helsestasjon for ungdom",
-        "organisation": str(org.id),
-        "networks": ["NIK"],
-        "manager_name": "Per Leder",
-        "manager_email": "per.leder@bergen.kommune.example",
-        "leadership_informed": "y",
-        "password": PASSWORD,
-        "consent": "y",
-    }
-    data.update(changes)
-    return {k: v for k, v in data.items() if v is not None}
-
-
-def register(client, org, **changes):
-    return post(client, "/register/", registration_data(org, **changes), page="/register/")
-
-
-def path_of(url):
-    return re.sub(r"^https?://[^/]+", "", url)
+from tests.helpers import HTMX, path_of, register, registration_data
 
 
 def test_the_whole_journey_from_registration_to_an_anchored_membership(

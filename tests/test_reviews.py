@@ -8,7 +8,8 @@ from sqlalchemy import func, select, update
 from extensions import db
 from models import AuditEntry, Membership, MembershipStatus, OutboxMessage, ReviewCycle, ReviewResponse
 from models import review as reviews
-from tests.conftest import links_in, post, sign_in
+from tests.conftest import post, sign_in
+from tests.helpers import answer_form, fresh_cycle, review_link, run_commands_at_once
 
 # Fixed dates for what runs with an explicit ``now``; answers given through the pages use the real
 # clock, so the tests that answer open their cycle relative to now (``fresh_cycle``).
@@ -20,39 +21,6 @@ DEADLINE = OPENED + timedelta(days=21)
 def stamp(moment):
     """A moment as ``flask reviews tick --now`` takes it."""
     return moment.strftime("%Y-%m-%dT%H:%M")
-
-
-def fresh_cycle(network, opened=None):
-    """A cycle opened an hour ago (reminder in 14 days, deadline in 21), committed: (cycle, opened)."""
-    opened = opened or datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
-    cycle = reviews.open_cycle(
-        network, opened.year, opened + timedelta(days=21), opened + timedelta(days=14), now=opened
-    )
-    db.session.commit()
-    return cycle, opened
-
-
-def answer_form(decision="stay", **changes):
-    data = {
-        "decision": decision,
-        "unit": "Helsestasjonen",
-        "manager_name": "Lise Leder",
-        "manager_email": "lise.leder@bergen.kommune.example",
-        "score_competence": "4",
-        "score_equity": "5",
-        "score_public_health": "3",
-        "score_emergency": "2",
-        "comment_competence": "Gode fagmøter",
-        "change_wish": "Flere felles møter",
-    }
-    data.update(changes)
-    return data
-
-
-def review_link(message):
-    return next(link for link in links_in(message) if "/reviews/answer/" in link).replace(
-        "http://localhost", ""
-    )
 
 
 @pytest.fixture
@@ -373,7 +341,7 @@ def test_an_answer_sent_twice_at_once_is_applied_once(app, five, networks, deliv
     cycle, _opened = fresh_cycle(networks["NIK"])
     deliver()
     mail_outbox.clear()
-    link, response = link_for(five[0], cycle)
+    link, _response = link_for(five[0], cycle)
     member_id = five[0].id
     before = count(Anchoring, Anchoring.member_id == member_id)
 
@@ -547,37 +515,6 @@ def test_two_ticks_at_once_remind_once_and_close_once(app, app_factory, five, ne
     closed = at_once(run, [(cron, opened + timedelta(days=22)) for cron in crons])
     assert sum(done["closed"] for done in closed) == 1 and sum(done["lapsed"] for done in closed) == 4
     assert audited("review.closed") == 1 and lapses() == 4
-
-
-def run_commands_at_once(monkeypatch, apps, args):
-    """``flask <args>`` in each of ``apps`` at the same moment (two cron hosts); each one's output.
-
-    Click's test runner swaps the process's stdout, which two threads cannot share: the
-    command runs as ``flask`` runs it, and each thread's ``click.echo`` is kept apart."""
-    import threading
-
-    import click
-
-    from tests.conftest import at_once
-
-    said = {}
-    monkeypatch.setattr(
-        click,
-        "echo",
-        lambda message=None, **_: said.setdefault(threading.get_ident(), []).append(str(message)),
-    )
-
-    def run(wait, cron):
-        command = cron.cli
-        with cron.app_context():
-            wait()
-            try:
-                command.main(args=args, prog_name="flask", standalone_mode=False)
-            finally:
-                db.session.remove()
-        return "\n".join(said.get(threading.get_ident(), []))
-
-    return at_once(run, [(cron,) for cron in apps])
 
 
 def test_the_tick_as_two_cron_commands_at_once(

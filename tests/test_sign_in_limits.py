@@ -12,7 +12,7 @@ from blueprints.auth import limits
 from extensions import db
 from models import Member, OutboxMessage
 from tests.conftest import PASSWORD, csrf_token_from, links_in, post, sign_in
-from tests.test_registration import path_of
+from tests.helpers import path_of
 
 WRONG = "feil passord her"
 NEW_PASSWORD = "en helt ny og lang frase"
@@ -167,7 +167,7 @@ def test_reset_and_confirmation_mails_to_one_address_are_limited_and_the_page_sa
 
 
 def test_a_main_contact_can_send_20_invitations_a_day_and_no_more(limited, create_member, municipality):
-    from tests.test_main_contact import nik, page_of
+    from tests.helpers import nik, page_of
 
     bergen = municipality("4601")
     kari = create_member(bergen)

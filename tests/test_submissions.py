@@ -11,7 +11,7 @@ from models import Member, OutboxMessage
 from models.submissions import FormSubmission
 from models.types import utcnow
 from tests.conftest import csrf_token_from, postgres_only, twice_at_once
-from tests.test_registration import registration_data
+from tests.helpers import registration_data
 
 
 def count(model, *where):
@@ -30,11 +30,8 @@ def form(client, org, key=None, **changes):
 
 def test_every_form_carries_a_fresh_submission_key(client, municipality):
     keys = [
-        csrf_and_key
-        for csrf_and_key in (
-            client.get("/register/").get_data(as_text=True).split('name="submission" value="')[1][:32]
-            for _ in range(2)
-        )
+        client.get("/register/").get_data(as_text=True).split('name="submission" value="')[1][:32]
+        for _ in range(2)
     ]
     assert len(set(keys)) == 2 and all(len(k) == 32 for k in keys)
 
@@ -93,7 +90,7 @@ def test_keys_are_forgotten_after_a_day(app, runner):
     db.session.commit()
     result = runner.invoke(args=["privacy", "purge"])
     assert "Submission keys forgotten (older than a day): 1" in result.output
-    assert [k for k in db.session.scalars(select(FormSubmission.key))] == ["b" * 32]
+    assert list(db.session.scalars(select(FormSubmission.key))) == ["b" * 32]
 
 
 def test_a_refused_constraint_is_a_409_page_and_stores_nothing(app, client, municipality, create_member):

@@ -11,7 +11,7 @@ from extensions import db
 from models import Member, OutboxMessage, tokens
 from models.accounts import send_password_reset, verification_token
 from tests.conftest import post
-from tests.test_registration import path_of, register
+from tests.helpers import path_of, register
 
 
 def readable_payload(token):

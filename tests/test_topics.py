@@ -150,7 +150,7 @@ from datetime import UTC, timedelta  # noqa: E402
 from models import AuditEntry  # noqa: E402
 from models import topic as topics  # noqa: E402
 from tests.conftest import postgres_only, twice_at_once  # noqa: E402
-from tests.test_meetings_http import answered, audited, tabs  # noqa: E402
+from tests.helpers import answered, audited, tabs  # noqa: E402
 
 PLAN = "/meetings/plan/NIK/2027"
 
@@ -219,7 +219,7 @@ def test_a_decision_sent_twice_at_once_is_made_once_and_told_once(
         urls = [f"/meetings/topics/{proposal.id}/accept", f"/meetings/topics/{proposal.id}/decline"]
         responses = at_once(
             lambda wait, client, url, form: (wait(), client.post(url, data=form))[1],
-            list(zip(clients, urls, forms)),
+            list(zip(clients, urls, forms, strict=True)),
         )
     assert answered(responses) == [303, 303]
     db.session.expire_all()

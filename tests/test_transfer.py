@@ -2,86 +2,17 @@
 (docs/operations.md), run as it says – migrate the new database, import, check – on a seeded
 database, SQLite → PostgreSQL → SQLite, and SQLite → SQLite where no PostgreSQL is at hand."""
 
-import os
-import subprocess
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url, select, text, update
+from sqlalchemy import text
 
 from app import create_app
 from extensions import db
 from tests.conftest import app_config
+from tests.helpers import all_rows, close, libpq, runbook, seeded_app
 
 ROOT = Path(__file__).parents[1]
-RUNBOOKS = (ROOT / "docs" / "operations.md").read_text()
-
-
-def runbook(line, **env):
-    """Run a line of docs/operations.md word for word, from the app's folder, in a production
-    environment with ``env`` (DATABASE_URL, BACKUP, …) set."""
-    assert line in RUNBOOKS, f"not in docs/operations.md: {line}"
-    env = {
-        **os.environ,
-        "TRACKER_ENV": "production",
-        "SECRET_KEY": "runbook-test",
-        "BASE_URL": "https://nettverk.example",
-        **env,
-    }
-    done = subprocess.run(line, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-def libpq(url):
-    """A URL as an operator writes DATABASE_URL (and as pg_dump reads it)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def seeded_app(url, smtpd):
-    """A migrated database with the demo (small), mails with calendar files and headers (and
-    without), audit entries' JSON, and an organisation whose parent has a larger id (written
-    after it: the import must fill that reference in later)."""
-    from flask_migrate import upgrade
-
-    from models import Organisation, audit, demo, reference
-    from models.outbox import OutboxMessage
-
-    app = create_app(app_config(url, smtpd))
-    with app.app_context():
-        upgrade()
-        reference.load()
-        with audit.acting_as(label="test seed"):
-            demo.seed(members=8, years=1)
-        now = datetime.now(UTC).replace(microsecond=123456)
-        db.session.add_all(
-            [
-                OutboxMessage(
-                    recipient="a@example.org",
-                    subject="Møte",
-                    body_text="Hei",
-                    template="t",
-                    ics=b"BEGIN:VCALENDAR\r\n\x00\xff\xfe END:VCALENDAR\r\n",
-                    headers={"List-Unsubscribe": "<https://x.example/u/æøå>", "n": [1, None, True]},
-                    next_attempt_at=now + timedelta(hours=1),
-                    sent_at=now,
-                ),
-                OutboxMessage(
-                    recipient="b@example.org",
-                    subject="Uten",
-                    body_text="Hei",
-                    template="t",
-                    ics=None,
-                    headers=None,
-                ),
-            ]
-        )
-        first = db.session.scalar(select(Organisation.id).order_by(Organisation.id))
-        last = db.session.scalar(select(Organisation.id).order_by(Organisation.id.desc()))
-        db.session.execute(update(Organisation).where(Organisation.id == first).values(parent_id=last))
-        db.session.commit()
-    return app
 
 
 def empty_app(url, smtpd):
@@ -93,27 +24,9 @@ def empty_app(url, smtpd):
     return app
 
 
-def all_rows(app):
-    """Every column of every row of every table, ordered by primary key, as Python values."""
-    with app.app_context(), db.engine.connect() as connection:
-        return {
-            table.name: [
-                tuple(row) for row in connection.execute(select(table).order_by(*table.primary_key.columns))
-            ]
-            for table in db.metadata.sorted_tables
-        }
-
-
 def cli(app, *args):
     result = app.test_cli_runner().invoke(args=list(args))
     return result
-
-
-def close(*apps):
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_a_database_moves_from_sqlite_to_sqlite_with_every_row_and_value(tmp_path, smtpd):

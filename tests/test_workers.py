@@ -22,8 +22,7 @@ from extensions import db
 from models import Heartbeat, OutboxMessage, OutboxStatus, heartbeat, outbox
 from models.types import utcnow
 from tests.conftest import CaptureHandler, free_port
-from tests.test_faults import ROOT, worker
-from tests.test_outbox import queue_some
+from tests.helpers import ROOT, queue_some, worker
 
 
 def beat_of(name):

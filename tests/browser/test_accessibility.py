@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.test_handover_journey import sign_in_as
-from tests.test_authorisation import ROLES, TABLE, world  # noqa: F401 (world is a fixture)
+from tests.helpers import sign_in_as
+from tests.matrix import ROLES, TABLE
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,7 @@ def pages_for(role, ids):
             yield endpoint, url, expected
 
 
-def test_no_page_has_a_serious_or_critical_violation_for_any_role(browser, live_server, world):  # noqa: F811
+def test_no_page_has_a_serious_or_critical_violation_for_any_role(browser, live_server, world):
     if not AXE.exists():
         pytest.fail(f"axe-core not found at {AXE}: `make test` installs it (npm install axe-core)")
     people, ids = world
@@ -54,7 +54,7 @@ def test_no_page_has_a_serious_or_critical_violation_for_any_role(browser, live_
         if role != "anonymous":
             sign_in_as(page, people[role].email)
         error_pages = set()
-        for endpoint, url, expected in pages_for(role, ids):
+        for endpoint, url, _expected in pages_for(role, ids):
             response = page.goto(url)
             assert "text/html" in response.headers["content-type"], url
             if response.status >= 400:

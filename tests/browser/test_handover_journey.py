@@ -1,22 +1,12 @@
 """In real Chromium: a main contact hands over, the colleague accepts, both get mail, the overview shows it."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from extensions import db
-from tests.conftest import PASSWORD
+from tests.helpers import sign_in_as
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in_as(page, email):
-    page.goto("/sign-in")
-    page.get_by_label("E-postadresse").fill(email)
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
-    expect(page).to_have_url(re.compile(r"^http://[^/]+/$"))  # the home
 
 
 def test_hand_over_the_main_contact_role(

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from sqlalchemy import update
 
 from extensions import db
-from tests.browser.test_handover_journey import sign_in_as
+from tests.helpers import sign_in_as
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ issue, watching the progress; the member receives it and finds it in the archive
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_handover_journey import sign_in_as
+from tests.helpers import sign_in_as
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from extensions import db
-from tests.browser.test_handover_journey import sign_in_as
 from tests.conftest import links_in
+from tests.helpers import sign_in_as
 
 pytestmark = pytest.mark.browser
 
