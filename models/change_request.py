@@ -21,21 +21,13 @@ from models.errors import DomainError
 from models.member import Member, normalise_email
 from models.membership import MembershipStatus
 from models.notices import notify, notify_coordinators
-from models.types import UTCDateTime, string_enum, utcnow
+from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 
-class ChangeAction(enum.StrEnum):
-    ADD = "add"
-    CHANGE = "change"
-    REMOVE = "remove"
-
-    @property
-    def label(self):
-        return {
-            ChangeAction.ADD: _l("Add an address"),
-            ChangeAction.CHANGE: _l("Change an address"),
-            ChangeAction.REMOVE: _l("Remove an address"),
-        }[self]
+class ChangeAction(LabelledEnum):
+    ADD = "add", _l("Add an address")
+    CHANGE = "change", _l("Change an address")
+    REMOVE = "remove", _l("Remove an address")
 
 
 class ChangeStatus(enum.StrEnum):

@@ -32,37 +32,21 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models import audit, guard
 from models.errors import DomainError
-from models.types import UTCDateTime, string_enum, utcnow
+from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 OSLO = ZoneInfo("Europe/Oslo")
 
 
-class MeetingKind(enum.StrEnum):
-    NETWORK = "network_meeting"
-    PROFESSIONAL = "professional_meeting"
-    EMERGENCY = "emergency"
-
-    @property
-    def label(self):
-        return {
-            MeetingKind.NETWORK: _l("Network meeting"),
-            MeetingKind.PROFESSIONAL: _l("Professional meeting"),
-            MeetingKind.EMERGENCY: _l("Emergency call-in"),
-        }[self]
+class MeetingKind(LabelledEnum):
+    NETWORK = "network_meeting", _l("Network meeting")
+    PROFESSIONAL = "professional_meeting", _l("Professional meeting")
+    EMERGENCY = "emergency", _l("Emergency call-in")
 
 
-class MeetingStatus(enum.StrEnum):
-    PLANNED = "planned"
-    HELD = "held"
-    CANCELLED = "cancelled"
-
-    @property
-    def label(self):
-        return {
-            MeetingStatus.PLANNED: _l("Planned"),
-            MeetingStatus.HELD: _l("Held"),
-            MeetingStatus.CANCELLED: _l("Cancelled"),
-        }[self]
+class MeetingStatus(LabelledEnum):
+    PLANNED = "planned", _l("Planned")
+    HELD = "held", _l("Held")
+    CANCELLED = "cancelled", _l("Cancelled")
 
 
 class MeetingFormat(enum.StrEnum):

@@ -1,6 +1,5 @@
 """A member's participation in one network: its status and the main-contact role."""
 
-import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -29,30 +28,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models import audit
 from models.errors import DomainError, InvalidTransition
-from models.types import UTCDateTime, string_enum, utcnow
+from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 
-class MembershipStatus(enum.StrEnum):
-    PENDING_EMAIL = "pending_email"
-    PENDING_ANCHORING = "pending_anchoring"
-    ACTIVE = "active"
-    DECLINED = "declined"
-    LAPSED = "lapsed"
-    LEFT = "left"
+class MembershipStatus(LabelledEnum):
+    PENDING_EMAIL = "pending_email", _l("Email not yet confirmed")
+    PENDING_ANCHORING = "pending_anchoring", _l("Awaiting line manager")
+    ACTIVE = "active", _l("Active")
+    DECLINED = "declined", _l("Declined by line manager")
+    LAPSED = "lapsed", _l("Lapsed")
+    LEFT = "left", _l("Left")
 
-    @property
-    def label(self):
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS = {
-    MembershipStatus.PENDING_EMAIL: _l("Email not yet confirmed"),
-    MembershipStatus.PENDING_ANCHORING: _l("Awaiting line manager"),
-    MembershipStatus.ACTIVE: _l("Active"),
-    MembershipStatus.DECLINED: _l("Declined by line manager"),
-    MembershipStatus.LAPSED: _l("Lapsed"),
-    MembershipStatus.LEFT: _l("Left"),
-}
 
 S = MembershipStatus
 # The only moves a membership can make.  Anything else is refused with InvalidTransition.

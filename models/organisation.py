@@ -1,7 +1,5 @@
 """Municipalities, county municipalities, observers and the other organisations members come from."""
 
-import enum
-
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
@@ -25,32 +23,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from extensions import db
 from models import audit, guard
 from models.errors import DomainError
-from models.types import string_enum
+from models.types import LabelledEnum, string_enum
 
 NAME_LENGTH = 200  # an organisation's name, and its folded form for search
 
 
-class OrganisationKind(enum.StrEnum):
-    MUNICIPALITY = "municipality"
-    COUNTY_MUNICIPALITY = "county_municipality"
-    OBSERVER = "observer"
-    VOLUNTARY_ORGANISATION = "voluntary_organisation"
-    HOSPITAL_TRUST = "hospital_trust"
-    OTHER = "other"
-
-    @property
-    def label(self):
-        return KIND_LABELS[self]
-
-
-KIND_LABELS = {
-    OrganisationKind.MUNICIPALITY: _l("Municipality"),
-    OrganisationKind.COUNTY_MUNICIPALITY: _l("County municipality"),
-    OrganisationKind.OBSERVER: _l("Observer"),
-    OrganisationKind.VOLUNTARY_ORGANISATION: _l("Voluntary organisation"),
-    OrganisationKind.HOSPITAL_TRUST: _l("Hospital trust"),
-    OrganisationKind.OTHER: _l("Other"),
-}
+class OrganisationKind(LabelledEnum):
+    MUNICIPALITY = "municipality", _l("Municipality")
+    COUNTY_MUNICIPALITY = "county_municipality", _l("County municipality")
+    OBSERVER = "observer", _l("Observer")
+    VOLUNTARY_ORGANISATION = "voluntary_organisation", _l("Voluntary organisation")
+    HOSPITAL_TRUST = "hospital_trust", _l("Hospital trust")
+    OTHER = "other", _l("Other")
 
 
 def fold(text):

@@ -48,7 +48,7 @@ from models.member import Member
 from models.membership import Membership, MembershipStatus, lapse_many
 from models.notices import notify
 from models.outbox import OutboxMessage, compose_each, link, queue_many
-from models.types import UTCDateTime, string_enum, utcnow
+from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 # The network's four purposes, as the mandate states them; the evaluation asks about each.
 PURPOSES = (
@@ -73,13 +73,9 @@ GRACE = timedelta(days=90)  # a lapsed member may take themself back this long a
 LAPSE_REASON = "No answer to the yearly review"
 
 
-class CycleStatus(enum.StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-    @property
-    def label(self):
-        return {CycleStatus.OPEN: _l("Open"), CycleStatus.CLOSED: _l("Closed")}[self]
+class CycleStatus(LabelledEnum):
+    OPEN = "open", _l("Open")
+    CLOSED = "closed", _l("Closed")
 
 
 class Decision(enum.StrEnum):

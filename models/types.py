@@ -1,12 +1,34 @@
-"""Column types shared by the models."""
+"""Column types and enum base shared by the models."""
 
+import enum
 from datetime import UTC, datetime
+from typing import Self
 
+from flask_babel import LazyString
 from sqlalchemy.types import DateTime, Enum, TypeDecorator
 
 
 def utcnow():
     return datetime.now(UTC)
+
+
+class LabelledEnum(enum.StrEnum):
+    """A string enum whose members each carry their translated label, given once beside the value
+    (``ACTIVE = "active", _l("Active")``) so a member cannot be added without one.  The stored
+    value stays the plain string; ``member.label`` is what pages and mails show."""
+
+    _value_: str
+    _label: LazyString
+
+    def __new__(cls, value: str, label: LazyString) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member._label = label
+        return member
+
+    @property
+    def label(self) -> LazyString:
+        return self._label
 
 
 class UTCDateTime(TypeDecorator):
