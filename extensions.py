@@ -1,5 +1,7 @@
 """Flask extensions, created once and attached to the app in ``create_app``."""
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_compress import Compress
 from flask_limiter import Limiter
@@ -23,13 +25,25 @@ NAMING_CONVENTION = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+# The models' base class.  At run time it is ``db.Model``; Flask-SQLAlchemy builds that class
+# at run time, so a type checker cannot see it – to the checker it is a SQLAlchemy declarative base,
+# which is what ``db.Model`` derives from (``Mapped[...]`` columns, ``__table__``, ``__init__(**kw)``).
+if TYPE_CHECKING:
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Model(DeclarativeBase):
+        pass
+
+else:
+    Model = db.Model
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
 mail = Mail()
 
 
-def client_key():
+def client_key() -> str:
     """The client a decorated rate limit counts by: a keyed digest of its address, so the storage
     (Redis) holds no address (``blueprints/auth/limits.py`` keys its budgets the same way)."""
     from models.tokens import fingerprint

@@ -20,7 +20,7 @@ import time
 import uuid
 from urllib.parse import parse_qsl, urlencode
 
-from flask import g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 
 ACCESS = logging.getLogger("tracker.access")
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -38,14 +38,15 @@ _RUN_ID = f"run-{uuid.uuid4().hex[:12]}"
 _HANDLER_MARK = "_tracker_handler"
 
 
-def current_request_id():
+def current_request_id() -> str:
     """The id of the request being served, or of this run of a command (the outbox column's default)."""
     if has_request_context():
-        return g.get("request_id") or _RUN_ID
+        request_id: str = g.get("request_id") or _RUN_ID
+        return request_id
     return _RUN_ID
 
 
-def redact_path(path, query_string=""):
+def redact_path(path: str, query_string: str | bytes = "") -> str:
     """``/reset-password/<token>?q=anne`` → ``/reset-password/[redacted]?q=[redacted]``."""
     path = _TOKEN_SEGMENT.sub(lambda m: REDACTED + _extension(m.group()), path)
     if isinstance(query_string, bytes):
@@ -59,13 +60,13 @@ def redact_path(path, query_string=""):
     return f"{path}?{urlencode(pairs, safe='[]')}"
 
 
-def _extension(segment):
+def _extension(segment: str) -> str:
     """A token's ``.ics`` (the calendar feed) is kept: it says what was asked for, not who."""
     return ".ics" if segment.endswith(".ics") else ""
 
 
 class _RequestIdFilter(logging.Filter):
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id()
         return True
 
@@ -74,11 +75,11 @@ class _WerkzeugRequestLines(logging.Filter):
     """The development server's own request lines carry the full path (tokens and all); the
     app's access log replaces them.  Its other lines (where it listens) pass."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         return " - - [" not in record.getMessage()
 
 
-def formatter(kind):
+def formatter(kind: str) -> logging.Formatter:
     if kind == "json":
         from pythonjsonlogger.json import JsonFormatter
 
@@ -90,7 +91,7 @@ def formatter(kind):
     return logging.Formatter("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
 
 
-def configure(app):
+def configure(app: Flask) -> None:
     """Install the handler (once per process: a second app replaces it) and the request hooks."""
     cfg = app.config
     kind = cfg.get("LOG_FORMAT") or ("json" if cfg["PRODUCTION"] else "text")
@@ -113,21 +114,21 @@ def configure(app):
     app.after_request(finish_request)
 
 
-def start_request():
+def start_request() -> None:
     """First of the app's hooks: the request's id and start time."""
     given = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     g.request_started = time.perf_counter()
 
 
-def finish_request(response):
+def finish_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = current_request_id()
     if request.endpoint not in QUIET_ENDPOINTS:
         access_line(response.status_code)
     return response
 
 
-def access_line(status):
+def access_line(status: int) -> None:
     from flask_login import current_user
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -154,7 +155,7 @@ def access_line(status):
     )
 
 
-def describe_database_error(error):
+def describe_database_error(error: BaseException) -> str:
     """What the database (driver) said, for the log: the class and its first line – "connection
     refused", "database … does not exist", "database is locked" – never the statement or its
     parameters (SQLAlchemy's own message carries both, and parameters are personal data)."""

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard
 from models.errors import DomainError
 from models.member import Member, active_in
@@ -45,7 +45,7 @@ advice_request_networks = Table(
 )
 
 
-class AdviceRequest(ToNetworks, db.Model):
+class AdviceRequest(ToNetworks, Model):
     __tablename__ = "advice_requests"
     __table_args__ = (CheckConstraint("remind_at < deadline", name="reminder_before_deadline"),)
 
@@ -81,7 +81,7 @@ class AdviceRequest(ToNetworks, db.Model):
         return member.deleted_at is None and bool({n.id for n in self.networks} & member.active_network_ids)
 
 
-class AdviceAnswer(db.Model):
+class AdviceAnswer(Model):
     __tablename__ = "advice_answers"
     __table_args__ = (UniqueConstraint("request_id", "member_id"),)
 

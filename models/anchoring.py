@@ -1,17 +1,24 @@
 """Anchoring (*forankring*): the member's own line manager confirms their participation."""
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model
 from models import audit
 from models.errors import DomainError
 from models.membership import MembershipStatus
 from models.types import UTCDateTime, string_enum, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
+    from models.member import Member
 
 REMIND_AFTER = timedelta(days=7)
 
@@ -28,7 +35,7 @@ class AnchoringMethod(enum.StrEnum):
     COORDINATOR = "coordinator"
 
 
-class Anchoring(db.Model):
+class Anchoring(Model):
     """One request to one line manager, and the answer."""
 
     __tablename__ = "anchorings"
@@ -65,20 +72,28 @@ class Anchoring(db.Model):
     member = relationship("Member", foreign_keys=[member_id], back_populates="anchorings")
     recorded_by = relationship("Member", foreign_keys=[recorded_by_id])
 
-    def __init__(self, **values):
+    def __init__(self, **values: Any) -> None:
         values.setdefault("status", AnchoringStatus.PENDING)
         values.setdefault("requested_at", utcnow())
         super().__init__(**values)
 
     @property
-    def is_pending(self):
+    def is_pending(self) -> bool:
         return self.status == AnchoringStatus.PENDING
 
-    def _check_pending(self):
+    def _check_pending(self) -> None:
         if not self.is_pending:
             raise DomainError(_l("This request has already been answered."))
 
-    def _decide(self, status, name, email, method, reason=None, recorded_by=None):
+    def _decide(
+        self,
+        status: AnchoringStatus,
+        name: str,
+        email: str | None,
+        method: AnchoringMethod,
+        reason: str | None = None,
+        recorded_by: "Member | None" = None,
+    ) -> None:
         self._check_pending()
         self.status = status
         self.decided_at = utcnow()
@@ -96,7 +111,13 @@ class Anchoring(db.Model):
             reason=reason,
         )
 
-    def confirm(self, name, method=AnchoringMethod.MANAGER_LINK, reason=None, recorded_by=None):
+    def confirm(
+        self,
+        name: str,
+        method: AnchoringMethod = AnchoringMethod.MANAGER_LINK,
+        reason: str | None = None,
+        recorded_by: "Member | None" = None,
+    ) -> None:
         """The manager confirms: pending memberships become active; active ones now rest on this."""
         self._decide(AnchoringStatus.CONFIRMED, name, self.manager_email, method, reason, recorded_by)
         for membership in self.member.memberships:
@@ -105,33 +126,33 @@ class Anchoring(db.Model):
             if membership.status == MembershipStatus.ACTIVE:
                 membership.anchoring = self
 
-    def decline(self, name, reason=None):
+    def decline(self, name: str, reason: str | None = None) -> None:
         """The manager declines: the participation is not anchored."""
         self._decide(AnchoringStatus.DECLINED, name, self.manager_email, AnchoringMethod.MANAGER_LINK, reason)
         for membership in self.member.memberships:
             if membership.status in (MembershipStatus.PENDING_ANCHORING, MembershipStatus.ACTIVE):
                 membership.decline(reason)
 
-    def record_by_coordinator(self, coordinator, reason):
+    def record_by_coordinator(self, coordinator: "Member", reason: str | None) -> None:
         """Anchoring confirmed another way (a phone call, a signed form), with the reason."""
         if not (reason or "").strip():
             raise DomainError(_l("Say how the anchoring was confirmed."))
         self.confirm(coordinator.name, AnchoringMethod.COORDINATOR, reason, recorded_by=coordinator)
 
-    def supersede(self):
+    def supersede(self) -> None:
         self.status = AnchoringStatus.SUPERSEDED
         self.decided_at = utcnow()
 
     @property
-    def due_for_reminder(self):
+    def due_for_reminder(self) -> bool:
         return self.is_pending and self.reminded_at is None and utcnow() - self.requested_at >= REMIND_AFTER
 
     @classmethod
-    def pending(cls):
+    def pending(cls) -> "Select[Anchoring]":
         return select(cls).where(cls.status == AnchoringStatus.PENDING).order_by(cls.requested_at)
 
     @classmethod
-    def pending_in(cls, network_ids):
+    def pending_in(cls, network_ids: Iterable[int]) -> "Select[Anchoring]":
         """Pending requests of members taking part (or asking to) in any of these networks."""
         from models.member import Member
         from models.membership import Membership

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Integer, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from extensions import Model, db
 from models import guard
 from models.errors import DomainError
 from models.meeting import Meeting, MeetingKind, MeetingStatus
@@ -18,7 +18,7 @@ from models.quota import insert_for
 from models.types import UTCDateTime, utcnow
 
 
-class Acknowledgement(db.Model):
+class Acknowledgement(Model):
     """A member confirmed receiving an emergency call-in."""
 
     __tablename__ = "acknowledgements"

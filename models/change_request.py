@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard
 from models.email_change import request_change
 from models.errors import DomainError
@@ -36,7 +36,7 @@ class ChangeStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
-class ChangeRequest(db.Model):
+class ChangeRequest(Model):
     __tablename__ = "change_requests"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

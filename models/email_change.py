@@ -19,7 +19,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, select, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard, tokens
 from models.errors import DomainError
 from models.member import Member, normalise_email
@@ -37,7 +37,7 @@ class EmailChangeStatus(enum.StrEnum):
     SUPERSEDED = "superseded"  # a newer request was made before this link was followed
 
 
-class EmailChange(db.Model):
+class EmailChange(Model):
     __tablename__ = "email_changes"
     __table_args__ = (CheckConstraint("new_email = lower(new_email)", name="new_email_lower_case"),)
 

@@ -1,10 +1,12 @@
 """Errors a user may see: raised by model operations when a rule would be broken."""
 
+from flask_babel import LazyString
+
 
 class DomainError(Exception):
     """A rule of the domain refused an operation; ``message`` is shown to the user."""
 
-    def __init__(self, message):
+    def __init__(self, message: str | LazyString) -> None:
         super().__init__(str(message))
         self.message = message
 

@@ -12,15 +12,21 @@ its transaction with ``BEGIN IMMEDIATE`` (see ``serialise_sqlite_writes``), so w
 run one after another and each reads what the one before it committed.
 """
 
-from flask import has_request_context, request
-from sqlalchemy import event, inspect, select
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
 
-from extensions import db
+from flask import has_request_context, request
+from sqlalchemy import Delete, Engine, Row, Update, event, inspect, select
+from sqlalchemy.engine import Connection, CursorResult
+
+from extensions import Model, db
 
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
+M = TypeVar("M", bound=Model)
 
-def lock(obj):
+
+def lock(obj: M) -> M:
     """Take ``obj``'s row for the rest of the transaction and read it afresh; returns ``obj``.
 
     Its columns are reloaded (``populate_existing``), so a value read earlier in the request –
@@ -29,6 +35,8 @@ def lock(obj):
     """
     model = type(obj)
     identity = inspect(obj).identity
+    if identity is None:
+        raise ValueError("lock() takes an object that is in the database (loaded or flushed)")
     mapper = inspect(model)
     key = [column == value for column, value in zip(mapper.primary_key, identity, strict=True)]
     db.session.execute(
@@ -40,7 +48,7 @@ def lock(obj):
     return obj
 
 
-def locked(model, ident):
+def locked(model: type[M], ident: Any) -> M | None:
     """The row of ``model`` with primary key ``ident``, locked and read afresh; None if it is gone."""
     return db.session.execute(
         select(model)
@@ -50,27 +58,28 @@ def locked(model, ident):
     ).scalar_one_or_none()
 
 
-def claim(statement):
+def claim(statement: Update | Delete) -> bool:
     """Run a conditional ``UPDATE`` (or ``DELETE``); True if it changed exactly one row.
 
     The ``WHERE`` names the state the operation starts from; on PostgreSQL a concurrent claim
     waits for the row and re-checks the condition after the other commits, so only one wins.
     Objects loaded earlier are not refreshed: ``lock`` or ``db.session.refresh`` them if needed.
     """
-    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
+    result = cast("CursorResult[Any]", db.session.execute(statement.execution_options(synchronize_session=False)))
+    return result.rowcount == 1
 
 
-def claim_rows(statement):
+def claim_rows(statement: Update | Delete) -> Sequence[Row[Any]]:
     """Run a conditional ``UPDATE … RETURNING`` and return the rows it claimed (cron commands:
     two overlapping runs each get a disjoint share, so each mail goes once)."""
     return db.session.execute(statement.execution_options(synchronize_session=False)).all()
 
 
-def _tuple(ident):
+def _tuple(ident: Any) -> tuple[Any, ...]:
     return ident if isinstance(ident, tuple) else (ident,)
 
 
-def serialise_sqlite_writes(engine):
+def serialise_sqlite_writes(engine: Engine) -> None:
     """On SQLite, a writing request's transaction begins ``IMMEDIATE``: it takes the database's
     write lock first (waiting ``busy_timeout`` for another writer), so the state it reads is
     the state it writes over.  Reading requests and commands keep pysqlite's own handling (a
@@ -81,8 +90,9 @@ def serialise_sqlite_writes(engine):
     """
 
     @event.listens_for(engine, "begin")
-    def begin(connection):
+    def begin(connection: Connection) -> None:
         dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None  # a connection that has begun a transaction is open
         if has_request_context() and request.method not in SAFE_METHODS:
             dbapi_connection.isolation_level = None
             connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -10,17 +10,20 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any, TypeVar
 
 from sqlalchemy import String, select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from extensions import Model, db
 from models.types import UTCDateTime, utcnow
 
 
-class Heartbeat(db.Model):
+class Heartbeat(Model):
     __tablename__ = "heartbeats"
 
     # What beats: "outbox" (the mail worker), "meetings remind", "reviews tick", …
@@ -40,25 +43,27 @@ WORKER = "outbox"  # the mail worker's heartbeat (``flask outbox send --loop``)
 WORKER_STALE = timedelta(minutes=10)
 # What a database that restarts, fails over or is briefly unreachable raises: worth trying again.
 TRANSIENT = (OperationalError, InterfaceError)
+T = TypeVar("T")
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 _ADDRESS = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
 
 
-def host():
+def host() -> str:
     """This process, as the operator finds it: "web-1:4711"."""
     return f"{socket.gethostname()}:{os.getpid()}"[:255]
 
 
-def beat(name, detail=None, now=None):
+def beat(name: str, detail: str | None = None, now: datetime | None = None) -> None:
     """Record that ``name`` ran just now and how it went, and commit.
 
     One statement that inserts the row or updates it (``INSERT … ON CONFLICT DO UPDATE``, which
     SQLite and PostgreSQL both have): two hosts running the same command at once both succeed,
     the later one's beat stays."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Callable[[type[Heartbeat]], postgresql.Insert | sqlite.Insert] = (
+        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
     statement = insert(Heartbeat).values(
         name=name, beat_at=now or utcnow(), host=host(), detail=(detail or "")[:500] or None
     )
@@ -70,13 +75,13 @@ def beat(name, detail=None, now=None):
     db.session.commit()
 
 
-def age_seconds(name, now=None):
+def age_seconds(name: str, now: datetime | None = None) -> float | None:
     """Seconds since ``name`` last beat; None if it never did."""
     beat_at = db.session.scalar(select(Heartbeat.beat_at).where(Heartbeat.name == name))
     return None if beat_at is None else ((now or utcnow()) - beat_at).total_seconds()
 
 
-def worker_stalled_since(oldest_due, now=None):
+def worker_stalled_since(oldest_due: datetime | None, now: datetime | None = None) -> datetime | None:
     """When mail is due (``oldest_due``: when the oldest mail that waits now was written, None if
     none waits) and the mail worker has not beaten for ``WORKER_STALE``: since when it has not run
     (its last beat; if it never beat, the oldest waiting mail's time).  None when all is well.
@@ -90,7 +95,7 @@ def worker_stalled_since(oldest_due, now=None):
     return last if now - last > WORKER_STALE else None
 
 
-def reason(exc):
+def reason(exc: BaseException) -> str:
     """One line an operator can act on – the error's kind and its first line – with any e-mail
     address in it replaced (an SMTP refusal quotes the recipient)."""
     cause = getattr(exc, "orig", None) or exc
@@ -103,12 +108,12 @@ def reason(exc):
 _stopping = threading.Event()
 
 
-def stopping():
+def stopping() -> bool:
     """Whether the worker was asked to stop (SIGTERM): a round ends after the batch in progress."""
     return _stopping.is_set()
 
 
-def pause(seconds):
+def pause(seconds: float) -> None:
     """Wait between attempts or rounds – cut short by a stop (a function of its own, so a test can
     count the waits)."""
     _stopping.wait(seconds)
@@ -120,7 +125,7 @@ def pause(seconds):
 class Unavailable(Exception):
     """The database did not answer for the whole retry period: the command gives up."""
 
-    def __init__(self, name, attempts, seconds, why):
+    def __init__(self, name: str, attempts: int, seconds: float, why: str) -> None:
         super().__init__(
             f"{name}: gave up after {attempts} attempts in {seconds:.0f} s: "
             f"the database is unavailable ({why})"
@@ -128,7 +133,7 @@ class Unavailable(Exception):
         self.attempts = attempts
 
 
-def run(name, work, retry_for=120, describe=str):
+def run(name: str, work: Callable[[], T], retry_for: float = 120, describe: Callable[[T], str] = str) -> T:
     """Run a cron command's ``work()`` (which commits), then record its heartbeat.
 
     A database that is away for a moment (a restart, a failover) is waited for: the work is tried
@@ -167,7 +172,13 @@ def run(name, work, retry_for=120, describe=str):
 # -- the mail worker ----------------------------------------------------------------------------------
 
 
-def keep_running(name, round_, interval, logger=None, max_pause=60):
+def keep_running(
+    name: str,
+    round_: Callable[[], str | None],
+    interval: float,
+    logger: logging.Logger | None = None,
+    max_pause: float = 60,
+) -> None:
     """Run ``round_()`` every ``interval`` seconds for as long as the process lives.
 
     Each round's outcome (what ``round_`` returns) is the heartbeat's detail.  A round that raises
@@ -187,7 +198,7 @@ def keep_running(name, round_, interval, logger=None, max_pause=60):
         _stopping.clear()
 
 
-def _on_sigterm(handler):
+def _on_sigterm(handler: SignalHandler) -> SignalHandler:
     """Install ``handler`` for SIGTERM (in the main thread only, where signals are handled); returns
     the one it replaced."""
     if handler is None or threading.current_thread() is not threading.main_thread():
@@ -195,7 +206,9 @@ def _on_sigterm(handler):
     return signal.signal(signal.SIGTERM, handler)
 
 
-def _rounds(name, round_, interval, logger, max_pause):
+def _rounds(
+    name: str, round_: Callable[[], str | None], interval: float, logger: logging.Logger, max_pause: float
+) -> None:
     wait = interval
     while not _stopping.is_set():
         try:
@@ -218,7 +231,7 @@ def _rounds(name, round_, interval, logger, max_pause):
         wait = min(max(wait, 1) * 2, max_pause)
 
 
-def _beat_quietly(name, detail):
+def _beat_quietly(name: str, detail: str) -> None:
     """The beat of a round that failed: written if the database answers, else given up."""
     try:
         beat(name, detail)
@@ -226,7 +239,7 @@ def _beat_quietly(name, detail):
         _discard_session()
 
 
-def _discard_session():
+def _discard_session() -> None:
     """End the session of a failed try; a rollback on a cut connection may itself fail."""
     try:
         db.session.remove()

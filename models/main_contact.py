@@ -14,14 +14,17 @@ the pages ask the same rules (``may_claim``, ``may_offer``, ``may_answer``, ``ma
 """
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, Integer, case, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard
 from models.errors import DomainError
 from models.member import normalise_email
@@ -29,6 +32,12 @@ from models.membership import Membership, MembershipStatus
 from models.notices import notify
 from models.organisation import Organisation, OrganisationKind
 from models.types import UTCDateTime, string_enum, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
+    from models.member import Member
+    from models.network import Network
 
 # Kinds whose members coordinate through a main contact (the mandate: municipalities).
 COORDINATED_KINDS = (OrganisationKind.MUNICIPALITY, OrganisationKind.COUNTY_MUNICIPALITY)
@@ -43,7 +52,7 @@ class HandoverStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class Handover(db.Model):
+class Handover(Model):
     """A main contact offers the role to a colleague; it moves when the colleague accepts."""
 
     __tablename__ = "handovers"
@@ -69,16 +78,16 @@ class Handover(db.Model):
     from_membership = relationship("Membership", foreign_keys=[from_membership_id])
     to_membership = relationship("Membership", foreign_keys=[to_membership_id])
 
-    def __init__(self, **values):
+    def __init__(self, **values: Any) -> None:
         values.setdefault("status", HandoverStatus.PENDING)
         super().__init__(**values)
 
     @property
-    def is_pending(self):
+    def is_pending(self) -> bool:
         return self.status == HandoverStatus.PENDING
 
 
-def _flush_or_refuse(membership):
+def _flush_or_refuse(membership: Membership) -> None:
     """Flush the role change; if someone else got there first, undo the request's changes
     and say who holds the role."""
     try:
@@ -102,14 +111,14 @@ class NotAllowed(DomainError):
     of the moment (someone else holds the role, the offer was answered) shown as a message."""
 
 
-def _take(organisation_id):
+def _take(organisation_id: int) -> None:
     """Every change to the main-contact roles of an organisation starts here: its row is locked
     (PostgreSQL: ``SELECT … FOR UPDATE``), so claims, offers, answers, assignments, removals and
     invitations for it run one at a time, and each reads the role as the one before left it."""
     guard.locked(Organisation, organisation_id)
 
 
-def holder(organisation_id, network_id):
+def holder(organisation_id: int, network_id: int) -> Membership | None:
     """The membership holding the role now (a fresh query), or None."""
     return db.session.scalar(
         select(Membership).where(
@@ -120,7 +129,7 @@ def holder(organisation_id, network_id):
     )
 
 
-def _already_held(membership, held_by):
+def _already_held(membership: Membership, held_by: Membership) -> DomainError:
     return DomainError(
         _l(
             "%(name)s is already main contact for %(organisation)s in %(network)s.",
@@ -131,7 +140,7 @@ def _already_held(membership, held_by):
     )
 
 
-def _claim_refusal(membership, held_by):
+def _claim_refusal(membership: Membership | None, held_by: Membership | None) -> DomainError | None:
     """Why ``membership`` may not ask for the role (a DomainError), or None if it may."""
     if membership is None:
         return NotAllowed(_l("Only a member of the organisation can be its main contact."))
@@ -144,12 +153,12 @@ def _claim_refusal(membership, held_by):
     return None
 
 
-def may_claim(membership, held_by):
+def may_claim(membership: Membership | None, held_by: Membership | None) -> bool:
     """May this member ask for the role, with ``held_by`` holding it now (the page's question)?"""
     return _claim_refusal(membership, held_by) is None and not (membership and membership.is_main_contact)
 
 
-def claim(membership):
+def claim(membership: Membership) -> Membership:
     """A member asks to be main contact where there is none: granted at once (first come), and
     the member and the network's coordinators are told.  Asked again by the one who holds it
     (two tabs): the same outcome, nothing more is done or sent."""
@@ -167,12 +176,12 @@ def claim(membership):
     return membership
 
 
-def may_assign(membership):
+def may_assign(membership: Membership) -> bool:
     """May a coordinator make ``membership`` main contact (the page's question)?"""
     return _assign_refusal(membership) is None and not membership.is_main_contact
 
 
-def _assign_refusal(membership):
+def _assign_refusal(membership: Membership) -> DomainError | None:
     if membership.status != MembershipStatus.ACTIVE:
         return DomainError(_l("Only an active member can be main contact."))
     if not membership.organisation.can_have_main_contact:
@@ -180,7 +189,7 @@ def _assign_refusal(membership):
     return None
 
 
-def assign(membership):
+def assign(membership: Membership) -> Membership | None:
     """The coordinator makes ``membership`` main contact, replacing whoever held the role; the
     new one, the one replaced and the coordinators are told.  Returns the membership replaced
     (None if there was none, or if ``membership`` holds the role already: then nothing is done)."""
@@ -203,12 +212,12 @@ def assign(membership):
     return held_by
 
 
-def may_remove(membership):
+def may_remove(membership: Membership) -> bool:
     """May a coordinator remove ``membership`` as main contact (the page's question)?"""
     return membership.is_main_contact
 
 
-def remove(organisation_id, network, membership_id=None):
+def remove(organisation_id: int, network: "Network", membership_id: int | None = None) -> Membership | None:
     """The coordinator removes the main contact (the one the page showed, ``membership_id``,
     if given); the municipality is flagged if it needs one.  Returns the membership removed, or
     None if there was nothing to remove (removed already: a second press changes nothing)."""
@@ -233,7 +242,7 @@ def remove(organisation_id, network, membership_id=None):
     return held_by
 
 
-def _withdraw_offers(membership):
+def _withdraw_offers(membership: Membership) -> None:
     """A main contact who loses the role can no longer hand it over: their offer lapses."""
     for pending in db.session.scalars(
         select(Handover).filter_by(from_membership_id=membership.id, status=HandoverStatus.PENDING)
@@ -242,12 +251,12 @@ def _withdraw_offers(membership):
         pending.decided_at = utcnow()
 
 
-def may_offer(membership):
+def may_offer(membership: Membership | None) -> bool:
     """May this member hand the role over (the page's question)?"""
     return membership is not None and membership.is_main_contact
 
 
-def _offer_refusal(from_membership, to_membership):
+def _offer_refusal(from_membership: Membership, to_membership: Membership) -> DomainError | None:
     if not may_offer(from_membership):
         return NotAllowed(_l("Only the main contact can hand the role over."))
     if (to_membership.organisation_id, to_membership.network_id) != (
@@ -260,7 +269,7 @@ def _offer_refusal(from_membership, to_membership):
     return None
 
 
-def offer(from_membership, to_membership):
+def offer(from_membership: Membership, to_membership: Membership) -> Handover:
     """The main contact offers the role to a colleague of the same organisation and network, who
     is asked by mail.  Offered again to the same colleague while the offer waits: the same offer,
     no second mail.  Offered to another: the earlier offer is withdrawn."""
@@ -311,12 +320,12 @@ class Answer(enum.StrEnum):
     LAPSED = "lapsed"
 
 
-def may_answer(handover, member):
+def may_answer(handover: Handover, member: "Member") -> bool:
     """May ``member`` accept or decline this offer (the page's question)?"""
     return handover.is_pending and handover.to_membership.member_id == member.id
 
 
-def answer(handover, member, accept):
+def answer(handover: Handover, member: "Member", accept: bool) -> Answer:
     """The colleague accepts (the role moves in one transaction; everyone concerned is told) or
     declines (the main contact is told).  The same answer again – a double click, two tabs – is
     the same outcome (``ALREADY_…``) with nothing more done or sent; an offer answered the other
@@ -364,7 +373,7 @@ def answer(handover, member, accept):
     return Answer.ACCEPTED
 
 
-def lacks_main_contact(organisation, held_by, active):
+def lacks_main_contact(organisation: Organisation, held_by: Membership | None, active: int) -> bool:
     """Does the organisation need a main contact in a network where ``held_by`` holds the role
     and ``active`` members are active?  (``needing_main_contact`` asks the same of many at once.)"""
     return organisation.kind in COORDINATED_KINDS and held_by is None and active >= NEEDS_MAIN_CONTACT_FROM
@@ -377,7 +386,7 @@ def lacks_main_contact(organisation, held_by, active):
 INVITE_AGAIN_AFTER = timedelta(days=1)
 
 
-def may_invite(member, membership, network):
+def may_invite(member: "Member", membership: Membership | None, network: "Network") -> bool:
     """May ``member`` (whose membership of the organisation in ``network`` is ``membership``,
     if any) invite colleagues to it: its main contact, or a coordinator of the network."""
     return member.coordinates(network) or (
@@ -385,7 +394,9 @@ def may_invite(member, membership, network):
     )
 
 
-def invite(inviter, organisation, network, email, message=None):
+def invite(
+    inviter: "Member", organisation: Organisation, network: "Network", email: str, message: str | None = None
+) -> bool:
     """Mail ``email`` an invitation to register with ``organisation`` filled in.  Returns False
     if the same address was invited to the same organisation and network within a day (that
     invitation stands; no second mail)."""
@@ -432,7 +443,9 @@ def invite(inviter, organisation, network, email, message=None):
     return True
 
 
-def needing_main_contact(network_ids=None, organisation_ids=None):
+def needing_main_contact(
+    network_ids: Iterable[int] | None = None, organisation_ids: Iterable[int] | None = None
+) -> "Select[Organisation, int, int]":
     """(organisation, network) pairs of municipalities and counties with two or more active
     members and no main contact, as a select of (Organisation, network_id, active count).
 
@@ -457,7 +470,9 @@ def needing_main_contact(network_ids=None, organisation_ids=None):
     return query
 
 
-def announce(membership, previous=None, previous_subject=None):
+def announce(
+    membership: Membership, previous: "Member | None" = None, previous_subject: str | LazyString | None = None
+) -> None:
     """Mail the new main contact, the one they replace, and the network's coordinators."""
     from models.notices import notify_coordinators
 
@@ -467,7 +482,7 @@ def announce(membership, previous=None, previous_subject=None):
         org=membership.organisation.name,
         network=membership.network.code,
     )
-    where = {"endpoint": "municipalities.show", "organisation_id": membership.organisation_id}
+    where: dict[str, Any] = {"endpoint": "municipalities.show", "organisation_id": membership.organisation_id}
     notify(membership.member, _l("You are main contact"), line, **where)
     if previous is not None and previous is not membership.member:
         notify(previous, previous_subject or _l("You are no longer main contact"), line, **where)

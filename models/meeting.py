@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard
 from models.errors import DomainError
 from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
@@ -62,7 +62,7 @@ meeting_networks = Table(
 )
 
 
-class Meeting(db.Model):
+class Meeting(Model):
     __tablename__ = "meetings"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),

@@ -1,7 +1,9 @@
 """A member: the person and the account, their organisation and their line manager."""
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, overload
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -21,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard
 from models.anchoring import Anchoring, AnchoringStatus
 from models.errors import DomainError
@@ -30,18 +32,28 @@ from models.organisation import fold
 from models.role import CoordinatorRole
 from models.types import UTCDateTime, utcnow
 
+if TYPE_CHECKING:
+    from sqlalchemy import Select
 
-def normalise_email(address):
+    from models.network import Network
+    from models.organisation import Organisation
+
+
+@overload
+def normalise_email(address: str) -> str: ...
+@overload
+def normalise_email(address: str | None) -> str | None: ...
+def normalise_email(address: str | None) -> str | None:
     """Addresses are compared without case: kept lower-cased and trimmed."""
     return address.strip().lower() if address else address
 
 
-def new_session_key():
+def new_session_key() -> str:
     """A fresh random key for ``Member.session_key`` (128 bits, URL-safe)."""
     return secrets.token_urlsafe(16)
 
 
-def active_in(network_ids):
+def active_in(network_ids: Iterable[int]) -> "Select[Member]":
     """The members active in any of these networks, each once (someone in two networks gets one mail)."""
     return select(Member).where(
         Member.deleted_at.is_(None),
@@ -54,7 +66,8 @@ def active_in(network_ids):
     )
 
 
-class Member(UserMixin, db.Model):
+# flask_login ships no types, so its UserMixin is Any to the checker (is_authenticated, get_id …).
+class Member(UserMixin, Model):  # type: ignore[misc]
     """A person taking part in one or more networks on behalf of their organisation.
 
     The same row is the account: a password (hashed with scrypt), a verified address,
@@ -127,32 +140,32 @@ class Member(UserMixin, db.Model):
         passive_deletes=True,
     )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Member {self.email}>"
 
     @validates("email", "manager_email")
-    def _normalise_email(self, key, value):
+    def _normalise_email(self, key: str, value: str | None) -> str | None:
         return normalise_email(value)
 
     @validates("name")
-    def _fold_name(self, key, value):
+    def _fold_name(self, key: str, value: str) -> str:
         self.name_folded = fold(value)
         return value
 
     # -- the account ----------------------------------------------------------------------
 
-    def get_id(self):
+    def get_id(self) -> str:
         """What a session cookie keeps: id, password generation and session key.  A cookie is
         honoured only while both still match the row (``for_session``)."""
         return f"{self.id}:{self.auth_version}:{self.session_key}"
 
-    def end_sessions(self):
+    def end_sessions(self) -> None:
         """End every session of the account, on every device: a new ``session_key``, so every
         cookie made with the old one (copied or not, "keep me signed in" included) names no one.
         Two at once need no lock: whichever key is written last, both old cookies are dead."""
         self.session_key = new_session_key()
 
-    def take(self):
+    def take(self) -> "Member":
         """Take the member's row for the rest of the transaction (``guard.lock``), and read their
         memberships (also taken) and anchoring requests afresh: every operation on a member's
         account, memberships or anchoring starts here, so two at the same moment run one after
@@ -170,7 +183,7 @@ class Member(UserMixin, db.Model):
         return self
 
     @classmethod
-    def for_session(cls, session_id):
+    def for_session(cls, session_id: str | None) -> "Member | None":
         """The member a session cookie names, if that session is still valid."""
         member_id, version, key = [*(session_id or "").split(":"), "", ""][:3]
         if not (member_id.isdigit() and version.isdigit() and key):
@@ -192,23 +205,23 @@ class Member(UserMixin, db.Model):
         return member
 
     @classmethod
-    def by_email(cls, email):
+    def by_email(cls, email: str) -> "Member | None":
         return db.session.scalar(select(cls).where(cls.email == normalise_email(email)))
 
     @property
-    def is_active(self):
+    def is_active(self) -> bool:
         return self.email_verified_at is not None and self.deleted_at is None
 
-    def set_password(self, password):
+    def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(
             password, method=current_app.config["PASSWORD_HASH_METHOD"]
         )
         self.auth_version = (self.auth_version or 0) + 1
 
-    def check_password(self, password):
+    def check_password(self, password: str) -> bool:
         return self.password_hash is not None and check_password_hash(self.password_hash, password)
 
-    def verify_email(self):
+    def verify_email(self) -> None:
         """The address is theirs: memberships move on to the line manager."""
         if self.email_verified_at is not None:
             raise DomainError(_l("This address has already been confirmed."))
@@ -221,17 +234,17 @@ class Member(UserMixin, db.Model):
     # -- roles ---------------------------------------------------------------------------
 
     @property
-    def coordinated_network_ids(self):
+    def coordinated_network_ids(self) -> set[int]:
         return {role.network_id for role in self.coordinator_roles}
 
     @property
-    def is_coordinator(self):
+    def is_coordinator(self) -> bool:
         return bool(self.coordinator_roles)
 
-    def coordinates(self, network):
+    def coordinates(self, network: "Network | None") -> bool:
         return network is not None and network.id in self.coordinated_network_ids
 
-    def make_coordinator(self, network, granted_by=None):
+    def make_coordinator(self, network: "Network", granted_by: "Member | None" = None) -> None:
         if self.coordinates(network):
             raise DomainError(
                 _l("%(name)s already coordinates %(network)s.", name=self.name, network=network.code)
@@ -246,26 +259,26 @@ class Member(UserMixin, db.Model):
         )
 
     @property
-    def active_network_ids(self):
+    def active_network_ids(self) -> set[int]:
         """The networks the member takes part in now (memberships come with the signed-in member)."""
         return {m.network_id for m in self.memberships if m.status == MembershipStatus.ACTIVE}
 
     @property
-    def is_main_contact(self):
+    def is_main_contact(self) -> bool:
         return any(m.is_main_contact for m in self.memberships)
 
     @property
-    def is_observer(self):
+    def is_observer(self) -> bool:
         return not self.organisation.can_have_main_contact
 
     # -- anchoring -----------------------------------------------------------------------
 
     @property
-    def pending_anchoring(self):
+    def pending_anchoring(self) -> Anchoring | None:
         return next((a for a in self.anchorings if a.status == AnchoringStatus.PENDING), None)
 
     @property
-    def may_ask_again(self):
+    def may_ask_again(self) -> bool:
         """May the member ask their line manager again?  Only after a decline, and only while
         nobody is being asked (``accounts.ask_again`` refuses otherwise)."""
         return (
@@ -274,7 +287,7 @@ class Member(UserMixin, db.Model):
             and any(m.status == MembershipStatus.DECLINED for m in self.memberships)
         )
 
-    def request_anchoring(self):
+    def request_anchoring(self) -> Anchoring:
         """Ask the current line manager to confirm; an unanswered earlier request lapses."""
         if not self.manager_email:
             raise DomainError(_l("Give your line manager's e-mail address first."))
@@ -292,7 +305,7 @@ class Member(UserMixin, db.Model):
         )
         return anchoring
 
-    def change_manager(self, name, email):
+    def change_manager(self, name: str | None, email: str | None) -> bool:
         """Record a new line manager; True if it changed (then anchoring is asked again,
         and the old anchoring stands until the new manager answers)."""
         before = {"manager_name": self.manager_name, "manager_email": self.manager_email}
@@ -310,7 +323,7 @@ class Member(UserMixin, db.Model):
 
     # -- memberships ---------------------------------------------------------------------
 
-    def join(self, network):
+    def join(self, network: "Network") -> Membership:
         """A new membership in ``network`` (pending email confirmation), if the network takes them."""
         if not network.accepts(self.organisation):
             raise DomainError(
@@ -326,10 +339,10 @@ class Member(UserMixin, db.Model):
         self.memberships.append(membership)
         return membership
 
-    def membership_in(self, network):
+    def membership_in(self, network: "Network") -> Membership | None:
         return next((m for m in self.memberships if m.network_id == network.id), None)
 
-    def move_to(self, organisation):
+    def move_to(self, organisation: "Organisation") -> None:
         """Move to another organisation: the memberships follow, main-contact roles do not."""
         for membership in self.memberships:
             membership.vacate_main_contact()
@@ -338,7 +351,7 @@ class Member(UserMixin, db.Model):
 
     # -- choices of their own -------------------------------------------------------------
 
-    def set_directory_hidden(self, hidden):
+    def set_directory_hidden(self, hidden: bool) -> bool:
         """Hide the member from the directory, or show them again; True if it changed.
         The row is taken first: the same choice sent twice changes (and is logged) once."""
         guard.lock(self)
@@ -352,7 +365,7 @@ class Member(UserMixin, db.Model):
         )
         return True
 
-    def set_newsletter(self, subscribed):
+    def set_newsletter(self, subscribed: bool) -> bool:
         """Stop or restart the newsletter from My page; True if it changed (logged once, however
         often it is sent: the row is taken first)."""
         from models.newsletter import set_subscribed
@@ -362,13 +375,13 @@ class Member(UserMixin, db.Model):
 
     # -- erasure -------------------------------------------------------------------------
 
-    def export(self):
+    def export(self) -> dict[str, Any]:
         """Everything held about the member, for the member to download."""
         from models.advice import AdviceAnswer
         from models.email_change import EmailChange
         from models.newsletter import input_of
 
-        def when(value):
+        def when(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
 
         return {
@@ -445,7 +458,7 @@ class Member(UserMixin, db.Model):
             ],
         }
 
-    def erase(self, reason=None):
+    def erase(self, reason: str | None = None) -> None:
         """Delete the account: personal data goes, the history stays without the person.
 
         The row is taken first; an account already deleted (twice at once, or the retention rule

@@ -1,6 +1,8 @@
 """A member's participation in one network: its status and the main-contact role."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from typing import cast as cast_type
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -22,13 +24,17 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model, db
 from models import audit
 from models.errors import DomainError, InvalidTransition
 from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select, SQLColumnExpression
 
 
 class MembershipStatus(LabelledEnum):
@@ -42,7 +48,7 @@ class MembershipStatus(LabelledEnum):
 
 S = MembershipStatus
 # The only moves a membership can make.  Anything else is refused with InvalidTransition.
-TRANSITIONS = {
+TRANSITIONS: dict[MembershipStatus, set[MembershipStatus]] = {
     S.PENDING_EMAIL: {S.PENDING_ANCHORING, S.LEFT},
     S.PENDING_ANCHORING: {S.ACTIVE, S.DECLINED, S.LEFT},
     S.ACTIVE: {S.LAPSED, S.LEFT, S.DECLINED},
@@ -54,7 +60,7 @@ TRANSITIONS = {
 LEAVABLE = (S.PENDING_EMAIL, S.PENDING_ANCHORING, S.ACTIVE, S.LAPSED)
 
 
-class Membership(db.Model):
+class Membership(Model):
     """Member × network.  The status moves only through the methods below."""
 
     __tablename__ = "memberships"
@@ -112,26 +118,26 @@ class Membership(db.Model):
     anchoring = relationship("Anchoring")
     teams_invited_by = relationship("Member", foreign_keys=[teams_invited_by_id])
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         if "status" in kwargs or "_status" in kwargs:
             raise TypeError("a membership starts as pending_email; use its methods to move it")
         super().__init__(**kwargs)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Membership {self.member_id}@{self.network_id} {self.status}>"
 
     @hybrid_property
-    def status(self):
+    def status(self) -> MembershipStatus:
         return self._status or MembershipStatus.PENDING_EMAIL
 
     @status.inplace.expression
     @classmethod
-    def _status_expression(cls):
+    def _status_expression(cls) -> "SQLColumnExpression[MembershipStatus]":
         return cls._status
 
     # -- status moves --------------------------------------------------------------
 
-    def _move(self, to, reason=None):
+    def _move(self, to: MembershipStatus, reason: str | None = None) -> None:
         if to not in TRANSITIONS[self.status]:
             raise InvalidTransition(
                 _l(
@@ -163,37 +169,37 @@ class Membership(db.Model):
         )
 
     @property
-    def audit_subject(self):
+    def audit_subject(self) -> str | None:
         return f"membership:{self.id}" if self.id else None
 
-    def confirm_email(self):
+    def confirm_email(self) -> None:
         """The member proved the address is theirs; the line manager is asked next."""
         self._move(S.PENDING_ANCHORING)
 
-    def anchor(self):
+    def anchor(self) -> None:
         """The line manager confirmed: the membership counts from now."""
         self._move(S.ACTIVE)
 
-    def decline(self, reason=None):
+    def decline(self, reason: str | None = None) -> None:
         """The line manager declined."""
         self._move(S.DECLINED, reason)
 
-    def lapse(self, reason):
+    def lapse(self, reason: str | None) -> None:
         """No answer to the yearly review: off the list, restorable."""
         self._move(S.LAPSED, reason)
 
-    def restore(self):
+    def restore(self) -> None:
         self._move(S.ACTIVE)
 
-    def leave(self, reason=None):
+    def leave(self, reason: str | None = None) -> None:
         self._move(S.LEFT, reason)
 
     @property
-    def may_leave(self):
+    def may_leave(self) -> bool:
         """Can the member leave this network (from My page)?  Not once it has ended."""
         return self.status in LEAVABLE
 
-    def leave_by_member(self, reason=None):
+    def leave_by_member(self, reason: str | None = None) -> None:
         """The member leaves the network themselves.  The member's rows are taken first: a
         second press (or another tab) at the same moment finds the membership ended and is
         refused, so it is left once, with one audit entry."""
@@ -206,13 +212,13 @@ class Membership(db.Model):
             )
         self.leave(reason)
 
-    def ask_anchoring_again(self):
+    def ask_anchoring_again(self) -> None:
         """Back to the line manager, after a decline or a return."""
         self._move(S.PENDING_ANCHORING)
 
     # -- main contact ----------------------------------------------------------------
 
-    def current_main_contact(self):
+    def current_main_contact(self) -> "Membership | None":
         """The membership holding the main-contact role for this organisation and network."""
         return db.session.scalar(
             select(Membership).where(
@@ -222,7 +228,7 @@ class Membership(db.Model):
             )
         )
 
-    def make_main_contact(self):
+    def make_main_contact(self) -> None:
         """Give this member the role; the database's partial unique index is the last word."""
         if self.status != S.ACTIVE:
             raise DomainError(_l("Only an active member can be main contact."))
@@ -248,7 +254,7 @@ class Membership(db.Model):
             after={"main_contact": True},
         )
 
-    def vacate_main_contact(self, reason=None):
+    def vacate_main_contact(self, reason: str | None = None) -> None:
         if self.is_main_contact:
             self.is_main_contact = False
             audit.record(
@@ -262,7 +268,7 @@ class Membership(db.Model):
             )
 
 
-def lapse_many(ids, reason):
+def lapse_many(ids: "Select[int]", reason: str) -> int:
     """Lapse the active memberships among ``ids`` (a select of membership ids) at once.
 
     The same as ``Membership.lapse`` on each, in a fixed number of statements however many
@@ -303,11 +309,12 @@ def lapse_many(ids, reason):
             ).where(chosen),
         )
     )
-    lapsed = db.session.execute(
+    result = db.session.execute(
         update(Membership)
         .where(chosen)
         .values(_status=S.LAPSED, ended_at=now, end_reason=reason, status_changed_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    lapsed = cast_type("CursorResult[Any]", result).rowcount  # an UPDATE's result
     db.session.expire_all()
     return lapsed

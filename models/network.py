@@ -1,27 +1,33 @@
 """The three networks and their yearly meeting quotas."""
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
-from models.organisation import OrganisationKind
+from extensions import Model
+from models.organisation import Organisation, OrganisationKind
+
+if TYPE_CHECKING:
+    from models.member import Member
 
 
 class ToNetworks:
     """What goes to one or more networks (a newsletter, a request for advice): its ``networks``."""
 
+    if TYPE_CHECKING:
+        networks: list["Network"]
+
     @property
-    def codes(self):
+    def codes(self) -> str:
         return " + ".join(n.code for n in self.networks)
 
-    def managed_by(self, member):
+    def managed_by(self, member: "Member") -> bool:
         """A coordinator manages it when they coordinate every network it goes to."""
         return bool(self.networks) and all(member.coordinates(n) for n in self.networks)
 
 
-class Network(db.Model):
+class Network(Model):
     """NIK, NIFS or NONEMI: who may join, and how many meetings a year it holds."""
 
     __tablename__ = "networks"
@@ -49,18 +55,17 @@ class Network(db.Model):
     # The incoming-webhook address of the network's Teams channel: newsletters and call-ins are posted there too.
     teams_webhook_url: Mapped[str | None] = mapped_column(String(1000))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Network {self.code}>"
 
-    def accepts(self, organisation):
+    def accepts(self, organisation: Organisation) -> bool:
         """Whether people from ``organisation`` can take part (as members or observers)."""
         return organisation.active and (
             organisation.kind in self.MEMBER_KINDS[self.code]
             or organisation.kind == OrganisationKind.OBSERVER
         )
 
-    def localized(self, field, locale):
+    def localized(self, field: str, locale: Any) -> str:
         """``name`` or ``description`` in the reader's language (bokmål is the original)."""
-        if str(locale).startswith("en"):
-            return getattr(self, f"{field}_en")
-        return getattr(self, field)
+        text: str = getattr(self, f"{field}_en" if str(locale).startswith("en") else field)
+        return text

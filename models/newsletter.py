@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard, teams, tokens
 from models.errors import DomainError
 from models.markdown import to_text
@@ -57,7 +57,7 @@ newsletter_networks = Table(
 )
 
 
-class Newsletter(ToNetworks, db.Model):
+class Newsletter(ToNetworks, Model):
     """One issue: written in Markdown, for one or more networks, sent once."""
 
     __tablename__ = "newsletters"
@@ -97,7 +97,7 @@ class Newsletter(ToNetworks, db.Model):
             raise DomainError(_l("This issue has been sent and can no longer change."))
 
 
-class NewsInput(db.Model):
+class NewsInput(Model):
     """A member's item for the newsletter: queued, then included in an issue or declined."""
 
     __tablename__ = "news_inputs"

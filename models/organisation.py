@@ -1,5 +1,8 @@
 """Municipalities, county municipalities, observers and the other organisations members come from."""
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
@@ -20,10 +23,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard
 from models.errors import DomainError
 from models.types import LabelledEnum, string_enum
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
 
 NAME_LENGTH = 200  # an organisation's name, and its folded form for search
 
@@ -37,7 +43,7 @@ class OrganisationKind(LabelledEnum):
     OTHER = "other", _l("Other")
 
 
-def fold(text):
+def fold(text: str) -> str:
     """The form of a name that search compares: case-folded, spaces collapsed.
 
     SQLite's ``lower()`` and ``LIKE`` fold ASCII only ("Ø" stays "Ø"), so the folded
@@ -46,7 +52,7 @@ def fold(text):
     return " ".join(text.casefold().split())
 
 
-class Organisation(db.Model):
+class Organisation(Model):
     """An organisation in the register; merged-away municipalities are deactivated, never deleted."""
 
     __tablename__ = "organisations"
@@ -90,21 +96,21 @@ class Organisation(db.Model):
     parent: Mapped["Organisation | None"] = relationship(remote_side=[id])
     members = relationship("Member", back_populates="organisation")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Organisation {self.kind} {self.number or ''} {self.name}>"
 
     @validates("name")
-    def _fold_name(self, key, value):
+    def _fold_name(self, key: str, value: str) -> str:
         value = " ".join(value.split())
         self.name_folded = fold(value)
         return value
 
     @property
-    def display_name(self):
+    def display_name(self) -> str:
         return f"{self.name} ({self.short_name})" if self.short_name else self.name
 
     @property
-    def county(self):
+    def county(self) -> "Organisation | None":
         """The county municipality a municipality lies in."""
         if self.county_number is None:
             return None
@@ -115,15 +121,15 @@ class Organisation(db.Model):
         )
 
     @property
-    def can_have_main_contact(self):
+    def can_have_main_contact(self) -> bool:
         return self.kind != OrganisationKind.OBSERVER
 
     @property
-    def is_reference_data(self):
+    def is_reference_data(self) -> bool:
         """Municipalities and counties change only through the official lists."""
         return self.kind in (OrganisationKind.MUNICIPALITY, OrganisationKind.COUNTY_MUNICIPALITY)
 
-    def deactivate(self):
+    def deactivate(self) -> None:
         """Take an organisation out of use (a merged municipality) while keeping its history."""
         self.active = False
 
@@ -132,7 +138,9 @@ class Organisation(db.Model):
     # once; a repeat (a double click, two tabs) changes nothing and writes nothing.
 
     @classmethod
-    def add_by_coordinator(cls, kind, name, short_name=None):
+    def add_by_coordinator(
+        cls, kind: OrganisationKind | str, name: str, short_name: str | None = None
+    ) -> "Organisation":
         """A coordinator adds an organisation.  A name already in the register for that kind is
         refused (``uq_organisations_kept_name`` holds it when two add the same at once)."""
         organisation = cls(kind=OrganisationKind(kind), name=name, short_name=_blank_to_none(short_name))
@@ -145,35 +153,34 @@ class Organisation(db.Model):
         )
         return organisation
 
-    def edit_by_coordinator(self, kind, name, short_name=None):
+    def edit_by_coordinator(
+        self, kind: OrganisationKind | str, name: str, short_name: str | None = None
+    ) -> bool:
         """A coordinator corrects kind, name or short name; True if anything changed."""
         guard.lock(self)
         self._refuse_reference_data()
         before = {"kind": self.kind.value, "name": self.name, "short_name": self.short_name}
-        after = {
-            "kind": OrganisationKind(kind).value,
-            "name": " ".join(name.split()),
-            "short_name": _blank_to_none(short_name),
-        }
+        new_name, new_short_name = " ".join(name.split()), _blank_to_none(short_name)
+        after = {"kind": OrganisationKind(kind).value, "name": new_name, "short_name": new_short_name}
         if after == before:
             return False
-        self.kind, self.name, self.short_name = OrganisationKind(kind), after["name"], after["short_name"]
+        self.kind, self.name, self.short_name = OrganisationKind(kind), new_name, new_short_name
         self._refuse_taken_name()
         _flush_or_taken(self)
         audit.record("organisation.edited", subject=f"organisation:{self.id}", before=before, after=after)
         return True
 
     @property
-    def may_deactivate(self):
+    def may_deactivate(self) -> bool:
         """Can a coordinator take it out of use now (the page's question; the rule is
         ``_deactivation_refusal``, also checked for active members when it is done)?"""
         return self.active and not self.is_reference_data
 
     @property
-    def may_reactivate(self):
+    def may_reactivate(self) -> bool:
         return not self.active and not self.is_reference_data
 
-    def deactivate_by_coordinator(self):
+    def deactivate_by_coordinator(self) -> bool:
         """A coordinator retires an organisation; one with active members keeps going until
         they have moved or left, and reference data is not theirs to retire.  True if it was
         active (a second press changes nothing)."""
@@ -189,7 +196,7 @@ class Organisation(db.Model):
         audit.record("organisation.deactivated", subject=f"organisation:{self.id}", after={"active": False})
         return True
 
-    def reactivate_by_coordinator(self):
+    def reactivate_by_coordinator(self) -> bool:
         """A coordinator takes a retired organisation into use again; True if it was retired."""
         guard.lock(self)
         self._refuse_reference_data()
@@ -199,11 +206,11 @@ class Organisation(db.Model):
         audit.record("organisation.reactivated", subject=f"organisation:{self.id}", after={"active": True})
         return True
 
-    def _refuse_reference_data(self):
+    def _refuse_reference_data(self) -> None:
         if self.is_reference_data:
             raise DomainError(_l("Municipalities and counties change only through the official lists."))
 
-    def _refuse_taken_name(self):
+    def _refuse_taken_name(self) -> None:
         if self.is_reference_data:
             raise DomainError(_l("Municipalities and counties change only through the official lists."))
         with db.session.no_autoflush:
@@ -218,7 +225,9 @@ class Organisation(db.Model):
             raise _taken(taken)
 
     @classmethod
-    def search(cls, text="", kind=None, include_inactive=False):
+    def search(
+        cls, text: str | None = "", kind: OrganisationKind | str | None = None, include_inactive: bool = False
+    ) -> "Select[Organisation]":
         """Organisations whose name contains ``text`` or whose number starts with it."""
         query = select(cls)
         text = fold(text or "")
@@ -239,7 +248,7 @@ class Organisation(db.Model):
         return query.order_by(cls.name_folded, cls.number)
 
     @staticmethod
-    def active_member_counts(organisation_ids):
+    def active_member_counts(organisation_ids: Iterable[int]) -> dict[int, int]:
         """{organisation id: number of people with an active membership}, in one query."""
         from models.membership import Membership, MembershipStatus
 
@@ -254,11 +263,11 @@ class Organisation(db.Model):
         return dict(rows.all())
 
 
-def _blank_to_none(text):
+def _blank_to_none(text: str | None) -> str | None:
     return " ".join((text or "").split()) or None
 
 
-def _taken(organisation):
+def _taken(organisation: Organisation) -> DomainError:
     return DomainError(
         _l(
             "%(name)s is already in the register (%(kind)s%(inactive)s).",
@@ -269,7 +278,7 @@ def _taken(organisation):
     )
 
 
-def _flush_or_taken(organisation, add=False):
+def _flush_or_taken(organisation: Organisation, add: bool = False) -> None:
     """Write the row; if another coordinator wrote the same name a moment ago (the unique index
     refuses it), the same refusal as when it was there before."""
     try:

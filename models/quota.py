@@ -12,13 +12,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from extensions import Model, db
 from models.errors import DomainError
 from models.meeting import Meeting, MeetingKind, MeetingStatus, meeting_networks
 from models.types import string_enum
 
 
-class QuotaCounter(db.Model):
+class QuotaCounter(Model):
     """How many meetings of a kind a network has planned in a year, against its quota."""
 
     __tablename__ = "quota_counters"

@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard, tokens
 from models.errors import DomainError
 from models.member import Member
@@ -83,7 +83,7 @@ class Decision(enum.StrEnum):
     LEAVE = "leave"
 
 
-class MandateVersion(db.Model):
+class MandateVersion(Model):
     """A version of a network's mandate; the current one is the latest in effect."""
 
     __tablename__ = "mandate_versions"
@@ -143,7 +143,7 @@ def record_mandate(network, text, effective_on, note=None, by=None):
     return version
 
 
-class ReviewCycle(db.Model):
+class ReviewCycle(Model):
     __tablename__ = "review_cycles"
     __table_args__ = (
         UniqueConstraint("network_id", "year"),
@@ -179,7 +179,7 @@ class ReviewCycle(db.Model):
         return self.status == CycleStatus.OPEN
 
 
-class ReviewResponse(db.Model):
+class ReviewResponse(Model):
     """One member's part in a cycle: asked, reminded, answered – or lapsed, and perhaps restored."""
 
     __tablename__ = "review_responses"

@@ -5,11 +5,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model
 from models.types import UTCDateTime, utcnow
 
 
-class CoordinatorRole(db.Model):
+class CoordinatorRole(Model):
     __tablename__ = "coordinator_roles"
     __table_args__ = (UniqueConstraint("member_id", "network_id"),)
 

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, ForeignKey, Integer, UniqueConstraint, delete, exists, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model, db
 from models import guard
 from models.calendar import invite
 from models.errors import DomainError
@@ -21,7 +21,7 @@ from models.meeting import Meeting, MeetingStatus
 from models.types import UTCDateTime, utcnow
 
 
-class Signup(db.Model):
+class Signup(Model):
     """A member signed up for a meeting; attendance is recorded after it."""
 
     __tablename__ = "signups"

@@ -23,7 +23,7 @@ from sqlalchemy import String, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from extensions import Model, db
 from models.types import UTCDateTime, utcnow
 
 FIELD = "submission"
@@ -31,7 +31,7 @@ KEEP = timedelta(days=1)
 _FORMAT = re.compile(r"^[0-9a-f]{32}$")
 
 
-class FormSubmission(db.Model):
+class FormSubmission(Model):
     __tablename__ = "form_submissions"
 
     key: Mapped[str] = mapped_column(String(32), primary_key=True)

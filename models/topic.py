@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model, db
 from models import audit, guard
 from models.errors import DomainError
 from models.meeting import MeetingKind
@@ -35,7 +35,7 @@ class ProposalStatus(enum.StrEnum):
     DECLINED = "declined"
 
 
-class TopicProposal(db.Model):
+class TopicProposal(Model):
     __tablename__ = "topic_proposals"
     __table_args__ = (
         # A topic is proposed for a network or a professional meeting; call-ins are not planned ahead.
@@ -165,7 +165,7 @@ def propose(network, member, title, meeting_kind, description=None):
     return proposal
 
 
-class TopicSupport(db.Model):
+class TopicSupport(Model):
     """One member's support of a proposal: at most one each, held by the database."""
 
     __tablename__ = "topic_supports"

@@ -2,13 +2,14 @@
 
 import enum
 from datetime import UTC, datetime
-from typing import Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from flask_babel import LazyString
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, Enum, TypeDecorator
 
 
-def utcnow():
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -20,18 +21,20 @@ class LabelledEnum(enum.StrEnum):
     _value_: str
     _label: LazyString
 
-    def __new__(cls, value: str, label: LazyString) -> Self:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member._label = label
-        return member
+    if not TYPE_CHECKING:  # to the checker, calling the class looks a member up by its value
+
+        def __new__(cls, value: str, label: LazyString) -> Self:
+            member = str.__new__(cls, value)
+            member._value_ = value
+            member._label = label
+            return member
 
     @property
     def label(self) -> LazyString:
         return self._label
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime on both databases.
 
     PostgreSQL keeps the zone; SQLite keeps naive text, so values are converted to
@@ -42,7 +45,7 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -50,13 +53,13 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def string_enum(enum_class, name, length):
+def string_enum(enum_class: type[enum.Enum], name: str, length: int) -> Enum:
     """A Python enum stored as its values in a VARCHAR with a named CHECK constraint:
     the same on SQLite and PostgreSQL, and a new value needs no ALTER TYPE."""
     return Enum(
@@ -69,7 +72,7 @@ def string_enum(enum_class, name, length):
     )
 
 
-def render_item(type_, obj, autogen_context):
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Let alembic's autogenerate write our column types as plain SQLAlchemy types."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
