@@ -354,3 +354,20 @@ def sign_in_as(page, email):
     page.get_by_label("Passord").fill(PASSWORD)
     page.get_by_role("button", name="Logg inn").click()
     expect(page).to_have_url(re.compile(r"^http://[^/]+/$"))  # the home
+
+
+# -- reading what a page or a command says -------------------------------------------------------------
+
+
+def figure(text, label):
+    """The number after ``label`` and its colon in ``text`` (``"sent: 3"``, ``"… older than a day): 1"``),
+    as an int: a count is compared, not found as a substring (``"3"`` is in ``"365"``)."""
+    match = re.search(re.escape(label) + r"[^:\n]*:\s*(\d+)", text)
+    assert match, f"no figure for {label!r} in {text!r}"
+    return int(match.group(1))
+
+
+def says(text, phrase):
+    """``phrase`` is in ``text`` with the numbers at its ends standing alone: "1 av 2" is not found
+    in "11 av 2" or "1 av 20", as a substring test would find it."""
+    return re.search(r"(?<![\d,.])" + re.escape(phrase) + r"(?![\d,])", text) is not None

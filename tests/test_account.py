@@ -49,7 +49,12 @@ def test_a_new_line_manager_means_anchoring_again_while_the_old_one_stands(
     deliver()
     assert mail_outbox[0]["To"] == "ny.leder@bergen.kommune.example"
     url = path_of(links_in(mail_outbox[0])[0])
-    post(client.application.test_client(), url, {"name": "Ny Leder", "decision": "confirm"}, page=url)
+    assert (
+        post(
+            client.application.test_client(), url, {"name": "Ny Leder", "decision": "confirm"}, page=url
+        ).status_code
+        == 200
+    )
     db.session.expire_all()
     assert membership.anchoring.decided_by_name == "Ny Leder"
     assert old.status == AnchoringStatus.CONFIRMED

@@ -8,6 +8,7 @@ from extensions import db
 from models import Anchoring, AnchoringMethod, AuditEntry, MembershipStatus
 from models.types import utcnow
 from tests.conftest import post, sign_in
+from tests.helpers import figure
 
 
 def waiting(create_member, municipality, number="4601", networks=("NIK",)):
@@ -21,11 +22,11 @@ def test_one_reminder_after_seven_days_and_only_one(
     runner, create_member, municipality, deliver, mail_outbox
 ):
     member = waiting(create_member, municipality)
-    assert "0" in runner.invoke(args=["anchorings", "remind"]).output
+    assert figure(runner.invoke(args=["anchorings", "remind"]).output, "Reminders written to the outbox") == 0
     db.session.execute(update(Anchoring).values(requested_at=utcnow() - timedelta(days=7, minutes=1)))
     db.session.commit()
-    assert "1" in runner.invoke(args=["anchorings", "remind"]).output
-    assert "0" in runner.invoke(args=["anchorings", "remind"]).output
+    assert figure(runner.invoke(args=["anchorings", "remind"]).output, "Reminders written to the outbox") == 1
+    assert figure(runner.invoke(args=["anchorings", "remind"]).output, "Reminders written to the outbox") == 0
     deliver()
     assert len(mail_outbox) == 1
     assert mail_outbox[0]["To"] == member.manager_email and "Påminnelse" in mail_outbox[0]["Subject"]

@@ -10,6 +10,7 @@ from models import Network
 from models import meeting as meetings
 from models import review as reviews
 from tests.conftest import post, sign_in
+from tests.helpers import says
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def search(client, text, fragment=True):
 def test_the_search_finds_a_member_by_part_of_the_name_by_municipality_and_by_county(client, people):
     sign_in(client, people["ola"].email)
     result = search(client, "østen")  # folded: "Østen" and "østen" are the same search
-    assert "<html" not in result and "1 deltaker funnet" in result
+    assert "<html" not in result and says(result, "1 deltaker funnet")
     assert "Kari Østensen" in result and "Helsesykepleier" in result and "NIK (hovedkontakt)" in result
     assert people["kari"].email in result
 
@@ -48,8 +49,12 @@ def test_the_search_finds_a_member_by_part_of_the_name_by_municipality_and_by_co
     assert "Kari Østensen" in result and "Aud Alversen" in result and "Ola Nordmann" not in result
     # Only active members: not the lapsed, not those waiting for their manager.
     everyone = search(client, "", fragment=False)
-    assert "Lars Lapset" not in everyone and "Pia Venter" not in everyone and "3 deltakere funnet" in everyone
-    assert "0 deltakere funnet" in search(client, "%_")  # LIKE's wildcards are searched as written
+    assert (
+        "Lars Lapset" not in everyone
+        and "Pia Venter" not in everyone
+        and says(everyone, "3 deltakere funnet")
+    )
+    assert says(search(client, "%_"), "0 deltakere funnet")  # LIKE's wildcards are searched as written
 
 
 def test_a_hidden_member_appears_only_to_coordinators(app, client, people):
@@ -66,7 +71,7 @@ def test_a_hidden_member_appears_only_to_coordinators(app, client, people):
     result = search(coordinator, "kari")
     assert "Kari Østensen" in result and "skjult for medlemmene" in result
 
-    post(kari, "/directory/visibility", {"hidden": "no"}, page="/directory/")
+    assert post(kari, "/directory/visibility", {"hidden": "no"}, page="/directory/").status_code == 303
     assert "Kari Østensen" in search(client, "kari")
 
 
@@ -80,9 +85,9 @@ def test_the_directory_is_paginated(app, client, people, create_member, municipa
     app.config["DIRECTORY_PER_PAGE"] = 2
     sign_in(client, people["ola"].email)
     first = search(client, "", fragment=False)
-    assert "Side 1 av 2" in first and 'rel="next"' in first
+    assert says(first, "Side 1 av 2") and 'rel="next"' in first
     second = client.get("/directory/?page=2").get_data(as_text=True)
-    assert "Side 2 av 2" in second and "Ola Nordmann" in second
+    assert says(second, "Side 2 av 2") and "Ola Nordmann" in second
 
 
 def test_a_network_page_shows_mandate_purposes_joining_and_meetings_without_personal_data(client, people):
@@ -129,4 +134,4 @@ def test_a_broad_search_says_more_than_the_cap_and_asks_for_more_letters(client,
     broad = search(client, "")  # Kari, Ola and Aud are active: more than two
     assert "Over 2 deltakere funnet: skriv mer" in broad and "deltakere funnet</p>" not in broad
     narrow = search(client, "østen")
-    assert "1 deltaker funnet" in narrow and "Over" not in narrow
+    assert says(narrow, "1 deltaker funnet") and "Over" not in narrow

@@ -79,7 +79,7 @@ def test_every_address_carrying_a_token_is_stored_by_no_cache(
 
     # And valid ones, signed out: a password reset's page and the calendar feed.
     member = create_member(municipality("4601"))
-    post(client, "/reset-password", {"email": member.email}, page="/reset-password")
+    assert post(client, "/reset-password", {"email": member.email}, page="/reset-password").status_code == 200
     deliver()
     reset = links_in(mail_outbox[0])[0].removeprefix(app.config["BASE_URL"])
     response = client.get(reset)

@@ -64,7 +64,13 @@ def seeded(app, create_member, create_coordinator, municipality):
     sent = newsletters.create("Desember-nytt", "Hei", [nik], by=coordinator)
     newsletters.send(sent, coordinator)
     advice.post(
-        "Ny veileder", "Les", None, [nik], now + timedelta(days=5), now + timedelta(days=3), by=coordinator
+        "Ny veileder",
+        "Les",
+        None,
+        [nik],
+        now + timedelta(days=5),
+        now + timedelta(days=3),
+        by=coordinator,
     )
     reviews.open_cycle(nik, now.year, now + timedelta(days=21), now + timedelta(days=14))
     kari.change_manager("Ny Leder", "ny.leder@bergen.kommune.example")

@@ -88,7 +88,12 @@ def test_only_the_main_contact_hands_over_and_only_to_a_colleague(app, client, c
     )
     other = app.test_client()
     sign_in(other, kari.email)
-    post(other, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(stranger).id}, page=page_of(bergen))
+    assert (
+        post(
+            other, f"{page_of(bergen)}/NIK/handover", {"colleague": nik(stranger).id}, page=page_of(bergen)
+        ).status_code
+        == 303
+    )
     db.session.expire_all()
     assert nik(kari).is_main_contact and not nik(stranger).is_main_contact
     assert client.get(page_of(oslo)).status_code == 403  # another municipality's list
@@ -139,11 +144,14 @@ def test_the_main_contact_invites_a_colleague_with_the_organisation_filled_in(
     nik(kari).make_main_contact()
     db.session.commit()
     sign_in(client, kari.email)
-    post(
-        client,
-        f"{page_of(bergen)}/NIK/invite",
-        {"email": "ny.kollega@bergen.kommune.example"},
-        page=page_of(bergen),
+    assert (
+        post(
+            client,
+            f"{page_of(bergen)}/NIK/invite",
+            {"email": "ny.kollega@bergen.kommune.example"},
+            page=page_of(bergen),
+        ).status_code
+        == 303
     )
     deliver()
     invitation = mail_outbox[-1]
@@ -187,7 +195,12 @@ def test_a_reported_removal_goes_to_the_coordinator_and_is_applied_without_delet
     )
     db.session.expire_all()
     assert change.status == ChangeStatus.PENDING  # a rejection needs a reason
-    post(coordinator_client, f"/coordinator/change-requests/{change.id}/apply", page="/coordinator/")
+    assert (
+        post(
+            coordinator_client, f"/coordinator/change-requests/{change.id}/apply", page="/coordinator/"
+        ).status_code
+        == 303
+    )
     db.session.expire_all()
     assert change.status == ChangeStatus.APPLIED
     membership = db.session.scalar(select(Membership).filter_by(member_id=ola.id))
@@ -205,7 +218,10 @@ def test_fifty_members_asking_at_once_give_one_main_contact(live_server, app, cr
     browsers = []
     for member in members:
         browser = Browser(live_server.url)
-        browser.post("/sign-in", {"email": member.email, "password": PASSWORD}, page="/sign-in")
+        status, home = browser.post(
+            "/sign-in", {"email": member.email, "password": PASSWORD}, page="/sign-in"
+        )
+        assert status == 200 and 'action="/sign-out"' in home  # the 303 followed to the home, signed in
         browsers.append(browser)
 
     def ask(ready, browser):

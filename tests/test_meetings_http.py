@@ -12,19 +12,21 @@ from models import Meeting, MeetingKind, Signup
 from models import meeting as meetings
 from models.meeting import OSLO
 from tests.conftest import post, sign_in
-from tests.helpers import answered, audited, form, tabs
+from tests.helpers import answered, audited, figure, form, says, tabs
 
 
 def test_the_coordinator_plans_and_the_year_plan_shows_the_quota(client, create_coordinator):
     sign_in(client, create_coordinator("NIK").email)
     page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
-    assert "0 av 2" in page and "2 nettverksmøter er ikke planlagt ennå." in page
+    assert says(page, "0 av 2") and says(page, "2 nettverksmøter er ikke planlagt ennå.")
     response = post(
         client, "/meetings/new", form(kind="network_meeting", title="Vårmøtet"), page="/meetings/new"
     )
     assert response.status_code == 303
     page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
-    assert "1 av 2" in page and "Vårmøtet" in page and "1 nettverksmøte er ikke planlagt ennå." in page
+    assert (
+        says(page, "1 av 2") and "Vårmøtet" in page and says(page, "1 nettverksmøte er ikke planlagt ennå.")
+    )
     meeting = db.session.scalar(select(Meeting))
     assert meeting.starts_at == datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # 10:00 in Oslo in winter
 
@@ -45,21 +47,26 @@ def test_a_fifth_professional_meeting_is_refused_next_to_the_field(client, creat
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     error = page.split('id="kind-error"')[1].split("</p>")[0]
-    assert "har allerede planlagt 4 fagmøter i 2027" in error and "«Fagmøte 02»" in error
+    assert says(error, "har allerede planlagt 4 fagmøter i 2027") and "«Fagmøte 02»" in error
     assert db.session.scalar(select(db.func.count()).select_from(Meeting)) == 4
 
 
 def test_a_joint_meeting_shows_in_both_year_plans(client, create_coordinator):
     sign_in(client, create_coordinator("NIK", "NIFS").email)
-    post(
-        client,
-        "/meetings/new",
-        form(networks=("NIK", "NIFS"), title="Felles fagmøte", format="hybrid", place="Helsedirektoratet"),
-        page="/meetings/new",
+    assert (
+        post(
+            client,
+            "/meetings/new",
+            form(
+                networks=("NIK", "NIFS"), title="Felles fagmøte", format="hybrid", place="Helsedirektoratet"
+            ),
+            page="/meetings/new",
+        ).status_code
+        == 303
     )
     for code in ("NIK", "NIFS"):
         page = client.get(f"/meetings/plan/{code}/2027").get_data(as_text=True)
-        assert "Felles fagmøte" in page and "felles: NIK, NIFS" in page and "1 av 4" in page
+        assert "Felles fagmøte" in page and "felles: NIK, NIFS" in page and says(page, "1 av 4")
         assert "Hybrid: Helsedirektoratet og digitalt" in page
 
 
@@ -115,7 +122,9 @@ def test_the_form_opens_and_saves_in_place_on_the_year_plan(client, create_coord
     assert saved.status_code == 200 and saved.headers["HX-Retarget"] == "#plan"
     assert saved.headers["HX-Push-Url"] == "/meetings/plan/NIK/2027"
     assert 'id="plan"' in fragment and "<html" not in fragment
-    assert "Maimøtet er planlagt." in fragment and "1 av 4" in fragment and 'id="editor"></div>' in fragment
+    assert (
+        "Maimøtet er planlagt." in fragment and says(fragment, "1 av 4") and 'id="editor"></div>' in fragment
+    )
     topic_title = fragment.split('id="topic-title"')[1].split(">")[0]
     assert "Maimøtet" not in topic_title  # the meeting's fields do not fill the topic proposal form
 
@@ -131,14 +140,14 @@ def test_the_form_opens_and_saves_in_place_on_the_year_plan(client, create_coord
     )
     # Moved into next year: the place moves with it, and the plan shown is the meeting's new year.
     assert changed.headers["HX-Push-Url"] == "/meetings/plan/NIK/2028"
-    assert "NIK: møter i 2028" in changed.get_data(as_text=True)
+    assert says(changed.get_data(as_text=True), "NIK: møter i 2028")
     assert meetings.quota_status(meeting.networks[0], 2027)[MeetingKind.PROFESSIONAL] == (0, 4)
 
 
 def test_without_htmx_the_form_is_a_page_of_its_own(client, create_coordinator):
     sign_in(client, create_coordinator("NIK").email)
     page = client.get("/meetings/new?network=NIK").get_data(as_text=True)
-    assert "<html" in page and "<h1" in page and "autofocus" not in page
+    assert "<html" in page and says(page, "<h1") and "autofocus" not in page
     response = post(client, "/meetings/new?network=NIK", form(title="Maimøtet"), page="/meetings/new")
     assert response.status_code == 303 and response.headers["Location"].startswith("/meetings/")
 
@@ -246,15 +255,31 @@ def test_attendance_and_minutes_after_the_meeting(
         coordinator_client, f"/meetings/{meeting.id}/attendance", {"attended": [member.id]}, page="/"
     )
     assert too_early.status_code == 303
+    told = coordinator_client.get(too_early.headers["Location"]).get_data(as_text=True)
+    assert "Oppmøte registreres etter at møtet har begynt." in told
+    db.session.expire_all()
+    assert meeting.signups[0].attended is not True and meeting.status == "planned"
+    assert audited("meeting.attendance") == 0
     db.session.execute(
         update(Meeting).values(
             starts_at=start - timedelta(days=2), ends_at=start - timedelta(days=2, hours=-1)
         )
     )
     db.session.commit()
-    post(coordinator_client, f"/meetings/{meeting.id}/attendance", {"attended": [member.id]}, page="/")
-    post(
-        coordinator_client, f"/meetings/{meeting.id}/minutes", {"minutes": "Vi snakket om tolking."}, page="/"
+    assert (
+        post(
+            coordinator_client, f"/meetings/{meeting.id}/attendance", {"attended": [member.id]}, page="/"
+        ).status_code
+        == 303
+    )
+    assert (
+        post(
+            coordinator_client,
+            f"/meetings/{meeting.id}/minutes",
+            {"minutes": "Vi snakket om tolking."},
+            page="/",
+        ).status_code
+        == 303
     )
     db.session.expire_all()
     assert meeting.signups[0].attended and meeting.status == "held"
@@ -308,8 +333,14 @@ def test_the_day_before_those_signed_up_are_reminded_once(
     meetings.sign_up(member, soon)
     meetings.sign_up(member, far)
     db.session.commit()
-    assert "1" in runner.invoke(args=["meetings", "remind"]).output
-    assert "0" in runner.invoke(args=["meetings", "remind"]).output
+    assert (
+        figure(runner.invoke(args=["meetings", "remind"]).output, "Meeting reminders written to the outbox")
+        == 1
+    )
+    assert (
+        figure(runner.invoke(args=["meetings", "remind"]).output, "Meeting reminders written to the outbox")
+        == 0
+    )
     deliver()
     reminders = [m["Subject"] for m in mail_outbox if m["Subject"].startswith("Påminnelse")]
     assert reminders == ["Påminnelse: I morgen"]  # beside the two invitations the sign-ups sent
@@ -336,7 +367,8 @@ def test_twenty_planners_at_once_over_http_leave_exactly_four(live_server, creat
     browsers = []
     for _ in range(20):
         browser = Browser(live_server.url)
-        browser.post("/sign-in", {"email": email, "password": PASSWORD}, page="/sign-in")
+        status, home = browser.post("/sign-in", {"email": email, "password": PASSWORD}, page="/sign-in")
+        assert status == 200 and 'action="/sign-out"' in home  # the 303 followed to the home, signed in
         browsers.append(browser)
 
     def attempt(ready, i, browser):
@@ -354,7 +386,7 @@ def test_twenty_planners_at_once_over_http_leave_exactly_four(live_server, creat
             "planned"
             if "er planlagt" in page
             else "refused"
-            if "har allerede planlagt 4" in page
+            if says(page, "har allerede planlagt 4")
             else page[:200]
         )
 
@@ -425,8 +457,8 @@ def test_moving_a_meeting_into_a_full_year_is_refused(client, create_coordinator
         {"title": meeting.title, "date": "2028-05-01", "start": "10:00", "end": "12:00", "format": "digital"},
         page="/",
     )
-    assert response.status_code == 422 and "har allerede sine 2 nettverksmøter i 2028" in response.get_data(
-        as_text=True
+    assert response.status_code == 422 and says(
+        response.get_data(as_text=True), "har allerede sine 2 nettverksmøter i 2028"
     )
 
 
@@ -461,12 +493,15 @@ def test_the_personal_calendar_feed_lists_my_networks_meetings_until_a_new_passw
         .split('"')[0]
         .replace("http://localhost", "")
     )
+    # The feed link is a signed token that names the member, not the member's id in the path.
+    token = feed.rsplit("/", 1)[-1].removesuffix(".ics")
+    assert tokens.read("calendar_feed", token)["member"] == member.id
+    assert f"/{member.id}" not in feed.replace(token, "")
     calendar = icalendar.Calendar.from_ical(client.application.test_client().get(feed).get_data())
     assert [str(e["summary"]) for e in calendar.walk("VEVENT")] == ["NIK-møte"]
     member.set_password("en helt ny og lang frase")
     db.session.commit()
     assert client.application.test_client().get(feed).status_code == 400
-    assert tokens  # the feed link is a signed token, not the member id
 
 
 def test_two_coordinators_changing_the_same_meeting_the_second_is_told_not_overwritten(
@@ -767,11 +802,19 @@ def test_withdrawal_attendance_and_minutes_hold_their_rules_on_a_direct_post(
     db.session.commit()
     sign_in(client, member.email)
     assert "Meld meg av" not in client.get(f"/meetings/{over.id}").get_data(as_text=True)
-    post(client, f"/meetings/{over.id}/withdraw", page="/")  # over: the sign-up is the attendance record now
+    assert (
+        post(client, f"/meetings/{over.id}/withdraw", page="/").status_code == 303
+    )  # over: the sign-up is the attendance record now
     staff = app.test_client()
     sign_in(staff, coordinator.email)
-    post(staff, f"/meetings/{cancelled.id}/attendance", {"attended": [member.id]}, page="/")
-    post(staff, f"/meetings/{coming.id}/minutes", {"minutes": "Skrevet på forhånd"}, page="/")
+    assert (
+        post(staff, f"/meetings/{cancelled.id}/attendance", {"attended": [member.id]}, page="/").status_code
+        == 303
+    )
+    assert (
+        post(staff, f"/meetings/{coming.id}/minutes", {"minutes": "Skrevet på forhånd"}, page="/").status_code
+        == 303
+    )
     db.session.expire_all()
     assert db.session.scalar(select(db.func.count()).select_from(Signup)) == 2
     assert db.session.get(Meeting, cancelled.id).status == "cancelled"

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 from app import create_app
 from extensions import db
 from tests.conftest import app_config
+from tests.helpers import says
 
 
 @pytest.fixture
@@ -159,7 +160,7 @@ def test_a_downgrade_that_would_reset_directory_choices_refuses_and_changes_noth
 
     with pytest.raises(CommandError) as refusal:
         alembic("downgrade", "1b36e1a40394")
-    assert "3 members who chose to hide from the directory" in str(refusal.value)
+    assert says(str(refusal.value), "3 members who chose to hide from the directory")
     assert "-x lossy=yes" in str(refusal.value)
     assert revision_now() == head
     assert table_snapshot(ignore=()) == before
@@ -199,7 +200,7 @@ def test_a_downgrade_to_base_refuses_while_a_newsletter_is_there(migrated):
 
     with pytest.raises(CommandError) as refusal:
         alembic("downgrade", "base")
-    assert "1b36e1a40394" in str(refusal.value) and "1 newsletters" in str(refusal.value)
+    assert "1b36e1a40394" in str(refusal.value) and says(str(refusal.value), "1 newsletters")
     assert revision_now() == head
     assert table_snapshot(ignore=()) == before
 

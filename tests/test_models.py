@@ -3,8 +3,9 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from extensions import db
 from models import (
@@ -223,9 +224,10 @@ def test_times_are_stored_and_read_as_aware_utc(create_member, municipality):
     db.session.expire_all()
     assert member.created_at == oslo_time
     assert member.created_at.utcoffset() == timedelta(0)
-    with pytest.raises(Exception, match="naive"):
+    with pytest.raises(StatementError, match="naive") as refused:
         member.created_at = datetime(2026, 6, 1, 12, 0)
         db.session.flush()
+    assert isinstance(refused.value.orig, ValueError)
 
 
 # -- organisations ---------------------------------------------------------------------------------
@@ -278,4 +280,7 @@ def test_networks_accept_the_organisations_the_mandate_names(networks, municipal
     assert all(network.accepts(observer) for network in networks.values())
     assert trust.parent.name == "Helse Vest RHF"
     assert municipality("4601").county.name == "Vestland"
-    assert OrganisationKind.MUNICIPALITY.label
+    with force_locale("en"):
+        assert str(OrganisationKind.MUNICIPALITY.label) == "Municipality"
+    with force_locale("nb"):
+        assert str(OrganisationKind.MUNICIPALITY.label) == "Kommune"

@@ -18,6 +18,7 @@ from models import (
 )
 from models import newsletter as newsletters
 from tests.conftest import links_in, post, sign_in
+from tests.helpers import says
 
 HOSTILE = """Hei **alle**
 
@@ -90,7 +91,7 @@ def test_an_issue_to_nik_and_nifs_reaches_each_active_member_once(client, people
     assert "<h2>Kurs</h2>" in preview and "<strong>nytt</strong>" in preview
 
     page = send(client, newsletter)
-    assert "Sendt 0 av 3" in page
+    assert says(page, "Sendt 0 av 3")
     assert deliver()["sent"] == 3
 
     recipients = sorted(r for m in mail_outbox for r in m.envelope_recipients)
@@ -105,7 +106,10 @@ def test_an_issue_to_nik_and_nifs_reaches_each_active_member_once(client, people
 
     # Each member's own link; sending again is refused and sends nothing.
     assert len({m["List-Unsubscribe"] for m in mail_outbox}) == 3
-    post(client, f"/newsletter/{newsletter.id}/send", page=f"/newsletter/{newsletter.id}")
+    assert (
+        post(client, f"/newsletter/{newsletter.id}/send", page=f"/newsletter/{newsletter.id}").status_code
+        == 303
+    )
     assert deliver()["sent"] == 0
     assert db.session.scalar(select(Newsletter.recipient_count).filter_by(id=newsletter.id)) == 3
     assert [
@@ -144,7 +148,7 @@ def test_the_unsubscribe_link_works_without_signing_in_and_keeps_the_membership(
     deliver()
     assert nora.email not in [r for m in mail_outbox for r in m.envelope_recipients]
     assert len(mail_outbox) == 2
-    post(stranger, path, {"subscribe": "yes"}, page=path)
+    assert post(stranger, path, {"subscribe": "yes"}, page=path).status_code == 303
     db.session.expire_all()
     assert nora.newsletter_unsubscribed_at is None
     assert stranger.get("/newsletter/unsubscribe/not-a-token").status_code == 400
@@ -177,11 +181,14 @@ def test_member_input_goes_queue_included_sent_and_the_member_sees_each_step(
     item = db.session.scalar(select(NewsInput))
 
     # The coordinator edits it, then includes it.
-    post(
-        client,
-        f"/newsletter/input/{item.id}/edit",
-        {"title": "Kurs i tolking for helsepersonell", "body": "Vi holder *kurs* i mars.", "link": ""},
-        page=f"/newsletter/input/{item.id}/edit",
+    assert (
+        post(
+            client,
+            f"/newsletter/input/{item.id}/edit",
+            {"title": "Kurs i tolking for helsepersonell", "body": "Vi holder *kurs* i mars.", "link": ""},
+            page=f"/newsletter/input/{item.id}/edit",
+        ).status_code
+        == 303
     )
     response = post(
         client,
@@ -204,7 +211,10 @@ def test_member_input_goes_queue_included_sent_and_the_member_sees_each_step(
     assert "Sendt" in page and f"/newsletter/{newsletter.id}" in page
 
     # Once sent, it can no longer be edited or taken out.
-    post(client, f"/newsletter/input/{item.id}/withdraw", page=f"/newsletter/{newsletter.id}")
+    assert (
+        post(client, f"/newsletter/input/{item.id}/withdraw", page=f"/newsletter/{newsletter.id}").status_code
+        == 303
+    )
     db.session.expire_all()
     assert item.newsletter_id == newsletter.id
 
@@ -220,11 +230,14 @@ def test_declined_input_carries_the_note_the_member_reads(app, client, people):
     db.session.expire_all()
     assert item.status == "queued"
 
-    post(
-        client,
-        f"/newsletter/input/{item.id}/decline",
-        {"note": "Nyhetsbrevet tar ikke med reklame."},
-        page="/newsletter/queue",
+    assert (
+        post(
+            client,
+            f"/newsletter/input/{item.id}/decline",
+            {"note": "Nyhetsbrevet tar ikke med reklame."},
+            page="/newsletter/queue",
+        ).status_code
+        == 303
     )
     member = app.test_client()
     sign_in(member, nora.email)
@@ -266,7 +279,10 @@ def test_only_active_members_send_input_and_only_coordinators_of_its_network_han
 def test_a_test_send_goes_only_to_the_coordinator(client, people, deliver, mail_outbox):
     sign_in(client, people["coordinator"].email)
     newsletter = compose_issue(client)
-    post(client, f"/newsletter/{newsletter.id}/test", page=f"/newsletter/{newsletter.id}")
+    assert (
+        post(client, f"/newsletter/{newsletter.id}/test", page=f"/newsletter/{newsletter.id}").status_code
+        == 303
+    )
     assert deliver()["sent"] == 1
     (message,) = mail_outbox
     assert message.envelope_recipients == [people["coordinator"].email]
@@ -317,11 +333,14 @@ def test_hostile_markdown_reaches_neither_the_mail_nor_the_archive(app, client, 
     db.session.commit()
     sign_in(client, people["coordinator"].email)
     newsletter = compose_issue(client, body=HOSTILE)
-    post(
-        client,
-        f"/newsletter/input/{item.id}/include",
-        {"newsletter": newsletter.id},
-        page="/newsletter/queue",
+    assert (
+        post(
+            client,
+            f"/newsletter/input/{item.id}/include",
+            {"newsletter": newsletter.id},
+            page="/newsletter/queue",
+        ).status_code
+        == 303
     )
     send(client, newsletter)
     deliver()
@@ -370,10 +389,10 @@ def test_progress_is_polled_until_the_outbox_has_drained(client, people, deliver
     headers = {"HX-Request": "true", "HX-Target": "progress"}
     fragment = client.get(f"/newsletter/{newsletter.id}", headers=headers).get_data(as_text=True)
     assert fragment.lstrip().startswith('<div id="progress"') and "<html" not in fragment
-    assert "Sendt 0 av 3" in fragment and 'hx-trigger="every 2s"' in fragment
+    assert says(fragment, "Sendt 0 av 3") and 'hx-trigger="every 2s"' in fragment
     deliver()
     fragment = client.get(f"/newsletter/{newsletter.id}", headers=headers).get_data(as_text=True)
-    assert "Sendt 3 av 3" in fragment and "hx-trigger" not in fragment
+    assert says(fragment, "Sendt 3 av 3") and "hx-trigger" not in fragment
 
 
 def test_sending_takes_the_same_number_of_statements_for_any_number_of_members(
@@ -674,10 +693,13 @@ def test_a_test_mail_pressed_twice_at_once_goes_once(app, people, draft_and_inpu
     deliver()
     assert [m.envelope_recipients for m in mail_outbox] == [[people["coordinator"].email]]
     # Once it has gone, another test may go.
-    post(
-        tabs_of(app, people["coordinator"], 1)[0],
-        f"/newsletter/{issue.id}/test",
-        page=f"/newsletter/{issue.id}",
+    assert (
+        post(
+            tabs_of(app, people["coordinator"], 1)[0],
+            f"/newsletter/{issue.id}/test",
+            page=f"/newsletter/{issue.id}",
+        ).status_code
+        == 303
     )
     deliver()
     assert len(mail_outbox) == 2

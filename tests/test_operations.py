@@ -20,6 +20,7 @@ import logs
 from extensions import db
 from models import Member, OutboxMessage, tokens
 from tests.conftest import free_port, links_in, post, sign_in
+from tests.helpers import says
 
 # -- health --------------------------------------------------------------------------------------
 
@@ -200,7 +201,12 @@ def test_rate_limit_keys_hold_no_address(app_factory, create_member, municipalit
     with app.app_context():
         email = create_member(municipality("4601")).email
     client = app.test_client()
-    post(client, "/sign-in", {"email": email, "password": "feil passord feil"}, page="/sign-in")
+    assert (
+        post(
+            client, "/sign-in", {"email": email, "password": "feil passord feil"}, page="/sign-in"
+        ).status_code
+        == 422
+    )
     from extensions import limiter
 
     with app.app_context():
@@ -232,7 +238,7 @@ def test_a_mail_keeps_the_id_of_the_request_that_wrote_it(app, client, create_me
         page="/reset-password",
         headers={"X-Request-ID": "req-0123456789"},
     )
-    assert response.status_code in (200, 303)
+    assert response.status_code == 200
     db.session.expire_all()
     assert [m.request_id for m in db.session.query(OutboxMessage)] == ["req-0123456789"]
 
@@ -253,11 +259,8 @@ def test_the_access_log_holds_no_token_and_no_address(
     mail_outbox.clear()
     with caplog.at_level(logging.INFO, logger="tracker.access"):
         assert client.get(review).status_code == 200
-        assert post(client, review, answer_form(), page=review).status_code in (200, 303)
-        assert post(client, "/reset-password", {"email": email}, page="/reset-password").status_code in (
-            200,
-            303,
-        )
+        assert post(client, review, answer_form(), page=review).status_code == 200
+        assert post(client, "/reset-password", {"email": email}, page="/reset-password").status_code == 200
         deliver()
         link = next(url for url in links_in(mail_outbox[-1]) if "/reset-password/" in url)
         path = link.split("localhost", 1)[1]
@@ -274,9 +277,9 @@ def test_the_access_log_holds_no_token_and_no_address(
     text = "\n".join(r.getMessage() for r in lines)
     review_token = review.rsplit("/", 1)[1]
     assert token not in text and review_token not in text and email not in text and "Drammensen" not in text
-    assert "GET /reviews/answer/[redacted] 200" in text and "POST /reviews/answer/[redacted]" in text
-    assert "GET /reset-password/[redacted] 200" in text
-    assert "GET /organisations/?q=[redacted]&page=2 200" in text
+    assert says(text, "GET /reviews/answer/[redacted] 200") and "POST /reviews/answer/[redacted]" in text
+    assert says(text, "GET /reset-password/[redacted] 200")
+    assert says(text, "GET /organisations/?q=[redacted]&page=2 200")
     assert "/meetings/calendar/[redacted].ics" in text
     assert all(r.request_id and r.path and r.status for r in lines)
 
@@ -319,7 +322,10 @@ def test_in_development_every_mail_is_written_to_the_log(app_factory, create_mem
         member = create_member(municipality("4601"))
         email = member.email
     with caplog.at_level(logging.INFO):
-        post(app.test_client(), "/reset-password", {"email": email}, page="/reset-password")
+        assert (
+            post(app.test_client(), "/reset-password", {"email": email}, page="/reset-password").status_code
+            == 200
+        )
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Mail to ")]
     assert logged and "/reset-password/" in logged[0]
 
@@ -410,4 +416,4 @@ def test_gunicorns_access_log_if_turned_on_is_redacted_too():
         logger.atoms(Response(), Request(), environ, datetime.timedelta(seconds=0.1))
     )
     assert token not in line and "anne" not in line and "hemmelig" not in line
-    assert '"POST /anchoring/[redacted]?q=[redacted] HTTP/1.1" 200' in line
+    assert says(line, '"POST /anchoring/[redacted]?q=[redacted] HTTP/1.1" 200')

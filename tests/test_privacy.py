@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import AuditEntry, Member
-from tests.helpers import ended_ago
+from tests.helpers import ended_ago, figure
 
 
 def test_purge_erases_former_members_past_the_period_and_no_one_else(
@@ -37,7 +37,7 @@ def test_purge_erases_former_members_past_the_period_and_no_one_else(
 
     result = runner.invoke(args=["privacy", "purge", "--days", "365"])
     assert result.exit_code == 0, result.output
-    assert "3" in result.output
+    assert figure(result.output, "Former members erased") == 3
     db.session.expire_all()
     for member_id in gone:
         member = db.session.get(Member, member_id)
@@ -55,7 +55,7 @@ def test_purge_erases_former_members_past_the_period_and_no_one_else(
 
     # Run again: nothing more to do.
     again = runner.invoke(args=["privacy", "purge", "--days", "365"])
-    assert again.exit_code == 0 and "0" in again.output
+    assert again.exit_code == 0 and figure(again.output, "Former members erased") == 0
 
 
 def test_the_retention_period_comes_from_the_configuration(app, runner, create_member, municipality):
@@ -86,7 +86,7 @@ def test_the_privacy_statement_says_purpose_basis_retention_and_contact(app, cli
 
 def test_the_accessibility_statement_names_the_standard_and_where_to_complain(client):
     page = client.get("/accessibility").get_data(as_text=True)
-    assert "<h1>Tilgjengelighetserklæring</h1>" in page and "WCAG" in page and "2.1" in page
+    assert "<h1>Tilgjengelighetserklæring</h1>" in page and "WCAG" in page and "WCAG 2.1" in page
     assert "Tilsynet for universell utforming av ikt" in page and 'href="mailto:' in page
 
 
@@ -114,7 +114,12 @@ def test_no_address_in_a_url_or_a_log_line(app_factory, caplog, municipality):
             client, "/sign-in", {"email": data["email"], "password": data["password"]}, page="/sign-in"
         ).get_data(as_text=True)
         assert 'href="/verify"' in unverified
-        post(client, "/sign-in", {"email": "nobody@kommune.example", "password": "wrong"}, page="/sign-in")
+        assert (
+            post(
+                client, "/sign-in", {"email": "nobody@kommune.example", "password": "wrong"}, page="/sign-in"
+            ).status_code
+            == 422
+        )
         outbox.deliver(worker="w")
     addresses = ("kari.nordmann", "per.leder", "nobody@")
     leaked = [r.getMessage() for r in caplog.records if any(a in r.getMessage().lower() for a in addresses)]

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.conftest import csrf_token_from
+from tests.helpers import says
 
 
 def test_the_front_page_says_what_the_three_networks_are(client):
@@ -54,7 +55,7 @@ def test_english_is_chosen_by_the_browser_or_by_the_reader(client):
     )
     assert response.status_code == 303
     assert response.headers["Location"] == "/organisations/?q=4601"
-    assert "1 organisation found" in client.get("/organisations/?q=4601").get_data(as_text=True)
+    assert says(client.get("/organisations/?q=4601").get_data(as_text=True), "1 organisation found")
 
 
 @pytest.mark.parametrize(

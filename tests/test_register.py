@@ -7,6 +7,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Membership, Organisation, OrganisationKind, reference
 from tests.conftest import post, sign_in
+from tests.helpers import figure
 
 
 def test_a_coordinator_adds_edits_and_deactivates_an_observer(client, create_coordinator, create_member):
@@ -20,16 +21,21 @@ def test_a_coordinator_adds_edits_and_deactivates_an_observer(client, create_coo
     assert response.status_code == 303
     htil = db.session.scalar(select(Organisation).filter_by(short_name="Htil"))
     assert htil.kind == OrganisationKind.OBSERVER and htil.active
-    post(
-        client,
-        f"/organisations/{htil.id}/edit",
-        {"kind": "observer", "name": "Helsetilsynet", "short_name": "Htil"},
-        page="/organisations/manage",
+    assert (
+        post(
+            client,
+            f"/organisations/{htil.id}/edit",
+            {"kind": "observer", "name": "Helsetilsynet", "short_name": "Htil"},
+            page="/organisations/manage",
+        ).status_code
+        == 303
     )
     db.session.expire_all()
     assert htil.name == "Helsetilsynet"
     create_member(htil)
-    post(client, f"/organisations/{htil.id}/deactivate", page="/organisations/manage")
+    assert (
+        post(client, f"/organisations/{htil.id}/deactivate", page="/organisations/manage").status_code == 303
+    )
     db.session.expire_all()
     assert htil.active  # still has an active member
     assert "har fortsatt aktive deltakere" in client.get("/organisations/manage").get_data(as_text=True)
@@ -76,7 +82,11 @@ def test_a_merger_moves_members_to_the_successor_after_a_dry_run(
         args=["reference", "load", "--municipalities", str(new_list), "--merge", "4602:4601", "--dry-run"]
     )
     assert dry.exit_code == 0, dry.output
-    assert "dry run" in dry.output and "members moved: 1" in dry.output and "deactivated: 1" in dry.output
+    assert (
+        "dry run" in dry.output
+        and figure(dry.output, "members moved") == 1
+        and figure(dry.output, "deactivated") == 1
+    )
     db.session.expire_all()
     assert municipality("4602").active and kinn.organisation_id == municipality("4602").id
 

@@ -76,17 +76,20 @@ def test_the_whole_journey_from_registration_to_an_anchored_membership(
 def test_a_declining_manager_leaves_the_membership_declined_and_the_member_told(
     client, municipality, deliver, mail_outbox
 ):
-    register(client, municipality("4601"))
+    assert register(client, municipality("4601")).status_code == 303
     deliver()
     verify_url = path_of(links_in(mail_outbox[0])[0])
-    post(client, verify_url, page=verify_url)
+    assert post(client, verify_url, page=verify_url).status_code == 200
     deliver()
     decide_url = path_of(links_in(mail_outbox[1])[0])
-    post(
-        client,
-        decide_url,
-        {"name": "Per Leder", "decision": "decline", "comment": "Ikke i min enhet"},
-        page=decide_url,
+    assert (
+        post(
+            client,
+            decide_url,
+            {"name": "Per Leder", "decision": "decline", "comment": "Ikke i min enhet"},
+            page=decide_url,
+        ).status_code
+        == 200
     )
     deliver()
     member = db.session.scalar(select(Member))

@@ -36,7 +36,7 @@ def test_signing_out_on_one_device_ends_the_sessions_on_every_device(
     laptop, phone = client, app.test_client()
     sign_in(laptop, member.email), sign_in(phone, member.email)
     assert signed_in(laptop) and signed_in(phone)  # signing in on the phone did not end the laptop's
-    post(phone, "/sign-out", page="/me/")
+    assert post(phone, "/sign-out", page="/me/").status_code == 303
     assert not signed_in(laptop) and not signed_in(phone)
     assert sign_in(laptop, member.email).status_code == 303 and signed_in(laptop)  # a new session works
 
@@ -45,12 +45,16 @@ def test_signing_out_ends_a_copied_keep_me_signed_in_cookie(app, client, create_
     member = create_member(municipality("4601"))
     page = client.get("/sign-in")
     token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    client.post(
-        "/sign-in", data={"email": member.email, "password": PASSWORD, "remember": "y", "csrf_token": token}
+    assert (
+        client.post(
+            "/sign-in",
+            data={"email": member.email, "password": PASSWORD, "remember": "y", "csrf_token": token},
+        ).status_code
+        == 303
     )
     thief = copy_of(app, client, "remember_token")  # the long-lived cookie alone, no session
     assert signed_in(thief)
-    post(client, "/sign-out", page="/me/")
+    assert post(client, "/sign-out", page="/me/").status_code == 303
     assert not signed_in(thief)
 
 

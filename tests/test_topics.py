@@ -30,26 +30,33 @@ def test_propose_support_once_and_accept_into_a_meeting(
     )
     db.session.commit()
     sign_in(client, kari.email)
-    post(
-        client,
-        "/meetings/plan/NIK/topics",
-        {
-            "title": "Tolking i helsestasjonen",
-            "description": "Erfaringer",
-            "meeting_kind": "professional_meeting",
-        },
-        page="/meetings/plan/NIK/2027",
+    assert (
+        post(
+            client,
+            "/meetings/plan/NIK/topics",
+            {
+                "title": "Tolking i helsestasjonen",
+                "description": "Erfaringer",
+                "meeting_kind": "professional_meeting",
+            },
+            page="/meetings/plan/NIK/2027",
+        ).status_code
+        == 303
     )
     proposal = db.session.scalar(select(TopicProposal))
     assert proposal.meeting_kind == "professional_meeting"
     other = app.test_client()
     sign_in(other, ola.email)
-    post(other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027")
-    post(
-        other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027"
+    assert (
+        post(other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027").status_code
+        == 303
+    )
+    assert (
+        post(other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027").status_code
+        == 303
     )  # twice: counted once
     assert db.session.scalar(select(func.count()).select_from(TopicSupport)) == 1
-    assert "1 støtter dette" in other.get("/meetings/plan/NIK/2027").get_data(as_text=True)
+    assert says(other.get("/meetings/plan/NIK/2027").get_data(as_text=True), "1 støtter dette")
 
     coordinator = app.test_client()
     sign_in(coordinator, create_coordinator("NIK").email)
@@ -57,11 +64,14 @@ def test_propose_support_once_and_accept_into_a_meeting(
         post(client, f"/meetings/topics/{proposal.id}/accept", {"meeting": meeting.id}, page="/").status_code
         == 403
     )
-    post(
-        coordinator,
-        f"/meetings/topics/{proposal.id}/accept",
-        {"meeting": meeting.id},
-        page="/meetings/plan/NIK/2027",
+    assert (
+        post(
+            coordinator,
+            f"/meetings/topics/{proposal.id}/accept",
+            {"meeting": meeting.id},
+            page="/meetings/plan/NIK/2027",
+        ).status_code
+        == 303
     )
     db.session.expire_all()
     assert proposal.status == ProposalStatus.ACCEPTED and proposal.meeting_id == meeting.id
@@ -73,25 +83,37 @@ def test_propose_support_once_and_accept_into_a_meeting(
 def test_a_decline_needs_a_reason(app, client, create_member, create_coordinator, municipality):
     kari = create_member(municipality("4601"))
     sign_in(client, kari.email)
-    post(
-        client,
-        "/meetings/plan/NIK/topics",
-        {"title": "Et tema", "meeting_kind": "network_meeting"},
-        page="/meetings/plan/NIK/2027",
+    assert (
+        post(
+            client,
+            "/meetings/plan/NIK/topics",
+            {"title": "Et tema", "meeting_kind": "network_meeting"},
+            page="/meetings/plan/NIK/2027",
+        ).status_code
+        == 303
     )
     proposal = db.session.scalar(select(TopicProposal))
     coordinator = app.test_client()
     sign_in(coordinator, create_coordinator("NIK").email)
-    post(
-        coordinator, f"/meetings/topics/{proposal.id}/decline", {"reason": ""}, page="/meetings/plan/NIK/2027"
+    assert (
+        post(
+            coordinator,
+            f"/meetings/topics/{proposal.id}/decline",
+            {"reason": ""},
+            page="/meetings/plan/NIK/2027",
+        ).status_code
+        == 303
     )
     db.session.expire_all()
     assert proposal.status == ProposalStatus.WAITING
-    post(
-        coordinator,
-        f"/meetings/topics/{proposal.id}/decline",
-        {"reason": "Tatt opp i fjor"},
-        page="/meetings/plan/NIK/2027",
+    assert (
+        post(
+            coordinator,
+            f"/meetings/topics/{proposal.id}/decline",
+            {"reason": "Tatt opp i fjor"},
+            page="/meetings/plan/NIK/2027",
+        ).status_code
+        == 303
     )
     db.session.expire_all()
     assert proposal.status == ProposalStatus.DECLINED and proposal.reason == "Tatt opp i fjor"
@@ -119,18 +141,24 @@ def test_a_topic_is_proposed_for_a_network_or_a_professional_meeting_and_never_a
 ):
     kari = create_member(municipality("4601"))
     sign_in(client, kari.email)
-    post(
-        client,
-        "/meetings/plan/NIK/topics",
-        {"title": "Beredskapstema", "meeting_kind": "emergency"},
-        page="/meetings/plan/NIK/2027",
+    assert (
+        post(
+            client,
+            "/meetings/plan/NIK/topics",
+            {"title": "Beredskapstema", "meeting_kind": "emergency"},
+            page="/meetings/plan/NIK/2027",
+        ).status_code
+        == 303
     )
     assert db.session.scalar(select(TopicProposal)) is None
-    post(
-        client,
-        "/meetings/plan/NIK/topics",
-        {"title": "Nettverkstema", "meeting_kind": "network_meeting"},
-        page="/meetings/plan/NIK/2027",
+    assert (
+        post(
+            client,
+            "/meetings/plan/NIK/topics",
+            {"title": "Nettverkstema", "meeting_kind": "network_meeting"},
+            page="/meetings/plan/NIK/2027",
+        ).status_code
+        == 303
     )
     page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
     assert "Nettverkstema" in page and "Forslag til nettverksmøte" in page
@@ -150,7 +178,7 @@ from datetime import UTC, timedelta  # noqa: E402
 from models import AuditEntry  # noqa: E402
 from models import topic as topics  # noqa: E402
 from tests.conftest import postgres_only, twice_at_once  # noqa: E402
-from tests.helpers import answered, audited, tabs  # noqa: E402
+from tests.helpers import answered, audited, says, tabs  # noqa: E402
 
 PLAN = "/meetings/plan/NIK/2027"
 
