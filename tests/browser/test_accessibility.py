@@ -20,6 +20,7 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 DOWNLOADS = (".csv", ".xlsx", ".ics", ".json", ".txt")  # files, not pages
 FRAGMENTS = {"registration.organisation_choices"}  # answers htmx only: part of the registration page
+PROBES = {"ops.healthz", "ops.readyz"}  # JSON for a load balancer, not pages
 RUN_AXE = """async (tags) => {
   const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
   return result.violations.filter(v => v.impact === "serious" || v.impact === "critical")
@@ -34,7 +35,7 @@ def pages_for(role, ids):
         url = url.format(**ids)
         if (
             method == "GET"
-            and endpoint not in FRAGMENTS
+            and endpoint not in FRAGMENTS | PROBES
             and expected != "login"
             and expected not in (302, 303)
             and not urlsplit(url).path.endswith(DOWNLOADS)
