@@ -47,6 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 import logs
 from extensions import db, mail
 from models.heartbeat import reason
+from models.markdown import html_to_text
 from models.types import UTCDateTime, string_enum, utcnow
 
 log = logging.getLogger("tracker.worker")
@@ -155,24 +156,28 @@ def link(endpoint, **values):
 
 
 def compose(recipient, subject, template, ics=None, priority=0, batch=None, headers=None, **context):
-    """The outbox row for a mail, as column values (bokmål; ``templates/email/<template>.txt`` and ``.html``)."""
+    """The outbox row for a mail, as column values (bokmål).
+
+    A mail is written once, as ``templates/email/<template>.html``; its plain-text part is read off
+    that HTML (``html_to_text``: paragraphs, lists, headings, each link's address on a line of its
+    own), so the two parts say the same and cannot drift apart."""
     with force_locale("nb"):
-        text = render_template(f"email/{template}.txt", **context)
         html = render_template(f"email/{template}.html", **context)
         subject = str(subject)
+    text = html_to_text(html)
     if current_app.config.get("MAIL_LOG_BODIES"):
         current_app.logger.info("Mail to %s: %s\n%s", recipient, subject, text)
-    return dict(
-        recipient=recipient,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        template=template,
-        ics=ics,
-        priority=priority,
-        batch=batch,
-        headers=headers,
-    )
+    return {
+        "recipient": recipient,
+        "subject": subject,
+        "body_text": text,
+        "body_html": html,
+        "template": template,
+        "ics": ics,
+        "priority": priority,
+        "batch": batch,
+        "headers": headers,
+    }
 
 
 def slot(name):
@@ -184,9 +189,9 @@ def compose_each(people, subject, template, personal=(), **options_and_context):
     """One composed mail per recipient, rendered once.
 
     ``people`` yields (address, {name: value}) with a value for each name in ``personal``; the
-    templates receive ``slot(name)`` in its place and print it as it is, and each copy has the
-    recipient's own values put in (HTML-escaped in the HTML part).  Thousands of mails cost one
-    rendering, not thousands.
+    template receives ``slot(name)`` in its place and prints it as it is – in the HTML, and so in
+    the text read off it – and each copy has the recipient's own values put in (HTML-escaped in the
+    HTML part only).  Thousands of mails cost one rendering, not thousands.
     """
     row = compose("", subject, template, **options_and_context, **{name: slot(name) for name in personal})
     for address, values in people:
