@@ -575,18 +575,48 @@ def browser_context_args(live_server):
     return {"base_url": live_server.url, "locale": "nb-NO", "timezone_id": "Europe/Oslo"}
 
 
-@pytest.fixture
-def page(browser, browser_context_args):
-    """A page in a fresh context; any console error or CSP violation fails the test."""
-    context = browser.new_context(**browser_context_args)
-    page = context.new_page()
-    errors = []
-    # A form answered with 422 (its errors shown next to the fields) is not a console error.
-    page.on(
+# Chromium logs a refused script, style or frame as a console error; the event says it whatever the
+# browser's wording (the init script runs outside the page's CSP).
+REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (e) =>
+  console.error(`CSP violation: ${e.violatedDirective} refused ${e.blockedURI || "inline"}`));"""
+
+
+def watch(context, errors, allow=("status of 422",)):
+    """Every page of ``context`` adds its console errors, uncaught exceptions and CSP violations to
+    ``errors``, but for messages with an ``allow`` text in them: by default a form answered with 422
+    (its errors shown next to the fields), which Chromium logs as a failed load."""
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    context.on(
         "console",
-        lambda m: errors.append(m.text) if m.type == "error" and "status of 422" not in m.text else None,
+        lambda m: (
+            errors.append(m.text) if m.type == "error" and not any(a in m.text for a in allow) else None
+        ),
     )
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
+    context.on("weberror", lambda e: errors.append(str(e.error)))
+    return context
+
+
+@pytest.fixture
+def new_context(browser, browser_context_args):
+    """``new_context(**args)``: a fresh browser context (the live server, Norwegian, Oslo time, and
+    ``args``), watched – any console error or CSP violation on any of its pages fails the test
+    (``allow``: the texts of console messages that are expected, see ``watch``).
+    Every context a test opens comes from here (a second person, JavaScript off …); all are
+    closed after the test."""
+    contexts, errors = [], []
+
+    def make(allow=("status of 422",), **args):
+        context = watch(browser.new_context(**{**browser_context_args, **args}), errors, allow)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
     assert not errors, f"browser console errors: {errors}"
+
+
+@pytest.fixture
+def page(new_context):
+    """A page in a fresh watched context (``new_context``)."""
+    return new_context().new_page()

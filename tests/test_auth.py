@@ -9,7 +9,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Member, MembershipStatus, tokens
 from models.accounts import verification_token
-from tests.conftest import PASSWORD, links_in, post, sign_in
+from tests.conftest import PASSWORD, links_in, post, sign_in, table_snapshot
 from tests.helpers import path_of, register
 
 
@@ -85,7 +85,7 @@ def test_remember_me_sets_a_lasting_cookie(client, create_member, municipality):
         "/sign-in", data={"email": member.email, "password": PASSWORD, "remember": "y", "csrf_token": token}
     )
     cookies = " ".join(response.headers.getlist("Set-Cookie"))
-    assert "remember_token=" in cookies and "HttpOnly" in cookies
+    assert response.status_code == 303 and "remember_token=" in cookies and "HttpOnly" in cookies
 
 
 def test_sign_in_is_rate_limited_per_account(app_factory, create_member, municipality):
@@ -157,8 +157,12 @@ def test_a_tampered_link_is_refused_and_changes_nothing(client, unverified):
     assert member.email_verified_at is None
 
 
-def test_an_expired_link_is_refused_and_changes_nothing(client, app, monkeypatch):
-    member_id = 1
+def test_an_expired_link_is_refused_and_changes_nothing(
+    client, app, monkeypatch, create_member, municipality
+):
+    member = create_member(municipality("4601"), status="pending_email", email="x@kommune.example")
+    member_id = member.id
+    before = table_snapshot()
     real = time.time
     monkeypatch.setattr(
         itsdangerous.timed, "time", type("T", (), {"time": staticmethod(lambda: real() - 49 * 3600)})
@@ -169,6 +173,9 @@ def test_an_expired_link_is_refused_and_changes_nothing(client, app, monkeypatch
     monkeypatch.undo()
     response = client.get(f"/verify/{token}")
     assert response.status_code == 400 and "utløpt" in response.get_data(as_text=True)
+    assert table_snapshot() == before
+    db.session.expire_all()
+    assert member.email_verified_at is None
 
 
 def test_a_token_for_one_purpose_does_not_work_for_another(client, app, create_member, municipality):

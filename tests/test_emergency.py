@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import Acknowledgement, Organisation, outbox
-from tests.conftest import links_in, post, sign_in
+from tests.conftest import links_in, post, sign_in, table_snapshot
 from tests.helpers import form, path_of, says
 
 
@@ -71,8 +71,10 @@ def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(
 
 
 def test_a_tampered_receipt_link_changes_nothing(client):
+    before = table_snapshot()
     response = client.get("/meetings/received/not-a-token")
-    assert response.status_code == 400
+    assert response.status_code == 400 and "ikke gyldig" in response.get_data(as_text=True)
+    assert table_snapshot() == before
 
 
 # -- receipts and the reminder: once, however often pressed --------------------------------------

@@ -460,6 +460,8 @@ def test_moving_a_meeting_into_a_full_year_is_refused(client, create_coordinator
     assert response.status_code == 422 and says(
         response.get_data(as_text=True), "har allerede sine 2 nettverksmøter i 2028"
     )
+    db.session.expire_all()
+    assert meeting.starts_at == datetime(2027, 10, 1, 10, tzinfo=OSLO) and meeting.sequence == 0
 
 
 def test_the_personal_calendar_feed_lists_my_networks_meetings_until_a_new_password(

@@ -8,7 +8,7 @@ import pytest
 
 from extensions import db
 from models import Member, tokens
-from tests.conftest import post
+from tests.conftest import PASSWORD, post
 from tests.helpers import register
 
 COMMON = "vanligste passordene"
@@ -86,8 +86,11 @@ def test_a_long_password_is_judged_by_its_first_72_characters_not_a_500(client, 
 
 
 def test_a_short_password_is_refused_for_its_length(client, create_member, municipality):
-    response = reset(client, create_member(municipality("4601")), "Xk7#pL2mQ9w")  # 11 characters
+    member = create_member(municipality("4601"))
+    response = reset(client, member, "Xk7#pL2mQ9w")  # 11 characters
     assert response.status_code == 422 and "minst 12 tegn" in field_error(response)
+    db.session.expire_all()
+    assert member.check_password(PASSWORD) and not member.check_password("Xk7#pL2mQ9w")
 
 
 def test_registration_uses_the_same_rule_with_the_name_and_address_as_words(client, municipality):

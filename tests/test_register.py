@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Membership, Organisation, OrganisationKind, reference
-from tests.conftest import post, sign_in
+from tests.conftest import post, sign_in, table_snapshot
 from tests.helpers import figure
 
 
@@ -108,5 +108,7 @@ def test_a_merger_moves_members_to_the_successor_after_a_dry_run(
 def test_a_bad_list_is_refused_with_a_message(runner, tmp_path):
     bad = tmp_path / "bad.csv"
     write(bad, [("1", "x")], header=("nummer", "navn"))
+    before = table_snapshot()
     result = runner.invoke(args=["reference", "load", "--municipalities", str(bad)])
     assert result.exit_code == 1 and "columns must include" in result.output
+    assert table_snapshot() == before

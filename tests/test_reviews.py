@@ -11,7 +11,7 @@ from models import review as reviews
 from tests.conftest import post, sign_in
 from tests.helpers import answer_form, figure, fresh_cycle, review_link, run_commands_at_once, says
 
-# Fixed dates for what runs with an explicit ``now``; answers given through the pages use the real
+# Fixed dates for what runs with an explicit ``now`` only; answers given through the pages use the real
 # clock, so the tests that answer open their cycle relative to now (``fresh_cycle``).
 OPENED = datetime(2027, 3, 1, 9, tzinfo=UTC)
 REMIND = OPENED + timedelta(days=14)
@@ -141,8 +141,13 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(
 
 
 def test_a_lapsed_member_takes_themself_back_within_the_grace_period(client, five, networks):
-    cycle = reviews.open_cycle(networks["NIK"], 2027, DEADLINE, REMIND, now=OPENED)
-    reviews.close(cycle, now=DEADLINE)
+    # The page asks the real clock whether the lapse is within the grace period: the cycle closed
+    # nine days ago, whatever today is (a fixed deadline would make this test fail 90 days after it).
+    opened = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+    cycle = reviews.open_cycle(
+        networks["NIK"], opened.year, opened + timedelta(days=21), opened + timedelta(days=14), now=opened
+    )
+    reviews.close(cycle, now=opened + timedelta(days=21))
     db.session.commit()
     sign_in(client, five[0].email)
     page = client.get("/me/").get_data(as_text=True)
@@ -283,6 +288,7 @@ def test_an_empty_deadline_is_told_not_a_server_error(client, create_coordinator
     sign_in(client, create_coordinator("NIK").email)
     response = post(client, "/reviews/NIK/new", {"deadline": "", "year": "2030"}, page="/reviews/NIK/new")
     assert response.status_code == 422 and "Oppgi fristen." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ReviewCycle)) == 0
 
 
 # -- one effect, however often and however at once ---------------------------------------------------

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_hand_over_the_main_contact_role(
-    page, browser, live_server, create_member, create_coordinator, municipality, mail_outbox
+    page, new_context, live_server, create_member, create_coordinator, municipality, mail_outbox
 ):
     from models import outbox
 
@@ -28,7 +28,7 @@ def test_hand_over_the_main_contact_role(
     page.get_by_role("button", name="Spør om de vil ta over").click()
     expect(page.get_by_role("status").filter(has_text="Vi har spurt Ola Nordmann")).to_be_visible()
 
-    colleague = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
+    colleague = new_context().new_page()
     sign_in_as(colleague, ola_email)
     colleague.goto(f"/municipality/{bergen.id}")
     expect(colleague.get_by_text("Kari Nordmann spør om du vil ta over som hovedkontakt.")).to_be_visible()
@@ -42,7 +42,7 @@ def test_hand_over_the_main_contact_role(
     assert ola_email in recipients and kari_email in recipients
     assert any("tatt over" in m["Subject"] for m in mail_outbox if m["To"] == kari_email)
 
-    overview = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
+    overview = new_context().new_page()
     sign_in_as(overview, coordinator_email)
     overview.goto("/coordinator/overview?network=NIK&q=Bergen")
     row = overview.get_by_role("row").filter(has=overview.get_by_role("link", name="Bergen", exact=True))

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_the_home_lists_the_review_the_next_meeting_and_the_newsletter(
-    page, live_server, create_member, create_coordinator, municipality, networks
+    page, tmp_path, live_server, create_member, create_coordinator, municipality, networks
 ):
     from models import meeting as meetings
     from models import newsletter as newsletters
@@ -64,4 +64,4 @@ def test_the_home_lists_the_review_the_next_meeting_and_the_newsletter(
     expect(results.get_by_role("status")).to_have_text("1 deltaker funnet")
     expect(results.get_by_role("row", name=re.compile("Aud Alversen"))).to_contain_text("Legevakten")
     expect(page).to_have_url(re.compile(r"/directory/\?q=alver"))
-    page.screenshot(path="/tmp/directory.png", full_page=True)
+    page.screenshot(path=tmp_path / "directory.png", full_page=True)

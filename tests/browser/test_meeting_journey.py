@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_plan_sign_up_attend_and_read_the_minutes(
-    page, browser, live_server, create_member, create_coordinator, municipality, mail_outbox
+    page, new_context, live_server, create_member, create_coordinator, municipality, mail_outbox
 ):
     from models import Meeting, outbox
 
@@ -59,7 +59,7 @@ def test_plan_sign_up_attend_and_read_the_minutes(
         "href", "https://dok.example/program.pdf"
     )
 
-    attendee = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
+    attendee = new_context().new_page()
     sign_in_as(attendee, member_email)  # the home lists the network's next meetings
     attendee.get_by_role("region", name="Neste møter i nettverkene dine").get_by_role(
         "link", name="Fagmøte om tolking"
@@ -99,7 +99,7 @@ def test_plan_sign_up_attend_and_read_the_minutes(
 
 
 def test_two_coordinators_change_one_meeting_in_the_browser(
-    page, browser, live_server, create_coordinator, networks
+    page, new_context, live_server, create_coordinator, networks
 ):
     """The change page of its own saves (a plain form), and the second of two editors is shown the
     conflict with what they typed kept – as a page, and in place on the year plan (a 409 htmx swaps)."""
@@ -119,7 +119,7 @@ def test_two_coordinators_change_one_meeting_in_the_browser(
     meeting_id, year = meeting.id, meeting.year
 
     sign_in_as(page, first_email)
-    second = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
+    second = new_context().new_page()
     sign_in_as(second, second_email)
     second.goto(f"/meetings/plan/NIK/{year}")
     second.get_by_role("link", name=re.compile("Endre")).first.click()  # the form opens in place

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_input_is_included_sent_received_and_archived(
-    page, browser, live_server, create_member, create_coordinator, municipality, mail_outbox
+    page, new_context, tmp_path, live_server, create_member, create_coordinator, municipality, mail_outbox
 ):
     from models import outbox
 
@@ -34,9 +34,7 @@ def test_input_is_included_sent_received_and_archived(
     expect(page.get_by_text("Venter på koordinator")).to_be_visible()
 
     # The coordinator starts an issue, includes the input, previews and sends.
-    coordinator = browser.new_context(
-        base_url=live_server.url, locale="nb-NO", timezone_id="Europe/Oslo"
-    ).new_page()
+    coordinator = new_context().new_page()
     sign_in_as(coordinator, coordinator_email)
     coordinator.goto("/newsletter/new")
     coordinator.get_by_label("Tittel").fill("Nytt fra NIK – desember")
@@ -84,4 +82,4 @@ def test_input_is_included_sent_received_and_archived(
     expect(page.get_by_role("heading", level=1)).to_have_text("Nytt fra NIK – desember")
     expect(page.get_by_role("article")).to_contain_text("Innspill fra Kari Nordmann")
     expect(page.get_by_role("link", name="https://www.bergen.kommune.no/tolkekurs")).to_be_visible()
-    page.screenshot(path="/tmp/newsletter-archive.png", full_page=True)
+    page.screenshot(path=tmp_path / "newsletter-archive.png", full_page=True)

@@ -17,7 +17,7 @@ def deliver_on(server):
         outbox.deliver(worker="browser-test")
 
 
-def test_register_verify_anchor_and_see_the_active_membership(page, live_server, mail_outbox):
+def test_register_verify_anchor_and_see_the_active_membership(page, new_context, live_server, mail_outbox):
     page.goto("/register/")
     page.get_by_label("Fullt navn").fill("Kari Nordmann")
     page.get_by_label("E-postadresse på jobben").fill("kari.nordmann@bergen.kommune.example")
@@ -61,7 +61,7 @@ def test_register_verify_anchor_and_see_the_active_membership(page, live_server,
     deliver_on(live_server)
     manager_mail = mail_outbox[1]
     assert manager_mail["To"] == "per.leder@bergen.kommune.example"
-    manager = page.context.browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
+    manager = new_context().new_page()
     manager.goto(links_in(manager_mail)[0])
     expect(manager.get_by_text("Helsestasjon for ungdom")).to_be_visible()
     manager.get_by_label("Navnet ditt").fill("Per Leder")

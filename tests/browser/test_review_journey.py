@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_member_answers_from_the_mail_and_the_coordinator_sees_the_charts(
-    page, browser, live_server, create_member, create_coordinator, municipality, networks, mail_outbox
+    page, new_context, live_server, create_member, create_coordinator, municipality, networks, mail_outbox
 ):
     from models import outbox
     from models import review as reviews
@@ -43,7 +43,7 @@ def test_a_member_answers_from_the_mail_and_the_coordinator_sees_the_charts(
     page.get_by_role("button", name="Send svaret").click()
     expect(page.get_by_role("status")).to_have_text("Takk, Kari Nordmann! Du står fortsatt på listen.")
 
-    coordinator = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
+    coordinator = new_context().new_page()
     sign_in_as(coordinator, coordinator_email)
     coordinator.goto(f"/reviews/cycle/{cycle_id}")
     expect(coordinator.get_by_role("status")).to_contain_text("1 av 2 har svart")
