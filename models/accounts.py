@@ -7,7 +7,9 @@ outcome or a clear refusal (``DomainError``), never a second mail.
 """
 
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -21,7 +23,8 @@ from models.anchoring import REMIND_AFTER, Anchoring, AnchoringStatus
 from models.errors import DomainError
 from models.member import Member, normalise_email
 from models.membership import MembershipStatus
-from models.organisation import OrganisationKind
+from models.network import Network
+from models.organisation import Organisation, OrganisationKind
 from models.outbox import link, queue
 from models.types import utcnow
 
@@ -30,7 +33,15 @@ from models.types import utcnow
 REPEAT_WINDOW = timedelta(minutes=10)
 
 
-def register(*, organisation, networks, password, leadership_informed, email, **details):
+def register(
+    *,
+    organisation: Organisation,
+    networks: Sequence[Network],
+    password: str,
+    leadership_informed: bool,
+    email: str,
+    **details: Any,
+) -> Member | None:
     """A new member with a pending membership in each network, and the verification mail.
 
     Returns the member, or None when the address has an account already: then its owner is told
@@ -71,14 +82,14 @@ def register(*, organisation, networks, password, leadership_informed, email, **
     return member
 
 
-def _address_taken(error):
+def _address_taken(error: IntegrityError) -> bool:
     """Was this IntegrityError the members' unique e-mail address?"""
     orig = getattr(error, "orig", None)
     constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
     return constraint == "uq_members_email" or "members.email" in str(orig)
 
 
-def warn_existing_account(email):
+def warn_existing_account(email: str) -> None:
     """Someone registered with an address that has an account: tell its owner, not the form –
     once per ``REPEAT_WINDOW`` (the member's row is taken first, so two attempts at the same moment
     warn once, and nobody can flood an owner with warnings), and not for a repeat of the
@@ -114,7 +125,7 @@ def warn_existing_account(email):
     )
 
 
-def verification_token(member):
+def verification_token(member: Member) -> str:
     """The member's id and their address's fingerprint: the link stops working once the address is
     confirmed or changed, and carries no address."""
     return tokens.make(
@@ -122,7 +133,7 @@ def verification_token(member):
     )
 
 
-def send_verification(member):
+def send_verification(member: Member) -> None:
     token = verification_token(member)
     queue(
         member.email,
@@ -134,15 +145,15 @@ def send_verification(member):
     )
 
 
-def member_for_verification(token):
+def member_for_verification(token: str) -> Member:
     """The member a verification link is for; TokenError if it is bad, old or used."""
     payload = tokens.read("verify_email", token)
     member = db.session.get(Member, payload.get("member")) if isinstance(payload.get("member"), int) else None
-    _check_verification(member, payload)
-    return member
+    return _check_verification(member, payload)
 
 
-def _check_verification(member, payload):
+def _check_verification(member: Member | None, payload: dict[str, Any]) -> Member:
+    """``member`` if the link still confirms their address; else TokenError saying why not."""
     if "address" not in payload:  # a link mailed before tokens stopped carrying the address
         raise tokens.TokenError(
             _l("This link is from an older version of the service and no longer works. Ask for a new one.")
@@ -157,9 +168,10 @@ def _check_verification(member, payload):
         raise tokens.TokenError(
             _l("This address is already confirmed: the link has been used. You can sign in.")
         )
+    return member
 
 
-def verify(token):
+def verify(token: str) -> Member:
     """Follow the verification link: the address is confirmed and the line manager asked, once.
 
     The member's row is taken first: a second click at the same moment waits, then finds the
@@ -175,10 +187,10 @@ def verify(token):
 
 # -- signing in and out -------------------------------------------------------------------------
 
-_DUMMY_HASHES = {}
+_DUMMY_HASHES: dict[str, str] = {}
 
 
-def _dummy_hash():
+def _dummy_hash() -> str:
     """A hash of a password nobody has, made with the configured method (once per method), so that
     checking a password against it costs what checking a real member's costs."""
     method = current_app.config["PASSWORD_HASH_METHOD"]
@@ -187,39 +199,40 @@ def _dummy_hash():
     return _DUMMY_HASHES[method]
 
 
-def authenticate(email, password):
+def authenticate(email: str, password: str) -> Member | None:
     """The member whose address and password these are, else None – in the same time either way.
 
     An address nobody has (or a deleted account, which has no password) is checked against a
     dummy hash of the same method, so the answer's timing does not tell who is registered.
     Whether the member may sign in (a confirmed address) is the caller's question."""
     member = Member.by_email(email)
-    usable = member is not None and member.deleted_at is None and member.password_hash is not None
-    matches = check_password_hash(member.password_hash if usable else _dummy_hash(), password)
-    return member if usable and matches else None
+    hashed = member.password_hash if member is not None and member.deleted_at is None else None
+    matches = check_password_hash(hashed if hashed is not None else _dummy_hash(), password)
+    return member if hashed is not None and matches else None
 
 
-def sign_out(member):
+def sign_out(member: Member) -> Member:
     """Signing out ends the account's sessions on every device (``Member.end_sessions``)."""
     member.end_sessions()
     return member
 
 
-def member_for_reset(token):
+def member_for_reset(token: str) -> Member:
     """The member a password-reset link is for; used once, since a new password moves
     ``auth_version`` on."""
     payload = tokens.read("reset_password", token)
     member = db.session.get(Member, payload.get("member")) if isinstance(payload.get("member"), int) else None
-    _check_reset(member, payload)
+    return _check_reset(member, payload)
+
+
+def _check_reset(member: Member | None, payload: dict[str, Any]) -> Member:
+    """``member`` if the link is still theirs to use; else TokenError."""
+    if member is None or member.auth_version != payload.get("version") or member.deleted_at is not None:
+        raise tokens.TokenError(_l("This link has already been used. Ask for a new one."))
     return member
 
 
-def _check_reset(member, payload):
-    if member is None or member.auth_version != payload.get("version") or member.deleted_at is not None:
-        raise tokens.TokenError(_l("This link has already been used. Ask for a new one."))
-
-
-def reset_password(token, password):
+def reset_password(token: str, password: str) -> Member:
     """Set a new password with a reset link, once: the member's row is taken and the link's
     ``auth_version`` checked on it, so a second use (even at the same moment) is refused."""
     member = member_for_reset(token).take()
@@ -230,7 +243,7 @@ def reset_password(token, password):
     return member
 
 
-def send_password_reset(member):
+def send_password_reset(member: Member) -> None:
     token = tokens.make("reset_password", member=member.id, version=member.auth_version)
     queue(
         member.email,
@@ -244,7 +257,7 @@ def send_password_reset(member):
 # -- anchoring ---------------------------------------------------------------------------------
 
 
-def request_anchoring(member):
+def request_anchoring(member: Member) -> Anchoring:
     """Ask the member's line manager to confirm (after verification or a change of manager).
     The caller holds the member's row (``guard.lock``)."""
     anchoring = member.request_anchoring()
@@ -253,7 +266,8 @@ def request_anchoring(member):
     return anchoring
 
 
-def send_anchoring_request(anchoring, reminder=False):
+def send_anchoring_request(anchoring: Anchoring, reminder: bool = False) -> None:
+    assert anchoring.manager_email is not None, "a request is sent only while it names a manager"
     token = tokens.make("anchoring", anchoring=anchoring.id)
     member = anchoring.member
     subject = (
@@ -276,7 +290,7 @@ def send_anchoring_request(anchoring, reminder=False):
 ANSWERED = _l("This request has already been answered, or the member has named another manager.")
 
 
-def anchoring_for(token):
+def anchoring_for(token: str) -> Anchoring:
     """The pending request a manager's link is for."""
     payload = tokens.read("anchoring", token)
     anchoring = (
@@ -291,7 +305,7 @@ def anchoring_for(token):
     return anchoring
 
 
-def _take(anchoring):
+def _take(anchoring: Anchoring) -> Anchoring:
     """The member's row, then the request's (always in that order), read afresh; TokenError if it
     was answered meanwhile (a second click, the other button in another tab, a coordinator)."""
     anchoring.member.take()
@@ -301,7 +315,9 @@ def _take(anchoring):
     return anchoring
 
 
-def decide_anchoring(anchoring, confirmed, name, comment=None):
+def decide_anchoring(
+    anchoring: Anchoring, confirmed: bool, name: str, comment: str | None = None
+) -> Anchoring:
     """The line manager answers through their link: one decision, one audit entry, one mail to
     the member, however often (or however many tabs) the answer is sent."""
     _take(anchoring)
@@ -314,7 +330,7 @@ def decide_anchoring(anchoring, confirmed, name, comment=None):
     return anchoring
 
 
-def record_anchoring(anchoring, coordinator, reason):
+def record_anchoring(anchoring: Anchoring, coordinator: Member, reason: str | None) -> Anchoring:
     """A coordinator records an anchoring confirmed another way, with how; once."""
     _take(anchoring)
     anchoring.record_by_coordinator(coordinator, reason)
@@ -322,7 +338,7 @@ def record_anchoring(anchoring, coordinator, reason):
     return anchoring
 
 
-def ask_again(member):
+def ask_again(member: Member) -> Anchoring:
     """After a decline, ask the (possibly corrected) line manager once more.
 
     Only when a line manager has declined and nobody is being asked now (``Member.may_ask_again``);
@@ -344,7 +360,9 @@ def ask_again(member):
     return request_anchoring(member)
 
 
-def update_details(member, *, manager_name, manager_email, **details):
+def update_details(
+    member: Member, *, manager_name: str | None, manager_email: str | None, **details: Any
+) -> Anchoring | None:
     """The member's own details; a new line manager is asked to confirm (the old anchoring stands
     until they answer).  Returns the new anchoring request, or None if the manager is unchanged.
 
@@ -360,7 +378,7 @@ def update_details(member, *, manager_name, manager_email, **details):
     return None
 
 
-def notify_decision(anchoring):
+def notify_decision(anchoring: Anchoring) -> None:
     """Tell the member what their manager (or the coordinator) decided."""
     member = anchoring.member
     confirmed = anchoring.status == AnchoringStatus.CONFIRMED
@@ -377,7 +395,7 @@ def notify_decision(anchoring):
     )
 
 
-def send_reminders():
+def send_reminders() -> int:
     """One reminder to each manager who has not answered in 7 days; returns how many.
 
     The rows are claimed set-wise (a conditional ``UPDATE … RETURNING``): two runs at the same

@@ -5,12 +5,24 @@ update the event instead of adding another.
 """
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from flask_babel import LazyString
 
 from models.meeting import OSLO, MeetingStatus
 from models.types import utcnow
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
-def _calendar(method=None):
+    from icalendar import Calendar, Event
+
+    from models.meeting import Meeting
+    from models.member import Member
+    from models.outbox import OutboxMessage
+
+
+def _calendar(method: str | None = None) -> "Calendar":
     from icalendar import Calendar
 
     calendar = Calendar()
@@ -21,23 +33,25 @@ def _calendar(method=None):
     return calendar
 
 
-def ics(meeting, organiser_email):
+def ics(meeting: "Meeting", organiser_email: str) -> bytes:
     """The meeting as an iCalendar invitation: times in Europe/Oslo, a reminder the day before."""
     calendar = _calendar("CANCEL" if meeting.status == MeetingStatus.CANCELLED else "REQUEST")
     calendar.add_component(_event(meeting, organiser_email))
-    return calendar.to_ical()
+    text: bytes = calendar.to_ical()
+    return text
 
 
-def feed(meetings_, organiser_email):
+def feed(meetings_: "Iterable[Meeting]", organiser_email: str) -> bytes:
     """Many meetings as one calendar, for a subscription."""
     calendar = _calendar()
     calendar.add("x-wr-calname", "Migrasjonshelsenettverkene")
     for meeting in meetings_:
         calendar.add_component(_event(meeting, organiser_email))
-    return calendar.to_ical()
+    text: bytes = calendar.to_ical()
+    return text
 
 
-def _event(meeting, organiser_email):
+def _event(meeting: "Meeting", organiser_email: str) -> "Event":
     from icalendar import Alarm, Event, vCalAddress, vText
 
     event = Event()
@@ -66,7 +80,7 @@ def _event(meeting, organiser_email):
     return event
 
 
-def invite(member, meeting, subject):
+def invite(member: "Member", meeting: "Meeting", subject: str | LazyString) -> "OutboxMessage":
     """A mail to ``member`` with the meeting's calendar invitation (or cancellation) attached."""
     from flask import current_app
 

@@ -3,7 +3,9 @@ ahead of other mail, with a "received" link; the coordinator sees who has confir
 those who have not – once per call-in, with its own subject.
 """
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import force_locale, format_datetime
 from flask_babel import lazy_gettext as _l
@@ -16,6 +18,9 @@ from models.errors import DomainError
 from models.meeting import Meeting, MeetingKind, MeetingStatus
 from models.quota import insert_for
 from models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from models.member import Member
 
 
 class Acknowledgement(Model):
@@ -30,7 +35,7 @@ class Acknowledgement(Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-def called_in(meeting):
+def called_in(meeting: Meeting) -> "Sequence[Member]":
     """The active members of the meeting's networks, each once (someone in two networks gets one mail)."""
     from models.member import Member, active_in
 
@@ -40,7 +45,7 @@ def called_in(meeting):
 EMERGENCY_PRIORITY = 10  # an emergency call-in passes other mail in the outbox
 
 
-def call_in(meeting, only=None, reminder=False):
+def call_in(meeting: Meeting, only: Collection[int] | None = None, reminder: bool = False) -> int:
     """Mail every active member of the meeting's networks (once each; ``only``: just these member ids),
     ahead of other mail, composed once; the first call-in is also posted in the networks' Teams channels.
 
@@ -94,11 +99,11 @@ def call_in(meeting, only=None, reminder=False):
     )
 
 
-def acknowledged_ids(meeting):
+def acknowledged_ids(meeting: Meeting) -> set[int]:
     return set(db.session.scalars(select(Acknowledgement.member_id).filter_by(meeting_id=meeting.id)))
 
 
-def acknowledge(meeting, member):
+def acknowledge(meeting: Meeting, member: "Member") -> bool:
     """Record that ``member`` received the call-in; True the first time, False after (nothing changes).
 
     One ``INSERT … ON CONFLICT DO NOTHING``: two presses at the same moment store one receipt.
@@ -114,7 +119,7 @@ def acknowledge(meeting, member):
     return inserted is not None
 
 
-def remind(meeting):
+def remind(meeting: Meeting) -> int:
     """Remind those called in who have not confirmed: once per call-in, with its own subject.
 
     The once is claimed by a conditional UPDATE of ``call_in_reminded_at`` (still empty, the call-in

@@ -9,7 +9,9 @@ never rewrites a sign-in address: the colleague gets a link at the new address t
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -22,6 +24,10 @@ from models.member import Member, normalise_email
 from models.membership import MembershipStatus
 from models.notices import notify, notify_coordinators
 from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
+
+if TYPE_CHECKING:
+    from models.network import Network
+    from models.organisation import Organisation
 
 
 class ChangeAction(LabelledEnum):
@@ -59,33 +65,33 @@ class ChangeRequest(Model):
     organisation = relationship("Organisation")
     network = relationship("Network")
 
-    def __init__(self, **values):
+    def __init__(self, **values: Any) -> None:
         values.setdefault("status", ChangeStatus.PENDING)
         super().__init__(**values)
 
     @validates("email", "new_email")
-    def _normalise(self, key, value):
+    def _normalise(self, key: str, value: str | None) -> str | None:
         return normalise_email(value)
 
     @property
-    def member(self):
+    def member(self) -> Member | None:
         """The member the address belongs to now, if any."""
         return Member.by_email(self.email)
 
-    def _take(self):
+    def _take(self) -> None:
         """Take the request's row and read it afresh; refused if it was handled meanwhile (the
         other button, another tab, another coordinator)."""
         guard.lock(self)
         if self.status != ChangeStatus.PENDING:
             raise DomainError(_l("This request has already been handled."))
 
-    def _decide(self, status, coordinator, note):
+    def _decide(self, status: ChangeStatus, coordinator: Member, note: str | None) -> None:
         self.status = status
         self.decided_at = utcnow()
         self.decided_by = coordinator
         self.decision_note = note
 
-    def apply(self, coordinator, note=None):
+    def apply(self, coordinator: Member, note: str | None = None) -> Member | None:
         """Carry the change out, once; returns the member concerned (None for an address to add).
 
         A removal takes the member off the network's list (nothing is deleted).  A change of
@@ -98,7 +104,7 @@ class ChangeRequest(Model):
         if self.action != ChangeAction.ADD and member is None:
             raise DomainError(_l("No member has the address %(email)s.", email=self.email))
         reason = f"change request #{self.id}"
-        if self.action == ChangeAction.REMOVE:
+        if self.action == ChangeAction.REMOVE and member is not None:
             member.take()
             for membership in member.memberships:
                 if membership.network_id == self.network_id and membership.status not in (
@@ -106,7 +112,7 @@ class ChangeRequest(Model):
                     MembershipStatus.DECLINED,
                 ):
                     membership.leave(reason)
-        elif self.action == ChangeAction.CHANGE:
+        elif self.action == ChangeAction.CHANGE and member is not None:
             request_change(member, self.new_email, requested_by=coordinator, change_request=self)
         self._decide(ChangeStatus.APPLIED, coordinator, note)
         audit.record(
@@ -129,11 +135,11 @@ class ChangeRequest(Model):
         return member
 
     @property
-    def awaits_confirmation(self):
+    def awaits_confirmation(self) -> bool:
         """An applied change of address: the colleague has been sent a link to confirm it."""
         return self.status == ChangeStatus.APPLIED and self.action == ChangeAction.CHANGE
 
-    def reject(self, coordinator, note):
+    def reject(self, coordinator: Member, note: str | None) -> None:
         if not (note or "").strip():
             raise DomainError(_l("Say why the request is rejected."))
         self._take()
@@ -147,7 +153,7 @@ class ChangeRequest(Model):
         )
         self._tell_reporter(_l("not done"), note)
 
-    def _tell_reporter(self, result, note):
+    def _tell_reporter(self, result: str | LazyString, note: str | None) -> None:
         if self.reported_by is not None:
             notify(
                 self.reported_by,
@@ -164,7 +170,16 @@ class ChangeRequest(Model):
             )
 
 
-def report(reporter, organisation, network, action, email, new_email=None, name=None, note=None):
+def report(
+    reporter: Member,
+    organisation: "Organisation",
+    network: "Network",
+    action: ChangeAction | str,
+    email: str,
+    new_email: str | None = None,
+    name: str | None = None,
+    note: str | None = None,
+) -> tuple[ChangeRequest, bool]:
     """A member reports an address to add, change or remove; the network's coordinators are told.
 
     Returns (request, new): the same report still waiting (same organisation, network, action and

@@ -1,5 +1,7 @@
 """Making coordinators: from the command line (the first one) and by other coordinators."""
 
+from collections.abc import Sequence
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -8,16 +10,19 @@ from models import guard
 from models.accounts import send_password_reset
 from models.errors import DomainError
 from models.member import Member
+from models.network import Network
 from models.organisation import Organisation, OrganisationKind
 from models.outbox import link, queue
 from models.types import utcnow
 
 
-def directorate():
+def directorate() -> Organisation | None:
     return db.session.scalar(select(Organisation).filter_by(kind=OrganisationKind.OTHER, short_name="Hdir"))
 
 
-def appoint(email, networks, name=None, granted_by=None):
+def appoint(
+    email: str, networks: Sequence[Network], name: str | None = None, granted_by: Member | None = None
+) -> tuple[Member, bool]:
     """Make ``email`` coordinator of ``networks``; a new account gets a link to choose a password,
     an existing one a mail saying so.  Returns (member, created).
 
@@ -31,8 +36,8 @@ def appoint(email, networks, name=None, granted_by=None):
         guard.lock(home)
     member = Member.by_email(email)
     created = member is None
-    if created:
-        if not (name or "").strip():
+    if member is None:
+        if name is None or not name.strip():
             raise DomainError(_l("Give the name of the new coordinator."))
         member = Member(name=name.strip(), email=email, organisation=home, email_verified_at=utcnow())
         db.session.add(member)

@@ -3,7 +3,7 @@
 A member may hide from it; coordinators still see everyone.  Public pages never use it.
 """
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
@@ -14,15 +14,18 @@ from models.membership import Membership, MembershipStatus
 from models.network import Network
 from models.organisation import Organisation, OrganisationKind, fold
 
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Select
 
-def _matching(viewer, text):
+
+def _matching(viewer: Member, text: str | None) -> "list[ColumnElement[bool]]":
     """Who the directory lists for ``viewer``: active members whose name, organisation or
     organisation's county contains ``text``.
 
     Written on the members table alone (the organisations that match are one subquery), so
     counting is one pass over the members, and the page of results walks the name index.
     """
-    conditions = [
+    conditions: list[ColumnElement[bool]] = [
         Member.deleted_at.is_(None),
         # Correlated on member_id alone, so the (member_id, network_id) index serves it.
         exists().where(Membership.member_id == Member.id, Membership.status == MembershipStatus.ACTIVE),
@@ -59,7 +62,7 @@ def _matching(viewer, text):
 COUNT_CAP = 500
 
 
-def count(viewer, text=""):
+def count(viewer: Member, text: str | None = "") -> "Select[int]":
     """How many members the directory lists for ``viewer`` and ``text``, up to COUNT_CAP + 1
     (``entries`` gives them a page at a time)."""
     found = select(Member.id).where(*_matching(viewer, text)).limit(COUNT_CAP + 1).subquery()
@@ -74,10 +77,10 @@ class Entry(NamedTuple):
     job_title: str | None
     directory_hidden: bool
     organisation: str
-    networks: list  # [(network code, is main contact)], active memberships only
+    networks: list[tuple[str, bool]]  # active memberships only
 
 
-def entries(viewer, text="", limit=50, offset=0):
+def entries(viewer: Member, text: str | None = "", limit: int = 50, offset: int = 0) -> list[Entry]:
     """A page of the members ``count`` counts, by name, as plain rows (two queries; a list to read,
     so no ORM objects are built for it)."""
     rows = db.session.execute(
@@ -98,7 +101,7 @@ def entries(viewer, text="", limit=50, offset=0):
     ).all()
     if not rows:
         return []
-    networks = {}
+    networks: dict[int, list[tuple[str, bool]]] = {}
     for member_id, code, main_contact in db.session.execute(
         select(Membership.member_id, Network.code, Membership.is_main_contact)
         .join(Network, Network.id == Membership.network_id)

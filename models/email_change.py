@@ -13,6 +13,7 @@ moment change the address once and tell the old address once.
 
 import enum
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, select, update
@@ -25,6 +26,9 @@ from models.errors import DomainError
 from models.member import Member, normalise_email
 from models.outbox import link, queue
 from models.types import UTCDateTime, string_enum, utcnow
+
+if TYPE_CHECKING:
+    from models.change_request import ChangeRequest
 
 # The same address asked for again within this time is the same request (a double click, two tabs,
 # a retry): the link already sent stands and no second one goes out.
@@ -58,26 +62,31 @@ class EmailChange(Model):
     member = relationship("Member", foreign_keys=[member_id])
     requested_by = relationship("Member", foreign_keys=[requested_by_id])
 
-    def __init__(self, **values):
+    def __init__(self, **values: Any) -> None:
         values.setdefault("status", EmailChangeStatus.PENDING)
         values.setdefault("requested_at", utcnow())
         super().__init__(**values)
 
     @validates("new_email")
-    def _normalise(self, key, value):
+    def _normalise(self, key: str, value: str) -> str:
         return normalise_email(value)
 
     @property
-    def is_pending(self):
+    def is_pending(self) -> bool:
         return self.status == EmailChangeStatus.PENDING
 
 
-def _taken(address, member):
+def _taken(address: str, member: Member) -> bool:
     other = Member.by_email(address)
     return other is not None and other.id != member.id
 
 
-def request_change(member, new_email, requested_by=None, change_request=None):
+def request_change(
+    member: Member,
+    new_email: str | None,
+    requested_by: Member | None = None,
+    change_request: "ChangeRequest | None" = None,
+) -> "EmailChange":
     """Ask for ``member``'s address to become ``new_email``: a confirmation link goes to the new
     address; the account is unchanged until it is followed.  Returns the request.
 
@@ -139,7 +148,7 @@ def request_change(member, new_email, requested_by=None, change_request=None):
     return change
 
 
-def change_for(token):
+def change_for(token: str) -> EmailChange:
     """The waiting request a confirmation link is for (to show it); TokenError if bad, old or used."""
     payload = tokens.read("change_email", token)
     change = (
@@ -151,14 +160,14 @@ def change_for(token):
     return change
 
 
-def _check_waiting(change):
+def _check_waiting(change: EmailChange) -> None:
     if change.status == EmailChangeStatus.CONFIRMED:
         raise tokens.TokenError(_l("This link has been used: the address is already changed."))
     if change.status == EmailChangeStatus.SUPERSEDED:
         raise tokens.TokenError(_l("A newer link has been sent for this account; use that one."))
 
 
-def confirm(token):
+def confirm(token: str) -> Member:
     """Follow the link: the address becomes the new one, once; the old address is told.
 
     The member's row, then the request's, are taken first, so two clicks at the same moment
@@ -166,7 +175,7 @@ def confirm(token):
     account is refused (checked, and held by the database's unique index).
     """
     change = change_for(token)
-    member = guard.lock(change.member)
+    member: Member = guard.lock(change.member)
     guard.lock(change)
     _check_waiting(change)
     if member.deleted_at is not None:

@@ -11,8 +11,10 @@ rule says – so a double click, two tabs or two coordinators give one effect an
 """
 
 import enum
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -33,6 +35,10 @@ from extensions import Model, db
 from models import audit, guard
 from models.errors import DomainError
 from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
+
+if TYPE_CHECKING:
+    from models.member import Member
+    from models.network import Network
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -100,77 +106,82 @@ class Meeting(Model):
     # Optimistic locking: every UPDATE of a meeting says "… WHERE sequence = <the one read>", so a change
     # made over a stale read fails (StaleDataError) instead of overwriting.  The operations below lock the
     # row and read it afresh first, so they never meet it.  ``sequence`` moves on with reschedule, cancel.
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": sequence, "version_id_generator": False}
+    __mapper_args__ = MappingProxyType({"version_id_col": sequence, "version_id_generator": False})
 
-    def __init__(self, **values):
+    if TYPE_CHECKING:
+        # Given by models/signup.py (which needs this class first), and set by ``plan`` on a call-in.
+        signups: Mapped[list["Signup"]]
+        called: int
+
+    def __init__(self, **values: Any) -> None:
         values.setdefault("status", MeetingStatus.PLANNED)
         values.setdefault("sequence", 0)
         super().__init__(**values)
 
     @property
-    def counts_against_quota(self):
+    def counts_against_quota(self) -> bool:
         return self.kind != MeetingKind.EMERGENCY and self.status != MeetingStatus.CANCELLED
 
     @property
-    def is_call_in(self):
+    def is_call_in(self) -> bool:
         return self.kind == MeetingKind.EMERGENCY
 
     @property
-    def is_joint(self):
+    def is_joint(self) -> bool:
         return len(self.networks) > 1
 
     @property
-    def has_started(self):
+    def has_started(self) -> bool:
         return self.starts_at <= utcnow()
 
     # -- the questions the pages ask and the operations hold -------------------------------------
 
     @property
-    def may_change(self):
+    def may_change(self) -> bool:
         """A planned meeting can be changed (also moved, if it has not taken place yet)."""
         return self.status == MeetingStatus.PLANNED
 
     @property
-    def may_cancel(self):
+    def may_cancel(self) -> bool:
         """Only a planned meeting that has not begun: one that has been held keeps its quota place."""
         return self.status == MeetingStatus.PLANNED and not self.has_started
 
     @property
-    def open_for_sign_up(self):
+    def open_for_sign_up(self) -> bool:
         """Members sign up and withdraw while the meeting is planned and not over."""
         return self.status == MeetingStatus.PLANNED and self.ends_at > utcnow()
 
     @property
-    def may_record_attendance(self):
+    def may_record_attendance(self) -> bool:
         """Attendance is recorded once the meeting has begun, unless it was cancelled."""
         return self.status != MeetingStatus.CANCELLED and self.has_started
 
     @property
-    def may_publish_minutes(self):
+    def may_publish_minutes(self) -> bool:
         """Minutes are written of a meeting that has begun and was not cancelled."""
         return self.status != MeetingStatus.CANCELLED and self.has_started
 
     @property
-    def accepts_topics(self):
+    def accepts_topics(self) -> bool:
         """A proposed topic goes onto a planned network or professional meeting, never a call-in."""
         return self.status == MeetingStatus.PLANNED and not self.is_call_in
 
     @property
-    def may_remind_call_in(self):
+    def may_remind_call_in(self) -> bool:
         """The reminder of a call-in goes once, while the call-in stands."""
         return self.is_call_in and self.status == MeetingStatus.PLANNED and self.call_in_reminded_at is None
 
     @property
-    def attachment_links(self):
+    def attachment_links(self) -> list[tuple[str, str]]:
         """The attachments as (label, address) pairs, in the order written."""
         return parse_links(self.attachments or "")
 
     @staticmethod
-    def year_of(moment):
+    def year_of(moment: datetime) -> int:
         return moment.astimezone(OSLO).year
 
 
-def parse_links(text):
+def parse_links(text: str) -> list[tuple[str, str]]:
     """Links written one a line, as ``https://…`` or ``Label https://…``: [(label, address)].
 
     Raises ValueError with the (1-based) number of the first line that is not a link.
@@ -187,7 +198,7 @@ def parse_links(text):
     return links
 
 
-def in_feed(member, since):
+def in_feed(member: "Member", since: datetime) -> Sequence[Meeting]:
     """The meetings of the member's active networks from ``since``, for the calendar feed."""
     network_ids = member.active_network_ids
     return db.session.scalars(
@@ -216,7 +227,7 @@ from models.signup import (  # noqa: E402,F401
 )
 
 
-def plan(networks, created_by=None, **values):
+def plan(networks: Iterable["Network"], created_by: "Member | None" = None, **values: Any) -> Meeting:
     """A new meeting for ``networks``; refused with the meetings already planned if a quota is full.
 
     An emergency call-in is called at once: every active member of the networks is mailed (the
@@ -247,7 +258,7 @@ def plan(networks, created_by=None, **values):
 class EditConflict(DomainError):
     """The meeting changed since the form was opened: the change is not made over someone else's."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(
             _l(
                 "Someone else changed the meeting while you were editing it. Its details "
@@ -256,7 +267,7 @@ class EditConflict(DomainError):
         )
 
 
-def _signed_up(meeting):
+def _signed_up(meeting: Meeting) -> Sequence["Member"]:
     from models.member import Member
 
     return db.session.scalars(
@@ -267,7 +278,9 @@ def _signed_up(meeting):
     ).all()
 
 
-def reschedule(meeting, starts_at, ends_at, version=None, **details):
+def reschedule(
+    meeting: Meeting, starts_at: datetime, ends_at: datetime, version: int | None = None, **details: Any
+) -> None:
     """Change a planned meeting; a move to another year moves its quota places (or is refused).
 
     ``version`` is the SEQUENCE the editor read: if the meeting has moved on since, EditConflict.
@@ -298,7 +311,7 @@ def reschedule(meeting, starts_at, ends_at, version=None, **details):
         invite(member, meeting, _l("Changed: %(title)s", title=meeting.title))
 
 
-def cancel(meeting, reason=None):
+def cancel(meeting: Meeting, reason: str | None = None) -> None:
     """Cancel a planned meeting that has not begun: its quota places are given back, those signed up
     get the calendar's cancellation.  Cancelled already: refused, nothing more happens."""
     guard.lock(meeting)
@@ -316,7 +329,7 @@ def cancel(meeting, reason=None):
         invite(member, meeting, _l("Cancelled: %(title)s", title=meeting.title))
 
 
-def record_attendance(meeting, attended_member_ids):
+def record_attendance(meeting: Meeting, attended_member_ids: Collection[int]) -> bool:
     """Who of those signed up attended; the meeting is then held.  The same list again changes
     nothing (no second audit entry).  Returns True if something changed."""
     guard.lock(meeting)
@@ -340,16 +353,17 @@ def record_attendance(meeting, attended_member_ids):
     return True
 
 
-def publish_minutes(meeting, minutes):
+def publish_minutes(meeting: Meeting, minutes: str | None) -> bool:
     """Publish (or correct) the minutes; the same text again changes nothing.  True if it changed."""
-    if not (minutes or "").strip():
+    text = (minutes or "").strip()
+    if not text:
         raise DomainError(_l("Write the minutes before publishing them."))
     guard.lock(meeting)
     if not meeting.may_publish_minutes:
         raise DomainError(_l("Minutes are published after the meeting has begun, unless it was cancelled."))
-    if meeting.minutes == minutes.strip() and meeting.minutes_published_at is not None:
+    if meeting.minutes == text and meeting.minutes_published_at is not None:
         return False
-    meeting.minutes = minutes.strip()
+    meeting.minutes = text
     meeting.minutes_published_at = utcnow()
     audit.record("meeting.minutes_published", subject=f"meeting:{meeting.id}")
     return True

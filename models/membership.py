@@ -268,7 +268,7 @@ class Membership(Model):
             )
 
 
-def lapse_many(ids: "Select[int]", reason: str) -> int:
+def lapse_many(ids: "Select[int] | Select[int | None]", reason: str) -> int:
     """Lapse the active memberships among ``ids`` (a select of membership ids) at once.
 
     The same as ``Membership.lapse`` on each, in a fixed number of statements however many

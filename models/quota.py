@@ -6,8 +6,12 @@ at the same moment cannot both take the last place (no count-then-insert).  A jo
 a place in every network taking part; emergency call-ins are outside the counts.
 """
 
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, select, update
+from sqlalchemy import CheckConstraint, CursorResult, ForeignKey, Integer, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -15,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from extensions import Model, db
 from models.errors import DomainError
 from models.meeting import Meeting, MeetingKind, MeetingStatus, meeting_networks
+from models.network import Network
 from models.types import string_enum
 
 
@@ -31,12 +36,12 @@ class QuotaCounter(Model):
     quota: Mapped[int] = mapped_column(Integer)
 
 
-def insert_for(dialect):
+def insert_for(dialect: str) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
     """The dialect's INSERT with ON CONFLICT (PostgreSQL's or SQLite's)."""
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
-def take_place(network, year, kind):
+def take_place(network: Network, year: int, kind: MeetingKind) -> bool:
     """used + 1 for this network, year and kind, only while below the quota; False if full.
 
     One conditional UPDATE: on PostgreSQL a concurrent planner waits for the row lock and
@@ -64,10 +69,10 @@ def take_place(network, year, kind):
         .values(used=QuotaCounter.used + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return cast("CursorResult[Any]", result).rowcount == 1  # an UPDATE's result
 
 
-def free_place(network, year, kind):
+def free_place(network: Network, year: int, kind: MeetingKind) -> None:
     db.session.execute(
         update(QuotaCounter)
         .where(QuotaCounter.network_id == network.id, QuotaCounter.year == year, QuotaCounter.kind == kind)
@@ -76,7 +81,7 @@ def free_place(network, year, kind):
     )
 
 
-def planned(network, year, kind):
+def planned(network: Network, year: int, kind: MeetingKind) -> Sequence[Meeting]:
     """The meetings of a kind that hold a place in the network's quota for the year."""
     return db.session.scalars(
         select(Meeting)
@@ -91,7 +96,7 @@ def planned(network, year, kind):
     ).all()
 
 
-def full(network, year, kind):
+def full(network: Network, year: int, kind: MeetingKind) -> DomainError:
     """The refusal when a quota is full, naming the meetings that fill it."""
     titles = ", ".join(f"«{m.title}»" for m in planned(network, year, kind))
     if kind == MeetingKind.NETWORK:
@@ -115,7 +120,7 @@ def full(network, year, kind):
     )
 
 
-def reserve(meeting, year=None):
+def reserve(meeting: Meeting, year: int | None = None) -> None:
     """Take a place in every network's quota for ``year`` (the meeting's own by default); if one is
     full the meeting is refused (and the caller's rollback gives back the places already taken)."""
     if not meeting.counts_against_quota:
@@ -125,7 +130,7 @@ def reserve(meeting, year=None):
             raise full(network, year or meeting.year, meeting.kind)
 
 
-def release(meeting, year=None):
+def release(meeting: Meeting, year: int | None = None) -> None:
     """Give back the meeting's place in every network's quota for ``year`` (its own by default)."""
     if not meeting.counts_against_quota:
         return
@@ -133,7 +138,7 @@ def release(meeting, year=None):
         free_place(network, year or meeting.year, meeting.kind)
 
 
-def quota_status(network, year):
+def quota_status(network: Network, year: int) -> dict[MeetingKind, tuple[int, int]]:
     """{kind: (used, quota)} for the year plan's "1 of 2"."""
     counters = {
         c.kind: (c.used, c.quota)

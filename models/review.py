@@ -20,8 +20,11 @@ deadline gives one effect and one clear answer.  The templates ask ``may_close``
 """
 
 import enum
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -39,6 +42,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import Model, db
@@ -49,6 +53,15 @@ from models.membership import Membership, MembershipStatus, lapse_many
 from models.notices import notify
 from models.outbox import OutboxMessage, compose_each, link, queue_many
 from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Select
+    from sqlalchemy.orm import InstrumentedAttribute
+
+    from models.network import Network
+
+# A cycle's evaluation: {purpose key: {"answers", "mean", "counts", "comments"}, "change": {"comments"}}.
+Summary = dict[str, dict[str, Any]]
 
 # The network's four purposes, as the mandate states them; the evaluation asks about each.
 PURPOSES = (
@@ -101,7 +114,7 @@ class MandateVersion(Model):
     created_by = relationship("Member")
 
 
-def mandate_history(network):
+def mandate_history(network: "Network") -> Sequence[MandateVersion]:
     """The network's mandate versions, newest first."""
     return db.session.scalars(
         select(MandateVersion)
@@ -110,7 +123,7 @@ def mandate_history(network):
     ).all()
 
 
-def current_mandate(network, on=None):
+def current_mandate(network: "Network", on: date | None = None) -> MandateVersion | None:
     on = on or utcnow().date()
     return db.session.scalar(
         select(MandateVersion)
@@ -120,7 +133,9 @@ def current_mandate(network, on=None):
     )
 
 
-def record_mandate(network, text, effective_on, note=None, by=None):
+def record_mandate(
+    network: "Network", text: str, effective_on: date, note: str | None = None, by: Member | None = None
+) -> MandateVersion:
     """A new version of the mandate; one per date (the network's row is taken first, so two at once
     give one version and a clear refusal, not a refused INSERT)."""
     guard.lock(network)
@@ -170,11 +185,11 @@ class ReviewCycle(Model):
     mandate_version = relationship("MandateVersion")
 
     @property
-    def is_open(self):
+    def is_open(self) -> bool:
         return self.status == CycleStatus.OPEN
 
     @property
-    def may_close(self):
+    def may_close(self) -> bool:
         """Whether it can be closed (early by the coordinator, or by the tick at the deadline): while open."""
         return self.status == CycleStatus.OPEN
 
@@ -216,14 +231,16 @@ class ReviewResponse(Model):
     member = relationship("Member")
     membership = relationship("Membership")
 
-    def score(self, key):
-        return getattr(self, f"score_{key}")
+    def score(self, key: str) -> int | None:
+        value: int | None = getattr(self, f"score_{key}")
+        return value
 
-    def comment(self, key):
-        return getattr(self, f"comment_{key}")
+    def comment(self, key: str) -> str | None:
+        value: str | None = getattr(self, f"comment_{key}")
+        return value
 
     @property
-    def may_restore(self):
+    def may_restore(self) -> bool:
         """Whether the member can be put back on the list: the review lapsed them, no one has restored
         them since, and the membership is still the lapsed one."""
         return (
@@ -233,17 +250,20 @@ class ReviewResponse(Model):
             and self.membership.status == MembershipStatus.LAPSED
         )
 
-    def may_take_back(self, member, now=None):
+    def may_take_back(self, member: Member, now: datetime | None = None) -> bool:
         """Whether ``member`` may put themself back: their own lapse, within GRACE of it."""
         return (
-            self.member_id == member.id and self.may_restore and self.lapsed_at >= (now or utcnow()) - GRACE
+            self.member_id == member.id
+            and self.may_restore
+            and self.lapsed_at is not None  # (``may_restore`` says so; the checker cannot see it)
+            and self.lapsed_at >= (now or utcnow()) - GRACE
         )
 
 
 # -- opening -----------------------------------------------------------------------------------
 
 
-def asked(network):
+def asked(network: "Network") -> "Select[int, int]":
     """Who a cycle opened now would ask: the network's active members."""
     return (
         select(Membership.id, Membership.member_id)
@@ -256,11 +276,13 @@ def asked(network):
     )
 
 
-def count_asked(network):
-    return db.session.scalar(select(func.count()).select_from(asked(network).subquery()))
+def count_asked(network: "Network") -> int:
+    return db.session.scalar(select(func.count()).select_from(asked(network).subquery())) or 0
 
 
-def check_dates(network, year, deadline, remind_at, now=None):
+def check_dates(
+    network: "Network", year: int, deadline: datetime, remind_at: datetime, now: datetime | None = None
+) -> LazyString | None:
     """Why a cycle with these dates cannot open, or None."""
     now = now or utcnow()
     if deadline <= now:
@@ -274,7 +296,14 @@ def check_dates(network, year, deadline, remind_at, now=None):
     return None
 
 
-def open_cycle(network, year, deadline, remind_at, opened_by=None, now=None):
+def open_cycle(
+    network: "Network",
+    year: int,
+    deadline: datetime,
+    remind_at: datetime,
+    opened_by: Member | None = None,
+    now: datetime | None = None,
+) -> "ReviewCycle":
     """Open the year's cycle and ask every active member, by mail, in a fixed number of statements.
 
     The network's row is taken first: a second start at the same moment waits, then finds the
@@ -317,7 +346,7 @@ def open_cycle(network, year, deadline, remind_at, opened_by=None, now=None):
     return cycle
 
 
-def _mail(cycle, template, subject, only_unanswered=False):
+def _mail(cycle: ReviewCycle, template: str, subject: str | LazyString, only_unanswered: bool = False) -> int:
     """One mail per response of the cycle (each with its personal link), in one batched INSERT."""
     query = (
         select(ReviewResponse.id, Member.name, Member.email)
@@ -351,7 +380,7 @@ def _mail(cycle, template, subject, only_unanswered=False):
 # -- reminding and closing ---------------------------------------------------------------------
 
 
-def remind(cycle, now=None):
+def remind(cycle: ReviewCycle, now: datetime | None = None) -> int:
     """The one reminder, to those who have not answered; False if it was already sent."""
     now = now or utcnow()
     if not guard.claim(
@@ -383,7 +412,7 @@ def remind(cycle, now=None):
     return count
 
 
-def unanswered(cycle):
+def unanswered(cycle: ReviewCycle) -> "Select[int | None]":
     """The memberships a close would lapse: asked, not answered, still active."""
     return (
         select(ReviewResponse.membership_id)
@@ -396,7 +425,7 @@ def unanswered(cycle):
     )
 
 
-def close(cycle, now=None):
+def close(cycle: ReviewCycle, now: datetime | None = None) -> int:
     """Close the cycle: those who did not answer are lapsed (audited, restorable).  Returns how many.
 
     The cycle is claimed by a conditional UPDATE first: of two closes at the same moment (the
@@ -437,7 +466,7 @@ def close(cycle, now=None):
     return count
 
 
-def tick(now=None):
+def tick(now: datetime | None = None) -> dict[str, int]:
     """Send the reminders and close the cycles that are due: {"reminded": n, "closed": n, "lapsed": n}."""
     now = now or utcnow()
     done = {"reminded": 0, "closed": 0, "lapsed": 0}
@@ -459,7 +488,7 @@ def tick(now=None):
 # -- answering and restoring -------------------------------------------------------------------
 
 
-def response_for(token):
+def response_for(token: str) -> ReviewResponse:
     """The response a review link is for; TokenError if the link is not one."""
     payload = tokens.read("review", token)
     response = db.session.get(ReviewResponse, payload.get("response") or 0)
@@ -468,7 +497,7 @@ def response_for(token):
     return response
 
 
-def answerable(response, now=None):
+def answerable(response: ReviewResponse, now: datetime | None = None) -> LazyString | None:
     """Why this response cannot be answered now, or None."""
     now = now or utcnow()
     if response.answered_at is not None:
@@ -483,16 +512,16 @@ def answerable(response, now=None):
 
 
 def answer(
-    response,
-    stay,
-    scores,
-    comments,
-    change_wish=None,
-    unit=None,
-    manager_name=None,
-    manager_email=None,
-    now=None,
-):
+    response: ReviewResponse,
+    stay: bool,
+    scores: dict[str, int | None],
+    comments: dict[str, str | None],
+    change_wish: str | None = None,
+    unit: str | None = None,
+    manager_name: str | None = None,
+    manager_email: str | None = None,
+    now: datetime | None = None,
+) -> None:
     """Record the answer, once: the personal link is spent first.  ``scores``/``comments``: {purpose key: value}.
 
     The response is claimed by a conditional UPDATE (still unanswered, not lapsed, its cycle open
@@ -551,7 +580,7 @@ def answer(
     )
 
 
-def _claim_restore(response, now, *conditions):
+def _claim_restore(response: ReviewResponse, now: datetime, *conditions: "ColumnElement[bool]") -> None:
     """Take the lapse back, once: of two restores at the same moment (the coordinator's and the
     member's own, or either pressed twice) one wins and the other is refused."""
     if not guard.claim(
@@ -575,7 +604,7 @@ def _claim_restore(response, now, *conditions):
     membership.restore()
 
 
-def restore(response, now=None):
+def restore(response: ReviewResponse, now: datetime | None = None) -> None:
     """The coordinator puts a lapsed member back on the list (at any time); the member is told."""
     now = now or utcnow()
     _claim_restore(response, now)
@@ -590,7 +619,7 @@ def restore(response, now=None):
     )
 
 
-def take_back(response, member, now=None):
+def take_back(response: ReviewResponse, member: Member, now: datetime | None = None) -> None:
     """The member puts themself back on the list, within GRACE of the lapse."""
     now = now or utcnow()
     if response.member_id != member.id:
@@ -608,7 +637,7 @@ def take_back(response, member, now=None):
     )
 
 
-def restorable_by_member(member, now=None):
+def restorable_by_member(member: Member, now: datetime | None = None) -> Sequence[ReviewResponse]:
     """The member's own lapses they may still undo themself (within the grace period)."""
     now = now or utcnow()
     return db.session.scalars(
@@ -626,7 +655,9 @@ def restorable_by_member(member, now=None):
 # -- results -----------------------------------------------------------------------------------
 
 
-def rows(cycle, limit=None, offset=0, lapsed=False):
+def rows(
+    cycle: ReviewCycle, limit: int | None = None, offset: int = 0, lapsed: bool = False
+) -> Sequence[Row[ReviewResponse, Member, bool]]:
     """The cycle's responses with their member (and organisation) and whether mail to them bounced,
     by name; a page of them with ``limit``; with ``lapsed``, only those taken off the list."""
     bounced = exists().where(OutboxMessage.recipient == Member.email, OutboxMessage.bounced)
@@ -647,15 +678,19 @@ def rows(cycle, limit=None, offset=0, lapsed=False):
 COMMENT_KEYS = (*(key for key, _label in PURPOSES), "change")
 
 
-def _comment_column(key):
-    return ReviewResponse.change_wish if key == "change" else getattr(ReviewResponse, f"comment_{key}")
+def _comment_column(key: str) -> "InstrumentedAttribute[str | None]":
+    column: InstrumentedAttribute[str | None] = (
+        ReviewResponse.change_wish if key == "change" else getattr(ReviewResponse, f"comment_{key}")
+    )
+    return column
 
 
-def written(cycle, keys=COMMENT_KEYS):
+def written(cycle: ReviewCycle, keys: Iterable[str] = COMMENT_KEYS) -> dict[str, list[str]]:
     """The free text of the cycle's answers: {purpose key: [comments], "change": [what should change]}
     for the ``keys`` asked, read as plain columns (no rows built for the answers without text)."""
+    keys = tuple(keys)
     texts = [_comment_column(key) for key in keys]
-    found = {key: [] for key in keys}
+    found: dict[str, list[str]] = {key: [] for key in keys}
     for values in db.session.execute(
         select(*texts)
         .where(ReviewResponse.cycle_id == cycle.id, or_(*[t.is_not(None) for t in texts]))
@@ -667,7 +702,7 @@ def written(cycle, keys=COMMENT_KEYS):
     return found
 
 
-def answers_by_day(cycle):
+def answers_by_day(cycle: ReviewCycle) -> list[tuple[str, int, int]]:
     """[(day, answers that day, answered so far)] since the cycle opened: the response rate over time."""
     day = func.date(ReviewResponse.answered_at)
     counts = db.session.execute(
@@ -676,17 +711,17 @@ def answers_by_day(cycle):
         .group_by(day)
         .order_by(day)
     ).all()
-    total, result = 0, []
+    total, result = 0, list[tuple[str, int, int]]()
     for when, count in counts:
         total += count
         result.append((str(when), count, total))
     return result
 
 
-def figures(cycle):
+def figures(cycle: ReviewCycle) -> tuple[int, int, Summary]:
     """(asked, answered, summary) in one query; summary per purpose: {key: {"counts": [n for 1..5],
     "answers": n, "mean": float | None, "comments": n}}, and {"change": {"comments": n}}."""
-    columns = [
+    columns: list[ColumnElement[Any]] = [
         func.count(ReviewResponse.id),
         func.count(ReviewResponse.answered_at),
         *[func.count(_comment_column(key)) for key in COMMENT_KEYS],
@@ -702,7 +737,7 @@ def figures(cycle):
         return 0, 0, _empty_summary()
     comments = dict(zip(COMMENT_KEYS, values[: len(COMMENT_KEYS)], strict=True))
     values, step = values[len(COMMENT_KEYS) :], 2 + len(SCALE)
-    found = {"change": {"comments": comments["change"]}}
+    found: Summary = {"change": {"comments": comments["change"]}}
     for i, (key, _label) in enumerate(PURPOSES):
         chunk = values[i * step : (i + 1) * step]
         found[key] = {
@@ -714,18 +749,17 @@ def figures(cycle):
     return asked, answered, found
 
 
-def progress(cycle):
+def progress(cycle: ReviewCycle) -> tuple[int, int]:
     """(asked, answered): two counts, not the whole evaluation ``figures`` reads."""
-    return tuple(
-        db.session.execute(
-            select(func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at)).where(
-                ReviewResponse.cycle_id == cycle.id
-            )
-        ).one()
-    )
+    asked, answered = db.session.execute(
+        select(func.count(ReviewResponse.id), func.count(ReviewResponse.answered_at)).where(
+            ReviewResponse.cycle_id == cycle.id
+        )
+    ).one()
+    return asked, answered
 
 
-def _empty_summary():
+def _empty_summary() -> Summary:
     return {
         **{
             key: {"answers": 0, "mean": None, "counts": [0] * len(SCALE), "comments": 0}
@@ -735,7 +769,9 @@ def _empty_summary():
     }
 
 
-def earlier(cycle):
+def earlier(
+    cycle: ReviewCycle,
+) -> list[tuple[ReviewCycle, tuple[int, int], dict[str, dict[str, float | None]]]]:
     """The network's earlier cycles with their response rate and mean scores, oldest first:
     [(cycle, (asked, answered), {key: {"mean": float | None}})], in two queries."""
     cycles = db.session.scalars(

@@ -6,11 +6,22 @@ cancellation of the same meeting at the same moment run one after the other, eac
 one before it left: one sign-up and one invitation however often the button is pressed.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Integer, UniqueConstraint, delete, exists, select, update
+from sqlalchemy import (
+    Boolean,
+    CursorResult,
+    ForeignKey,
+    Integer,
+    UniqueConstraint,
+    delete,
+    exists,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import Model, db
@@ -19,6 +30,11 @@ from models.calendar import invite
 from models.errors import DomainError
 from models.meeting import Meeting, MeetingStatus
 from models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
+    from models.member import Member
 
 
 class Signup(Model):
@@ -51,7 +67,7 @@ class SignupRow(NamedTuple):
     attended: bool | None
 
 
-def signup_rows(meeting):
+def signup_rows(meeting: Meeting) -> list[SignupRow]:
     """Who signed up, in the order they did, as plain rows (hundreds for a network meeting: a list to
     read, so no ORM objects are built for it)."""
     from models.member import Member
@@ -69,19 +85,21 @@ def signup_rows(meeting):
     ]
 
 
-def may_attend(member, meeting):
+def may_attend(member: "Member", meeting: Meeting) -> bool:
     """Active members of a network taking part, and its coordinators."""
     networks = {n.id for n in meeting.networks}
     return bool(networks & (member.active_network_ids | member.coordinated_network_ids))
 
 
-def is_signed_up(member, meeting):
-    return db.session.scalar(
-        select(exists().where(Signup.meeting_id == meeting.id, Signup.member_id == member.id))
+def is_signed_up(member: "Member", meeting: Meeting) -> bool:
+    return bool(
+        db.session.scalar(
+            select(exists().where(Signup.meeting_id == meeting.id, Signup.member_id == member.id))
+        )
     )
 
 
-def sign_up(member, meeting):
+def sign_up(member: "Member", meeting: Meeting) -> Signup:
     """Sign ``member`` up and send them the calendar invitation; refused if already signed up."""
     guard.lock(meeting)
     if not meeting.open_for_sign_up:
@@ -102,16 +120,17 @@ def sign_up(member, meeting):
     return signup
 
 
-def withdraw(member, meeting):
+def withdraw(member: "Member", meeting: Meeting) -> None:
     """Take back a sign-up, while sign-up is open (afterwards the sign-up is the attendance record)."""
     guard.lock(meeting)
     if not meeting.open_for_sign_up:
         raise DomainError(_l("Sign-up is closed for this meeting."))
-    removed = db.session.execute(
+    result = db.session.execute(
         delete(Signup)
         .where(Signup.meeting_id == meeting.id, Signup.member_id == member.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    removed = cast("CursorResult[Any]", result).rowcount  # a DELETE's result
     if not removed:
         raise DomainError(_l("You are not signed up."))
     db.session.expire(meeting, ["signups"])
@@ -120,7 +139,7 @@ def withdraw(member, meeting):
 REMIND_BEFORE = timedelta(hours=24)
 
 
-def _due(now):
+def _due(now: datetime) -> "Select[int]":
     return select(Meeting.id).where(
         Meeting.status == MeetingStatus.PLANNED,
         Meeting.starts_at > now,
@@ -128,7 +147,7 @@ def _due(now):
     )
 
 
-def due_reminders(now=None):
+def due_reminders(now: datetime | None = None) -> Sequence[Signup]:
     """Sign-ups for planned meetings starting within a day that have had no reminder."""
     now = now or utcnow()
     return db.session.scalars(
@@ -136,7 +155,7 @@ def due_reminders(now=None):
     ).all()
 
 
-def send_reminders(now=None):
+def send_reminders(now: datetime | None = None) -> int:
     """Mail those signed up for a meeting starting within a day, once each (``flask meetings remind``).
 
     The sign-ups are claimed set-wise by one conditional ``UPDATE … RETURNING`` (``reminded_at``

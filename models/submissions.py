@@ -15,13 +15,15 @@ Keys hold no personal data; ``flask privacy purge`` forgets them after a day.
 import re
 import uuid
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import flash, make_response, redirect, request
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import String, delete, insert
+from sqlalchemy import CursorResult, String, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.wrappers import Response
 
 from extensions import Model, db
 from models.types import UTCDateTime, utcnow
@@ -38,17 +40,17 @@ class FormSubmission(Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-def submission_field():
+def submission_field() -> Markup:
     """The hidden field every state-changing form carries (a Jinja global)."""
     return Markup(f'<input type="hidden" name="{FIELD}" value="{uuid.uuid4().hex}">')
 
 
-def _key():
+def _key() -> str | None:
     key = request.form.get(FIELD, "") if request.method == "POST" else ""
     return key if _FORMAT.match(key) else None
 
 
-def check_request():
+def check_request() -> Response | None:
     """``before_request``: the form's key is written first thing in the request's transaction, so
     it is stored exactly when what the form asked is committed.  A key already stored – or being
     stored by a copy of the form running at this moment, which the database makes this one wait
@@ -64,7 +66,7 @@ def check_request():
     return None
 
 
-def already_done():
+def already_done() -> Response:
     """Back to the page the form was on, which shows how things stand now."""
     from blueprints.util import safe_next
 
@@ -79,7 +81,8 @@ def already_done():
     return redirect(target, code=303)
 
 
-def forget_old(now=None):
+def forget_old(now: datetime | None = None) -> int:
     """Keys older than a day are forgotten (a form that old is drawn again before it is sent)."""
     cutoff = (now or utcnow()) - KEEP
-    return db.session.execute(delete(FormSubmission).where(FormSubmission.at < cutoff)).rowcount
+    result = db.session.execute(delete(FormSubmission).where(FormSubmission.at < cutoff))
+    return cast("CursorResult[Any]", result).rowcount  # a DELETE's result

@@ -18,8 +18,10 @@ import hashlib
 import hmac
 import re
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -42,12 +44,12 @@ LIFETIMES = {
 
 
 class TokenError(DomainError):
-    def __init__(self, message, expired=False):
+    def __init__(self, message: str | LazyString, expired: bool = False) -> None:
         super().__init__(message)
         self.expired = expired
 
 
-def _serializer(purpose):
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
     if purpose not in LIFETIMES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     # itsdangerous signs with the last key and accepts any: the fallbacks (oldest first), then the key.
@@ -56,7 +58,7 @@ def _serializer(purpose):
     )
 
 
-def _fallback_keys():
+def _fallback_keys() -> list[str | bytes]:
     """``SECRET_KEY_FALLBACKS``, newest first: links mailed before the key was rotated still open."""
     return list(current_app.config.get("SECRET_KEY_FALLBACKS") or ())
 
@@ -64,7 +66,7 @@ def _fallback_keys():
 FINGERPRINT = re.compile(r"[0-9a-f]{20}")
 
 
-def fingerprint(purpose, value, key=None):
+def fingerprint(purpose: str, value: object, key: str | bytes | None = None) -> str:
     """A keyed digest of ``value`` (an address) for a token of ``purpose``: it binds the token to the
     value without carrying it, and nobody without the secret key can test a guess against it."""
     key = current_app.config["SECRET_KEY"] if key is None else key
@@ -72,7 +74,7 @@ def fingerprint(purpose, value, key=None):
     return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()[:20]
 
 
-def same_fingerprint(purpose, value, carried):
+def same_fingerprint(purpose: str, value: object, carried: object) -> bool:
     """Made with the key or one of its fallbacks (a link mailed before the key was rotated)."""
     keys = [current_app.config["SECRET_KEY"], *_fallback_keys()]
     return isinstance(carried, str) and any(
@@ -80,7 +82,7 @@ def same_fingerprint(purpose, value, carried):
     )
 
 
-def make(purpose, **payload):
+def make(purpose: str, **payload: int | str) -> str:
     """A token whose payload holds ids (integers) and fingerprints only."""
     for name, value in payload.items():
         if isinstance(value, bool) or not (
@@ -90,10 +92,13 @@ def make(purpose, **payload):
     return _serializer(purpose).dumps(payload)
 
 
-def read(purpose, token):
+def read(purpose: str, token: str) -> dict[str, Any]:
     """The payload of a valid token, or TokenError saying why not."""
     try:
-        return _serializer(purpose).loads(token, max_age=int(LIFETIMES[purpose].total_seconds()))
+        payload: dict[str, Any] = _serializer(purpose).loads(
+            token, max_age=int(LIFETIMES[purpose].total_seconds())
+        )
+        return payload
     except SignatureExpired as exc:
         raise TokenError(_l("This link has expired."), expired=True) from exc
     except BadSignature as exc:
