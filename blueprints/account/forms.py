@@ -1,8 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, TelField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms import EmailField, PasswordField, StringField, TelField
+from wtforms.validators import InputRequired, Length, Optional
 
+from blueprints.forms import OwnDetailsForm, long_text
 from blueprints.validators import EmailAddress, PrintableText
 
 
@@ -10,18 +11,6 @@ def text(label, required=True, max=200):
     return StringField(
         label, validators=[InputRequired() if required else Optional(), Length(max=max), PrintableText()]
     )
-
-
-class OwnDetailsForm(FlaskForm):
-    """A form about a member's own details, filled from them; the line manager is someone else."""
-
-    def __init__(self, *args, member, **kwargs):
-        super().__init__(*args, obj=member, **kwargs)
-        self.member = member
-
-    def validate_manager_email(self, field):
-        if field.data == self.member.email:
-            raise ValidationError(_l("Give your line manager's address, not your own."))
 
 
 class ProfileForm(OwnDetailsForm):
@@ -37,10 +26,7 @@ class ProfileForm(OwnDetailsForm):
 
 
 class LeaveForm(FlaskForm):
-    reason = TextAreaField(
-        _l("Why are you leaving? (optional)"),
-        validators=[Optional(), Length(max=500), PrintableText(multiline=True)],
-    )
+    reason = long_text(_l("Why are you leaving? (optional)"), max=500)
 
 
 class DeleteForm(FlaskForm):

@@ -8,14 +8,13 @@ from sqlalchemy import select
 
 from blueprints.account import bp
 from blueprints.account.forms import DeleteForm, EmailChangeForm, LeaveForm, ProfileForm
-from blueprints.auth.forms import ConfirmForm
-from blueprints.util import token_error
+from blueprints.forms import ConfirmForm
+from blueprints.util import carry_out, load, token_error, token_link
 from extensions import db, limiter
-from models import DomainError, Meeting, Membership, Signup, accounts, email_change, normalise_email, tokens
+from models import Meeting, Membership, Signup, accounts, email_change, normalise_email, tokens
 from models import review as reviews
 from models.main_contact import needing_main_contact
 from models.outbox import link
-from models.policy import require
 from models.types import utcnow
 
 
@@ -69,8 +68,8 @@ def edit():
     member = current_user._get_current_object()
     form = ProfileForm(member=member)
     if form.validate_on_submit():
-        try:
-            asked = accounts.update_details(
+        return carry_out(
+            lambda: accounts.update_details(
                 member,
                 name=form.name.data.strip(),
                 phone=(form.phone.data or "").strip() or None,
@@ -78,40 +77,42 @@ def edit():
                 unit=form.unit.data.strip(),
                 manager_name=form.manager_name.data.strip(),
                 manager_email=form.manager_email.data,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-            return redirect(url_for("account.index"), code=303)
-        if asked is not None:
-            flash(
-                _(
-                    "We have asked %(name)s to confirm your participation. Until they answer, your earlier anchoring stands.",
-                    name=member.manager_name,
+            ),
+            lambda asked: [
+                *(
+                    [
+                        (
+                            _(
+                                "We have asked %(name)s to confirm your participation. Until they answer, "
+                                "your earlier anchoring stands.",
+                                name=member.manager_name,
+                            ),
+                            "info",
+                        )
+                    ]
+                    if asked is not None
+                    else []
                 ),
-                "info",
-            )
-        db.session.commit()
-        flash(_("Your details are saved."), "success")
-        return redirect(url_for("account.index"), code=303)
+                _("Your details are saved."),
+            ],
+            url_for("account.index"),
+        )
     return render_template("account/edit.html", form=form), 422 if form.errors else 200
 
 
 @bp.post("/memberships/<int:membership_id>/leave")
 @login_required
 def leave(membership_id):
-    membership = require("membership.leave", db.get_or_404(Membership, membership_id))
+    membership = load(Membership, membership_id, "membership.leave")
     form = LeaveForm()
-    if form.validate_on_submit():
-        try:
-            membership.leave_by_member(form.reason.data or None)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_("You have left %(network)s.", network=membership.network.code), "success")
-    return redirect(url_for("account.index"), code=303)
+    if not form.validate_on_submit():  # a reason too long, or not printable: said on the page
+        flash(" ".join(str(e) for e in form.reason.errors), "error")
+        return redirect(url_for("account.index"), code=303)
+    return carry_out(
+        lambda: membership.leave_by_member(form.reason.data or None),
+        _("You have left %(network)s.", network=membership.network.code),
+        url_for("account.index"),
+    )
 
 
 @bp.post("/anchoring/ask-again")
@@ -119,15 +120,11 @@ def leave(membership_id):
 def ask_again():
     """After a decline, ask the (possibly corrected) line manager once more (the rule: ``Member.may_ask_again``)."""
     member = current_user._get_current_object()
-    try:
-        accounts.ask_again(member)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("account.index"), code=303)
-    db.session.commit()
-    flash(_("We have asked %(name)s to confirm your participation.", name=member.manager_name), "success")
-    return redirect(url_for("account.index"), code=303)
+    return carry_out(
+        lambda: accounts.ask_again(member),
+        lambda _result: _("We have asked %(name)s to confirm your participation.", name=member.manager_name),
+        url_for("account.index"),
+    )
 
 
 @bp.get("/export.json")
@@ -150,22 +147,16 @@ def delete():
         if not member.check_password(form.password.data):
             form.password.errors.append(_("The password is wrong."))
         else:
-            try:
-                member.erase()
-            except DomainError as error:  # deleted meanwhile (a double click, another tab)
-                db.session.rollback()
-                logout_user()
-                flash(error.message, "info")
-                return redirect(url_for("public.index"), code=303)
-            db.session.commit()
-            logout_user()
-            flash(
+            response = carry_out(
+                member.erase,
                 _(
                     "Your account is deleted. Your personal data is erased; the networks' history is kept without you."
                 ),
-                "success",
+                url_for("public.index"),
+                on_refusal="info",  # deleted meanwhile (a double click, another tab)
             )
-            return redirect(url_for("public.index"), code=303)
+            logout_user()
+            return response
     return render_template("account/delete.html", form=form), 422 if form.errors else 200
 
 
@@ -179,14 +170,9 @@ def change_email():
         if not member.check_password(form.password.data):
             form.password.errors.append(_("The password is wrong."))
         else:
-            try:
-                email_change.request_change(member, form.new_email.data)
-            except DomainError as error:
-                db.session.rollback()
-                form.new_email.errors.append(error.message)
-            else:
-                db.session.commit()
-                flash(
+            done = carry_out(
+                lambda: email_change.request_change(member, form.new_email.data),
+                (
                     _(
                         "We have sent a link to %(email)s. Your address changes when you follow it; until then, "
                         "sign in with %(old)s.",
@@ -194,27 +180,26 @@ def change_email():
                         old=member.email,
                     ),
                     "info",
-                )
-                return redirect(url_for("account.index"), code=303)
+                ),
+                url_for("account.index"),
+                on_refusal=form.new_email,
+            )
+            if done:
+                return done
     return render_template("account/email.html", form=form, member=member), 422 if form.errors else 200
 
 
 @bp.route("/email/<token>", methods=["GET", "POST"])
 @limiter.limit("20 per 15 minutes")
-def confirm_email(token):
+@token_link(email_change.change_for)
+def confirm_email(change, token):
     """The link mailed to the new address: GET shows a button, POST changes the address (mail
     scanners follow links, they do not press buttons).  No sign-in needed: the link is the key."""
-    try:
-        change = email_change.change_for(token)
-    except tokens.TokenError as error:
-        return token_error(error)
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            member = email_change.confirm(token)
-        except DomainError as error:  # used meanwhile, or the address taken by someone else
-            db.session.rollback()
-            return token_error(error)
-        db.session.commit()
-        return render_template("account/email_changed.html", member=member)
+        return carry_out(
+            lambda: email_change.confirm(token),
+            redirect_to=lambda member: render_template("account/email_changed.html", member=member),
+            on_refusal=token_error,  # used meanwhile, or the address taken by someone else
+        )
     return render_template("account/email_confirm.html", form=form, change=change)

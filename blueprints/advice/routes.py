@@ -1,6 +1,6 @@
 """Requests for advice: coordinators post them and read the answers; members answer in the app."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import redirect, render_template, url_for
 from flask import request as flask_request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -8,9 +8,8 @@ from flask_login import current_user, login_required
 from blueprints.advice import bp
 from blueprints.advice.forms import AdviceRequestForm, AnswerForm
 from blueprints.coordinator.exports import csv_download
-from blueprints.util import chosen_networks, coordinated_networks
-from extensions import db
-from models import AdviceRequest, DomainError
+from blueprints.util import carry_out, chosen_networks, coordinated_networks, load
+from models import AdviceRequest
 from models import advice as advices
 from models.policy import allows, require
 
@@ -29,9 +28,9 @@ def index():
 def new():
     require("advice.post")
     form = AdviceRequestForm(coordinated_networks())
-    if form.validate_on_submit():
-        try:
-            request, count = advices.post(
+    if form.validate_on_submit() and (
+        done := carry_out(
+            lambda: advices.post(
                 form.title.data,
                 form.body.data,
                 form.document_url.data,
@@ -39,14 +38,13 @@ def new():
                 form.deadline_at,
                 form.remind_at,
                 current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.deadline.errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("The request is posted: %(n)s members are asked by e-mail.", n=count), "success")
-            return redirect(url_for(".answers", request_id=request.id), code=303)
+            ),
+            lambda posted: _("The request is posted: %(n)s members are asked by e-mail.", n=posted[1]),
+            lambda posted: redirect(url_for(".answers", request_id=posted[0].id), code=303),
+            on_refusal=form.deadline,
+        )
+    ):
+        return done
     return render_template("advice/new.html", form=form), 422 if form.errors else 200
 
 
@@ -54,23 +52,26 @@ def new():
 @login_required
 def show(request_id):
     """The request, and the member's own answer (given or changed until the deadline)."""
-    request = require("advice.read", db.get_or_404(AdviceRequest, request_id))
+    request = load(AdviceRequest, request_id, "advice.read")
     managed = allows(current_user, "advice.answers", request)
     asked = allows(current_user, "advice.answer", request)
     if flask_request.method == "POST":
         require("advice.answer", request)
     mine = advices.answer_of(request, current_user)
     form = AnswerForm(obj=mine)
-    if asked and form.validate_on_submit():
-        try:
-            advices.answer(request, current_user, form.body.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.body.errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("Thank you! Your advice is recorded; you can change it until the deadline."), "success")
-            return redirect(url_for(".show", request_id=request.id), code=303)
+    if (
+        asked
+        and form.validate_on_submit()
+        and (
+            done := carry_out(
+                lambda: advices.answer(request, current_user, form.body.data),
+                _("Thank you! Your advice is recorded; you can change it until the deadline."),
+                url_for(".show", request_id=request.id),
+                on_refusal=form.body,
+            )
+        )
+    ):
+        return done
     return render_template(
         "advice/show.html", request=request, form=form, mine=mine, asked=asked, managed=managed
     ), 422 if form.errors else 200
@@ -79,7 +80,7 @@ def show(request_id):
 @bp.get("/<int:request_id>/answers")
 @login_required
 def answers(request_id):
-    request = require("advice.answers", db.get_or_404(AdviceRequest, request_id))
+    request = load(AdviceRequest, request_id, "advice.answers")
     return render_template(
         "advice/answers.html",
         request=request,
@@ -91,7 +92,7 @@ def answers(request_id):
 @bp.get("/<int:request_id>/answers.csv")
 @login_required
 def export(request_id):
-    request = require("advice.answers", db.get_or_404(AdviceRequest, request_id))
+    request = load(AdviceRequest, request_id, "advice.answers")
     header = [_("Name"), _("E-mail"), _("Organisation"), _("Answered"), _("Changed"), _("Advice")]
     rows = (
         [

@@ -1,9 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField, TextAreaField
+from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length
 
+from blueprints.forms import long_text
 from blueprints.validators import PrintableText
 
 
@@ -21,19 +22,12 @@ class DecisionForm(FlaskForm):
         ],
         validators=[InputRequired(_l("Choose an answer."))],
     )
-    comment = TextAreaField(
-        _l("Comment (optional)"), validators=[Optional(), Length(max=2000), PrintableText(multiline=True)]
-    )
+    comment = long_text(_l("Comment (optional)"), max=2000)
 
 
 class RecordForm(FlaskForm):
     """A coordinator records an anchoring confirmed another way."""
 
-    reason = TextAreaField(
-        _l("How was it confirmed?"),
-        validators=[
-            InputRequired(_l("Say how the anchoring was confirmed.")),
-            Length(max=2000),
-            PrintableText(multiline=True),
-        ],
+    reason = long_text(
+        _l("How was it confirmed?"), max=2000, required=_l("Say how the anchoring was confirmed.")
     )

@@ -5,32 +5,29 @@ from sqlalchemy.orm import selectinload
 
 from blueprints.anchorings import bp
 from blueprints.anchorings.forms import DecisionForm, RecordForm
-from blueprints.util import token_error
+from blueprints.util import carry_out, load, token_error, token_link
 from extensions import db, limiter
-from models import Anchoring, DomainError, Member, Membership, tokens
+from models import Anchoring, Member, Membership
 from models.accounts import anchoring_for, decide_anchoring, record_anchoring
 from models.policy import require
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
 @limiter.limit("30 per 15 minutes")
-def decide(token):
-    try:
-        anchoring = anchoring_for(token)
-    except tokens.TokenError as error:
-        return token_error(error)
+@token_link(anchoring_for)
+def decide(anchoring, token):
     member = anchoring.member
     form = DecisionForm(name=anchoring.manager_name)
     if form.validate_on_submit():
-        try:
-            decide_anchoring(
+        return carry_out(
+            lambda: decide_anchoring(
                 anchoring, form.decision.data == "confirm", form.name.data.strip(), form.comment.data
-            )
-        except DomainError as error:  # answered meanwhile: another click, the other tab
-            db.session.rollback()
-            return token_error(error)
-        db.session.commit()
-        return render_template("anchorings/decided.html", anchoring=anchoring, member=member)
+            ),
+            redirect_to=lambda _result: render_template(
+                "anchorings/decided.html", anchoring=anchoring, member=member
+            ),
+            on_refusal=token_error,  # answered meanwhile: another click, the other tab
+        )
     networks = [m.network for m in member.memberships if m.status in ("pending_anchoring", "active")]
     return render_template(
         "anchorings/decide.html", form=form, anchoring=anchoring, member=member, networks=networks
@@ -55,23 +52,28 @@ def pending():
 
 @bp.post("/<int:anchoring_id>/record")
 def record(anchoring_id):
-    anchoring = require("anchoring.record", db.get_or_404(Anchoring, anchoring_id))
+    anchoring = load(Anchoring, anchoring_id, "anchoring.record")
     if not anchoring.is_pending:
         abort(409)
     form = RecordForm()
-    if form.validate_on_submit():
-        try:
-            record_anchoring(anchoring, current_user, form.reason.data.strip())
-        except DomainError as error:
-            db.session.rollback()
-            if not anchoring.is_pending:  # answered meanwhile (the manager, another coordinator)
-                flash(error.message, "info")
-                return redirect(url_for("anchorings.pending"), code=303)
+
+    def refused(error):
+        if anchoring.is_pending:
             form.reason.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash(_("The anchoring of %(name)s is recorded.", name=anchoring.member.name), "success")
-            return redirect(url_for("anchorings.pending"), code=303)
+            return None
+        # answered meanwhile (the manager, another coordinator)
+        flash(error.message, "info")
+        return redirect(url_for("anchorings.pending"), code=303)
+
+    if form.validate_on_submit() and (
+        done := carry_out(
+            lambda: record_anchoring(anchoring, current_user, form.reason.data.strip()),
+            _("The anchoring of %(name)s is recorded.", name=anchoring.member.name),
+            url_for("anchorings.pending"),
+            on_refusal=refused,
+        )
+    ):
+        return done
     return render_template(
         "anchorings/pending.html", anchorings=pending_for(current_user), form=form, failed=anchoring.id
     ), 422

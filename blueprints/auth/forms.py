@@ -39,7 +39,3 @@ class NewPasswordForm(FlaskForm):
             StrongPassword(),
         ],
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A button that changes state: only the CSRF token."""

@@ -3,10 +3,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from blueprints.auth import bp, limits
-from blueprints.auth.forms import ConfirmForm, EmailForm, NewPasswordForm, SignInForm
-from blueprints.util import inbox_email, remember_inbox, safe_next, token_error
+from blueprints.auth.forms import EmailForm, NewPasswordForm, SignInForm
+from blueprints.forms import ConfirmForm
+from blueprints.util import carry_out, inbox_email, remember_inbox, safe_next, token_error, token_link
 from extensions import db, limiter
-from models import DomainError, Member, accounts, normalise_email, tokens
+from models import Member, accounts, normalise_email
 from models.accounts import member_for_reset, member_for_verification, send_password_reset, send_verification
 from models.types import utcnow
 
@@ -60,7 +61,7 @@ def sign_in():
 @bp.post("/sign-out")
 def sign_out():
     """Signing out ends every session of the account, on every device (``accounts.sign_out``)."""
-    ConfirmForm().validate_on_submit()  # CSRF is checked globally; nothing else to validate
+    # The CSRF token is checked before any view runs (``CSRFProtect``): nothing else to validate.
     if current_user.is_authenticated:
         accounts.sign_out(current_user._get_current_object())
         db.session.commit()
@@ -88,53 +89,48 @@ def forgot_password():
     return render_template("auth/forgot_password.html", form=form), 422 if form.errors else 200
 
 
+def signed_in_if_active(member):
+    """The reset link proves the mailbox: it signs the owner in, whatever the sign-in limits say
+    (a stranger guessing may have spent them) – on a new session, every old one ended."""
+    if member.is_active:
+        start_session(member)
+    return member
+
+
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 @limiter.limit("20 per 15 minutes")
-def reset_password(token):
-    try:
-        member = member_for_reset(token)
-    except tokens.TokenError as error:
-        return token_error(error, retry=url_for("auth.forgot_password"))
+@token_link(member_for_reset, retry="auth.forgot_password")
+def reset_password(member, token):
     form = NewPasswordForm(email=member.email)
     if form.validate_on_submit():
-        try:
-            member = accounts.reset_password(token, form.password.data)
-        except tokens.TokenError as error:  # used meanwhile (another tab, a double click)
-            db.session.rollback()
-            return token_error(error, retry=url_for("auth.forgot_password"))
-        # The link proves the mailbox: it signs the owner in, whatever the sign-in limits say
-        # (a stranger guessing may have spent them) – on a new session, every old one ended.
-        if member.is_active:
-            start_session(member)
-            db.session.commit()
-            flash(
-                _("Your password is changed and you are signed in. Every other session of yours has ended."),
-                "success",
-            )
-            return redirect(url_for("public.index"), code=303)
-        db.session.commit()
-        flash(_("Your password is changed. Sign in with the new one."), "success")
-        return redirect(url_for("auth.sign_in"), code=303)
+        return carry_out(
+            lambda: signed_in_if_active(accounts.reset_password(token, form.password.data)),
+            success=lambda member: (
+                _("Your password is changed and you are signed in. Every other session of yours has ended.")
+                if member.is_active
+                else _("Your password is changed. Sign in with the new one.")
+            ),
+            redirect_to=lambda member: redirect(
+                url_for("public.index" if member.is_active else "auth.sign_in"), code=303
+            ),
+            # used meanwhile (another tab, a double click)
+            on_refusal=lambda error: token_error(error, retry=url_for("auth.forgot_password")),
+        )
     return render_template("auth/reset_password.html", form=form, member=member), 422 if form.errors else 200
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
 @limiter.limit("20 per 15 minutes")
-def verify_email(token):
+@token_link(member_for_verification, retry="auth.resend_verification")
+def verify_email(member, token):
     """GET shows a button; POST confirms (mail scanners follow links, they do not press buttons)."""
-    try:
-        member = member_for_verification(token)
-    except tokens.TokenError as error:
-        return token_error(error, retry=url_for("auth.resend_verification"))
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            member = accounts.verify(token)
-        except DomainError as error:  # confirmed meanwhile (a double click, another tab)
-            db.session.rollback()
-            return token_error(error)
-        db.session.commit()
-        return render_template("auth/verified.html", member=member)
+        return carry_out(
+            lambda: accounts.verify(token),
+            redirect_to=lambda member: render_template("auth/verified.html", member=member),
+            on_refusal=token_error,  # confirmed meanwhile (a double click, another tab)
+        )
     return render_template("auth/verify.html", form=form, member=member)
 
 

@@ -26,7 +26,7 @@ def csv_cell(value):
     numbers stay numbers."""
     if value is None:
         return ""
-    if isinstance(value, bool) or isinstance(value, (int, float)):
+    if isinstance(value, (bool, int, float)):
         return value
     text = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
     return "'" + text if text.startswith(FORMULA_START) else text

@@ -1,9 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, SearchField, SelectField, StringField, TextAreaField, URLField
+from wtforms import EmailField, IntegerField, SearchField, SelectField, StringField, URLField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from blueprints.forms import long_text
 from blueprints.validators import EmailAddress, PrintableText, WebAddress
 
 
@@ -56,10 +57,7 @@ class CoordinatorForm(FlaskForm):
 
 
 class DecisionNoteForm(FlaskForm):
-    note = TextAreaField(
-        _l("Note (required when rejecting)"),
-        validators=[Optional(), Length(max=1000), PrintableText(multiline=True)],
-    )
+    note = long_text(_l("Note (required when rejecting)"), max=1000)
 
 
 class OverviewForm(FlaskForm):

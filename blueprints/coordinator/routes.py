@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
-from blueprints.auth.forms import ConfirmForm
 from blueprints.coordinator import bp, exports
 from blueprints.coordinator.forms import (
     AuditFilterForm,
@@ -18,7 +17,7 @@ from blueprints.coordinator.forms import (
     OverviewForm,
     TeamsChannelForm,
 )
-from blueprints.util import coordinated_networks, network_or_404, wants_fragment
+from blueprints.util import carry_out, coordinated_networks, load, network_or_404, wants_fragment
 from blueprints.validators import page_number
 from extensions import db
 from models import (
@@ -26,7 +25,6 @@ from models import (
     ChangeRequest,
     ChangeStatus,
     CoordinatorRole,
-    DomainError,
     Network,
     Organisation,
     OrganisationKind,
@@ -66,7 +64,7 @@ def outbox():
 
 @bp.post("/outbox/<int:message_id>/retry")
 def retry(message_id):
-    message = require("outbox.retry", db.get_or_404(OutboxMessage, message_id))
+    message = load(OutboxMessage, message_id, "outbox.retry")
     if message.retry():
         db.session.commit()
         flash(_("The mail to %(email)s will be sent again.", email=message.recipient), "success")
@@ -82,31 +80,14 @@ def retry(message_id):
     return redirect(url_for("coordinator.outbox", status="failed"), code=303)
 
 
-ACTIONS = [
-    "member.registered",
-    "member.email_verified",
-    "member.manager_changed",
-    "member.deleted",
-    "membership.status",
-    "membership.main_contact",
-    "anchoring.requested",
-    "anchoring.confirmed",
-    "anchoring.declined",
-    "role.coordinator_granted",
-    "main_contact.offered",
-    "main_contact.declined",
-    "change_request.applied",
-    "change_request.rejected",
-    "member.email_change_requested",
-    "member.email_changed",
-]
-
-
 @bp.route("/audit", methods=["GET", "POST"])
 def audit_log():
     require("audit.read")
     form = AuditFilterForm(request.args)
-    form.action.choices = [SelectChoice("", _("All"))] + [SelectChoice(a) for a in ACTIONS]
+    # Every action the code writes (``audit.ACTIONS``: ``audit.record`` takes no other), by name.
+    form.action.choices = [SelectChoice("", _("All"))] + [
+        SelectChoice(action, label) for action, label in audit.ACTIONS.items()
+    ]
     form.network.choices = [SelectChoice("", _("All"))] + [
         SelectChoice(n.code) for n in coordinated_networks()
     ]
@@ -145,7 +126,7 @@ def audit_log():
         query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE, error_out=False
     )
     return render_template(
-        "coordinator/audit.html", form=form, search=search, found=found, page=page
+        "coordinator/audit.html", form=form, search=search, found=found, page=page, actions=audit.ACTIONS
     ), 422 if search.errors else 200
 
 
@@ -157,20 +138,16 @@ def coordinators():
     form.network.choices = [SelectChoice(n.code) for n in networks]
     if form.validate_on_submit():
         network = next(n for n in networks if n.code == form.network.data)
-        try:
-            member, _created = appoint(
-                form.email.data, [network], name=form.name.data, granted_by=current_user
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.email.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash(
-                _("%(name)s is now coordinator of %(network)s.", name=member.name, network=network.code),
-                "success",
-            )
-            return redirect(url_for("coordinator.coordinators"), code=303)
+        done = carry_out(
+            lambda: appoint(form.email.data, [network], name=form.name.data, granted_by=current_user),
+            lambda appointed: _(
+                "%(name)s is now coordinator of %(network)s.", name=appointed[0].name, network=network.code
+            ),
+            url_for("coordinator.coordinators"),
+            on_refusal=form.email,
+        )
+        if done:
+            return done
     roles = db.session.scalars(
         select(CoordinatorRole)
         .options(selectinload(CoordinatorRole.member), selectinload(CoordinatorRole.network))
@@ -202,33 +179,26 @@ def change_requests():
 
 @bp.post("/change-requests/<int:request_id>/<any(apply, reject):decision>")
 def decide_change(request_id, decision):
-    change = require("change.decide", db.get_or_404(ChangeRequest, request_id))
+    change = load(ChangeRequest, request_id, "change.decide")
     form = DecisionNoteForm()
-    if form.validate_on_submit():
-        note = (form.note.data or "").strip() or None
-        try:
-            if decision == "apply":
-                change.apply(current_user, note)
-            else:
-                change.reject(current_user, note)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-            return redirect(url_for("coordinator.change_requests"), code=303)
-        db.session.commit()
-        if change.awaits_confirmation:
-            flash(
-                _(
-                    "A link to confirm the new address has been sent to %(email)s. The sign-in address of %(old)s "
-                    "changes when the colleague follows it; the old address is told then.",
-                    email=change.new_email,
-                    old=change.email,
-                ),
-                "success",
+    if not form.validate_on_submit():  # a note too long, or not printable
+        flash(" ".join(str(e) for e in form.note.errors), "error")
+        return redirect(url_for("coordinator.change_requests"), code=303)
+    note = (form.note.data or "").strip() or None
+    return carry_out(
+        lambda: (change.apply if decision == "apply" else change.reject)(current_user, note),
+        lambda _result: (
+            _(
+                "A link to confirm the new address has been sent to %(email)s. The sign-in address of %(old)s "
+                "changes when the colleague follows it; the old address is told then.",
+                email=change.new_email,
+                old=change.email,
             )
-        else:
-            flash(_("The request is handled."), "success")
-    return redirect(url_for("coordinator.change_requests"), code=303)
+            if change.awaits_confirmation
+            else _("The request is handled.")
+        ),
+        url_for("coordinator.change_requests"),
+    )
 
 
 def overview_form():
@@ -302,7 +272,7 @@ def export(what, fmt):
 
 @bp.get("/teams/<code>")
 def teams(code):
-    network = require("teams.manage", network_or_404(code))
+    network = network_or_404(code, "teams.manage")
     to_invite, invited = teams_model.roster(network)
     return render_template(
         "coordinator/teams.html",
@@ -316,7 +286,7 @@ def teams(code):
 @bp.post("/teams/<code>/channel")
 def teams_channel(code):
     """Set or clear the network's Teams channel webhook: newsletters and call-ins are posted there."""
-    network = require("teams.manage", network_or_404(code))
+    network = network_or_404(code, "teams.manage")
     form = TeamsChannelForm()
     if not form.validate_on_submit():
         to_invite, invited = teams_model.roster(network)
@@ -336,7 +306,7 @@ def teams_channel(code):
 
 @bp.get("/teams/<code>/to-invite.txt")
 def teams_addresses(code):
-    network = require("teams.manage", network_or_404(code))
+    network = network_or_404(code, "teams.manage")
     return exports.download(
         f"teams-{network.code}-inviter.txt",
         "; ".join(teams_model.addresses_to_invite(network)) + "\n",
@@ -346,8 +316,7 @@ def teams_addresses(code):
 
 @bp.post("/teams/<code>/invited")
 def teams_mark(code):
-    network = require("teams.manage", network_or_404(code))
-    ConfirmForm().validate_on_submit()
+    network = network_or_404(code, "teams.manage")
     chosen = [int(v) for v in request.form.getlist("membership") if v.isdigit()]
     marked = teams_model.mark_invited(network, chosen, by=current_user)
     db.session.commit()

@@ -9,8 +9,8 @@ from jinja2_fragments.flask import render_block
 from wtforms import IntegerField, SearchField
 from wtforms.validators import Length, NumberRange, Optional
 
-from blueprints.auth.forms import ConfirmForm
 from blueprints.directory import bp
+from blueprints.forms import ConfirmForm
 from blueprints.util import ListPage, wants_fragment
 from blueprints.validators import PrintableText
 from extensions import db

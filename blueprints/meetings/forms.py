@@ -17,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from blueprints.forms import long_text
 from blueprints.validators import LinkLines, PrintableText, WebAddress
 from models.meeting import OSLO, MeetingFormat, MeetingKind
 
@@ -29,9 +30,7 @@ class MeetingDetailsForm(FlaskForm):
         validators=[InputRequired(_l("Give the meeting a title.")), Length(max=200), PrintableText()],
     )
     topic = StringField(_l("Topic (optional)"), validators=[Optional(), Length(max=200), PrintableText()])
-    description = TextAreaField(
-        _l("Description (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)]
-    )
+    description = long_text(_l("Description (optional)"), max=5000)
     date = DateField(_l("Date"), validators=[InputRequired(_l("Give the date."))])
     start = TimeField(_l("Starts"), validators=[InputRequired(_l("Give the start time."))])
     end = TimeField(_l("Ends"), validators=[InputRequired(_l("Give the end time."))])
@@ -48,9 +47,7 @@ class MeetingDetailsForm(FlaskForm):
     place = StringField(
         _l("Place (for hybrid meetings)"), validators=[Optional(), Length(max=300), PrintableText()]
     )
-    agenda = TextAreaField(
-        _l("Agenda (optional)"), validators=[Optional(), Length(max=5000), PrintableText(multiline=True)]
-    )
+    agenda = long_text(_l("Agenda (optional)"), max=5000)
     attachments = TextAreaField(
         _l("Attachments (optional)"),
         description=_l(
@@ -100,16 +97,5 @@ class MeetingForm(MeetingDetailsForm):
     )
 
 
-class AttendanceForm(FlaskForm):
-    """Which of those signed up attended: the checked member ids."""
-
-
 class MinutesForm(FlaskForm):
-    minutes = TextAreaField(
-        _l("Minutes"),
-        validators=[
-            InputRequired(_l("Write the minutes before publishing them.")),
-            Length(max=20000),
-            PrintableText(multiline=True),
-        ],
-    )
+    minutes = long_text(_l("Minutes"), max=20000, required=_l("Write the minutes before publishing them."))

@@ -2,22 +2,22 @@
 
 from datetime import timedelta
 
-from flask import Response, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from htmx_flask import make_response as htmx_response
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
-from blueprints.auth.forms import ConfirmForm
+from blueprints.forms import ConfirmForm, TopicDecisionForm, TopicForm
 from blueprints.meetings import bp
-from blueprints.meetings.forms import AttendanceForm, MeetingChangeForm, MeetingForm, MinutesForm
-from blueprints.topics.forms import TopicDecisionForm, TopicForm
-from blueprints.util import network_or_404, token_error, wants_fragment
+from blueprints.meetings.forms import MeetingChangeForm, MeetingForm, MinutesForm
+from blueprints.util import carry_out, load, network_or_404, token_error, token_link, wants_fragment
 from extensions import db, limiter
-from models import DomainError, Meeting, Member, Network, calendar, quota, tokens
+from models import Meeting, Member, Network, calendar, quota, tokens
 from models import call_in as call_ins
 from models import meeting as meetings
 from models import signup as signups
@@ -43,23 +43,23 @@ def plan_context(network, year):
     decision.meeting.choices = [
         SelectChoice(str(m.id), f"{m.title} ({m.kind.label})") for m in plan if m.accepts_topics
     ]
-    return dict(
-        network=network,
-        year=year,
-        meetings=plan,
-        quota=quota.quota_status(network, year),
-        coordinator=coordinator,
-        proposals=topics.waiting(network),
-        topic_form=TopicForm(formdata=None),
-        decision=decision,
-    )
+    return {
+        "network": network,
+        "year": year,
+        "meetings": plan,
+        "quota": quota.quota_status(network, year),
+        "coordinator": coordinator,
+        "proposals": topics.waiting(network),
+        "topic_form": TopicForm(formdata=None),
+        "decision": decision,
+    }
 
 
 @bp.get("/plan/<code>/", defaults={"year": None})
 @bp.get("/plan/<code>/<int:year>")
 @login_required
 def year_plan(code, year):
-    network = require("plan.read", network_or_404(code))
+    network = network_or_404(code, "plan.read")
     context = plan_context(network, year or utcnow().astimezone(OSLO).year)
     if wants_fragment("plan"):
         return render_block("meetings/year_plan.html", "plan", **context)
@@ -72,30 +72,30 @@ def meeting_values(form):
     def text(field):
         return (field.data or "").strip() or None
 
-    return dict(
-        title=form.title.data.strip(),
-        topic=text(form.topic),
-        description=text(form.description),
-        format=form.format.data,
-        online_link=text(form.online_link),
-        place=text(form.place),
-        agenda=text(form.agenda),
-        attachments=text(form.attachments),
-    )
+    return {
+        "title": form.title.data.strip(),
+        "topic": text(form.topic),
+        "description": text(form.description),
+        "format": form.format.data,
+        "online_link": text(form.online_link),
+        "place": text(form.place),
+        "agenda": text(form.agenda),
+        "attachments": text(form.attachments),
+    }
 
 
 def editor(form, meeting=None, conflict=None):
     """The meeting form: in place on the year plan when htmx asks for it, else as its own page."""
     in_place = wants_fragment("editor") or wants_fragment("meeting-form")
     code = request.args.get("network")
-    context = dict(
-        form=form,
-        meeting=meeting,
-        in_place=in_place,
-        conflict=conflict,
-        action=url_for(request.endpoint, **request.view_args, **({"network": code} if code else {})),
-        back=url_for("meetings.year_plan", code=code) if code else None,
-    )
+    context = {
+        "form": form,
+        "meeting": meeting,
+        "in_place": in_place,
+        "conflict": conflict,
+        "action": url_for(request.endpoint, **request.view_args, **({"network": code} if code else {})),
+        "back": url_for("meetings.year_plan", code=code) if code else None,
+    }
     status = 409 if conflict else 422 if form.errors else 200
     if in_place:
         return render_block("meetings/new.html", "form", **context), status
@@ -107,22 +107,17 @@ def saved(meeting, messages):
     if wants_fragment("meeting-form"):
         code = request.args.get("network")
         network = next((n for n in meeting.networks if n.code == code), meeting.networks[0])
-        response = make_response(
+        return htmx_response(
             render_block(
                 "meetings/year_plan.html",
                 "plan",
                 announcements=messages,
                 **plan_context(network, meeting.year),
-            )
+            ),
+            retarget="#plan",
+            reswap="outerHTML",
+            push_url=url_for("meetings.year_plan", code=network.code, year=meeting.year),
         )
-        response.headers.update(
-            {
-                "HX-Retarget": "#plan",
-                "HX-Reswap": "outerHTML",
-                "HX-Push-Url": url_for("meetings.year_plan", code=network.code, year=meeting.year),
-            }
-        )
-        return response
     for message in messages:
         flash(message, "success")
     return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
@@ -144,35 +139,37 @@ def new():
     form, networks = meeting_form(
         networks=[request.args.get("network")] if request.args.get("network") else None
     )
-    if form.validate_on_submit():
-        chosen = [n for n in networks if n.code in form.networks.data]
-        try:
-            meeting = meetings.plan(
-                chosen,
+    if form.validate_on_submit() and (
+        done := carry_out(
+            lambda: meetings.plan(
+                [n for n in networks if n.code in form.networks.data],
                 created_by=current_user,
                 kind=form.kind.data,
                 starts_at=form.starts_at,
                 ends_at=form.ends_at,
                 **meeting_values(form),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.kind.errors.append(error.message)
-        else:
-            db.session.commit()
-            messages = [_("%(title)s is planned.", title=meeting.title)]
-            if meeting.is_call_in:
-                messages.append(
-                    _("The call-in is on its way to %(n)s members, ahead of other mail.", n=meeting.called)
-                )
-            return saved(meeting, messages)
+            ),
+            redirect_to=lambda meeting: saved(meeting, planned_messages(meeting)),
+            on_refusal=form.kind,
+        )
+    ):
+        return done
     return editor(form)
+
+
+def planned_messages(meeting):
+    messages = [_("%(title)s is planned.", title=meeting.title)]
+    if meeting.is_call_in:
+        messages.append(
+            _("The call-in is on its way to %(n)s members, ahead of other mail.", n=meeting.called)
+        )
+    return messages
 
 
 @bp.get("/<int:meeting_id>")
 @login_required
 def show(meeting_id):
-    meeting = require("meeting.read", db.get_or_404(Meeting, meeting_id))
+    meeting = load(Meeting, meeting_id, "meeting.read")
     coordinator = allows(current_user, "meeting.edit", meeting)
     rows, me = signups.signup_rows(meeting), current_user._get_current_object()
     mine = next((s for s in rows if s.member_id == me.id), None)
@@ -191,97 +188,69 @@ def show(meeting_id):
 
 
 def back_to(meeting):
-    return redirect(url_for("meetings.show", meeting_id=meeting.id), code=303)
-
-
-def refused(error):
-    db.session.rollback()
-    flash(error.message, "error")
+    return url_for("meetings.show", meeting_id=meeting.id)
 
 
 @bp.post("/<int:meeting_id>/signup")
 @login_required
 def sign_up(meeting_id):
-    meeting = require("meeting.sign_up", db.get_or_404(Meeting, meeting_id))
-    ConfirmForm().validate_on_submit()
-    try:
-        signups.sign_up(current_user, meeting)
-    except DomainError as error:
-        refused(error)
-    else:
-        db.session.commit()
-        flash(_("You are signed up. The calendar invitation is on its way by e-mail."), "success")
-    return back_to(meeting)
+    meeting = load(Meeting, meeting_id, "meeting.sign_up")
+    return carry_out(
+        lambda: signups.sign_up(current_user, meeting),
+        _("You are signed up. The calendar invitation is on its way by e-mail."),
+        back_to(meeting),
+    )
 
 
 @bp.post("/<int:meeting_id>/withdraw")
 @login_required
 def withdraw(meeting_id):
-    meeting = require("meeting.sign_up", db.get_or_404(Meeting, meeting_id))
-    ConfirmForm().validate_on_submit()
-    try:
-        signups.withdraw(current_user, meeting)
-    except DomainError as error:
-        refused(error)
-    else:
-        db.session.commit()
-        flash(_("You are no longer signed up."), "success")
-    return back_to(meeting)
+    meeting = load(Meeting, meeting_id, "meeting.sign_up")
+    return carry_out(
+        lambda: signups.withdraw(current_user, meeting), _("You are no longer signed up."), back_to(meeting)
+    )
 
 
 @bp.post("/<int:meeting_id>/cancel")
 @login_required
 def cancel(meeting_id):
-    meeting = require("meeting.cancel", db.get_or_404(Meeting, meeting_id))
-    ConfirmForm().validate_on_submit()
-    try:
-        meetings.cancel(meeting)
-    except DomainError as error:
-        refused(error)
-    else:
-        db.session.commit()
-        flash(_("The meeting is cancelled; those signed up are told."), "success")
-    return back_to(meeting)
+    meeting = load(Meeting, meeting_id, "meeting.cancel")
+    return carry_out(
+        lambda: meetings.cancel(meeting),
+        _("The meeting is cancelled; those signed up are told."),
+        back_to(meeting),
+    )
 
 
 @bp.post("/<int:meeting_id>/attendance")
 @login_required
 def attendance(meeting_id):
-    meeting = require("meeting.attendance", db.get_or_404(Meeting, meeting_id))
-    AttendanceForm().validate_on_submit()
+    meeting = load(Meeting, meeting_id, "meeting.attendance")
     attended = {int(v) for v in request.form.getlist("attended") if v.isdigit()}
-    try:
-        meetings.record_attendance(meeting, attended)
-    except DomainError as error:
-        refused(error)
-    else:
-        db.session.commit()
-        flash(_("Attendance is recorded."), "success")
-    return back_to(meeting)
+    return carry_out(
+        lambda: meetings.record_attendance(meeting, attended), _("Attendance is recorded."), back_to(meeting)
+    )
 
 
 @bp.post("/<int:meeting_id>/minutes")
 @login_required
 def minutes(meeting_id):
-    meeting = require("meeting.minutes", db.get_or_404(Meeting, meeting_id))
+    meeting = load(Meeting, meeting_id, "meeting.minutes")
     form = MinutesForm()
     if not form.validate_on_submit():
         flash(" ".join(str(e) for e in form.minutes.errors), "error")
-        return back_to(meeting)
-    try:
-        meetings.publish_minutes(meeting, form.minutes.data)
-    except DomainError as error:
-        refused(error)
-    else:
-        db.session.commit()
-        flash(_("The minutes are published."), "success")
-    return back_to(meeting)
+        return redirect(back_to(meeting), code=303)
+    return carry_out(
+        lambda: meetings.publish_minutes(meeting, form.minutes.data),
+        _("The minutes are published."),
+        back_to(meeting),
+    )
 
 
 @bp.get("/<int:meeting_id>.ics")
 @login_required
 def calendar_file(meeting_id):
-    meeting = require("meeting.read", db.get_or_404(Meeting, meeting_id))
+    meeting = load(Meeting, meeting_id, "meeting.read")
     return Response(
         calendar.ics(meeting, current_app.config["MAIL_ORGANISER"]),
         mimetype="text/calendar",
@@ -292,35 +261,42 @@ def calendar_file(meeting_id):
 # -- emergency call-in ------------------------------------------------------------------------
 
 
+INVALID_LINK = _l("This link is not valid. Check that you copied all of it.")
+
+
+def called_in_by(token):
+    """The meeting and the member of a call-in's "received" link."""
+    payload = tokens.read("acknowledge", token)
+    meeting = db.session.get(Meeting, payload.get("meeting"))
+    member = db.session.get(Member, payload.get("member"))
+    if meeting is None or member is None:
+        raise tokens.TokenError(INVALID_LINK)
+    return meeting, member
+
+
 @bp.route("/received/<token>", methods=["GET", "POST"])
 @limiter.limit("30 per 15 minutes")
-def acknowledge(token):
+@token_link(called_in_by)
+def acknowledge(called, token):
     """The "received" link of a call-in: GET shows a button (mail scanners follow links), POST records."""
-    try:
-        payload = tokens.read("acknowledge", token)
-        meeting = db.session.get(Meeting, payload.get("meeting"))
-        member = db.session.get(Member, payload.get("member"))
-        if meeting is None or member is None:
-            raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
-    except tokens.TokenError as error:
-        return token_error(error)
+    meeting, member = called
     form = ConfirmForm()
-    recorded = None
+
+    def page(recorded=None):
+        return render_template(
+            "meetings/acknowledge.html",
+            meeting=meeting,
+            member=member,
+            form=form,
+            recorded=recorded,
+            already=member.id in call_ins.acknowledged_ids(meeting),
+        )
+
     if form.validate_on_submit():
-        try:
-            recorded = call_ins.acknowledge(meeting, member)
-        except DomainError as error:
-            return token_error(error)
-        db.session.commit()
-    already = member.id in call_ins.acknowledged_ids(meeting)
-    return render_template(
-        "meetings/acknowledge.html",
-        meeting=meeting,
-        member=member,
-        form=form,
-        recorded=recorded,
-        already=already,
-    )
+        return carry_out(
+            lambda: call_ins.acknowledge(meeting, member), redirect_to=page, on_refusal=token_error
+        )
+    return page()
 
 
 def acknowledgement_context(meeting):
@@ -337,7 +313,7 @@ def acknowledgement_context(meeting):
 @login_required
 def acknowledgements(meeting_id):
     """Who has and has not confirmed a call-in; polled by htmx while the page is open."""
-    meeting = require("call_in.follow", db.get_or_404(Meeting, meeting_id))
+    meeting = load(Meeting, meeting_id, "call_in.follow")
     context = acknowledgement_context(meeting)
     if wants_fragment("acknowledgements"):
         return render_block("meetings/acknowledgements.html", "status", **context)
@@ -347,61 +323,62 @@ def acknowledgements(meeting_id):
 @bp.post("/<int:meeting_id>/acknowledgements/remind")
 @login_required
 def remind_unacknowledged(meeting_id):
-    meeting = require("call_in.remind", db.get_or_404(Meeting, meeting_id))
-    ConfirmForm().validate_on_submit()
-    try:
-        count = call_ins.remind(meeting)
-    except DomainError as error:
-        refused(error)
-    else:
-        db.session.commit()
-        flash(_("A reminder is on its way to %(n)s members.", n=count), "success")
-    return redirect(url_for("meetings.acknowledgements", meeting_id=meeting.id), code=303)
+    meeting = load(Meeting, meeting_id, "call_in.remind")
+    return carry_out(
+        lambda: call_ins.remind(meeting),
+        lambda count: _("A reminder is on its way to %(n)s members.", n=count),
+        url_for("meetings.acknowledgements", meeting_id=meeting.id),
+    )
 
 
 @bp.route("/<int:meeting_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(meeting_id):
-    meeting = require("meeting.edit", db.get_or_404(Meeting, meeting_id))
+    meeting = load(Meeting, meeting_id, "meeting.edit")
     form = MeetingChangeForm(obj=meeting, version=meeting.sequence)
     if request.method == "GET":
         start, end = meeting.starts_at.astimezone(OSLO), meeting.ends_at.astimezone(OSLO)
         form.date.data, form.start.data, form.end.data = start.date(), start.time(), end.time()
-    conflict = None
-    if form.validate_on_submit():
-        try:
-            meetings.reschedule(
-                meeting, form.starts_at, form.ends_at, version=form.version.data, **meeting_values(form)
-            )
-            db.session.commit()
-        except meetings.EditConflict:
-            # Someone saved first: their change stands; this editor keeps what they typed, sees the
-            # meeting as it is now, and may save again over it knowingly.
-            db.session.rollback()
-            conflict = meetings.EditConflict().message
-            form.version.raw_data, form.version.data = (
-                None,
-                meeting.sequence,
-            )  # rendered from data, not the post
-        except DomainError as error:
-            db.session.rollback()
+    conflict = []
+
+    def refused(error):
+        if not isinstance(error, meetings.EditConflict):
             form.date.errors.append(error.message)
-        else:
-            return saved(meeting, [_("The meeting is changed; those signed up get the updated invitation.")])
-    return editor(form, meeting, conflict=conflict)
+            return
+        # Someone saved first: their change stands; this editor keeps what they typed, sees the
+        # meeting as it is now, and may save again over it knowingly.
+        conflict.append(error.message)
+        form.version.raw_data, form.version.data = None, meeting.sequence  # rendered from data, not the post
+
+    if form.validate_on_submit() and (
+        done := carry_out(
+            lambda: meetings.reschedule(
+                meeting, form.starts_at, form.ends_at, version=form.version.data, **meeting_values(form)
+            ),
+            redirect_to=lambda _result: saved(
+                meeting, [_("The meeting is changed; those signed up get the updated invitation.")]
+            ),
+            on_refusal=refused,
+        )
+    ):
+        return done
+    return editor(form, meeting, conflict=conflict[0] if conflict else None)
+
+
+def subscriber(token):
+    """The member a calendar feed's address is for, while their sessions stand and they take part."""
+    payload = tokens.read("calendar_feed", token)
+    member = db.session.get(Member, payload.get("member"))
+    if member is None or member.auth_version != payload.get("version") or not member.is_active:
+        raise tokens.TokenError(INVALID_LINK)
+    return member
 
 
 @bp.get("/calendar/<token>.ics")
 @limiter.limit("60 per hour")
-def calendar_feed(token):
+@token_link(subscriber)
+def calendar_feed(member, token):
     """A member's personal calendar subscription: the meetings of their networks."""
-    try:
-        payload = tokens.read("calendar_feed", token)
-        member = db.session.get(Member, payload.get("member"))
-        if member is None or member.auth_version != payload.get("version") or not member.is_active:
-            raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
-    except tokens.TokenError as error:
-        return token_error(error)
     since = utcnow() - timedelta(days=90)
     body = calendar.feed(meetings.in_feed(member, since), current_app.config["MAIL_ORGANISER"])
     # Kept by no cache (``Cache-Control: no-store``, as at every address carrying a token – app.py):

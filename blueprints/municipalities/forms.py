@@ -1,19 +1,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, RadioField, StringField, TextAreaField
+from wtforms import EmailField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
+from blueprints.forms import long_text
 from blueprints.validators import EmailAddress, PrintableText
 from models import ChangeAction
 
 
 class HandoverForm(FlaskForm):
     colleague = IntegerField(_l("Colleague"), validators=[InputRequired(_l("Choose a colleague."))])
-
-
-class AnswerForm(FlaskForm):
-    """Accept or decline an offer: the button pressed carries the answer."""
 
 
 class RemoveForm(FlaskForm):
@@ -27,9 +24,7 @@ class InviteForm(FlaskForm):
         _l("Colleague's work e-mail address"),
         validators=[InputRequired(_l("Enter the e-mail address.")), Length(max=254), EmailAddress()],
     )
-    message = TextAreaField(
-        _l("Message (optional)"), validators=[Optional(), Length(max=1000), PrintableText(multiline=True)]
-    )
+    message = long_text(_l("Message (optional)"), max=1000)
 
 
 class ChangeRequestForm(FlaskForm):
@@ -46,10 +41,7 @@ class ChangeRequestForm(FlaskForm):
         _l("New e-mail address (for a change)"), validators=[Optional(), Length(max=254), EmailAddress()]
     )
     name = StringField(_l("Name (optional)"), validators=[Optional(), Length(max=200), PrintableText()])
-    note = TextAreaField(
-        _l("Note for the coordinator"),
-        validators=[Optional(), Length(max=1000), PrintableText(multiline=True)],
-    )
+    note = long_text(_l("Note for the coordinator"), max=1000)
 
     def validate(self, extra_validators=None):
         # Checked here, not in validate_new_email: Optional() stops a field's own chain when empty.

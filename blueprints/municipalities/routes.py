@@ -12,19 +12,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from blueprints.forms import ConfirmForm
 from blueprints.municipalities import bp
-from blueprints.municipalities.forms import (
-    AnswerForm,
-    ChangeRequestForm,
-    HandoverForm,
-    InviteForm,
-    RemoveForm,
-)
+from blueprints.municipalities.forms import ChangeRequestForm, HandoverForm, InviteForm, RemoveForm
+from blueprints.util import carry_out, load
 from extensions import db
 from models import (
     ChangeRequest,
     ChangeStatus,
-    DomainError,
     Handover,
     HandoverStatus,
     Meeting,
@@ -35,6 +30,7 @@ from models import (
     Network,
     Organisation,
     Signup,
+    change_request,
     main_contact,
 )
 from models.policy import Place, allows, require
@@ -201,8 +197,8 @@ def sections_for(organisation):
 def load_section(organisation_id, code, action):
     """Load or 404, then ask the policy (``action`` on this organisation in this network): the
     order every action here follows."""
-    organisation = db.get_or_404(Organisation, organisation_id)
-    network = db.one_or_404(select(Network).filter_by(code=code))
+    organisation = load(Organisation, organisation_id)
+    network = load(Network, code, by="code")
     require(action, Place(organisation, network))
     sections = Section.load(organisation, [network], current_user)
     if not sections:
@@ -210,12 +206,15 @@ def load_section(organisation_id, code, action):
     return sections[0]
 
 
-def back(section):
-    return redirect(
-        url_for("municipalities.show", organisation_id=section.organisation.id)
-        + f"#network-{section.network.code}",
-        code=303,
+def page_of(organisation_id, code=None):
+    """The municipality's page, at the network's section."""
+    return url_for("municipalities.show", organisation_id=organisation_id) + (
+        f"#network-{code}" if code else ""
     )
+
+
+def back(section):
+    return redirect(page_of(section.organisation.id, section.network.code), code=303)
 
 
 @bp.get("/")
@@ -227,7 +226,7 @@ def mine():
 @bp.get("/<int:organisation_id>")
 @login_required
 def show(organisation_id):
-    organisation = require("municipality.read", db.get_or_404(Organisation, organisation_id))
+    organisation = load(Organisation, organisation_id, "municipality.read")
     sections = sections_for(organisation)
     if not sections:
         abort(403)
@@ -237,42 +236,37 @@ def show(organisation_id):
         sections=sections,
         handover_form=HandoverForm(),
         invite_form=InviteForm(),
-        answer_form=AnswerForm(),
+        answer_form=ConfirmForm(),
     )
 
 
-def refused(error, organisation_id, anchor=None):
-    """A refusal of the operation: nothing of the request is kept; who may not at all gets a 403,
-    a refusal of the moment a message on the page."""
-    db.session.rollback()
-    if isinstance(error, main_contact.NotAllowed):
-        abort(403)
-    flash(error.message, "error")
-    return redirect(
-        url_for("municipalities.show", organisation_id=organisation_id)
-        + (f"#network-{anchor}" if anchor else ""),
-        code=303,
-    )
+def act(operation, success, organisation_id, code=None):
+    """``carry_out`` with this page's answer: back to the network's section.  Who may not at all
+    (``NotAllowed``) gets a 403; a refusal of the moment is a message on the page."""
+
+    def refused(error):
+        if isinstance(error, main_contact.NotAllowed):
+            abort(403)
+        flash(error.message, "error")
+        return redirect(page_of(organisation_id, code), code=303)
+
+    return carry_out(operation, success, page_of(organisation_id, code), on_refusal=refused)
 
 
 @bp.post("/<int:organisation_id>/<code>/claim")
 @login_required
 def claim(organisation_id, code):
     section = load_section(organisation_id, code, "main_contact.claim")
-    try:
-        main_contact.claim(section.mine)
-    except DomainError as error:
-        return refused(error, organisation_id, code)
-    db.session.commit()
-    flash(
+    return act(
+        lambda: main_contact.claim(section.mine),
         _(
             "You are now main contact for %(org)s in %(network)s.",
             org=section.organisation.name,
             network=section.network.code,
         ),
-        "success",
+        organisation_id,
+        code,
     )
-    return back(section)
 
 
 @bp.post("/<int:organisation_id>/<code>/handover")
@@ -285,19 +279,15 @@ def handover(organisation_id, code):
     if colleague is None:
         flash(_("Choose a colleague from the list."), "error")
         return back(section)
-    try:
-        main_contact.offer(section.mine, colleague)
-    except DomainError as error:
-        return refused(error, organisation_id, code)
-    db.session.commit()
-    flash(
+    return act(
+        lambda: main_contact.offer(section.mine, colleague),
         _(
             "We have asked %(name)s to take over. You stay main contact until they accept.",
             name=colleague.member.name,
         ),
-        "success",
+        organisation_id,
+        code,
     )
-    return back(section)
 
 
 ANSWERED = {
@@ -311,21 +301,19 @@ ANSWERED = {
 @bp.post("/handovers/<int:handover_id>/<any(accept, decline):answer>")
 @login_required
 def answer_handover(handover_id, answer):
-    offer = require("main_contact.answer", db.get_or_404(Handover, handover_id))
-    AnswerForm().validate_on_submit()
+    offer = load(Handover, handover_id, "main_contact.answer")
     organisation_id = offer.to_membership.organisation_id
     previous = offer.from_membership.member.name
-    try:
-        outcome = main_contact.answer(offer, current_user, accept=answer == "accept")
-    except DomainError as error:
-        return refused(error, organisation_id)
-    db.session.commit()
-    if outcome == main_contact.Answer.LAPSED:  # the offer is withdrawn: kept so
-        flash(_("The offer lapsed: %(name)s is no longer main contact.", name=previous), "error")
-    else:
-        message, category = ANSWERED[outcome]
-        flash(message, category)
-    return redirect(url_for("municipalities.show", organisation_id=organisation_id), code=303)
+    return act(
+        lambda: main_contact.answer(offer, current_user, accept=answer == "accept"),
+        lambda outcome: (
+            # the offer is withdrawn: kept so
+            (_("The offer lapsed: %(name)s is no longer main contact.", name=previous), "error")
+            if outcome == main_contact.Answer.LAPSED
+            else ANSWERED[outcome]
+        ),
+        organisation_id,
+    )
 
 
 @bp.post("/<int:organisation_id>/<code>/invite")
@@ -337,21 +325,24 @@ def invite(organisation_id, code):
         for errors in form.errors.values():
             flash(" ".join(str(e) for e in errors), "error")
         return back(section)
-    try:
-        sent = main_contact.invite(
+    return act(
+        lambda: main_contact.invite(
             current_user, section.organisation, section.network, form.email.data, form.message.data
-        )
-    except DomainError as error:
-        return refused(error, organisation_id, code)
-    db.session.commit()
-    if sent:
-        flash(_("The invitation to %(email)s is on its way.", email=form.email.data), "success")
-    else:
-        flash(
-            _("%(email)s was invited less than a day ago; that invitation stands.", email=form.email.data),
-            "info",
-        )
-    return back(section)
+        ),
+        lambda sent: (
+            _("The invitation to %(email)s is on its way.", email=form.email.data)
+            if sent
+            else (
+                _(
+                    "%(email)s was invited less than a day ago; that invitation stands.",
+                    email=form.email.data,
+                ),
+                "info",
+            )
+        ),
+        organisation_id,
+        code,
+    )
 
 
 @bp.route("/<int:organisation_id>/<code>/report", methods=["GET", "POST"])
@@ -360,11 +351,9 @@ def report(organisation_id, code):
     """Any member reports an address to add, change or remove; the coordinator decides."""
     section = load_section(organisation_id, code, "change.report")
     form = ChangeRequestForm()
-    if form.validate_on_submit():
-        from models.change_request import report as file_report
-
-        try:
-            _request, new = file_report(
+    if form.validate_on_submit() and (
+        done := carry_out(
+            lambda: change_request.report(
                 current_user,
                 section.organisation,
                 section.network,
@@ -373,19 +362,17 @@ def report(organisation_id, code):
                 new_email=form.new_email.data or None,
                 name=(form.name.data or "").strip() or None,
                 note=(form.note.data or "").strip() or None,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.new_email.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash(
+            ),
+            lambda reported: (
                 _("Thank you. The coordinator will handle the change.")
-                if new
-                else _("The coordinator already has this report; it is waiting to be handled."),
-                "success" if new else "info",
-            )
-            return back(section)
+                if reported[1]
+                else (_("The coordinator already has this report; it is waiting to be handled."), "info")
+            ),
+            page_of(organisation_id, code),
+            on_refusal=form.new_email,
+        )
+    ):
+        return done
     return render_template(
         "municipalities/report.html", section=section, form=form
     ), 422 if form.errors else 200
@@ -396,25 +383,20 @@ def report(organisation_id, code):
 def assign(organisation_id, code, membership_id):
     """The coordinator makes a member main contact (replacing whoever held the role)."""
     section = load_section(organisation_id, code, "main_contact.assign")
-    AnswerForm().validate_on_submit()
     chosen = next((m for m in section.members if m.id == membership_id), None)
     if chosen is None:
         abort(404)
-    try:
-        main_contact.assign(chosen)
-    except DomainError as error:
-        return refused(error, organisation_id, code)
-    db.session.commit()
-    flash(
+    return act(
+        lambda: main_contact.assign(chosen),
         _(
             "%(name)s is now main contact for %(org)s in %(network)s.",
             name=chosen.member.name,
             org=section.organisation.name,
             network=section.network.code,
         ),
-        "success",
+        organisation_id,
+        code,
     )
-    return back(section)
 
 
 @bp.post("/<int:organisation_id>/<code>/remove")
@@ -424,7 +406,8 @@ def remove(organisation_id, code):
     flagged if it needs one."""
     section = load_section(organisation_id, code, "main_contact.remove")
     form = RemoveForm()
-    form.validate_on_submit()
+    if not form.validate_on_submit():  # not a membership id: a forged request, nothing removed
+        abort(400)
     removed = main_contact.remove(organisation_id, section.network, form.membership.data)
     db.session.commit()
     if removed is not None:

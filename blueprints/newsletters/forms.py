@@ -1,19 +1,15 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, URLField
+from wtforms import RadioField, SelectField, StringField, URLField
 from wtforms.validators import InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from blueprints.forms import long_text, network_choices, networks_field
 from blueprints.validators import PrintableText, WebAddress
 
 MARKDOWN_HINT = _l(
     "Markdown: a blank line between paragraphs, **bold**, *italic*, - for lists, "
     "## for a heading, [words](https://…) for a link."
 )
-
-
-def network_choices(networks):
-    return [(n.code, f"{n.code} – {n.name}") for n in networks]
 
 
 class InputForm(FlaskForm):
@@ -23,14 +19,8 @@ class InputForm(FlaskForm):
         _l("Title"),
         validators=[InputRequired(_l("Give your input a title.")), Length(max=200), PrintableText()],
     )
-    body = TextAreaField(
-        _l("Text"),
-        description=MARKDOWN_HINT,
-        validators=[
-            InputRequired(_l("Write the text of your input.")),
-            Length(max=5000),
-            PrintableText(multiline=True),
-        ],
+    body = long_text(
+        _l("Text"), max=5000, required=_l("Write the text of your input."), description=MARKDOWN_HINT
     )
     link = URLField(_l("Link (optional)"), validators=[Optional(), Length(max=500), WebAddress()])
 
@@ -44,13 +34,10 @@ class SubmitInputForm(InputForm):
 
 
 class DeclineForm(FlaskForm):
-    note = TextAreaField(
+    note = long_text(
         _l("Why not (the member sees this)"),
-        validators=[
-            InputRequired(_l("Tell the member why the input is not included.")),
-            Length(max=1000),
-            PrintableText(multiline=True),
-        ],
+        max=1000,
+        required=_l("Tell the member why the input is not included."),
     )
 
 
@@ -69,17 +56,8 @@ class NewsletterForm(FlaskForm):
         _l("Title"),
         validators=[InputRequired(_l("Give the issue a title.")), Length(max=200), PrintableText()],
     )
-    body = TextAreaField(
-        _l("Text"),
-        description=MARKDOWN_HINT,
-        validators=[Optional(), Length(max=50000), PrintableText(multiline=True)],
-    )
-    networks = SelectMultipleField(
-        _l("Send to the active members of"),
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-        validators=[InputRequired(_l("Choose at least one network."))],
-    )
+    body = long_text(_l("Text"), max=50000, description=MARKDOWN_HINT)
+    networks = networks_field(_l("Send to the active members of"))
 
     def __init__(self, networks, *args, **kwargs):
         super().__init__(*args, **kwargs)

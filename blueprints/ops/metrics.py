@@ -21,6 +21,7 @@ Registered by ``init_app(app)``; exempt from the rate limits and sets no cookie.
 lists the metrics and the alerts to build on them.
 """
 
+import contextlib
 import hmac
 import os
 import time
@@ -126,10 +127,8 @@ class DatabaseCollector:
             outbox, beats, open_reviews = self.read()
         except SQLAlchemyError as exc:
             current_app.logger.warning("metrics: database unavailable: %s", reason(exc))
-            try:
+            with contextlib.suppress(SQLAlchemyError):
                 db.session.rollback()
-            except SQLAlchemyError:
-                pass
             up.add_metric([], 0)
             yield up
             return

@@ -1,14 +1,13 @@
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
-from blueprints.auth.forms import ConfirmForm
 from blueprints.organisations import bp
 from blueprints.organisations.forms import EDITABLE_KINDS, OrganisationForm, OrganisationSearchForm
-from blueprints.util import wants_fragment
+from blueprints.util import carry_out, load, wants_fragment
 from extensions import db
-from models import DomainError, Organisation, OrganisationKind
+from models import Organisation, OrganisationKind
 from models.policy import require
 
 
@@ -62,25 +61,24 @@ def manage():
     """Observers, voluntary organisations, hospital trusts: the part of the register coordinators keep."""
     require("organisation.manage")
     form = OrganisationForm()
-    if form.validate_on_submit():
-        try:
-            organisation = Organisation.add_by_coordinator(
-                form.kind.data, form.name.data, form.short_name.data
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.name.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash(_("%(name)s is added.", name=organisation.name), "success")
-            return redirect(url_for("organisations.manage"), code=303)
+    if form.validate_on_submit() and (
+        done := carry_out(
+            lambda: Organisation.add_by_coordinator(form.kind.data, form.name.data, form.short_name.data),
+            lambda organisation: _("%(name)s is added.", name=organisation.name),
+            url_for("organisations.manage"),
+            on_refusal=form.name,
+        )
+    ):
+        return done
     return render_template("organisations/manage.html", **manage_context(form)), 422 if form.errors else 200
 
 
 def editable_or_403(organisation_id):
-    """A coordinator keeps the organisations that are not reference data (the register's own)."""
+    """A coordinator keeps the organisations that are not reference data (the register's own).
+    The register is kept for all networks: the policy is asked about the register, not about
+    the organisation (whose scope may hold no network at all)."""
     require("organisation.manage")
-    organisation = db.get_or_404(Organisation, organisation_id)
+    organisation = load(Organisation, organisation_id)
     if organisation.is_reference_data:
         abort(403)
     return organisation
@@ -90,16 +88,15 @@ def editable_or_403(organisation_id):
 def edit(organisation_id):
     organisation = editable_or_403(organisation_id)
     form = OrganisationForm(obj=organisation)
-    if form.validate_on_submit():
-        try:
-            organisation.edit_by_coordinator(form.kind.data, form.name.data, form.short_name.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.name.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash(_("%(name)s is saved.", name=organisation.name), "success")
-            return redirect(url_for("organisations.manage"), code=303)
+    if form.validate_on_submit() and (
+        done := carry_out(
+            lambda: organisation.edit_by_coordinator(form.kind.data, form.name.data, form.short_name.data),
+            lambda _result: _("%(name)s is saved.", name=organisation.name),
+            url_for("organisations.manage"),
+            on_refusal=form.name,
+        )
+    ):
+        return done
     return render_template(
         "organisations/manage.html", **manage_context(form, organisation)
     ), 422 if form.errors else 200
@@ -108,21 +105,11 @@ def edit(organisation_id):
 @bp.post("/<int:organisation_id>/<any(deactivate, reactivate):change>")
 def set_active(organisation_id, change):
     organisation = editable_or_403(organisation_id)
-    ConfirmForm().validate_on_submit()
-    try:
-        if change == "deactivate":
-            organisation.deactivate_by_coordinator()
-        else:
-            organisation.reactivate_by_coordinator()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(
-            _("%(name)s is deactivated.", name=organisation.name)
-            if change == "deactivate"
-            else _("%(name)s is in use again.", name=organisation.name),
-            "success",
-        )
-    return redirect(url_for("organisations.manage"), code=303)
+    deactivate = change == "deactivate"
+    return carry_out(
+        organisation.deactivate_by_coordinator if deactivate else organisation.reactivate_by_coordinator,
+        _("%(name)s is deactivated.", name=organisation.name)
+        if deactivate
+        else _("%(name)s is in use again.", name=organisation.name),
+        url_for("organisations.manage"),
+    )

@@ -9,16 +9,15 @@ from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
-from blueprints.auth.forms import ConfirmForm
 from blueprints.coordinator.exports import csv_download
+from blueprints.forms import ConfirmForm
 from blueprints.reviews import bp
 from blueprints.reviews.forms import AnswerForm, MandateForm, OpenReviewForm
-from blueprints.util import ListPage, network_or_404, token_error, wants_fragment
+from blueprints.util import ListPage, carry_out, load, network_or_404, token_link, wants_fragment
 from extensions import db, limiter
-from models import DomainError, tokens
 from models import review as reviews
 from models.outbox import compose, link
-from models.policy import allows, require
+from models.policy import allows
 from models.review import PURPOSES, ReviewCycle, ReviewResponse
 
 # -- coordinators -----------------------------------------------------------------------------
@@ -27,7 +26,7 @@ from models.review import PURPOSES, ReviewCycle, ReviewResponse
 @bp.get("/reviews/<code>/")
 @login_required
 def index(code):
-    network = require("review.read", network_or_404(code))
+    network = network_or_404(code, "review.read")
     cycles = db.session.scalars(
         select(ReviewCycle).where(ReviewCycle.network_id == network.id).order_by(ReviewCycle.year.desc())
     ).all()
@@ -43,26 +42,24 @@ def index(code):
 @login_required
 def new(code):
     """Choose the dates, preview who will be asked and the mail, then start."""
-    network = require("review.open", network_or_404(code))
+    network = network_or_404(code, "review.open")
     form = OpenReviewForm()
     preview = None
     if form.validate_on_submit():
         problem = reviews.check_dates(network, form.year.data, form.deadline_at, form.remind_at)
         if request.form.get("step") == "start":
-            try:
-                cycle = reviews.open_cycle(
+            done = carry_out(
+                lambda: reviews.open_cycle(
                     network, form.year.data, form.deadline_at, form.remind_at, opened_by=current_user
-                )
-            except DomainError as error:
-                db.session.rollback()
-                form.deadline.errors.append(error.message)
-            else:
-                db.session.commit()
-                flash(
-                    _("The review is open: %(n)s members are asked by e-mail.", n=reviews.progress(cycle)[0]),
-                    "success",
-                )
-                return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
+                ),
+                lambda cycle: _(
+                    "The review is open: %(n)s members are asked by e-mail.", n=reviews.progress(cycle)[0]
+                ),
+                lambda cycle: redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303),
+                on_refusal=form.deadline,
+            )
+            if done:
+                return done
         elif problem:
             form.deadline.errors.append(problem)
         else:
@@ -90,26 +87,26 @@ ANSWERS_PER_PAGE = 50
 def cycle_context(cycle):
     """The figures the live progress block needs, and the evaluation's (one query for both)."""
     asked, answered, summary = reviews.figures(cycle)
-    return dict(
-        cycle=cycle,
-        asked=asked,
-        answered=answered,
-        summary=summary,
-        purposes=PURPOSES,
-        days=reviews.answers_by_day(cycle),
-    )
+    return {
+        "cycle": cycle,
+        "asked": asked,
+        "answered": answered,
+        "summary": summary,
+        "purposes": PURPOSES,
+        "days": reviews.answers_by_day(cycle),
+    }
 
 
 def results_context(cycle):
     """The lapsed with their restore buttons, and the comparison with earlier years."""
-    return dict(lapsed=reviews.rows(cycle, lapsed=True), earlier=reviews.earlier(cycle))
+    return {"lapsed": reviews.rows(cycle, lapsed=True), "earlier": reviews.earlier(cycle)}
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>")
 @login_required
 def cycle(cycle_id):
     """The results: the evaluation for everyone who answered, and who answered what, a page at a time."""
-    cycle = require("review.read", db.get_or_404(ReviewCycle, cycle_id))
+    cycle = load(ReviewCycle, cycle_id, "review.read")
     context = cycle_context(cycle)
     if wants_fragment("progress"):  # polled while the cycle is open
         return render_block("reviews/cycle.html", "progress", **context)
@@ -118,7 +115,7 @@ def cycle(cycle_id):
     if key and wants_fragment(f"comments-{key}"):
         return render_block("reviews/cycle.html", "evaluation", **context)
     page = ListPage(request.args.get("page", 1, type=int), ANSWERS_PER_PAGE, context["asked"])
-    answers = dict(page=page, rows=reviews.rows(cycle, limit=page.per_page, offset=page.offset))
+    answers = {"page": page, "rows": reviews.rows(cycle, limit=page.per_page, offset=page.offset)}
     if wants_fragment("answers"):
         return render_block("reviews/cycle.html", "answers", **context, **answers)
     return render_template(
@@ -129,7 +126,7 @@ def cycle(cycle_id):
 @bp.get("/reviews/cycle/<int:cycle_id>/report")
 @login_required
 def report(cycle_id):
-    cycle = require("review.read", db.get_or_404(ReviewCycle, cycle_id))
+    cycle = load(ReviewCycle, cycle_id, "review.read")
     return render_template(
         "reviews/report.html",
         rows=reviews.rows(cycle),
@@ -142,7 +139,7 @@ def report(cycle_id):
 @bp.get("/reviews/cycle/<int:cycle_id>/export.csv")
 @login_required
 def export(cycle_id):
-    cycle = require("review.read", db.get_or_404(ReviewCycle, cycle_id))
+    cycle = load(ReviewCycle, cycle_id, "review.read")
     header = [
         _("Name"),
         _("E-mail"),
@@ -179,24 +176,20 @@ def export(cycle_id):
 @login_required
 def close(cycle_id):
     """Close ahead of the deadline: first who would lapse, then the close itself."""
-    cycle = require("review.close", db.get_or_404(ReviewCycle, cycle_id))
+    cycle = load(ReviewCycle, cycle_id, "review.close")
     if not cycle.may_close:
         flash(_("The review is already closed."), "info")
         return redirect(url_for("reviews.cycle", cycle_id=cycle.id), code=303)
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            lapsed = reviews.close(cycle)
-        except DomainError as error:  # closed meanwhile: by another press, or by the tick at the deadline
-            db.session.rollback()
-            flash(error.message, "info")
-        else:
-            db.session.commit()
-            flash(
-                _("The review is closed; %(n)s members who did not answer are off the list.", n=lapsed),
-                "success",
-            )
-        return redirect(url_for("reviews.cycle", cycle_id=cycle_id), code=303)
+        return carry_out(
+            lambda: reviews.close(cycle),
+            lambda lapsed: _(
+                "The review is closed; %(n)s members who did not answer are off the list.", n=lapsed
+            ),
+            url_for("reviews.cycle", cycle_id=cycle_id),
+            on_refusal="info",  # closed meanwhile: by another press, or by the tick at the deadline
+        )
     lapsing_ids = set(db.session.scalars(reviews.unanswered(cycle)))
     lapsing = [
         member for response, member, _bounced in reviews.rows(cycle) if response.membership_id in lapsing_ids
@@ -207,18 +200,12 @@ def close(cycle_id):
 @bp.post("/reviews/response/<int:response_id>/restore")
 @login_required
 def restore(response_id):
-    response = require("review.restore", db.get_or_404(ReviewResponse, response_id))
-    cycle_id, name = response.cycle_id, response.member.name
-    if ConfirmForm().validate_on_submit():
-        try:
-            reviews.restore(response)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_("%(name)s is back on the list.", name=name), "success")
-    return redirect(url_for("reviews.cycle", cycle_id=cycle_id) + "#lapsed", code=303)
+    response = load(ReviewResponse, response_id, "review.restore")
+    return carry_out(
+        lambda: reviews.restore(response),
+        _("%(name)s is back on the list.", name=response.member.name),
+        url_for("reviews.cycle", cycle_id=response.cycle_id) + "#lapsed",
+    )
 
 
 # -- members ------------------------------------------------------------------------------------
@@ -226,18 +213,15 @@ def restore(response_id):
 
 @bp.route("/reviews/answer/<token>", methods=["GET", "POST"])
 @limiter.limit("30 per 15 minutes", methods=["POST"])
-def answer(token):
+@token_link(reviews.response_for)
+def answer(response, token):
     """The member's answer, from the personal link in the mail; no sign-in needed."""
-    try:
-        response = reviews.response_for(token)
-    except tokens.TokenError as error:
-        return token_error(error)
     closed = reviews.answerable(response)
     form = AnswerForm(member=response.member)
     if not closed and form.validate_on_submit():
         stay = form.decision.data == "stay"
-        try:
-            reviews.answer(
+        return carry_out(
+            lambda: reviews.answer(
                 response,
                 stay=stay,
                 scores=form.scores(),
@@ -246,14 +230,16 @@ def answer(token):
                 unit=form.unit.data.strip() if stay else None,
                 manager_name=form.manager_name.data.strip() if stay else None,
                 manager_email=form.manager_email.data if stay else None,
-            )
-        except DomainError as error:  # answered (or closed) meanwhile: say how it stands
-            db.session.rollback()
-            return render_template(
-                "reviews/answer.html", response=response, form=None, closed=error.message
-            ), 409
-        db.session.commit()
-        return render_template("reviews/answer.html", response=response, form=None, done=True)
+            ),
+            redirect_to=lambda _result: render_template(
+                "reviews/answer.html", response=response, form=None, done=True
+            ),
+            # answered (or closed) meanwhile: say how it stands
+            on_refusal=lambda error: (
+                render_template("reviews/answer.html", response=response, form=None, closed=error.message),
+                409,
+            ),
+        )
     if closed and request.method == "POST":
         return render_template("reviews/answer.html", response=response, form=None, closed=closed), 409
     return render_template(
@@ -265,21 +251,15 @@ def answer(token):
 @login_required
 def take_me_back(response_id):
     """A member the review lapsed puts themself back, within the grace period."""
-    response = require("review.take_back", db.get_or_404(ReviewResponse, response_id))
-    network = response.cycle.network.code
-    if ConfirmForm().validate_on_submit():
-        try:
-            reviews.take_back(response, current_user)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(
-                _("Welcome back: you are on the member list of %(network)s again.", network=network),
-                "success",
-            )
-    return redirect(url_for("account.index"), code=303)
+    response = load(ReviewResponse, response_id, "review.take_back")
+    return carry_out(
+        lambda: reviews.take_back(response, current_user),
+        _(
+            "Welcome back: you are on the member list of %(network)s again.",
+            network=response.cycle.network.code,
+        ),
+        url_for("account.index"),
+    )
 
 
 # -- the mandate --------------------------------------------------------------------------------
@@ -303,24 +283,24 @@ def mandate(code):
 @bp.route("/mandate/<code>/new", methods=["GET", "POST"])
 @login_required
 def new_mandate(code):
-    network = require("mandate.record", network_or_404(code))
+    network = network_or_404(code, "mandate.record")
     current = reviews.current_mandate(network)
     form = MandateForm(text=current.text if current else None)
-    if form.validate_on_submit():
-        try:
-            reviews.record_mandate(
+    if form.validate_on_submit() and (
+        done := carry_out(
+            lambda: reviews.record_mandate(
                 network,
                 form.text.data.strip(),
                 form.effective_on.data,
                 (form.note.data or "").strip() or None,
                 by=current_user,
-            )
-        except DomainError as error:
-            form.effective_on.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash(_("The new version of the mandate is recorded."), "success")
-            return redirect(url_for("reviews.mandate", code=network.code), code=303)
+            ),
+            _("The new version of the mandate is recorded."),
+            url_for("reviews.mandate", code=network.code),
+            on_refusal=form.effective_on,
+        )
+    ):
+        return done
     return render_template(
         "reviews/mandate_new.html", network=network, form=form
     ), 422 if form.errors else 200
