@@ -11,8 +11,11 @@ one answer row), the reminder is claimed by a conditional UPDATE (two cron runs 
 once).  ``may_answer`` is the rule the page shows and the operation keeps.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -36,6 +39,9 @@ from models.member import Member, active_in
 from models.network import Network, ToNetworks
 from models.outbox import compose_each, link, queue_many
 from models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
 
 advice_request_networks = Table(
     "advice_request_networks",
@@ -66,17 +72,17 @@ class AdviceRequest(ToNetworks, Model):
     created_by = relationship("Member")
 
     @property
-    def batch(self):
+    def batch(self) -> str:
         return f"advice:{self.id}"
 
-    def is_open(self, now=None):
+    def is_open(self, now: datetime | None = None) -> bool:
         return (now or utcnow()) < self.deadline
 
-    def may_answer(self, member, now=None):
+    def may_answer(self, member: Member, now: datetime | None = None) -> bool:
         """Whether ``member`` may give or change an answer now: asked, and before the deadline."""
         return self.is_open(now) and self.asks(member)
 
-    def asks(self, member):
+    def asks(self, member: Member) -> bool:
         """Whether ``member`` is asked: active in one of its networks."""
         return member.deleted_at is None and bool({n.id for n in self.networks} & member.active_network_ids)
 
@@ -96,16 +102,18 @@ class AdviceAnswer(Model):
     member = relationship("Member")
 
 
-def asked(request):
+def asked(request: AdviceRequest) -> "Select[Member]":
     """Who the request goes to: active in any of its networks, each once."""
     return active_in(n.id for n in request.networks)
 
 
-def count_asked(request):
-    return db.session.scalar(select(func.count()).select_from(asked(request).subquery()))
+def count_asked(request: AdviceRequest) -> int:
+    return db.session.scalar(select(func.count()).select_from(asked(request).subquery())) or 0
 
 
-def _mail(request, template, subject, only_unanswered=False):
+def _mail(
+    request: AdviceRequest, template: str, subject: str | LazyString, only_unanswered: bool = False
+) -> int:
     query = asked(request).with_only_columns(Member.email).order_by(Member.id)
     if only_unanswered:
         query = query.where(
@@ -123,12 +131,22 @@ def _mail(request, template, subject, only_unanswered=False):
     )
 
 
-def _real(obj):
+def _real(obj: Member) -> Member:
     """The object behind a proxy (``current_user``): a row lock needs the mapped object itself."""
-    return obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
+    real: Member = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
+    return real
 
 
-def post(title, body, document_url, networks, deadline, remind_at, by, now=None):
+def post(
+    title: str,
+    body: str,
+    document_url: str | None,
+    networks: Sequence[Network],
+    deadline: datetime,
+    remind_at: datetime,
+    by: Member | None,
+    now: datetime | None = None,
+) -> tuple[AdviceRequest, int]:
     """Post a request to ``networks`` and mail their active members: (request, how many asked).
 
     The coordinator's row is taken first: the same request posted again (two tabs: same text, same
@@ -179,7 +197,7 @@ def post(title, body, document_url, networks, deadline, remind_at, by, now=None)
     return request, count
 
 
-def remind(request, now=None):
+def remind(request: AdviceRequest, now: datetime | None = None) -> int:
     """The one reminder, to those asked who have not answered; 0 if it was already sent."""
     now = now or utcnow()
     if not guard.claim(
@@ -201,7 +219,7 @@ def remind(request, now=None):
     return count
 
 
-def remind_due(now=None):
+def remind_due(now: datetime | None = None) -> int:
     """Send the reminders whose day has come (``flask advice remind``, run by cron); returns how many mails."""
     now = now or utcnow()
     due = db.session.scalars(
@@ -216,7 +234,7 @@ def remind_due(now=None):
     return total
 
 
-def answer(request, member, body, now=None):
+def answer(request: AdviceRequest, member: Member, body: str, now: datetime | None = None) -> AdviceAnswer:
     """Record or change ``member``'s answer while the request is open.
 
     The member's row is taken first, so the first answer sent twice at once (two tabs, a double
@@ -239,11 +257,11 @@ def answer(request, member, body, now=None):
     return existing
 
 
-def answer_of(request, member):
+def answer_of(request: AdviceRequest, member: Member) -> AdviceAnswer | None:
     return db.session.scalar(select(AdviceAnswer).filter_by(request_id=request.id, member_id=member.id))
 
 
-def answers(request):
+def answers(request: AdviceRequest) -> Sequence[AdviceAnswer]:
     return db.session.scalars(
         select(AdviceAnswer)
         .where(AdviceAnswer.request_id == request.id)
@@ -252,7 +270,7 @@ def answers(request):
     ).all()
 
 
-def open_for(member, now=None):
+def open_for(member: Member, now: datetime | None = None) -> tuple[Sequence[AdviceRequest], set[int]]:
     """The open requests to ``member``'s networks, nearest deadline first, and their own answers."""
     now = now or utcnow()
     ids = member.active_network_ids
@@ -272,7 +290,7 @@ def open_for(member, now=None):
     return requests, answered
 
 
-def managed_by(coordinator):
+def managed_by(coordinator: Member) -> list[tuple[AdviceRequest, int]]:
     """Every request to networks the coordinator coordinates, newest first, with answer counts."""
     requests = [
         r

@@ -15,8 +15,11 @@ send, and unsubscribing twice is harmless.  The templates ask ``may_change``, ``
 """
 
 import enum
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -41,6 +44,11 @@ from models.member import Member, active_in
 from models.network import Network, ToNetworks
 from models.outbox import OutboxMessage, OutboxStatus, compose_each, link, queue_many, slot
 from models.types import UTCDateTime, string_enum, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
+    from models.audit import AuditEntry
 
 
 class InputStatus(enum.StrEnum):
@@ -80,19 +88,19 @@ class Newsletter(ToNetworks, Model):
     sent_by = relationship("Member", foreign_keys=[sent_by_id])
 
     @property
-    def batch(self):
+    def batch(self) -> str:
         return f"newsletter:{self.id}"
 
     @property
-    def test_batch(self):
+    def test_batch(self) -> str:
         return f"newsletter-test:{self.id}"
 
     @property
-    def may_change(self):
+    def may_change(self) -> bool:
         """A draft can be edited, tested, sent and take input; a sent issue no longer changes."""
         return self.sent_at is None
 
-    def check_draft(self):
+    def check_draft(self) -> None:
         if not self.may_change:
             raise DomainError(_l("This issue has been sent and can no longer change."))
 
@@ -128,23 +136,23 @@ class NewsInput(Model):
     newsletter = relationship("Newsletter", back_populates="inputs")
 
     @property
-    def state(self):
+    def state(self) -> str:
         """What the member sees: queued, included (in a draft), sent, or declined."""
         if self.status == InputStatus.INCLUDED and self.newsletter.sent_at is not None:
             return "sent"
         return self.status.value
 
     @property
-    def addressed_to(self):
+    def addressed_to(self) -> str | LazyString:
         return self.network.code if self.network else _l("All three networks")
 
     @property
-    def may_edit(self):
+    def may_edit(self) -> bool:
         """The coordinator may edit it until it is declined or its issue is sent."""
         return self.status != InputStatus.DECLINED and not (self.newsletter and self.newsletter.sent_at)
 
     @property
-    def may_withdraw(self):
+    def may_withdraw(self) -> bool:
         """It can be taken out of its issue, back to the queue, while the issue is a draft."""
         return (
             self.status == InputStatus.INCLUDED
@@ -152,7 +160,7 @@ class NewsInput(Model):
             and self.newsletter.sent_at is None
         )
 
-    def check_editable(self):
+    def check_editable(self) -> None:
         if not self.may_edit:
             raise DomainError(_l("This input has been handled and can no longer change."))
 
@@ -160,16 +168,19 @@ class NewsInput(Model):
 # -- input ------------------------------------------------------------------------------------
 
 
-def _real(obj):
+def _real(obj: Member) -> Member:
     """The object behind a proxy (``current_user``): a row lock needs the mapped object itself."""
-    return obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
+    real: Member = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
+    return real
 
 
-def may_submit(member):
+def may_submit(member: Member) -> bool:
     return member.is_active and bool(member.active_network_ids)
 
 
-def submit(member, network, title, body, link=None):
+def submit(
+    member: Member, network: Network | None, title: str, body: str, link: str | None = None
+) -> "NewsInput":
     """Queue ``member``'s input for ``network`` (None: all three).
 
     The member's row is taken first: the same input sent again while the first is still waiting
@@ -205,7 +216,7 @@ def submit(member, network, title, body, link=None):
     return item
 
 
-def queue_for(coordinator):
+def queue_for(coordinator: Member) -> Sequence[NewsInput]:
     """The input waiting for ``coordinator``'s networks, oldest first."""
     return db.session.scalars(
         select(NewsInput)
@@ -222,7 +233,7 @@ def queue_for(coordinator):
     ).all()
 
 
-def input_of(member):
+def input_of(member: Member) -> Sequence[NewsInput]:
     """A member's own input, newest first, with what happened to it."""
     return db.session.scalars(
         select(NewsInput)
@@ -232,7 +243,7 @@ def input_of(member):
     ).all()
 
 
-def _take(item):
+def _take(item: NewsInput) -> NewsInput:
     """Lock the input, then its issue (always in that order), and read both afresh."""
     guard.lock(item)
     if item.newsletter_id is not None:
@@ -240,7 +251,7 @@ def _take(item):
     return item
 
 
-def edit_input(item, title, body, link):
+def edit_input(item: NewsInput, title: str, body: str, link: str | None) -> bool:
     """The coordinator's edit; False if nothing changed (the same edit twice is audited once)."""
     _take(item).check_editable()
     before = {"title": item.title, "body": item.body, "link": item.link}
@@ -259,7 +270,7 @@ def edit_input(item, title, body, link):
     return True
 
 
-def _decide(item, by, values, action):
+def _decide(item: NewsInput, by: Member, values: dict[str, Any], action: str) -> "Callable[[], AuditEntry]":
     """Move queued input on, once: a second coordinator acting on the same item is refused."""
     if not guard.claim(
         update(NewsInput)
@@ -277,7 +288,7 @@ def _decide(item, by, values, action):
     )
 
 
-def include(item, newsletter, by):
+def include(item: NewsInput, newsletter: Newsletter, by: Member) -> None:
     """Into a draft issue: the input is claimed, then the issue is taken and must still be a draft
     (an issue being sent at that moment either has it in its mail or refuses it)."""
     done = _decide(
@@ -287,11 +298,11 @@ def include(item, newsletter, by):
     done()
 
 
-def decline(item, note, by):
+def decline(item: NewsInput, note: str, by: Member) -> None:
     _decide(item, by, {"status": InputStatus.DECLINED, "note": note}, "news_input.declined")()
 
 
-def withdraw(item):
+def withdraw(item: NewsInput) -> None:
     """Take included input out of its draft issue, back to the queue."""
     if not _take(item).may_withdraw:
         if item.status == InputStatus.INCLUDED:
@@ -311,7 +322,7 @@ def withdraw(item):
 # -- issues -----------------------------------------------------------------------------------
 
 
-def drafts_for(coordinator):
+def drafts_for(coordinator: Member) -> list[Newsletter]:
     return [
         n
         for n in db.session.scalars(
@@ -324,7 +335,7 @@ def drafts_for(coordinator):
     ]
 
 
-def create(title, body, networks, by):
+def create(title: str, body: str, networks: Iterable[Network], by: Member) -> Newsletter:
     """A new draft.  The coordinator's row is taken first: the same draft saved again from a second
     tab (same title and text, not yet sent) is the same draft, not a second one."""
     by = guard.lock(_real(by))
@@ -352,22 +363,24 @@ def create(title, body, networks, by):
     return newsletter
 
 
-def update_draft(newsletter, title, body, networks):
+def update_draft(newsletter: Newsletter, title: str, body: str, networks: Iterable[Network]) -> None:
     """Change a draft; refused once it is sent (the row is taken first, so not under a send)."""
     guard.lock(newsletter).check_draft()
     newsletter.title, newsletter.body, newsletter.networks = title, body, list(networks)
 
 
-def recipients(newsletter):
+def recipients(newsletter: Newsletter) -> "Select[Member]":
     """Who the issue goes to: active in any of its networks, each once, not unsubscribed."""
     return active_in(n.id for n in newsletter.networks).where(Member.newsletter_unsubscribed_at.is_(None))
 
 
-def count_recipients(newsletter):
-    return db.session.scalar(select(func.count()).select_from(recipients(newsletter).subquery()))
+def count_recipients(newsletter: Newsletter) -> int:
+    return db.session.scalar(select(func.count()).select_from(recipients(newsletter).subquery())) or 0
 
 
-def _mail(newsletter, people, test=False):
+def _mail(
+    newsletter: Newsletter, people: Iterable[tuple[int, str]], test: bool = False
+) -> Iterator[dict[str, Any]]:
     """The issue for each of ``people`` (member id, address), each with their own unsubscribe link."""
     subject = _l("[TEST] %(title)s", title=newsletter.title) if test else newsletter.title
     return compose_each(
@@ -393,7 +406,7 @@ def _mail(newsletter, people, test=False):
     )
 
 
-def _included(newsletter):
+def _included(newsletter: Newsletter) -> Sequence[NewsInput]:
     return db.session.scalars(
         select(NewsInput)
         .where(NewsInput.newsletter_id == newsletter.id)
@@ -402,7 +415,7 @@ def _included(newsletter):
     ).all()
 
 
-def send_test(newsletter, member):
+def send_test(newsletter: Newsletter, member: Member) -> bool:
     """The issue as it will arrive, to ``member`` only (a coordinator checking it); False if a test
     to them is still on its way (pressed twice, two tabs: one test mail)."""
     guard.lock(newsletter).check_draft()
@@ -421,7 +434,7 @@ def send_test(newsletter, member):
     return True
 
 
-def send(newsletter, by):
+def send(newsletter: Newsletter, by: Member) -> int:
     """Send the issue, once: one composed mail, copied per recipient, in one batched INSERT.
 
     The issue's row is taken first and read afresh (its networks, its input): a second send at the
@@ -452,7 +465,7 @@ def send(newsletter, by):
     return sent
 
 
-def archive_for(member):
+def archive_for(member: Member) -> Sequence[Newsletter]:
     """The sent issues a member may read: those to their networks; coordinators see all."""
     query = select(Newsletter).where(Newsletter.sent_at.is_not(None))
     if not member.is_coordinator:
@@ -465,7 +478,7 @@ def archive_for(member):
 # -- unsubscribing ----------------------------------------------------------------------------
 
 
-def set_subscribed(member, subscribed):
+def set_subscribed(member: Member, subscribed: bool) -> bool:
     """Stop or restart newsletters for ``member``; the memberships are untouched.  False if it was
     so already (the link pressed twice: one change, one audit entry)."""
     now = utcnow()

@@ -12,11 +12,14 @@ import http.client
 import ipaddress
 import socket
 import ssl
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import selectinload
 
 from extensions import db
@@ -24,11 +27,16 @@ from models import audit, guard
 from models.errors import DomainError
 from models.member import Member
 from models.membership import Membership, MembershipStatus
-from models.outbox import queue_webhook
+from models.outbox import OutboxMessage, queue_webhook
 from models.types import utcnow
 
+if TYPE_CHECKING:
+    from sqlalchemy import Select
 
-def _active(network):
+    from models.network import Network
+
+
+def _active(network: "Network") -> "Select[Membership]":
     return (
         select(Membership)
         .join(Member, Member.id == Membership.member_id)
@@ -40,7 +48,7 @@ def _active(network):
     )
 
 
-def roster(network):
+def roster(network: "Network") -> tuple[list[Membership], list[Membership]]:
     """(to invite, invited): the network's active memberships, with member and organisation loaded."""
     memberships = db.session.scalars(
         _active(network)
@@ -56,7 +64,7 @@ def roster(network):
     )
 
 
-def addresses_to_invite(network):
+def addresses_to_invite(network: "Network") -> Sequence[str]:
     """The e-mail addresses of those not yet invited, in the order Teams takes them."""
     return db.session.scalars(
         select(Member.email)
@@ -69,7 +77,7 @@ def addresses_to_invite(network):
     ).all()
 
 
-def mark_invited(network, membership_ids, by):
+def mark_invited(network: "Network", membership_ids: Iterable[int], by: Member) -> int:
     """Mark the chosen active, not yet invited memberships of ``network`` invited; returns how many.
 
     One conditional UPDATE: ids of other networks, of members no longer active, or already marked
@@ -78,7 +86,7 @@ def mark_invited(network, membership_ids, by):
     now = utcnow()
     # Ids past the id column's range (INTEGER) name no membership; sent on, the database would refuse the query.
     membership_ids = [i for i in membership_ids if 0 < i <= 2**31 - 1]
-    marked = db.session.execute(
+    result = db.session.execute(
         update(Membership)
         .where(
             Membership.id.in_(membership_ids),
@@ -88,7 +96,8 @@ def mark_invited(network, membership_ids, by):
         )
         .values(teams_invited_at=now, teams_invited_by_id=by.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    marked = cast("CursorResult[Any]", result).rowcount  # an UPDATE's result
     if marked:
         audit.record(
             "teams.invited", network=network, subject=f"teams:{network.code}", after={"invited": marked}
@@ -111,7 +120,7 @@ class WebhookRefused(DomainError):
     """The address is not one the app posts to; ``message`` says why (shown next to the field)."""
 
 
-def allowed_hosts():
+def allowed_hosts() -> tuple[str, ...]:
     """The host suffixes a webhook address may have (empty: any public host)."""
     configured = current_app.config.get("TEAMS_WEBHOOK_HOSTS")
     if configured is None:
@@ -121,13 +130,13 @@ def allowed_hosts():
     return tuple(h.strip().strip(".").lower() for h in configured if h.strip().strip("."))
 
 
-def is_public(address):
+def is_public(address: str) -> bool:
     """A global unicast address: not loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
     shared (100.64/10), link-local (169.254/16 – the cloud metadata service – and fe80::/10),
     multicast, reserved, documentation or unspecified; an IPv6 address that carries an IPv4
     address (mapped, NAT64, 6to4, Teredo) is judged by the IPv4 address too."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    inside = []
+    inside: list[ipaddress.IPv4Address] = []
     if ip.version == 6:
         if ip in NAT64:
             inside.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
@@ -149,12 +158,12 @@ def is_public(address):
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-def _internal_allowed():
+def _internal_allowed() -> bool:
     """Tests post to a server on 127.0.0.1 over http; nothing else may (and never in production)."""
-    return current_app.testing and current_app.config.get("WEBHOOK_ALLOW_INTERNAL", False)
+    return current_app.testing and bool(current_app.config.get("WEBHOOK_ALLOW_INTERNAL", False))
 
 
-def _parse(url):
+def _parse(url: str | None) -> tuple[str, str, int, str]:
     """(scheme, host, port, path with query) of an address the rules allow, else WebhookRefused."""
     try:
         parts = urlsplit(url or "")
@@ -191,9 +200,9 @@ def _parse(url):
     return parts.scheme.lower(), host, port or (443 if parts.scheme.lower() == "https" else 80), path
 
 
-def _resolve(host, port):
+def _resolve(host: str, port: int) -> list[str]:
     """Every address the name has now; WebhookRefused if any of them is not public."""
-    addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    addresses = [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
     if not _internal_allowed() and not all(is_public(a) for a in addresses):
         raise WebhookRefused(
             _l("That address is on an internal network; the app posts only to public hosts.")
@@ -201,7 +210,7 @@ def _resolve(host, port):
     return addresses
 
 
-def check_webhook_url(url):
+def check_webhook_url(url: str | None) -> None:
     """Refuse (``WebhookRefused``) an address the app will not post to: not https, not on a
     Microsoft webhook host (``allowed_hosts``), or a name or number for an internal address.  A
     name is resolved now; one that does not resolve (yet) is let through – the address is checked
@@ -216,36 +225,37 @@ class WebhookTarget:
     made to – so a name that resolves differently a moment later (DNS rebinding) cannot send the
     post elsewhere.  TLS is still checked against the host's name."""
 
-    def __init__(self, url):
+    def __init__(self, url: str | None) -> None:
         self.scheme, self.host, self.port, self.path = _parse(url)
         self.address = _resolve(self.host, self.port)[0]
 
-    def connection(self, timeout):
+    def connection(self, timeout: float) -> http.client.HTTPConnection:
         if self.scheme == "http":
             return _PinnedHTTPConnection(self.host, self.port, self.address, timeout)
         return _PinnedHTTPSConnection(self.host, self.port, self.address, timeout)
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host, port, address, timeout):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self.address = address
 
-    def connect(self):
+    def connect(self) -> None:
         self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host, port, address, timeout):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
         self.address = address
 
-    def connect(self):
+    def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
-def set_channel(network, url):
+def set_channel(network: "Network", url: str | None) -> bool:
     """Set (or, with None, clear) the network's Teams channel webhook; audited without the secret
     address.  An address the app will not post to is refused (``WebhookRefused``, see
     ``check_webhook_url``).  The network's row is locked and read afresh: the same address saved
@@ -265,7 +275,14 @@ def set_channel(network, url):
     return True
 
 
-def post(network, title, text, template, priority=0, batch=None):
+def post(
+    network: "Network",
+    title: str | LazyString,
+    text: str,
+    template: str,
+    priority: int = 0,
+    batch: str | None = None,
+) -> OutboxMessage | None:
     """Post to the network's Teams channel, if it has one (through the outbox: retried, never lost)."""
     if network.teams_webhook_url:
         return queue_webhook(

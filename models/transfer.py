@@ -23,10 +23,27 @@ import gzip
 import json
 import os
 import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO, Any, cast
 
-from sqlalchemy import JSON, Date, DateTime, Enum, LargeBinary, bindparam, func, inspect, null, select, text
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Enum,
+    LargeBinary,
+    Table,
+    bindparam,
+    func,
+    inspect,
+    null,
+    select,
+    text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from extensions import db
 
@@ -42,12 +59,16 @@ class TransferError(Exception):
 # -- values -------------------------------------------------------------------------------------
 
 
-def _base_type(column):
+def _base_type(column: Column[Any]) -> TypeEngine[Any]:
     kind = column.type
     return kind.impl_instance if isinstance(kind, TypeDecorator) else kind
 
 
-def _encode(column, value):
+# A value as it goes into the file's JSON (Any in, since a column may hold anything JSON holds).
+JSONValue = str | int | float | bool | None
+
+
+def _encode(column: Column[Any], value: Any) -> JSONValue:
     """A column's Python value as JSON: exact, and decoded by ``_decode`` for the same column."""
     if value is None:
         return None
@@ -57,7 +78,8 @@ def _encode(column, value):
     if isinstance(kind, LargeBinary):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, enum.Enum):
-        return value.value
+        stored: JSONValue = value.value
+        return stored
     if isinstance(value, (datetime.datetime, datetime.date)):
         return value.isoformat()
     if isinstance(value, (str, int, float, bool)):
@@ -65,7 +87,7 @@ def _encode(column, value):
     raise TransferError(f"{column.table.name}.{column.name}: no way to write a {type(value).__name__} value")
 
 
-def _decode(column, value):
+def _decode(column: Column[Any], value: Any) -> Any:
     kind = _base_type(column)
     if isinstance(kind, JSON):
         if value is None:
@@ -88,19 +110,20 @@ def _decode(column, value):
 # -- export ---------------------------------------------------------------------------------------
 
 
-def _open(path, mode, compressed=None):
+def _open(path: str | Path, mode: str, compressed: bool | None = None) -> IO[str]:
     if compressed if compressed is not None else str(path).endswith(".gz"):
-        return gzip.open(path, mode + "t", encoding="utf-8")
+        return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8"))  # text mode: "rt", "wt"
     return open(path, mode, encoding="utf-8")
 
 
-def _revision(connection):
+def _revision(connection: Connection) -> str | None:
     if not inspect(connection).has_table("alembic_version"):
         return None
-    return connection.scalar(text("SELECT version_num FROM alembic_version"))
+    revision: str | None = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    return revision
 
 
-def _snapshot(connection):
+def _snapshot(connection: Connection) -> Connection:
     """Read every table as of one moment: a repeatable-read transaction on PostgreSQL, an
     explicit one on SQLite (whose driver otherwise gives each SELECT its own moment)."""
     if connection.dialect.name == "postgresql":
@@ -111,7 +134,7 @@ def _snapshot(connection):
     return connection
 
 
-def export(path):
+def export(path: str | Path) -> dict[str, int]:
     """Write every table to ``path``; returns {table: rows}, in the order written."""
     tables = db.metadata.sorted_tables
     path = Path(path)
@@ -122,7 +145,7 @@ def export(path):
             revision = _revision(connection)
             if revision is None:
                 raise TransferError("The database has no migration revision: is it the tracker's database?")
-            counts = {t.name: connection.scalar(select(func.count()).select_from(t)) for t in tables}
+            counts = {t.name: connection.scalar(select(func.count()).select_from(t)) or 0 for t in tables}
             with _open(partial, "w", compressed=path.name.endswith(".gz")) as out:
                 header = {"format": FORMAT, "version": VERSION, "revision": revision, "tables": counts}
                 out.write(json.dumps(header) + "\n")
@@ -144,7 +167,7 @@ def export(path):
 # -- import ---------------------------------------------------------------------------------------
 
 
-def _read(path):
+def _read(path: str | Path) -> tuple[dict[str, Any], IO[str]]:
     """The file's header, then (table, column names, row iterator) for each table in turn."""
     try:
         source = _open(path, "r")
@@ -160,11 +183,11 @@ def _read(path):
     return header, source
 
 
-def _tables_in(source):
+def _tables_in(source: IO[str]) -> Iterator[tuple[dict[str, Any], list[list[Any]], bool]]:
     line = source.readline()
     while line:
         start = json.loads(line)
-        rows = []
+        rows: list[list[Any]] = []
         line = source.readline()
         while line and line.startswith("["):
             rows.append(json.loads(line))
@@ -175,11 +198,11 @@ def _tables_in(source):
         yield start, rows, True
 
 
-def _deferred_columns(table, position):
+def _deferred_columns(table: Table, position: int) -> set[str]:
     """The foreign-key columns that refer to this table itself or to a table written after it (a
     cycle): written NULL first and filled in once every row of the tables they refer to is there."""
     later = {t.name for t in db.metadata.sorted_tables[position:]}
-    columns = set()
+    columns: set[str] = set()
     for fk in table.foreign_keys:
         if fk.column.table.name in later:
             if not fk.parent.nullable:
@@ -191,7 +214,7 @@ def _deferred_columns(table, position):
     return columns
 
 
-def import_(path, replace=False):
+def import_(path: str | Path, replace: bool = False) -> dict[str, int]:
     """Copy an export into this database; returns {table: rows}.  Refuses a database at another
     revision, or one that holds rows unless ``replace`` (then its rows go, in the same transaction)."""
     header, source = _read(path)
@@ -221,7 +244,9 @@ def import_(path, replace=False):
             for table in reversed(tables):
                 connection.execute(table.delete())
         by_name = {t.name: t for t in tables}
-        later = []  # (primary key, cyclic references) of the current table's rows, filled in at its end
+        later: list[
+            dict[str, Any]
+        ] = []  # (primary key, cyclic references) of the current table's rows, filled in at its end
         for start, rows, last in _tables_in(source):
             table = by_name[start["table"]]
             columns = [table.c[name] for name in start["columns"]]
@@ -248,13 +273,15 @@ def import_(path, replace=False):
     return counts
 
 
-def _fill_deferred(connection, table, deferred, later):
+def _fill_deferred(
+    connection: Connection, table: Table, deferred: set[str], later: list[dict[str, Any]]
+) -> None:
     where = [c == bindparam(f"pk_{c.name}") for c in table.primary_key.columns]
     statement = table.update().where(*where).values({name: bindparam(name) for name in deferred})
     connection.execute(statement, later)
 
 
-def _move_sequences(connection, tables):
+def _move_sequences(connection: Connection, tables: Sequence[Table]) -> None:
     """PostgreSQL hands out ids from a sequence that the copied ids did not move: set each past
     its table's largest id, so the next row gets a fresh one."""
     if connection.dialect.name != "postgresql":
@@ -272,10 +299,10 @@ def _move_sequences(connection, tables):
             )
 
 
-def _verify(connection, tables, expected):
+def _verify(connection: Connection, tables: Sequence[Table], expected: dict[str, int]) -> dict[str, int]:
     """Before the commit: each table holds as many rows as the file says, and every reference
     resolves (PostgreSQL checks as it goes; SQLite is asked)."""
-    counts = {t.name: connection.scalar(select(func.count()).select_from(t)) for t in tables}
+    counts = {t.name: connection.scalar(select(func.count()).select_from(t)) or 0 for t in tables}
     wrong = {name: (n, expected[name]) for name, n in counts.items() if n != expected[name]}
     if wrong:
         raise TransferError(
@@ -296,7 +323,7 @@ def _verify(connection, tables, expected):
 # -- backup ---------------------------------------------------------------------------------------
 
 
-def backup(path):
+def backup(path: str | Path) -> int:
     """Copy the SQLite database to ``path`` with SQLite's online backup (the writes still in the
     write-ahead log included, while the app runs), check the copy, and return its page count.
 
@@ -321,11 +348,12 @@ def backup(path):
     try:
         target = sqlite3.connect(partial)
         try:
+            assert source.driver_connection is not None  # a connection just taken from the pool is open
             source.driver_connection.backup(target)
             # One self-contained file: no write-ahead log beside it (the app turns WAL on again).
             target.execute("PRAGMA journal_mode = DELETE")
             result = target.execute("PRAGMA integrity_check").fetchall()
-            pages = target.execute("PRAGMA page_count").fetchone()[0]
+            pages: int = target.execute("PRAGMA page_count").fetchone()[0]
         finally:
             target.close()
     finally:
