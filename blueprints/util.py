@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import Field
 
@@ -124,6 +125,14 @@ def token_link(
         return with_token
 
     return decorate
+
+
+def form_refused(form: FlaskForm, redirect_to: str, fallback: str | None = None) -> ResponseReturnValue:
+    """A form posted from a button or a small form on another page did not validate: nothing is
+    done, its errors are flashed (or ``fallback``), and the answer goes back to that page."""
+    messages = " ".join(str(e) for errors in form.errors.values() for e in errors)
+    flash(messages or fallback or "", "error")
+    return redirect(redirect_to, code=303)
 
 
 def _flash_all(message: Message) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from blueprints.account import bp
 from blueprints.account.forms import DeleteForm, EmailChangeForm, LeaveForm, ProfileForm
 from blueprints.forms import ConfirmForm
-from blueprints.util import carry_out, load, token_error, token_link
+from blueprints.util import carry_out, form_refused, load, token_error, token_link
 from extensions import db, limiter
 from models import Meeting, Membership, Signup, accounts, email_change, normalise_email, tokens
 from models import review as reviews
@@ -105,9 +105,8 @@ def edit():
 def leave(membership_id):
     membership = load(Membership, membership_id, "membership.leave")
     form = LeaveForm()
-    if not form.validate_on_submit():  # a reason too long, or not printable: said on the page
-        flash(" ".join(str(e) for e in form.reason.errors), "error")
-        return redirect(url_for("account.index"), code=303)
+    if not form.validate_on_submit():  # a reason too long, or not printable
+        return form_refused(form, url_for("account.index"))
     return carry_out(
         lambda: membership.leave_by_member(form.reason.data or None),
         _("You have left %(network)s.", network=membership.network.code),

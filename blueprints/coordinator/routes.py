@@ -17,7 +17,14 @@ from blueprints.coordinator.forms import (
     OverviewForm,
     TeamsChannelForm,
 )
-from blueprints.util import carry_out, coordinated_networks, load, network_or_404, wants_fragment
+from blueprints.util import (
+    carry_out,
+    coordinated_networks,
+    form_refused,
+    load,
+    network_or_404,
+    wants_fragment,
+)
 from blueprints.validators import page_number
 from extensions import db
 from models import (
@@ -182,8 +189,7 @@ def decide_change(request_id, decision):
     change = load(ChangeRequest, request_id, "change.decide")
     form = DecisionNoteForm()
     if not form.validate_on_submit():  # a note too long, or not printable
-        flash(" ".join(str(e) for e in form.note.errors), "error")
-        return redirect(url_for("coordinator.change_requests"), code=303)
+        return form_refused(form, url_for("coordinator.change_requests"))
     note = (form.note.data or "").strip() or None
     return carry_out(
         lambda: (change.apply if decision == "apply" else change.reject)(current_user, note),

@@ -15,7 +15,15 @@ from wtforms.fields.choices import SelectChoice
 from blueprints.forms import ConfirmForm, TopicDecisionForm, TopicForm
 from blueprints.meetings import bp
 from blueprints.meetings.forms import MeetingChangeForm, MeetingForm, MinutesForm
-from blueprints.util import carry_out, load, network_or_404, token_error, token_link, wants_fragment
+from blueprints.util import (
+    carry_out,
+    form_refused,
+    load,
+    network_or_404,
+    token_error,
+    token_link,
+    wants_fragment,
+)
 from extensions import db, limiter
 from models import Meeting, Member, Network, calendar, quota, tokens
 from models import call_in as call_ins
@@ -238,8 +246,7 @@ def minutes(meeting_id):
     meeting = load(Meeting, meeting_id, "meeting.minutes")
     form = MinutesForm()
     if not form.validate_on_submit():
-        flash(" ".join(str(e) for e in form.minutes.errors), "error")
-        return redirect(back_to(meeting), code=303)
+        return form_refused(form, back_to(meeting))
     return carry_out(
         lambda: meetings.publish_minutes(meeting, form.minutes.data),
         _("The minutes are published."),

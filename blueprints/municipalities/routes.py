@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from blueprints.forms import ConfirmForm
 from blueprints.municipalities import bp
 from blueprints.municipalities.forms import ChangeRequestForm, HandoverForm, InviteForm, RemoveForm
-from blueprints.util import carry_out, load
+from blueprints.util import carry_out, form_refused, load
 from extensions import db
 from models import (
     ChangeRequest,
@@ -322,9 +322,7 @@ def invite(organisation_id, code):
     section = load_section(organisation_id, code, "main_contact.invite")
     form = InviteForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            flash(" ".join(str(e) for e in errors), "error")
-        return back(section)
+        return form_refused(form, page_of(organisation_id, code))
     return act(
         lambda: main_contact.invite(
             current_user, section.organisation, section.network, form.email.data, form.message.data

@@ -10,7 +10,15 @@ from sqlalchemy import select
 from blueprints.forms import ConfirmForm
 from blueprints.newsletters import bp
 from blueprints.newsletters.forms import DeclineForm, IncludeForm, InputForm, NewsletterForm, SubmitInputForm
-from blueprints.util import carry_out, chosen_networks, coordinated_networks, load, token_link, wants_fragment
+from blueprints.util import (
+    carry_out,
+    chosen_networks,
+    coordinated_networks,
+    form_refused,
+    load,
+    token_link,
+    wants_fragment,
+)
 from extensions import db, limiter
 from models import Member, Network, NewsInput, Newsletter, tokens
 from models import newsletter as newsletters
@@ -123,8 +131,7 @@ def include(input_id):
     drafts = newsletters.drafts_for(current_user)
     form = IncludeForm(drafts)
     if not form.validate_on_submit():
-        flash(" ".join(str(e) for e in form.newsletter.errors) or _("Choose an issue."), "error")
-        return redirect(url_for(".queue"), code=303)
+        return form_refused(form, url_for(".queue"), _("Choose an issue."))
     newsletter = next(n for n in drafts if n.id == form.newsletter.data)
     return carry_out(
         lambda: newsletters.include(item, newsletter, current_user),
@@ -139,8 +146,7 @@ def decline(input_id):
     item = load(NewsInput, input_id, "news_input.handle")
     form = DeclineForm()
     if not form.validate_on_submit():
-        flash(" ".join(str(e) for e in form.note.errors), "error")
-        return redirect(url_for(".queue"), code=303)
+        return form_refused(form, url_for(".queue"))
     return carry_out(
         lambda: newsletters.decline(item, form.note.data, current_user),
         _("«%(title)s» is declined; the member sees your note.", title=item.title),

@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.forms import TopicDecisionForm, TopicForm
 from blueprints.topics import bp
-from blueprints.util import carry_out, load, network_or_404
+from blueprints.util import carry_out, form_refused, load, network_or_404
 from extensions import db
 from models import Meeting
 from models import meeting as meetings
@@ -23,18 +23,13 @@ def back_to_plan(network):
     return redirect(plan_of(network), code=303)
 
 
-def form_errors(form):
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
-
-
 @bp.post("/plan/<code>/topics")
 @login_required
 def propose(code):
     network = network_or_404(code, "topic.propose")
     form = TopicForm()
     if not form.validate_on_submit():
-        flash(form_errors(form), "error")
-        return back_to_plan(network)
+        return form_refused(form, plan_of(network))
     return carry_out(
         lambda: topics.propose(
             network,
@@ -73,8 +68,7 @@ def decide(proposal_id, decision):
         flash(_("Choose the meeting to take the topic into."), "error")
         return back_to_plan(proposal.network)
     if not form.validate_on_submit():
-        flash(form_errors(form), "error")
-        return back_to_plan(proposal.network)
+        return form_refused(form, plan_of(proposal.network))
     return carry_out(
         lambda: (
             proposal.accept_into(db.session.get(Meeting, int(form.meeting.data)), by=current_user)
