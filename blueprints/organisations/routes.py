@@ -56,21 +56,28 @@ def manage_context(form, editing=None):
     }
 
 
+def manage_page(form, operation, success, editing=None):
+    """The register's page with its form (a new organisation, or ``editing`` one): a valid form
+    is saved – a refusal (a name taken) is shown next to the name – and the page drawn again."""
+    if form.validate_on_submit() and (
+        done := carry_out(operation, success, url_for("organisations.manage"), on_refusal=form.name)
+    ):
+        return done
+    return render_template(
+        "organisations/manage.html", **manage_context(form, editing)
+    ), 422 if form.errors else 200
+
+
 @bp.route("/manage", methods=["GET", "POST"])
 def manage():
     """Observers, voluntary organisations, hospital trusts: the part of the register coordinators keep."""
     require("organisation.manage")
     form = OrganisationForm()
-    if form.validate_on_submit() and (
-        done := carry_out(
-            lambda: Organisation.add_by_coordinator(form.kind.data, form.name.data, form.short_name.data),
-            lambda organisation: _("%(name)s is added.", name=organisation.name),
-            url_for("organisations.manage"),
-            on_refusal=form.name,
-        )
-    ):
-        return done
-    return render_template("organisations/manage.html", **manage_context(form)), 422 if form.errors else 200
+    return manage_page(
+        form,
+        lambda: Organisation.add_by_coordinator(form.kind.data, form.name.data, form.short_name.data),
+        lambda organisation: _("%(name)s is added.", name=organisation.name),
+    )
 
 
 def editable_or_403(organisation_id):
@@ -88,18 +95,12 @@ def editable_or_403(organisation_id):
 def edit(organisation_id):
     organisation = editable_or_403(organisation_id)
     form = OrganisationForm(obj=organisation)
-    if form.validate_on_submit() and (
-        done := carry_out(
-            lambda: organisation.edit_by_coordinator(form.kind.data, form.name.data, form.short_name.data),
-            lambda _result: _("%(name)s is saved.", name=organisation.name),
-            url_for("organisations.manage"),
-            on_refusal=form.name,
-        )
-    ):
-        return done
-    return render_template(
-        "organisations/manage.html", **manage_context(form, organisation)
-    ), 422 if form.errors else 200
+    return manage_page(
+        form,
+        lambda: organisation.edit_by_coordinator(form.kind.data, form.name.data, form.short_name.data),
+        lambda _result: _("%(name)s is saved.", name=organisation.name),
+        editing=organisation,
+    )
 
 
 @bp.post("/<int:organisation_id>/<any(deactivate, reactivate):change>")
