@@ -13,23 +13,27 @@ all three networks.
 import random
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 
 from faker import Faker
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models import audit
 from models.anchoring import Anchoring
-from models.meeting import OSLO, Meeting, MeetingKind, QuotaCounter, Signup, meeting_networks
+from models.meeting import OSLO, Meeting, MeetingKind, meeting_networks
 from models.member import Member
 from models.membership import Membership
 from models.network import Network
 from models.newsletter import Newsletter, newsletter_networks
 from models.organisation import Organisation, OrganisationKind, fold
+from models.quota import QuotaCounter
 from models.review import PURPOSES, ReviewCycle, ReviewResponse
 from models.role import CoordinatorRole
+from models.signup import Signup
 from models.types import utcnow
 
 DEMO_PASSWORD = "demo demo demo demo"
@@ -96,20 +100,20 @@ TOPICS = [
 ]
 
 
-def _ascii(text):
+def _ascii(text: str) -> str:
     """Letters, digits and single hyphens, for addresses: "Våler (Innlandet)" → "valer-innlandet"."""
     text = fold(text).replace("æ", "ae").replace("ø", "o").replace("å", "a")
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "-".join(re.findall(r"[a-z0-9]+", text))
 
 
-def existing():
+def existing() -> dict[str, Any] | None:
     """The size of the demo already in the database, or None."""
     entry = db.session.scalar(select(audit.AuditEntry).where(audit.AuditEntry.action == MARK))
     return entry.after if entry else None
 
 
-def seed(members=1000, years=5, today=None):
+def seed(members: int = 1000, years: int = 5, today: date | None = None) -> dict[str, int]:
     """Fill the database with ``members`` demo members and ``years`` years of history; returns what it made.
 
     Refuses (ValueError) if a demo of another size is there; does nothing if this size is.
@@ -132,7 +136,8 @@ def seed(members=1000, years=5, today=None):
     places = _places(rng)
     password = generate_password_hash(DEMO_PASSWORD)
 
-    people, used = [], set()
+    people: list[dict[str, Any]] = []  # a row of members each, and the networks it joins
+    used: set[str] = set()
     for i in range(members):
         first, last = fake.first_name(), fake.last_name()
         organisation, codes = places(i)
@@ -193,7 +198,7 @@ def seed(members=1000, years=5, today=None):
             select(Anchoring.member_id, Anchoring.id).where(Anchoring.member_id.in_(ids.values()))
         ).all()
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in people:
         member_id = ids[p["email"]]
         for code in p["_codes"]:
@@ -241,7 +246,10 @@ def seed(members=1000, years=5, today=None):
                 contacts.append(membership_id)
     if contacts:
         db.session.execute(
-            Membership.__table__.update().where(Membership.id.in_(contacts)).values(is_main_contact=True)
+            cast(Table, Membership.__table__)
+            .update()
+            .where(Membership.id.in_(contacts))
+            .values(is_main_contact=True)
         )
 
     coordinator = _coordinator(networks, password, now)
@@ -273,7 +281,7 @@ def seed(members=1000, years=5, today=None):
     }
 
 
-def _places(rng):
+def _places(rng: random.Random) -> Callable[[int], tuple[Organisation, tuple[str, ...]]]:
     """A function giving the i-th demo member an organisation and networks, the way the networks are made up."""
     by_kind = {
         kind: db.session.scalars(
@@ -294,7 +302,7 @@ def _places(rng):
             .order_by(Organisation.id)
         ).all()
 
-    def place(i):
+    def place(i: int) -> tuple[Organisation, tuple[str, ...]]:
         roll = rng.random()
         if roll < 0.72:
             return rng.choice(by_kind[OrganisationKind.MUNICIPALITY]), ("NIK",)
@@ -311,7 +319,7 @@ def _places(rng):
     return place
 
 
-def _coordinator(networks, password, now):
+def _coordinator(networks: dict[str, Network], password: str, now: datetime) -> Member:
     hdir = db.session.scalar(select(Organisation).where(Organisation.short_name == "Hdir"))
     member = Member(
         name="Kari Koordinator",
@@ -330,11 +338,22 @@ def _coordinator(networks, password, now):
     return member
 
 
-def _meetings(rng, networks, active, coordinator, today, years, now):
+def _meetings(
+    rng: random.Random,
+    networks: dict[str, Network],
+    active: dict[str, Sequence[int]],
+    coordinator: Member,
+    today: date,
+    years: int,
+    now: datetime,
+) -> int:
     """Each year: the network meetings and the professional meetings the quotas allow, in spring and
     autumn; the past ones held, with sign-ups and attendance.  The next professional meeting of NIK
     has 200 sign-ups or more (the benchmark's meeting page)."""
-    count, rows, signups, counters = 0, [], [], []
+    count = 0
+    rows: list[dict[str, Any]] = []
+    signups: list[dict[str, Any]] = []
+    counters: list[dict[str, Any]] = []
     for year in range(today.year - years + 1, today.year + 1):
         for code, network in networks.items():
             plan = [(MeetingKind.NETWORK, month) for month in (4, 10)][: network.network_meetings_per_year]
@@ -426,7 +445,14 @@ def _meetings(rng, networks, active, coordinator, today, years, now):
     return count
 
 
-def _newsletters(rng, networks, active, coordinator, today, years):
+def _newsletters(
+    rng: random.Random,
+    networks: dict[str, Network],
+    active: dict[str, Sequence[int]],
+    coordinator: Member,
+    today: date,
+    years: int,
+) -> int:
     rows = []
     for year in range(today.year - years + 1, today.year + 1):
         for month in (1, 3, 5, 6, 9, 11):
@@ -462,7 +488,15 @@ def _newsletters(rng, networks, active, coordinator, today, years):
     return len(rows)
 
 
-def _reviews(rng, networks, active, coordinator, today, years, fake):
+def _reviews(
+    rng: random.Random,
+    networks: dict[str, Network],
+    active: dict[str, Sequence[int]],
+    coordinator: Member,
+    today: date,
+    years: int,
+    fake: Faker,
+) -> int:
     """A closed review for each network and past year; the members answered, most of them staying."""
     count = 0
     for year in range(today.year - years + 1, today.year):
@@ -501,10 +535,11 @@ def _reviews(rng, networks, active, coordinator, today, years, fake):
     return count
 
 
-def key_pages():
+def key_pages() -> dict[str, tuple[str, dict[str, str]]]:
     """The pages the benchmark loads and whose statements are counted, on the demo data:
     {name: (path, extra headers)}, all for the demo coordinator."""
     nik = db.session.scalar(select(Network).filter_by(code="NIK"))
+    assert nik is not None, "seed the demo first"
     busiest = db.session.scalar(  # the municipality with most active NIK members
         select(Membership.organisation_id)
         .join(Organisation, Organisation.id == Membership.organisation_id)

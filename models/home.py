@@ -4,7 +4,9 @@ Each function gathers one person's items in a fixed number of queries; the templ
 in words and link each to the place to act.
 """
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -15,19 +17,25 @@ from models.advice import AdviceAnswer, AdviceRequest
 from models.anchoring import Anchoring
 from models.change_request import ChangeRequest, ChangeStatus
 from models.main_contact import needing_main_contact
-from models.meeting import OSLO, Meeting, MeetingStatus, Signup, quota_status
+from models.meeting import OSLO, Meeting, MeetingStatus
 from models.network import Network
 from models.newsletter import InputStatus, NewsInput, Newsletter, archive_for, queue_for
 from models.outbox import OutboxMessage, OutboxStatus, link
+from models.quota import quota_status
 from models.review import CycleStatus, ReviewCycle, ReviewResponse, progress
+from models.signup import Signup
 from models.topic import ProposalStatus, TopicProposal
 from models.types import utcnow
+
+if TYPE_CHECKING:
+    from models.member import Member
 
 RECENT = timedelta(days=60)  # a decision on my topic or input is news this long
 CLOSING = timedelta(days=7)  # a request for advice "closing soon"
 
 
-def member_home(member, now=None):
+def member_home(member: "Member", now: datetime | None = None) -> dict[str, Any]:
+    """What the member's home page shows, each part one query (a template's values)."""
     now = now or utcnow()
     active = member.active_network_ids
     reviews = db.session.execute(
@@ -110,7 +118,7 @@ def member_home(member, now=None):
     }
 
 
-def coordinator_home(coordinator, now=None):
+def coordinator_home(coordinator: "Member", now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     ids = coordinator.coordinated_network_ids
     networks = db.session.scalars(select(Network).where(Network.id.in_(ids)).order_by(Network.id)).all()
@@ -172,7 +180,7 @@ def coordinator_home(coordinator, now=None):
     }
 
 
-def _without_main_contact(network_ids):
+def _without_main_contact(network_ids: Iterable[int]) -> dict[str, int]:
     """{network code: how many municipalities and counties need a main contact}."""
     from models.membership import Membership
 

@@ -1,5 +1,9 @@
 """The coordinator's overview of a network: organisations, members, main contacts, exports."""
 
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
@@ -8,10 +12,17 @@ from models.member import Member
 from models.membership import Membership, MembershipStatus
 from models.organisation import Organisation, OrganisationKind, fold
 
+if TYPE_CHECKING:
+    from sqlalchemy import Select, Subquery
+
+    from models.network import Network
+
 SORTS = ("name", "members", "pending", "activity")
+# {organisation id: (active, pending, last activity)}
+Figures = dict[int, tuple[int, int, datetime | None]]
 
 
-def _stats(network):
+def _stats(network: "Network") -> "Subquery":
     return (
         select(
             Membership.organisation_id.label("organisation_id"),
@@ -27,7 +38,7 @@ def _stats(network):
     )
 
 
-def figures(network):
+def figures(network: "Network") -> Figures:
     """{organisation id: (active, pending, last activity)} for every organisation with members in the
     network: one grouped pass, shared by the list, its rows and the county summary."""
     return {
@@ -36,7 +47,13 @@ def figures(network):
     }
 
 
-def organisations(network, county=None, text=None, sort="name", descending=False):
+def organisations(
+    network: "Network",
+    county: str | None = None,
+    text: str | None = None,
+    sort: str = "name",
+    descending: bool = False,
+) -> "Select[Organisation]":
     """A select of the organisations the network is for, filtered and sorted (for paging).
 
     Joined to the network's figures only to sort by them: by name, the list and its count read
@@ -60,6 +77,7 @@ def organisations(network, county=None, text=None, sort="name", descending=False
             | Organisation.number.startswith(text.strip(), autoescape=True)
         )
     sort = sort if sort in SORTS else "name"
+    column: Any  # a column or an expression to order by
     if sort == "name":
         column = Organisation.name_folded
     else:
@@ -76,11 +94,11 @@ def organisations(network, county=None, text=None, sort="name", descending=False
     return query.order_by(order, Organisation.name_folded)
 
 
-def rows_for(network, organisation_ids, figures):
+def rows_for(network: "Network", organisation_ids: Iterable[int], figures: Figures) -> dict[int, list[Any]]:
     """{organisation id: (active, pending, last activity, main contact name)}: the figures, and
     the main contacts in one query."""
     ids = list(organisation_ids)
-    result = {i: [*figures[i], None] for i in ids if i in figures}
+    result: dict[int, list[Any]] = {i: [*figures[i], None] for i in ids if i in figures}
     contacts = db.session.execute(
         select(Membership.organisation_id, Member.name)
         .join(Member, Membership.member_id == Member.id)
@@ -95,10 +113,10 @@ def rows_for(network, organisation_ids, figures):
     return result
 
 
-def county_summary(figures):
+def county_summary(figures: Figures) -> list[tuple[str | None, str, int, int]]:
     """[(county number, name, municipalities, municipalities with an active member in the network)]."""
     county = aliased(Organisation)
-    summary = {}
+    summary: dict[str | None, list[Any]] = {}
     for number, name, municipality in db.session.execute(
         select(county.number, county.name, Organisation.id)
         .join(
@@ -112,7 +130,10 @@ def county_summary(figures):
         row = summary.setdefault(number, [number, name, 0, 0])
         row[2] += 1
         row[3] += bool(figures.get(municipality, (0,))[0])
-    return [tuple(row) for row in summary.values()]
+    return [
+        (number, name, municipalities, with_members)
+        for number, name, municipalities, with_members in summary.values()
+    ]
 
 
 MEMBER_COLUMNS = (
@@ -131,7 +152,7 @@ MEMBER_COLUMNS = (
 )
 
 
-def member_rows(network, only_active=False):
+def member_rows(network: "Network", only_active: bool = False) -> Iterator[tuple[str, ...]]:
     """The member list of a network, as rows for CSV and XLSX (same rows in both)."""
     counties = dict(
         db.session.execute(
@@ -176,7 +197,7 @@ def member_rows(network, only_active=False):
 EMAIL_COLUMNS = ("E-post", "Navn", "Organisasjon")
 
 
-def email_line(network):
+def email_line(network: "Network") -> str:
     """The active members' addresses as one line to paste into Outlook's "To", in one query."""
     return "; ".join(
         db.session.scalars(
@@ -188,6 +209,6 @@ def email_line(network):
     )
 
 
-def email_rows(network):
+def email_rows(network: "Network") -> Iterator[tuple[str, str, str]]:
     for row in member_rows(network, only_active=True):
         yield (row[1], row[0], row[5])

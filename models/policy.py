@@ -43,13 +43,24 @@ queries take ``outbox_visible``/``audit_visible``):
   with a membership of N.  An entry about neither is shown to no coordinator.
 """
 
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, overload
 
-from flask import abort, current_app
+from flask import abort
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
 
-from extensions import db
+from extensions import db, login_manager
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Select
+
+    from models.member import Member
+    from models.network import Network
+    from models.organisation import Organisation
+    from models.outbox import OutboxMessage
+
+T = TypeVar("T")
 
 ANONYMOUS, SIGNED_IN = "anonymous", "signed_in"
 PENDING_ANCHORING, ACTIVE, LAPSED, LEFT = "pending_anchoring", "active", "lapsed", "left"
@@ -73,14 +84,14 @@ ROLES = (
 
 
 class Rule(NamedTuple):
-    who: frozenset
-    but_not: frozenset = frozenset()
+    who: frozenset[str]
+    but_not: frozenset[str] = frozenset()
 
-    def admits(self, roles):
+    def admits(self, roles: set[str]) -> bool:
         return bool(roles & self.who) and not roles & self.but_not
 
 
-def may(*roles, but_not=()):
+def may(*roles: str, but_not: Iterable[str] = ()) -> Rule:
     unknown = (set(roles) | set(but_not)) - set(ROLES)
     assert not unknown, unknown
     return Rule(frozenset(roles), frozenset(but_not))
@@ -169,7 +180,7 @@ class Scope(NamedTuple):
     """What a role is held towards: networks (None: all), an organisation, an owner, and whether a
     coordinator must coordinate every one of the networks (``every``) or one suffices."""
 
-    networks: frozenset | None = None
+    networks: frozenset[int] | None = None
     organisation_id: int | None = None
     owner_id: int | None = None
     every: bool = False
@@ -178,11 +189,11 @@ class Scope(NamedTuple):
 class Place(NamedTuple):
     """An organisation in a network: a section of the municipality page."""
 
-    organisation: object
-    network: object
+    organisation: "Organisation"
+    network: "Network"
 
 
-def scope_of(obj):
+def scope_of(obj: object) -> Scope:
     """The scope of an object the views load (None: the whole app)."""
     from models import (
         AdviceRequest,
@@ -201,7 +212,7 @@ def scope_of(obj):
         TopicProposal,
     )
 
-    def ids(networks):
+    def ids(networks: "Iterable[Network]") -> frozenset[int]:
         return frozenset(n.id for n in networks)
 
     match obj:
@@ -245,7 +256,7 @@ def scope_of(obj):
     raise TypeError(f"no scope for {obj!r}")
 
 
-def roles_of(user, obj=None):
+def roles_of(user: "Member | None", obj: object = None) -> set[str]:
     """The roles ``user`` holds towards ``obj`` (see the module's docstring)."""
     if user is None or not user.is_authenticated:
         return {ANONYMOUS}
@@ -278,17 +289,21 @@ def roles_of(user, obj=None):
     return roles
 
 
-def allows(user, action, obj=None):
+def allows(user: "Member | None", action: str, obj: object = None) -> bool:
     """May ``user`` do ``action`` (a key of ``POLICY``) on ``obj``?"""
     return POLICY[action].admits(roles_of(user, obj))
 
 
-def require(action, obj=None):
+@overload
+def require(action: str) -> None: ...
+@overload
+def require(action: str, obj: T) -> T: ...
+def require(action: str, obj: object = None) -> object:
     """The views' gate: returns ``obj`` if the signed-in user may do ``action`` on it; otherwise
     the sign-in page for the anonymous, 403 for everyone else."""
     if not allows(current_user, action, obj):
         if not current_user.is_authenticated:
-            abort(current_app.login_manager.unauthorized())
+            abort(login_manager.unauthorized())
         abort(403)
     return obj
 
@@ -296,7 +311,7 @@ def require(action, obj=None):
 # -- the coordinator pages' lists ---------------------------------------------------------------
 
 
-def _addresses_in(network_ids):
+def _addresses_in(network_ids: Iterable[int]) -> "Select[str]":
     from models import Member, Membership
 
     return (
@@ -306,7 +321,7 @@ def _addresses_in(network_ids):
     )
 
 
-def outbox_visible(user):
+def outbox_visible(user: "Member") -> "ColumnElement[bool]":
     """The outbox rows ``user`` may see and send again, as a WHERE clause (see the docstring)."""
     from models import Network, OutboxMessage
     from models.outbox import Channel
@@ -322,7 +337,7 @@ def outbox_visible(user):
     )
 
 
-def outbox_networks(message):
+def outbox_networks(message: "OutboxMessage") -> frozenset[int]:
     """The networks a mail or Teams post concerns (see the docstring)."""
     from models import Member, Membership, Network
     from models.outbox import Channel
@@ -339,7 +354,7 @@ def outbox_networks(message):
     )
 
 
-def audit_visible(user):
+def audit_visible(user: "Member") -> "ColumnElement[bool]":
     """The audit entries ``user`` may read, as a WHERE clause (see the docstring)."""
     from models import AuditEntry, Membership
 

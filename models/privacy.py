@@ -7,9 +7,13 @@ role.  Erasure is ``Member.erase``, the same as a member deleting their own acco
 stays, without the person, and the audit log says why.
 """
 
-from datetime import timedelta
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from typing import cast as cast_type
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, CursorResult, func, select
 
 from extensions import db
 from models import audit
@@ -19,11 +23,14 @@ from models.membership import Membership, MembershipStatus
 from models.role import CoordinatorRole
 from models.types import utcnow
 
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
 ENDED = (MembershipStatus.LEFT, MembershipStatus.LAPSED, MembershipStatus.DECLINED)
 REASON = "retention: %(days)s days after the last membership ended"
 
 
-def due(days, now=None):
+def due(days: int, now: datetime | None = None) -> "Select[int]":
     """A select of the ids of former members whose last membership ended more than ``days`` days ago."""
     cutoff = (now or utcnow()) - timedelta(days=days)
     return (
@@ -41,7 +48,7 @@ def due(days, now=None):
     )
 
 
-def purge(days, now=None):
+def purge(days: int, now: datetime | None = None) -> int:
     """Erase the personal data of every former member past the retention period; returns how many.
 
     Each member's row is taken before it is erased (``Member.erase``): one erased meanwhile – by
@@ -94,7 +101,7 @@ JSON_TEXT = {"audit_log": ("before", "after"), "outbox": ("headers",)}
 PERSONAL_KEYS = {"email", "new_email", "name", "phone", "job_title", "unit", "manager_name", "manager_email"}
 
 
-def known_identity(member):
+def known_identity(member: Member) -> tuple[set[str], set[str]]:
     """The names and addresses the member has had here: the current ones, addresses they asked to
     change to, and the addresses and names the audit log recorded for them."""
     from models.audit import AuditEntry
@@ -115,21 +122,19 @@ def known_identity(member):
     return {n for n in names if n and len(n.strip()) >= 3}, {a.lower() for a in addresses if a and "@" in a}
 
 
-def _replacer(member, names, addresses):
+def _replacer(member: Member, names: Iterable[str], addresses: Iterable[str]) -> Callable[[Any], Any]:
     """A function that replaces every name and address in a text (whole words, any case)."""
-    import re
-
     from markupsafe import escape
 
     address_to = f"slettet-{member.id}@invalid"
-    rules = []
+    rules: list[tuple[re.Pattern[str], str]] = []
     for address in sorted(addresses, key=len, reverse=True):
         rules.append((re.compile(re.escape(address), re.IGNORECASE), address_to))
     for name in sorted(names, key=len, reverse=True):
         for form in {name, str(escape(name))}:
             rules.append((re.compile(r"(?<!\w)" + re.escape(form) + r"(?!\w)", re.IGNORECASE), ERASED_NAME))
 
-    def replace(value):
+    def replace(value: Any) -> Any:  # a text, or a JSON document of them
         if isinstance(value, str):
             for pattern, to in rules:
                 value = pattern.sub(to, value)
@@ -143,10 +148,10 @@ def _replacer(member, names, addresses):
     return replace
 
 
-def _like_any(columns, needles, as_text=False):
+def _like_any(columns: Iterable[Any], needles: Iterable[str], as_text: bool = False) -> ColumnElement[bool]:
     from sqlalchemy import Text, cast, or_
 
-    def pattern(needle):
+    def pattern(needle: str) -> str:
         return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
     return or_(
@@ -154,7 +159,7 @@ def _like_any(columns, needles, as_text=False):
     )
 
 
-def scrub(member, names, addresses):
+def scrub(member: Member, names: set[str], addresses: set[str]) -> None:
     """Take the erased member's names and addresses out of everything the database keeps besides
     their own row, in the caller's transaction (``Member.erase``):
 
@@ -199,10 +204,10 @@ def scrub(member, names, addresses):
         .execution_options(synchronize_session=False)
     )
     for entry in db.session.scalars(select(AuditEntry).where(AuditEntry.member_id == member.id)):
-        for column in ("before", "after"):
-            values = getattr(entry, column)
-            if isinstance(values, dict) and PERSONAL_KEYS & values.keys():
-                setattr(entry, column, {k: (None if k in PERSONAL_KEYS else v) for k, v in values.items()})
+        for side in ("before", "after"):
+            recorded = getattr(entry, side)
+            if isinstance(recorded, dict) and PERSONAL_KEYS & recorded.keys():
+                setattr(entry, side, {k: (None if k in PERSONAL_KEYS else v) for k, v in recorded.items()})
     db.session.flush()
 
     needles = set(names) | set(addresses)
@@ -220,7 +225,7 @@ def scrub(member, names, addresses):
         for row in db.session.execute(
             select(key, *text_columns, *json_columns, *extra).where(condition)
         ).all():
-            values = {}
+            values: dict[str, Any] = {}
             for column in (*text_columns, *json_columns):
                 before = row._mapping[column]
                 after = replace(before)
@@ -235,7 +240,7 @@ def scrub(member, names, addresses):
     db.session.expire_all()
 
 
-def forget_sent_bodies(days, now=None):
+def forget_sent_bodies(days: int, now: datetime | None = None) -> int:
     """Mail sent more than ``days`` days ago keeps its row (to whom, the subject, when, how it went)
     but not its text nor its calendar file; returns how many rows lost theirs."""
     from sqlalchemy import update
@@ -243,7 +248,7 @@ def forget_sent_bodies(days, now=None):
     from models.outbox import OutboxMessage, OutboxStatus
 
     cutoff = (now or utcnow()) - timedelta(days=days)
-    return db.session.execute(
+    result = db.session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.status == OutboxStatus.SENT,
@@ -254,4 +259,5 @@ def forget_sent_bodies(days, now=None):
         )
         .values(body_text="", body_html=None, ics=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    return cast_type("CursorResult[Any]", result).rowcount  # an UPDATE's result

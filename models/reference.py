@@ -10,7 +10,9 @@ finds it whatever it is called now.  A second run changes nothing.
 import csv
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -55,15 +57,15 @@ NETWORKS = [
 ]
 
 # The coordinators' own organisation.
-OTHER = [{"short_name": "Hdir", "name": "Helsedirektoratet"}]
+OTHER: list[dict[str, str]] = [{"short_name": "Hdir", "name": "Helsedirektoratet"}]
 
-OBSERVERS = [
+OBSERVERS: list[dict[str, str]] = [
     {"short_name": "FHI", "name": "Folkehelseinstituttet"},
     {"short_name": "IMDi", "name": "Integrerings- og mangfoldsdirektoratet"},
 ]
 
 
-def read_csv(name):
+def read_csv(name: str | Path) -> list[dict[str, str]]:
     """Rows of a reference CSV: a file name in ``data/reference`` or a path to a new list."""
     path = DATA / name if Path(name).name == name else Path(name)  # a bare name is one of ours
     with open(path, newline="", encoding="utf-8-sig") as f:
@@ -76,13 +78,13 @@ def read_csv(name):
     ]
 
 
-def hospital_trusts():
+def hospital_trusts() -> list[tuple[str, str | None]]:
     """(name, regional authority or None) pairs from ``helseforetak.txt``.
 
     Lines read ``<RHF>: <HF>; <HF>; …``; a label that is not an RHF (the jointly owned
     companies) gives trusts without a parent.  Parenthesised notes are dropped.
     """
-    pairs = []
+    pairs: list[tuple[str, str | None]] = []
     for line in (DATA / "helseforetak.txt").read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
@@ -99,14 +101,16 @@ def hospital_trusts():
 
 
 class _Loader:
-    def __init__(self):
-        self.changes = Counter()
-        self.existing = {
+    def __init__(self) -> None:
+        self.changes: Counter[str] = Counter()
+        self.existing: dict[str | None, Organisation] = {
             o.reference_key: o
             for o in db.session.scalars(select(Organisation).where(Organisation.reference_key.is_not(None)))
         }
 
-    def organisation(self, kind, key, official=False, **values):
+    def organisation(
+        self, kind: OrganisationKind, key: str, official: bool = False, **values: Any
+    ) -> Organisation:
         """Add the organisation if new; an official list also renames and reactivates."""
         reference_key = f"{kind}:{key}"
         org = self.existing.get(reference_key)
@@ -124,7 +128,7 @@ class _Loader:
                 self.changes["reactivated"] += 1
         return org
 
-    def merge(self, old_number, new_number):
+    def merge(self, old_number: str, new_number: str) -> None:
         """Move the members of a merged-away municipality to its successor."""
         old = self.existing.get(f"{OrganisationKind.MUNICIPALITY}:{old_number}")
         new = self.existing.get(f"{OrganisationKind.MUNICIPALITY}:{new_number}")
@@ -138,7 +142,7 @@ class _Loader:
             old.deactivate()
             self.changes["deactivated"] += 1
 
-    def deactivate_unlisted(self, kind, listed):
+    def deactivate_unlisted(self, kind: OrganisationKind, listed: Iterable[str]) -> None:
         keys = {f"{kind}:{key}" for key in listed}
         for reference_key, org in self.existing.items():
             if org.kind == kind and reference_key not in keys and org.active:
@@ -146,7 +150,12 @@ class _Loader:
                 self.changes["deactivated"] += 1
 
 
-def load(municipalities="kommuner.csv", counties="fylker.csv", merges=None, dry_run=False):
+def load(
+    municipalities: str | Path = "kommuner.csv",
+    counties: str | Path = "fylker.csv",
+    merges: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+) -> dict[str, int]:
     """Load or refresh the reference data; returns what changed (empty on a second run).
 
     ``municipalities`` and ``counties`` name the official lists (a new classification
@@ -172,11 +181,11 @@ def load(municipalities="kommuner.csv", counties="fylker.csv", merges=None, dry_
             loader.organisation(kind, row["number"], official=True, **row)
         loader.deactivate_unlisted(kind, {row["number"] for row in rows})
 
-    for values in OBSERVERS:
-        loader.organisation(OrganisationKind.OBSERVER, values["short_name"], **values)
-
-    for values in OTHER:
-        loader.organisation(OrganisationKind.OTHER, values["short_name"], **values)
+    for kind, listed in ((OrganisationKind.OBSERVER, OBSERVERS), (OrganisationKind.OTHER, OTHER)):
+        for values in listed:
+            loader.organisation(
+                kind, values["short_name"], name=values["name"], short_name=values["short_name"]
+            )
 
     for name, region in hospital_trusts():
         parent = loader.existing[f"{OrganisationKind.HOSPITAL_TRUST}:{region}"] if region else None

@@ -6,8 +6,11 @@ proposal and one mail to the proposer, however often or from how many tabs the b
 """
 
 import enum
+from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -20,13 +23,18 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import Model, db
 from models import audit, guard
 from models.errors import DomainError
-from models.meeting import MeetingKind
+from models.meeting import Meeting, MeetingKind
 from models.types import UTCDateTime, string_enum, utcnow
+
+if TYPE_CHECKING:
+    from models.member import Member
+    from models.network import Network
 
 
 class ProposalStatus(enum.StrEnum):
@@ -61,14 +69,14 @@ class TopicProposal(Model):
     meeting = relationship("Meeting")
     supports = relationship("TopicSupport", cascade="all, delete-orphan", back_populates="proposal")
 
-    def __init__(self, **values):
+    def __init__(self, **values: Any) -> None:
         values.setdefault("status", ProposalStatus.WAITING)
         super().__init__(**values)
 
-    def may_decide(self, member):
+    def may_decide(self, member: "Member") -> bool:
         return self.status == ProposalStatus.WAITING and member.coordinates(self.network)
 
-    def _decide(self, status, by):
+    def _decide(self, status: ProposalStatus, by: "Member | None") -> None:
         guard.lock(self)
         if self.status != ProposalStatus.WAITING:
             raise DomainError(_l("This proposal has already been decided."))
@@ -79,7 +87,7 @@ class TopicProposal(Model):
         self.status = status
         self.decided_at = utcnow()
 
-    def accept_into(self, meeting, by=None):
+    def accept_into(self, meeting: Meeting | None, by: "Member | None" = None) -> None:
         """Put the topic on a planned meeting of its network (never an emergency call-in); the proposer
         is told.  Decided already: refused, nothing more happens."""
         if meeting is None or self.network not in meeting.networks:
@@ -105,18 +113,19 @@ class TopicProposal(Model):
             )
         )
 
-    def decline(self, reason, by=None):
+    def decline(self, reason: str | None, by: "Member | None" = None) -> None:
         """Decline with a reason the proposer is told.  Decided already: refused, nothing more happens."""
-        if not (reason or "").strip():
+        reason = (reason or "").strip()
+        if not reason:
             raise DomainError(_l("Say why the proposal is declined."))
         self._decide(ProposalStatus.DECLINED, by)
-        self.reason = reason.strip()
+        self.reason = reason
         audit.record("topic.declined", network=self.network, subject=f"topic:{self.id}", reason=self.reason)
         self._tell(
             _l("Your topic «%(title)s» was not taken up: %(reason)s", title=self.title, reason=self.reason)
         )
 
-    def _tell(self, line):
+    def _tell(self, line: str | LazyString) -> None:
         from models.notices import notify
 
         notify(
@@ -128,7 +137,13 @@ class TopicProposal(Model):
         )
 
 
-def propose(network, member, title, meeting_kind, description=None):
+def propose(
+    network: "Network",
+    member: "Member",
+    title: str | None,
+    meeting_kind: MeetingKind | str,
+    description: str | None = None,
+) -> TopicProposal:
     """A member of the network proposes a topic.  The same title again from the same member while it
     waits is the same proposal (a form sent from two tabs): refused, nothing stored twice."""
     title = (title or "").strip()
@@ -179,7 +194,7 @@ class TopicSupport(Model):
     proposal = relationship("TopicProposal", back_populates="supports")
 
 
-def support(proposal, member):
+def support(proposal: TopicProposal, member: "Member") -> None:
     """One member's support of a waiting proposal, once."""
     guard.lock(proposal)
     if proposal.status != ProposalStatus.WAITING:
@@ -192,7 +207,7 @@ def support(proposal, member):
     db.session.flush()
 
 
-def waiting(network):
+def waiting(network: "Network") -> Sequence[Row[TopicProposal, int]]:
     """Waiting proposals of a network with their support counts, most supported first."""
     count = func.count(TopicSupport.id).label("supports")
     return db.session.execute(

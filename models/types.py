@@ -2,7 +2,7 @@
 
 import enum
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from flask_babel import LazyString
 from sqlalchemy.engine import Dialect
@@ -21,13 +21,15 @@ class LabelledEnum(enum.StrEnum):
     _value_: str
     _label: LazyString
 
-    if not TYPE_CHECKING:  # to the checker, calling the class looks a member up by its value
-
-        def __new__(cls, value: str, label: LazyString) -> Self:
-            member = str.__new__(cls, value)
-            member._value_ = value
-            member._label = label
-            return member
+    def __new__(cls, value: str, label: LazyString = None) -> Self:
+        # Runs once per member, as the class is made: ``Status("active")`` later looks a member
+        # up by its value without coming here.  (The default only lets the checker read that call.)
+        if label is None:
+            raise TypeError(f"{cls.__name__}.{value}: give the member its label")
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member._label = label
+        return member
 
     @property
     def label(self) -> LazyString:
