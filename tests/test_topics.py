@@ -95,17 +95,15 @@ def test_a_decline_needs_a_reason(app, client, create_member, create_coordinator
     proposal = db.session.scalar(select(TopicProposal))
     coordinator = app.test_client()
     sign_in(coordinator, create_coordinator("NIK").email)
-    assert (
-        post(
-            coordinator,
-            f"/meetings/topics/{proposal.id}/decline",
-            {"reason": ""},
-            page="/meetings/plan/NIK/2027",
-        ).status_code
-        == 303
+    refused = post(
+        coordinator, f"/meetings/topics/{proposal.id}/decline", {"reason": ""}, page="/meetings/plan/NIK/2027"
+    )
+    assert refused.status_code == 303
+    assert "Si hvorfor forslaget avslås." in coordinator.get(refused.headers["Location"]).get_data(
+        as_text=True
     )
     db.session.expire_all()
-    assert proposal.status == ProposalStatus.WAITING
+    assert proposal.status == ProposalStatus.WAITING and proposal.reason is None
     assert (
         post(
             coordinator,
