@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
@@ -49,17 +49,14 @@ def index():
 @login_required
 def newsletter():
     """Stop or restart the newsletter from My page (the mail's link does the same without signing in)."""
-    if ConfirmForm().validate_on_submit():
-        subscribe = request.form.get("subscribe") == "yes"
-        current_user.set_newsletter(subscribe)
-        db.session.commit()
-        flash(
-            _("You will get the newsletter again.")
-            if subscribe
-            else _("You will no longer get the newsletter. Your membership is unchanged."),
-            "success",
-        )
-    return redirect(url_for("account.index"), code=303)
+    subscribe = request.form.get("subscribe") == "yes"
+    return carry_out(
+        lambda: current_user.set_newsletter(subscribe),
+        _("You will get the newsletter again.")
+        if subscribe
+        else _("You will no longer get the newsletter. Your membership is unchanged."),
+        url_for("account.index"),
+    )
 
 
 @bp.route("/edit", methods=["GET", "POST"])

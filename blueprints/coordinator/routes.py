@@ -299,15 +299,15 @@ def teams_channel(code):
         return render_template(
             "coordinator/teams.html", network=network, to_invite=to_invite, invited=invited, channel_form=form
         ), 422
-    teams_model.set_channel(network, form.url.data or None)
-    db.session.commit()
-    flash(
-        _("Newsletters and emergency call-ins are now also posted in the Teams channel.")
-        if network.teams_webhook_url
-        else _("Nothing is posted in Teams any more."),
-        "success",
+    return carry_out(
+        lambda: teams_model.set_channel(network, form.url.data or None),
+        lambda _result: (
+            _("Newsletters and emergency call-ins are now also posted in the Teams channel.")
+            if network.teams_webhook_url
+            else _("Nothing is posted in Teams any more.")
+        ),
+        url_for("coordinator.teams", code=network.code),
     )
-    return redirect(url_for("coordinator.teams", code=network.code), code=303)
 
 
 @bp.get("/teams/<code>/to-invite.txt")
@@ -324,17 +324,19 @@ def teams_addresses(code):
 def teams_mark(code):
     network = network_or_404(code, "teams.manage")
     chosen = [int(v) for v in request.form.getlist("membership") if v.isdigit()]
-    marked = teams_model.mark_invited(network, chosen, by=current_user)
-    db.session.commit()
-    if marked or not chosen:
-        flash(
+    return carry_out(
+        lambda: teams_model.mark_invited(network, chosen, by=current_user),
+        lambda marked: (
             ngettext(
                 "%(num)s member is marked invited to Teams.",
                 "%(num)s members are marked invited to Teams.",
                 marked,
-            ),
-            "success",
-        )
-    else:
-        flash(_("Nothing changed: those chosen are marked invited already, or are no longer active."), "info")
-    return redirect(url_for("coordinator.teams", code=network.code), code=303)
+            )
+            if marked or not chosen
+            else (
+                _("Nothing changed: those chosen are marked invited already, or are no longer active."),
+                "info",
+            )
+        ),
+        url_for("coordinator.teams", code=network.code),
+    )

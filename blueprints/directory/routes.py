@@ -1,6 +1,6 @@
 """The member directory: search as you type, paginated; who may see whom is the model's rule."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -11,7 +11,7 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from blueprints.directory import bp
 from blueprints.forms import ConfirmForm
-from blueprints.util import ListPage, wants_fragment
+from blueprints.util import ListPage, carry_out, wants_fragment
 from blueprints.validators import PrintableText
 from extensions import db
 from models import directory
@@ -57,16 +57,11 @@ def visibility():
     """Hide me from the directory, or show me again."""
     require("account.own")
     member = current_user._get_current_object()
-    if ConfirmForm().validate_on_submit():
-        hidden = request.form.get("hidden") == "yes"
-        member.set_directory_hidden(hidden)
-        db.session.commit()
-        flash(
-            _("You are hidden from the member directory; coordinators still see you.")
-            if hidden
-            else _("You are shown in the member directory."),
-            "success",
-        )
-    return redirect(
-        url_for(".index" if request.form.get("back") == "directory" else "account.index"), code=303
+    hidden = request.form.get("hidden") == "yes"
+    return carry_out(
+        lambda: member.set_directory_hidden(hidden),
+        _("You are hidden from the member directory; coordinators still see you.")
+        if hidden
+        else _("You are shown in the member directory."),
+        url_for(".index" if request.form.get("back") == "directory" else "account.index"),
     )

@@ -406,10 +406,13 @@ def remove(organisation_id, code):
     form = RemoveForm()
     if not form.validate_on_submit():  # not a membership id: a forged request, nothing removed
         abort(400)
-    removed = main_contact.remove(organisation_id, section.network, form.membership.data)
-    db.session.commit()
-    if removed is not None:
-        flash(_("%(name)s is no longer main contact.", name=removed.member.name), "success")
-    else:
-        flash(_("Nobody is main contact now."), "info")
-    return back(section)
+    return act(
+        lambda: main_contact.remove(organisation_id, section.network, form.membership.data),
+        lambda removed: (
+            _("%(name)s is no longer main contact.", name=removed.member.name)
+            if removed is not None
+            else (_("Nobody is main contact now."), "info")
+        ),
+        organisation_id,
+        code,
+    )

@@ -173,12 +173,13 @@ def new():
     require("newsletter.compose")
     form = NewsletterForm(coordinated_networks())
     if form.validate_on_submit():
-        newsletter = newsletters.create(
-            form.title.data, form.body.data or "", chosen_networks(form.networks.data), current_user
+        return carry_out(
+            lambda: newsletters.create(
+                form.title.data, form.body.data or "", chosen_networks(form.networks.data), current_user
+            ),
+            _("The issue is saved as a draft."),
+            lambda newsletter: redirect(url_for(".edit", newsletter_id=newsletter.id), code=303),
         )
-        db.session.commit()
-        flash(_("The issue is saved as a draft."), "success")
-        return redirect(url_for(".edit", newsletter_id=newsletter.id), code=303)
     return render_template("newsletters/edit.html", form=form, newsletter=None), 422 if form.errors else 200
 
 
