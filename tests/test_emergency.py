@@ -47,9 +47,11 @@ def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(
     anyone = app.test_client()
     assert "Jeg har mottatt innkallingen" in anyone.get(receipt).get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Acknowledgement)) == 0  # a GET records nothing
-    first = post(anyone, receipt, page=receipt).get_data(as_text=True)
-    second = post(anyone, receipt, page=receipt).get_data(as_text=True)
-    assert "Takk, Kari" in first and "allerede bekreftet" in second
+    first, second = post(anyone, receipt, page=receipt), post(anyone, receipt, page=receipt)
+    assert first.status_code == second.status_code == 200
+    assert "Takk, Kari" in first.get_data(as_text=True) and "allerede bekreftet" in second.get_data(
+        as_text=True
+    )
     assert db.session.scalar(select(func.count()).select_from(Acknowledgement)) == 1
 
     status = client.get(
@@ -128,7 +130,7 @@ def test_the_reminder_pressed_twice_at_once_goes_once_with_its_own_subject(
     deliver()
     assert (
         post(app.test_client(), receipt_of(mail_outbox, kari), page=receipt_of(mail_outbox, kari)).status_code
-        == 303
+        == 200
     )
     mail_outbox.clear()
     url = f"/meetings/{meeting.id}/acknowledgements/remind"
