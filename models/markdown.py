@@ -39,13 +39,18 @@ TAGS = {
 ATTRIBUTES = {"a": {"href", "title"}}
 SCHEMES = {"http", "https", "mailto"}
 
-_parser = MarkdownIt("commonmark", {"html": True})
-# Every link is let through to nh3, which drops an href of another scheme (javascript:, data:)
-# and keeps the words, instead of markdown-it leaving the whole "[words](javascript:…)" as text.
-_parser.validateLink = lambda url: True
+
+class _Markdown(MarkdownIt):
+    def validateLink(self, url: str) -> bool:
+        """Every link is let through to nh3, which drops an href of another scheme (javascript:,
+        data:) and keeps the words, instead of markdown-it leaving "[words](javascript:…)" as text."""
+        return True
 
 
-def to_html(text):
+_parser = _Markdown("commonmark", {"html": True})
+
+
+def to_html(text: str | None) -> Markup:
     """Safe HTML (as Markup) for Markdown ``text``."""
     tokens = _parser.parse(text or "")
     for token in tokens:
@@ -232,11 +237,11 @@ def html_to_text(markup: str) -> str:
     return reader.text()
 
 
-def to_text(text):
+def to_text(text: str | None) -> str:
     """A plain-text rendering of Markdown ``text``, made from its safe HTML."""
     return html_to_text(to_html(text))
 
 
-def to_plain(text):
+def to_plain(text: object) -> str:
     """Text meant as plain (a title, a name) for a plain-text mail: any markup in it removed."""
     return html.unescape(nh3.clean(str(text or ""), tags=set()))

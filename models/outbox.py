@@ -18,16 +18,19 @@ import logging
 import smtplib
 import socket
 import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
-from flask_babel import force_locale
-from flask_mail import Message
+from flask_babel import LazyString, force_locale
+from flask_mail import Connection, Message
 from markupsafe import escape
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Index,
     Integer,
     LargeBinary,
@@ -45,7 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 import logs
-from extensions import db, mail
+from extensions import Model, db, mail
 from models.heartbeat import reason
 from models.markdown import html_to_text
 from models.types import UTCDateTime, string_enum, utcnow
@@ -69,7 +72,7 @@ class Channel(enum.StrEnum):
     WEBHOOK = "webhook"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
 
@@ -101,17 +104,17 @@ class OutboxMessage(db.Model):
     # A webhook post's address (the recipient then names the channel, e.g. "Teams: NIK").
     url: Mapped[str | None] = mapped_column(Text)
     # Extra mail headers (List-Unsubscribe).
-    headers: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
     # What the row belongs to ("newsletter:12"), to show a send's progress.
     batch: Mapped[str | None] = mapped_column(String(40), index=True)
     # The request (its X-Request-ID) or command that wrote the row, to follow a mail back in the logs.
     request_id: Mapped[str | None] = mapped_column(String(64), default=logs.current_request_id)
 
     @property
-    def message_id(self):
+    def message_id(self) -> str:
         return f"<outbox-{self.id}@{current_app.config['MAIL_MESSAGE_ID_DOMAIN']}>"
 
-    def to_message(self):
+    def to_message(self) -> Message:
         message = Message(
             subject=self.subject,
             recipients=[self.recipient],
@@ -125,11 +128,11 @@ class OutboxMessage(db.Model):
         return message
 
     @property
-    def may_retry(self):
+    def may_retry(self) -> bool:
         """Can a coordinator send it again (the page's question; ``retry`` holds the same rule)?"""
         return self.status == OutboxStatus.FAILED
 
-    def retry(self):
+    def retry(self) -> bool:
         """A coordinator sends a failed mail again: True if it was failed and now waits to be sent;
         False if not (sent again already – a second press, another coordinator – or never failed).
 
@@ -146,7 +149,7 @@ class OutboxMessage(db.Model):
         return queued
 
 
-def link(endpoint, **values):
+def link(endpoint: str, **values: Any) -> str:
     """A full (absolute) link, made from ``BASE_URL`` and never from the request's ``Host`` header:
     the one way the app makes an absolute address – in mails, Teams posts, calendar files and on
     pages (the calendar feed's address on *Min side*).  No request needed, so the CLI can too."""
@@ -155,7 +158,16 @@ def link(endpoint, **values):
     return adapter.build(endpoint, values, force_external=True)
 
 
-def compose(recipient, subject, template, ics=None, priority=0, batch=None, headers=None, **context):
+def compose(
+    recipient: str,
+    subject: str | LazyString,
+    template: str,
+    ics: bytes | None = None,
+    priority: int = 0,
+    batch: str | None = None,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> dict[str, Any]:
     """The outbox row for a mail, as column values (bokmål).
 
     A mail is written once, as ``templates/email/<template>.html``; its plain-text part is read off
@@ -180,12 +192,18 @@ def compose(recipient, subject, template, ics=None, priority=0, batch=None, head
     }
 
 
-def slot(name):
+def slot(name: str) -> str:
     """The mark a personal value takes in a mail composed once for many (see ``compose_each``)."""
     return f"\u27e6{name}\u27e7"
 
 
-def compose_each(people, subject, template, personal=(), **options_and_context):
+def compose_each(
+    people: Iterable[tuple[str, Mapping[str, Any]]],
+    subject: str | LazyString,
+    template: str,
+    personal: Iterable[str] = (),
+    **options_and_context: Any,
+) -> Iterator[dict[str, Any]]:
     """One composed mail per recipient, rendered once.
 
     ``people`` yields (address, {name: value}) with a value for each name in ``personal``; the
@@ -193,7 +211,8 @@ def compose_each(people, subject, template, personal=(), **options_and_context):
     the text read off it – and each copy has the recipient's own values put in (HTML-escaped in the
     HTML part only).  Thousands of mails cost one rendering, not thousands.
     """
-    row = compose("", subject, template, **options_and_context, **{name: slot(name) for name in personal})
+    slots: dict[str, Any] = {name: slot(name) for name in personal}  # template values, like the context
+    row = compose("", subject, template, **options_and_context, **slots)
     for address, values in people:
         text, html, headers = row["body_text"], row["body_html"], row["headers"]
         for name, value in values.items():
@@ -204,14 +223,24 @@ def compose_each(people, subject, template, personal=(), **options_and_context):
         yield {**row, "recipient": address, "body_text": text, "body_html": html, "headers": headers}
 
 
-def queue(recipient, subject, template, **options_and_context):
+def queue(
+    recipient: str, subject: str | LazyString, template: str, **options_and_context: Any
+) -> OutboxMessage:
     """Write a mail to the outbox.  Part of the caller's transaction: the caller commits."""
     message = OutboxMessage(**compose(recipient, subject, template, **options_and_context))
     db.session.add(message)
     return message
 
 
-def queue_webhook(url, label, title, text, template, priority=0, batch=None):
+def queue_webhook(
+    url: str,
+    label: str | LazyString,
+    title: str | LazyString,
+    text: str | LazyString,
+    template: str,
+    priority: int = 0,
+    batch: str | None = None,
+) -> OutboxMessage:
     """Write a post to a Teams channel's incoming webhook (a MessageCard: title and Markdown text)."""
     payload = {
         "@type": "MessageCard",
@@ -234,7 +263,7 @@ def queue_webhook(url, label, title, text, template, priority=0, batch=None):
     return message
 
 
-def progress(batch):
+def progress(batch: str) -> dict[OutboxStatus, int]:
     """{status: count} of a batch's rows."""
     rows = db.session.execute(
         select(OutboxMessage.status, func.count())
@@ -246,7 +275,7 @@ def progress(batch):
     return counts
 
 
-def queue_many(rows):
+def queue_many(rows: Iterable[dict[str, Any]]) -> int:
     """Write many composed mails (see ``compose``) in one batched INSERT; returns how many."""
     rows = list(rows)
     if rows:  # the columns' defaults (pending, due now, no attempts) apply as for queue()
@@ -254,19 +283,19 @@ def queue_many(rows):
     return len(rows)
 
 
-def backoff(attempts):
+def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, … up to an hour between attempts."""
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def _claimable(now):
+def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(
         and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < now - STALE_CLAIM),
     )
 
 
-def claim(worker, limit=50):
+def claim(worker: str, limit: int = 50) -> Sequence[int]:
     """Mark up to ``limit`` due mails as this worker's; returns their ids, highest priority first.
 
     On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED`` so that workers
@@ -300,17 +329,17 @@ def claim(worker, limit=50):
     return claimed
 
 
-def _permanent(exc):
+def _permanent(exc: BaseException) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
-def _release(ids, until=None, error=None):
+def _release(ids: Sequence[int], until: datetime | None = None, error: str | None = None) -> None:
     """Give claimed but untried mails back without counting an attempt (due again ``until``,
     or at once)."""
     if ids:
-        values = {"status": OutboxStatus.PENDING, "claimed_by": None, "claimed_at": None}
+        values: dict[str, Any] = {"status": OutboxStatus.PENDING, "claimed_by": None, "claimed_at": None}
         if until is not None:
             values.update(next_attempt_at=until, last_error=error)
         db.session.execute(
@@ -322,7 +351,7 @@ def _release(ids, until=None, error=None):
         db.session.commit()
 
 
-def _failed(message, exc, permanent):
+def _failed(message: OutboxMessage, exc: BaseException, permanent: bool) -> None:
     message.attempts += 1
     message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     message.claimed_by = message.claimed_at = None
@@ -354,12 +383,12 @@ def _failed(message, exc, permanent):
 
 
 class WebhookError(Exception):
-    def __init__(self, message, permanent=False):
+    def __init__(self, message: str, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
 
 
-def post_webhook(message):
+def post_webhook(message: OutboxMessage) -> None:
     """POST the row's JSON to its URL; WebhookError when the channel did not take it.
 
     The address is checked again now (``models.teams.WebhookTarget``: https, a Microsoft webhook
@@ -389,7 +418,7 @@ def post_webhook(message):
         raise WebhookError(f"HTTP {code}", permanent=code < 400 or (code < 500 and code not in (408, 429)))
 
 
-def _sent(message_id, unrecorded):
+def _sent(message_id: int, unrecorded: list[int]) -> None:
     """Recorded as sent at once, one commit each: a worker that dies loses no record of a mail it
     sent.  Until the commit, the id waits in ``unrecorded`` (for ``_recover_from_database_error``)."""
     if message_id not in unrecorded:
@@ -406,7 +435,7 @@ def _sent(message_id, unrecorded):
     unrecorded.remove(message_id)
 
 
-def deliver(worker=None, limit=50):
+def deliver(worker: str | None = None, limit: int = 50) -> dict[str, int]:
     """Send the mails and posts that are due; returns {"sent": n, "failed": n, "deferred": n}.
 
     Delivery is at least once: a mail is marked sent in its own commit right after the SMTP
@@ -420,7 +449,7 @@ def deliver(worker=None, limit=50):
     ids = claim(worker, limit)
     if not ids:
         return counts
-    untried, unrecorded = list(ids), []
+    untried, unrecorded = list(ids), list[int]()
     try:
         channels = dict(
             db.session.execute(
@@ -428,7 +457,7 @@ def deliver(worker=None, limit=50):
             ).all()
         )
         for message_id in (i for i in ids if channels[i] == Channel.WEBHOOK):
-            message = db.session.get(OutboxMessage, message_id)
+            message = db.session.get_one(OutboxMessage, message_id)
             untried.remove(message_id)
             try:
                 post_webhook(message)
@@ -447,7 +476,7 @@ def deliver(worker=None, limit=50):
     return counts
 
 
-def _recover_from_database_error(untried, unrecorded):
+def _recover_from_database_error(untried: list[int], unrecorded: list[int]) -> None:
     """The database went away mid-round.  Once it answers again, a mail the server took but
     whose "sent" was lost is recorded as sent after all, and the claimed mails not yet tried are
     due again at once.  If it still does not answer, they stay claimed until ``STALE_CLAIM``
@@ -466,28 +495,31 @@ class _Connection:
     (a restart, an idle cut): a server that closed the connection took no responsibility for the
     next mail (no 250), so sending it on a new connection cannot deliver it twice."""
 
-    def __init__(self):
-        self.connection = None
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
 
-    def open(self):
+    def open(self) -> Connection:
         self.connection = mail.connect().__enter__()
+        return self.connection
 
-    def send(self, message):
+    def send(self, message: Message) -> None:
+        assert self.connection is not None, "open() first"
         try:
             self.connection.send(message)
         except smtplib.SMTPServerDisconnected:
             self.close()
-            self.open()
-            self.connection.send(message)
+            self.open().send(message)
 
-    def close(self):
+    def close(self) -> None:
         if self.connection is not None:
             with contextlib.suppress(smtplib.SMTPException, OSError):
-                self.connection.__exit__(None, None, None)  # QUIT; a server that dropped us cannot answer
+                # QUIT; a server that dropped us cannot answer.  (flask_mail types the arguments as
+                # never None, though a with-statement passes None on a clean exit.)
+                self.connection.__exit__(None, None, None)  # type: ignore[arg-type]
             self.connection = None
 
 
-def _deliver_mail(ids, untried, unrecorded, counts):
+def _deliver_mail(ids: list[int], untried: list[int], unrecorded: list[int], counts: dict[str, int]) -> None:
     """Send ``ids`` over one SMTP connection; each is removed from ``untried`` when it is tried."""
     # Read once and turned into messages before the first commit (which expires what was read).
     rows = {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
@@ -503,7 +535,7 @@ def _deliver_mail(ids, untried, unrecorded, counts):
                 smtp.send(message)
             except (smtplib.SMTPException, OSError) as exc:
                 permanent = _permanent(exc)
-                row = db.session.get(OutboxMessage, message_id)
+                row = db.session.get_one(OutboxMessage, message_id)
                 _failed(row, exc, permanent)
                 counts["failed" if row.status == OutboxStatus.FAILED else "deferred"] += 1
                 if not permanent:
@@ -515,7 +547,7 @@ def _deliver_mail(ids, untried, unrecorded, counts):
         # No connection at all: the first mail was tried and waits its back-off; the others were
         # not tried, count no attempt, and wait as long (no hammering a server that is down).
         if untried:
-            first = db.session.get(OutboxMessage, untried.pop(0))
+            first = db.session.get_one(OutboxMessage, untried.pop(0))
             _failed(first, exc, permanent=False)
             counts["deferred"] += 1
             first_id = first.id
