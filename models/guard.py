@@ -65,7 +65,9 @@ def claim(statement: Update | Delete) -> bool:
     waits for the row and re-checks the condition after the other commits, so only one wins.
     Objects loaded earlier are not refreshed: ``lock`` or ``db.session.refresh`` them if needed.
     """
-    result = cast("CursorResult[Any]", db.session.execute(statement.execution_options(synchronize_session=False)))
+    result = cast(
+        "CursorResult[Any]", db.session.execute(statement.execution_options(synchronize_session=False))
+    )
     return result.rowcount == 1
 
 

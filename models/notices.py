@@ -43,6 +43,8 @@ def coordinators_of(network: "Network") -> Sequence[CoordinatorRole]:
     return db.session.scalars(select(CoordinatorRole).where(CoordinatorRole.network_id == network.id)).all()
 
 
-def notify_coordinators(network: "Network", subject: str | LazyString, *lines: str | LazyString, **link_args: Any) -> None:
+def notify_coordinators(
+    network: "Network", subject: str | LazyString, *lines: str | LazyString, **link_args: Any
+) -> None:
     for role in coordinators_of(network):
         notify(role.member, subject, *lines, **link_args)
