@@ -370,4 +370,4 @@ def figure(text, label):
 def says(text, phrase):
     """``phrase`` is in ``text`` with the numbers at its ends standing alone: "1 av 2" is not found
     in "11 av 2" or "1 av 20", as a substring test would find it."""
-    return re.search(r"(?<![\d,.])" + re.escape(phrase) + r"(?![\d,])", text) is not None
+    return re.search(r"(?<!\d)(?<!\d[,.])" + re.escape(phrase) + r"(?!\d|[,.]\d)", text) is not None
