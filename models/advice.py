@@ -65,11 +65,13 @@ class AdviceRequest(ToNetworks, Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
-    networks = relationship("Network", secondary=advice_request_networks, order_by="Network.id")
-    answers = relationship(
+    networks: Mapped[list["Network"]] = relationship(
+        "Network", secondary=advice_request_networks, order_by="Network.id"
+    )
+    answers: Mapped[list["AdviceAnswer"]] = relationship(
         "AdviceAnswer", back_populates="request", cascade="all, delete-orphan", passive_deletes=True
     )
-    created_by = relationship("Member")
+    created_by: Mapped["Member | None"] = relationship("Member")
 
     @property
     def batch(self) -> str:
@@ -98,8 +100,8 @@ class AdviceAnswer(Model):
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    request = relationship("AdviceRequest", back_populates="answers")
-    member = relationship("Member")
+    request: Mapped["AdviceRequest"] = relationship("AdviceRequest", back_populates="answers")
+    member: Mapped["Member"] = relationship("Member")
 
 
 def asked(request: AdviceRequest) -> "Select[Member]":

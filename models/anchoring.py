@@ -69,8 +69,8 @@ class Anchoring(Model):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(Text)
 
-    member = relationship("Member", foreign_keys=[member_id], back_populates="anchorings")
-    recorded_by = relationship("Member", foreign_keys=[recorded_by_id])
+    member: Mapped["Member"] = relationship("Member", foreign_keys=[member_id], back_populates="anchorings")
+    recorded_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[recorded_by_id])
 
     def __init__(self, **values: Any) -> None:
         values.setdefault("status", AnchoringStatus.PENDING)

@@ -37,9 +37,9 @@ class AuditEntry(Model):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
 
-    actor = relationship("Member", foreign_keys=[actor_id])
-    member = relationship("Member", foreign_keys=[member_id])
-    network = relationship("Network")
+    actor: Mapped["Member | None"] = relationship("Member", foreign_keys=[actor_id])
+    member: Mapped["Member | None"] = relationship("Member", foreign_keys=[member_id])
+    network: Mapped["Network | None"] = relationship("Network")
 
 
 Actor = tuple["Member | None", str]

@@ -60,10 +60,10 @@ class ChangeRequest(Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     decision_note: Mapped[str | None] = mapped_column(Text)
 
-    reported_by = relationship("Member", foreign_keys=[reported_by_id])
-    decided_by = relationship("Member", foreign_keys=[decided_by_id])
-    organisation = relationship("Organisation")
-    network = relationship("Network")
+    reported_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[reported_by_id])
+    decided_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[decided_by_id])
+    organisation: Mapped["Organisation"] = relationship("Organisation")
+    network: Mapped["Network"] = relationship("Network")
 
     def __init__(self, **values: Any) -> None:
         values.setdefault("status", ChangeStatus.PENDING)

@@ -59,8 +59,8 @@ class EmailChange(Model):
     )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    member = relationship("Member", foreign_keys=[member_id])
-    requested_by = relationship("Member", foreign_keys=[requested_by_id])
+    member: Mapped["Member"] = relationship("Member", foreign_keys=[member_id])
+    requested_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[requested_by_id])
 
     def __init__(self, **values: Any) -> None:
         values.setdefault("status", EmailChangeStatus.PENDING)

@@ -75,8 +75,8 @@ class Handover(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    from_membership = relationship("Membership", foreign_keys=[from_membership_id])
-    to_membership = relationship("Membership", foreign_keys=[to_membership_id])
+    from_membership: Mapped["Membership"] = relationship("Membership", foreign_keys=[from_membership_id])
+    to_membership: Mapped["Membership"] = relationship("Membership", foreign_keys=[to_membership_id])
 
     def __init__(self, **values: Any) -> None:
         values.setdefault("status", HandoverStatus.PENDING)

@@ -100,8 +100,10 @@ class Meeting(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
-    networks = relationship("Network", secondary=meeting_networks, order_by="Network.id")
-    created_by = relationship("Member")
+    networks: Mapped[list["Network"]] = relationship(
+        "Network", secondary=meeting_networks, order_by="Network.id"
+    )
+    created_by: Mapped["Member | None"] = relationship("Member")
 
     # Optimistic locking: every UPDATE of a meeting says "… WHERE sequence = <the one read>", so a change
     # made over a stale read fails (StaleDataError) instead of overwriting.  The operations below lock the

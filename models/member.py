@@ -115,8 +115,8 @@ class Member(UserMixin, Model):  # type: ignore[misc]
     # Left out of the member directory (coordinators still see them).
     directory_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    organisation = relationship("Organisation", back_populates="members")
-    memberships = relationship(
+    organisation: Mapped["Organisation"] = relationship("Organisation", back_populates="members")
+    memberships: Mapped[list["Membership"]] = relationship(
         "Membership",
         back_populates="member",
         primaryjoin="and_(Member.id == foreign(Membership.member_id), "
@@ -124,7 +124,7 @@ class Member(UserMixin, Model):  # type: ignore[misc]
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
-    anchorings = relationship(
+    anchorings: Mapped[list["Anchoring"]] = relationship(
         "Anchoring",
         back_populates="member",
         foreign_keys="Anchoring.member_id",
@@ -132,7 +132,7 @@ class Member(UserMixin, Model):  # type: ignore[misc]
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
-    coordinator_roles = relationship(
+    coordinator_roles: Mapped[list["CoordinatorRole"]] = relationship(
         "CoordinatorRole",
         back_populates="member",
         foreign_keys="CoordinatorRole.member_id",

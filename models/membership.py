@@ -36,6 +36,11 @@ from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 if TYPE_CHECKING:
     from sqlalchemy import Select, SQLColumnExpression
 
+    from models.anchoring import Anchoring
+    from models.member import Member
+    from models.network import Network
+    from models.organisation import Organisation
+
 
 class MembershipStatus(LabelledEnum):
     PENDING_EMAIL = "pending_email", _l("Email not yet confirmed")
@@ -107,16 +112,16 @@ class Membership(Model):
     teams_invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     teams_invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
-    member = relationship(
+    member: Mapped["Member"] = relationship(
         "Member",
         back_populates="memberships",
         primaryjoin="and_(Member.id == foreign(Membership.member_id), "
         "Member.organisation_id == foreign(Membership.organisation_id))",
     )
-    network = relationship("Network")
-    organisation = relationship("Organisation", viewonly=True)
-    anchoring = relationship("Anchoring")
-    teams_invited_by = relationship("Member", foreign_keys=[teams_invited_by_id])
+    network: Mapped["Network"] = relationship("Network")
+    organisation: Mapped["Organisation"] = relationship("Organisation", viewonly=True)
+    anchoring: Mapped["Anchoring | None"] = relationship("Anchoring")
+    teams_invited_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[teams_invited_by_id])
 
     def __init__(self, **kwargs: Any) -> None:
         if "status" in kwargs or "_status" in kwargs:

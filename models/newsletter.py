@@ -82,10 +82,14 @@ class Newsletter(ToNetworks, Model):
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     recipient_count: Mapped[int | None] = mapped_column(Integer)
 
-    networks = relationship("Network", secondary=newsletter_networks, order_by="Network.id")
-    inputs = relationship("NewsInput", back_populates="newsletter", order_by="NewsInput.submitted_at")
-    created_by = relationship("Member", foreign_keys=[created_by_id])
-    sent_by = relationship("Member", foreign_keys=[sent_by_id])
+    networks: Mapped[list["Network"]] = relationship(
+        "Network", secondary=newsletter_networks, order_by="Network.id"
+    )
+    inputs: Mapped[list["NewsInput"]] = relationship(
+        "NewsInput", back_populates="newsletter", order_by="NewsInput.submitted_at"
+    )
+    created_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[created_by_id])
+    sent_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[sent_by_id])
 
     @property
     def batch(self) -> str:
@@ -130,15 +134,19 @@ class NewsInput(Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     newsletter_id: Mapped[int | None] = mapped_column(ForeignKey("newsletters.id"), index=True)
 
-    member = relationship("Member", foreign_keys=[member_id])
-    network = relationship("Network")
-    decided_by = relationship("Member", foreign_keys=[decided_by_id])
-    newsletter = relationship("Newsletter", back_populates="inputs")
+    member: Mapped["Member"] = relationship("Member", foreign_keys=[member_id])
+    network: Mapped["Network | None"] = relationship("Network")
+    decided_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[decided_by_id])
+    newsletter: Mapped["Newsletter | None"] = relationship("Newsletter", back_populates="inputs")
 
     @property
     def state(self) -> str:
         """What the member sees: queued, included (in a draft), sent, or declined."""
-        if self.status == InputStatus.INCLUDED and self.newsletter.sent_at is not None:
+        if (
+            self.status == InputStatus.INCLUDED
+            and self.newsletter is not None
+            and self.newsletter.sent_at is not None
+        ):
             return "sent"
         return self.status.value
 
@@ -246,7 +254,7 @@ def input_of(member: Member) -> Sequence[NewsInput]:
 def _take(item: NewsInput) -> NewsInput:
     """Lock the input, then its issue (always in that order), and read both afresh."""
     guard.lock(item)
-    if item.newsletter_id is not None:
+    if item.newsletter is not None:  # (no query when ``newsletter_id`` is empty)
         guard.lock(item.newsletter)
     return item
 
@@ -305,10 +313,11 @@ def decline(item: NewsInput, note: str, by: Member) -> None:
 def withdraw(item: NewsInput) -> None:
     """Take included input out of its draft issue, back to the queue."""
     if not _take(item).may_withdraw:
-        if item.status == InputStatus.INCLUDED:
+        if item.status == InputStatus.INCLUDED and item.newsletter is not None:
             item.newsletter.check_draft()
         raise DomainError(_l("This input is not in an issue."))
     newsletter = item.newsletter
+    assert newsletter is not None  # ``may_withdraw``: it is in an issue
     item.status, item.newsletter, item.decided_at, item.decided_by = InputStatus.QUEUED, None, None, None
     audit.record(
         "news_input.withdrawn",

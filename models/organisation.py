@@ -31,6 +31,8 @@ from models.types import LabelledEnum, string_enum
 if TYPE_CHECKING:
     from sqlalchemy import Select
 
+    from models.member import Member
+
 NAME_LENGTH = 200  # an organisation's name, and its folded form for search
 
 
@@ -94,7 +96,7 @@ class Organisation(Model):
     reference_key: Mapped[str | None] = mapped_column(String(250), unique=True)
 
     parent: Mapped["Organisation | None"] = relationship(remote_side=[id])
-    members = relationship("Member", back_populates="organisation")
+    members: Mapped[list["Member"]] = relationship("Member", back_populates="organisation")
 
     def __repr__(self) -> str:
         return f"<Organisation {self.kind} {self.number or ''} {self.name}>"

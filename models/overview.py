@@ -189,7 +189,7 @@ def member_rows(network: "Network", only_active: bool = False) -> Iterator[tuple
             counties.get(org.county_number or org.number, "") if org.number else "",
             m.status.value,
             "ja" if m.is_main_contact else "",
-            m.anchoring.decided_by_name if m.anchoring else "",
+            (m.anchoring.decided_by_name or "") if m.anchoring else "",
             m.anchoring.decided_at.date().isoformat() if m.anchoring and m.anchoring.decided_at else "",
         )
 

@@ -110,8 +110,8 @@ class MandateVersion(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
-    network = relationship("Network")
-    created_by = relationship("Member")
+    network: Mapped["Network"] = relationship("Network")
+    created_by: Mapped["Member | None"] = relationship("Member")
 
 
 def mandate_history(network: "Network") -> Sequence[MandateVersion]:
@@ -180,9 +180,9 @@ class ReviewCycle(Model):
         ForeignKey("mandate_versions.id", ondelete="SET NULL")
     )
 
-    network = relationship("Network")
-    opened_by = relationship("Member")
-    mandate_version = relationship("MandateVersion")
+    network: Mapped["Network"] = relationship("Network")
+    opened_by: Mapped["Member | None"] = relationship("Member")
+    mandate_version: Mapped["MandateVersion | None"] = relationship("MandateVersion")
 
     @property
     def is_open(self) -> bool:
@@ -227,9 +227,9 @@ class ReviewResponse(Model):
     lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    cycle = relationship("ReviewCycle")
-    member = relationship("Member")
-    membership = relationship("Membership")
+    cycle: Mapped["ReviewCycle"] = relationship("ReviewCycle")
+    member: Mapped["Member"] = relationship("Member")
+    membership: Mapped["Membership | None"] = relationship("Membership")
 
     def score(self, key: str) -> int | None:
         value: int | None = getattr(self, f"score_{key}")

@@ -1,12 +1,17 @@
 """Coordinators, per network."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import Model
 from models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from models.member import Member
+    from models.network import Network
 
 
 class CoordinatorRole(Model):
@@ -19,6 +24,8 @@ class CoordinatorRole(Model):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
-    member = relationship("Member", foreign_keys=[member_id], back_populates="coordinator_roles")
-    network = relationship("Network")
-    granted_by = relationship("Member", foreign_keys=[granted_by_id])
+    member: Mapped["Member"] = relationship(
+        "Member", foreign_keys=[member_id], back_populates="coordinator_roles"
+    )
+    network: Mapped["Network"] = relationship("Network")
+    granted_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[granted_by_id])

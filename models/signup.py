@@ -50,8 +50,8 @@ class Signup(Model):
     attended: Mapped[bool | None] = mapped_column(Boolean)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    meeting = relationship("Meeting", back_populates="signups")
-    member = relationship("Member")
+    meeting: Mapped["Meeting"] = relationship("Meeting", back_populates="signups")
+    member: Mapped["Member"] = relationship("Member")
 
 
 Meeting.signups = relationship(

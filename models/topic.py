@@ -64,10 +64,12 @@ class TopicProposal(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    network = relationship("Network")
-    proposed_by = relationship("Member")
-    meeting = relationship("Meeting")
-    supports = relationship("TopicSupport", cascade="all, delete-orphan", back_populates="proposal")
+    network: Mapped["Network"] = relationship("Network")
+    proposed_by: Mapped["Member | None"] = relationship("Member")
+    meeting: Mapped["Meeting | None"] = relationship("Meeting")
+    supports: Mapped[list["TopicSupport"]] = relationship(
+        "TopicSupport", cascade="all, delete-orphan", back_populates="proposal"
+    )
 
     def __init__(self, **values: Any) -> None:
         values.setdefault("status", ProposalStatus.WAITING)
@@ -191,7 +193,7 @@ class TopicSupport(Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    proposal = relationship("TopicProposal", back_populates="supports")
+    proposal: Mapped["TopicProposal"] = relationship("TopicProposal", back_populates="supports")
 
 
 def support(proposal: TopicProposal, member: "Member") -> None:
