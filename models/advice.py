@@ -133,12 +133,6 @@ def _mail(
     )
 
 
-def _real(obj: Member) -> Member:
-    """The object behind a proxy (``current_user``): a row lock needs the mapped object itself."""
-    real: Member = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
-    return real
-
-
 def post(
     title: str,
     body: str,
@@ -154,7 +148,7 @@ def post(
     The coordinator's row is taken first: the same request posted again (two tabs: same text, same
     networks and deadline) is the same request – not posted, nor mailed, twice."""
     now = now or utcnow()
-    by = guard.lock(_real(by)) if by is not None else None
+    by = guard.lock(guard.real(by)) if by is not None else None
     if deadline <= now:
         raise DomainError(_l("The deadline must lie ahead."))
     if remind_at >= deadline:
@@ -243,7 +237,7 @@ def answer(request: AdviceRequest, member: Member, body: str, now: datetime | No
     click) is one row: the second finds the first and changes it – to the same text, which
     changes nothing."""
     now = now or utcnow()
-    member = guard.lock(_real(member))
+    member = guard.lock(guard.real(member))
     if not request.is_open(now):
         raise DomainError(_l("The deadline has passed: answers are closed."))
     if not request.asks(member):

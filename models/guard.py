@@ -48,6 +48,13 @@ def lock(obj: M) -> M:
     return obj
 
 
+def real(obj: M) -> M:
+    """The object behind a proxy (flask_login's ``current_user``): a row lock needs the mapped
+    object itself."""
+    found: M = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
+    return found
+
+
 def locked(model: type[M], ident: Any) -> M | None:
     """The row of ``model`` with primary key ``ident``, locked and read afresh; None if it is gone."""
     return db.session.execute(

@@ -176,12 +176,6 @@ class NewsInput(Model):
 # -- input ------------------------------------------------------------------------------------
 
 
-def _real(obj: Member) -> Member:
-    """The object behind a proxy (``current_user``): a row lock needs the mapped object itself."""
-    real: Member = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
-    return real
-
-
 def may_submit(member: Member) -> bool:
     return member.is_active and bool(member.active_network_ids)
 
@@ -193,7 +187,7 @@ def submit(
 
     The member's row is taken first: the same input sent again while the first is still waiting
     (two tabs, a double click) is the same input – it is not queued twice."""
-    member = guard.lock(_real(member))
+    member = guard.lock(guard.real(member))
     if not may_submit(member):
         raise DomainError(_l("Only active members can send input to the newsletter."))
     link = link or None
@@ -347,7 +341,7 @@ def drafts_for(coordinator: Member) -> list[Newsletter]:
 def create(title: str, body: str, networks: Iterable[Network], by: Member) -> Newsletter:
     """A new draft.  The coordinator's row is taken first: the same draft saved again from a second
     tab (same title and text, not yet sent) is the same draft, not a second one."""
-    by = guard.lock(_real(by))
+    by = guard.lock(guard.real(by))
     same = db.session.scalar(
         select(Newsletter)
         .where(
