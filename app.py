@@ -129,10 +129,9 @@ def create_app(test_config=None):
     register_error_pages(app)
     app.after_request(security_headers)
     app.context_processor(lambda: {"current_locale": str(select_locale())})
-    from models.markdown import to_html, to_plain, to_text
+    from models.markdown import to_html, to_plain
 
     app.add_template_filter(to_html, "markdown")
-    app.add_template_filter(to_text, "markdown_text")
     app.add_template_filter(to_plain, "plain")
     return app
 

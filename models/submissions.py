@@ -17,8 +17,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from flask import flash, make_response, redirect, request
+from flask import flash, redirect, request
 from flask_babel import lazy_gettext as _l
+from htmx_flask import make_response as htmx_response
 from markupsafe import Markup
 from sqlalchemy import CursorResult, String, delete, insert
 from sqlalchemy.exc import IntegrityError
@@ -74,9 +75,8 @@ def already_done() -> Response:
     referrer = request.referrer or ""
     host = request.host_url.rstrip("/")
     target = safe_next(referrer[len(host) :] if referrer.startswith(host) else None)
-    if request.headers.get("HX-Request"):
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = target  # htmx loads the page itself
+    if request.htmx:  # type: ignore[attr-defined]  # htmx-flask's request class
+        response: Response = htmx_response("", 200, redirect=target)  # htmx loads the page itself
         return response
     return redirect(target, code=303)
 
