@@ -81,7 +81,7 @@ def load(
         db.get_or_404(model, ident) if by == "id" else db.one_or_404(select(model).filter_by(**{by: ident}))
     )
     if action is not None:
-        require(action(obj) if callable(action) else action, obj)  # type: ignore[no-untyped-call, unused-ignore]
+        require(action(obj) if callable(action) else action, obj)
     return obj
 
 
