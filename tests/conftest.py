@@ -71,6 +71,7 @@ def pytest_configure(config):
         traveller = time_machine.travel(datetime.combine(day, time(12), tzinfo=UTC), tick=True)
         traveller.start()
         config.add_cleanup(traveller.stop)
+        os.environ["TESTS_CLOCK"] = day.isoformat()  # the processes tests start travel too (helpers)
 
 
 def pytest_report_header(config):

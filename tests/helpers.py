@@ -230,6 +230,21 @@ def drop_connections(admin, pid=None):
         ).scalar()
 
 
+def flask_command(*args):
+    """``python -m flask *args`` for a process of its own, on the tests' clock: time-machine moves
+    this process only, so under ``pytest --clock`` (conftest sets TESTS_CLOCK) the command starts by
+    travelling to this process's moment too – else a worker would find the mail queued "in 2030"
+    not yet due."""
+    if not os.environ.get("TESTS_CLOCK"):
+        return [sys.executable, "-m", "flask", *args]
+    start = (
+        "import sys, time_machine; from datetime import datetime; "
+        f"time_machine.travel(datetime.fromisoformat({datetime.now(UTC).isoformat()!r}), tick=True).start(); "
+        "from flask.cli import main; sys.argv[0] = 'flask'; main()"
+    )
+    return [sys.executable, "-c", start, *args]
+
+
 def worker(database_url, port, *options):
     """``flask outbox send --loop`` as production runs it: a process of its own."""
     env = {
@@ -244,7 +259,7 @@ def worker(database_url, port, *options):
         "PYTHONPATH": str(ROOT),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "outbox", "send", "--loop", *options],
+        flask_command("outbox", "send", "--loop", *options),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
