@@ -12,7 +12,6 @@ from models import meeting as meetings
 from tests.conftest import at_once
 from tests.helpers import says
 
-
 # The meetings are planned in the coming year, whatever today is: a meeting already held cannot be
 # cancelled, so a fixed year would turn these tests against the rules once it is past.
 YEAR = datetime.now(UTC).year + 1
