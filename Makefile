@@ -8,7 +8,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 AXE     := node_modules/axe-core/axe.min.js
 
-.PHONY: run test check setup-db chromium translations clean
+.PHONY: run test check setup-db chromium translations clean designsystemet
 
 ## Install, migrate, load the reference data and serve on http://127.0.0.1:5000 (SQLite).
 ## `make run DEMO=300` also fills it with 300 demo members and five years of history.
@@ -43,6 +43,21 @@ chromium:
 # axe-core checks every page for accessibility in the browser tests (from the npm registry; no lock file).
 $(AXE):
 	npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error axe-core@4.10.3
+
+# Digdir's Designsystemet (MIT): its CSS and the «digdir» theme, vendored in static/vendor/designsystemet/
+# (served by us, no CDN; committed). Run this target to refresh them, then update the versions in the README there.
+DS_CSS   := @digdir/designsystemet-css@1.22.0
+DS_THEME := @digdir/designsystemet-theme@1.11.0
+DS_DIR   := static/vendor/designsystemet
+
+designsystemet:
+	rm -rf build/designsystemet && mkdir -p build/designsystemet $(DS_DIR)
+	npm install --prefix build/designsystemet --no-save --no-package-lock --no-audit --no-fund --loglevel=error $(DS_CSS) $(DS_THEME)
+	cp build/designsystemet/node_modules/@digdir/designsystemet-css/dist/src/index.css $(DS_DIR)/designsystemet.css
+	cp build/designsystemet/node_modules/@digdir/designsystemet-css/LICENSE $(DS_DIR)/LICENSE-designsystemet-css
+	cp build/designsystemet/node_modules/@digdir/designsystemet-theme/brand/digdir.css $(DS_DIR)/theme-digdir.css
+	cp build/designsystemet/node_modules/@digdir/designsystemet-theme/LICENSE $(DS_DIR)/LICENSE-designsystemet-theme
+	rm -rf build/designsystemet
 
 ## After changing texts: extract, merge into the bokmål catalogue, then translate and compile.
 translations: $(BIN)/.installed
