@@ -21,6 +21,7 @@ from extensions import db
 from models import audit, guard, tokens
 from models.anchoring import REMIND_AFTER, Anchoring, AnchoringStatus
 from models.errors import DomainError
+from models.language import mail_locale, manager_locale
 from models.member import Member, normalise_email
 from models.membership import MembershipStatus
 from models.network import Network
@@ -119,6 +120,7 @@ def warn_existing_account(email: str) -> None:
         member.email,
         _l("Someone tried to register with your address"),
         "registration_attempt",
+        locale=mail_locale(member),
         member=member,
         sign_in_url=link("auth.sign_in"),
         reset_url=link("auth.forgot_password"),
@@ -139,6 +141,7 @@ def send_verification(member: Member) -> None:
         member.email,
         _l("Confirm your e-mail address"),
         "verify_email",
+        locale=mail_locale(member),
         member=member,
         url=link("auth.verify_email", token=token),
         hours=int(tokens.LIFETIMES["verify_email"].total_seconds() // 3600),
@@ -249,6 +252,7 @@ def send_password_reset(member: Member) -> None:
         member.email,
         _l("Choose a new password"),
         "reset_password",
+        locale=mail_locale(member),
         member=member,
         url=link("auth.reset_password", token=token),
     )
@@ -279,6 +283,8 @@ def send_anchoring_request(anchoring: Anchoring, reminder: bool = False) -> None
         anchoring.manager_email,
         subject,
         "anchoring_request",
+        # To the manager, at the member's organisation: in its målvedtak, else the member's form.
+        locale=manager_locale(member),
         anchoring=anchoring,
         member=member,
         networks=[m.network for m in member.memberships if m.status in ("pending_anchoring", "active")],
@@ -388,6 +394,7 @@ def notify_decision(anchoring: Anchoring) -> None:
         if confirmed
         else _l("Your line manager did not confirm your participation"),
         "anchoring_decided",
+        locale=mail_locale(member),
         anchoring=anchoring,
         member=member,
         confirmed=confirmed,

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from extensions import Model, db
 from models import audit, guard
 from models.errors import DomainError
+from models.language import mail_locale_sql
 from models.member import Member, active_in
 from models.network import Network, ToNetworks
 from models.outbox import compose_each, link, queue_many
@@ -116,14 +117,14 @@ def count_asked(request: AdviceRequest) -> int:
 def _mail(
     request: AdviceRequest, template: str, subject: str | LazyString, only_unanswered: bool = False
 ) -> int:
-    query = asked(request).with_only_columns(Member.email).order_by(Member.id)
+    query = asked(request).with_only_columns(Member.email, mail_locale_sql()).order_by(Member.id)
     if only_unanswered:
         query = query.where(
             ~Member.id.in_(select(AdviceAnswer.member_id).where(AdviceAnswer.request_id == request.id))
         )
     return queue_many(
         compose_each(
-            ((email, {}) for email in db.session.scalars(query)),
+            ((email, locale, {}) for email, locale in db.session.execute(query)),
             subject,
             template,
             request=request,

@@ -84,12 +84,14 @@ def invite(member: "Member", meeting: "Meeting", subject: str | LazyString) -> "
     """A mail to ``member`` with the meeting's calendar invitation (or cancellation) attached."""
     from flask import current_app
 
+    from models.language import mail_locale
     from models.outbox import link, queue
 
     return queue(
         member.email,
         subject,
         "meeting_invite",
+        locale=mail_locale(member),
         member=member,
         meeting=meeting,
         url=link("meetings.show", meeting_id=meeting.id),

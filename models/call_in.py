@@ -52,14 +52,22 @@ def call_in(meeting: Meeting, only: Collection[int] | None = None, reminder: boo
     Called by ``meeting.plan`` for a call-in and by ``remind``; not an operation of its own.
     """
     from models import teams, tokens
+    from models.language import mail_locale_sql
+    from models.member import Member, active_in
     from models.outbox import compose_each, link, queue_many
 
-    members = [m for m in called_in(meeting) if only is None or m.id in only]
-    with force_locale("nb"):
-        title = str(_l("Emergency call-in: %(title)s", title=meeting.title))
-        when = format_datetime(meeting.starts_at, "EEEE d. MMMM y HH:mm")
-        subject = str(_l("Reminder: %(title)s", title=title)) if reminder else title
+    people = db.session.execute(
+        active_in(n.id for n in meeting.networks)
+        .with_only_columns(Member.id, Member.name, Member.email, mail_locale_sql())
+        .order_by(Member.name)
+    ).all()
+    # Lazy: each mail's subject is written in its recipient's form (``compose_each``).
+    title = _l("Emergency call-in: %(title)s", title=meeting.title)
+    subject = _l("Reminder: %(title)s", title=title) if reminder else title
     if only is None and not reminder:  # the channels hear of it once, not again with each repeat
+        with force_locale("nb"):  # the networks' Teams channels are the Directorate's: bokmål
+            post_title = str(title)
+            when = format_datetime(meeting.starts_at, "EEEE d. MMMM y HH:mm")
         text = "\n\n".join(
             filter(
                 None,
@@ -72,21 +80,23 @@ def call_in(meeting: Meeting, only: Collection[int] | None = None, reminder: boo
             )
         )
         for network in meeting.networks:
-            teams.post(network, title, text, "emergency_call_in", priority=EMERGENCY_PRIORITY)
+            teams.post(network, post_title, text, "emergency_call_in", priority=EMERGENCY_PRIORITY)
     return queue_many(
         compose_each(
             (
                 (
-                    member.email,
+                    email,
+                    locale,
                     {
-                        "name": member.name,
+                        "name": name,
                         "ack_url": link(
                             "meetings.acknowledge",
-                            token=tokens.make("acknowledge", meeting=meeting.id, member=member.id),
+                            token=tokens.make("acknowledge", meeting=meeting.id, member=member_id),
                         ),
                     },
                 )
-                for member in members
+                for member_id, name, email, locale in people
+                if only is None or member_id in only
             ),
             subject,
             "emergency_call_in",

@@ -9,6 +9,7 @@ from extensions import db
 from models import guard
 from models.accounts import send_password_reset
 from models.errors import DomainError
+from models.language import mail_locale
 from models.member import Member
 from models.network import Network
 from models.organisation import Organisation, OrganisationKind
@@ -56,6 +57,7 @@ def appoint(
             member.email,
             _l("You are now coordinator of %(network)s", network=codes),
             "coordinator_appointed",
+            locale=mail_locale(member),
             member=member,
             networks=networks,
             url=link("coordinator.index"),

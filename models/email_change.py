@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from extensions import Model, db
 from models import audit, guard, tokens
 from models.errors import DomainError
+from models.language import mail_locale
 from models.member import Member, normalise_email
 from models.outbox import link, queue
 from models.types import UTCDateTime, string_enum, utcnow
@@ -139,6 +140,7 @@ def request_change(
         new_email,
         _l("Confirm your new e-mail address"),
         "confirm_new_email",
+        locale=mail_locale(member),
         member=member,
         new_email=new_email,
         requested_by=requested_by,
@@ -213,6 +215,7 @@ def confirm(token: str) -> Member:
         old_email,
         _l("Your e-mail address has been changed"),
         "email_changed",
+        locale=mail_locale(member),
         member=member,
         old_email=old_email,
         new_email=new_email,

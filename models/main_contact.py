@@ -433,6 +433,7 @@ def invite(
         email,
         _l("An invitation to the network for migration health"),
         "invitation",
+        locale=organisation.language_decision.written_form,  # to someone at it: in its målvedtak
         inviter=inviter,
         organisation=organisation,
         network=network,

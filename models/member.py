@@ -87,6 +87,7 @@ class Member(UserMixin, Model):  # type: ignore[misc]
             name="manager_email_lower_case",
         ),
         CheckConstraint("manager_email IS NULL OR manager_email <> email", name="manager_is_someone_else"),
+        CheckConstraint("language IS NULL OR language IN ('nb', 'nn', 'en')", name="member_language"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -114,6 +115,9 @@ class Member(UserMixin, Model):  # type: ignore[misc]
     newsletter_unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Left out of the member directory (coordinators still see them).
     directory_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The written form of their pages and mail ("nb", "nn", "en"); none: their organisation's
+    # (see ``models.language``).
+    language: Mapped[str | None] = mapped_column(String(2))
 
     organisation: Mapped["Organisation"] = relationship("Organisation", back_populates="members")
     memberships: Mapped[list["Membership"]] = relationship(

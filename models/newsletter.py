@@ -17,9 +17,9 @@ send, and unsubscribing twice is harmless.  The templates ask ``may_change``, ``
 import enum
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flask_babel import LazyString
+from flask_babel import LazyString, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from extensions import Model, db
 from models import audit, guard, teams, tokens
 from models.errors import DomainError
+from models.language import mail_locale, mail_locale_sql
 from models.markdown import to_text
 from models.member import Member, active_in
 from models.network import Network, ToNetworks
@@ -65,17 +66,31 @@ newsletter_networks = Table(
 )
 
 
+class Version(NamedTuple):
+    """An issue's text in one written form."""
+
+    title: str
+    body: str
+    language: str
+
+
 class Newsletter(ToNetworks, Model):
     """One issue: written in Markdown, for one or more networks, sent once."""
 
     __tablename__ = "newsletters"
     __table_args__ = (
         CheckConstraint("(sent_at IS NULL) = (recipient_count IS NULL)", name="sent_with_count"),
+        CheckConstraint("language IN ('nb', 'nn')", name="newsletter_language"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
+    # The written form of title and body, and the issue in the other form if the coordinator
+    # wrote one (a *parallel version*): each member gets the form they read, where there is one.
+    language: Mapped[str] = mapped_column(String(2), default="nb", server_default="nb")
+    parallel_title: Mapped[str | None] = mapped_column(String(200))
+    parallel_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
@@ -90,6 +105,17 @@ class Newsletter(ToNetworks, Model):
     )
     created_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[created_by_id])
     sent_by: Mapped["Member | None"] = relationship("Member", foreign_keys=[sent_by_id])
+
+    @property
+    def parallel_language(self) -> str:
+        """The other written form: the one a parallel version is in."""
+        return "nn" if self.language == "nb" else "nb"
+
+    def version(self, locale: str) -> "Version":
+        """The issue as a reader of ``locale`` gets it: the parallel version where it is their form."""
+        if self.parallel_title and locale == self.parallel_language:
+            return Version(self.parallel_title, self.parallel_body or "", self.parallel_language)
+        return Version(self.title, self.body, self.language)
 
     @property
     def batch(self) -> str:
@@ -382,21 +408,24 @@ def count_recipients(newsletter: Newsletter) -> int:
 
 
 def _mail(
-    newsletter: Newsletter, people: Iterable[tuple[int, str]], test: bool = False
+    newsletter: Newsletter, people: Iterable[tuple[int, str, str]], test: bool = False
 ) -> Iterator[dict[str, Any]]:
-    """The issue for each of ``people`` (member id, address), each with their own unsubscribe link."""
-    subject = _l("[TEST] %(title)s", title=newsletter.title) if test else newsletter.title
+    """The issue for each of ``people`` (member id, address, locale), each with their own
+    unsubscribe link, each in their written form where the issue has it."""
+    title = LazyString(lambda: newsletter.version(str(get_locale())).title)
+    subject = _l("[TEST] %(title)s", title=title) if test else title
     return compose_each(
         (
             (
                 email,
+                locale,
                 {
                     "unsubscribe_url": link(
                         "newsletters.unsubscribe", token=tokens.make("unsubscribe", member=member_id)
                     )
                 },
             )
-            for member_id, email in people
+            for member_id, email, locale in people
         ),
         subject,
         "newsletter",
@@ -433,7 +462,7 @@ def send_test(newsletter: Newsletter, member: Member) -> bool:
     )
     if waiting is not None:
         return False
-    queue_many(_mail(newsletter, [(member.id, member.email)], test=True))
+    queue_many(_mail(newsletter, [(member.id, member.email, mail_locale(member))], test=True))
     return True
 
 
@@ -447,7 +476,9 @@ def send(newsletter: Newsletter, by: Member) -> int:
     if not newsletter.networks:
         raise DomainError(_l("Choose at least one network."))
     people = db.session.execute(
-        recipients(newsletter).with_only_columns(Member.id, Member.email).order_by(Member.id)
+        recipients(newsletter)
+        .with_only_columns(Member.id, Member.email, mail_locale_sql())
+        .order_by(Member.id)
     ).all()
     newsletter.sent_at, newsletter.sent_by_id, newsletter.recipient_count = utcnow(), by.id, len(people)
     sent = queue_many(_mail(newsletter, people))

@@ -1,4 +1,4 @@
-"""Short notices by mail (bokmål, through the outbox) to the people a change concerns."""
+"""Short notices by mail (in each person's written form, through the outbox) to the people a change concerns."""
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from extensions import db
+from models.language import mail_locale
 from models.outbox import link, queue
 from models.role import CoordinatorRole
 
@@ -32,6 +33,7 @@ def notify(
         member.email,
         subject,
         "notice",
+        locale=mail_locale(member),
         name=member.name,
         lines=lines,
         url=link(endpoint, **values) if endpoint else None,

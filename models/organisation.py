@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from extensions import Model, db
 from models import audit, guard
 from models.errors import DomainError
+from models.language import LanguageDecision
 from models.types import LabelledEnum, string_enum
 
 if TYPE_CHECKING:
@@ -94,6 +95,13 @@ class Organisation(Model):
     # Where a reference list put it ("municipality:4601", "hospital_trust:Helse Bergen HF"):
     # how a reload finds it again, whatever it has been renamed to locally.
     reference_key: Mapped[str | None] = mapped_column(String(250), unique=True)
+    # Its målvedtak: the written form it has adopted, which the state writes to it (and to its
+    # members who chose none) in.
+    language_decision: Mapped[LanguageDecision] = mapped_column(
+        string_enum(LanguageDecision, "language_decision", 10),
+        default=LanguageDecision.NEUTRAL,
+        server_default=LanguageDecision.NEUTRAL.value,
+    )
 
     parent: Mapped["Organisation | None"] = relationship(remote_side=[id])
     members: Mapped[list["Member"]] = relationship("Member", back_populates="organisation")

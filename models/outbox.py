@@ -49,6 +49,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 import logs
 from extensions import Model, db, mail
+from models import language
 from models.heartbeat import reason
 from models.markdown import html_to_text
 from models.types import UTCDateTime, string_enum, utcnow
@@ -166,15 +167,19 @@ def compose(
     priority: int = 0,
     batch: str | None = None,
     headers: dict[str, str] | None = None,
+    locale: str = language.DEFAULT,
     **context: Any,
 ) -> dict[str, Any]:
-    """The outbox row for a mail, as column values (bokmål).
+    """The outbox row for a mail, as column values, written in ``locale`` (the recipient's written
+    form: ``models.language.mail_locale``).
 
-    A mail is written once, as ``templates/email/<template>.html``; its plain-text part is read off
-    that HTML (``html_to_text``: paragraphs, lists, headings, each link's address on a line of its
-    own), so the two parts say the same and cannot drift apart."""
-    with force_locale("nb"):
-        html = render_template(f"email/{template}.html", **context)
+    A mail is written once, as ``templates/email/<template>.html`` (its texts in the catalogue);
+    its plain-text part is read off that HTML (``html_to_text``: paragraphs, lists, headings, each
+    link's address on a line of its own), so the two parts say the same and cannot drift apart.
+    The template gets ``lang``, the locale, for its ``<html lang>`` and for content it chooses
+    by language (a newsletter's parallel version)."""
+    with force_locale(locale):
+        html = render_template(f"email/{template}.html", lang=locale, **context)
         subject = str(subject)
     text = html_to_text(html)
     if current_app.config.get("MAIL_LOG_BODIES"):
@@ -198,22 +203,26 @@ def slot(name: str) -> str:
 
 
 def compose_each(
-    people: Iterable[tuple[str, Mapping[str, Any]]],
+    people: Iterable[tuple[str, str, Mapping[str, Any]]],
     subject: str | LazyString,
     template: str,
     personal: Iterable[str] = (),
     **options_and_context: Any,
 ) -> Iterator[dict[str, Any]]:
-    """One composed mail per recipient, rendered once.
+    """One composed mail per recipient, rendered once per written form.
 
-    ``people`` yields (address, {name: value}) with a value for each name in ``personal``; the
-    template receives ``slot(name)`` in its place and prints it as it is – in the HTML, and so in
-    the text read off it – and each copy has the recipient's own values put in (HTML-escaped in the
-    HTML part only).  Thousands of mails cost one rendering, not thousands.
+    ``people`` yields (address, locale, {name: value}) with a value for each name in ``personal``;
+    the template receives ``slot(name)`` in its place and prints it as it is – in the HTML, and so
+    in the text read off it – and each copy has the recipient's own values put in (HTML-escaped in
+    the HTML part only).  Thousands of mails cost one rendering per language (at most three), not
+    thousands; each recipient gets the one in their locale.
     """
     slots: dict[str, Any] = {name: slot(name) for name in personal}  # template values, like the context
-    row = compose("", subject, template, **options_and_context, **slots)
-    for address, values in people:
+    rows: dict[str, dict[str, Any]] = {}
+    for address, locale, values in people:
+        if locale not in rows:
+            rows[locale] = compose("", subject, template, locale=locale, **options_and_context, **slots)
+        row = rows[locale]
         text, html, headers = row["body_text"], row["body_html"], row["headers"]
         for name, value in values.items():
             text = text.replace(slot(name), str(value))
@@ -226,7 +235,8 @@ def compose_each(
 def queue(
     recipient: str, subject: str | LazyString, template: str, **options_and_context: Any
 ) -> OutboxMessage:
-    """Write a mail to the outbox.  Part of the caller's transaction: the caller commits."""
+    """Write a mail to the outbox (``locale``: the recipient's written form; see ``compose``).
+    Part of the caller's transaction: the caller commits."""
     message = OutboxMessage(**compose(recipient, subject, template, **options_and_context))
     db.session.add(message)
     return message

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
@@ -136,24 +137,26 @@ def county_summary(figures: Figures) -> list[tuple[str | None, str, int, int]]:
     ]
 
 
+# The export's headers, in the reader's language (rendered when the file is written).
 MEMBER_COLUMNS = (
-    "Navn",
-    "E-post",
-    "Telefon",
-    "Stilling",
-    "Enhet",
-    "Organisasjon",
-    "Nummer",
-    "Fylke",
-    "Status",
-    "Hovedkontakt",
-    "Forankret av",
-    "Forankret",
+    _l("Name"),
+    _l("E-mail"),
+    _l("Phone"),
+    _l("Job title"),
+    _l("Unit"),
+    _l("Organisation"),
+    _l("Number"),
+    _l("County"),
+    _l("Status"),
+    _l("Main contact"),
+    _l("Anchored by"),
+    _l("Anchored"),
 )
 
 
-def member_rows(network: "Network", only_active: bool = False) -> Iterator[tuple[str, ...]]:
-    """The member list of a network, as rows for CSV and XLSX (same rows in both)."""
+def member_rows(network: "Network", only_active: bool = False) -> Iterator[tuple[Any, ...]]:
+    """The member list of a network, as rows for CSV and XLSX (same rows in both; the status by its
+    label and the time of anchoring as a time, written by ``blueprints.coordinator.exports``)."""
     counties = dict(
         db.session.execute(
             select(Organisation.number, Organisation.name).where(
@@ -187,14 +190,14 @@ def member_rows(network: "Network", only_active: bool = False) -> Iterator[tuple
             org.name,
             org.number or "",
             counties.get(org.county_number or org.number, "") if org.number else "",
-            m.status.value,
-            "ja" if m.is_main_contact else "",
+            m.status,
+            _l("Yes") if m.is_main_contact else "",
             (m.anchoring.decided_by_name or "") if m.anchoring else "",
-            m.anchoring.decided_at.date().isoformat() if m.anchoring and m.anchoring.decided_at else "",
+            m.anchoring.decided_at if m.anchoring else None,
         )
 
 
-EMAIL_COLUMNS = ("E-post", "Navn", "Organisasjon")
+EMAIL_COLUMNS = (_l("E-mail"), _l("Name"), _l("Organisation"))
 
 
 def email_line(network: "Network") -> str:
@@ -209,6 +212,6 @@ def email_line(network: "Network") -> str:
     )
 
 
-def email_rows(network: "Network") -> Iterator[tuple[str, str, str]]:
+def email_rows(network: "Network") -> Iterator[tuple[Any, Any, Any]]:
     for row in member_rows(network, only_active=True):
         yield (row[1], row[0], row[5])

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from extensions import Model, db
 from models import audit, guard, tokens
 from models.errors import DomainError
+from models.language import mail_locale_sql
 from models.member import Member
 from models.membership import Membership, MembershipStatus, lapse_many
 from models.notices import notify
@@ -349,7 +350,7 @@ def open_cycle(
 def _mail(cycle: ReviewCycle, template: str, subject: str | LazyString, only_unanswered: bool = False) -> int:
     """One mail per response of the cycle (each with its personal link), in one batched INSERT."""
     query = (
-        select(ReviewResponse.id, Member.name, Member.email)
+        select(ReviewResponse.id, Member.name, Member.email, mail_locale_sql())
         .join(Member, Member.id == ReviewResponse.member_id)
         .where(ReviewResponse.cycle_id == cycle.id)
         .order_by(ReviewResponse.id)
@@ -361,12 +362,13 @@ def _mail(cycle: ReviewCycle, template: str, subject: str | LazyString, only_una
             (
                 (
                     email,
+                    locale,
                     {
                         "name": name,
                         "url": link("reviews.answer", token=tokens.make("review", response=response_id)),
                     },
                 )
-                for response_id, name, email in db.session.execute(query)
+                for response_id, name, email, locale in db.session.execute(query)
             ),
             subject,
             template,

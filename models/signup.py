@@ -28,6 +28,7 @@ from extensions import Model, db
 from models import guard
 from models.calendar import invite
 from models.errors import DomainError
+from models.language import mail_locale
 from models.meeting import Meeting, MeetingStatus
 from models.types import UTCDateTime, utcnow
 
@@ -189,6 +190,7 @@ def send_reminders(now: datetime | None = None) -> int:
             member.email,
             _l("Reminder: %(title)s", title=meeting.title),
             "meeting_invite",
+            locale=mail_locale(member),
             member=member,
             meeting=meeting,
             url=link("meetings.show", meeting_id=meeting.id),

@@ -76,6 +76,7 @@ def mail_contexts():
         body="# Kurs\n\nEt **nytt** kurs om [tolking](https://www.tolkeportalen.no/kurs).\n\n"
         "- Bergen, 3. mars\n- Oslo, 10. mars\n\n> Påmelding via kommunen.",
     )
+    newsletter.version = lambda locale: ns(title=newsletter.title, body=newsletter.body, language="nb")
     inputs = [
         ns(
             title="Tolkekurs i Bergen",
@@ -261,8 +262,8 @@ def test_personal_values_reach_both_parts_of_a_mail_composed_once(app):
         if key not in ("name", "ack_url")
     }
     people = [
-        ("a@x.example", {"name": "Åse O'Brien & Co", "ack_url": "http://localhost/received/a?x=1&y=2"}),
-        ("b@x.example", {"name": "Bjørn", "ack_url": "http://localhost/received/b"}),
+        ("a@x.example", "nb", {"name": "Åse O'Brien & Co", "ack_url": "http://localhost/received/a?x=1&y=2"}),
+        ("b@x.example", "nb", {"name": "Bjørn", "ack_url": "http://localhost/received/b"}),
     ]
     first, second = outbox.compose_each(
         people, "Emne", "emergency_call_in", personal=("name", "ack_url"), **context

@@ -4,6 +4,7 @@ and the mandate's versions."""
 from types import SimpleNamespace
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
@@ -70,6 +71,7 @@ def new(code):
                     current_user.email,
                     _("The yearly review of %(network)s: do you still take part?", network=network.code),
                     "review_request",
+                    locale=str(get_locale()),  # the coordinator reads it in their page's language
                     name=current_user.name,
                     cycle=sample,
                     network=network,

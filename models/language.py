@@ -1,0 +1,87 @@
+"""Written forms: the languages the app speaks, and which one each person's mail is written in.
+
+The Language Act (språklova) binds the Directorate: pages in bokmål and nynorsk side by side, a
+person answered in the written form they use, an organisation written to in the form it has
+adopted (its *målvedtak*).  So a member carries their own choice (``Member.language``, or none:
+then their organisation's), and an organisation carries its målvedtak (``LanguageDecision``); a
+neutral organisation's members get bokmål unless they chose otherwise.  English is offered too,
+for the members who read it better.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, select
+
+from models.types import LabelledEnum
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
+    from models.member import Member
+
+LOCALES = ("nb", "nn", "en")
+DEFAULT = "nb"
+# Each language named in itself, as a language switch names them (not translated).
+AUTONYMS = {"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}
+# The written forms of Norwegian: content written in one of them is Norwegian to a reader of the other.
+NORWEGIAN = ("nb", "nn")
+
+
+class LanguageDecision(LabelledEnum):
+    """An organisation's *målvedtak*: the written form it has adopted for its dealings with the state."""
+
+    NEUTRAL = "neutral", _l("Neutral")
+    BOKMAL = "nb", _l("Bokmål")
+    NYNORSK = "nn", _l("Nynorsk")
+
+    @property
+    def written_form(self) -> str:
+        """The form the state writes to it in: its own, or bokmål for a neutral one."""
+        return DEFAULT if self is LanguageDecision.NEUTRAL else self.value
+
+
+def mail_locale(member: "Member") -> str:
+    """The written form of mail to ``member``: their own choice, else their organisation's."""
+    if member.language in LOCALES:
+        return member.language
+    organisation = member.organisation
+    return organisation.language_decision.written_form if organisation is not None else DEFAULT
+
+
+def manager_locale(member: "Member") -> str:
+    """The written form of mail to ``member``'s line manager, who works at the same organisation:
+    the organisation's målvedtak, or where it has none (neutral), the member's own form."""
+    organisation = member.organisation
+    if organisation is not None and organisation.language_decision is not LanguageDecision.NEUTRAL:
+        return organisation.language_decision.written_form
+    return mail_locale(member)
+
+
+def mail_locale_sql() -> "ColumnElement[Any]":
+    """``mail_locale`` as an SQL expression over ``Member`` (for bulk mail: one query, no per-row loads)."""
+    from models.member import Member
+    from models.organisation import Organisation
+
+    decided = (
+        select(case((Organisation.language_decision == LanguageDecision.NYNORSK, "nn"), else_=DEFAULT))
+        .where(Organisation.id == Member.organisation_id)
+        .scalar_subquery()
+    )
+    return case((Member.language.in_(LOCALES), Member.language), else_=decided)
+
+
+def from_label(text: str) -> LanguageDecision | None:
+    """A målvedtak as a spreadsheet cell may write it ("nynorsk", "Bokmål", "nøytral", "nn" …)."""
+    key = text.strip().casefold()
+    for decision, words in _DECISION_WORDS.items():
+        if key in words:
+            return decision
+    return None
+
+
+_DECISION_WORDS = {
+    LanguageDecision.NYNORSK: {"nn", "nynorsk", "nno"},
+    LanguageDecision.BOKMAL: {"nb", "bokmål", "bokmal", "nob"},
+    LanguageDecision.NEUTRAL: {"neutral", "nøytral", "noytral", "nøytralt", ""},
+}
