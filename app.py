@@ -5,7 +5,7 @@ import hashlib
 import os
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, has_request_context, render_template, request, session
+from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
 from flask_babel import lazy_gettext
 from flask_login import AnonymousUserMixin, current_user
 from flask_wtf.csrf import CSRFError
@@ -17,7 +17,8 @@ from werkzeug.security import safe_join
 import config
 import logs
 from extensions import babel, compress, csrf, db, htmx, limiter, login_manager, mail, migrate
-from models import guard, submissions
+from models import guard, language, submissions
+from models.language import AUTONYMS
 from models.types import render_item
 
 
@@ -122,13 +123,18 @@ def create_app(test_config=None):
 
     limits.init_app(app)  # the mail budgets of signed-in members' actions
     app.add_template_global(submissions.submission_field)
+    from blueprints.util import content_lang, wants_fragment
+
+    app.add_template_global(content_lang)  # lang="nb" on Norwegian content in an English page
+    app.add_template_global(wants_fragment)  # a results fragment adds its count out of band
 
     from cli import register_commands
 
     register_commands(app)
     register_error_pages(app)
     app.after_request(security_headers)
-    app.context_processor(lambda: {"current_locale": str(select_locale())})
+    app.context_processor(lambda: {"current_locale": str(select_locale()), "languages": AUTONYMS})
+    app.add_template_global(this_page_in)
     from models.markdown import to_html, to_plain
 
     app.add_template_filter(to_html, "markdown")
@@ -181,18 +187,21 @@ def attribute_changes_to_user():
 
 
 def select_locale():
-    """The language the reader chose, else the browser's preference, else bokmål."""
-    languages = list(current_app.config["LANGUAGES"])
+    """The page's language: ``?lang=`` on the address (this page only: the alternates in the
+    page's head link to it), else the reader's choice (the switch; a member's stored choice is put
+    in the session at sign-in), else the browser's preference, else bokmål."""
     if not has_request_context():
-        return languages[0]
+        return language.DEFAULT
     if "locale" not in g:
-        chosen = session.get("locale")
-        g.locale = (
-            chosen
-            if chosen in languages
-            else (request.accept_languages.best_match(languages) or languages[0])
-        )
+        g.locale = language.named_locale() or language.DEFAULT
     return g.locale
+
+
+def this_page_in(locale):
+    """This page's address in another language (``?lang=``, see ``select_locale``); None: without one."""
+    values = {**(request.view_args or {}), **request.args.to_dict()}
+    values.pop("lang", None)
+    return url_for(request.endpoint, **values, **({"lang": locale} if locale else {}))
 
 
 CSP = "; ".join(

@@ -40,8 +40,13 @@ worker_log = logging.getLogger("tracker.worker")
     metavar="OLD:NEW",
     help="A municipality merged into another: its members move to NEW.",
 )
+@click.option(
+    "--written-forms",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Municipalities' and counties' målvedtak (CSV: number,language_decision – nynorsk/bokmål/nøytral).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change, change nothing.")
-def load_reference(municipalities, counties, merges, dry_run):
+def load_reference(municipalities, counties, merges, written_forms, dry_run):
     """Load or refresh networks, municipalities, counties, observers and hospital trusts.
 
     Renames what Statistics Norway renamed and deactivates (never deletes) what it no
@@ -53,12 +58,26 @@ def load_reference(municipalities, counties, merges, dry_run):
         pairs = dict(m.split(":", 1) for m in merges)
     except ValueError as exc:
         raise click.BadParameter("use OLD:NEW, for example 1507:1508", param_hint="--merge") from exc
+    prefix = "Would change (dry run, nothing kept): " if dry_run else ""
+    if written_forms:  # the målvedtak only: the official lists are loaded by a run without it
+        with audit.acting_as(label="flask reference load --written-forms"):
+            try:
+                decided = reference.load_written_forms(written_forms, dry_run=dry_run)
+            except (OSError, ValueError) as exc:
+                raise click.ClickException(str(exc)) from exc
+        for name, before, after in decided:
+            click.echo(f"{prefix}{name}: {before} → {after}")
+        click.echo(
+            f"{len(decided)} målvedtak {'would change' if dry_run else 'changed'}."
+            if decided
+            else "The målvedtak are up to date: nothing changed."
+        )
+        return
     with audit.acting_as(label="flask reference load"):
         try:
             changes = reference.load(municipalities, counties, merges=pairs, dry_run=dry_run)
         except (OSError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
-    prefix = "Would change (dry run, nothing kept): " if dry_run else ""
     if changes:
         click.echo(prefix + ", ".join(f"{what}: {n}" for what, n in sorted(changes.items())))
     else:

@@ -25,7 +25,6 @@ def database_url(url):
 
 DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-    "LANGUAGES": ("nb", "nn", "en"),
     "BABEL_DEFAULT_LOCALE": "nb",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Oslo",
     "SESSION_COOKIE_HTTPONLY": True,

@@ -11,6 +11,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from blueprints.validators import PrintableText
+from models.language import AUTONYMS, LOCALES
 from models.meeting import OSLO, MeetingKind
 from models.review import DEFAULT_DEADLINE, DEFAULT_REMINDER
 from models.types import utcnow
@@ -89,6 +90,18 @@ class DeadlineForm(FlaskForm):
     def remind_at(self):
         """The reminder goes in the morning of its day (at once, if that is today and the morning is past)."""
         return max(datetime.combine(self.remind_on.data, time(8, 0), tzinfo=OSLO), utcnow())
+
+
+def written_form_field():
+    """A member's written form for pages and mail; empty: their organisation's målvedtak."""
+    return SelectField(
+        _l("Written form of pages and e-mail"),
+        choices=[
+            SelectChoice("", _l("As my organisation has decided")),
+            *(SelectChoice(code, AUTONYMS[code], render_kw={"lang": code}) for code in LOCALES),
+        ],
+        validators=[Optional()],
+    )
 
 
 class OwnDetailsForm(FlaskForm):

@@ -10,6 +10,7 @@ for the members who read it better.
 
 from typing import TYPE_CHECKING, Any
 
+from flask import request, session
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select
 
@@ -39,6 +40,15 @@ class LanguageDecision(LabelledEnum):
     def written_form(self) -> str:
         """The form the state writes to it in: its own, or bokmål for a neutral one."""
         return DEFAULT if self is LanguageDecision.NEUTRAL else self.value
+
+
+def named_locale() -> str | None:
+    """The language the reader of this request named: ``?lang=`` on the address, their choice
+    with the language switch, their browser's preference; None if none names one we speak."""
+    for choice in (request.args.get("lang"), session.get("locale")):
+        if isinstance(choice, str) and choice in LOCALES:
+            return choice
+    return request.accept_languages.best_match(LOCALES)
 
 
 def mail_locale(member: "Member") -> str:

@@ -18,7 +18,9 @@ from sqlalchemy import (
     delete,
     exists,
     false,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -27,6 +29,7 @@ from extensions import Model, db
 from models import audit, guard
 from models.anchoring import Anchoring, AnchoringStatus
 from models.errors import DomainError
+from models.language import LOCALES
 from models.membership import Membership, MembershipStatus
 from models.organisation import fold
 from models.role import CoordinatorRole
@@ -368,6 +371,20 @@ class Member(UserMixin, Model):  # type: ignore[misc]
             subject=f"member:{self.id}",
         )
         return True
+
+    def set_language(self, locale: str | None) -> bool:
+        """The written form of their pages and mail (None: their organisation's); False if it
+        already was (a conditional UPDATE: the switch pressed twice changes one row once)."""
+        if locale is not None and locale not in LOCALES:
+            raise DomainError(_l("Choose bokmål, nynorsk or English."))
+        differs = (
+            Member.language.is_not(None)
+            if locale is None
+            else or_(Member.language.is_(None), Member.language != locale)
+        )
+        changed = guard.claim(update(Member).where(Member.id == self.id, differs).values(language=locale))
+        db.session.refresh(self, ["language"])
+        return changed
 
     def set_newsletter(self, subscribed: bool) -> bool:
         """Stop or restart the newsletter from My page; True if it changed (logged once, however

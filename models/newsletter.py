@@ -364,9 +364,12 @@ def drafts_for(coordinator: Member) -> list[Newsletter]:
     ]
 
 
-def create(title: str, body: str, networks: Iterable[Network], by: Member) -> Newsletter:
+def create(
+    title: str, body: str, networks: Iterable[Network], by: Member, **written_forms: str | None
+) -> Newsletter:
     """A new draft.  The coordinator's row is taken first: the same draft saved again from a second
-    tab (same title and text, not yet sent) is the same draft, not a second one."""
+    tab (same title and text, not yet sent) is the same draft, not a second one.  ``written_forms``:
+    ``language`` of the text, and the ``parallel_title`` and ``parallel_body`` in the other form."""
     by = guard.lock(guard.real(by))
     same = db.session.scalar(
         select(Newsletter)
@@ -381,7 +384,7 @@ def create(title: str, body: str, networks: Iterable[Network], by: Member) -> Ne
     )
     if same is not None and {n.id for n in same.networks} == {n.id for n in networks}:
         return same
-    newsletter = Newsletter(title=title, body=body, networks=list(networks), created_by=by)
+    newsletter = Newsletter(title=title, body=body, networks=list(networks), created_by=by, **written_forms)
     db.session.add(newsletter)
     db.session.flush()
     audit.record(
@@ -392,10 +395,14 @@ def create(title: str, body: str, networks: Iterable[Network], by: Member) -> Ne
     return newsletter
 
 
-def update_draft(newsletter: Newsletter, title: str, body: str, networks: Iterable[Network]) -> None:
+def update_draft(
+    newsletter: Newsletter, title: str, body: str, networks: Iterable[Network], **written_forms: str | None
+) -> None:
     """Change a draft; refused once it is sent (the row is taken first, so not under a send)."""
     guard.lock(newsletter).check_draft()
     newsletter.title, newsletter.body, newsletter.networks = title, body, list(networks)
+    for key, value in written_forms.items():
+        setattr(newsletter, key, value)
 
 
 def recipients(newsletter: Newsletter) -> "Select[Member]":

@@ -180,6 +180,24 @@ class Organisation(Model):
         audit.record("organisation.edited", subject=f"organisation:{self.id}", before=before, after=after)
         return True
 
+    def set_language_decision(self, decision: LanguageDecision | str) -> bool:
+        """A coordinator (or the målvedtak list) records the organisation's written form; True if
+        it changed.  Reference data too: a municipality's målvedtak is its own decision, not
+        Statistics Norway's.  The row is taken first: the same form sent twice writes once."""
+        decision = LanguageDecision(decision)
+        guard.lock(self)
+        if self.language_decision is decision:
+            return False
+        before = {"language_decision": self.language_decision.value}
+        self.language_decision = decision
+        audit.record(
+            "organisation.language_decided",
+            subject=f"organisation:{self.id}",
+            before=before,
+            after={"language_decision": decision.value},
+        )
+        return True
+
     @property
     def may_deactivate(self) -> bool:
         """Can a coordinator take it out of use now (the page's question; the rule is

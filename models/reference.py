@@ -199,3 +199,53 @@ def load(
     else:
         db.session.commit()
     return dict(loader.changes)
+
+
+def load_written_forms(path: str | Path, dry_run: bool = False) -> list[tuple[str, str, str]]:
+    """Municipalities' and counties' målvedtak from a CSV (columns ``number`` – kommune- or
+    fylkesnummer – and ``language_decision``: nynorsk, bokmål or nøytral; Språkrådet's list
+    written out so).  Returns (name, before, after) for each change; running it twice
+    changes nothing.  A number not in the register or a decision not understood stops the load
+    before anything is kept, naming the lines."""
+    from models.language import from_label
+
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"number", "language_decision"} <= set(rows[0]):
+        raise ValueError(f"{path}: the columns must include language_decision, number")
+    by_number = {
+        (o.kind, o.number): o
+        for o in db.session.scalars(
+            select(Organisation).where(
+                Organisation.kind.in_((OrganisationKind.MUNICIPALITY, OrganisationKind.COUNTY_MUNICIPALITY))
+            )
+        )
+    }
+    problems, wanted = [], []
+    for line, row in enumerate(rows, start=2):
+        number = (row.get("number") or "").strip()
+        kind = OrganisationKind.MUNICIPALITY if len(number) == 4 else OrganisationKind.COUNTY_MUNICIPALITY
+        organisation = by_number.get((kind, number))
+        decision = from_label(row.get("language_decision") or "")
+        if organisation is None:
+            problems.append(f"line {line}: no municipality or county numbered {number!r}")
+        elif decision is None:
+            problems.append(
+                f"line {line}: {row.get('language_decision')!r} is not nynorsk, bokmål or nøytral"
+            )
+        else:
+            wanted.append((organisation, decision))
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    changes = [
+        (organisation.display_name, str(organisation.language_decision.label), str(decision.label))
+        for organisation, decision in wanted
+        if organisation.language_decision is not decision
+    ]
+    if dry_run:
+        db.session.rollback()
+        return changes
+    for organisation, decision in wanted:
+        organisation.set_language_decision(decision)
+    db.session.commit()
+    return changes

@@ -374,6 +374,14 @@ MATRIX = {
         "/organisations/{observer}/edit",
         data={"kind": "observer", "name": "Folkehelseinstituttet, endret", "short_name": "FHI"},
     ),
+    ("organisations.written_form", "GET"): GET(
+        "organisation.manage", "/organisations/{unused_organisation}/written-form"
+    ),
+    ("organisations.written_form", "POST"): POST(
+        "organisation.manage",
+        "/organisations/{unused_organisation}/written-form",
+        data={"language_decision": "nn"},
+    ),
     ("organisations.set_active", "POST"): POST(
         "organisation.manage", "/organisations/{unused_organisation}/deactivate"
     ),

@@ -307,14 +307,18 @@ def active_content(page):
     """What in ``page`` could run or load: scripts (other than ours), handlers, frames, script links."""
     bad = []
     for tag, attrs in Elements(page).found:
-        if tag == "script" and not (attrs.get("src") or "").startswith("/static/vendor/htmx"):
+        if tag == "script" and not (attrs.get("src") or "").startswith("/static/"):
             bad.append(tag)
         if (
             tag in ("iframe", "object", "embed", "style", "img", "base", "form")
             and attrs.get("method") != "post"
         ):
             bad.append(tag)
-        if tag == "link" and not (attrs.get("href") or "").startswith("/static/"):
+        if tag == "link" and not (
+            (attrs.get("href") or "").startswith("/static/")
+            # the page itself in another language (same origin, a path)
+            or (attrs.get("rel") == "alternate" and (attrs.get("href") or "").startswith("/newsletter/"))
+        ):
             bad.append(tag)
         bad += [f"{tag} {name}" for name in attrs if name.startswith("on")]
         bad += [

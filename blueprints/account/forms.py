@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField, TelField
 from wtforms.validators import InputRequired, Length, Optional
 
-from blueprints.forms import OwnDetailsForm, long_text
+from blueprints.forms import OwnDetailsForm, long_text, written_form_field
 from blueprints.validators import EmailAddress, PrintableText
 
 
@@ -23,6 +23,7 @@ class ProfileForm(OwnDetailsForm):
         _l("Your line manager's e-mail address"),
         validators=[InputRequired(), Length(max=254), EmailAddress()],
     )
+    language = written_form_field()
 
 
 class LeaveForm(FlaskForm):

@@ -74,6 +74,7 @@ def edit():
                 unit=form.unit.data.strip(),
                 manager_name=form.manager_name.data.strip(),
                 manager_email=form.manager_email.data,
+                language=form.language.data or None,
             ),
             lambda asked: [
                 *(

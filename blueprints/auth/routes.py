@@ -17,7 +17,7 @@ def start_session(member, remember=False):
     someone else included) is dropped, only the chosen language is kept, so the signed-in
     session shares nothing with the one before it.  The cookie carries the account's session key
     (``Member.get_id``)."""
-    locale = session.get("locale")
+    locale = session.get("locale") or member.language  # a choice made now wins over the stored one
     session.clear()
     if locale:
         session["locale"] = locale

@@ -175,7 +175,11 @@ def new():
     if form.validate_on_submit():
         return carry_out(
             lambda: newsletters.create(
-                form.title.data, form.body.data or "", chosen_networks(form.networks.data), current_user
+                form.title.data,
+                form.body.data or "",
+                chosen_networks(form.networks.data),
+                current_user,
+                **form.written_forms,
             ),
             _("The issue is saved as a draft."),
             lambda newsletter: redirect(url_for(".edit", newsletter_id=newsletter.id), code=303),
@@ -201,7 +205,11 @@ def edit(newsletter_id):
 
         return carry_out(
             lambda: newsletters.update_draft(
-                newsletter, form.title.data, form.body.data or "", chosen_networks(form.networks.data)
+                newsletter,
+                form.title.data,
+                form.body.data or "",
+                chosen_networks(form.networks.data),
+                **form.written_forms,
             ),
             _("The draft is saved."),
             url_for(then, newsletter_id=newsletter_id),

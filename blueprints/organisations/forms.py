@@ -1,11 +1,12 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SearchField, SelectField, StringField
+from wtforms import IntegerField, RadioField, SearchField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from blueprints.validators import PrintableText
 from models import OrganisationKind
+from models.language import LanguageDecision
 
 
 class OrganisationSearchForm(FlaskForm):
@@ -46,4 +47,14 @@ class OrganisationForm(FlaskForm):
     )
     short_name = StringField(
         _l("Short name (optional)"), validators=[Optional(), Length(max=40), PrintableText()]
+    )
+
+
+class LanguageDecisionForm(FlaskForm):
+    """An organisation's målvedtak, as its own decision says it."""
+
+    language_decision = RadioField(
+        _l("Written form (målvedtak)"),
+        choices=[SelectChoice(d.value, d.label) for d in LanguageDecision],
+        validators=[InputRequired(_l("Choose the written form."))],
     )

@@ -1,14 +1,20 @@
 from flask import abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from blueprints.organisations import bp
-from blueprints.organisations.forms import EDITABLE_KINDS, OrganisationForm, OrganisationSearchForm
+from blueprints.organisations.forms import (
+    EDITABLE_KINDS,
+    LanguageDecisionForm,
+    OrganisationForm,
+    OrganisationSearchForm,
+)
 from blueprints.util import carry_out, load, wants_fragment
 from extensions import db
 from models import Organisation, OrganisationKind
-from models.policy import require
+from models.policy import allows, require
 
 
 def directory_context(form):
@@ -22,6 +28,7 @@ def directory_context(form):
         error_out=False,
         count=True,
     )
+    may_manage = allows(current_user, "organisation.manage")
     counties = dict(
         db.session.execute(
             select(Organisation.number, Organisation.name).where(
@@ -30,7 +37,13 @@ def directory_context(form):
         ).all()
     )
     member_counts = Organisation.active_member_counts(o.id for o in page.items)
-    return {"form": form, "page": page, "counties": counties, "member_counts": member_counts}
+    return {
+        "form": form,
+        "page": page,
+        "counties": counties,
+        "member_counts": member_counts,
+        "may_manage": may_manage,
+    }
 
 
 @bp.get("/")
@@ -101,6 +114,29 @@ def edit(organisation_id):
         lambda _result: _("%(name)s is saved.", name=organisation.name),
         editing=organisation,
     )
+
+
+@bp.route("/<int:organisation_id>/written-form", methods=["GET", "POST"])
+def written_form(organisation_id):
+    """An organisation's målvedtak (any organisation, the municipalities' official rows too:
+    the decision is the municipality's own); the mail to it and its members follows it."""
+    require("organisation.manage")
+    organisation = load(Organisation, organisation_id)
+    form = LanguageDecisionForm(obj=organisation)
+    if form.validate_on_submit() and (
+        done := carry_out(
+            lambda: organisation.set_language_decision(form.language_decision.data),
+            lambda _changed: _(
+                "%(name)s writes %(form)s.", name=organisation.name, form=organisation.language_decision.label
+            ),
+            url_for("organisations.index", q=organisation.name),
+            on_refusal=form.language_decision,
+        )
+    ):
+        return done
+    return render_template(
+        "organisations/written_form.html", form=form, organisation=organisation
+    ), 422 if form.errors else 200
 
 
 @bp.post("/<int:organisation_id>/<any(deactivate, reactivate):change>")

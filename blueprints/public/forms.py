@@ -4,11 +4,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from blueprints.util import safe_next
+from models.language import AUTONYMS, LOCALES
 
 
 class LanguageForm(FlaskForm):
     locale = SelectField(
-        choices=[SelectChoice("nb", "Norsk bokmål"), SelectChoice("en", "English")],
+        choices=[SelectChoice(code, AUTONYMS[code]) for code in LOCALES],
         validators=[InputRequired()],
     )
     next = HiddenField()

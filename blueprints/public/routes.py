@@ -61,6 +61,9 @@ def set_language():
     form = LanguageForm()
     if form.validate_on_submit():
         session["locale"] = form.locale.data
+        if current_user.is_authenticated:  # remembered for their next visit, and their mail's form
+            current_user.set_language(form.locale.data)
+            db.session.commit()
     return redirect(form.next_url, code=303)
 
 

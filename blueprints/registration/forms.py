@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from blueprints.forms import written_form_field
 from blueprints.validators import EmailAddress, PrintableText, StrongPassword
 from extensions import db
 from models import Network, Organisation, OrganisationKind
@@ -61,6 +62,7 @@ class RegistrationForm(FlaskForm):
             EmailAddress(),
         ],
     )
+    language = written_form_field()
     leadership_informed = BooleanField(_l("The municipal leadership is informed of my participation"))
     password = PasswordField(
         _l("Password"),

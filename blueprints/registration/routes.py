@@ -8,6 +8,7 @@ from blueprints.util import inbox_email, remember_inbox
 from extensions import db, limiter
 from models import Organisation
 from models.accounts import register
+from models.language import named_locale
 
 PICKER_RESULTS = 12
 INLINE_FIELDS = {"name", "email", "phone", "job_title", "unit", "manager_name", "manager_email", "password"}
@@ -41,7 +42,10 @@ def page_context(form):
 def register_page():
     if current_user.is_authenticated:
         return redirect(url_for("account.index"))
-    form = RegistrationForm(organisation=request.args.get("organisation", type=int))
+    form = RegistrationForm(
+        organisation=request.args.get("organisation", type=int),
+        language=named_locale() or "",  # else their organisation's
+    )
     # Without JavaScript the organisation search is a submit button of this same form.
     if request.method == "POST" and "search" in request.form:
         read_without_errors(form)
@@ -60,6 +64,7 @@ def register_page():
             job_title=form.job_title.data.strip(),
             unit=form.unit.data.strip(),
             manager_name=form.manager_name.data.strip(),
+            language=form.language.data or None,
             manager_email=form.manager_email.data,
         )
         db.session.commit()
