@@ -18,12 +18,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from faker import Faker
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text, update
 from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models import audit
 from models.anchoring import Anchoring
+from models.language import LanguageDecision
 from models.meeting import OSLO, Meeting, MeetingKind, meeting_networks
 from models.member import Member
 from models.membership import Membership
@@ -113,6 +114,9 @@ def existing() -> dict[str, Any] | None:
     return entry.after if entry else None
 
 
+NYNORSK_MUNICIPALITIES = ("Volda", "Ørsta", "Voss", "Ulstein", "Stord", "Sogndal")
+
+
 def seed(members: int = 1000, years: int = 5, today: date | None = None) -> dict[str, int]:
     """Fill the database with ``members`` demo members and ``years`` years of history; returns what it made.
 
@@ -133,6 +137,13 @@ def seed(members: int = 1000, years: int = 5, today: date | None = None) -> dict
     fake.seed_instance(members * 1000 + years)
     now = utcnow()
     networks = {n.code: n for n in db.session.scalars(select(Network))}
+    db.session.execute(  # municipalities known to have chosen nynorsk (their målvedtak)
+        update(Organisation)
+        .where(
+            Organisation.kind == OrganisationKind.MUNICIPALITY, Organisation.name.in_(NYNORSK_MUNICIPALITIES)
+        )
+        .values(language_decision=LanguageDecision.NYNORSK)
+    )
     places = _places(rng)
     password = generate_password_hash(DEMO_PASSWORD)
 
@@ -165,6 +176,8 @@ def seed(members: int = 1000, years: int = 5, today: date | None = None) -> dict
                 "email_verified_at": now,
                 "consented_at": now,
                 "directory_hidden": rng.random() < 0.03,
+                # Most leave it to their organisation; some chose nynorsk, a few English.
+                "language": rng.choices((None, "nn", "nb", "en"), weights=(80, 10, 6, 4))[0],
             }
         )
         people[-1]["_codes"] = codes
