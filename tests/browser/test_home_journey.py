@@ -61,7 +61,7 @@ def test_the_home_lists_the_review_the_next_meeting_and_the_newsletter(
     page.get_by_role("navigation", name="Hovedmeny").get_by_role("link", name="Deltakere").click()
     page.get_by_label("Navn, virksomhet, kommune eller fylke").press_sequentially("alver", delay=40)
     results = page.locator("#directory-results")
-    expect(results.get_by_role("status")).to_have_text("1 deltaker funnet")
+    expect(page.locator("#directory-count")).to_have_text("1 deltaker funnet")  # the live region above
     expect(results.get_by_role("row", name=re.compile("Aud Alversen"))).to_contain_text("Legevakten")
     expect(page).to_have_url(re.compile(r"/directory/\?q=alver"))
     page.screenshot(path=tmp_path / "directory.png", full_page=True)
