@@ -139,6 +139,8 @@ def create_app(test_config=None):
 
     app.add_template_filter(to_html, "markdown")
     app.add_template_filter(to_plain, "plain")
+    app.add_template_filter(language.datetimeformat)  # Flask-Babel's, as each language writes dates
+    app.add_template_filter(language.dateformat)
     return app
 
 

@@ -11,12 +11,15 @@ for the members who read it better.
 from typing import TYPE_CHECKING, Any
 
 from flask import request, session
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select
 
 from models.types import LabelledEnum
 
 if TYPE_CHECKING:
+    from datetime import date, datetime
+
     from sqlalchemy import ColumnElement
 
     from models.member import Member
@@ -95,3 +98,24 @@ _DECISION_WORDS = {
     LanguageDecision.BOKMAL: {"nb", "bokmål", "bokmal", "nob"},
     LanguageDecision.NEUTRAL: {"neutral", "nøytral", "noytral", "nøytralt", ""},
 }
+
+
+# -- dates as each language writes them -----------------------------------------------------------
+#
+# Templates and mails write dates with Norwegian patterns ("d. MMMM y": "2. februar 2026"); the
+# month names follow the locale, and English drops the day's full stop ("2 February 2026").  These
+# are the ``datetimeformat`` and ``dateformat`` filters (times in Europe/Oslo, Flask-Babel's zone).
+
+
+def _pattern(pattern: str | None) -> str | None:
+    if pattern and str(get_locale()) == "en" and "d. " in pattern:
+        return pattern.replace("d. ", "d ")
+    return pattern
+
+
+def datetimeformat(value: "datetime | None", pattern: str | None = None) -> str:
+    return format_datetime(value, _pattern(pattern)) if value is not None else ""
+
+
+def dateformat(value: "date | datetime | None", pattern: str | None = None) -> str:
+    return format_date(value, _pattern(pattern)) if value is not None else ""

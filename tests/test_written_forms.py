@@ -227,3 +227,21 @@ def test_the_malvedtak_list_loads_with_a_dry_run_and_twice_changes_nothing(app, 
     listing.write_text("number,language_decision\n9999,nynorsk\n1577,latin\n", encoding="utf-8")
     bad = flask_command(app, "reference", "load", "--written-forms", str(listing))
     assert bad.exit_code != 0 and "line 2" in bad.output and "line 3" in bad.output
+
+
+@pytest.mark.parametrize(
+    "locale, written",
+    [
+        ("nb", "mandag 2. februar 2026 10:00"),
+        ("nn", "måndag 2. februar 2026 10:00"),
+        ("en", "Monday 2 February 2026 10:00"),
+    ],
+)
+def test_dates_are_written_as_each_language_writes_them(app, locale, written):
+    from flask import render_template_string
+
+    with app.test_request_context(f"/?lang={locale}"):
+        when = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)  # 10:00 in Oslo
+        assert (
+            render_template_string('{{ when|datetimeformat("EEEE d. MMMM y HH:mm") }}', when=when) == written
+        )
