@@ -175,6 +175,8 @@ def test_the_coordinator_sets_and_clears_the_channel(client, nik, create_coordin
     page = "/coordinator/teams/NIK"
     response = post(client, "/coordinator/teams/NIK/channel", {"url": "javascript://alert(1)"}, page=page)
     assert response.status_code == 422 and "Skriv en fullstendig adresse" in response.get_data(as_text=True)
+    refused = response.get_data(as_text=True)  # said in the title and in a summary that takes the focus
+    assert "<title>Feil: " in refused and 'id="error-summary" data-autofocus' in refused
     url = "https://hdir.webhook.office.com/webhookb2/abc/IncomingWebhook/def"
     assert post(client, "/coordinator/teams/NIK/channel", {"url": url}, page=page).status_code == 303
     db.session.expire_all()

@@ -154,3 +154,15 @@ def test_a_norwegian_meeting_title_is_marked_lang_nb_on_an_english_page(
     sign_in_as(nb, coordinator_email)
     nb.goto(f"/meetings/{meeting_id}")
     expect(nb.get_by_role("heading", level=1)).not_to_have_attribute("lang", "nb")
+
+
+def test_turning_a_page_of_results_keeps_the_focus_in_the_results(page, live_server):
+    """The "Next" link is swapped away with the page of results it fetched: the focus goes to the
+    new results' region (named by the count), not to <body>, so Tab goes on from there."""
+    page.goto("/organisations/")
+    page.get_by_role("navigation", name="Sider").get_by_role("link", name="Neste").click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    settled(page)
+    region = page.locator("#organisation-results").get_by_role("region")
+    expect(region).to_be_focused()
+    assert page.evaluate(ACTIVE)["tag"] != "BODY"
