@@ -2,7 +2,7 @@
 målvedtak (neutral, nb, nn), and a newsletter issue's form with an optional parallel version.
 
 Downgrade: lossy – forgets the members' chosen written forms, the organisations' målvedtak and the
-newsletter issues' parallel versions.
+newsletter issues' written form and parallel versions.
 
 Revision ID: e5f1a9c3d7b2
 Revises: b7e2c9d4f1a3
