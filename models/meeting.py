@@ -12,7 +12,7 @@ rule says – so a double click, two tabs or two coordinators give one effect an
 
 import enum
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -229,6 +229,12 @@ from models.signup import (  # noqa: E402,F401
 )
 
 
+def _audit_network(meeting: Meeting) -> "Network | None":
+    """The network an audit entry about the meeting is filed under: the meeting's own network, so
+    that its coordinators read it in the audit log (a joint meeting is filed under none)."""
+    return meeting.networks[0] if len(meeting.networks) == 1 else None
+
+
 def plan(networks: Iterable["Network"], created_by: "Member | None" = None, **values: Any) -> Meeting:
     """A new meeting for ``networks``; refused with the meetings already planned if a quota is full.
 
@@ -245,12 +251,13 @@ def plan(networks: Iterable["Network"], created_by: "Member | None" = None, **va
     db.session.flush()
     audit.record(
         "meeting.planned",
+        network=_audit_network(meeting),
         subject=f"meeting:{meeting.id}",
         after={
             "title": meeting.title,
             "kind": kind.value,
             "networks": [n.code for n in networks],
-            "starts_at": meeting.starts_at.isoformat(),
+            "starts_at": meeting.starts_at.astimezone(UTC).isoformat(),
         },
     )
     meeting.called = call_in(meeting) if meeting.is_call_in else 0
@@ -298,16 +305,18 @@ def reschedule(
     if year != meeting.year:
         quota.reserve(meeting, year)
         quota.release(meeting)
-    before = {"starts_at": meeting.starts_at.isoformat(), "title": meeting.title}
+    # Both times in UTC, as the column holds them (the audit page shows them in Oslo time).
+    before = {"starts_at": meeting.starts_at.astimezone(UTC).isoformat(), "title": meeting.title}
     meeting.starts_at, meeting.ends_at, meeting.year = starts_at, ends_at, year
     for name, value in details.items():
         setattr(meeting, name, value)
     meeting.sequence += 1
     audit.record(
         "meeting.changed",
+        network=_audit_network(meeting),
         subject=f"meeting:{meeting.id}",
         before=before,
-        after={"starts_at": starts_at.isoformat(), "title": meeting.title},
+        after={"starts_at": starts_at.astimezone(UTC).isoformat(), "title": meeting.title},
     )
     for member in _signed_up(meeting):
         invite(member, meeting, _l("Changed: %(title)s", title=meeting.title))
@@ -325,7 +334,11 @@ def cancel(meeting: Meeting, reason: str | None = None) -> None:
     meeting.status = MeetingStatus.CANCELLED
     meeting.sequence += 1
     audit.record(
-        "meeting.cancelled", subject=f"meeting:{meeting.id}", after={"status": "cancelled"}, reason=reason
+        "meeting.cancelled",
+        network=_audit_network(meeting),
+        subject=f"meeting:{meeting.id}",
+        after={"status": "cancelled"},
+        reason=reason,
     )
     for member in _signed_up(meeting):
         invite(member, meeting, _l("Cancelled: %(title)s", title=meeting.title))
@@ -349,6 +362,7 @@ def record_attendance(meeting: Meeting, attended_member_ids: Collection[int]) ->
     attended = sum(1 for s in signups if s.attended)
     audit.record(
         "meeting.attendance",
+        network=_audit_network(meeting),
         subject=f"meeting:{meeting.id}",
         after={"attended": attended, "signed_up": len(signups)},
     )
@@ -367,5 +381,7 @@ def publish_minutes(meeting: Meeting, minutes: str | None) -> bool:
         return False
     meeting.minutes = text
     meeting.minutes_published_at = utcnow()
-    audit.record("meeting.minutes_published", subject=f"meeting:{meeting.id}")
+    audit.record(
+        "meeting.minutes_published", network=_audit_network(meeting), subject=f"meeting:{meeting.id}"
+    )
     return True

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import LazyString
+from flask_babel import LazyString, format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -503,13 +503,13 @@ def answerable(response: ReviewResponse, now: datetime | None = None) -> LazyStr
     """Why this response cannot be answered now, or None."""
     now = now or utcnow()
     if response.answered_at is not None:
-        return _l("You answered on %(date)s. Thank you!", date=response.answered_at.date().isoformat())
+        return _l("You answered on %(date)s. Thank you!", date=format_date(response.answered_at, "d. MMMM y"))
     if (
         response.cycle.status != CycleStatus.OPEN
         or response.cycle.deadline <= now
         or response.lapsed_at is not None
     ):
-        return _l("The review closed on %(date)s.", date=response.cycle.deadline.date().isoformat())
+        return _l("The review closed on %(date)s.", date=format_date(response.cycle.deadline, "d. MMMM y"))
     return None
 
 

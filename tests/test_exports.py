@@ -4,14 +4,16 @@ injection), and XLSX shows the text as it is – phone numbers ``+47 …`` intac
 import csv
 import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from blueprints.coordinator.exports import FORMULA_START, csv_cell, to_csv, to_xlsx
+from blueprints.coordinator.exports import FORMULA_START, csv_cell, sheet_title, to_csv, to_xlsx
 from extensions import db
 from models import ReviewResponse
 from models import advice as advices
@@ -149,3 +151,130 @@ def test_the_teams_list_and_the_members_own_export(app, client, hostile, create_
     sign_in(own, hostile[0].email)
     export = own.get("/me/export.json")
     assert export.mimetype == "application/json" and json.loads(export.get_data())["name"] == LINK
+
+
+# -- the reader's language, and times a spreadsheet reads as times -------------------------------
+
+EXCEL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def answered_cycle(networks, coordinator, members):
+    now = datetime.now(UTC)
+    cycle = reviews.open_cycle(
+        networks["NIK"], now.year, now + timedelta(days=21), now + timedelta(days=14), opened_by=coordinator
+    )
+    db.session.commit()
+    for member in members:
+        response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=cycle.id, member_id=member.id))
+        reviews.answer(response, True, {key: 4 for key, _ in reviews.PURPOSES}, {}, change_wish="=1")
+        db.session.commit()
+    return cycle
+
+
+def test_the_member_list_speaks_the_readers_language(client, hostile, create_coordinator):
+    sign_in(client, create_coordinator("NIK").email)
+    nb = csv_rows(
+        client.get("/coordinator/overview/members.csv?network=NIK", headers={"Accept-Language": "nb"})
+    )
+    assert nb[0] == [
+        "Navn", "E-post", "Telefon", "Stilling", "Enhet", "Organisasjon",
+        "Nummer", "Fylke", "Status", "Hovedkontakt", "Forankret av", "Forankret",
+    ]  # fmt: skip
+    assert {row[8] for row in nb[1:]} == {"Aktiv"}  # the status by its label, not "active"
+    en = csv_rows(
+        client.get("/coordinator/overview/members.csv?network=NIK", headers={"Accept-Language": "en"})
+    )
+    assert en[0][:2] == ["Name", "E-mail"] and en[0][-2:] == ["Anchored by", "Anchored"]
+    assert {row[8] for row in en[1:]} == {"Active"}
+    emails = csv_rows(
+        client.get("/coordinator/overview/emails.csv?network=NIK", headers={"Accept-Language": "en"})
+    )
+    assert emails[0] == ["E-mail", "Name", "Organisation"]
+
+    workbook = load_workbook(
+        io.BytesIO(
+            client.get(
+                "/coordinator/overview/members.xlsx?network=NIK", headers={"Accept-Language": "nb"}
+            ).get_data()
+        )
+    )
+    assert workbook.active.title == "Deltakere NIK"
+    assert [c.value for c in workbook.active[1]][:2] == ["Navn", "E-post"]
+
+
+def test_the_review_export_names_each_purpose_and_writes_times_in_oslo(
+    client, hostile, networks, create_coordinator
+):
+    coordinator = create_coordinator("NIK")
+    cycle = answered_cycle(networks, coordinator, hostile)
+    sign_in(client, coordinator.email)
+    url = f"/reviews/cycle/{cycle.id}/export"
+    shown = client.get(f"/reviews/cycle/{cycle.id}").get_data(as_text=True)
+    assert f'href="{url}.csv"' in shown and f'href="{url}.xlsx"' in shown
+
+    nb = csv_rows(client.get(url + ".csv", headers={"Accept-Language": "nb"}))
+    header = nb[0]
+    assert "Poeng: Kompetanse og samarbeid" in header and "Kommentar: Folkehelse" in header
+    assert not [h for h in header if re.search(r"(Score|Poeng) \d", h)]
+    asked, answered = header.index("Spurt"), header.index("Svart")
+    for row in nb[1:]:
+        assert EXCEL_TIME.match(row[asked]) and EXCEL_TIME.match(row[answered]), row
+        assert row[header.index("Avgjørelse")] == "Deltar"
+    assert_no_formula_in_csv(nb)
+    en = csv_rows(client.get(url + ".csv", headers={"Accept-Language": "en"}))
+    assert "Score: Competence and cooperation" in en[0] and "Asked" in en[0]
+
+    # Oslo's wall-clock time, not UTC: the export's time is the one the app shows.
+    response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=cycle.id, member_id=hostile[0].id))
+    oslo = response.asked_at.astimezone(OSLO)
+    assert oslo.strftime("%Y-%m-%d %H:%M") in [row[asked] for row in nb[1:]]
+
+    body = client.get(url + ".xlsx", headers={"Accept-Language": "nb"}).get_data()
+    cells = xlsx_cells(body)  # no formula in the workbook either
+    assert LINK in [c.value for c in cells]
+    sheet = load_workbook(io.BytesIO(body)).active
+    assert sheet.title == f"Gjennomgang {cycle.year} NIK"
+    times = [row[asked] for row in sheet.iter_rows(min_row=2)]
+    assert all(isinstance(c.value, datetime) and c.value.tzinfo is None for c in times)
+    assert all(c.number_format == "yyyy-mm-dd hh:mm" for c in times)
+    assert oslo.replace(tzinfo=None, second=0, microsecond=0) in [
+        c.value.replace(second=0, microsecond=0) for c in times
+    ]
+    assert "=1" in [c.value for row in sheet.iter_rows(min_row=2) for c in row]  # text, not a formula
+
+
+def test_the_advice_export_writes_times_excel_reads(client, hostile, networks, create_coordinator):
+    coordinator = create_coordinator("NIK")
+    now = datetime.now(UTC)
+    request, _count = advices.post(
+        "Tolking: hva [mangler]?",
+        "Hva mangler?",
+        None,
+        [networks["NIK"]],
+        now + timedelta(days=14),
+        now + timedelta(days=7),
+        by=coordinator,
+    )
+    advices.answer(request, hostile[0], LINK)
+    db.session.commit()
+    sign_in(client, coordinator.email)
+    shown = client.get(f"/advice/{request.id}/answers").get_data(as_text=True)
+    assert (
+        f'href="/advice/{request.id}/answers.csv"' in shown
+        and f'href="/advice/{request.id}/answers.xlsx"' in shown
+    )
+    rows = csv_rows(client.get(f"/advice/{request.id}/answers.csv", headers={"Accept-Language": "en"}))
+    assert rows[0] == ["Name", "E-mail", "Organisation", "Answered", "Changed", "Advice"]
+    assert EXCEL_TIME.match(rows[1][3]) and rows[1][4] == ""
+    body = client.get(f"/advice/{request.id}/answers.xlsx", headers={"Accept-Language": "nb"}).get_data()
+    assert LINK in [c.value for c in xlsx_cells(body)]
+    title = load_workbook(io.BytesIO(body)).active.title
+    assert title.startswith("Innspill Tolking") and len(title) <= 31 and not set("[]:*?/\\") & set(title)
+
+
+def test_a_sheet_title_excel_accepts():
+    assert sheet_title("Gjennomgang 2026 NIK") == "Gjennomgang 2026 NIK"
+    long = sheet_title("Innspill [utkast]: tolk/tolketjenester? *viktig* \\ " + "x" * 40)
+    assert len(long) <= 31 and not set("[]:*?/\\") & set(long) and long.startswith("Innspill utkast tolk")
+    assert sheet_title("???") == "Sheet"

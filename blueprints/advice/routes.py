@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from blueprints.advice import bp
 from blueprints.advice.forms import AdviceRequestForm, AnswerForm
-from blueprints.coordinator.exports import csv_download
+from blueprints.coordinator.exports import export as export_file
 from blueprints.util import carry_out, chosen_networks, coordinated_networks, load
 from models import AdviceRequest
 from models import advice as advices
@@ -89,20 +89,16 @@ def answers(request_id):
     )
 
 
-@bp.get("/<int:request_id>/answers.csv")
+@bp.get("/<int:request_id>/answers.xlsx", defaults={"fmt": "xlsx"})
+@bp.get("/<int:request_id>/answers.csv", defaults={"fmt": "csv"})  # first: url_for's default
 @login_required
-def export(request_id):
+def export(request_id, fmt):
     request = load(AdviceRequest, request_id, "advice.answers")
     header = [_("Name"), _("E-mail"), _("Organisation"), _("Answered"), _("Changed"), _("Advice")]
     rows = (
-        [
-            a.member.name,
-            a.member.email,
-            a.member.organisation.name,
-            a.answered_at.isoformat(),
-            a.updated_at.isoformat() if a.updated_at else "",
-            a.body,
-        ]
+        [a.member.name, a.member.email, a.member.organisation.name, a.answered_at, a.updated_at, a.body]
         for a in advices.answers(request)
     )
-    return csv_download(f"innspill-{request.id}.csv", header, rows)
+    return export_file(
+        f"innspill-{request.id}", fmt, header, rows, title=_("Advice %(title)s", title=request.title)
+    )

@@ -27,19 +27,23 @@ class AuditSearchForm(FlaskForm):
     )
 
 
+# An outbox mail's status by what the outbox page calls it (filter and table alike).
+OUTBOX_STATUSES = {
+    "pending": _l("Waiting"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+    "failed": _l("Failed"),
+}
+
+
 class OutboxFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
     status = SelectField(
         _l("Status"),
-        choices=[
-            SelectChoice("", _l("All")),
-            SelectChoice("pending", _l("Waiting")),
-            SelectChoice("sending", _l("Sending")),
-            SelectChoice("sent", _l("Sent")),
-            SelectChoice("failed", _l("Failed")),
-        ],
+        choices=[SelectChoice("", _l("All"))]
+        + [SelectChoice(value, label) for value, label in OUTBOX_STATUSES.items()],
         validators=[Optional()],
         default="",
     )

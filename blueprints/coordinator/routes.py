@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.coordinator import bp, exports
 from blueprints.coordinator.forms import (
+    OUTBOX_STATUSES,
     AuditFilterForm,
     AuditSearchForm,
     CoordinatorForm,
@@ -66,7 +67,7 @@ def outbox():
     page = db.paginate(
         query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE, error_out=False
     )
-    return render_template("coordinator/outbox.html", form=form, page=page)
+    return render_template("coordinator/outbox.html", form=form, page=page, statuses=OUTBOX_STATUSES)
 
 
 @bp.post("/outbox/<int:message_id>/retry")
@@ -93,7 +94,7 @@ def audit_log():
     form = AuditFilterForm(request.args)
     # Every action the code writes (``audit.ACTIONS``: ``audit.record`` takes no other), by name.
     form.action.choices = [SelectChoice("", _("All"))] + [
-        SelectChoice(action, label) for action, label in audit.ACTIONS.items()
+        SelectChoice(action, label) for action, label in audit.action_choices()
     ]
     form.network.choices = [SelectChoice("", _("All"))] + [
         SelectChoice(n.code) for n in coordinated_networks()
@@ -133,7 +134,12 @@ def audit_log():
         query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE, error_out=False
     )
     return render_template(
-        "coordinator/audit.html", form=form, search=search, found=found, page=page, actions=audit.ACTIONS
+        "coordinator/audit.html",
+        form=form,
+        search=search,
+        found=found,
+        page=page,
+        sentences=audit.sentences(page.items),
     ), 422 if search.errors else 200
 
 
@@ -267,10 +273,12 @@ def export(what, fmt):
     _form, network = overview_form()
     if what == "members":
         header, rows = overview_model.MEMBER_COLUMNS, list(overview_model.member_rows(network))
+        title = _("Members %(network)s", network=network.code)
     else:
         header, rows = overview_model.EMAIL_COLUMNS, list(overview_model.email_rows(network))
-    filename = f"{network.code.lower()}-{'deltakere' if what == 'members' else 'e-postliste'}.{fmt}"
-    return exports.download(filename, *(exports.to_csv if fmt == "csv" else exports.to_xlsx)(header, rows))
+        title = _("E-mail list %(network)s", network=network.code)
+    filename = f"{network.code.lower()}-{'deltakere' if what == 'members' else 'e-postliste'}"
+    return exports.export(filename, fmt, header, rows, title=title)
 
 
 # -- the Teams workspace roster ------------------------------------------------------------------

@@ -6,11 +6,12 @@ from types import SimpleNamespace
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
-from blueprints.coordinator.exports import csv_download
+from blueprints.coordinator.exports import export as export_file
 from blueprints.forms import ConfirmForm
 from blueprints.reviews import bp
 from blueprints.reviews.forms import AnswerForm, MandateForm, OpenReviewForm
@@ -19,7 +20,7 @@ from extensions import db, limiter
 from models import review as reviews
 from models.outbox import compose, link
 from models.policy import allows
-from models.review import PURPOSES, ReviewCycle, ReviewResponse
+from models.review import PURPOSES, Decision, ReviewCycle, ReviewResponse
 
 # -- coordinators -----------------------------------------------------------------------------
 
@@ -138,18 +139,32 @@ def report(cycle_id):
     )
 
 
-@bp.get("/reviews/cycle/<int:cycle_id>/export.csv")
+# The purposes by a short name, for the export's headers (the page shows them in full).
+PURPOSE_NAMES = {
+    "competence": _l("Competence and cooperation"),
+    "equity": _l("Equitable services"),
+    "public_health": _l("Public health"),
+    "emergency": _l("Emergency communication"),
+}
+DECISIONS = {Decision.STAY: _l("Takes part"), Decision.LEAVE: _l("Left")}
+
+
+@bp.get("/reviews/cycle/<int:cycle_id>/export.xlsx", defaults={"fmt": "xlsx"})
+@bp.get("/reviews/cycle/<int:cycle_id>/export.csv", defaults={"fmt": "csv"})  # first: url_for's default
 @login_required
-def export(cycle_id):
+def export(cycle_id, fmt):
     cycle = load(ReviewCycle, cycle_id, "review.read")
+    purposes = [
+        PURPOSE_NAMES.get(key) or _("Purpose %(n)s", n=n) for n, (key, _label) in enumerate(PURPOSES, start=1)
+    ]
     header = [
         _("Name"),
         _("E-mail"),
         _("Asked"),
         _("Answered"),
         _("Decision"),
-        *[f"{_('Score')} {i}" for i in range(1, len(PURPOSES) + 1)],
-        *[f"{_('Comment')} {i}" for i in range(1, len(PURPOSES) + 1)],
+        *[_("Score: %(purpose)s", purpose=purpose) for purpose in purposes],
+        *[_("Comment: %(purpose)s", purpose=purpose) for purpose in purposes],
         _("What should change"),
         _("Lapsed"),
         _("Restored"),
@@ -159,19 +174,25 @@ def export(cycle_id):
         [
             member.name,
             member.email,
-            response.asked_at.date(),
-            response.answered_at.date() if response.answered_at else "",
-            response.decision or "",
+            response.asked_at,
+            response.answered_at,
+            DECISIONS.get(response.decision, "") if response.decision else "",
             *[response.score(key) or "" for key, _label in PURPOSES],
             *[response.comment(key) or "" for key, _label in PURPOSES],
             response.change_wish or "",
-            response.lapsed_at.date() if response.lapsed_at else "",
-            response.restored_at.date() if response.restored_at else "",
-            "x" if bounced else "",
+            response.lapsed_at,
+            response.restored_at,
+            _("Yes") if bounced else "",
         ]
         for response, member, bounced in reviews.rows(cycle)
     )
-    return csv_download(f"gjennomgang-{cycle.network.code}-{cycle.year}.csv", header, rows)
+    return export_file(
+        f"gjennomgang-{cycle.network.code}-{cycle.year}",
+        fmt,
+        header,
+        rows,
+        title=_("Review %(year)s %(network)s", year=cycle.year, network=cycle.network.code),
+    )
 
 
 @bp.route("/reviews/cycle/<int:cycle_id>/close", methods=["GET", "POST"])
