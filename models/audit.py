@@ -334,7 +334,7 @@ PHRASES: dict[str, Phrase] = {
 
 # The fields of the entries' values, by what the audit page calls them (in a sentence: lower case).
 FIELDS: dict[str, "LazyString"] = {
-    "language_decision": _l("Written form"),
+    "language_decision": _l("language decision"),
     "action": _l("change"),
     "active": _l("in use"),
     "asked": _l("asked"),
@@ -397,6 +397,7 @@ def value_labels() -> dict[tuple[str, str], dict[str, "LazyString"]]:
     """{(the action's kind, field): {stored value: label}} for the values that are enum members."""
     from models.anchoring import AnchoringMethod, AnchoringStatus
     from models.change_request import ChangeAction
+    from models.language import LanguageDecision
     from models.meeting import MeetingKind, MeetingStatus
     from models.membership import MembershipStatus
     from models.newsletter import InputStatus
@@ -411,6 +412,7 @@ def value_labels() -> dict[tuple[str, str], dict[str, "LazyString"]]:
         ("meeting", "kind"): labelled(MeetingKind),
         ("meeting", "status"): labelled(MeetingStatus),
         ("organisation", "kind"): labelled(OrganisationKind),
+        ("organisation", "language_decision"): labelled(LanguageDecision),
         ("change_request", "action"): labelled(ChangeAction),
         ("anchoring", "status"): {
             AnchoringStatus.PENDING: _l("Waiting"),

@@ -235,3 +235,17 @@ def test_a_second_answer_to_the_review_names_the_day_in_words(
         said = str(reviews.answerable(response))
     assert said == f"Du svarte {format_date(day, 'd. MMMM y', locale='nb')}. Takk!"
     assert not re.search(r"\d{4}-\d{2}-\d{2}", said)
+
+
+def test_an_organisations_language_decision_is_said_by_its_labels(app, municipality, kari):
+    from models.language import LanguageDecision
+
+    bergen = municipality("4601")
+    with audit.acting_as(kari):
+        bergen.set_language_decision(LanguageDecision.NYNORSK)
+        db.session.commit()
+    entry = db.session.scalar(select(AuditEntry).filter_by(action="organisation.language_decided"))
+    with app.test_request_context(headers={"Accept-Language": "nb"}):
+        said = audit.sentence(entry)
+    assert said.startswith("Kari Koordinator ") and "«Bergen»" in said
+    assert said.endswith("målvedtak Nøytral → Nynorsk"), said
