@@ -59,6 +59,8 @@ def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(
         headers={"HX-Request": "true", "HX-Target": "acknowledgements"},
     ).get_data(as_text=True)
     assert says(status, "1 av 3 har bekreftet") and "<html" not in status
+    # The count goes out of band into the live region that stays above the polled lists (WCAG 4.1.3).
+    assert '<p id="acknowledged-count" hx-swap-oob="innerHTML">1 av 3 har bekreftet</p>' in status
     assert status.index("Ola") < status.index("Bekreftet")  # Ola is still waiting
 
     mail_outbox.clear()

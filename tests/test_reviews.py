@@ -135,6 +135,12 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(
         headers={"HX-Request": "true", "HX-Target": "comments-change"},
     ).get_data(as_text=True)
     assert "Flere felles møter" in fragment and "<html" not in fragment
+    # The polled progress brings its count out of band, into the live region that stays (WCAG 4.1.3).
+    progress = coordinator.get(
+        f"/reviews/cycle/{cycle.id}", headers={"HX-Request": "true", "HX-Target": "progress"}
+    ).get_data(as_text=True)
+    assert '<p id="answered-count" hx-swap-oob="innerHTML">' in progress
+    assert says(progress, "3 av 5 har svart")
     report = coordinator.get(f"/reviews/cycle/{cycle.id}/report").get_data(as_text=True)
     assert "Gode fagmøter" in report and "Flere felles møter" in report
     assert "Gjennomsnitt 4,0 av 5 fra 3 svar" in results  # the one who left scored too

@@ -8,6 +8,8 @@
  *   redrew itself, a pagination link): the new content's [data-focus] element (a confirmation),
  *   else its first heading, else the new region itself.  A swap that did not take the focus away
  *   (search as you type, a polled progress count) leaves it where the person is.
+ * - A polled count kept as a live region outside what is swapped (data-announce-changes) takes
+ *   its new text out of band only when the text changed, so it is read out once per change.
  *
  * No inline script: the CSP allows scripts from this site only.  Loaded with defer, after htmx.
  */
@@ -67,6 +69,17 @@
     if ((status === 422 || status === 409) && focusOn(find(region, SUMMARY))) return;
     if (!lost(state.focused)) return;
     focusOn(find(region, "[data-focus]") || find(region, "h1, h2, h3, h4, h5, h6") || region);
+  });
+
+  // A polled live region (data-announce-changes) takes new text only when it differs: the same
+  // count swapped in again every few seconds would be read out again and again.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var fragment = event.detail.fragment;
+    if (target && fragment && target.hasAttribute("data-announce-changes") &&
+        fragment.textContent.trim() === target.textContent.trim()) {
+      event.detail.shouldSwap = false;
+    }
   });
 
   if (document.readyState === "loading") {

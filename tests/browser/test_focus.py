@@ -166,3 +166,33 @@ def test_turning_a_page_of_results_keeps_the_focus_in_the_results(page, live_ser
     region = page.locator("#organisation-results").get_by_role("region")
     expect(region).to_be_focused()
     assert page.evaluate(ACTIVE)["tag"] != "BODY"
+
+
+def test_the_sending_count_is_one_live_region_that_stays_while_it_is_polled(
+    page, live_server, create_member, create_coordinator, municipality, networks, mail_outbox
+):
+    """The newsletter's progress is polled every 2 s: its "Sent n of m" is a live region that stays
+    on the page and takes the new text, so a screen reader reads each change once."""
+    from models import newsletter as newsletters
+    from models import outbox
+
+    create_member(municipality("4601"), name="Kari Nordmann")
+    coordinator = create_coordinator("NIK")
+    issue = newsletters.create("Nytt om fokus", "Hei alle", [networks["NIK"]], by=coordinator)
+    newsletters.send(issue, coordinator)
+    db.session.commit()
+    coordinator_email, issue_id = coordinator.email, issue.id
+
+    sign_in_as(page, coordinator_email)
+    page.goto(f"/newsletter/{issue_id}")
+    status = page.locator("#sending-status")
+    expect(status).to_have_attribute("role", "status")
+    expect(status).to_contain_text("Sendt 0 av 1")
+    assert page.locator("#progress #sending-status").count() == 0  # outside what the poll swaps
+    page.evaluate("() => { document.getElementById('sending-status').keptWhilePolled = true; }")
+    with live_server.app.app_context():
+        outbox.deliver(worker="browser-test")
+    expect(status).to_contain_text("Sendt 1 av 1", timeout=10_000)
+    assert page.evaluate("() => document.getElementById('sending-status').keptWhilePolled") is True
+    assert page.locator("#sending-status").count() == 1
+    assert [m["Subject"] for m in mail_outbox] == ["Nytt om fokus"]
