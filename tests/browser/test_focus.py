@@ -196,3 +196,16 @@ def test_the_sending_count_is_one_live_region_that_stays_while_it_is_polled(
     assert page.evaluate("() => document.getElementById('sending-status').keptWhilePolled") is True
     assert page.locator("#sending-status").count() == 1
     assert [m["Subject"] for m in mail_outbox] == ["Nytt om fokus"]
+
+
+def test_the_registration_check_as_you_type_is_read_from_a_live_region_that_stays(page, live_server):
+    page.goto("/register/")
+    live = page.locator(".field-error-live").filter(has=page.locator("#email-error"))
+    expect(live).to_have_attribute("aria-live", "polite")
+    page.evaluate("() => { document.getElementById('email-error').parentElement.keptAcrossChecks = true; }")
+    page.get_by_label("E-postadresse på jobben").press_sequentially("kari@", delay=20)
+    page.get_by_label("E-postadresse på jobben").blur()
+    expect(page.locator("#email-error")).not_to_be_empty()
+    settled(page)
+    assert page.evaluate("() => document.getElementById('email-error').parentElement.keptAcrossChecks")
+    assert page.locator("#email-error").get_attribute("aria-live") is None  # no live region swapped in
