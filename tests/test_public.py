@@ -8,7 +8,7 @@ from tests.helpers import says
 
 def test_the_front_page_says_what_the_three_networks_are(client):
     page = client.get("/").get_data(as_text=True)
-    assert '<html lang="nb">' in page
+    assert '<html lang="nb"' in page
     for text in (
         "Norsk nettverk for innvandrerhelse i kommuner",
         "Norsk nettverk for innvandrerhelse i ideell og frivillig sektor",
@@ -48,7 +48,9 @@ def test_production_adds_hsts(app_factory):
 
 def test_english_is_chosen_by_the_browser_or_by_the_reader(client):
     page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert '<html lang="en">' in page and "Norwegian network for immigrant health in municipalities" in page
+    assert '<html lang="en"' in page and "Norwegian network for immigrant health in municipalities" in page
+    nynorsk = client.get("/", headers={"Accept-Language": "nn, nb;q=0.8"}).get_data(as_text=True)
+    assert '<html lang="nn"' in nynorsk and says(nynorsk, "Migrasjonshelsenettverka")
     token = csrf_token_from(client.get("/"))
     response = client.post(
         "/language", data={"locale": "en", "next": "/organisations/?q=4601", "csrf_token": token}
