@@ -63,6 +63,8 @@ def test_the_coordinator_records_an_anchoring_with_a_reason(
     anchoring = member.pending_anchoring
     empty = post(client, f"/anchoring/{anchoring.id}/record", {"reason": "  "}, page="/anchoring/pending")
     assert empty.status_code == 422 and "Si hvordan" in empty.get_data(as_text=True)
+    refused = empty.get_data(as_text=True)  # said in the title; the focus starts in the field to fix
+    assert "<title>Feil: " in refused and 'aria-invalid="true" autofocus' in refused
     response = post(
         client,
         f"/anchoring/{anchoring.id}/record",
