@@ -73,5 +73,10 @@ def test_several_matches_are_listed_by_id_and_none_is_said_next_to_the_field(
     none = post(client, "/coordinator/audit", {"q": "Ingen Slik"}, page="/coordinator/audit")
     assert none.status_code == 422
     assert re.search(r'id="q-error"[^>]*>Ingen deltaker i endringsloggen passer', none.get_data(as_text=True))
+    assert "<title>Feil: " in none.get_data(as_text=True)  # and the focus starts in the field
+    assert re.search(
+        r'<input[^>]*\bautofocus\b[^>]*id="q"|<input[^>]*id="q"[^>]*\bautofocus\b',
+        none.get_data(as_text=True),
+    )
     # A name in the query string of old links does nothing.
     assert "Ola Nordmann" in client.get("/coordinator/audit?q=Kari").get_data(as_text=True)
