@@ -166,9 +166,13 @@ def test_attachments_are_links_one_a_line(client, create_coordinator):
     attachments = "Program – https://dok.example/program.pdf\n\nhttps://dok.example/b.pdf"
     response = post(client, "/meetings/new", form(attachments=attachments), page="/meetings/new")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert '<a href="https://dok.example/program.pdf" rel="noopener noreferrer">Program</a>' in page
     assert (
-        '<a href="https://dok.example/b.pdf" rel="noopener noreferrer">https://dok.example/b.pdf</a>' in page
+        '<a class="ds-link" href="https://dok.example/program.pdf" rel="noopener noreferrer">Program</a>'
+        in page
+    )
+    assert (
+        '<a class="ds-link" href="https://dok.example/b.pdf" rel="noopener noreferrer">Vedlegg 2 (b.pdf)</a>'
+        in page
     )
 
 
