@@ -359,7 +359,7 @@ def shown(data):
     }
 
 
-SAID = re.compile(r'class="field-error"[^>]*>\s*[^<\s]|role="alert"')
+SAID = re.compile(r'class="[^"]*\bfield-error\b[^"]*"[^>]*>\s*[^<\s]|role="alert"')
 
 
 class Rows:

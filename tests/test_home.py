@@ -17,7 +17,7 @@ from tests.conftest import sign_in
 def links(page):
     return {
         re.sub(r"\s+", " ", text).strip(): href
-        for href, text in re.findall(r'<a href="([^"]+)"[^>]*>(.*?)</a>', page, flags=re.S)
+        for href, text in re.findall(r'<a\b[^>]*?\bhref="([^"]+)"[^>]*>(.*?)</a>', page, flags=re.S)
     }
 
 
@@ -179,7 +179,9 @@ def test_the_coordinator_home_warns_when_due_mail_waits_for_a_worker_that_does_n
     mail.created_at = now - timedelta(minutes=11)
     db.session.commit()
     page = home()
-    assert f'<p class="notice" role="alert">{warning} ' in page  # never: since the oldest waiting mail
+    assert (
+        f'<p class="ds-alert notice" data-color="warning" role="alert">{warning} ' in page
+    )  # never: since the oldest waiting mail
     heartbeat.beat("outbox", "sent 0, failed 0, deferred 0", now=now - timedelta(minutes=3))
     assert warning not in home()  # it ran three minutes ago
     heartbeat.beat("outbox", "sent 0, failed 0, deferred 0", now=datetime(2026, 3, 4, 11, 30, tzinfo=UTC))

@@ -17,7 +17,9 @@ GUESSABLE = "bygd av vanlige ord"
 
 def field_error(response, field="password"):
     match = re.search(
-        rf'<p class="field-error" id="{field}-error"[^>]*>(.*?)</p>', response.get_data(as_text=True), re.S
+        rf'<p class="ds-validation-message field-error" id="{field}-error"[^>]*>(.*?)</p>',
+        response.get_data(as_text=True),
+        re.S,
     )
     return match.group(1) if match else ""
 

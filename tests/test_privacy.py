@@ -73,7 +73,7 @@ def test_the_retention_period_comes_from_the_configuration(app, runner, create_m
 def test_the_privacy_statement_says_purpose_basis_retention_and_contact(app, client):
     app.config["PRIVACY_RETENTION_DAYS"], app.config["MAIL_BODY_RETENTION_DAYS"] = 200, 45
     page = client.get("/privacy").get_data(as_text=True)
-    assert "<h1>Personvernerklæring</h1>" in page
+    assert '<h1 class="ds-heading" data-size="lg">Personvernerklæring</h1>' in page
     assert "Hva opplysningene brukes til" in page and "artikkel 6 nr. 1 bokstav e" in page
     assert "slettes personopplysningene dine 200 dager senere" in page
     assert "Teksten i en e-post vi sender deg, slettes 45 dager etter at den ble sendt" in page
@@ -86,7 +86,10 @@ def test_the_privacy_statement_says_purpose_basis_retention_and_contact(app, cli
 
 def test_the_accessibility_statement_names_the_standard_and_where_to_complain(client):
     page = client.get("/accessibility").get_data(as_text=True)
-    assert "<h1>Tilgjengelighetserklæring</h1>" in page and "(WCAG) 2.1 på nivå AA" in page
+    assert (
+        '<h1 class="ds-heading" data-size="lg">Tilgjengelighetserklæring</h1>' in page
+        and "(WCAG) 2.1 på nivå AA" in page
+    )
     assert "Tilsynet for universell utforming av ikt" in page and 'href="mailto:' in page
 
 

@@ -120,7 +120,9 @@ def test_each_error_is_shown_next_to_its_field_and_nothing_is_stored(
     response = register(client, municipality("4601"), **changes)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    error = re.search(rf'<p class="field-error" id="{field}-error"[^>]*>(.*?)</p>', page, re.S)
+    error = re.search(
+        rf'<p class="ds-validation-message field-error" id="{field}-error"[^>]*>(.*?)</p>', page, re.S
+    )
     assert error and message.lower() in error.group(1).lower(), error and error.group(1)
     assert db.session.scalar(select(Member)) is None
 
@@ -131,7 +133,10 @@ def test_the_inline_check_uses_the_same_rules_as_the_submit(client, municipality
     response = client.post("/register/check/manager_email", data={**data, "csrf_token": token}, headers=HTMX)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert body.startswith('<p class="field-error" id="manager_email-error"') and "ikke din egen" in body
+    assert (
+        body.startswith('<p class="ds-validation-message field-error" id="manager_email-error"')
+        and "ikke din egen" in body
+    )
     ok = client.post("/register/check/email", data={**data, "csrf_token": token}, headers=HTMX).get_data(
         as_text=True
     )
@@ -205,7 +210,8 @@ def test_observers_register_without_the_leadership_question(client, app, deliver
 def test_the_invitation_link_prefills_the_organisation(client, municipality):
     page = client.get(f"/register/?organisation={municipality('4601').id}").get_data(as_text=True)
     assert re.search(
-        r'<input type="radio" name="organisation" id="organisation-\d+" value="\d+"\s+checked', page
+        r'<input class="ds-input" type="radio" name="organisation" id="organisation-\d+" value="\d+"\s+checked',
+        page,
     )
 
 
