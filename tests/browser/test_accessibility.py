@@ -3,7 +3,8 @@
 The pages are the authorisation matrix's: every GET route of the URL map, as each role of the
 matrix gets it (`tests/test_authorisation.py`, one world with every kind of record), so a new
 page is checked here as soon as it is in the matrix.  A page is any HTML answer – the 200s, and
-the error pages (400, 403, 404) once per role.  No serious or critical violation may remain.
+the error pages (400, 403, 404) once per role – in bokmål, and for three roles in nynorsk and
+English too (``?lang=``; the page's ``lang`` is checked).  No serious or critical violation may remain.
 """
 
 from pathlib import Path
@@ -43,12 +44,23 @@ def pages_for(role, ids):
             yield endpoint, url, expected
 
 
+# Every role in bokmål; nynorsk and English for the roles that see the most pages between them (a
+# role costs a minute in a browser): the texts differ in length and the lang attributes must hold.
+ROLES_AND_LANGUAGES = [(role, "nb") for role in ROLES] + [
+    (role, locale) for locale in ("nn", "en") for role in ("anonymous", "main_contact", "coordinator")
+]
+
+
+def in_language(url, locale):
+    return url if locale == "nb" else url + ("&" if "?" in url else "?") + f"lang={locale}"
+
+
 def test_no_page_has_a_serious_or_critical_violation_for_any_role(new_context, world):
     if not AXE.exists():
         pytest.fail(f"axe-core not found at {AXE}: `make test` installs it (npm install axe-core)")
     people, ids = world
     checked, violations = [], []
-    for role in ROLES:
+    for role, locale in ROLES_AND_LANGUAGES:
         # axe is injected as a script of its own; the app's CSP (script-src 'self') would refuse it.
         # The error pages (400, 403, 404) are visited on purpose: their status is no console error.
         context = new_context(bypass_csp=True, allow=("status of 4",))
@@ -57,8 +69,10 @@ def test_no_page_has_a_serious_or_critical_violation_for_any_role(new_context, w
             sign_in_as(page, people[role].email)
         error_pages = set()
         for endpoint, url, _expected in pages_for(role, ids):
-            response = page.goto(url)
+            response = page.goto(in_language(url, locale))
             assert "text/html" in response.headers["content-type"], url
+            if locale == "nb" or f"lang={locale}" in page.url:  # not redirected (/sign-in when signed in)
+                assert page.evaluate("document.documentElement.lang") == locale, url
             if response.status >= 400:
                 if response.status in error_pages:
                     continue
@@ -66,7 +80,7 @@ def test_no_page_has_a_serious_or_critical_violation_for_any_role(new_context, w
             page.add_script_tag(path=str(AXE))
             checked.append((role, endpoint))
             for violation in page.evaluate(RUN_AXE, WCAG_21_AA):
-                violations.append({"role": role, "page": url, **violation})
+                violations.append({"role": role, "language": locale, "page": url, **violation})
         context.close()
     assert len({endpoint for _role, endpoint in checked}) >= 40, "fewer pages than the matrix lists"
     assert violations == [], "\n".join(str(v) for v in violations)
