@@ -3,7 +3,8 @@
 The pages are the authorisation matrix's, as test_accessibility.py walks them (every GET route of
 the URL map as each role of the matrix gets it, the error pages once per role).  A table that cannot
 reflow scrolls inside its own region, which does not widen the page.  And the main menu: a
-disclosure («Meny») on a narrow screen that the keyboard opens, a row on a wide one.
+disclosure («Meny») on a narrow screen that the keyboard opens, a row on a wide one.  And text
+spacing (WCAG 1.4.12) at 320 px: the coordinator's pages neither widen nor cut text off.
 """
 
 import re
@@ -57,6 +58,39 @@ def test_no_page_scrolls_sideways_at_320_px_for_any_role(new_context, world):
         context.close()
     assert len(checked) >= 40, "fewer pages than the matrix lists"
     assert failures == [], "Pages wider than the screen:\n" + "\n".join(failures)
+
+
+# WCAG 1.4.12's spacing, as a reader's own style sheet sets it (the CSP is bypassed for it).
+TEXT_SPACING = (
+    "* { line-height: 1.5 !important; letter-spacing: .12em !important; word-spacing: .16em !important; }"
+    " p { margin-bottom: 2em !important; }"
+)
+CLIPPED = """() => [...document.querySelectorAll("body *")].filter((e) => {
+  const s = getComputedStyle(e);
+  return (s.overflowY === "hidden" || s.overflowY === "clip") && e.clientHeight > 2 && e.scrollHeight > e.clientHeight + 1
+    && !e.classList.contains("visually-hidden") && !e.classList.contains("ds-sr-only");
+}).map((e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")).slice(0, 3)"""
+
+
+def test_with_wider_text_spacing_at_320_px_nothing_is_cut_off_or_wider_than_the_screen(new_context, world):
+    people, ids = world
+    context = new_context(viewport=NARROW, bypass_csp=True, allow=("status of 4",))
+    page = context.new_page()
+    sign_in_as(page, people["coordinator"].email)
+    failures, checked = [], 0
+    for _endpoint, url, _expected in pages_for("coordinator", ids):
+        response = page.goto(url)
+        if "text/html" not in response.headers["content-type"] or response.status >= 400:
+            continue
+        page.add_style_tag(content=TEXT_SPACING)
+        assert page.evaluate("getComputedStyle(document.body).letterSpacing") != "normal", url
+        checked += 1
+        scroll_width, inner_width = page.evaluate(WIDTHS)
+        clipped = page.evaluate(CLIPPED)
+        if scroll_width > inner_width or clipped:
+            failures.append(f"{url}: {scroll_width} px wide at {inner_width} px; cut off: {clipped}")
+    assert checked >= 30
+    assert failures == [], "With WCAG 1.4.12's text spacing:\n" + "\n".join(failures)
 
 
 def test_at_320_px_the_menu_is_closed_and_the_keyboard_opens_it(new_context, world):
