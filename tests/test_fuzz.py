@@ -228,6 +228,7 @@ SIGNED_IN = {
     "organisations.edit": ("/organisations/{observer}/edit", "coordinator"),
     "organisations.manage": ("/organisations/manage", "coordinator"),
     "organisations.set_active": ("/organisations/{observer}/reactivate", "coordinator"),
+    "organisations.written_form": ("/organisations/{observer}/written-form", "coordinator"),
     "reviews.close": ("/reviews/cycle/{review}/close", "coordinator"),
     "reviews.new": ("/reviews/NIK/new", "coordinator"),
     "reviews.new_mandate": ("/mandate/NIK/new", "coordinator"),

@@ -224,6 +224,7 @@ NO_MEMBER_MAIL = {
     "organisations.edit",
     "organisations.manage",
     "organisations.set_active",
+    "organisations.written_form",
     "public.set_language",
     "reviews.close",
     "reviews.new_mandate",
