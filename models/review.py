@@ -704,8 +704,9 @@ def written(cycle: ReviewCycle, keys: Iterable[str] = COMMENT_KEYS) -> dict[str,
     return found
 
 
-def answers_by_day(cycle: ReviewCycle) -> list[tuple[str, int, int]]:
-    """[(day, answers that day, answered so far)] since the cycle opened: the response rate over time."""
+def answers_by_day(cycle: ReviewCycle) -> list[tuple[date, int, int]]:
+    """[(day, answers that day, answered so far)] since the cycle opened: the response rate over time
+    (days as the database's ``date()`` of the UTC time)."""
     day = func.date(ReviewResponse.answered_at)
     counts = db.session.execute(
         select(day, func.count())
@@ -713,10 +714,10 @@ def answers_by_day(cycle: ReviewCycle) -> list[tuple[str, int, int]]:
         .group_by(day)
         .order_by(day)
     ).all()
-    total, result = 0, list[tuple[str, int, int]]()
+    total, result = 0, list[tuple[date, int, int]]()
     for when, count in counts:
         total += count
-        result.append((str(when), count, total))
+        result.append((date.fromisoformat(str(when)), count, total))
     return result
 
 

@@ -1,10 +1,12 @@
 """Every page in bokmål, nynorsk and English, for every persona of the authorisation matrix, with
-no text missing from the language's catalogue (English is the source: its text is the id).
+no text missing from the language's catalogue (English is the source: its text is the id), and
+no date printed the machine's way (YYYY-MM-DD) where people read it.
 
 A page is asked for in a language by ``?lang=`` (what the alternates in its head link to); every
 text the page looks up in the catalogue is recorded, and one without a translation fails the test.
 """
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,6 +16,8 @@ from tests.matrix import MATRIX, PERSONAS, client_of, expected
 
 LOCALES = ("nb", "nn", "en")
 DOWNLOADS = (".csv", ".xlsx", ".ics", ".json", ".txt")
+TAG = re.compile(r"<[^>]*>")
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 
 
 @pytest.fixture
@@ -45,7 +49,7 @@ def untranslated(monkeypatch):
 
 def test_every_page_for_every_persona_in_each_language_has_every_text_translated(app, world, untranslated):
     _people, ids = world
-    seen, wrong_lang = set(), []
+    seen, wrong_lang, iso_dates = set(), [], set()
     for persona in PERSONAS:
         client = client_of(app, persona)[0]
         for (endpoint, method), row in sorted(MATRIX.items()):
@@ -60,8 +64,13 @@ def test_every_page_for_every_persona_in_each_language_has_every_text_translated
                 page = response.get_data(as_text=True)
                 if "<html" in page and f'<html lang="{locale}"' not in page:  # not a fragment
                     wrong_lang.append((persona, url, locale))
+                text = TAG.sub(" ", page.split("<body", 1)[-1])  # what is read: not attributes, not <head>
+                iso_dates.update((url, found) for found in ISO_DATE.findall(text))
     assert len(seen) >= 40, "fewer pages than the matrix lists"
     assert wrong_lang == []
+    assert sorted(iso_dates) == [], (
+        "a date printed as YYYY-MM-DD: write it as the rest does (30. november 2026)"
+    )
     assert sorted(untranslated) == [], "texts with no translation (run make translations and translate)"
 
 

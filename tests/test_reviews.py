@@ -1,5 +1,6 @@
 """The yearly review: open → mails → answers → one reminder to the rest → close → lapsed, restorable."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -126,6 +127,9 @@ def test_a_full_cycle_lapses_exactly_those_who_did_not_answer(
     lapsed_list = results.split('id="lapsed"')[1]
     assert lapsed_list.count("adressen avviste e-post") == 1 and says(lapsed_list, "Medlem 4")
     assert says(results, "3 av 5 har svart") and says(results, "3 kommentarer") and says(results, "3 forslag")
+    # The answers over time say their days as people write them, not 2027-02-03.
+    caption = re.search(r"<figcaption>(Fra [^<]*)</figcaption>", results).group(1)
+    assert re.fullmatch(r"Fra \d{1,2}\. [a-zø]+ \d{4} til \d{1,2}\. [a-zø]+ \d{4}", caption), caption
     # The comments are read when a list is opened: the page without script, or htmx's fragment.
     assert "Gode fagmøter" not in results and "Flere felles møter" not in results
     opened = coordinator.get(f"/reviews/cycle/{cycle.id}?comments=competence").get_data(as_text=True)
