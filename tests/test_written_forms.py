@@ -12,7 +12,7 @@ from models import Member, OutboxMessage
 from models import newsletter as newsletters
 from models import review as reviews
 from models.language import LanguageDecision, mail_locale
-from tests.conftest import post, sign_in
+from tests.conftest import post, postgres_only, sign_in, twice_at_once
 from tests.helpers import form, says
 
 NYNORSK_TITLE = "Nytt frå nettverka"
@@ -245,3 +245,41 @@ def test_dates_are_written_as_each_language_writes_them(app, locale, written):
         assert (
             render_template_string('{{ when|datetimeformat("EEEE d. MMMM y HH:mm") }}', when=when) == written
         )
+
+
+def signed_in_twice(app, member):
+    clients = [app.test_client(), app.test_client()]
+    for each in clients:
+        assert sign_in(each, member.email).status_code == 303
+    return clients
+
+
+def test_the_malvedtak_saved_twice_at_once_is_recorded_once(app, create_coordinator, municipality):
+    postgres_only(app)
+    volda = municipality("1577")
+    url = f"/organisations/{volda.id}/written-form"
+    responses = twice_at_once(
+        signed_in_twice(app, create_coordinator("NIK")), url, {"language_decision": "nn"}, page=url
+    )
+    assert [r.status_code for r in responses] == [303, 303]
+    db.session.expire_all()
+    assert db.session.get(type(volda), volda.id).language_decision is LanguageDecision.NYNORSK
+    from models import AuditEntry
+
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(AuditEntry).filter_by(action="organisation.language_decided")
+        )
+        == 1
+    )
+
+
+def test_the_language_switch_pressed_twice_at_once_stores_the_choice_once(app, readers):
+    postgres_only(app)
+    berit = readers["berit"]
+    responses = twice_at_once(
+        signed_in_twice(app, berit), "/language", {"locale": "nn", "next": "/"}, page="/"
+    )
+    assert [r.status_code for r in responses] == [303, 303]
+    db.session.expire_all()
+    assert db.session.get(Member, berit.id).language == "nn"
