@@ -97,6 +97,8 @@ class Meeting(Model):
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCalendar SEQUENCE: moves on with each change
     # When the one reminder of an emergency call-in went to those who had not confirmed (see call_in.remind).
     call_in_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the coordinator wrote when cancelling (optional): in the cancellation mail and on the page.
+    cancel_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
@@ -243,6 +245,7 @@ def plan(networks: Iterable["Network"], created_by: "Member | None" = None, **va
     """
     if not networks:
         raise DomainError(_l("Choose at least one network."))
+    _ahead(values["starts_at"])
     kind = MeetingKind(values.pop("kind"))
     meeting = Meeting(kind=kind, created_by=created_by, year=Meeting.year_of(values["starts_at"]), **values)
     meeting.networks = list(networks)
@@ -262,6 +265,26 @@ def plan(networks: Iterable["Network"], created_by: "Member | None" = None, **va
     )
     meeting.called = call_in(meeting) if meeting.is_call_in else 0
     return meeting
+
+
+class InThePast(DomainError):
+    """A start that has already passed: a meeting is planned (or moved) to a time ahead."""
+
+    def __init__(self) -> None:
+        now = utcnow().astimezone(OSLO)
+        super().__init__(
+            _l(
+                "The start has already passed (it is now %(now)s Norwegian time). "
+                "Choose a date and time ahead.",
+                now=now.strftime("%d.%m.%Y %H:%M"),
+            )
+        )
+
+
+def _ahead(starts_at: datetime) -> None:
+    """Refuse a start that is not after now (the same moment everywhere; shown in Oslo time)."""
+    if starts_at <= utcnow():
+        raise InThePast()
 
 
 class EditConflict(DomainError):
@@ -301,6 +324,8 @@ def reschedule(
         raise EditConflict()
     if not meeting.may_change:
         raise DomainError(_l("Only a planned meeting can be changed."))
+    if starts_at != meeting.starts_at:
+        _ahead(starts_at)  # a change that keeps the time (a begun meeting's title) is not a move
     year = Meeting.year_of(starts_at)
     if year != meeting.year:
         quota.reserve(meeting, year)
@@ -322,9 +347,16 @@ def reschedule(
         invite(member, meeting, _l("Changed: %(title)s", title=meeting.title))
 
 
-def cancel(meeting: Meeting, reason: str | None = None) -> None:
+def told_of_cancellation(meeting: Meeting) -> Sequence["Member"]:
+    """Who gets the cancellation if the meeting is cancelled now: those signed up (the confirmation
+    page names them; ``cancel`` mails them)."""
+    return _signed_up(meeting)
+
+
+def cancel(meeting: Meeting, message: str | None = None, reason: str | None = None) -> int:
     """Cancel a planned meeting that has not begun: its quota places are given back, those signed up
-    get the calendar's cancellation.  Cancelled already: refused, nothing more happens."""
+    get the calendar's cancellation with ``message`` (the coordinator's words, kept on the meeting).
+    Cancelled already: refused, nothing more happens.  Returns how many were told."""
     guard.lock(meeting)
     if meeting.status == MeetingStatus.CANCELLED:
         raise DomainError(_l("The meeting is already cancelled."))
@@ -332,6 +364,7 @@ def cancel(meeting: Meeting, reason: str | None = None) -> None:
         raise DomainError(_l("A meeting that has begun or been held cannot be cancelled."))
     quota.release(meeting)
     meeting.status = MeetingStatus.CANCELLED
+    meeting.cancel_message = (message or "").strip() or None
     meeting.sequence += 1
     audit.record(
         "meeting.cancelled",
@@ -340,8 +373,10 @@ def cancel(meeting: Meeting, reason: str | None = None) -> None:
         after={"status": "cancelled"},
         reason=reason,
     )
-    for member in _signed_up(meeting):
+    told = told_of_cancellation(meeting)
+    for member in told:
         invite(member, meeting, _l("Cancelled: %(title)s", title=meeting.title))
+    return len(told)
 
 
 def record_attendance(meeting: Meeting, attended_member_ids: Collection[int]) -> bool:
