@@ -1,19 +1,22 @@
 """Member-list change requests (*melde fra når e-postadresser skal slettes eller legges til*).
 
-Any member reports an address to add, change or remove (``report``); the coordinator applies
-or rejects it, once (the request's row is taken first).  Applying never deletes: a removed
+Any member reports an address to add, change or remove (``report``); a network's coordinators
+have one report about an address at a time (``uq_change_requests_pending_email``).  The
+coordinator applies or rejects it, once (the request's row is taken first); applying an address
+to add invites it to register, as a main contact's invitation does.  The reporter sees their
+reports and what became of them on the organisation's page (``reports_by``).  Applying never deletes: a removed
 member leaves their networks with the request as the reason.  Applying a change of address
 never rewrites a sign-in address: the colleague gets a link at the new address to confirm it
 (``models.email_change``).  Every step is in the audit log.
 """
 
-import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from extensions import Model, db
@@ -36,14 +39,25 @@ class ChangeAction(LabelledEnum):
     REMOVE = "remove", _l("Remove an address")
 
 
-class ChangeStatus(enum.StrEnum):
-    PENDING = "pending"
-    APPLIED = "applied"
-    REJECTED = "rejected"
+class ChangeStatus(LabelledEnum):
+    PENDING = "pending", _l("Waiting for the coordinator")
+    APPLIED = "applied", _l("Done")
+    REJECTED = "rejected", _l("Declined")
 
 
 class ChangeRequest(Model):
     __tablename__ = "change_requests"
+    __table_args__ = (
+        # One report about an address waits for a network's coordinators at a time.
+        Index(
+            "uq_change_requests_pending_email",
+            "network_id",
+            "email",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
@@ -94,7 +108,9 @@ class ChangeRequest(Model):
     def apply(self, coordinator: Member, note: str | None = None) -> Member | None:
         """Carry the change out, once; returns the member concerned (None for an address to add).
 
-        A removal takes the member off the network's list (nothing is deleted).  A change of
+        An address to add that no member has yet gets the invitation a main contact sends
+        (``main_contact.invite``: to register with the organisation filled in, in its målvedtak;
+        not twice within a day).  A removal takes the member off the network's list (nothing is deleted).  A change of
         address does not rewrite anyone's sign-in address: it sends the colleague a confirmation
         link at the new address (``email_change.request_change``); the address changes when they
         follow it, and the old address is told then.  The reporter is told what was done.
@@ -104,7 +120,13 @@ class ChangeRequest(Model):
         if self.action != ChangeAction.ADD and member is None:
             raise DomainError(_l("No member has the address %(email)s.", email=self.email))
         reason = f"change request #{self.id}"
-        if self.action == ChangeAction.REMOVE and member is not None:
+        invited = False
+        if self.action == ChangeAction.ADD and member is None:
+            from models.main_contact import invite
+
+            invite(coordinator, self.organisation, self.network, self.email)
+            invited = True
+        elif self.action == ChangeAction.REMOVE and member is not None:
             member.take()
             for membership in member.memberships:
                 if membership.network_id == self.network_id and membership.status not in (
@@ -129,6 +151,8 @@ class ChangeRequest(Model):
                 email=self.new_email,
             )
             if self.action == ChangeAction.CHANGE
+            else _l("an invitation to register has been sent to %(email)s", email=self.email)
+            if invited
             else _l("done"),
             note,
         )
@@ -138,6 +162,25 @@ class ChangeRequest(Model):
     def awaits_confirmation(self) -> bool:
         """An applied change of address: the colleague has been sent a link to confirm it."""
         return self.status == ChangeStatus.APPLIED and self.action == ChangeAction.CHANGE
+
+    @classmethod
+    def reports_by(
+        cls, member: Member, organisation_id: int, network_ids: list[int]
+    ) -> list["ChangeRequest"]:
+        """What ``member`` reported for the organisation in these networks, newest first: what
+        the reporter sees of their reports and what became of them."""
+        return list(
+            db.session.scalars(
+                select(cls)
+                .where(
+                    cls.reported_by_id == member.id,
+                    cls.organisation_id == organisation_id,
+                    cls.network_id.in_(network_ids),
+                )
+                .order_by(cls.created_at.desc(), cls.id.desc())
+                .limit(REPORTS_SHOWN)
+            )
+        )
 
     def reject(self, coordinator: Member, note: str | None) -> None:
         if not (note or "").strip():
@@ -170,6 +213,42 @@ class ChangeRequest(Model):
             )
 
 
+class AlreadyReported(DomainError):
+    """Another report about the address is waiting for the network's coordinators."""
+
+
+# The reporter's own reports shown on the organisation's page, newest first.
+REPORTS_SHOWN = 20
+
+
+def _pending_about(network: "Network", email: str) -> ChangeRequest | None:
+    return db.session.scalar(
+        select(ChangeRequest).where(
+            ChangeRequest.network_id == network.id,
+            ChangeRequest.status == ChangeStatus.PENDING,
+            ChangeRequest.email == email,
+        )
+    )
+
+
+def _same_or_refused(
+    waiting: ChangeRequest, organisation: "Organisation", action: ChangeAction, new_email: str | None
+) -> tuple[ChangeRequest, bool]:
+    """The report already waiting about the address: the same report sent again is that one; any
+    other report about the address is refused until the coordinator has handled it."""
+    if (waiting.organisation_id, waiting.action, waiting.new_email) == (organisation.id, action, new_email):
+        return waiting, False
+    raise AlreadyReported(
+        _l(
+            "A report about %(email)s is already waiting for the coordinator (%(action)s, for "
+            "%(org)s). You can report it again once that one has been handled.",
+            email=waiting.email,
+            action=waiting.action.label,
+            org=waiting.organisation.name,
+        )
+    )
+
+
 def report(
     reporter: Member,
     organisation: "Organisation",
@@ -185,6 +264,8 @@ def report(
     Returns (request, new): the same report still waiting (same organisation, network, action and
     addresses) is not filed twice – sent twice at once, or again later, it is the one already
     waiting (reports for one organisation are filed one after another: its row is taken first).
+    Another report about an address while one about it waits in the network is refused, naming
+    it; ``uq_change_requests_pending_email`` holds that when two organisations report it at once.
     """
     action = ChangeAction(action)
     email, new_email = normalise_email(email), normalise_email(new_email) or None
@@ -193,20 +274,9 @@ def report(
     if new_email and new_email == email:
         raise DomainError(_l("The new address is the same as the old one."))
     guard.lock(organisation)
-    waiting = db.session.scalar(
-        select(ChangeRequest)
-        .where(
-            ChangeRequest.organisation_id == organisation.id,
-            ChangeRequest.network_id == network.id,
-            ChangeRequest.status == ChangeStatus.PENDING,
-            ChangeRequest.action == action,
-            ChangeRequest.email == email,
-            ChangeRequest.new_email.is_(None) if new_email is None else ChangeRequest.new_email == new_email,
-        )
-        .limit(1)
-    )
+    waiting = _pending_about(network, email)
     if waiting is not None:
-        return waiting, False
+        return _same_or_refused(waiting, organisation, action, new_email)
     change = ChangeRequest(
         reported_by=reporter,
         organisation=organisation,
@@ -217,8 +287,15 @@ def report(
         name=name,
         note=note,
     )
-    db.session.add(change)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(change)
+            db.session.flush()
+    except IntegrityError:  # reported a moment ago for another organisation of the network
+        waiting = _pending_about(network, email)
+        if waiting is None:
+            raise DomainError(_l("Someone else got there first")) from None
+        return _same_or_refused(waiting, organisation, action, new_email)
     notify_coordinators(
         network,
         _l("A change to the member list"),

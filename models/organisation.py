@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from models.member import Member
 
 NAME_LENGTH = 200  # an organisation's name, and its folded form for search
+# The rows ``uq_organisations_name`` keeps to one per (kind, folded name): all but the official lists'.
+NAMED_ONCE = "kind NOT IN ('municipality', 'county_municipality')"
 
 
 class OrganisationKind(LabelledEnum):
@@ -69,15 +71,18 @@ class Organisation(Model):
         CheckConstraint(
             "county_number IS NULL OR kind = 'municipality'", name="county_only_for_municipality"
         ),
-        # The organisations coordinators add (no reference list behind them) are not added twice:
-        # one name per kind.  The lists' own rows are told apart by ``reference_key``.
+        # One organisation per name and kind – whether a coordinator added it or a reference list
+        # did, active or deactivated – for every kind coordinators keep.  Municipalities and
+        # counties are told apart by their number: Statistics Norway gives a municipality a new
+        # number under the same name (Asker 3025 → 3203 in 2024), and the old row is kept,
+        # deactivated, beside the new one.
         Index(
-            "uq_organisations_kept_name",
+            "uq_organisations_name",
             "kind",
             "name_folded",
             unique=True,
-            sqlite_where=text("reference_key IS NULL"),
-            postgresql_where=text("reference_key IS NULL"),
+            sqlite_where=text(NAMED_ONCE),
+            postgresql_where=text(NAMED_ONCE),
         ),
     )
 
@@ -152,7 +157,8 @@ class Organisation(Model):
         cls, kind: OrganisationKind | str, name: str, short_name: str | None = None
     ) -> "Organisation":
         """A coordinator adds an organisation.  A name already in the register for that kind is
-        refused (``uq_organisations_kept_name`` holds it when two add the same at once)."""
+        refused, whoever added it and whether or not it is still in use (``uq_organisations_name``
+        holds it when two add the same at once)."""
         organisation = cls(kind=OrganisationKind(kind), name=name, short_name=_blank_to_none(short_name))
         organisation._refuse_taken_name()
         _flush_or_taken(organisation, add=True)
@@ -315,13 +321,14 @@ def _flush_or_taken(organisation: Organisation, add: bool = False) -> None:
                 db.session.add(organisation)
             db.session.flush()
     except IntegrityError:
-        taken = db.session.scalar(
-            select(Organisation).where(
-                Organisation.kind == organisation.kind,
-                Organisation.name_folded == organisation.name_folded,
-                Organisation.reference_key.is_(None),
+        with db.session.no_autoflush:
+            taken = db.session.scalar(
+                select(Organisation).where(
+                    Organisation.kind == organisation.kind,
+                    Organisation.name_folded == organisation.name_folded,
+                    Organisation.id != organisation.id if organisation.id else true(),
+                )
             )
-        )
         raise (
             _taken(taken) if taken is not None else DomainError(_l("Someone else got there first"))
         ) from None

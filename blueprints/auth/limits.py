@@ -158,7 +158,10 @@ ON_BEHALF = {
     "newsletters.decline": ("the author: input declined", None),
     "anchorings.record": ("the member: an anchoring recorded", None),
     "coordinator.coordinators": ("the new coordinator", None),
-    "coordinator.decide_change": ("the reporter: the change decided", None),
+    "coordinator.decide_change": (
+        "the reporter: the change decided; an address to add: the invitation; a new address: its link",
+        None,
+    ),
     "coordinator.retry": ("a failed mail sent again", None),
 }
 

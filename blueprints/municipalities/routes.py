@@ -62,9 +62,11 @@ class Section:
         # Names and addresses of the others: not for a member whose line manager has not confirmed them.
         self.shows_colleagues = allows(viewer, "municipality.colleagues", self.place)
 
-    def fill(self, members, change_requests, upcoming, offers):
+    def fill(self, members, change_requests, upcoming, offers, my_reports=()):
         """The section's rows, out of what ``load`` read for all sections at once."""
         self.members = [m for m in members if m.network_id == self.network.id]
+        # What the viewer reported to the member list here, and what became of it.
+        self.my_reports = [r for r in my_reports if r.network_id == self.network.id]
         self.main_contact = next((m for m in self.members if m.is_main_contact), None)
         self.active = [m for m in self.members if m.status == MembershipStatus.ACTIVE]
         self.needs_main_contact = main_contact.lacks_main_contact(
@@ -119,7 +121,8 @@ class Section:
                 Handover.to_membership_id.in_([m.id for m in members]),
             )
         ).all()
-        return [s.fill(members, change_requests, upcoming, offers) for s in sections]
+        my_reports = ChangeRequest.reports_by(viewer, organisation.id, network_ids)
+        return [s.fill(members, change_requests, upcoming, offers, my_reports) for s in sections]
 
     @property
     def visible(self):
@@ -343,6 +346,13 @@ def invite(organisation_id, code):
     )
 
 
+def _refused_report(form, error):
+    """A refused report is shown next to the address it is about (one waiting already) or the
+    new address (missing, or the same as the old); the form is drawn again."""
+    field = form.email if isinstance(error, change_request.AlreadyReported) else form.new_email
+    field.errors = [*field.errors, error.message]
+
+
 @bp.route("/<int:organisation_id>/<code>/report", methods=["GET", "POST"])
 @login_required
 def report(organisation_id, code):
@@ -367,7 +377,7 @@ def report(organisation_id, code):
                 else (_("The coordinator already has this report; it is waiting to be handled."), "info")
             ),
             page_of(organisation_id, code),
-            on_refusal=form.new_email,
+            on_refusal=lambda error: _refused_report(form, error),
         )
     ):
         return done
