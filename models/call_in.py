@@ -51,7 +51,7 @@ def call_in(meeting: Meeting, only: Collection[int] | None = None, reminder: boo
 
     Called by ``meeting.plan`` for a call-in and by ``remind``; not an operation of its own.
     """
-    from models import teams, tokens
+    from models import cards, teams, tokens
     from models.language import mail_locale_sql
     from models.member import Member, active_in
     from models.outbox import compose_each, link, queue_many
@@ -68,19 +68,28 @@ def call_in(meeting: Meeting, only: Collection[int] | None = None, reminder: boo
         with force_locale("nb"):  # the networks' Teams channels are the Directorate's: bokmål
             post_title = str(title)
             when = format_datetime(meeting.starts_at, "EEEE d. MMMM y HH:mm")
-        text = "\n\n".join(
-            filter(
-                None,
-                [
-                    when,
-                    meeting.online_link,
-                    meeting.description,
-                    link("meetings.show", meeting_id=meeting.id),
-                ],
+            blocks = [
+                cards.Block("text", f"**{_l('When')}:** {when}–{format_datetime(meeting.ends_at, 'HH:mm')}")
+            ]
+            if meeting.place:
+                blocks.append(cards.Block("text", f"**{_l('Place')}:** {meeting.place}"))
+            # The receipt is personal (a link in each member's own mail), so the channel gets no such button.
+            blocks.append(
+                cards.Block(
+                    "text", str(_l("Everyone called in confirms receipt with the link in their own e-mail."))
+                )
             )
-        )
+            blocks += cards.from_text(meeting.description)
+            if meeting.agenda:
+                blocks += [cards.Block("heading", str(_l("Agenda"))), *cards.from_text(meeting.agenda)]
+        buttons = [
+            (_l("Join the meeting"), meeting.online_link),
+            (_l("See the meeting"), link("meetings.show", meeting_id=meeting.id)),
+        ]
         for network in meeting.networks:
-            teams.post(network, post_title, text, "emergency_call_in", priority=EMERGENCY_PRIORITY)
+            teams.post(
+                network, post_title, blocks, "emergency_call_in", buttons=buttons, priority=EMERGENCY_PRIORITY
+            )
     return queue_many(
         compose_each(
             (

@@ -37,10 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from extensions import Model, db
-from models import audit, guard, teams, tokens
+from models import audit, cards, guard, teams, tokens
 from models.errors import DomainError
 from models.language import mail_locale, mail_locale_sql
-from models.markdown import to_text
 from models.member import Member, active_in
 from models.network import Network, ToNetworks
 from models.outbox import OutboxMessage, OutboxStatus, compose_each, link, queue_many, slot
@@ -489,12 +488,14 @@ def send(newsletter: Newsletter, by: Member) -> int:
     ).all()
     newsletter.sent_at, newsletter.sent_by_id, newsletter.recipient_count = utcnow(), by.id, len(people)
     sent = queue_many(_mail(newsletter, people))
+    in_bokmal = newsletter.version("nb")  # the channels are the Directorate's: bokmål where the issue has it
     for network in newsletter.networks:
         teams.post(
             network,
-            newsletter.title,
-            f"{to_text(newsletter.body)}\n\n{link('newsletters.show', newsletter_id=newsletter.id)}",
+            in_bokmal.title,
+            cards.from_markdown(in_bokmal.body),
             "newsletter",
+            buttons=[(_l("Read the newsletter"), link("newsletters.show", newsletter_id=newsletter.id))],
             batch=newsletter.batch,
         )
     audit.record(

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 import logs
 from extensions import Model, db, mail
-from models import language
+from models import cards, language
 from models.heartbeat import reason
 from models.markdown import html_to_text
 from models.types import UTCDateTime, string_enum, utcnow
@@ -246,19 +246,19 @@ def queue_webhook(
     url: str,
     label: str | LazyString,
     title: str | LazyString,
-    text: str | LazyString,
+    text: "str | LazyString | Sequence[cards.Block]",
     template: str,
     priority: int = 0,
     batch: str | None = None,
+    context: str | None = None,
+    buttons: "Sequence[tuple[str | LazyString, str | None]]" = (),
 ) -> OutboxMessage:
-    """Write a post to a Teams channel's incoming webhook (a MessageCard: title and Markdown text)."""
-    payload = {
-        "@type": "MessageCard",
-        "@context": "https://schema.org/extensions",
-        "summary": str(title),
-        "title": str(title),
-        "text": str(text),
-    }
+    """Write a post to a Teams channel's incoming webhook: the card its address takes
+    (``models.cards.card_for``: an Adaptive Card, or a connector's MessageCard) with ``context``
+    (the network) above the title, the text shortened (plain text, or blocks from
+    ``cards.from_markdown``) and a labelled button per (title, address) of ``buttons``."""
+    blocks = cards.from_text(str(text)) if isinstance(text, (str, LazyString)) else list(text)
+    payload = cards.card_for(url, context, str(title), blocks, [(str(t), u) for t, u in buttons if u])
     message = OutboxMessage(
         channel=Channel.WEBHOOK,
         url=url,

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask_babel import LazyString
+from flask_babel import LazyString, force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import selectinload
 
 from extensions import db
-from models import audit, guard
+from models import audit, cards, guard
 from models.errors import DomainError
 from models.member import Member
 from models.membership import Membership, MembershipStatus
@@ -279,20 +279,29 @@ def set_channel(network: "Network", url: str | None) -> bool:
 def post(
     network: "Network",
     title: str | LazyString,
-    text: str,
+    text: "str | Sequence[cards.Block]",
     template: str,
+    buttons: "Sequence[tuple[str | LazyString, str | None]]" = (),
     priority: int = 0,
     batch: str | None = None,
 ) -> OutboxMessage | None:
-    """Post to the network's Teams channel, if it has one (through the outbox: retried, never lost)."""
-    if network.teams_webhook_url:
-        return queue_webhook(
-            network.teams_webhook_url,
-            f"Teams: {network.code}",
-            title,
-            text,
-            template,
-            priority=priority,
-            batch=batch,
-        )
-    return None
+    """Post to the network's Teams channel, if it has one (through the outbox: retried, never lost):
+    a card naming the network, with ``title``, the text shortened and a labelled button per
+    (label, address) of ``buttons`` – links go there, not into the text.  The channels are the
+    Directorate's: the title and the buttons' labels are written in bokmål."""
+    if not network.teams_webhook_url:
+        return None
+    with force_locale("nb"):
+        title = str(title)
+        labelled = [(str(label), url) for label, url in buttons if url]
+    return queue_webhook(
+        network.teams_webhook_url,
+        f"Teams: {network.code}",
+        title,
+        text,
+        template,
+        priority=priority,
+        batch=batch,
+        context=f"{network.code} – {network.name}",
+        buttons=labelled,
+    )

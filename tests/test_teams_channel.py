@@ -2,6 +2,7 @@
 through the outbox, against a real local HTTP server that captures the posts."""
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from extensions import db
-from models import AuditEntry, Network, OutboxMessage
+from models import AuditEntry, Meeting, Network, OutboxMessage
 from models import newsletter as newsletters
 from models.outbox import Channel
 from tests.conftest import free_port, post, sign_in
@@ -53,6 +54,43 @@ class Capture:
             self.server = None
 
 
+BARE_URL = re.compile(r"(?:https?://|www\.)\S*", re.I)
+
+
+def adaptive_card(payload):
+    """The Adaptive Card in a post, checked as Workflows takes it: a message with one attachment of
+    the Adaptive Card type whose content is a card of version 1.4, of TextBlocks that wrap, and
+    whose links are buttons with a title – no address shown as text in any block."""
+    assert payload["type"] == "message" and "@type" not in payload
+    (attachment,) = payload["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert "contentUrl" in attachment and attachment["contentUrl"] is None
+    card = attachment["content"]
+    assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    assert card["body"] and all(b["type"] == "TextBlock" and b["wrap"] is True for b in card["body"])
+    title = card["body"][1]
+    assert title["size"] == "Large" and title["weight"] == "Bolder"
+    for block in card["body"]:
+        shown = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", block["text"])  # a Markdown link shows its words
+        assert not BARE_URL.search(shown), block["text"]
+    for action in card.get("actions", []):
+        assert (
+            action["type"] == "Action.OpenUrl"
+            and action["title"].strip()
+            and action["url"].startswith("http")
+        )
+    return card
+
+
+def texts(card):
+    return [block["text"] for block in card["body"]]
+
+
+def buttons(card):
+    return [(action["title"], action["url"]) for action in card.get("actions", [])]
+
+
 @pytest.fixture
 def teams_server(app):
     """A channel on this machine: the app is told to allow it (only under test – see
@@ -73,8 +111,8 @@ def make_due():
     db.session.commit()
 
 
-def send_issue(nik, coordinator, title="Nytt fra NIK"):
-    issue = newsletters.create(title, "Et **nytt** kurs.", [nik], by=coordinator)
+def send_issue(nik, coordinator, title="Nytt fra NIK", body="Et **nytt** kurs."):
+    issue = newsletters.create(title, body, [nik], by=coordinator)
     newsletters.send(issue, coordinator)
     db.session.commit()
     return issue
@@ -89,10 +127,15 @@ def test_a_newsletter_is_posted_in_the_channel(
     nik.teams_webhook_url = teams_server.url
     issue = send_issue(nik, coordinator)
     assert deliver() == {"sent": 2, "failed": 0, "deferred": 0}  # the mail and the post
-    ((path, content_type, card),) = teams_server.posts
+    ((path, content_type, payload),) = teams_server.posts
     assert path == "/webhookb2/incoming" and content_type == "application/json"
-    assert card["title"] == "Nytt fra NIK" and "Et nytt kurs." in card["text"]
-    assert f"/newsletter/{issue.id}" in card["text"]
+    card = adaptive_card(payload)
+    assert texts(card)[:3] == [
+        "NIK – Norsk nettverk for innvandrerhelse i kommuner",  # the network named
+        "Nytt fra NIK",
+        "Et **nytt** kurs.",  # bold kept
+    ]
+    assert buttons(card) == [("Les nyhetsbrevet", f"http://localhost/newsletter/{issue.id}")]
     assert len(mail_outbox) == 1
 
 
@@ -144,7 +187,7 @@ def test_an_emergency_call_in_is_posted_in_each_networks_channel_ahead_of_other_
     nik.teams_webhook_url = teams_server.url
     db.session.commit()
     sign_in(client, coordinator.email)
-    soon = datetime.now(UTC) + timedelta(hours=3)
+    soon = datetime.now(UTC) + timedelta(days=1)  # tomorrow: 12:00 today may have passed
     response = post(
         client,
         "/meetings/new",
@@ -165,9 +208,20 @@ def test_an_emergency_call_in_is_posted_in_each_networks_channel_ahead_of_other_
     row = db.session.scalar(select(OutboxMessage).filter_by(channel=Channel.WEBHOOK))
     assert row.priority > 0 and row.recipient == "Teams: NIK"
     deliver()
-    ((_path, _type, card),) = teams_server.posts
-    assert card["title"] == "Innkalling ved beredskapshendelse: Flyktningankomst"
-    assert "https://teams.microsoft.com/l/meetup-join/x" in card["text"] and "Mange ankomster" in card["text"]
+    ((_path, _type, payload),) = teams_server.posts
+    card = adaptive_card(payload)
+    shown = texts(card)
+    assert shown[:2] == [
+        "NIK – Norsk nettverk for innvandrerhelse i kommuner",
+        "Innkalling ved beredskapshendelse: Flyktningankomst",
+    ]
+    assert shown[2].startswith("**Når:** ") and shown[2].endswith(" 12:00–13:00")
+    assert "Mange ankomster i helgen." in shown
+    meeting = db.session.scalar(select(Meeting))
+    assert buttons(card) == [
+        ("Bli med i møtet", "https://teams.microsoft.com/l/meetup-join/x"),
+        ("Se møtet", f"http://localhost/meetings/{meeting.id}"),
+    ]
 
 
 def test_the_coordinator_sets_and_clears_the_channel(client, nik, create_coordinator):
@@ -189,3 +243,122 @@ def test_the_coordinator_sets_and_clears_the_channel(client, nik, create_coordin
         ("teams.channel_set", {"host": "hdir.webhook.office.com"}),
         ("teams.channel_cleared", None),
     ]
+
+
+LONG_ISSUE = (
+    """# Kurs i vår
+
+Påmelding på https://www.helsedirektoratet.no/kurs/innvandrerhelse-2027?kilde=nyhetsbrev og
+[skjemaet](https://example.no/skjema) innen fredag.
+
+## Program
+
+- Velkommen
+- Tolking i **helsetjenesten**
+
+"""
+    + "Mer om kurset. " * 80
+)
+
+
+def test_the_newsletter_card_keeps_headings_shows_no_address_and_is_short(
+    app, nik, create_coordinator, teams_server, deliver
+):
+    teams_server.start()
+    nik.teams_webhook_url = teams_server.url
+    issue = send_issue(nik, create_coordinator("NIK"), title="Våren", body=LONG_ISSUE)
+    deliver()
+    ((_path, _type, payload),) = teams_server.posts
+    card = adaptive_card(payload)
+    headings = [b["text"] for b in card["body"][2:] if b.get("weight") == "Bolder"]
+    assert headings == ["Kurs i vår", "Program"]  # the Markdown headings, as bold blocks
+    shown = texts(card)
+    assert (  # an address written as text is shown as its host; a link by its words
+        "Påmelding på [helsedirektoratet.no](https://www.helsedirektoratet.no/kurs/innvandrerhelse-2027"
+        "?kilde=nyhetsbrev) og [skjemaet](https://example.no/skjema) innen fredag." in shown
+    )
+    assert "- Velkommen\n- Tolking i **helsetjenesten**" in shown
+    # Short: about 600 characters, ended with "…"; the button leads to the whole issue.
+    assert shown[-1].endswith(" …") and sum(len(t) for t in shown[2:]) < 900
+    assert buttons(card) == [("Les nyhetsbrevet", f"http://localhost/newsletter/{issue.id}")]
+
+
+def test_the_channel_gets_the_bokmal_version_of_an_issue_written_in_nynorsk(
+    app, nik, create_coordinator, teams_server, deliver
+):
+    teams_server.start()
+    nik.teams_webhook_url = teams_server.url
+    coordinator = create_coordinator("NIK")
+    issue = newsletters.create(
+        "Nytt frå NIK",
+        "Eit nytt kurs.",
+        [nik],
+        by=coordinator,
+        language="nn",
+        parallel_title="Nytt fra NIK",
+        parallel_body="Et nytt kurs.",
+    )
+    newsletters.send(issue, coordinator)
+    db.session.commit()
+    deliver()
+    card = adaptive_card(teams_server.posts[0][2])
+    assert texts(card)[1:] == ["Nytt fra NIK", "Et nytt kurs."]
+
+
+def test_an_office_365_connector_gets_the_legacy_card_with_the_same_buttons(app, nik, create_coordinator):
+    """A connector address (*.webhook.office.com) is sure to take a MessageCard; Workflows
+    addresses get the Adaptive Card (above)."""
+    nik.teams_webhook_url = "https://hdir.webhook.office.com/webhookb2/abc/IncomingWebhook/def"
+    issue = send_issue(nik, create_coordinator("NIK"), body="## Kurs\n\nSe https://fhi.no/kurs.")
+    row = db.session.scalar(select(OutboxMessage).filter_by(channel=Channel.WEBHOOK))
+    card = json.loads(row.body_text)
+    assert card["@type"] == "MessageCard" and card["title"] == "Nytt fra NIK"
+    (section,) = card["sections"]
+    assert section["activityTitle"] == "NIK – Norsk nettverk for innvandrerhelse i kommuner"
+    assert section["text"] == "**Kurs**\n\nSe [fhi.no](https://fhi.no/kurs)."
+    assert card["potentialAction"] == [
+        {
+            "@type": "OpenUri",
+            "name": "Les nyhetsbrevet",
+            "targets": [{"os": "default", "uri": f"http://localhost/newsletter/{issue.id}"}],
+        }
+    ]
+
+
+def test_a_call_in_without_a_link_has_its_place_and_agenda_and_no_join_button(
+    app, client, nik, create_coordinator, teams_server, deliver
+):
+    teams_server.start()
+    coordinator = create_coordinator("NIK")
+    nik.teams_webhook_url = teams_server.url
+    db.session.commit()
+    sign_in(client, coordinator.email)
+    soon = datetime.now(UTC) + timedelta(days=1)  # tomorrow: 12:00 today may have passed
+    response = post(
+        client,
+        "/meetings/new",
+        {
+            "kind": "emergency",
+            "networks": ["NIK"],
+            "title": "Flyktningankomst",
+            "format": "hybrid",
+            "place": "Helsedirektoratet, Vitaminveien 4",
+            "date": soon.date().isoformat(),
+            "start": "12:00",
+            "end": "13:00",
+            "description": "Les mer på https://www.regjeringen.no/no/tema/innvandring/id1/ før møtet.",
+            "agenda": "1. Situasjonen\n2. Fordeling",
+        },
+        page="/meetings/new",
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    deliver()
+    card = adaptive_card(teams_server.posts[0][2])
+    shown = texts(card)
+    assert "**Sted:** Helsedirektoratet, Vitaminveien 4" in shown
+    assert (
+        "Les mer på [regjeringen.no](https://www.regjeringen.no/no/tema/innvandring/id1/) før møtet." in shown
+    )
+    assert "Alle som er kalt inn, bekrefter mottak med lenken i sin egen e-post." in shown
+    meeting = db.session.scalar(select(Meeting))
+    assert buttons(card) == [("Se møtet", f"http://localhost/meetings/{meeting.id}")]  # no link to join: none
