@@ -39,6 +39,7 @@ from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 if TYPE_CHECKING:
     from models.member import Member
     from models.network import Network
+    from models.topic import TopicProposal
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -169,6 +170,13 @@ class Meeting(Model):
     def accepts_topics(self) -> bool:
         """A proposed topic goes onto a planned network or professional meeting, never a call-in."""
         return self.status == MeetingStatus.PLANNED and not self.is_call_in
+
+    @property
+    def agenda_topics(self) -> "Sequence[TopicProposal]":
+        """The proposed topics accepted into this meeting: on its page, its invitation and its calendar entry."""
+        from models.topic import on_agenda
+
+        return on_agenda(self)
 
     @property
     def may_remind_call_in(self) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import LazyString
+from flask_babel import LazyString, format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -24,7 +24,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from extensions import Model, db
 from models import audit, guard
@@ -107,13 +107,50 @@ class TopicProposal(Model):
             subject=f"topic:{self.id}",
             after={"meeting": meeting.title},
         )
-        self._tell(
+        self._tell_about(meeting)
+
+    def _tell_about(self, meeting: Meeting) -> None:
+        """The proposer and each supporter get one notice naming the meeting, its day and a link to
+        it.  Only the request that decided gets here (``_decide`` refuses the second), so a double
+        click tells each person once."""
+        from models.member import Member
+        from models.notices import notify
+
+        when = LazyString(lambda: format_datetime(meeting.starts_at, "d. MMMM y HH:mm"))
+        link = {
+            "endpoint": "meetings.show",
+            "meeting_id": meeting.id,
+            "link_text": _l("Go to the meeting page"),
+        }
+        notify(
+            self.proposed_by,
+            _l("Your topic proposal"),
             _l(
-                "Your topic «%(title)s» is on the agenda of «%(meeting)s».",
+                "Your topic «%(title)s» is on the agenda of «%(meeting)s» on %(when)s.",
                 title=self.title,
                 meeting=meeting.title,
-            )
+                when=when,
+            ),
+            **link,
         )
+        supporters = db.session.scalars(
+            select(Member)
+            .join(TopicSupport, TopicSupport.member_id == Member.id)
+            .where(TopicSupport.proposal_id == self.id, Member.id != self.proposed_by_id)
+            .order_by(Member.id)
+        )
+        for supporter in supporters:
+            notify(
+                supporter,
+                _l("A topic you support"),
+                _l(
+                    "The topic «%(title)s», which you support, is on the agenda of «%(meeting)s» on %(when)s.",
+                    title=self.title,
+                    meeting=meeting.title,
+                    when=when,
+                ),
+                **link,
+            )
 
     def decline(self, reason: str | None, by: "Member | None" = None) -> None:
         """Decline with a reason the proposer is told.  Decided already: refused, nothing more happens."""
@@ -207,6 +244,16 @@ def support(proposal: TopicProposal, member: "Member") -> None:
         raise DomainError(_l("You already support this proposal."))
     db.session.add(TopicSupport(proposal_id=proposal.id, member_id=member.id))
     db.session.flush()
+
+
+def on_agenda(meeting: Meeting) -> Sequence[TopicProposal]:
+    """The topics accepted into ``meeting``, in the order they were taken in, with their proposers."""
+    return db.session.scalars(
+        select(TopicProposal)
+        .where(TopicProposal.meeting_id == meeting.id, TopicProposal.status == ProposalStatus.ACCEPTED)
+        .options(selectinload(TopicProposal.proposed_by))
+        .order_by(TopicProposal.decided_at, TopicProposal.id)
+    ).all()
 
 
 def waiting(network: "Network") -> Sequence[Row[TopicProposal, int]]:

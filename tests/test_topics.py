@@ -76,8 +76,9 @@ def test_propose_support_once_and_accept_into_a_meeting(
     db.session.expire_all()
     assert proposal.status == ProposalStatus.ACCEPTED and proposal.meeting_id == meeting.id
     deliver()
-    assert [m["To"] for m in mail_outbox] == [kari.email]
-    assert "Høstens fagmøte" in mail_outbox[0].get_body(("plain",)).get_content()
+    # The proposer and the supporter are each told which meeting.
+    assert sorted(m["To"] for m in mail_outbox) == sorted([kari.email, ola.email])
+    assert all("Høstens fagmøte" in m.get_body(("plain",)).get_content() for m in mail_outbox)
 
 
 def test_a_decline_needs_a_reason(app, client, create_member, create_coordinator, municipality):
@@ -260,6 +261,25 @@ def test_a_decision_sent_twice_at_once_is_made_once_and_told_once(
     assert [m["To"] for m in mail_outbox] == [kari.email]
 
 
+def test_an_acceptance_sent_twice_at_once_tells_the_proposer_and_each_supporter_once(
+    app, create_member, create_coordinator, municipality, networks, deliver, mail_outbox
+):
+    postgres_only(app)
+    proposal, kari = waiting_proposal(create_member, municipality, networks)
+    ola, per = create_member(municipality("0301")), create_member(municipality("1103"))
+    topics.support(proposal, ola)
+    topics.support(proposal, per)
+    meeting = autumn_meeting(networks)
+    db.session.commit()
+    clients = tabs(app, create_coordinator("NIK").email)
+    responses = twice_at_once(
+        clients, f"/meetings/topics/{proposal.id}/accept", {"meeting": meeting.id}, page=PLAN
+    )
+    assert answered(responses) == [303, 303]
+    deliver()
+    assert sorted(m["To"] for m in mail_outbox) == sorted([kari.email, ola.email, per.email])
+
+
 def test_a_topic_is_not_accepted_into_a_call_in_by_a_direct_post(
     app, client, create_member, create_coordinator, municipality, networks
 ):
@@ -286,3 +306,58 @@ def test_a_topic_is_not_accepted_into_a_call_in_by_a_direct_post(
     proposal = db.session.get(TopicProposal, proposal.id)
     assert proposal.status == "waiting" and proposal.meeting_id is None
     assert audited("topic.accepted") == 0
+
+
+# -- topics on the agenda: the meeting page, the invitation, the proposer's home -------------------
+
+
+def test_accepted_topics_are_on_the_agenda_and_proposer_and_supporters_are_told_which_meeting_once(
+    app, client, create_member, create_coordinator, municipality, networks, deliver, mail_outbox
+):
+    proposal, kari = waiting_proposal(create_member, municipality, networks)
+    ola = create_member(municipality("0301"), name="Ola")
+    per = create_member(municipality("1103"), name="Per", language="nn")
+    for supporter in (ola, per, kari):  # the proposer supporting their own topic is told once
+        topics.support(proposal, supporter)
+    meeting = autumn_meeting(networks)
+    other = topics.propose(networks["NIK"], ola, "Helsekompetanse", "professional_meeting")
+    db.session.commit()
+
+    coordinator = app.test_client()
+    sign_in(coordinator, create_coordinator("NIK").email)
+    url = f"/meetings/topics/{proposal.id}/accept"
+    assert post(coordinator, url, {"meeting": meeting.id}, page=PLAN).status_code == 303
+    again = post(coordinator, url, {"meeting": meeting.id}, page=PLAN)  # a second click: refused
+    assert says(coordinator.get(again.headers["Location"]).get_data(as_text=True), "allerede avgjort")
+    deliver()
+    told = {m["To"]: m.get_body(("plain",)).get_content() for m in mail_outbox}
+    assert sorted(m["To"] for m in mail_outbox) == sorted([kari.email, ola.email, per.email])
+    assert says(
+        told[kari.email],
+        "Temaet ditt «Tolking i helsestasjonen» står på dagsordenen for «Høstens fagmøte» 5. oktober 2027 10:00.",
+    )
+    assert says(told[ola.email], "Temaet «Tolking i helsestasjonen», som du støtter, står på dagsordenen")
+    assert says(told[per.email], "som du støttar, står på sakslista for «Høstens fagmøte»")  # nynorsk
+    assert all(f"/meetings/{meeting.id}" in text for text in told.values())
+
+    # The meeting page lists the accepted topic with its proposer, not the one still waiting.
+    sign_in(client, ola.email)
+    page = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
+    section = page.split('id="agenda-topics-heading"')[1].split("</section>")[0]
+    assert says(section, "Temaer på dagsordenen") and says(section, "Tolking i helsestasjonen")
+    assert says(section, "foreslått av Kari") and other.title not in section
+
+    # The invitation a member gets on signing up lists the topics.
+    mail_outbox.clear()
+    assert post(client, f"/meetings/{meeting.id}/signup", page=f"/meetings/{meeting.id}").status_code == 303
+    deliver()
+    (invitation,) = mail_outbox
+    text = invitation.get_body(("plain",)).get_content()
+    assert says(text, "Temaer på dagsordenen:") and says(text, "Tolking i helsestasjonen (foreslått av Kari)")
+
+    # The proposer's home says which meeting, and links to it.
+    home = app.test_client()
+    sign_in(home, kari.email)
+    page = home.get("/").get_data(as_text=True)
+    assert says(page, "Temaet ditt «Tolking i helsestasjonen» står på dagsordenen for «Høstens fagmøte»")
+    assert f'href="/meetings/{meeting.id}"' in page and "er tatt med i et møte" not in page

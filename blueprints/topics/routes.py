@@ -75,6 +75,8 @@ def decide(proposal_id, decision):
             if decision == "accept"
             else proposal.decline(form.reason.data, by=current_user)
         ),
-        _("The proposal is decided; the proposer is told."),
+        _("The topic is on the meeting's agenda; the proposer and its supporters are told.")
+        if decision == "accept"
+        else _("The proposal is decided; the proposer is told."),
         plan_of(proposal.network),
     )
