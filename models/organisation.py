@@ -1,6 +1,6 @@
 """Municipalities, county municipalities, observers and the other organisations members come from."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
@@ -160,8 +160,9 @@ class Organisation(Model):
         refused, whoever added it and whether or not it is still in use (``uq_organisations_name``
         holds it when two add the same at once)."""
         organisation = cls(kind=OrganisationKind(kind), name=name, short_name=_blank_to_none(short_name))
-        organisation._refuse_taken_name()
-        _flush_or_taken(organisation, add=True)
+        organisation._refuse_reference_data()
+        organisation._refuse_taken_name(organisation.kind, organisation.name)
+        _write_or_taken(organisation.kind, organisation.name, lambda: db.session.add(organisation))
         audit.record(
             "organisation.added",
             subject=f"organisation:{organisation.id}",
@@ -180,9 +181,15 @@ class Organisation(Model):
         after = {"kind": OrganisationKind(kind).value, "name": new_name, "short_name": new_short_name}
         if after == before:
             return False
-        self.kind, self.name, self.short_name = OrganisationKind(kind), new_name, new_short_name
-        self._refuse_taken_name()
-        _flush_or_taken(self)
+        new_kind = OrganisationKind(kind)
+        if new_kind in (OrganisationKind.MUNICIPALITY, OrganisationKind.COUNTY_MUNICIPALITY):
+            raise DomainError(_l("Municipalities and counties change only through the official lists."))
+        self._refuse_taken_name(new_kind, new_name)
+
+        def change() -> None:
+            self.kind, self.name, self.short_name = new_kind, new_name, new_short_name
+
+        _write_or_taken(new_kind, new_name, change)
         audit.record("organisation.edited", subject=f"organisation:{self.id}", before=before, after=after)
         return True
 
@@ -244,17 +251,10 @@ class Organisation(Model):
         if self.is_reference_data:
             raise DomainError(_l("Municipalities and counties change only through the official lists."))
 
-    def _refuse_taken_name(self) -> None:
-        if self.is_reference_data:
-            raise DomainError(_l("Municipalities and counties change only through the official lists."))
-        with db.session.no_autoflush:
-            taken = db.session.scalar(
-                select(Organisation).where(
-                    Organisation.kind == self.kind,
-                    Organisation.name_folded == self.name_folded,
-                    Organisation.id != self.id if self.id else true(),
-                )
-            )
+    def _refuse_taken_name(self, kind: OrganisationKind, name: str) -> None:
+        """Refused if another organisation of ``kind`` is called ``name`` (folded), whoever added
+        it and whether or not it is still in use."""
+        taken = _named(kind, name, other_than=self.id)
         if taken is not None:
             raise _taken(taken)
 
@@ -312,23 +312,27 @@ def _taken(organisation: Organisation) -> DomainError:
     )
 
 
-def _flush_or_taken(organisation: Organisation, add: bool = False) -> None:
-    """Write the row; if another coordinator wrote the same name a moment ago (the unique index
-    refuses it), the same refusal as when it was there before."""
+def _named(kind: OrganisationKind, name: str, other_than: int | None = None) -> Organisation | None:
+    with db.session.no_autoflush:
+        return db.session.scalar(
+            select(Organisation).where(
+                Organisation.kind == kind,
+                Organisation.name_folded == fold(name),
+                Organisation.id != other_than if other_than else true(),
+            )
+        )
+
+
+def _write_or_taken(kind: OrganisationKind, name: str, change: Callable[[], None]) -> None:
+    """Make ``change`` and write it in a savepoint of its own (the changes are made inside it, so
+    that opening it flushes nothing of them); if another coordinator wrote the same name a moment
+    ago (``uq_organisations_name`` refuses it), the same refusal as when it was there before."""
     try:
         with db.session.begin_nested():
-            if add:
-                db.session.add(organisation)
+            change()
             db.session.flush()
     except IntegrityError:
-        with db.session.no_autoflush:
-            taken = db.session.scalar(
-                select(Organisation).where(
-                    Organisation.kind == organisation.kind,
-                    Organisation.name_folded == organisation.name_folded,
-                    Organisation.id != organisation.id if organisation.id else true(),
-                )
-            )
+        taken = _named(kind, name)
         raise (
             _taken(taken) if taken is not None else DomainError(_l("Someone else got there first"))
         ) from None

@@ -293,6 +293,7 @@ MATRIX = {
             "version": "{meeting_version}",
         },
     ),
+    ("meetings.cancel", "GET"): GET("meeting.cancel", "/meetings/{meeting}/cancel", "network"),
     ("meetings.cancel", "POST"): POST("meeting.cancel", "/meetings/{meeting}/cancel", "network"),
     ("meetings.attendance", "POST"): POST(
         "meeting.attendance", "/meetings/{meeting}/attendance", "network", changes=False

@@ -2,11 +2,13 @@
 
 import csv
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import Membership, Organisation, OrganisationKind, reference
-from tests.conftest import post, sign_in, table_snapshot
+from tests.conftest import at_once, csrf_token_from, post, postgres_only, sign_in, table_snapshot
 from tests.helpers import figure
 
 
@@ -112,3 +114,97 @@ def test_a_bad_list_is_refused_with_a_message(runner, tmp_path):
     result = runner.invoke(args=["reference", "load", "--municipalities", str(bad)])
     assert result.exit_code == 1 and "columns must include" in result.output
     assert table_snapshot() == before
+
+
+# -- one organisation per name and kind ---------------------------------------------------------
+
+
+def trust(name="Helse Bergen HF"):
+    return db.session.scalar(select(Organisation).filter_by(kind=OrganisationKind.HOSPITAL_TRUST, name=name))
+
+
+def test_a_name_the_reference_list_has_is_refused_by_the_database_too(app):
+    """The register's rule is the database's: a hospital trust named like the list's own (which
+    carries a reference key) is refused even when the model's check is bypassed."""
+    assert trust().reference_key is not None
+    db.session.add(Organisation(kind=OrganisationKind.HOSPITAL_TRUST, name="helse  BERGEN hf"))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    # Municipalities are told apart by number: a renumbered one keeps its name beside the old row.
+    db.session.add(
+        Organisation(kind=OrganisationKind.MUNICIPALITY, number="4699", county_number="46", name="Bergen")
+    )
+    db.session.flush()
+    db.session.rollback()
+
+
+def test_adding_or_renaming_to_a_taken_name_is_refused_naming_the_one_there(client, create_coordinator):
+    sign_in(client, create_coordinator("NONEMI").email)
+    own = Organisation.add_by_coordinator(OrganisationKind.HOSPITAL_TRUST, "Privatsykehuset Bergen")
+    db.session.commit()
+    before = table_snapshot()
+    added = post(
+        client,
+        "/organisations/manage",
+        {"kind": "hospital_trust", "name": "Helse Bergen  hf"},
+        page="/organisations/manage",
+    )
+    assert added.status_code == 422
+    assert "Helse Bergen HF finnes allerede i registeret (Helseforetak)." in added.get_data(as_text=True)
+    renamed = post(
+        client,
+        f"/organisations/{own.id}/edit",
+        {"kind": "hospital_trust", "name": "HELSE BERGEN HF"},
+        page="/organisations/manage",
+    )
+    assert renamed.status_code == 422
+    assert "Helse Bergen HF finnes allerede i registeret (Helseforetak)." in renamed.get_data(as_text=True)
+    assert table_snapshot() == before
+
+
+def test_a_deactivated_organisation_still_holds_its_name_and_the_message_says_so(client, create_coordinator):
+    sign_in(client, create_coordinator("NIFS").email)
+    gone = Organisation.add_by_coordinator(OrganisationKind.VOLUNTARY_ORGANISATION, "Bergen Røde Kors")
+    db.session.commit()
+    gone.deactivate_by_coordinator()
+    db.session.commit()
+    before = table_snapshot()
+    response = post(
+        client,
+        "/organisations/manage",
+        {"kind": "voluntary_organisation", "name": "bergen røde kors"},
+        page="/organisations/manage",
+    )
+    assert response.status_code == 422
+    assert (
+        "Bergen Røde Kors finnes allerede i registeret (Frivillig organisasjon, deaktivert)."
+        in response.get_data(as_text=True)
+    )
+    assert table_snapshot() == before
+
+
+def test_two_renamed_to_one_name_at_once_keep_one_and_the_other_is_told(app, create_coordinator):
+    postgres_only(app)
+    coordinator = create_coordinator("NONEMI")
+    first = Organisation.add_by_coordinator(OrganisationKind.HOSPITAL_TRUST, "Sykehus A")
+    second = Organisation.add_by_coordinator(OrganisationKind.HOSPITAL_TRUST, "Sykehus B")
+    db.session.commit()
+    clients = [app.test_client(), app.test_client()]
+    for c in clients:
+        sign_in(c, coordinator.email)
+    tokens = [csrf_token_from(c.get("/organisations/manage")) for c in clients]
+    urls = [f"/organisations/{first.id}/edit", f"/organisations/{second.id}/edit"]
+
+    def rename(wait, client, url, token):
+        wait()
+        return client.post(
+            url, data={"kind": "hospital_trust", "name": "Sykehuset i Vest", "csrf_token": token}
+        )
+
+    responses = at_once(rename, list(zip(clients, urls, tokens, strict=True)))
+    assert sorted(r.status_code for r in responses) == [303, 422]
+    refused = next(r for r in responses if r.status_code == 422)
+    assert "Sykehuset i Vest finnes allerede i registeret (Helseforetak)." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert sorted(o.name for o in (first, second)).count("Sykehuset i Vest") == 1

@@ -99,3 +99,15 @@ class MeetingForm(MeetingDetailsForm):
 
 class MinutesForm(FlaskForm):
     minutes = long_text(_l("Minutes"), max=20000, required=_l("Write the minutes before publishing them."))
+
+
+class CancelForm(FlaskForm):
+    """The confirmation of a cancellation: an optional message to those who are told."""
+
+    message = long_text(
+        _l("Message: why the meeting is cancelled (optional)"),
+        max=2000,
+        description=_l(
+            "It goes into the cancellation mail as you write it, and is shown on the meeting page."
+        ),
+    )

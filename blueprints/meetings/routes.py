@@ -5,6 +5,7 @@ from datetime import timedelta
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from htmx_flask import make_response as htmx_response
 from jinja2_fragments.flask import render_block
@@ -14,7 +15,12 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.forms import ConfirmForm, TopicDecisionForm, TopicForm
 from blueprints.meetings import bp
-from blueprints.meetings.forms import MeetingChangeForm, MeetingForm, MinutesForm
+from blueprints.meetings.forms import (
+    CancelForm,
+    MeetingChangeForm,
+    MeetingForm,
+    MinutesForm,
+)
 from blueprints.util import (
     carry_out,
     form_refused,
@@ -158,11 +164,18 @@ def new():
                 **meeting_values(form),
             ),
             redirect_to=lambda meeting: saved(meeting, planned_messages(meeting)),
-            on_refusal=form.kind,
+            on_refusal=lambda error: refused_beside(form, error),
         )
     ):
         return done
     return editor(form)
+
+
+def refused_beside(form, error):
+    """A refusal of the plan next to the field it is about: a start passed by the date, a full quota
+    by the kind; the form is drawn again (None)."""
+    field = form.date if isinstance(error, meetings.InThePast) else form.kind
+    field.errors = [*field.errors, error.message]
 
 
 def planned_messages(meeting):
@@ -219,15 +232,25 @@ def withdraw(meeting_id):
     )
 
 
-@bp.post("/<int:meeting_id>/cancel")
+@bp.route("/<int:meeting_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(meeting_id):
+    """Cancelling asks first: GET shows who will be told and takes an optional message; POST cancels."""
     meeting = load(Meeting, meeting_id, "meeting.cancel")
-    return carry_out(
-        lambda: meetings.cancel(meeting),
-        _("The meeting is cancelled; those signed up are told."),
-        back_to(meeting),
-    )
+    form = CancelForm()
+    if form.validate_on_submit():
+        return carry_out(
+            lambda: meetings.cancel(meeting, form.message.data),
+            lambda told: ngettext(
+                "The meeting is cancelled; %(num)s person signed up is told.",
+                "The meeting is cancelled; %(num)s people signed up are told.",
+                told,
+            ),
+            back_to(meeting),
+        )
+    told = meetings.told_of_cancellation(meeting) if meeting.may_cancel else []
+    status = 422 if form.errors else 200
+    return render_template("meetings/cancel.html", meeting=meeting, form=form, told=told), status
 
 
 @bp.post("/<int:meeting_id>/attendance")
