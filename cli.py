@@ -73,11 +73,21 @@ def load_reference(municipalities, counties, merges, written_forms, dry_run):
             else "The målvedtak are up to date: nothing changed."
         )
         return
+    details: list[str] = []
+    warnings: list[str] = []
     with audit.acting_as(label="flask reference load"):
         try:
-            changes = reference.load(municipalities, counties, merges=pairs, dry_run=dry_run)
+            changes = reference.load(
+                municipalities, counties, merges=pairs, dry_run=dry_run, details=details, warnings=warnings
+            )
         except (OSError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
+    # Each organisation and member by name (a dry run: what would happen), then the warnings
+    # (on stderr too, where an operator's script looks), then the counts.
+    for line in details:
+        click.echo(f"{'Would: ' if dry_run else ''}{line}")
+    for warning in warnings:
+        click.echo(warning, err=True)
     if changes:
         click.echo(prefix + ", ".join(f"{what}: {n}" for what, n in sorted(changes.items())))
     else:

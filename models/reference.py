@@ -12,13 +12,16 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from extensions import db
 from models.network import Network
 from models.organisation import Organisation, OrganisationKind
+
+if TYPE_CHECKING:
+    from models.member import Member
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "reference"
 
@@ -100,6 +103,14 @@ def hospital_trusts() -> list[tuple[str, str | None]]:
     return pairs
 
 
+def _label(org: Organisation) -> str:
+    return f"{org.name} ({org.number})" if org.number else org.name
+
+
+def _people(members: "Iterable[Member]") -> str:
+    return ", ".join(f"{m.name} (#{m.id})" for m in sorted(members, key=lambda m: (m.name, m.id)))
+
+
 class _Loader:
     def __init__(self) -> None:
         self.changes: Counter[str] = Counter()
@@ -107,6 +118,14 @@ class _Loader:
             o.reference_key: o
             for o in db.session.scalars(select(Organisation).where(Organisation.reference_key.is_not(None)))
         }
+        self.first_load = not self.existing  # an empty register: no list of every organisation added
+        # What the run does, by name, for ``details()``: the lines an operator reads before (a
+        # dry run) and after a load.
+        self.added: list[Organisation] = []
+        self.renamed: list[tuple[str, Organisation]] = []
+        self.reactivated: list[Organisation] = []
+        self.deactivated: list[Organisation] = []
+        self.merged: list[tuple[Organisation, Organisation, list[Member]]] = []
 
     def organisation(
         self, kind: OrganisationKind, key: str, official: bool = False, **values: Any
@@ -119,13 +138,16 @@ class _Loader:
             db.session.add(org)
             self.existing[reference_key] = org
             self.changes["added"] += 1
+            self.added.append(org)
         elif official:
             if org.name != values["name"]:
+                self.renamed.append((org.name, org))
                 org.name = values["name"]
                 self.changes["renamed"] += 1
             if not org.active:
                 org.active = True
                 self.changes["reactivated"] += 1
+                self.reactivated.append(org)
         return org
 
     def merge(self, old_number: str, new_number: str) -> None:
@@ -135,12 +157,15 @@ class _Loader:
         if old is None or new is None or not new.active:
             raise ValueError(f"cannot merge {old_number} into {new_number}: unknown or inactive municipality")
         db.session.flush()
-        for member in list(old.members):
+        moving = list(old.members)
+        for member in moving:
             member.move_to(new)
             self.changes["members moved"] += 1
+        self.merged.append((old, new, moving))
         if old.active:
             old.deactivate()
             self.changes["deactivated"] += 1
+            self.deactivated.append(old)
 
     def deactivate_unlisted(self, kind: OrganisationKind, listed: Iterable[str]) -> None:
         keys = {f"{kind}:{key}" for key in listed}
@@ -148,6 +173,55 @@ class _Loader:
             if org.kind == kind and reference_key not in keys and org.active:
                 org.deactivate()
                 self.changes["deactivated"] += 1
+                self.deactivated.append(org)
+
+    def details(self) -> tuple[list[str], list[str]]:
+        """(lines, warnings): each organisation the run adds, renames, reactivates, deactivates or
+        merges, and who moves, by name; a warning for each organisation deactivated with members
+        still on it (no longer listed and not merged: they would stay on an organisation out of
+        use).  Read after the merges, before the commit or the dry run's rollback."""
+        db.session.flush()
+        lines: list[str] = []
+        if not self.first_load:
+            lines += [f"Added: {org.kind.value.replace('_', ' ')} {_label(org)}" for org in self.added]
+        lines += [f"Renamed: {before} → {_label(org)}" for before, org in self.renamed]
+        lines += [f"Reactivated: {_label(org)}" for org in self.reactivated]
+        merged = {old.id for old, _new, _members in self.merged}
+        for old, new, members in self.merged:
+            lines.append(
+                f"Merged: {_label(old)} into {_label(new)}; "
+                + (f"{len(members)} member(s) move: {_people(members)}" if members else "no members to move")
+            )
+        warnings: list[str] = []
+        for org in self.deactivated:
+            if org.id in merged:
+                continue
+            lines.append(f"Deactivated: {_label(org)} (no longer listed)")
+            staying = _members_on(org)
+            if staying:
+                warnings.append(
+                    f"Warning: {len(staying)} member(s) would stay on {_label(org)}, which is deactivated "
+                    f"and merged into no other: {_people(staying)}. "
+                    f"To move them, give --merge {org.number}:<successor's number>."
+                )
+        return lines, warnings
+
+
+def _members_on(org: Organisation) -> list["Member"]:
+    """The members on ``org`` who still take part or may again (any membership not ended)."""
+    from models.member import Member
+    from models.membership import Membership, MembershipStatus
+
+    return list(
+        db.session.scalars(
+            select(Member).where(
+                Member.organisation_id == org.id,
+                Member.memberships.any(
+                    Membership.status.not_in((MembershipStatus.LEFT, MembershipStatus.DECLINED))
+                ),
+            )
+        )
+    )
 
 
 def load(
@@ -155,13 +229,17 @@ def load(
     counties: str | Path = "fylker.csv",
     merges: Mapping[str, str] | None = None,
     dry_run: bool = False,
+    details: list[str] | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, int]:
     """Load or refresh the reference data; returns what changed (empty on a second run).
 
     ``municipalities`` and ``counties`` name the official lists (a new classification
     from Statistics Norway); ``merges`` maps a municipality number that is gone to its
     successor's: its members move there (main-contact roles do not move).  With
-    ``dry_run`` nothing is kept: the changes are only counted.
+    ``dry_run`` nothing is kept: the changes are only counted.  ``details`` and ``warnings``,
+    if given, are filled with what changes by name (``_Loader.details``): the organisations, the
+    members a merger moves, and those left on a municipality being deactivated.
     """
     loader = _Loader()
 
@@ -193,6 +271,11 @@ def load(
 
     for old, new in (merges or {}).items():
         loader.merge(old, new)
+
+    if details is not None or warnings is not None:
+        lines, warned = loader.details()
+        (details if details is not None else []).extend(lines)
+        (warnings if warnings is not None else []).extend(warned)
 
     if dry_run:
         db.session.rollback()

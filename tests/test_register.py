@@ -208,3 +208,72 @@ def test_two_renamed_to_one_name_at_once_keep_one_and_the_other_is_told(app, cre
     assert "Sykehuset i Vest finnes allerede i registeret (Helseforetak)." in refused.get_data(as_text=True)
     db.session.expire_all()
     assert sorted(o.name for o in (first, second)).count("Sykehuset i Vest") == 1
+
+
+# -- the merge dry run names what it would do ----------------------------------------------------
+
+
+def new_classification(tmp_path, drop=(), rename=None):
+    """The municipality list with ``drop`` (numbers) gone and ``rename`` ({number: name}) applied."""
+    rename = rename or {}
+    rows = [
+        (r["number"], rename.get(r["number"], r["name"]), r["county_number"])
+        for r in reference.read_csv("kommuner.csv")
+        if r["number"] not in drop
+    ]
+    path = tmp_path / "kommuner-2027.csv"
+    write(path, rows)
+    return path
+
+
+def test_the_merge_dry_run_lists_each_municipality_and_member_by_name_and_keeps_nothing(
+    runner, tmp_path, create_member, municipality
+):
+    kinn = municipality("4602")
+    kari = create_member(kinn, name="Kari i Kinn")
+    create_member(kinn, name="Anders Andersen")
+    gone = create_member(kinn, name="Tidligere Deltaker", status="left")
+    path = new_classification(tmp_path, drop=("4602",), rename={"4601": "Bergen – Bjørgvin"})
+    before = table_snapshot()
+    dry = runner.invoke(
+        args=["reference", "load", "--municipalities", str(path), "--merge", "4602:4601", "--dry-run"]
+    )
+    assert dry.exit_code == 0, dry.output
+    lines = dry.stdout.splitlines()
+    merged = next(line for line in lines if "Kinn (4602)" in line)
+    assert merged.startswith("Would: Merged: Kinn (4602) into Bergen – Bjørgvin (4601); 3 member(s) move:")
+    assert f"Anders Andersen (#{kari.id + 1})" in merged and f"Kari i Kinn (#{kari.id})" in merged
+    assert f"Tidligere Deltaker (#{gone.id})" in merged
+    assert "Would: Renamed: Bergen → Bergen – Bjørgvin (4601)" in lines
+    assert figure(dry.output, "members moved") == 3 and figure(dry.output, "deactivated") == 1
+    assert not dry.stderr  # nobody is left behind
+    assert table_snapshot() == before
+
+
+def test_the_dry_run_warns_about_members_left_on_a_municipality_being_deactivated(
+    runner, tmp_path, create_member, municipality
+):
+    kinn, askoy = municipality("4602"), municipality("4627")
+    siri = create_member(askoy, name="Siri på Askøy")
+    create_member(askoy, name="Borte Fra Før", status="left")  # ended: not left behind
+    create_member(kinn, name="Kari i Kinn")
+    path = new_classification(tmp_path, drop=("4602", "4627"))
+    before = table_snapshot()
+    dry = runner.invoke(
+        args=["reference", "load", "--municipalities", str(path), "--merge", "4602:4601", "--dry-run"]
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "Would: Deactivated: Askøy (4627) (no longer listed)" in dry.stdout.splitlines()
+    (warning,) = dry.stderr.splitlines()
+    assert warning == (
+        "Warning: 1 member(s) would stay on Askøy (4627), which is deactivated and merged into no other: "
+        f"Siri på Askøy (#{siri.id}). To move them, give --merge 4627:<successor's number>."
+    )
+    assert "Kinn" not in warning  # Kinn's members move with the merger
+    assert table_snapshot() == before
+    # The real run says the same, and does it.
+    real = runner.invoke(args=["reference", "load", "--municipalities", str(path), "--merge", "4602:4601"])
+    assert real.exit_code == 0 and real.stderr.strip() == warning
+    assert "Deactivated: Askøy (4627) (no longer listed)" in real.stdout.splitlines()
+    db.session.expire_all()
+    assert not municipality("4627").active and siri.organisation_id == municipality("4627").id
