@@ -7,10 +7,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from blueprints.validators import PrintableText
+from blueprints.validators import Length, PrintableText
 from models.language import AUTONYMS, LOCALES
 from models.meeting import OSLO, MeetingKind
 from models.review import DEFAULT_DEADLINE, DEFAULT_REMINDER

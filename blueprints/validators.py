@@ -3,7 +3,9 @@
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import format_number
 from flask_babel import lazy_gettext as _l
+from wtforms import validators
 from wtforms.validators import ValidationError
 
 # Norwegian words that people build passwords from, for the strength estimator (zxcvbn) to
@@ -81,6 +83,35 @@ NORWEGIAN_PASSWORD_WORDS = (
     "æøå",
 )
 MIN_PASSWORD_LENGTH = 12
+
+
+class Length(validators.Length):
+    """WTForms' length rule, used by every form: too long is refused with a message that names the
+    limit and the length written ("Skriv høyst 200 tegn – her er det 365."), and the field gets no
+    ``maxlength`` attribute – a browser cuts text typed or pasted past it without a word, and the
+    writer never learns that the end of their text is gone.  The limit is shown beside the field
+    instead (``limit_hint``, read by the ``field`` macro in templates/_forms.html)."""
+
+    def __init__(self, min=-1, max=-1, message=None):
+        super().__init__(min, max, message)
+        self.field_flags.pop("maxlength", None)
+        self.limit = max if max != -1 else None
+
+    def __call__(self, form, field):
+        length = len((field.data or "").replace("\r\n", "\n"))  # a line break counts once, as typed
+        if self.limit is not None and self.message is None and length > self.limit:
+            raise ValidationError(
+                _l(
+                    "Write at most %(max)s characters – this is %(length)s.",
+                    max=format_number(self.limit),
+                    length=format_number(length),
+                )
+            )
+        super().__call__(form, field)
+
+    def limit_hint(self):
+        """The limit as the page shows it beside the field: "Høyst 5 000 tegn"."""
+        return _l("At most %(n)s characters", n=format_number(self.limit))
 
 
 class PrintableText:

@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField, TelField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 
 from blueprints.forms import OwnDetailsForm, long_text, written_form_field
-from blueprints.validators import EmailAddress, PrintableText
+from blueprints.validators import EmailAddress, Length, PrintableText
 
 
 def text(label, required=True, max=200):

@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, URLField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 
 from blueprints.forms import DeadlineForm, long_text, network_choices, networks_field
-from blueprints.validators import PrintableText, WebAddress
+from blueprints.validators import Length, PrintableText, WebAddress
 
 
 class AdviceRequestForm(DeadlineForm):

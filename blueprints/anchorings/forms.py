@@ -2,10 +2,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired
 
 from blueprints.forms import long_text
-from blueprints.validators import PrintableText
+from blueprints.validators import Length, PrintableText
 
 
 class DecisionForm(FlaskForm):

@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired
 
-from blueprints.validators import EmailAddress, PrintableText, StrongPassword
+from blueprints.validators import EmailAddress, Length, PrintableText, StrongPassword
 
 
 class SignInForm(FlaskForm):

@@ -2,10 +2,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, SearchField, SelectField, StringField, URLField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from blueprints.forms import long_text
-from blueprints.validators import EmailAddress, PrintableText, WebAddress
+from blueprints.validators import EmailAddress, Length, PrintableText, WebAddress
 
 
 class AuditFilterForm(FlaskForm):

@@ -7,12 +7,12 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 from wtforms import IntegerField, SearchField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import NumberRange, Optional
 
 from blueprints.directory import bp
 from blueprints.forms import ConfirmForm
 from blueprints.util import ListPage, carry_out, wants_fragment
-from blueprints.validators import PrintableText
+from blueprints.validators import Length, PrintableText
 from extensions import db
 from models import directory
 from models.policy import require

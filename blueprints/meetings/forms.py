@@ -14,11 +14,11 @@ from wtforms import (
     URLField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from blueprints.forms import long_text
-from blueprints.validators import LinkLines, PrintableText, WebAddress
+from blueprints.validators import Length, LinkLines, PrintableText, WebAddress
 from models.meeting import OSLO, MeetingFormat, MeetingKind
 
 

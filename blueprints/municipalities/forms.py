@@ -2,10 +2,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 
 from blueprints.forms import long_text
-from blueprints.validators import EmailAddress, PrintableText
+from blueprints.validators import EmailAddress, Length, PrintableText
 from models import ChangeAction
 
 

@@ -2,10 +2,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, URLField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Optional, ValidationError
 
 from blueprints.forms import long_text, network_choices, networks_field
-from blueprints.validators import PrintableText, WebAddress
+from blueprints.validators import Length, PrintableText, WebAddress
 
 MARKDOWN_HINT = _l(
     "Markdown: a blank line between paragraphs, **bold**, *italic*, - for lists, "

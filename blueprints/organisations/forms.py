@@ -2,9 +2,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SearchField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
 
-from blueprints.validators import PrintableText
+from blueprints.validators import Length, PrintableText
 from models import OrganisationKind
 from models.language import LanguageDecision
 

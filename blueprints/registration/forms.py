@@ -12,11 +12,11 @@ from wtforms import (
     TelField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from blueprints.forms import written_form_field
-from blueprints.validators import EmailAddress, PrintableText, StrongPassword
+from blueprints.validators import EmailAddress, Length, PrintableText, StrongPassword
 from extensions import db
 from models import Network, Organisation, OrganisationKind
 

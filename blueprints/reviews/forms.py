@@ -2,10 +2,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from blueprints.forms import DeadlineForm, OwnDetailsForm, long_text
-from blueprints.validators import EmailAddress, PrintableText
+from blueprints.validators import EmailAddress, Length, PrintableText
 from models.meeting import OSLO
 from models.review import PURPOSES, SCALE
 from models.types import utcnow
