@@ -83,9 +83,12 @@ def from_environment(environ=os.environ):
         TRUSTED_PROXIES=int(environ.get("TRUSTED_PROXIES", "0")),
         # Where the app is reached: the links in mails are made from it.
         BASE_URL=environ.get("BASE_URL") or None,
-        MAIL_MESSAGE_ID_DOMAIN=environ.get("MAIL_MESSAGE_ID_DOMAIN", "nettverk-tracker.local"),
+        # The domain of each mail's Message-ID and List-Id; unset, the host of BASE_URL.
+        MAIL_MESSAGE_ID_DOMAIN=environ.get("MAIL_MESSAGE_ID_DOMAIN") or None,
         # The organiser named in calendar invitations.
         MAIL_ORGANISER=environ.get("MAIL_ORGANISER", "nettverk@helsedir.no"),
+        # Where an answer to a mail goes (its Reply-To): the coordinators' shared address; unset, none.
+        MAIL_REPLY_TO=environ.get("MAIL_REPLY_TO") or None,
         # A former member's personal data is erased this long after their last membership ended
         # (``flask privacy purge``); the privacy statement says so.
         PRIVACY_RETENTION_DAYS=int(environ.get("PRIVACY_RETENTION_DAYS", "365")),

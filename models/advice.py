@@ -127,6 +127,7 @@ def _mail(
             ((email, locale, {}) for email, locale in db.session.execute(query)),
             subject,
             template,
+            mailing_list=("advice", request.networks),
             request=request,
             url=link("advice.show", request_id=request.id),
             batch=request.batch,

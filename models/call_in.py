@@ -51,7 +51,10 @@ def call_in(meeting: Meeting, only: Collection[int] | None = None, reminder: boo
 
     Called by ``meeting.plan`` for a call-in and by ``remind``; not an operation of its own.
     """
+    from flask import current_app
+
     from models import cards, teams, tokens
+    from models.calendar import ics
     from models.language import mail_locale_sql
     from models.member import Member, active_in
     from models.outbox import compose_each, link, queue_many
@@ -111,6 +114,9 @@ def call_in(meeting: Meeting, only: Collection[int] | None = None, reminder: boo
             "emergency_call_in",
             personal=("name", "ack_url"),
             priority=EMERGENCY_PRIORITY,
+            # The same calendar file for all (published, naming no attendee): start, end, agenda.
+            ics=ics(meeting, current_app.config["MAIL_ORGANISER"]),
+            mailing_list=("call-in", meeting.networks),
             meeting=meeting,
             url=link("meetings.show", meeting_id=meeting.id),
             reminder=reminder,

@@ -435,6 +435,7 @@ def _mail(
         ),
         subject,
         "newsletter",
+        mailing_list=("newsletter", newsletter.networks),
         personal=("unsubscribe_url",),
         newsletter=newsletter,
         inputs=_included(newsletter),

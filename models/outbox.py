@@ -15,6 +15,7 @@ import enum
 import http.client
 import json
 import logging
+import re
 import smtplib
 import socket
 import uuid
@@ -113,7 +114,12 @@ class OutboxMessage(Model):
 
     @property
     def message_id(self) -> str:
-        return f"<outbox-{self.id}@{current_app.config['MAIL_MESSAGE_ID_DOMAIN']}>"
+        """``<outbox-ID.WRITTEN@HOST>``: the row and the moment it was written (so a database started
+        afresh, or another installation, never repeats one) on the host of ``BASE_URL`` (or
+        ``MAIL_MESSAGE_ID_DOMAIN``).  The same for every attempt to send the row: a mail sent twice
+        (delivery is at least once) carries one Message-ID, and mail clients fold the copies."""
+        written = f"{self.created_at:%Y%m%d%H%M%S%f}" if self.created_at else "0"
+        return f"<outbox-{self.id}.{written}@{message_id_domain()}>"
 
     def to_message(self) -> Message:
         message = Message(
@@ -121,11 +127,17 @@ class OutboxMessage(Model):
             recipients=[self.recipient],
             body=self.body_text,
             html=self.body_html,
+            reply_to=current_app.config.get("MAIL_REPLY_TO") or None,
         )
         message.msgId = self.message_id
         message.extra_headers = dict(self.headers or {})
         if self.ics:
-            message.attach("invitasjon.ics", "text/calendar; method=REQUEST; charset=utf-8", self.ics)
+            # The part's method is the calendar's own (REQUEST, CANCEL or PUBLISH): Outlook reads it.
+            method = re.search(rb"^METHOD:(\w+)\r?$", self.ics, re.MULTILINE)
+            content_type = (
+                f"text/calendar; method={method[1].decode() if method else 'PUBLISH'}; charset=utf-8"
+            )
+            message.attach("invitasjon.ics", content_type, self.ics)
         return message
 
     @property
@@ -150,6 +162,23 @@ class OutboxMessage(Model):
         return queued
 
 
+def message_id_domain() -> str:
+    """The domain of this installation's Message-IDs and List-Ids: ``MAIL_MESSAGE_ID_DOMAIN`` if
+    set, else the host ``BASE_URL`` names."""
+    configured = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN")
+    return str(configured or urlsplit(current_app.config["BASE_URL"]).hostname or "localhost")
+
+
+def list_id(kind: str, networks: Iterable[Any]) -> str:
+    """The ``List-Id`` (RFC 2919) of a bulk mail: one list per kind of mail and networks, e.g.
+    ``NIK newsletter <newsletter.nik.nettverk.example.no>``, so a member can sort (or keep) a
+    network's newsletter apart from its call-ins."""
+    codes = [str(network.code) for network in networks]
+    name = re.sub(r"[^a-z0-9-]+", "-", "-".join(codes).lower()).strip("-") or "all"
+    label = re.sub(r"[^A-Za-z0-9 ,-]+", "", f"{', '.join(codes)} {kind}".strip())
+    return f"{label} <{kind}.{name}.nettverk.{message_id_domain()}>"
+
+
 def link(endpoint: str, **values: Any) -> str:
     """A full (absolute) link, made from ``BASE_URL`` and never from the request's ``Host`` header:
     the one way the app makes an absolute address – in mails, Teams posts, calendar files and on
@@ -168,6 +197,7 @@ def compose(
     batch: str | None = None,
     headers: dict[str, str] | None = None,
     locale: str = language.DEFAULT,
+    mailing_list: tuple[str, Iterable[Any]] | None = None,
     **context: Any,
 ) -> dict[str, Any]:
     """The outbox row for a mail, as column values, written in ``locale`` (the recipient's written
@@ -177,11 +207,17 @@ def compose(
     its plain-text part is read off that HTML (``html_to_text``: paragraphs, lists, headings, each
     link's address on a line of its own), so the two parts say the same and cannot drift apart.
     The template gets ``lang``, the locale, for its ``<html lang>`` and for content it chooses
-    by language (a newsletter's parallel version)."""
+    by language (a newsletter's parallel version), and ``subject``, the mail's subject in that
+    locale, for its ``<title>`` and first heading.
+
+    A mail sent alike to many (``mailing_list``: its kind and networks, e.g. ("call-in",
+    meeting.networks)) carries a ``List-Id`` header naming them."""
     with force_locale(locale):
-        html = render_template(f"email/{template}.html", lang=locale, **context)
         subject = str(subject)
+        html = render_template(f"email/{template}.html", lang=locale, subject=subject, **context)
     text = html_to_text(html)
+    if mailing_list is not None:
+        headers = {**(headers or {}), "List-Id": list_id(*mailing_list)}
     if current_app.config.get("MAIL_LOG_BODIES"):
         current_app.logger.info("Mail to %s: %s\n%s", recipient, subject, text)
     return {

@@ -373,6 +373,7 @@ def _mail(cycle: ReviewCycle, template: str, subject: str | LazyString, only_una
             subject,
             template,
             personal=("name", "url"),
+            mailing_list=("review", [cycle.network]),
             cycle=cycle,
             network=cycle.network,
         )

@@ -61,6 +61,7 @@ def mail_contexts():
         online_link="https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc",
         place="Helsedirektoratet, Universitetsgata 2, Oslo",
         description="Vi går gjennom de nye rådene.\nTa med erfaringer fra egen kommune.\n\nMøtet tas ikke opp.",
+        agenda="1. Situasjonen nå\n2. Tiltak i kommunene",
     )
     request = ns(
         title="Høring: veileder for helsetjenester til asylsøkere",
@@ -217,6 +218,29 @@ def test_each_mails_text_part_says_what_its_html_part_says(app, template):
     assert "&#39;" in html or "O'Neill" not in html  # the HTML part escapes what the text part does not
 
 
+@pytest.mark.parametrize("template", sorted(mail_contexts()))
+def test_each_mail_is_titled_and_headed_by_its_subject(app, template):
+    """The subject is the HTML part's <title> and its first heading (the newsletter's heading is the
+    issue's own title), and the text part begins with it."""
+    subject = "Emne & sånt"
+    row = outbox.compose("k@x.example", subject, template, **mail_contexts()[template])
+    html, text = row["body_html"], row["body_text"]
+    heading = "Nytt fra nettverkene" if template == "newsletter" else subject
+    assert re.search(r"<title>(.*?)</title>", html)[1] in ("Emne &amp; sånt", "Nytt fra nettverkene")
+    first = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S)
+    assert first is not None and Paragraphs(first[0]).paragraphs == [heading]
+    assert html.index(first[0]) < html.index("<p")  # at the top, before the first paragraph
+    assert text.startswith(f"{heading}\n{'=' * len(heading)}\n\n")
+
+
+def test_no_mail_shows_an_address_as_its_link_text(app):
+    """A link says what it does ("Bli med i møtet", "Åpne dokumentet"), never its raw address."""
+    for template, context in mail_contexts().items():
+        html = outbox.compose("k@x.example", "Emne", template, **context)["body_html"]
+        for _href, label in re.findall(r'<a href="([^"]*)"[^>]*>(.*?)</a>', html, re.S):
+            assert not re.match(r"\s*https?://", label), (template, label)
+
+
 def test_every_mail_has_one_source_and_is_checked_above():
     """A new mail is one HTML template, and it is only in the checks above once it has a context."""
     assert sorted(TEMPLATES.glob("*.txt")) == []
@@ -247,9 +271,12 @@ def test_the_text_part_is_read_as_a_plain_text_reader_wants_it(app):
     call_in = outbox.compose(
         "k@x.example", "Emne", "emergency_call_in", **mail_contexts()["emergency_call_in"]
     )
-    assert (
-        "\nTid: tirsdag 14. april 2026 10:00\nLenke: https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc\n\n"
+    assert call_in["body_text"].startswith("Emne\n====\n\nHei Kari O'Neill Nordmann,\n")  # the subject first
+    assert (  # start and end, the place, a labelled link to join, the description and the agenda
+        "\nTid: tirsdag 14. april 2026 10:00–12:00\nSted: Helsedirektoratet, Universitetsgata 2, Oslo\n\n"
+        "Bli med i møtet: https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc\n\n"
         "Vi går gjennom de nye rådene.\nTa med erfaringer fra egen kommune.\n\nMøtet tas ikke opp.\n\n"
+        "Dagsorden\n---------\n\n1. Situasjonen nå\n2. Tiltak i kommunene\n\n"
         "Bekreft at du har mottatt innkallingen: http://localhost/meetings/3/received/"
     ) in call_in["body_text"]
 
@@ -269,11 +296,14 @@ def test_personal_values_reach_both_parts_of_a_mail_composed_once(app):
         people, "Emne", "emergency_call_in", personal=("name", "ack_url"), **context
     )
     assert (first["recipient"], second["recipient"]) == ("a@x.example", "b@x.example")
-    assert first["body_text"].startswith("Hei Åse O'Brien & Co,\n")
+    assert first["body_text"].startswith("Emne\n====\n\nHei Åse O'Brien & Co,\n")
     assert (
         "Bekreft at du har mottatt innkallingen: http://localhost/received/a?x=1&y=2\n" in first["body_text"]
     )
     assert "Hei Åse O&#39;Brien &amp; Co," in first["body_html"]
     assert 'href="http://localhost/received/a?x=1&amp;y=2"' in first["body_html"]
-    assert second["body_text"].startswith("Hei Bjørn,\n") and "/received/b\n" in second["body_text"]
+    assert (
+        second["body_text"].startswith("Emne\n====\n\nHei Bjørn,\n")
+        and "/received/b\n" in second["body_text"]
+    )
     assert "\u27e6" not in first["body_text"] + first["body_html"] + second["body_text"] + second["body_html"]

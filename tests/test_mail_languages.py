@@ -16,21 +16,21 @@ LOCALES = ("nb", "nn", "en")
 # are bokmål in every language): the bokmål mail has them, the English one must not.
 BOKMAL = {
     "advice_reminder": ("Hei", "påminnelse", "fristen", "innlogging"),
-    "advice_request": ("Hei", "medlemmene", "Dokumentet", "innlogging"),
+    "advice_request": ("Hei", "medlemmene", "Åpne dokumentet", "innlogging"),
     "anchoring_decided": ("Hei", "bekreftet", "Begrunnelse", "Min side"),
     "anchoring_request": ("Hei", "påminnelse", "Deltaker", "Enhet", "nærmeste leder", "fagmøter"),
     "confirm_new_email": ("Hei", "Koordinatoren", "Bekreft", "timer", "ingenting"),
     "coordinator_appointed": ("Hei", "nå", "koordinatorsiden"),
     "email_changed": ("Hei", "endret", "passord"),
-    "emergency_call_in": ("Hei", "Påminnelse", "innkallingen", "Lenke", "møtesiden"),
+    "emergency_call_in": ("Hei", "Påminnelse", "innkallingen", "Bli med i møtet", "Dagsorden", "møtesiden"),
     "invitation": ("inviterer", "fagmøter", "Registrer"),
-    "meeting_invite": ("Hei", "påmeldt", "Tid", "Sted", "Kalenderinvitasjonen"),
+    "meeting_invite": ("Hei", "påmeldt", "Tid", "Bli med i møtet", "Sted", "Kalenderinvitasjonen"),
     "newsletter": ("nyhetsbrevet", "arkivet", "Meld deg av"),
     "notice": ("Hei",),
     "registration_attempt": ("Hei", "Noen", "allerede", "eller", "passord"),
     "reset_password": ("Hei", "Velg", "timer", "passord"),
     "review_reminder": ("Hei", "gjennomgangen", "Fristen"),
-    "review_request": ("Hei", "Hvert", "fristen", "innlogging"),
+    "review_request": ("Hei", "Hvert", "Fristen", "årlige gjennomgangen", "innlogging"),
     "verify_email": ("Hei", "Takk", "Bekreft", "lederen"),
 }
 FOOTER = "Migrasjonshelsenettverkene"
