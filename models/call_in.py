@@ -5,11 +5,11 @@ those who have not – once per call-in, with its own subject.
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from flask_babel import force_locale, format_datetime
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Integer, UniqueConstraint, select, update
+from sqlalchemy import ForeignKey, Integer, UniqueConstraint, exists, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import Model, db
@@ -20,6 +20,8 @@ from models.quota import insert_for
 from models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Select
+
     from models.member import Member
 
 
@@ -126,6 +128,84 @@ def call_in(meeting: Meeting, only: Collection[int] | None = None, reminder: boo
 
 def acknowledged_ids(meeting: Meeting) -> set[int]:
     return set(db.session.scalars(select(Acknowledgement.member_id).filter_by(meeting_id=meeting.id)))
+
+
+class ReceiptCounts(NamedTuple):
+    called: int  # the active members of the call-in's networks, each once
+    confirmed: int
+
+    @property
+    def waiting(self) -> int:
+        return self.called - self.confirmed
+
+
+def _received(meeting: Meeting) -> "ColumnElement[bool]":
+    from models.member import Member
+
+    return exists().where(Acknowledgement.meeting_id == meeting.id, Acknowledgement.member_id == Member.id)
+
+
+def receipt_counts(meeting: Meeting) -> ReceiptCounts:
+    """How many are called in and how many of them have confirmed (two counts in the database)."""
+    from models.member import active_in
+
+    called = active_in(n.id for n in meeting.networks)
+    return ReceiptCounts(
+        called=db.session.scalar(select(func.count()).select_from(called.subquery())) or 0,
+        confirmed=db.session.scalar(
+            select(func.count()).select_from(called.where(_received(meeting)).subquery())
+        )
+        or 0,
+    )
+
+
+class Waiting(NamedTuple):
+    id: int
+    name: str
+    email: str
+    organisation: str
+
+
+def _waiting(meeting: Meeting, text: str | None) -> "Select[int, str, str, str]":
+    from models.member import Member, active_in
+    from models.organisation import Organisation, fold
+
+    query = (
+        active_in(n.id for n in meeting.networks)
+        .where(~_received(meeting))
+        .join(Organisation, Organisation.id == Member.organisation_id)
+        .with_only_columns(Member.id, Member.name, Member.email, Organisation.name)
+    )
+    text = fold(text or "")
+    if text:
+        query = query.where(
+            or_(
+                Member.name_folded.contains(text, autoescape=True),
+                Member.email.contains(text, autoescape=True),
+                Organisation.name_folded.contains(text, autoescape=True),
+            )
+        )
+    return query
+
+
+def count_waiting(meeting: Meeting, text: str | None = None) -> int:
+    """How many called in have not confirmed, among those whose name, address or organisation
+    contains ``text``."""
+    return db.session.scalar(select(func.count()).select_from(_waiting(meeting, text).subquery())) or 0
+
+
+def waiting(meeting: Meeting, text: str | None = None, limit: int = 50, offset: int = 0) -> list[Waiting]:
+    """A page of those called in who have not confirmed, by organisation and then name."""
+    from models.member import Member
+    from models.organisation import Organisation
+
+    rows = db.session.execute(
+        _waiting(meeting, text)
+        .order_by(Organisation.name_folded, Organisation.id, Member.name_folded, Member.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [Waiting(row[0], row[1], row[2], row[3]) for row in rows]
 
 
 def acknowledge(meeting: Meeting, member: "Member") -> bool:

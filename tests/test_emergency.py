@@ -61,7 +61,11 @@ def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(
     assert says(status, "1 av 3 har bekreftet") and "<html" not in status
     # The count goes out of band into the live region that stays above the polled lists (WCAG 4.1.3).
     assert '<p id="acknowledged-count" hx-swap-oob="innerHTML">1 av 3 har bekreftet</p>' in status
-    assert status.index("Ola") < status.index("Bekreftet")  # Ola is still waiting
+    # Ola is still waiting: listed on the page (the poll brings the counts only, not the list).
+    assert "Ola" not in status
+    waiting = client.get(f"/meetings/{meeting_id}/acknowledgements").get_data(as_text=True)
+    waiting = waiting.split('id="receipt-results"')[1]
+    assert "Ola" in waiting and "Kari" not in waiting
 
     mail_outbox.clear()
     assert (
@@ -201,3 +205,88 @@ def test_a_meeting_that_is_not_a_call_in_has_no_reminder_on_a_direct_post(
     db.session.expire_all()
     assert db.session.get(Meeting, meeting.id).call_in_reminded_at is None
     assert db.session.scalar(select(func.count()).select_from(outbox.OutboxMessage)) == 0
+
+
+# -- the receipts page: counts first, then who has not confirmed, by organisation, searched, paged --
+
+import re  # noqa: E402
+
+from models import call_in as call_ins  # noqa: E402
+
+
+def test_the_receipts_page_counts_first_then_groups_the_unconfirmed_by_organisation_searched_and_paged(
+    app, client, create_member, create_coordinator, municipality, networks
+):
+    bergen, oslo, stavanger = municipality("4601"), municipality("0301"), municipality("1103")
+    people = {
+        name: create_member(organisation, name=name)
+        for name, organisation in [
+            ("Frode Fjell", stavanger),
+            ("Anne Aas", bergen),
+            ("David Dahl", oslo),
+            ("Cecilie Berg", oslo),
+            ("Bjørn Bø", bergen),
+            ("Eva Eide", stavanger),
+        ]
+    }
+    start = datetime.now(UTC) + timedelta(hours=2)
+    meeting = meetings.plan(
+        [networks["NIK"]],
+        kind="emergency",
+        title="Smitteutbrudd",
+        format="digital",
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+    )
+    call_ins.acknowledge(meeting, people["David Dahl"])
+    db.session.commit()
+    app.config["RECEIPTS_PER_PAGE"] = 3
+    sign_in(client, create_coordinator("NIK").email)
+    url = f"/meetings/{meeting.id}/acknowledgements"
+
+    page = client.get(url).get_data(as_text=True)
+    # Counts first: confirmed, not yet, of how many – before any name.
+    counts = re.sub(r"\s+", " ", page.split('class="facts-list receipt-counts">')[1].split("</dl>")[0])
+    assert "<dt>Innkalt</dt><dd>6</dd>" in counts
+    assert "<dt>Bekreftet</dt><dd>1</dd>" in counts and "<dt>Ikke bekreftet ennå</dt><dd>5</dd>" in counts
+    assert says(page, "1 av 6 har bekreftet") and page.index("receipt-counts") < page.index("Anne Aas")
+    assert "Minn dem som ikke har bekreftet" in page  # the reminder stays
+
+    # Grouped by organisation (in name order), a page of three; the one who confirmed is not listed.
+    results = page.split('id="receipt-results"')[1]
+    headings = re.findall(r'<th scope="rowgroup"[^>]*>([^<]+)</th>', results)
+    assert headings == [bergen.name, oslo.name]
+    assert 'rowspan="2">' + bergen.name in results and 'rowspan="1">' + oslo.name in results
+    assert results.index("Anne Aas") < results.index("Bjørn Bø") < results.index(oslo.name)
+    assert results.index(oslo.name) < results.index("Cecilie Berg")
+    assert "David Dahl" not in page and "Eva Eide" not in results and says(page, "Side 1 av 2")
+    assert says(page, "5 personer har ikke bekreftet")
+
+    # Paged: the second page holds the rest, under their organisation.
+    second = client.get(f"{url}?page=2").get_data(as_text=True).split('id="receipt-results"')[1]
+    assert re.findall(r'<th scope="rowgroup" rowspan="2">([^<]+)</th>', second) == [stavanger.name]
+    assert "Eva Eide" in second and "Frode Fjell" in second and "Anne Aas" not in second
+
+    # Searched as you type: a name (folded), a fragment with its count brought out of band.
+    found = client.get(
+        f"{url}?q=FRODE", headers={"HX-Request": "true", "HX-Target": "receipt-results"}
+    ).get_data(as_text=True)
+    assert "<html" not in found and "Frode Fjell" in found and "Eva Eide" not in found
+    assert (
+        says(found, "1 person som ikke har bekreftet, passer til søket")
+        and 'hx-swap-oob="innerHTML"' in found
+    )
+    by_organisation = client.get(f"{url}?q=stavanger").get_data(as_text=True).split('id="receipt-results"')[1]
+    assert (
+        "Eva Eide" in by_organisation
+        and "Frode Fjell" in by_organisation
+        and "Anne Aas" not in by_organisation
+    )
+    assert "David Dahl" not in client.get(f"{url}?q=david").get_data(as_text=True)  # confirmed: not waiting
+
+    # The poll carries the counts into the live region that stays, and no list.
+    polled = client.get(url, headers={"HX-Request": "true", "HX-Target": "acknowledgements"}).get_data(
+        as_text=True
+    )
+    assert '<p id="acknowledged-count" hx-swap-oob="innerHTML">1 av 6 har bekreftet</p>' in polled
+    assert "Anne Aas" not in polled

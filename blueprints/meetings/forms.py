@@ -6,6 +6,7 @@ from wtforms import (
     DateField,
     IntegerField,
     RadioField,
+    SearchField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -14,7 +15,7 @@ from wtforms import (
     URLField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from blueprints.forms import long_text
@@ -111,3 +112,16 @@ class CancelForm(FlaskForm):
             "It goes into the cancellation mail as you write it, and is shown on the meeting page."
         ),
     )
+
+
+class ReceiptSearchForm(FlaskForm):
+    """Who has not confirmed a call-in, searched (read from the query string: a GET, no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(
+        _l("Name, e-mail address or organisation"),
+        validators=[Optional(), Length(max=100), PrintableText()],
+    )
+    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=10_000)], default=1)

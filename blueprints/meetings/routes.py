@@ -1,6 +1,8 @@
 """The year plan, meetings, sign-up, attendance, minutes and the calendar file."""
 
 from datetime import timedelta
+from itertools import groupby
+from operator import attrgetter
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,8 +22,10 @@ from blueprints.meetings.forms import (
     MeetingChangeForm,
     MeetingForm,
     MinutesForm,
+    ReceiptSearchForm,
 )
 from blueprints.util import (
+    ListPage,
     carry_out,
     form_refused,
     load,
@@ -330,23 +334,37 @@ def acknowledge(called, token):
 
 
 def acknowledgement_context(meeting):
-    called = call_ins.called_in(meeting)
-    done = call_ins.acknowledged_ids(meeting)
+    """Counts first, then a page of those who have not confirmed, by organisation, searched."""
+    form = ReceiptSearchForm(request.args)
+    valid = form.validate()
+    text = form.q.data if valid else ""
+    found = call_ins.count_waiting(meeting, text)
+    page = ListPage(
+        (form.page.data or 1) if valid else 1, current_app.config.get("RECEIPTS_PER_PAGE", 25), found
+    )
+    people = call_ins.waiting(meeting, text, limit=page.per_page, offset=page.offset) if found else []
     return {
         "meeting": meeting,
-        "acknowledged": [m for m in called if m.id in done],
-        "waiting": [m for m in called if m.id not in done],
+        "form": form,
+        "counts": call_ins.receipt_counts(meeting),
+        "page": page,
+        # by organisation, in the order the model gave (organisation, then name)
+        "groups": [(name, list(group)) for name, group in groupby(people, key=attrgetter("organisation"))],
     }
 
 
 @bp.get("/<int:meeting_id>/acknowledgements")
 @login_required
 def acknowledgements(meeting_id):
-    """Who has and has not confirmed a call-in; polled by htmx while the page is open."""
+    """Who has and has not confirmed a call-in; polled by htmx while the page is open, searched and
+    paged in place."""
     meeting = load(Meeting, meeting_id, "call_in.follow")
+    if wants_fragment("acknowledgements"):  # the poll: the counts only
+        counts = call_ins.receipt_counts(meeting)
+        return render_block("meetings/acknowledgements.html", "status", meeting=meeting, counts=counts)
     context = acknowledgement_context(meeting)
-    if wants_fragment("acknowledgements"):
-        return render_block("meetings/acknowledgements.html", "status", **context)
+    if wants_fragment("receipt-results"):
+        return render_block("meetings/acknowledgements.html", "results", **context)
     return render_template("meetings/acknowledgements.html", **context)
 
 
