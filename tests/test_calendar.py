@@ -201,3 +201,16 @@ def test_a_request_for_advice_carries_the_list_id_of_its_networks(app, networks,
     assert rows and {row.headers["List-Id"] for row in rows} == {
         "NIK, NIFS advice <advice.nik-nifs.nettverk.localhost>"
     }
+
+
+def test_the_review_request_carries_the_list_id_of_its_network(app, networks, create_member, municipality):
+    from models import review as reviews
+
+    create_member(municipality("4601"))
+    opened = datetime.now(UTC).replace(microsecond=0)
+    reviews.open_cycle(
+        networks["NIK"], opened.year, opened + timedelta(days=21), opened + timedelta(days=14), now=opened
+    )
+    db.session.commit()
+    rows = db.session.scalars(db.select(outbox.OutboxMessage)).all()
+    assert rows and {row.headers["List-Id"] for row in rows} == {"NIK review <review.nik.nettverk.localhost>"}
