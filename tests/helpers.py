@@ -88,12 +88,13 @@ class Browser:
 # -- meetings and requests sent at once ------------------------------------------------------------
 
 
-def form(kind="professional_meeting", networks=("NIK",), date="2027-03-10", **changes):
+def form(kind="professional_meeting", networks=("NIK",), date=None, **changes):
+    """The new-meeting form; by default on 10 March of the coming year (a start in the past is refused)."""
     data = {
         "kind": kind,
         "networks": list(networks),
         "title": "Fagmøte om tolking",
-        "date": date,
+        "date": date or f"{datetime.now(UTC).year + 1}-03-10",
         "start": "10:00",
         "end": "12:00",
         "format": "digital",

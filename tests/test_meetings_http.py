@@ -14,21 +14,25 @@ from models.meeting import OSLO
 from tests.conftest import post, sign_in
 from tests.helpers import answered, audited, figure, form, says, tabs
 
+# The coming year and the one after, whatever today is: a meeting is planned ahead of now, never in the past.
+YEAR = datetime.now(UTC).year + 1
+NEXT = YEAR + 1
+
 
 def test_the_coordinator_plans_and_the_year_plan_shows_the_quota(client, create_coordinator):
     sign_in(client, create_coordinator("NIK").email)
-    page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
+    page = client.get(f"/meetings/plan/NIK/{YEAR}").get_data(as_text=True)
     assert says(page, "0 av 2") and says(page, "2 nettverksmøter er ikke planlagt ennå.")
     response = post(
         client, "/meetings/new", form(kind="network_meeting", title="Vårmøtet"), page="/meetings/new"
     )
     assert response.status_code == 303
-    page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
+    page = client.get(f"/meetings/plan/NIK/{YEAR}").get_data(as_text=True)
     assert (
         says(page, "1 av 2") and "Vårmøtet" in page and says(page, "1 nettverksmøte er ikke planlagt ennå.")
     )
     meeting = db.session.scalar(select(Meeting))
-    assert meeting.starts_at == datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # 10:00 in Oslo in winter
+    assert meeting.starts_at == datetime(YEAR, 3, 10, 9, 0, tzinfo=UTC)  # 10:00 in Oslo in winter
 
 
 def test_a_fifth_professional_meeting_is_refused_next_to_the_field(client, create_coordinator):
@@ -38,16 +42,18 @@ def test_a_fifth_professional_meeting_is_refused_next_to_the_field(client, creat
             post(
                 client,
                 "/meetings/new",
-                form(date=f"2027-{month}-10", title=f"Fagmøte {month}"),
+                form(date=f"{YEAR}-{month}-10", title=f"Fagmøte {month}"),
                 page="/meetings/new",
             ).status_code
             == 303
         )
-    response = post(client, "/meetings/new", form(date="2027-10-10", title="Det femte"), page="/meetings/new")
+    response = post(
+        client, "/meetings/new", form(date=f"{YEAR}-10-10", title="Det femte"), page="/meetings/new"
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     error = page.split('id="kind-error"')[1].split("</p>")[0]
-    assert says(error, "har allerede planlagt 4 fagmøter i 2027") and "«Fagmøte 02»" in error
+    assert says(error, f"har allerede planlagt 4 fagmøter i {YEAR}") and "«Fagmøte 02»" in error
     assert db.session.scalar(select(db.func.count()).select_from(Meeting)) == 4
 
 
@@ -65,7 +71,7 @@ def test_a_joint_meeting_shows_in_both_year_plans(client, create_coordinator):
         == 303
     )
     for code in ("NIK", "NIFS"):
-        page = client.get(f"/meetings/plan/{code}/2027").get_data(as_text=True)
+        page = client.get(f"/meetings/plan/{code}/{YEAR}").get_data(as_text=True)
         assert "Felles fagmøte" in page and "felles: NIK, NIFS" in page and says(page, "1 av 4")
         assert "Hybrid: Helsedirektoratet og digitalt" in page
 
@@ -88,7 +94,7 @@ def htmx(target):
     return {
         "HX-Request": "true",
         "HX-Target": target,
-        "HX-Current-URL": "http://localhost/meetings/plan/NIK/2027",
+        "HX-Current-URL": f"http://localhost/meetings/plan/NIK/{YEAR}",
     }
 
 
@@ -102,25 +108,25 @@ def test_the_form_opens_and_saves_in_place_on_the_year_plan(client, create_coord
     refused = post(
         client,
         "/meetings/new?network=NIK",
-        form(title="", date="2027-05-04"),
-        page="/meetings/plan/NIK/2027",
+        form(title="", date=f"{YEAR}-05-04"),
+        page=f"/meetings/plan/NIK/{YEAR}",
         headers=htmx("meeting-form"),
     )
     fragment = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "<html" not in fragment
-    assert "Gi møtet en tittel." in fragment and 'value="2027-05-04"' in fragment  # what was typed stays
+    assert "Gi møtet en tittel." in fragment and f'value="{YEAR}-05-04"' in fragment  # what was typed stays
     assert db.session.scalar(select(Meeting)) is None
 
     saved = post(
         client,
         "/meetings/new?network=NIK",
-        form(title="Maimøtet", date="2027-05-04"),
-        page="/meetings/plan/NIK/2027",
+        form(title="Maimøtet", date=f"{YEAR}-05-04"),
+        page=f"/meetings/plan/NIK/{YEAR}",
         headers=htmx("meeting-form"),
     )
     fragment = saved.get_data(as_text=True)
     assert saved.status_code == 200 and saved.headers["HX-Retarget"] == "#plan"
-    assert saved.headers["HX-Push-Url"] == "/meetings/plan/NIK/2027"
+    assert saved.headers["HX-Push-Url"] == f"/meetings/plan/NIK/{YEAR}"
     assert 'id="plan"' in fragment and "<html" not in fragment
     assert (
         "Maimøtet er planlagt." in fragment and says(fragment, "1 av 4") and 'id="editor"></div>' in fragment
@@ -134,14 +140,14 @@ def test_the_form_opens_and_saves_in_place_on_the_year_plan(client, create_coord
     changed = post(
         client,
         f"/meetings/{meeting.id}/edit?network=NIK",
-        form(title="Maimøtet", date="2028-05-04"),
-        page="/meetings/plan/NIK/2027",
+        form(title="Maimøtet", date=f"{NEXT}-05-04"),
+        page=f"/meetings/plan/NIK/{YEAR}",
         headers=htmx("meeting-form"),
     )
     # Moved into next year: the place moves with it, and the plan shown is the meeting's new year.
-    assert changed.headers["HX-Push-Url"] == "/meetings/plan/NIK/2028"
-    assert says(changed.get_data(as_text=True), "NIK: møter i 2028")
-    assert meetings.quota_status(meeting.networks[0], 2027)[MeetingKind.PROFESSIONAL] == (0, 4)
+    assert changed.headers["HX-Push-Url"] == f"/meetings/plan/NIK/{NEXT}"
+    assert says(changed.get_data(as_text=True), f"NIK: møter i {NEXT}")
+    assert meetings.quota_status(meeting.networks[0], YEAR)[MeetingKind.PROFESSIONAL] == (0, 4)
 
 
 def test_without_htmx_the_form_is_a_page_of_its_own(client, create_coordinator):
@@ -209,22 +215,23 @@ def test_a_member_signs_up_and_gets_the_invitation_with_a_calendar_file(
 
 
 def test_the_calendar_file_is_right_across_a_daylight_saving_change(app, networks):
-    # Oslo moves to summer time on 28 March 2027: 10:00 is 09:00 UTC before, 08:00 UTC after.
+    # Oslo moves to summer time on the last Sunday of March: 10:00 is 09:00 UTC before, 08:00 UTC after.
+    change = max(d for d in range(25, 32) if datetime(YEAR, 3, d).weekday() == 6)
     winter = meetings.plan(
         [networks["NIK"]],
         kind="emergency",
         title="Før",
         format="digital",
-        starts_at=datetime(2027, 3, 27, 10, tzinfo=OSLO),
-        ends_at=datetime(2027, 3, 27, 11, tzinfo=OSLO),
+        starts_at=datetime(YEAR, 3, change - 1, 10, tzinfo=OSLO),
+        ends_at=datetime(YEAR, 3, change - 1, 11, tzinfo=OSLO),
     )
     summer = meetings.plan(
         [networks["NIK"]],
         kind="emergency",
         title="Etter",
         format="digital",
-        starts_at=datetime(2027, 3, 29, 10, tzinfo=OSLO),
-        ends_at=datetime(2027, 3, 29, 11, tzinfo=OSLO),
+        starts_at=datetime(YEAR, 3, change + 1, 10, tzinfo=OSLO),
+        ends_at=datetime(YEAR, 3, change + 1, 11, tzinfo=OSLO),
     )
     db.session.commit()
     for meeting, utc_hour in ((winter, 9), (summer, 8)):
@@ -302,14 +309,14 @@ def test_members_of_other_networks_do_not_see_the_meeting(
         kind="network_meeting",
         title="Kun NIK",
         format="digital",
-        starts_at=datetime(2027, 5, 1, 10, tzinfo=OSLO),
-        ends_at=datetime(2027, 5, 1, 11, tzinfo=OSLO),
+        starts_at=datetime(YEAR, 5, 1, 10, tzinfo=OSLO),
+        ends_at=datetime(YEAR, 5, 1, 11, tzinfo=OSLO),
     )
     db.session.commit()
     trust = db.session.scalar(select(Organisation).filter_by(name="Helse Bergen HF"))
     sign_in(client, create_member(trust, networks=("NONEMI",)).email)
     assert client.get(f"/meetings/{meeting.id}").status_code == 403
-    assert client.get("/meetings/plan/NIK/2027").status_code == 403
+    assert client.get(f"/meetings/plan/NIK/{YEAR}").status_code == 403
 
 
 def test_the_day_before_those_signed_up_are_reminded_once(
@@ -363,8 +370,8 @@ def test_twenty_planners_at_once_over_http_leave_exactly_four(live_server, creat
             kind="professional_meeting",
             title=f"Fagmøte {month}",
             format="digital",
-            starts_at=datetime(2027, month, 1, 10, tzinfo=OSLO),
-            ends_at=datetime(2027, month, 1, 11, tzinfo=OSLO),
+            starts_at=datetime(YEAR, month, 1, 10, tzinfo=OSLO),
+            ends_at=datetime(YEAR, month, 1, 11, tzinfo=OSLO),
         )
     db.session.commit()
     email = create_coordinator("NIK").email
@@ -380,7 +387,7 @@ def test_twenty_planners_at_once_over_http_leave_exactly_four(live_server, creat
         try:
             _status, page = browser.post(
                 "/meetings/new",
-                {**form(date=f"2027-{5 + i % 7:02d}-10", title=f"Forsøk {i}")},
+                {**form(date=f"{YEAR}-{5 + i % 7:02d}-10", title=f"Forsøk {i}")},
                 page="/meetings/new",
             )
         except urllib.error.HTTPError as refusal:
@@ -397,7 +404,7 @@ def test_twenty_planners_at_once_over_http_leave_exactly_four(live_server, creat
     outcomes = at_once(attempt, list(enumerate(browsers)))
     assert outcomes.count("planned") == 1 and outcomes.count("refused") == 19, outcomes[:3]
     db.session.expire_all()
-    assert len(meetings.planned(networks["NIK"], 2027, MeetingKind.PROFESSIONAL)) == 4
+    assert len(meetings.planned(networks["NIK"], YEAR, MeetingKind.PROFESSIONAL)) == 4
 
 
 def test_a_change_sends_the_updated_invitation_with_the_same_uid_and_a_higher_sequence(
@@ -442,7 +449,7 @@ def test_a_change_sends_the_updated_invitation_with_the_same_uid_and_a_higher_se
 
 
 def test_moving_a_meeting_into_a_full_year_is_refused(client, create_coordinator, networks):
-    for year in (2027, 2028):
+    for year in (YEAR, NEXT):
         for month in (3, 10):
             meetings.plan(
                 [networks["NIK"]],
@@ -453,19 +460,25 @@ def test_moving_a_meeting_into_a_full_year_is_refused(client, create_coordinator
                 ends_at=datetime(year, month, 1, 12, tzinfo=OSLO),
             )
     db.session.commit()
-    meeting = db.session.scalar(select(Meeting).filter_by(title="Nettverksmøte 10.2027"))
+    meeting = db.session.scalar(select(Meeting).filter_by(title=f"Nettverksmøte 10.{YEAR}"))
     sign_in(client, create_coordinator("NIK").email)
     response = post(
         client,
         f"/meetings/{meeting.id}/edit",
-        {"title": meeting.title, "date": "2028-05-01", "start": "10:00", "end": "12:00", "format": "digital"},
+        {
+            "title": meeting.title,
+            "date": f"{NEXT}-05-01",
+            "start": "10:00",
+            "end": "12:00",
+            "format": "digital",
+        },
         page="/",
     )
     assert response.status_code == 422 and says(
-        response.get_data(as_text=True), "har allerede sine 2 nettverksmøter i 2028"
+        response.get_data(as_text=True), f"har allerede sine 2 nettverksmøter i {NEXT}"
     )
     db.session.expire_all()
-    assert meeting.starts_at == datetime(2027, 10, 1, 10, tzinfo=OSLO) and meeting.sequence == 0
+    assert meeting.starts_at == datetime(YEAR, 10, 1, 10, tzinfo=OSLO) and meeting.sequence == 0
 
 
 def test_the_personal_calendar_feed_lists_my_networks_meetings_until_a_new_password(
@@ -513,7 +526,7 @@ def test_the_personal_calendar_feed_lists_my_networks_meetings_until_a_new_passw
 def test_two_coordinators_changing_the_same_meeting_the_second_is_told_not_overwritten(
     app, create_coordinator, networks
 ):
-    start = datetime(2027, 9, 1, 10, tzinfo=OSLO)
+    start = datetime(YEAR, 9, 1, 10, tzinfo=OSLO)
     meeting = meetings.plan(
         [networks["NIK"]],
         kind="professional_meeting",
@@ -533,7 +546,7 @@ def test_two_coordinators_changing_the_same_meeting_the_second_is_told_not_overw
         return re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
 
     versions = opened(first), opened(second)
-    details = {"date": "2027-09-01", "start": "10:00", "end": "12:00", "format": "digital"}
+    details = {"date": f"{YEAR}-09-01", "start": "10:00", "end": "12:00", "format": "digital"}
     assert (
         post(
             first, url, {**details, "title": "Tolking i praksis", "version": versions[0]}, page=url
@@ -561,7 +574,7 @@ def test_two_changes_at_the_same_moment_the_database_keeps_one(app_factory, app,
     """Both editors read the same version; the other commits first.  The operation reads the meeting
     afresh under its row lock, so this editor's change is refused as a conflict (not a StaleDataError
     at commit, not a silent overwrite)."""
-    start = datetime(2027, 9, 1, 10, tzinfo=OSLO)
+    start = datetime(YEAR, 9, 1, 10, tzinfo=OSLO)
     meeting = meetings.plan(
         [networks["NIK"]],
         kind="professional_meeting",
@@ -667,19 +680,22 @@ def test_a_meeting_that_has_begun_or_been_held_is_not_cancelled_by_a_direct_post
 def test_one_form_double_clicked_plans_once_two_tabs_plan_twice(app, create_coordinator, networks):
     postgres_only(app)
     email = create_coordinator("NIK").email
-    data = form(title="Dobbeltklikk", date="2027-04-10")
+    data = form(title="Dobbeltklikk", date=f"{YEAR}-04-10")
     answered(twice_at_once(tabs(app, email), "/meetings/new", data, page="/meetings/new", same_key=True))
     assert db.session.scalar(select(db.func.count()).select_from(Meeting)) == 1
-    assert meetings.quota_status(networks["NIK"], 2027)[MeetingKind.PROFESSIONAL] == (1, 4)
+    assert meetings.quota_status(networks["NIK"], YEAR)[MeetingKind.PROFESSIONAL] == (1, 4)
     assert audited("meeting.planned") == 1
     # Two tabs, each its own form: two requests, two meetings (each takes its own quota place).
     statuses = answered(
         twice_at_once(
-            tabs(app, email), "/meetings/new", form(title="To faner", date="2027-05-10"), page="/meetings/new"
+            tabs(app, email),
+            "/meetings/new",
+            form(title="To faner", date=f"{YEAR}-05-10"),
+            page="/meetings/new",
         )
     )
     assert statuses == [303, 303]
-    assert meetings.quota_status(networks["NIK"], 2027)[MeetingKind.PROFESSIONAL] == (3, 4)
+    assert meetings.quota_status(networks["NIK"], YEAR)[MeetingKind.PROFESSIONAL] == (3, 4)
 
 
 def test_a_sign_up_sent_twice_at_once_signs_up_once_with_one_invitation(
@@ -836,7 +852,7 @@ def test_two_reminder_runs_at_once_send_each_reminder_once(
     from tests.conftest import at_once
 
     people = [create_member(municipality("4601")) for _ in range(5)]
-    meeting = soon_meeting(networks["NIK"], days=0, title="I morgen")
+    meeting = soon_meeting(networks["NIK"], days=1, title="I morgen")
     db.session.execute(
         update(Meeting).values(
             starts_at=datetime.now(UTC) + timedelta(hours=20), ends_at=datetime.now(UTC) + timedelta(hours=21)
