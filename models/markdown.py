@@ -4,8 +4,19 @@ Markdown (raw HTML allowed in, so that it can be cleaned rather than shown as co
 rendered by markdown-it and then sanitised by nh3 (Ammonia): a short list of tags, links
 only to http(s) and mailto, ``<script>`` and ``<style>`` removed with their content.
 A first-level heading becomes a second: the page or mail's own title is the only ``<h1>``.
+Pipe tables are rendered (markdown-it's table rule) as plain tables.
 The plain-text alternative is read off the sanitised HTML, so it can carry no more than it;
 ``html_to_text`` is the one reading of HTML as plain text, a mail's text part's too.
+
+What is taken out is said, for the writer's preview (``notes``), never dropped without a word:
+
+- a link to another scheme (``javascript:``, ``data:``, …) loses its address and is left as
+  plain words – not as a link-coloured text that does nothing;
+- an image is not shown: it becomes a link to the picture, with its alt text as the words.
+  Pictures from other servers would tell those servers who reads the letter and when (the
+  privacy statement promises no such trackers), the pages' Content-Security-Policy shows
+  images from this server only, and many mail programs hide remote pictures anyway; a
+  link (https only) keeps the picture one click away and its description readable.
 """
 
 import html
@@ -14,7 +25,10 @@ from html.parser import HTMLParser
 from typing import ClassVar
 
 import nh3
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markupsafe import Markup
 
 TAGS = {
@@ -35,9 +49,20 @@ TAGS = {
     "code",
     "pre",
     "hr",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 }
-ATTRIBUTES = {"a": {"href", "title"}}
+ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}}
 SCHEMES = {"http", "https", "mailto"}
+# An address's scheme as a browser reads it (case and the whitespace or control characters
+# it skips ignored); none (a relative address) is let through as nh3 does.
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
+# An <a> nh3 left without its href (raw HTML with a refused address): unwrapped to its words.
+_BARE_LINK = re.compile(r'<a rel="noopener noreferrer">(.*?)</a>', re.DOTALL)
 
 
 class _Markdown(MarkdownIt):
@@ -47,21 +72,111 @@ class _Markdown(MarkdownIt):
         return True
 
 
-_parser = _Markdown("commonmark", {"html": True})
+_parser = _Markdown("commonmark", {"html": True}).enable("table")
 
 
-def to_html(text: str | None) -> Markup:
-    """Safe HTML (as Markup) for Markdown ``text``."""
+def _scheme(href: str) -> str | None:
+    found = _SCHEME.match(re.sub(r"[\x00-\x20]", "", href).lower())
+    return found.group(1) if found else None
+
+
+def allowed_link(href: str) -> bool:
+    """Whether nh3 keeps ``href`` (http, https, mailto, or relative)."""
+    scheme = _scheme(href)
+    return scheme is None or scheme in SCHEMES
+
+
+def _words(tokens: list[Token]) -> str:
+    return "".join(t.content for t in tokens if t.type in ("text", "code_inline")).strip()
+
+
+def _render(text: str | None) -> tuple[Markup, list[LazyString]]:
+    notes: list[LazyString] = []
     tokens = _parser.parse(text or "")
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
             token.tag = "h2" if token.tag == "h1" else token.tag
+        elif token.type == "th_open":
+            token.attrs = {"scope": "col"}  # no style="text-align" (the pages' CSP allows none)
+        elif token.type == "td_open":
+            token.attrs = {}
+        if token.type != "inline" or not token.children:
+            continue
+        children: list[Token] = []
+        link: list[Token] | None = None  # a refused link's tokens, while inside it
+        for child in token.children:
+            if child.type == "link_open" and not allowed_link(str(child.attrGet("href") or "")):
+                link = [child]
+            elif link is not None:
+                if child.type == "link_close":
+                    href = str(link[0].attrGet("href") or "")
+                    notes.append(
+                        _l(
+                            "This link was removed: «%(words)s» (%(href)s). Only http, https and mailto addresses are linked; the words stay as plain text.",
+                            words=_words(link[1:]) or href,
+                            href=href,
+                        )
+                    )
+                    children += link[1:]
+                    link = None
+                else:
+                    link.append(child)
+            elif child.type == "image":
+                src, alt = str(child.attrGet("src") or ""), _words(child.children or []) or child.content
+                https = _scheme(src) == "https"
+                if https:
+                    opening = Token("link_open", "a", 1)
+                    opening.attrs = {"href": src}
+                    words = Token("text", "", 0)
+                    words.content = alt or src
+                    children += [opening, words, Token("link_close", "a", -1)]
+                elif alt:
+                    words = Token("text", "", 0)
+                    words.content = alt
+                    children.append(words)
+                notes.append(
+                    _l(
+                        "Images are not shown in the newsletter: «%(alt)s» (%(src)s) is a link to the picture instead. Pictures from other servers would tell them who reads the letter.",
+                        alt=alt or "–",
+                        src=src,
+                    )
+                    if https
+                    else _l(
+                        "An image was removed: «%(alt)s» (%(src)s). Images are not shown, and only an https address can be linked.",
+                        alt=alt or "–",
+                        src=src,
+                    )
+                )
+            else:
+                children.append(child)
+        if link is not None:  # never closed: keep its words
+            children += link[1:]
+        token.children = children
     rendered = _parser.renderer.render(tokens, _parser.options, {})
-    return Markup(
-        nh3.clean(
-            rendered, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES, link_rel="noopener noreferrer"
-        )
+    clean = nh3.clean(
+        rendered, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES, link_rel="noopener noreferrer"
     )
+
+    def unwrap(found: re.Match[str]) -> str:  # raw HTML's <a href="javascript:…">
+        notes.append(
+            _l(
+                "This link was removed: «%(words)s». Only http, https and mailto addresses are linked; the words stay as plain text.",
+                words=to_plain(found.group(1)).strip(),
+            )
+        )
+        return found.group(1)
+
+    return Markup(_BARE_LINK.sub(unwrap, clean)), notes
+
+
+def to_html(text: str | None) -> Markup:
+    """Safe HTML (as Markup) for Markdown ``text``."""
+    return _render(text)[0]
+
+
+def notes(text: str | None) -> list[LazyString]:
+    """What ``to_html`` took out of ``text`` (refused links, images), said for the writer's preview."""
+    return _render(text)[1]
 
 
 class _Text(HTMLParser):
@@ -91,6 +206,9 @@ class _Text(HTMLParser):
             "blockquote",
             "pre",
             "table",
+            "thead",
+            "tbody",
+            "tfoot",
             "tr",
             "td",
             "th",
@@ -201,8 +319,16 @@ class _Frame:
 
     def render(self) -> str:
         self.flush()
-        if self.tag in ("ul", "ol"):
+        if self.tag in ("ul", "ol", "table", "tbody", "tfoot"):
             return "\n".join(self.chunks)
+        if self.tag == "thead":  # the heading row, underlined
+            rows = "\n".join(self.chunks)
+            width = max((len(line) for line in rows.split("\n")), default=0)
+            return f"{rows}\n{'-' * width}" if rows else ""
+        if self.tag == "tr":  # a row on a line: "a | b | c"
+            return " | ".join(self.chunks).rstrip()
+        if self.tag in ("td", "th"):
+            return " ".join(" ".join(self.chunks).split()) or " "
         body = "\n".join(self.chunks) if self.tag == "li" else "\n\n".join(self.chunks)
         if not body:
             return ""

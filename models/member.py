@@ -114,8 +114,6 @@ class Member(UserMixin, Model):  # type: ignore[misc]
     leadership_informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Set by the newsletter's unsubscribe link (or My page): no newsletters, the memberships stay.
-    newsletter_unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Left out of the member directory (coordinators still see them).
     directory_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The written form of their pages and mail ("nb", "nn", "en"); none: their organisation's
@@ -386,13 +384,26 @@ class Member(UserMixin, Model):  # type: ignore[misc]
         db.session.refresh(self, ["language"])
         return changed
 
-    def set_newsletter(self, subscribed: bool) -> bool:
-        """Stop or restart the newsletter from My page; True if it changed (logged once, however
-        often it is sent: the row is taken first)."""
+    def set_newsletter(self, subscribed: bool, network_ids: Iterable[int] | None = None) -> bool:
+        """Stop or restart the newsletter of ``network_ids`` (None: all the member's networks);
+        True if it changed (logged once, however often it is sent: the row is taken first)."""
         from models.newsletter import set_subscribed
 
-        guard.lock(self)
-        return set_subscribed(self, subscribed)
+        return set_subscribed(self, subscribed, network_ids)
+
+    def choose_newsletters(self, network_ids: Iterable[int]) -> bool:
+        """My page's checkboxes: the newsletters of ``network_ids`` come, those of the member's other
+        networks do not; True if anything changed."""
+        from models.newsletter import choose_subscriptions
+
+        return choose_subscriptions(self, network_ids)
+
+    @property
+    def newsletter_choices(self) -> list["Membership"]:
+        """The memberships whose newsletter the member can choose (all but those they left), by network."""
+        return sorted(
+            (m for m in self.memberships if m.status != MembershipStatus.LEFT), key=lambda m: m.network_id
+        )
 
     # -- erasure -------------------------------------------------------------------------
 
@@ -455,7 +466,9 @@ class Member(UserMixin, Model):  # type: ignore[misc]
                 )
             ],
             "coordinates": sorted(role.network.code for role in self.coordinator_roles),
-            "newsletter_unsubscribed_at": when(self.newsletter_unsubscribed_at),
+            "newsletter_unsubscribed_at": {
+                m.network.code: when(m.newsletter_unsubscribed_at) for m in self.memberships
+            },
             "newsletter_input": [
                 {
                     "title": i.title,

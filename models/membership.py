@@ -111,6 +111,8 @@ class Membership(Model):
     # Invited to the network's Teams workspace (see models/teams.py).
     teams_invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     teams_invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    # When the member stopped this network's newsletter (the unsubscribe link, or My page); None: they get it.
+    newsletter_unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     member: Mapped["Member"] = relationship(
         "Member",
@@ -130,6 +132,11 @@ class Membership(Model):
 
     def __repr__(self) -> str:
         return f"<Membership {self.member_id}@{self.network_id} {self.status}>"
+
+    @property
+    def gets_newsletter(self) -> bool:
+        """This network's newsletter comes to the member (while the membership is active)."""
+        return self.newsletter_unsubscribed_at is None
 
     @hybrid_property
     def status(self) -> MembershipStatus:

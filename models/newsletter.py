@@ -18,7 +18,9 @@ import enum
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import quote
 
+from flask import current_app
 from flask_babel import LazyString, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -29,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    exists,
     func,
     or_,
     select,
@@ -40,7 +43,8 @@ from extensions import Model, db
 from models import audit, cards, guard, teams, tokens
 from models.errors import DomainError
 from models.language import mail_locale, mail_locale_sql
-from models.member import Member, active_in
+from models.member import Member
+from models.membership import Membership, MembershipStatus
 from models.network import Network, ToNetworks
 from models.outbox import OutboxMessage, OutboxStatus, compose_each, link, queue_many, slot
 from models.types import UTCDateTime, string_enum, utcnow
@@ -128,6 +132,16 @@ class Newsletter(ToNetworks, Model):
     def may_change(self) -> bool:
         """A draft can be edited, tested, sent and take input; a sent issue no longer changes."""
         return self.sent_at is None
+
+    @property
+    def markdown_notes(self) -> list[Any]:
+        """What the Markdown of the issue and its included input lost (refused links, images),
+        said in the preview so the writer can fix it before it is sent."""
+        from models.markdown import notes
+
+        texts = [self.body, self.parallel_body if self.parallel_title else None]
+        texts += [item.body for item in self.inputs]
+        return [note for text in texts if text for note in notes(text)]
 
     def check_draft(self) -> None:
         if not self.may_change:
@@ -405,8 +419,18 @@ def update_draft(
 
 
 def recipients(newsletter: Newsletter) -> "Select[Member]":
-    """Who the issue goes to: active in any of its networks, each once, not unsubscribed."""
-    return active_in(n.id for n in newsletter.networks).where(Member.newsletter_unsubscribed_at.is_(None))
+    """Who the issue goes to: each member once who is active in one of its networks and has not
+    stopped that network's newsletter (one who stopped NIK's still gets an issue to NIFS, and one
+    to both if they get either)."""
+    return select(Member).where(
+        Member.deleted_at.is_(None),
+        exists().where(
+            Membership.member_id == Member.id,
+            Membership.network_id.in_([n.id for n in newsletter.networks]),
+            Membership.status == MembershipStatus.ACTIVE,
+            Membership.newsletter_unsubscribed_at.is_(None),
+        ),
+    )
 
 
 def count_recipients(newsletter: Newsletter) -> int:
@@ -419,6 +443,12 @@ def _mail(
     """The issue for each of ``people`` (member id, address, locale), each with their own
     unsubscribe link, each in their written form where the issue has it."""
     title = LazyString(lambda: newsletter.version(str(get_locale())).title)
+    network_ids = [n.id for n in newsletter.networks]
+    # RFC 2369 and 8058: a mail program's own "unsubscribe" button – a POST to the https address
+    # (no sign-in, the signed token is enough), or a mail to the coordinators.
+    mailto = f"mailto:{current_app.config['MAIL_ORGANISER']}?subject=" + quote(
+        f"Unsubscribe {newsletter.codes}"
+    )
     subject = _l("[TEST] %(title)s", title=title) if test else title
     return compose_each(
         (
@@ -426,21 +456,24 @@ def _mail(
                 email,
                 locale,
                 {
-                    "unsubscribe_url": link(
-                        "newsletters.unsubscribe", token=tokens.make("unsubscribe", member=member_id)
-                    )
+                    "unsubscribe_url": link("newsletters.unsubscribe", token=token),
+                    "one_click_url": link("newsletters.one_click", token=token),
                 },
             )
             for member_id, email, locale in people
+            # The link names the member and the issue's networks: it stops those networks' letters.
+            for token in [tokens.make("unsubscribe", member=member_id, networks=network_ids)]
         ),
         subject,
         "newsletter",
-        mailing_list=("newsletter", newsletter.networks),
-        personal=("unsubscribe_url",),
+        personal=("unsubscribe_url", "one_click_url"),
         newsletter=newsletter,
         inputs=_included(newsletter),
         archive_url=link("newsletters.show", newsletter_id=newsletter.id),
-        headers={"List-Unsubscribe": f"<{slot('unsubscribe_url')}>"},
+        headers={
+            "List-Unsubscribe": f"<{mailto}>, <{slot('one_click_url')}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
         batch=newsletter.test_batch if test else newsletter.batch,
     )
 
@@ -521,25 +554,58 @@ def archive_for(member: Member) -> Sequence[Newsletter]:
 # -- unsubscribing ----------------------------------------------------------------------------
 
 
-def set_subscribed(member: Member, subscribed: bool) -> bool:
-    """Stop or restart newsletters for ``member``; the memberships are untouched.  False if it was
-    so already (the link pressed twice: one change, one audit entry)."""
-    now = utcnow()
-    if not guard.claim(
-        update(Member)
-        .where(
-            Member.id == member.id,
-            Member.newsletter_unsubscribed_at.is_not(None)
-            if subscribed
-            else Member.newsletter_unsubscribed_at.is_(None),
+def subscription_networks(member: Member, network_ids: Iterable[int] | None) -> list[Network]:
+    """The networks an unsubscribe link or button is about: ``network_ids`` (an issue's; None –
+    a link mailed before the newsletter was chosen per network – all the member's), those of
+    them the member has a membership in."""
+    query = select(Network).join(Membership, Membership.network_id == Network.id)
+    query = query.where(Membership.member_id == member.id)
+    if network_ids is not None:
+        query = query.where(Network.id.in_(list(network_ids)))
+    return list(db.session.scalars(query.order_by(Network.id)).unique())
+
+
+def set_subscribed(member: Member, subscribed: bool, network_ids: Iterable[int] | None = None) -> bool:
+    """Stop or restart the newsletter of ``network_ids`` (None: every network) for ``member``;
+    the memberships are untouched.  False if it was so already (the link pressed twice, a mail
+    program's one-click POST repeated: one change, one audit entry).  The member's row is taken
+    first, so two at the same moment change it once."""
+    guard.lock(guard.real(member))
+    query = update(Membership).where(
+        Membership.member_id == member.id,
+        Membership.newsletter_unsubscribed_at.is_not(None)
+        if subscribed
+        else Membership.newsletter_unsubscribed_at.is_(None),
+    )
+    if network_ids is not None:
+        query = query.where(Membership.network_id.in_(list(network_ids)))
+    changed = guard.claim_rows(
+        query.values(newsletter_unsubscribed_at=None if subscribed else utcnow()).returning(
+            Membership.network_id
         )
-        .values(newsletter_unsubscribed_at=None if subscribed else now)
-    ):
+    )
+    if not changed:
         return False
-    db.session.refresh(member, ["newsletter_unsubscribed_at"])
+    for membership in member.memberships:
+        db.session.refresh(membership, ["newsletter_unsubscribed_at"])
+    codes = db.session.scalars(
+        select(Network.code).where(Network.id.in_([row[0] for row in changed])).order_by(Network.id)
+    ).all()
     audit.record(
         "newsletter.subscribed" if subscribed else "newsletter.unsubscribed",
         member=member,
         subject=f"member:{member.id}",
+        after={"networks": list(codes)},
     )
     return True
+
+
+def choose_subscriptions(member: Member, network_ids: Iterable[int]) -> bool:
+    """The newsletters of ``network_ids`` come, those of the member's other networks stop (My
+    page's checkboxes); True if anything changed."""
+    wanted = set(network_ids)
+    guard.lock(guard.real(member))
+    others = {m.network_id for m in member.memberships} - wanted
+    started = set_subscribed(member, True, wanted) if wanted else False
+    stopped = set_subscribed(member, False, others) if others else False
+    return started or stopped

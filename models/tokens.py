@@ -82,11 +82,17 @@ def same_fingerprint(purpose: str, value: object, carried: object) -> bool:
     )
 
 
-def make(purpose: str, **payload: int | str) -> str:
-    """A token whose payload holds ids (integers) and fingerprints only."""
+def _id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def make(purpose: str, **payload: int | str | list[int]) -> str:
+    """A token whose payload holds ids (integers, or a list of them) and fingerprints only."""
     for name, value in payload.items():
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and FINGERPRINT.fullmatch(value))
+        if not (
+            _id(value)
+            or (isinstance(value, list) and all(_id(each) for each in value))
+            or (isinstance(value, str) and FINGERPRINT.fullmatch(value))
         ):
             raise ValueError(f"a token carries ids and fingerprints only, not {name}={value!r}")
     return _serializer(purpose).dumps(payload)

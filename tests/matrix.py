@@ -174,6 +174,12 @@ MATRIX = {
     ("newsletters.unsubscribe", "POST"): POST(
         "public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}", ok=400, changes=False
     ),
+    ("newsletters.one_click", "GET"): GET(
+        "public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}/one-click", ok=400
+    ),
+    ("newsletters.one_click", "POST"): POST(
+        "public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}/one-click", ok=400, changes=False
+    ),
     ("reviews.answer", "GET"): GET("public.token_link", f"/reviews/answer/{BAD_TOKEN}", ok=400),
     ("reviews.answer", "POST"): POST(
         "public.token_link", f"/reviews/answer/{BAD_TOKEN}", ok=400, changes=False
@@ -193,7 +199,8 @@ MATRIX = {
             "manager_email": "leder.ny@kommune.example",
         },
     ),
-    ("account.newsletter", "POST"): POST("account.own", "/me/newsletter", data={"subscribe": "no"}),
+    # No box ticked: every network's newsletter stops (a coordinator with no membership has none to stop).
+    ("account.newsletter", "POST"): POST("account.own", "/me/newsletter", data={}, first="member"),
     ("account.leave", "POST"): POST(
         "membership.leave",
         "/me/memberships/{owners_membership}/leave",

@@ -261,6 +261,8 @@ TOKENS = {
     "meetings.acknowledge": ("/meetings/received/{token}", {"csrf_token": CSRF}),
     "meetings.calendar_feed": ("/meetings/calendar/{token}.ics", {}),  # GET only: the query string is fuzzed
     "newsletters.unsubscribe": ("/newsletter/unsubscribe/{token}", {"csrf_token": CSRF, "subscribe": "no"}),
+    # RFC 8058's one-click POST: no CSRF token, the signed token is the key.
+    "newsletters.one_click": ("/newsletter/unsubscribe/{token}/one-click", {"List-Unsubscribe": "One-Click"}),
     "reviews.answer": ("/reviews/answer/{token}", {"csrf_token": CSRF, **ANSWER}),
 }
 
@@ -547,8 +549,10 @@ def link_for(endpoint, ids, make_member, municipality):
         call_ins.call_in(db.session.get(Meeting, ids["emergency"]), only={member.id})
     else:
         member = create_member(bergen)
-        if endpoint == "newsletters.unsubscribe":  # as models.newsletter mails it
-            token = tokens.make("unsubscribe", member=member.id)
+        if endpoint in ("newsletters.unsubscribe", "newsletters.one_click"):  # as models.newsletter mails it
+            token = tokens.make(
+                "unsubscribe", member=member.id, networks=[m.network_id for m in member.memberships]
+            )
         elif endpoint == "meetings.calendar_feed":  # as the account page shows it
             token = tokens.make("calendar_feed", member=member.id, version=member.auth_version)
         elif endpoint == "reviews.answer":  # as models.review mails it, to one asked in the open cycle

@@ -206,6 +206,7 @@ NO_MEMBER_MAIL = {
     "meetings.acknowledge",
     "reviews.answer",
     "newsletters.unsubscribe",  # a token; no mail
+    "newsletters.one_click",  # a token (RFC 8058's POST); no mail
     "registration.register_page",
     "registration.check_field",  # anonymous: per client, owner warned once a window
     "account.delete",

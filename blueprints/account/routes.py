@@ -48,13 +48,12 @@ def index():
 @bp.post("/newsletter")
 @login_required
 def newsletter():
-    """Stop or restart the newsletter from My page (the mail's link does the same without signing in)."""
-    subscribe = request.form.get("subscribe") == "yes"
+    """Choose each network's newsletter from My page: a checkbox per network, the checked ones come
+    (the mail's link stops an issue's networks' without signing in)."""
+    wanted = {int(n) for n in request.form.getlist("networks") if n.isdigit() and len(n) <= 10}
     return carry_out(
-        lambda: current_user.set_newsletter(subscribe),
-        _("You will get the newsletter again.")
-        if subscribe
-        else _("You will no longer get the newsletter. Your membership is unchanged."),
+        lambda: current_user.choose_newsletters(wanted),
+        _("Your choice of newsletters is saved. Your memberships are unchanged."),
         url_for("account.index"),
     )
 

@@ -19,7 +19,7 @@ from blueprints.util import (
     token_link,
     wants_fragment,
 )
-from extensions import db, limiter
+from extensions import csrf, db, limiter
 from models import Member, Network, NewsInput, Newsletter, tokens
 from models import newsletter as newsletters
 from models.outbox import progress
@@ -182,7 +182,12 @@ def new():
                 **form.written_forms,
             ),
             _("The issue is saved as a draft."),
-            lambda newsletter: redirect(url_for(".edit", newsletter_id=newsletter.id), code=303),
+            lambda newsletter: redirect(
+                url_for(
+                    ".show" if request.form.get("then") == "preview" else ".edit", newsletter_id=newsletter.id
+                ),
+                code=303,
+            ),
         )
     return render_template("newsletters/edit.html", form=form, newsletter=None), 422 if form.errors else 200
 
@@ -247,28 +252,75 @@ def send(newsletter_id):
 
 
 def subscriber(token):
-    """The member an unsubscribe link is for (one who has not deleted their account)."""
-    member = db.session.get(Member, tokens.read("unsubscribe", token).get("member"))
+    """The member an unsubscribe link is for (one who has not deleted their account), and the
+    networks it names (an issue's; None in a link mailed before the letter was chosen per network)."""
+    payload = tokens.read("unsubscribe", token)
+    member = db.session.get(Member, payload.get("member"))
     if member is None or member.deleted_at is not None:
         raise tokens.TokenError(_("This link is not valid. Check that you copied all of it."))
-    return member
+    network_ids = payload.get("networks")
+    return member, (None if network_ids is None else [int(n) for n in network_ids])
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @limiter.limit("30 per 15 minutes")
 @token_link(subscriber)
-def unsubscribe(member, token):
-    """GET asks (mail scanners follow links), POST stops the newsletter, or starts it again."""
+def unsubscribe(found, token):
+    """GET asks (mail scanners follow links); POST stops the newsletter of the link's networks
+    (or, with scope=all, of every network), or starts it again."""
+    member, network_ids = found
     form = ConfirmForm()
     if form.validate_on_submit():
         subscribe = request.form.get("subscribe") == "yes"
-        if newsletters.set_subscribed(member, subscribe):
+        scope = None if request.form.get("scope") == "all" else network_ids
+        networks = newsletters.subscription_networks(member, scope)
+        if newsletters.set_subscribed(member, subscribe, [n.id for n in networks]):
             db.session.commit()
+        codes = ", ".join(n.code for n in networks)
         flash(
-            _("You will get the newsletter again.")
+            _("You will get the newsletter of %(networks)s again.", networks=codes)
             if subscribe
-            else _("You will no longer get the newsletter. Your membership is unchanged."),
+            else _(
+                "You will no longer get the newsletter of %(networks)s. Your membership is unchanged.",
+                networks=codes,
+            ),
             "success",
         )
         return redirect(url_for(".unsubscribe", token=token), code=303)
-    return render_template("newsletters/unsubscribe.html", member=member, form=form)
+    return render_template(
+        "newsletters/unsubscribe.html",
+        member=member,
+        form=form,
+        networks=newsletters.subscription_networks(member, network_ids),
+    )
+
+
+@bp.route("/unsubscribe/<token>/one-click", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: a mail program POSTs "List-Unsubscribe=One-Click"; the signed token is the key
+@limiter.limit("30 per 15 minutes")
+@token_link(subscriber)
+def one_click(found, token):
+    """The address in the mail's List-Unsubscribe header: a POST (a mail program's own button)
+    stops the newsletter of the link's networks at once, with no sign-in and no form – the same
+    outcome however often; a GET (a program that opens it in a browser) shows the page that asks."""
+    member, network_ids = found
+    if request.method == "GET":
+        return render_template(
+            "newsletters/unsubscribe.html",
+            member=member,
+            form=ConfirmForm(),
+            networks=newsletters.subscription_networks(member, network_ids),
+        )
+    networks = newsletters.subscription_networks(member, network_ids)
+    if newsletters.set_subscribed(member, False, [n.id for n in networks]):
+        db.session.commit()
+    return render_template(
+        "newsletters/unsubscribe.html",
+        member=member,
+        form=None,
+        networks=networks,
+        done=_(
+            "You will no longer get the newsletter of %(networks)s. Your membership is unchanged.",
+            networks=", ".join(n.code for n in networks),
+        ),
+    )
