@@ -222,3 +222,55 @@ def test_every_downgrade_says_whether_it_is_lossy():
         row = re.search(rf"^\| `{revision}` \| (.*)$", runbook, re.M)
         assert row, f"docs/operations.md's table of downgrades lacks {revision}"
         assert row.group(1).startswith("**lossy**") == lossy, revision
+
+
+def test_the_name_and_report_migration_makes_the_data_fit_before_its_indexes(migrated):
+    """d81f3a6c5e27: an organisation named like the reference list's own (allowed before) gets its
+    id after its name, the list's row keeps its name; a second pending report about an address is
+    declined naming the first – and the indexes are then made."""
+    from sqlalchemy import text
+
+    from models import reference
+
+    reference.load()
+    db.session.remove()
+    alembic("downgrade", "c4a9e2f6b813")
+    with db.engine.begin() as connection:
+        listed = connection.execute(
+            text("SELECT id FROM organisations WHERE name = 'Helse Bergen HF'")
+        ).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO organisations (kind, name, name_folded, active, language_decision) "
+                "VALUES ('hospital_trust', 'HELSE BERGEN HF', 'helse bergen hf', true, 'neutral')"
+            )
+        )
+        added = connection.execute(text("SELECT max(id) FROM organisations")).scalar()
+        nik = connection.execute(text("SELECT id FROM networks WHERE code = 'NIK'")).scalar()
+        for org in (listed, added):
+            connection.execute(
+                text(
+                    "INSERT INTO change_requests (organisation_id, network_id, action, email, status, created_at) "
+                    "VALUES (:org, :nik, 'remove', 'ola@bergen.example', 'pending', CURRENT_TIMESTAMP)"
+                ),
+                {"org": org, "nik": nik},
+            )
+    upgrade()
+    with db.engine.connect() as connection:
+        names = dict(
+            connection.execute(
+                text("SELECT id, name FROM organisations WHERE id IN (:a, :b)"), {"a": listed, "b": added}
+            ).all()
+        )
+        assert names == {listed: "Helse Bergen HF", added: f"HELSE BERGEN HF ({added})"}
+        first, second = connection.execute(
+            text("SELECT id, status, decision_note FROM change_requests ORDER BY id")
+        ).all()
+        assert first[1] == "pending"
+        assert second[1:] == ("rejected", f"The same address as report #{first[0]}.")
+        assert {i["name"] for i in inspect(connection).get_indexes("organisations")} >= {
+            "uq_organisations_name"
+        }
+        assert "uq_change_requests_pending_email" in {
+            i["name"] for i in inspect(connection).get_indexes("change_requests")
+        }
