@@ -21,6 +21,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from email.mime.text import MIMEText
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -122,7 +123,7 @@ class OutboxMessage(Model):
         return f"<outbox-{self.id}.{written}@{message_id_domain()}>"
 
     def to_message(self) -> Message:
-        message = Message(
+        message = _Mail(
             subject=self.subject,
             recipients=[self.recipient],
             body=self.body_text,
@@ -133,11 +134,11 @@ class OutboxMessage(Model):
         message.extra_headers = dict(self.headers or {})
         if self.ics:
             # The part's method is the calendar's own (REQUEST, CANCEL or PUBLISH): Outlook reads it.
-            method = re.search(rb"^METHOD:(\w+)\r?$", self.ics, re.MULTILINE)
-            content_type = (
-                f"text/calendar; method={method[1].decode() if method else 'PUBLISH'}; charset=utf-8"
-            )
-            message.attach("invitasjon.ics", content_type, self.ics)
+            found = re.search(rb"^METHOD:(\w+)\r?$", self.ics, re.MULTILINE)
+            method = found[1].decode() if found else "PUBLISH"
+            message.calendar_method = method
+            message.alts["calendar"] = self.ics.decode()
+            message.attach("invitasjon.ics", f"text/calendar; method={method}; charset=utf-8", self.ics)
         return message
 
     @property
@@ -177,6 +178,20 @@ def list_id(kind: str, networks: Iterable[Any]) -> str:
     name = re.sub(r"[^a-z0-9-]+", "-", "-".join(codes).lower()).strip("-") or "all"
     label = re.sub(r"[^A-Za-z0-9 ,-]+", "", f"{', '.join(codes)} {kind}".strip())
     return f"{label} <{kind}.{name}.nettverk.{message_id_domain()}>"
+
+
+class _Mail(Message):
+    """A Flask-Mail message whose calendar alternative names its iTIP method (``text/calendar;
+    method=REQUEST``): Outlook and Gmail take an invitation from that part of the mail, other
+    programs from the attached file."""
+
+    calendar_method: str | None = None
+
+    def _mimetext(self, text: str | None, subtype: str = "plain") -> MIMEText:
+        part = super()._mimetext(text, subtype)
+        if subtype == "calendar" and self.calendar_method:
+            part.set_param("method", self.calendar_method)
+        return part
 
 
 def link(endpoint: str, **values: Any) -> str:

@@ -19,8 +19,15 @@ NOTICE = {"name": "Kari", "lines": ["Noe skjedde."], "url": "https://x.example/"
 
 
 def attachment(message):
-    """The text/calendar part of a delivered mail: (its method parameter, the parsed calendar)."""
+    """The calendar of a delivered mail: (its method parameter, the parsed calendar).  It is both an
+    alternative of the mail's body (where Outlook and Gmail look for an invitation) and an attached
+    file, the two alike."""
     (part,) = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    (alternative,) = [
+        p for p in message.walk() if p.get_content_type() == "text/calendar" and not p.is_attachment()
+    ]
+    assert alternative.get_content() == part.get_content()
+    assert alternative.get_param("method") == part.get_param("method")
     return part.get_param("method"), icalendar.Calendar.from_ical(part.get_content())
 
 
