@@ -202,7 +202,11 @@ class _Loader:
                 warnings.append(
                     f"Warning: {len(staying)} member(s) would stay on {_label(org)}, which is deactivated "
                     f"and merged into no other: {_people(staying)}. "
-                    f"To move them, give --merge {org.number}:<successor's number>."
+                    + (
+                        f"To move them, give --merge {org.number}:<successor's number>."
+                        if org.kind == OrganisationKind.MUNICIPALITY
+                        else "--merge moves municipalities only: they stay on it."
+                    )
                 )
         return lines, warnings
 

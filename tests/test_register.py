@@ -277,3 +277,23 @@ def test_the_dry_run_warns_about_members_left_on_a_municipality_being_deactivate
     assert "Deactivated: Askøy (4627) (no longer listed)" in real.stdout.splitlines()
     db.session.expire_all()
     assert not municipality("4627").active and siri.organisation_id == municipality("4627").id
+
+
+def test_a_county_no_longer_listed_warns_about_its_members_without_offering_a_merge(
+    runner, tmp_path, create_member
+):
+    vestland = db.session.scalar(
+        select(Organisation).filter_by(kind=OrganisationKind.COUNTY_MUNICIPALITY, number="46")
+    )
+    create_member(vestland, name="Fylkes Deltaker")
+    counties = tmp_path / "fylker-2027.csv"
+    write(
+        counties,
+        [(r["number"], r["name"]) for r in reference.read_csv("fylker.csv") if r["number"] != "46"],
+        header=("number", "name"),
+    )
+    dry = runner.invoke(args=["reference", "load", "--counties", str(counties), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    (warning,) = dry.stderr.splitlines()
+    assert warning.startswith("Warning: 1 member(s) would stay on Vestland (46), which is deactivated")
+    assert "Fylkes Deltaker" in warning and "--merge 46:" not in warning
