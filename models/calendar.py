@@ -100,7 +100,11 @@ def _event(meeting: "Meeting", organiser_email: str, attendee: "Member | None" =
     event.add("dtstart", meeting.starts_at.astimezone(OSLO))
     event.add("dtend", meeting.ends_at.astimezone(OSLO))
     event.add("summary", meeting.title)
-    description = "\n\n".join(filter(None, [meeting.description, meeting.agenda, meeting.online_link]))
+    # The topics taken into the meeting follow its agenda, one a line (the calendar's copy of the page).
+    topics = "\n".join(f"– {topic.title}" for topic in meeting.agenda_topics)
+    description = "\n\n".join(
+        filter(None, [meeting.description, meeting.agenda, topics, meeting.online_link])
+    )
     if description:
         event.add("description", description)
     if meeting.place or meeting.online_link:

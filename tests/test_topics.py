@@ -347,6 +347,14 @@ def test_accepted_topics_are_on_the_agenda_and_proposer_and_supporters_are_told_
     assert says(section, "Temaer på dagsordenen") and says(section, "Tolking i helsestasjonen")
     assert says(section, "foreslått av Kari") and other.title not in section
 
+    # The calendar entry carries them after the agenda.
+    from icalendar import Calendar
+
+    (event,) = Calendar.from_ical(client.get(f"/meetings/{meeting.id}.ics").data).walk("VEVENT")
+    assert "– Tolking i helsestasjonen" in str(event["description"]) and other.title not in str(
+        event["description"]
+    )
+
     # The invitation a member gets on signing up lists the topics.
     mail_outbox.clear()
     assert post(client, f"/meetings/{meeting.id}/signup", page=f"/meetings/{meeting.id}").status_code == 303
