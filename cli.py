@@ -349,9 +349,9 @@ def create_coordinator(email, codes, name):
     db.session.commit()
     click.echo(f"{member.name} <{member.email}> coordinates {', '.join(n.code for n in networks)}.")
     if created:
-        token = tokens.make("reset_password", member=member.id, version=member.auth_version)
-        click.echo("A mail with a link to choose a password is in the outbox. The link:")
-        click.echo(link("auth.reset_password", token=token))
+        token = tokens.make("welcome", member=member.id, version=member.auth_version)
+        click.echo("A welcome mail with a link to choose a password is in the outbox. The link:")
+        click.echo(link("auth.welcome", token=token))
 
 
 @data_cli.command("export")

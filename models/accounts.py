@@ -220,10 +220,11 @@ def sign_out(member: Member) -> Member:
     return member
 
 
-def member_for_reset(token: str) -> Member:
-    """The member a password-reset link is for; used once, since a new password moves
+def member_for_reset(token: str, purpose: str = "reset_password") -> Member:
+    """The member a password-reset link is for (or, with ``purpose="welcome"``, a new
+    coordinator's link to choose their first password); used once, since a new password moves
     ``auth_version`` on."""
-    payload = tokens.read("reset_password", token)
+    payload = tokens.read(purpose, token)
     member = db.session.get(Member, payload.get("member")) if isinstance(payload.get("member"), int) else None
     return _check_reset(member, payload)
 
@@ -235,11 +236,16 @@ def _check_reset(member: Member | None, payload: dict[str, Any]) -> Member:
     return member
 
 
-def reset_password(token: str, password: str) -> Member:
-    """Set a new password with a reset link, once: the member's row is taken and the link's
-    ``auth_version`` checked on it, so a second use (even at the same moment) is refused."""
-    member = member_for_reset(token).take()
-    _check_reset(member, tokens.read("reset_password", token))
+def member_for_welcome(token: str) -> Member:
+    """The new coordinator a welcome link is for: a reset link that lives for days, not hours."""
+    return member_for_reset(token, "welcome")
+
+
+def reset_password(token: str, password: str, purpose: str = "reset_password") -> Member:
+    """Set a new password with a reset link (or a welcome link), once: the member's row is taken
+    and the link's ``auth_version`` checked on it, so a second use (even at the same moment) is refused."""
+    member = member_for_reset(token, purpose).take()
+    _check_reset(member, tokens.read(purpose, token))
     member.set_password(password)
     with audit.acting_as(member):
         audit.record("member.password_reset", member=member, subject=f"member:{member.id}")

@@ -6,8 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from extensions import db
-from models import guard
-from models.accounts import send_password_reset
+from models import guard, tokens
 from models.errors import DomainError
 from models.language import mail_locale
 from models.member import Member
@@ -19,6 +18,24 @@ from models.types import utcnow
 
 def directorate() -> Organisation | None:
     return db.session.scalar(select(Organisation).filter_by(kind=OrganisationKind.OTHER, short_name="Hdir"))
+
+
+def send_welcome(member: Member, networks: Sequence[Network], granted_by: Member | None) -> None:
+    """A new coordinator's first mail: who appointed them, for which networks, what a coordinator
+    does, and a link to choose a password – valid for days (``tokens.LIFETIMES["welcome"]``), and
+    once only, as a reset link is (it carries ``auth_version``, which the new password moves on)."""
+    token = tokens.make("welcome", member=member.id, version=member.auth_version)
+    queue(
+        member.email,
+        _l("Welcome as coordinator of %(network)s", network=", ".join(n.code for n in networks)),
+        "coordinator_welcome",
+        locale=mail_locale(member),
+        member=member,
+        networks=networks,
+        granted_by=granted_by.name if granted_by is not None else None,
+        days=tokens.LIFETIMES["welcome"].days,
+        url=link("auth.welcome", token=token),
+    )
 
 
 def appoint(
@@ -50,7 +67,7 @@ def appoint(
     for network in networks:
         member.make_coordinator(network, granted_by=granted_by)
     if created:
-        send_password_reset(member)
+        send_welcome(member, networks, granted_by)
     else:
         codes = ", ".join(n.code for n in networks)
         queue(

@@ -48,11 +48,11 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from extensions import Model, db
 from models import audit, guard, tokens
 from models.errors import DomainError
-from models.language import mail_locale_sql
+from models.language import mail_locale, mail_locale_sql
 from models.member import Member
 from models.membership import Membership, MembershipStatus, lapse_many
-from models.notices import notify
-from models.outbox import OutboxMessage, compose_each, link, queue_many
+from models.notices import coordinators_of, notify
+from models.outbox import OutboxMessage, compose_each, link, queue, queue_many
 from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 if TYPE_CHECKING:
@@ -284,7 +284,7 @@ def count_asked(network: "Network") -> int:
 def check_dates(
     network: "Network", year: int, deadline: datetime, remind_at: datetime, now: datetime | None = None
 ) -> LazyString | None:
-    """Why a cycle with these dates cannot open, or None."""
+    """Why a cycle with these dates cannot open (nor one in a network with no active members), or None."""
     now = now or utcnow()
     if deadline <= now:
         return _l("The deadline must lie ahead.")
@@ -294,6 +294,11 @@ def check_dates(
         select(ReviewCycle.id).where(ReviewCycle.network_id == network.id, ReviewCycle.year == year)
     ):
         return _l("%(network)s has already had its review for %(year)s.", network=network.code, year=year)
+    if not count_asked(network):
+        return _l(
+            "%(network)s has no active members: there is nobody to ask, so the review cannot start.",
+            network=network.code,
+        )
     return None
 
 
@@ -456,17 +461,97 @@ def close(cycle: ReviewCycle, now: datetime | None = None) -> int:
         .values(lapsed_at=now)
         .execution_options(synchronize_session=False)
     )
-    count = lapse_many(
-        select(ReviewResponse.membership_id).where(
-            ReviewResponse.cycle_id == cycle.id, ReviewResponse.lapsed_at.is_not(None)
-        ),
-        LAPSE_REASON,
+    lapsing = select(ReviewResponse.membership_id).where(
+        ReviewResponse.cycle_id == cycle.id, ReviewResponse.lapsed_at.is_not(None)
     )
+    vacated = _main_contacts_among(lapsing)
+    count = lapse_many(lapsing, LAPSE_REASON)
     audit.record(
         "review.closed", network=cycle.network, subject=f"review:{cycle.id}", after={"lapsed": count}
     )
     db.session.expire(cycle)
+    if count:  # told in the same guarded operation: a second close is refused above, so mails once
+        _tell_the_lapsed(cycle, now)
+        _tell_coordinators(cycle, count, vacated)
     return count
+
+
+def _main_contacts_among(memberships: "Select[int | None]") -> list[tuple[str, str]]:
+    """[(organisation, member)] of the active main contacts among ``memberships``, by organisation:
+    the roles their lapse will vacate."""
+    from models.organisation import Organisation
+
+    return [
+        (organisation, name)
+        for organisation, name in db.session.execute(
+            select(Organisation.name, Member.name)
+            .join(Membership, Membership.organisation_id == Organisation.id)
+            .join(Member, Member.id == Membership.member_id)
+            .where(
+                Membership.id.in_(memberships),
+                Membership.status == MembershipStatus.ACTIVE,
+                Membership.is_main_contact,
+            )
+            .order_by(Organisation.name, Member.name)
+        )
+    ]
+
+
+def take_back_link(response_id: int, locale: str) -> str:
+    """The one-click way back a lapsed member is mailed: the link itself proves the mailbox; its
+    page opens in the written form of the mail (``?lang=``)."""
+    return link("reviews.come_back", token=tokens.make("take_back", response=response_id), lang=locale)
+
+
+def _tell_the_lapsed(cycle: ReviewCycle, now: datetime) -> int:
+    """One mail to each member the close lapsed, in their written form (composed once per form):
+    off the list, and how to come back with one click within GRACE."""
+    query = (
+        select(ReviewResponse.id, Member.name, Member.email, mail_locale_sql())
+        .join(Member, Member.id == ReviewResponse.member_id)
+        .where(
+            ReviewResponse.cycle_id == cycle.id,
+            ReviewResponse.lapsed_at.is_not(None),
+            ReviewResponse.restored_at.is_(None),
+            Member.deleted_at.is_(None),
+        )
+        .order_by(ReviewResponse.id)
+    )
+    return queue_many(
+        compose_each(
+            (
+                (email, locale, {"name": name, "url": take_back_link(response_id, locale)})
+                for response_id, name, email, locale in db.session.execute(query)
+            ),
+            _l("You are no longer on the member list of %(network)s", network=cycle.network.code),
+            "review_lapsed",
+            personal=("name", "url"),
+            cycle=cycle,
+            network=cycle.network,
+            until=now + GRACE,
+        )
+    )
+
+
+def _tell_coordinators(cycle: ReviewCycle, lapsed: int, vacated: list[tuple[str, str]]) -> None:
+    """One digest to each coordinator of the network: how many lapsed, which main-contact roles fell vacant."""
+    for role in coordinators_of(cycle.network):
+        coordinator = role.member
+        if coordinator is None or coordinator.deleted_at is not None:
+            continue
+        queue(
+            coordinator.email,
+            _l("The yearly review of %(network)s is closed", network=cycle.network.code),
+            "review_closed",
+            locale=mail_locale(coordinator),
+            name=coordinator.name,
+            cycle=cycle,
+            network=cycle.network,
+            lapsed=lapsed,
+            vacated=vacated,
+            grace_days=GRACE.days,
+            url=link("reviews.cycle", cycle_id=cycle.id),
+        )
 
 
 def tick(now: datetime | None = None) -> dict[str, int]:
@@ -638,6 +723,40 @@ def take_back(response: ReviewResponse, member: Member, now: datetime | None = N
     _claim_restore(
         response, now, ReviewResponse.member_id == member.id, ReviewResponse.lapsed_at >= now - GRACE
     )
+
+
+def take_back_refusal(response: ReviewResponse, now: datetime | None = None) -> LazyString | None:
+    """Why the member cannot take themself back with the mailed link now, or None."""
+    now = now or utcnow()
+    if response.restored_at is not None:
+        return _l(
+            "You are already back on the member list of %(network)s.", network=response.cycle.network.code
+        )
+    if not response.may_restore:
+        return _l("Only a member the review lapsed can be restored.")
+    if not response.may_take_back(response.member, now):
+        return _l(
+            "More than %(days)s days have passed since you were taken off the list: "
+            "ask the coordinator to put you back.",
+            days=GRACE.days,
+        )
+    return None
+
+
+def take_back_by_link(response: ReviewResponse, now: datetime | None = None) -> None:
+    """The member takes themself back with the link mailed at the close (no sign-in: the link
+    proves the mailbox); the same rule and the same once-only claim as ``take_back``."""
+    with audit.acting_as(response.member):
+        take_back(response, response.member, now)
+
+
+def response_for_take_back(token: str) -> ReviewResponse:
+    """The response a mailed take-back link is for; TokenError if the link is not one."""
+    payload = tokens.read("take_back", token)
+    response = db.session.get(ReviewResponse, payload.get("response") or 0)
+    if response is None or response.member.deleted_at is not None:
+        raise tokens.TokenError(_l("This link is not valid. Check that you copied all of it."))
+    return response
 
 
 def restorable_by_member(member: Member, now: datetime | None = None) -> Sequence[ReviewResponse]:

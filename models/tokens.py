@@ -32,12 +32,16 @@ LIFETIMES = {
     # A new sign-in address: the request it names, once confirmed, cannot be confirmed again.
     "change_email": timedelta(hours=48),
     "reset_password": timedelta(hours=2),
+    # A new coordinator's first password: bound to auth_version like the reset link, so it works once.
+    "welcome": timedelta(days=7),
     "anchoring": timedelta(days=30),
     "acknowledge": timedelta(days=14),
     # A review answer: the cycle's deadline ends it sooner, the answer spends it.
     "review": timedelta(days=120),
     # A calendar subscription: long-lived, ended by a new password (the account's auth_version).
     "calendar_feed": timedelta(days=3650),
+    # A lapsed member's way back (models.review.GRACE, 90 days): the restore it makes works once.
+    "take_back": timedelta(days=90),
     # The newsletter's unsubscribe link: using it twice changes nothing more.
     "unsubscribe": timedelta(days=730),
 }

@@ -140,6 +140,8 @@ MATRIX = {
     ("auth.reset_password", "POST"): POST(
         "public.token_link", f"/reset-password/{BAD_TOKEN}", ok=400, changes=False
     ),
+    ("auth.welcome", "GET"): GET("public.token_link", f"/welcome/{BAD_TOKEN}", ok=400),
+    ("auth.welcome", "POST"): POST("public.token_link", f"/welcome/{BAD_TOKEN}", ok=400, changes=False),
     ("auth.verify_email", "GET"): GET("public.token_link", f"/verify/{BAD_TOKEN}", ok=400),
     ("auth.verify_email", "POST"): POST("public.token_link", f"/verify/{BAD_TOKEN}", ok=400, changes=False),
     ("auth.resend_verification", "GET"): GET("public.sign_in", "/verify"),
@@ -179,6 +181,10 @@ MATRIX = {
     ),
     ("newsletters.one_click", "POST"): POST(
         "public.token_link", f"/newsletter/unsubscribe/{BAD_TOKEN}/one-click", ok=400, changes=False
+    ),
+    ("reviews.come_back", "GET"): GET("public.token_link", f"/reviews/back/{BAD_TOKEN}", ok=400),
+    ("reviews.come_back", "POST"): POST(
+        "public.token_link", f"/reviews/back/{BAD_TOKEN}", ok=400, changes=False
     ),
     ("reviews.answer", "GET"): GET("public.token_link", f"/reviews/answer/{BAD_TOKEN}", ok=400),
     ("reviews.answer", "POST"): POST(

@@ -111,7 +111,7 @@ def test_create_coordinator_command(runner, app, deliver, mail_outbox):
         ]
     )
     assert result.exit_code == 0, result.output
-    assert "coordinates NIK, NIFS" in result.output and "/reset-password/" in result.output
+    assert "coordinates NIK, NIFS" in result.output and "/welcome/" in result.output
     from models import Member
 
     member = Member.by_email("ny.koordinator@helsedir.example")

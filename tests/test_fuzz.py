@@ -258,6 +258,8 @@ TOKENS = {
     ),
     "auth.reset_password": ("/reset-password/{token}", {"csrf_token": CSRF, "password": STRONG}),
     "auth.verify_email": ("/verify/{token}", {"csrf_token": CSRF}),
+    "auth.welcome": ("/welcome/{token}", {"csrf_token": CSRF, "password": STRONG}),
+    "reviews.come_back": ("/reviews/back/{token}", {"csrf_token": CSRF}),
     "meetings.acknowledge": ("/meetings/received/{token}", {"csrf_token": CSRF}),
     "meetings.calendar_feed": ("/meetings/calendar/{token}.ics", {}),  # GET only: the query string is fuzzed
     "newsletters.unsubscribe": ("/newsletter/unsubscribe/{token}", {"csrf_token": CSRF, "subscribe": "no"}),
@@ -538,6 +540,11 @@ def link_for(endpoint, ids, make_member, municipality):
         accounts.send_verification(create_member(bergen, status="pending_email"))
     elif endpoint == "auth.reset_password":
         accounts.send_password_reset(create_member(bergen))
+    elif endpoint == "auth.welcome":  # as a new coordinator's welcome mail has it
+        from models.coordinators import send_welcome
+
+        member = create_member(bergen)
+        send_welcome(member, [], None)
     elif endpoint == "anchorings.decide":
         waiting = create_member(bergen, status="pending_anchoring")
         accounts.request_anchoring(waiting)
@@ -565,6 +572,19 @@ def link_for(endpoint, ids, make_member, municipality):
             db.session.add(response)
             db.session.flush()
             token = tokens.make("review", response=response.id)
+        elif endpoint == "reviews.come_back":  # as models.review mails it to one the close lapsed
+            membership = member.memberships[0]
+            response = ReviewResponse(
+                cycle_id=ids["review"],
+                member_id=member.id,
+                membership_id=membership.id,
+                asked_at=datetime.now(UTC),
+                lapsed_at=datetime.now(UTC),
+            )
+            db.session.add(response)
+            membership.lapse("No answer to the yearly review")
+            db.session.flush()
+            token = tokens.make("take_back", response=response.id)
         db.session.commit()
         return token
     db.session.commit()

@@ -201,6 +201,8 @@ NO_MEMBER_MAIL = {
     "auth.resend_verification",  # anonymous, limited above
     "auth.reset_password",
     "auth.verify_email",
+    "auth.welcome",  # a token, used once
+    "reviews.come_back",  # a token; the restore it makes works once, and sends nothing
     "account.confirm_email",
     "anchorings.decide",  # a token, used once
     "meetings.acknowledge",

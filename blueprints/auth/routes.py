@@ -8,7 +8,13 @@ from blueprints.forms import ConfirmForm
 from blueprints.util import carry_out, inbox_email, remember_inbox, safe_next, token_error, token_link
 from extensions import db, limiter
 from models import Member, accounts, normalise_email
-from models.accounts import member_for_reset, member_for_verification, send_password_reset, send_verification
+from models.accounts import (
+    member_for_reset,
+    member_for_verification,
+    member_for_welcome,
+    send_password_reset,
+    send_verification,
+)
 from models.types import utcnow
 
 
@@ -117,6 +123,27 @@ def reset_password(member, token):
             on_refusal=lambda error: token_error(error, retry=url_for("auth.forgot_password")),
         )
     return render_template("auth/reset_password.html", form=form, member=member), 422 if form.errors else 200
+
+
+@bp.route("/welcome/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per 15 minutes")
+@token_link(member_for_welcome, retry="auth.forgot_password")
+def welcome(member, token):
+    """A new coordinator chooses their first password: the reset page, with a link that lives for days."""
+    form = NewPasswordForm(email=member.email)
+    if form.validate_on_submit():
+        return carry_out(
+            lambda: signed_in_if_active(accounts.reset_password(token, form.password.data, "welcome")),
+            success=_("Your password is saved and you are signed in. Welcome!"),
+            redirect_to=lambda member: redirect(
+                url_for("public.index" if member.is_active else "auth.sign_in"), code=303
+            ),
+            # used meanwhile (another tab, a double click)
+            on_refusal=lambda error: token_error(error, retry=url_for("auth.forgot_password")),
+        )
+    return render_template(
+        "auth/reset_password.html", form=form, member=member, welcome=True
+    ), 422 if form.errors else 200
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])

@@ -285,6 +285,29 @@ def take_me_back(response_id):
     )
 
 
+@bp.route("/reviews/back/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per 15 minutes", methods=["POST"])
+@token_link(reviews.response_for_take_back)
+def come_back(response, token):
+    """The one-click way back mailed to a member the close lapsed: one button, no sign-in needed."""
+    form = ConfirmForm()
+    refusal = reviews.take_back_refusal(response)
+    if refusal is None and form.validate_on_submit():
+        return carry_out(
+            lambda: reviews.take_back_by_link(response),
+            redirect_to=lambda _result: render_template(
+                "reviews/come_back.html", response=response, done=True
+            ),
+            # taken back meanwhile (a double click, another tab), or by the coordinator
+            on_refusal=lambda error: (
+                render_template("reviews/come_back.html", response=response, refusal=error.message),
+                409,
+            ),
+        )
+    status = 409 if refusal is not None and request.method == "POST" else 200
+    return render_template("reviews/come_back.html", response=response, form=form, refusal=refusal), status
+
+
 # -- the mandate --------------------------------------------------------------------------------
 
 
