@@ -32,6 +32,7 @@ WIDEST = """() => { const w = window.innerWidth, out = [];
 }"""
 
 
+@pytest.mark.timeout(900)  # every page for every role: minutes on a loaded machine
 def test_no_page_scrolls_sideways_at_320_px_for_any_role(new_context, world):
     people, ids = world
     checked, failures = set(), []
