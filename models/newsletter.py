@@ -466,6 +466,7 @@ def _mail(
         ),
         subject,
         "newsletter",
+        mailing_list=("newsletter", newsletter.networks),
         personal=("unsubscribe_url", "one_click_url"),
         newsletter=newsletter,
         inputs=_included(newsletter),
