@@ -2,10 +2,11 @@
 every invitation, update, cancellation, call-in and feed is parsed and checked for the properties the
 RFCs require; each mail's Message-ID, Reply-To and (bulk mail) List-Id."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import icalendar
+from babel.dates import format_date
 
 from extensions import db
 from models import advice as advices
@@ -129,7 +130,7 @@ def test_the_call_in_mail_has_start_end_agenda_an_ics_and_a_list_id(
             kind="emergency",
             networks=("NIK",),
             title="Smitteutbrudd",
-            date="2027-01-20",
+            date=f"{datetime.now(UTC).year + 1}-01-20",
             start="10:00",
             end="11:30",
             online_link="https://teams.microsoft.com/l/meetup-join/19%3ameeting_very_long_address",
@@ -143,7 +144,8 @@ def test_the_call_in_mail_has_start_end_agenda_an_ics_and_a_list_id(
     (mail,) = [m for m in mail_outbox if m["To"] == member.email]
     text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert text.startswith("Innkalling ved beredskapshendelse: Smitteutbrudd\n===")  # the subject as heading
-    assert "Tid: onsdag 20. januar 2027 10:00–11:30\n" in text  # start and end
+    day = format_date(date(datetime.now(UTC).year + 1, 1, 20), "EEEE d. MMMM y", locale="nb")
+    assert f"Tid: {day} 10:00–11:30\n" in text  # start and end
     assert "Bli med i møtet: https://teams.microsoft.com/l/meetup-join/" in text  # a label, not the address
     assert "Dagsorden\n---------\n\n1. Situasjonen\n2. Tiltak\n" in text
     html = mail.get_body(("html",)).get_content()

@@ -1,5 +1,7 @@
 """Emergency call-in: every active member of the chosen networks, ahead of other mail, with a receipt."""
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, select
 
 from extensions import db
@@ -32,7 +34,12 @@ def test_a_call_in_reaches_every_active_member_once_and_counts_the_receipts(
     response = post(
         client,
         "/meetings/new",
-        form(kind="emergency", networks=("NIK", "NONEMI"), title="Smitteutbrudd", date="2027-01-20"),
+        form(
+            kind="emergency",
+            networks=("NIK", "NONEMI"),
+            title="Smitteutbrudd",
+            date=f"{datetime.now(UTC).year + 1}-01-20",
+        ),
         page="/meetings/new",
     )
     assert response.status_code == 303
@@ -87,7 +94,7 @@ def test_a_tampered_receipt_link_changes_nothing(client):
 
 # -- receipts and the reminder: once, however often pressed --------------------------------------
 
-from datetime import UTC, datetime, timedelta  # noqa: E402
+from datetime import timedelta  # noqa: E402
 
 from models import AuditEntry, Meeting  # noqa: E402
 from models import meeting as meetings  # noqa: E402

@@ -1,6 +1,6 @@
 """Topic proposals: members propose and support (once each); the coordinator accepts or declines."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +11,9 @@ from models import ProposalStatus, TopicProposal, TopicSupport
 from models import meeting as meetings
 from models.meeting import OSLO
 from tests.conftest import post, sign_in
+
+YEAR = datetime.now(UTC).year + 1  # meetings ahead: a start in the past is refused
+PLAN = f"/meetings/plan/NIK/{YEAR}"
 
 
 def test_propose_support_once_and_accept_into_a_meeting(
@@ -25,8 +28,8 @@ def test_propose_support_once_and_accept_into_a_meeting(
         kind="professional_meeting",
         title="Høstens fagmøte",
         format="digital",
-        starts_at=datetime(2027, 10, 5, 10, tzinfo=OSLO),
-        ends_at=datetime(2027, 10, 5, 12, tzinfo=OSLO),
+        starts_at=datetime(YEAR, 10, 5, 10, tzinfo=OSLO),
+        ends_at=datetime(YEAR, 10, 5, 12, tzinfo=OSLO),
     )
     db.session.commit()
     sign_in(client, kari.email)
@@ -39,7 +42,7 @@ def test_propose_support_once_and_accept_into_a_meeting(
                 "description": "Erfaringer",
                 "meeting_kind": "professional_meeting",
             },
-            page="/meetings/plan/NIK/2027",
+            page=PLAN,
         ).status_code
         == 303
     )
@@ -47,16 +50,12 @@ def test_propose_support_once_and_accept_into_a_meeting(
     assert proposal.meeting_kind == "professional_meeting"
     other = app.test_client()
     sign_in(other, ola.email)
+    assert post(other, f"/meetings/topics/{proposal.id}/support", page=PLAN).status_code == 303
     assert (
-        post(other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027").status_code
-        == 303
-    )
-    assert (
-        post(other, f"/meetings/topics/{proposal.id}/support", page="/meetings/plan/NIK/2027").status_code
-        == 303
+        post(other, f"/meetings/topics/{proposal.id}/support", page=PLAN).status_code == 303
     )  # twice: counted once
     assert db.session.scalar(select(func.count()).select_from(TopicSupport)) == 1
-    assert says(other.get("/meetings/plan/NIK/2027").get_data(as_text=True), "1 støtter dette")
+    assert says(other.get(PLAN).get_data(as_text=True), "1 støtter dette")
 
     coordinator = app.test_client()
     sign_in(coordinator, create_coordinator("NIK").email)
@@ -69,7 +68,7 @@ def test_propose_support_once_and_accept_into_a_meeting(
             coordinator,
             f"/meetings/topics/{proposal.id}/accept",
             {"meeting": meeting.id},
-            page="/meetings/plan/NIK/2027",
+            page=PLAN,
         ).status_code
         == 303
     )
@@ -89,16 +88,14 @@ def test_a_decline_needs_a_reason(app, client, create_member, create_coordinator
             client,
             "/meetings/plan/NIK/topics",
             {"title": "Et tema", "meeting_kind": "network_meeting"},
-            page="/meetings/plan/NIK/2027",
+            page=PLAN,
         ).status_code
         == 303
     )
     proposal = db.session.scalar(select(TopicProposal))
     coordinator = app.test_client()
     sign_in(coordinator, create_coordinator("NIK").email)
-    refused = post(
-        coordinator, f"/meetings/topics/{proposal.id}/decline", {"reason": ""}, page="/meetings/plan/NIK/2027"
-    )
+    refused = post(coordinator, f"/meetings/topics/{proposal.id}/decline", {"reason": ""}, page=PLAN)
     assert refused.status_code == 303
     assert "Si hvorfor forslaget avslås." in coordinator.get(refused.headers["Location"]).get_data(
         as_text=True
@@ -110,7 +107,7 @@ def test_a_decline_needs_a_reason(app, client, create_member, create_coordinator
             coordinator,
             f"/meetings/topics/{proposal.id}/decline",
             {"reason": "Tatt opp i fjor"},
-            page="/meetings/plan/NIK/2027",
+            page=PLAN,
         ).status_code
         == 303
     )
@@ -145,7 +142,7 @@ def test_a_topic_is_proposed_for_a_network_or_a_professional_meeting_and_never_a
             client,
             "/meetings/plan/NIK/topics",
             {"title": "Beredskapstema", "meeting_kind": "emergency"},
-            page="/meetings/plan/NIK/2027",
+            page=PLAN,
         ).status_code
         == 303
     )
@@ -155,11 +152,11 @@ def test_a_topic_is_proposed_for_a_network_or_a_professional_meeting_and_never_a
             client,
             "/meetings/plan/NIK/topics",
             {"title": "Nettverkstema", "meeting_kind": "network_meeting"},
-            page="/meetings/plan/NIK/2027",
+            page=PLAN,
         ).status_code
         == 303
     )
-    page = client.get("/meetings/plan/NIK/2027").get_data(as_text=True)
+    page = client.get(PLAN).get_data(as_text=True)
     assert "Nettverkstema" in page and "Forslag til nettverksmøte" in page
     proposal = TopicProposal(
         network=kari.memberships[0].network, proposed_by=kari, title="Feil", meeting_kind="emergency"
@@ -172,14 +169,12 @@ def test_a_topic_is_proposed_for_a_network_or_a_professional_meeting_and_never_a
 
 # -- the same request twice at the same moment; the rules held by the model -----------------------------
 
-from datetime import UTC, timedelta  # noqa: E402
+from datetime import timedelta  # noqa: E402
 
 from models import AuditEntry  # noqa: E402
 from models import topic as topics  # noqa: E402
 from tests.conftest import postgres_only, twice_at_once  # noqa: E402
 from tests.helpers import answered, audited, says, tabs  # noqa: E402
-
-PLAN = "/meetings/plan/NIK/2027"
 
 
 def waiting_proposal(create_member, municipality, networks, title="Tolking i helsestasjonen"):
@@ -195,8 +190,8 @@ def autumn_meeting(networks, kind="professional_meeting"):
         kind=kind,
         title="Høstens fagmøte",
         format="digital",
-        starts_at=datetime(2027, 10, 5, 10, tzinfo=OSLO),
-        ends_at=datetime(2027, 10, 5, 12, tzinfo=OSLO),
+        starts_at=datetime(YEAR, 10, 5, 10, tzinfo=OSLO),
+        ends_at=datetime(YEAR, 10, 5, 12, tzinfo=OSLO),
     )
 
 
@@ -334,7 +329,8 @@ def test_accepted_topics_are_on_the_agenda_and_proposer_and_supporters_are_told_
     assert sorted(m["To"] for m in mail_outbox) == sorted([kari.email, ola.email, per.email])
     assert says(
         told[kari.email],
-        "Temaet ditt «Tolking i helsestasjonen» står på dagsordenen for «Høstens fagmøte» 5. oktober 2027 10:00.",
+        "Temaet ditt «Tolking i helsestasjonen» står på dagsordenen for «Høstens fagmøte» 5. oktober "
+        f"{YEAR} 10:00.",
     )
     assert says(told[ola.email], "Temaet «Tolking i helsestasjonen», som du støtter, står på dagsordenen")
     assert says(told[per.email], "som du støttar, står på sakslista for «Høstens fagmøte»")  # nynorsk
