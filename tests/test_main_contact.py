@@ -265,3 +265,34 @@ def test_colleagues_see_who_signed_up_for_which_upcoming_meeting(
     page = client.get(page_of(bergen)).get_data(as_text=True)
     ola_row = page.split(">Ola<")[0].rsplit("<tr>", 1)[-1] + page.split(">Ola<")[1].split("</tr>")[0]
     assert "Fagmøte om tolking" in ola_row
+
+
+def test_the_municipality_page_shows_each_colleague_s_upcoming_meetings_under_their_network(
+    client, create_member, municipality, networks
+):
+    from datetime import UTC, datetime, timedelta
+
+    from models import Organisation, Signup
+    from models import meeting as meetings
+    from models.meeting import OSLO
+
+    fhi = db.session.scalar(select(Organisation).filter_by(short_name="FHI"))  # in NIK and NIFS both
+    kari = create_member(fhi, networks=("NIK", "NIFS"), name="Kari Nordmann")
+    start = datetime.now(UTC).astimezone(OSLO).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    ) + timedelta(days=30)
+    meeting = meetings.plan(
+        [networks["NIFS"]],
+        kind="professional_meeting",
+        title="Fagmøte i NIFS",
+        format="digital",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+    )
+    db.session.add(Signup(meeting=meeting, member=kari))
+    db.session.commit()
+    sign_in(client, kari.email)
+    page = client.get(f"/municipality/{fhi.id}").get_data(as_text=True)
+    nik_part, nifs_part = page.split('id="network-NIK"')[1].split('id="network-NIFS"')
+    assert "Fagmøte i NIFS" in nifs_part and "Fagmøte i NIK" not in nik_part
+    assert "Fagmøte i NIFS" not in nik_part  # listed under the meeting's own network only

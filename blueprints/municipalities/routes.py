@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from blueprints.forms import ConfirmForm
 from blueprints.municipalities import bp
@@ -33,6 +33,7 @@ from models import (
     change_request,
     main_contact,
 )
+from models.meeting import meeting_networks
 from models.policy import Place, allows, require
 from models.types import utcnow
 
@@ -74,7 +75,7 @@ class Section:
         )
         self.change_requests = [c for c in change_requests if c.network_id == self.network.id]
         self.upcoming = {
-            member_id: [m for m in meetings if self.network in m.networks]
+            member_id: [m for network_id, m in meetings if network_id == self.network.id]
             for member_id, meetings in upcoming.items()
         }
         ids = {m.id for m in self.members}
@@ -172,22 +173,23 @@ class Section:
 
 
 def upcoming_signups(member_ids, network_ids):
-    """{member id: [upcoming meetings of these networks they signed up for]}, in one query."""
+    """{member id: [(network id, upcoming meeting of that network they signed up for)]}, in one
+    query (a meeting of two networks comes once for each)."""
     rows = db.session.execute(
-        select(Signup.member_id, Meeting)
+        select(Signup.member_id, meeting_networks.c.network_id, Meeting)
         .join(Meeting, Signup.meeting_id == Meeting.id)
+        .join(meeting_networks, meeting_networks.c.meeting_id == Meeting.id)
         .where(
             Signup.member_id.in_(list(member_ids)),
-            Meeting.networks.any(Network.id.in_(list(network_ids))),
+            meeting_networks.c.network_id.in_(list(network_ids)),
             Meeting.status == MeetingStatus.PLANNED,
             Meeting.starts_at > utcnow(),
         )
-        .options(selectinload(Meeting.networks))
         .order_by(Meeting.starts_at)
     ).all()
     result = {}
-    for member_id, meeting in rows:
-        result.setdefault(member_id, []).append(meeting)
+    for member_id, network_id, meeting in rows:
+        result.setdefault(member_id, []).append((network_id, meeting))
     return result
 
 
