@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import LazyString, force_locale
+from flask_babel import lazy_gettext as _l
 from flask_mail import Connection, Message
 from markupsafe import escape
 from sqlalchemy import (
@@ -54,7 +55,7 @@ from extensions import Model, db, mail
 from models import cards, language
 from models.heartbeat import reason
 from models.markdown import html_to_text
-from models.types import UTCDateTime, string_enum, utcnow
+from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 log = logging.getLogger("tracker.worker")
 
@@ -63,11 +64,11 @@ MAX_ATTEMPTS = 12
 STALE_CLAIM = timedelta(minutes=10)
 
 
-class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
+class OutboxStatus(LabelledEnum):
+    PENDING = "pending", _l("Waiting")
+    SENDING = "sending", _l("Sending")
+    SENT = "sent", _l("Sent")
+    FAILED = "failed", _l("Failed")
 
 
 class Channel(enum.StrEnum):

@@ -6,6 +6,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional, ValidationE
 
 from blueprints.forms import long_text
 from blueprints.validators import EmailAddress, Length, PrintableText, WebAddress
+from models.outbox import OutboxStatus
 
 
 class AuditFilterForm(FlaskForm):
@@ -27,15 +28,6 @@ class AuditSearchForm(FlaskForm):
     )
 
 
-# An outbox mail's status by what the outbox page calls it (filter and table alike).
-OUTBOX_STATUSES = {
-    "pending": _l("Waiting"),
-    "sending": _l("Sending"),
-    "sent": _l("Sent"),
-    "failed": _l("Failed"),
-}
-
-
 class OutboxFilterForm(FlaskForm):
     class Meta:
         csrf = False
@@ -43,7 +35,7 @@ class OutboxFilterForm(FlaskForm):
     status = SelectField(
         _l("Status"),
         choices=[SelectChoice("", _l("All"))]
-        + [SelectChoice(value, label) for value, label in OUTBOX_STATUSES.items()],
+        + [SelectChoice(status.value, status.label) for status in OutboxStatus],
         validators=[Optional()],
         default="",
     )

@@ -9,7 +9,6 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.coordinator import bp, exports
 from blueprints.coordinator.forms import (
-    OUTBOX_STATUSES,
     AuditFilterForm,
     AuditSearchForm,
     CoordinatorForm,
@@ -67,7 +66,7 @@ def outbox():
     page = db.paginate(
         query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE, error_out=False
     )
-    return render_template("coordinator/outbox.html", form=form, page=page, statuses=OUTBOX_STATUSES)
+    return render_template("coordinator/outbox.html", form=form, page=page)
 
 
 @bp.post("/outbox/<int:message_id>/retry")
