@@ -18,6 +18,9 @@ from models.heartbeat import Heartbeat
 from models.newsletter import InputStatus, NewsInput, Newsletter
 from models.advice import AdviceAnswer, AdviceRequest
 from models.organisation import Organisation, OrganisationKind
+from models.emergency import Emergency, EmergencyStatus, Language
+from models.signal import Signal, SignalKind, SignalReply, SignalStatus, Urgency
+from models.package import Package, PackageLink, PackageShare
 from models.outbox import OutboxMessage, OutboxStatus
 from models.review import CycleStatus, Decision, MandateVersion, ReviewCycle, ReviewResponse
 from models.role import CoordinatorRole
@@ -38,11 +41,14 @@ __all__ = [
     "CycleStatus",
     "Decision",
     "DomainError",
+    "Emergency",
+    "EmergencyStatus",
     "Handover",
     "HandoverStatus",
     "Heartbeat",
     "InputStatus",
     "InvalidTransition",
+    "Language",
     "MandateVersion",
     "Meeting",
     "MeetingFormat",
@@ -58,12 +64,20 @@ __all__ = [
     "OrganisationKind",
     "OutboxMessage",
     "OutboxStatus",
+    "Package",
+    "PackageLink",
+    "PackageShare",
     "ProposalStatus",
     "QuotaCounter",
     "ReviewCycle",
     "ReviewResponse",
+    "Signal",
+    "SignalKind",
+    "SignalReply",
+    "SignalStatus",
     "Signup",
     "TopicProposal",
     "TopicSupport",
+    "Urgency",
     "normalise_email",
 ]

@@ -162,6 +162,12 @@ ACTIONS = {
     "organisation.language_decided": _l("Written form (målvedtak) recorded"),
     "organisation.reactivated": _l("Organisation in use again"),
     "meeting.planned": _l("Meeting planned"),
+    "emergency.opened": _l("Emergency opened"),
+    "emergency.closed": _l("Emergency closed"),
+    "signal.handled": _l("Signal followed up"),
+    "signal.merged": _l("Signal merged"),
+    "signal.replied": _l("Reply to a signal"),
+    "package.posted": _l("Information package posted"),
     "meeting.changed": _l("Meeting changed"),
     "meeting.cancelled": _l("Meeting cancelled"),
     "meeting.attendance": _l("Attendance recorded"),
@@ -278,6 +284,12 @@ PHRASES: dict[str, Phrase] = {
         _l("%(actor)s took the organisation %(object)s into use again"), hide=["active"]
     ),
     "meeting.planned": _p(_l("%(actor)s planned the meeting %(object)s"), hide=["title"]),
+    "emergency.opened": _p(_l("%(actor)s opened the emergency %(object)s"), hide=["title"]),
+    "emergency.closed": _p(_l("%(actor)s closed the emergency %(object)s"), hide=["status"]),
+    "signal.handled": _p(_l("%(actor)s marked a signal in the emergency %(object)s")),
+    "signal.merged": _p(_l("%(actor)s merged a duplicate signal in the emergency %(object)s")),
+    "signal.replied": _p(_l("%(actor)s replied to a signal in the emergency %(object)s")),
+    "package.posted": _p(_l("%(actor)s posted an information package in the emergency %(object)s")),
     "meeting.changed": _p(_l("%(actor)s changed the meeting %(object)s")),
     "meeting.cancelled": _p(_l("%(actor)s cancelled the meeting %(object)s"), hide=["status"]),
     "meeting.attendance": _p(
@@ -384,6 +396,7 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Where the entry names its object, when its values do not: "meeting:12" → the meeting's title.
 SUBJECT_NAMES = {
     "meeting": ("Meeting", "title"),
+    "emergency": ("Emergency", "title"),
     "topic": ("TopicProposal", "title"),
     "news_input": ("NewsInput", "title"),
     "newsletter": ("Newsletter", "title"),

@@ -100,6 +100,10 @@ class Meeting(Model):
     call_in_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What the coordinator wrote when cancelling (optional): in the cancellation mail and on the page.
     cancel_message: Mapped[str | None] = mapped_column(Text)
+    # The emergency a call-in is sent within (models/emergency.py): its board lists the call-in.
+    emergency_id: Mapped[int | None] = mapped_column(
+        ForeignKey("emergencies.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 

@@ -134,6 +134,16 @@ POLICY = {
     "advice.list": ACCOUNT,
     "advice.read": may(ACTIVE, COORDINATOR),
     "advice.answer": may(ACTIVE),
+    # -- the listening post in an emergency (models/emergency.py) -------------------------------------
+    "emergency.list": may(*MEMBERS),
+    "emergency.read": may(*MEMBERS),  # the emergency's page: its packages, one's own signals
+    "signal.report": may(*MEMBERS),  # observers' members (FHI, IMDi) too
+    "signal.own": may(OWNER),  # one's own signal and the replies to it
+    "package.read": may(*MEMBERS),
+    "package.share": may(ACTIVE, but_not=(OBSERVER,)),  # shared in one's municipality
+    # Observers' members post packages only where the coordinator allows it (``Emergency.observers_may_post``).
+    "package.post": may(COORDINATOR, OBSERVER),
+    "situation.report": may(COORDINATOR, OBSERVER),  # anonymised: no reporter's name or address
     # -- coordinators ---------------------------------------------------------------------------
     "coordinator.home": may(COORDINATOR),
     "outbox.read": may(COORDINATOR),
@@ -170,6 +180,11 @@ POLICY = {
     "news_input.handle": may(COORDINATOR),
     "advice.post": may(COORDINATOR),
     "advice.answers": may(COORDINATOR),
+    "emergency.open": may(COORDINATOR),
+    "emergency.manage": may(COORDINATOR),  # close it, let observers post packages
+    "board.read": may(COORDINATOR),  # the situation board: every signal, with its reporter
+    "signal.handle": may(COORDINATOR),  # mark seen / followed up / passed on, note, merge
+    "signal.reply": may(COORDINATOR),
 }
 
 
@@ -199,6 +214,7 @@ def scope_of(obj: object) -> Scope:
         AdviceRequest,
         Anchoring,
         ChangeRequest,
+        Emergency,
         Handover,
         Meeting,
         Membership,
@@ -207,8 +223,10 @@ def scope_of(obj: object) -> Scope:
         Newsletter,
         Organisation,
         OutboxMessage,
+        Package,
         ReviewCycle,
         ReviewResponse,
+        Signal,
         TopicProposal,
     )
 
@@ -225,8 +243,12 @@ def scope_of(obj: object) -> Scope:
         case Organisation():
             networks = db.session.scalars(select(Network)).all()
             return Scope(ids(n for n in networks if n.accepts(obj)), obj.id)
-        case Meeting():
+        case Meeting() | Emergency():
             return Scope(ids(obj.networks))
+        case Signal():
+            return Scope(ids(obj.emergency.networks), owner_id=obj.reporter_id)
+        case Package():
+            return Scope(ids(obj.emergency.networks), owner_id=obj.posted_by_id)
         case Newsletter() | AdviceRequest():
             return Scope(ids(obj.networks), every=True)
         case NewsInput():

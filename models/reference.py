@@ -276,6 +276,9 @@ def load(
     for old, new in (merges or {}).items():
         loader.merge(old, new)
 
+    if languages := load_languages():
+        loader.changes["languages"] += languages
+
     if details is not None or warnings is not None:
         lines, warned = loader.details()
         (details if details is not None else []).extend(lines)
@@ -286,6 +289,35 @@ def load(
     else:
         db.session.commit()
     return dict(loader.changes)
+
+
+def load_languages(filename: str | Path = "languages.csv") -> int:
+    """The language groups signals and information packages name (``data/reference/languages.csv``:
+    code, rank, and the name in bokmål, nynorsk and English): added or corrected; one no longer listed
+    stays (signals may name it).  Returns how many rows changed."""
+    from models.emergency import Language
+
+    existing = {language.code: language for language in db.session.scalars(select(Language))}
+    changed = 0
+    path = DATA / filename if Path(filename).name == filename else Path(filename)
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [{k: v.strip() for k, v in row.items()} for row in csv.DictReader(f)]
+    for row in rows:
+        values = {
+            "name_nb": row["name_nb"],
+            "name_nn": row["name_nn"],
+            "name_en": row["name_en"],
+            "rank": int(row["rank"]) if row["rank"] else None,
+        }
+        language = existing.get(row["code"])
+        if language is None:
+            db.session.add(Language(code=row["code"], **values))
+            changed += 1
+        elif any(getattr(language, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(language, k, v)
+            changed += 1
+    return changed
 
 
 def load_written_forms(path: str | Path, dry_run: bool = False) -> list[tuple[str, str, str]]:

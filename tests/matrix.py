@@ -509,6 +509,14 @@ MATRIX = {
     ("advice.show", "POST"): POST("advice.answer", "/advice/{advice}", "network", data={"body": "Mitt råd"}),
     ("advice.answers", "GET"): GET("advice.answers", "/advice/{advice}/answers", "network"),
     ("advice.export", "GET"): GET("advice.answers", "/advice/{advice}/answers.csv", "network"),
+    # -- emergencies: the listening post ------------------------------------------------------------------------
+    ("emergencies.index", "GET"): GET("emergency.list", "/emergencies/"),
+    ("emergencies.new", "GET"): GET("emergency.open", "/emergencies/new"),
+    ("emergencies.new", "POST"): POST(
+        "emergency.open", "/emergencies/new", data={"title": "Flom", "networks": ["NIK"]}
+    ),
+    ("emergencies.show", "GET"): GET("emergency.read", "/emergencies/{emergency}", "network"),
+    ("emergencies.close", "POST"): POST("emergency.manage", "/emergencies/{emergency}/close", "network"),
 }
 
 
@@ -550,14 +558,18 @@ def build_world(create_member, create_coordinator, municipality):
         ChangeRequest,
         Network,
         OutboxStatus,
+        Package,
+        PackageLink,
         ReviewResponse,
         TopicProposal,
         advice,
         main_contact,
     )
+    from models import emergency as emergencies
     from models import meeting as meetings
     from models import newsletter as newsletters
     from models import review as reviews
+    from models import signal as signals
     from models import signup as signups
 
     bergen, oslo = municipality("4601"), municipality("0301")
@@ -625,6 +637,13 @@ def build_world(create_member, create_coordinator, municipality):
         soon + timedelta(days=14),
         by=people["coordinator"],
     )
+    emergency = emergencies.open_emergency([nik], "Utbrudd", "Et utbrudd", by=people["coordinator"])
+    signal = signals.report(emergency, owner, "rumour", "soon", "Et rykte om vaksinen", ["ar"], bergen)
+    package = Package(emergency_id=emergency.id, title="Vaksineinformasjon", purpose="Til kommunene")
+    package.links = [
+        PackageLink(url="https://www.helsenorge.no/ar/", language_code="ar", source="Helsenorge")
+    ]
+    db.session.add(package)
     db.session.commit()
     response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=owner.id))
     ids = {
@@ -647,6 +666,9 @@ def build_world(create_member, create_coordinator, municipality):
         "news_input": news_input.id,
         "newsletter": draft.id,
         "advice": request.id,
+        "emergency": emergency.id,
+        "signal": signal.id,
+        "package": package.id,
     }
     return people, ids
 

@@ -1,0 +1,65 @@
+"""Emergencies: opened and closed by coordinators of their networks, once."""
+
+from sqlalchemy import select
+
+from extensions import db
+from models import Emergency, EmergencyStatus, Network
+from tests.conftest import post, postgres_only, sign_in, table_snapshot, twice_at_once
+
+
+def open_one(client, **data):
+    return post(
+        client,
+        "/emergencies/new",
+        {"title": "Meslingutbrudd", "description": "Utbrudd i Vestland", "networks": ["NIK"], **data},
+        page="/emergencies/new",
+    )
+
+
+def test_a_coordinator_opens_an_emergency_and_members_of_the_network_see_it(client, app, world):
+    people, _ids = world
+    sign_in(client, people["coordinator"].email)
+    response = open_one(client)
+    assert response.status_code == 303
+    emergency = db.session.scalar(select(Emergency))
+    assert emergency.title == "Meslingutbrudd" and emergency.status == EmergencyStatus.OPEN
+    assert [n.code for n in emergency.networks] == ["NIK"]
+    member = app.test_client()
+    sign_in(member, people["member"].email)
+    page = member.get("/emergencies/").get_data(as_text=True)
+    assert "Meslingutbrudd" in page
+
+
+def test_an_emergency_without_a_title_is_refused_next_to_the_field_and_nothing_is_stored(client, world):
+    people, _ids = world
+    sign_in(client, people["coordinator"].email)
+    before = table_snapshot()
+    response = open_one(client, title="  ")
+    assert response.status_code == 422
+    assert 'id="title-error"' in response.get_data(as_text=True)
+    assert table_snapshot() == before
+
+
+def test_closing_twice_at_the_same_moment_closes_once_and_audits_once(app, world):
+    postgres_only(app)
+    people, _ids = world
+    from models import AuditEntry
+    from models import emergency as emergencies
+
+    emergency = emergencies.open_emergency(
+        [db.session.scalar(select(Network).filter_by(code="NIK"))], "Flom", by=people["coordinator"]
+    )
+    db.session.commit()
+    clients = []
+    for _ in range(2):
+        c = app.test_client()
+        sign_in(c, people["coordinator"].email)
+        clients.append(c)
+    responses = twice_at_once(
+        clients, f"/emergencies/{emergency.id}/close", page=f"/emergencies/{emergency.id}"
+    )
+    assert sorted(r.status_code for r in responses) == [303, 303]
+    db.session.expire_all()
+    assert db.session.get(Emergency, emergency.id).status == EmergencyStatus.CLOSED
+    closed = db.session.scalars(select(AuditEntry).filter_by(action="emergency.closed")).all()
+    assert len(closed) == 1
