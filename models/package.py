@@ -66,3 +66,10 @@ class PackageShare(Model):
 
     package: Mapped[Package] = relationship(Package)
     organisation: Mapped["Organisation"] = relationship("Organisation")
+
+
+def coverage(emergency: Emergency) -> dict[str, object]:
+    """How far the emergency's packages have reached (for the board and the report): per county and
+    per language, how many municipalities have shared them, and the languages asked for in signals
+    that have no material yet.  (Being written: the packages helper fills this in.)"""
+    return {}
