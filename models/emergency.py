@@ -26,6 +26,7 @@ from models.errors import DomainError
 from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 if TYPE_CHECKING:
+    from models.meeting import Meeting
     from models.member import Member
     from models.network import Network
 
@@ -218,3 +219,12 @@ def of_networks(network_ids: Iterable[int], year: int | None = None) -> Sequence
     from models.meeting import Meeting
 
     return [e for e in emergencies if Meeting.year_of(e.opened_at) == year]
+
+
+def call_ins(emergency: Emergency) -> "Sequence[Meeting]":
+    """The call-ins sent within the emergency, in the order they were called."""
+    from models.meeting import Meeting
+
+    return db.session.scalars(
+        select(Meeting).where(Meeting.emergency_id == emergency.id).order_by(Meeting.starts_at, Meeting.id)
+    ).all()

@@ -37,6 +37,7 @@ from models.errors import DomainError
 from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 if TYPE_CHECKING:
+    from models.emergency import Emergency
     from models.member import Member
     from models.network import Network
     from models.topic import TopicProposal
@@ -249,18 +250,37 @@ def _audit_network(meeting: Meeting) -> "Network | None":
     return meeting.networks[0] if len(meeting.networks) == 1 else None
 
 
-def plan(networks: Iterable["Network"], created_by: "Member | None" = None, **values: Any) -> Meeting:
+NEW_EMERGENCY = "new"  # ``plan(emergency=NEW_EMERGENCY)``: open an emergency with the call-in
+
+
+class NotWithin(DomainError):
+    """A call-in cannot be sent within the emergency asked for."""
+
+
+def plan(
+    networks: Iterable["Network"],
+    created_by: "Member | None" = None,
+    emergency: "Emergency | str | None" = None,
+    **values: Any,
+) -> Meeting:
     """A new meeting for ``networks``; refused with the meetings already planned if a quota is full.
 
     An emergency call-in is called at once: every active member of the networks is mailed (the
-    number is left in ``meeting.called``).  The caller commits; on DomainError it must roll back.
+    number is left in ``meeting.called``).  It may be sent within an open ``emergency`` whose networks
+    include its own, or open one (``NEW_EMERGENCY``: with its title and description).  The caller
+    commits; on DomainError it must roll back.
     """
+    networks = list(networks)
     if not networks:
         raise DomainError(_l("Choose at least one network."))
     _ahead(values["starts_at"])
     kind = MeetingKind(values.pop("kind"))
+    if emergency is not None:
+        emergency = _within(emergency, kind, networks, created_by, values)
     meeting = Meeting(kind=kind, created_by=created_by, year=Meeting.year_of(values["starts_at"]), **values)
-    meeting.networks = list(networks)
+    meeting.networks = networks
+    if emergency is not None:
+        meeting.emergency_id = emergency.id
     quota.reserve(meeting)
     db.session.add(meeting)
     db.session.flush()
@@ -277,6 +297,30 @@ def plan(networks: Iterable["Network"], created_by: "Member | None" = None, **va
     )
     meeting.called = call_in(meeting) if meeting.is_call_in else 0
     return meeting
+
+
+def _within(
+    emergency: "Emergency | str",
+    kind: MeetingKind,
+    networks: list["Network"],
+    by: "Member | None",
+    values: dict[str, Any],
+) -> "Emergency":
+    """The emergency a new call-in is sent within: opened now, or an open one covering its networks."""
+    from models import emergency as emergencies
+
+    if kind != MeetingKind.EMERGENCY:
+        raise NotWithin(_l("Only an emergency call-in is sent within an emergency."))
+    if isinstance(emergency, str):
+        if emergency != NEW_EMERGENCY:
+            raise ValueError(emergency)
+        return emergencies.open_emergency(networks, values["title"], values.get("description"), by=by)
+    if not {n.id for n in networks} <= {n.id for n in emergency.networks}:
+        raise NotWithin(_l("The call-in's networks must be among the emergency's networks."))
+    try:
+        return emergencies.while_open(emergency)
+    except DomainError as closed:
+        raise NotWithin(closed.message) from closed
 
 
 class InThePast(DomainError):

@@ -96,6 +96,16 @@ class MeetingForm(MeetingDetailsForm):
         option_widget=CheckboxInput(),
         validators=[InputRequired(_l("Choose at least one network."))],
     )
+    # For a call-in: the open emergency it is sent within ("" none; "new": open one with its title).
+    # The choices are the open emergencies of the coordinator's networks, set per request.
+    emergency = SelectField(
+        _l("Emergency (for a call-in)"),
+        description=_l(
+            "A call-in sent within an emergency is listed on it; members report what they hear there."
+        ),
+        default="",
+        validators=[Optional()],
+    )
 
 
 class MinutesForm(FlaskForm):

@@ -35,8 +35,9 @@ from blueprints.util import (
     wants_fragment,
 )
 from extensions import db, limiter
-from models import Meeting, Member, Network, calendar, quota, tokens
+from models import Emergency, Meeting, MeetingKind, Member, Network, calendar, quota, tokens
 from models import call_in as call_ins
+from models import emergency as emergencies
 from models import meeting as meetings
 from models import signup as signups
 from models import topic as topics
@@ -147,6 +148,15 @@ def meeting_form(**kwargs):
         select(Network).where(Network.id.in_(current_user.coordinated_network_ids)).order_by(Network.id)
     ).all()
     form.networks.choices = [SelectChoice(n.code, f"{n.code} – {n.name}") for n in networks]
+    form.emergency.choices = [
+        SelectChoice("", _("None")),
+        SelectChoice(meetings.NEW_EMERGENCY, _("Open a new emergency with the call-in's title")),
+        *(
+            SelectChoice(str(e.id), e.title)
+            for e in emergencies.of_networks(current_user.coordinated_network_ids)
+            if e.is_open
+        ),
+    ]
     return form, networks
 
 
@@ -155,13 +165,20 @@ def meeting_form(**kwargs):
 def new():
     require("meeting.plan")
     form, networks = meeting_form(
-        networks=[request.args.get("network")] if request.args.get("network") else None
+        networks=[request.args.get("network")] if request.args.get("network") else None,
+        # From an emergency's page: a call-in within it.
+        **(
+            {"kind": MeetingKind.EMERGENCY.value, "emergency": request.args["emergency"]}
+            if "emergency" in request.args
+            else {}
+        ),
     )
     if form.validate_on_submit() and (
         done := carry_out(
             lambda: meetings.plan(
                 [n for n in networks if n.code in form.networks.data],
                 created_by=current_user,
+                emergency=within(form.emergency.data),
                 kind=form.kind.data,
                 starts_at=form.starts_at,
                 ends_at=form.ends_at,
@@ -175,10 +192,26 @@ def new():
     return editor(form)
 
 
+def within(choice):
+    """The emergency field's choice: None, ``meetings.NEW_EMERGENCY``, or the open emergency it names
+    (one of the choices the form offered: the form has already refused any other)."""
+    if not choice:
+        return None
+    return (
+        meetings.NEW_EMERGENCY if choice == meetings.NEW_EMERGENCY else db.session.get(Emergency, int(choice))
+    )
+
+
 def refused_beside(form, error):
-    """A refusal of the plan next to the field it is about: a start passed by the date, a full quota
-    by the kind; the form is drawn again (None)."""
-    field = form.date if isinstance(error, meetings.InThePast) else form.kind
+    """A refusal of the plan next to the field it is about: a start passed by the date, an emergency
+    by its field, a full quota by the kind; the form is drawn again (None)."""
+    field = (
+        form.date
+        if isinstance(error, meetings.InThePast)
+        else form.emergency
+        if isinstance(error, meetings.NotWithin)
+        else form.kind
+    )
     field.errors = [*field.errors, error.message]
 
 
