@@ -277,6 +277,7 @@ def seed(members: int = 1000, years: int = 5, today: date | None = None) -> dict
     meetings = _meetings(rng, networks, active, coordinator, today, years, now)
     issues = _newsletters(rng, networks, active, coordinator, today, years)
     cycles = _reviews(rng, networks, active, coordinator, today, years, fake)
+    signals = _emergency(rng, networks, active, coordinator, now, members // 2)
     audit.record(MARK, subject="demo", after=size)
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
@@ -291,6 +292,7 @@ def seed(members: int = 1000, years: int = 5, today: date | None = None) -> dict
         "meetings": meetings,
         "newsletters": issues,
         "review_cycles": cycles,
+        "signals": signals,
     }
 
 
@@ -545,6 +547,143 @@ def _reviews(
             if responses:
                 db.session.execute(insert(ReviewResponse), responses)
             count += 1
+    return count
+
+
+SIGNAL_TEXTS = [
+    "Rykte i gruppen på sosiale medier om at vaksinen gjør folk sterile.",
+    "Mange spør hvor de kan teste seg uten fastlege.",
+    "Trenger tolk på helsestasjonen torsdag; ingen tilgjengelig.",
+    "Informasjonen på kommunens nettside finnes bare på norsk og engelsk.",
+    "Moskeen har startet en infomøteserie etter fredagsbønnen – fungerer godt.",
+    "Foreldre er usikre på om barna kan gå i barnehagen.",
+    "Folk vet ikke at testing er gratis.",
+    "Frivilligsentralen deler ut oversatte plakater; ber om flere språk.",
+    "Det sirkulerer en falsk lydfil om portforbud.",
+    "Eldre uten smarttelefon får ikke timebestilling.",
+]
+# The language groups the signals name, weighted: the common ones most often.
+SIGNAL_LANGUAGES = {
+    "ar": 8,
+    "so": 6,
+    "ti": 5,
+    "uk": 7,
+    "pl": 6,
+    "prs": 4,
+    "ur": 3,
+    "ckb": 2,
+    "en": 2,
+    "th": 1,
+}
+
+
+def _emergency(
+    rng: random.Random,
+    networks: dict[str, Network],
+    active: dict[str, Sequence[int]],
+    coordinator: Member,
+    now: datetime,
+    count: int,
+) -> int:
+    """An open emergency for NIK with ``count`` signals from its active members over the last three
+    days (some followed up, a few merged as duplicates), and an information package some
+    municipalities have shared; returns how many signals."""
+    from models.emergency import Emergency, emergency_networks
+    from models.package import Package, PackageLink, PackageShare
+    from models.signal import Signal, SignalKind, SignalStatus, Urgency, signal_languages
+
+    reporters = list(active["NIK"])
+    if not reporters or not count:
+        return 0
+    emergency = Emergency(
+        title="Meslingutbrudd",
+        description="Utbrudd av meslinger i flere kommuner; behov for informasjon på mange språk.",
+        opened_at=now - timedelta(days=3),
+        opened_by_id=coordinator.id,
+    )
+    db.session.add(emergency)
+    db.session.flush()
+    db.session.execute(
+        insert(emergency_networks), [{"emergency_id": emergency.id, "network_id": networks["NIK"].id}]
+    )
+    places = dict(
+        db.session.execute(
+            select(Member.id, Organisation.id)
+            .join(Organisation, Organisation.id == Member.organisation_id)
+            .where(Member.id.in_(reporters), Organisation.kind == OrganisationKind.MUNICIPALITY)
+        ).all()
+    )
+    municipalities = sorted(set(places.values()))
+    codes, weights = list(SIGNAL_LANGUAGES), list(SIGNAL_LANGUAGES.values())
+    rows = []
+    for _ in range(count):
+        reporter = rng.choice(reporters)
+        status = rng.choices(list(SignalStatus), weights=(50, 25, 15, 10))[0]
+        created = now - timedelta(minutes=rng.randrange(3 * 24 * 60))
+        rows.append(
+            {
+                "emergency_id": emergency.id,
+                "reporter_id": reporter,
+                "organisation_id": places.get(reporter)
+                or (rng.choice(municipalities) if municipalities else None),
+                "kind": rng.choice(list(SignalKind)).value,
+                "urgency": rng.choices(list(Urgency), weights=(2, 5, 3))[0].value,
+                "text": rng.choice(SIGNAL_TEXTS),
+                "status": status.value,
+                "note": "Sendt videre til kommunelegen." if status == SignalStatus.PASSED_ON else None,
+                "created_at": created,
+                "handled_at": None if status == SignalStatus.NEW else created + timedelta(hours=1),
+                "handled_by_id": None if status == SignalStatus.NEW else coordinator.id,
+            }
+        )
+    db.session.execute(insert(Signal), rows)
+    ids = db.session.scalars(
+        select(Signal.id).where(Signal.emergency_id == emergency.id).order_by(Signal.id)
+    ).all()
+    db.session.execute(
+        insert(signal_languages),
+        [
+            {"signal_id": signal_id, "language_code": code}
+            for signal_id in ids
+            for code in set(rng.choices(codes, weights=weights, k=rng.choice((1, 1, 1, 2))))
+        ],
+    )
+    duplicates = ids[1 : len(ids) // 50 + 1]  # about one in fifty repeats the first signal
+    if duplicates:
+        db.session.execute(update(Signal).where(Signal.id.in_(duplicates)).values(duplicate_of_id=ids[0]))
+    package = Package(
+        emergency_id=emergency.id,
+        title="Informasjon om meslinger og vaksine",
+        purpose="Til kommunenes helsestasjoner, flyktningtjenester og frivillige organisasjoner.",
+        posted_by_id=coordinator.id,
+        posted_at=now - timedelta(days=2),
+    )
+    package.links = [
+        PackageLink(
+            url=f"https://www.helsenorge.no/{code}/meslinger/", language_code=code, source="Helsenorge"
+        )
+        for code in ("ar", "so", "ti", "uk", "pl")
+    ]
+    db.session.add(package)
+    db.session.flush()
+    sharers = {}
+    for member_id, organisation_id in places.items():
+        if organisation_id not in sharers and rng.random() < 0.1:
+            sharers[organisation_id] = member_id
+    if sharers:
+        db.session.execute(
+            insert(PackageShare),
+            [
+                {
+                    "package_id": package.id,
+                    "member_id": member_id,
+                    "organisation_id": organisation_id,
+                    "note": "Delt med flyktningtjenesten",
+                    "shared_at": now - timedelta(days=1),
+                }
+                for organisation_id, member_id in sharers.items()
+            ],
+        )
     return count
 
 
