@@ -24,6 +24,7 @@ from models.advice import AdviceAnswer, AdviceRequest
 from models.anchoring import Anchoring
 from models.call_in import Acknowledgement
 from models.change_request import ChangeRequest, ChangeStatus
+from models.emergency import open_for
 from models.main_contact import Handover, HandoverStatus, needing_main_contact
 from models.meeting import OSLO, Meeting, MeetingKind, MeetingStatus, meeting_networks
 from models.membership import Membership, MembershipStatus
@@ -70,6 +71,18 @@ def member_home(member: "Member", now: datetime | None = None) -> dict[str, Any]
     active = member.active_network_ids
     attention: list[Item] = []
     news: list[Item] = []
+
+    # An open emergency in my networks comes first, with the way to report what I hear.
+    attention += [
+        Item(
+            "emergency",
+            url_for("emergencies.show", emergency_id=e.id),
+            e,
+            {"report": url_for("emergencies.report_signal", emergency_id=e.id)},
+            urgent=True,
+        )
+        for e in open_for(member)
+    ]
 
     offers = db.session.scalars(
         select(Handover)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Column, ForeignKey, Index, Integer, Table, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
     from models.organisation import Organisation
 
 TEXT_LIMIT = 1000  # a short text: what was heard, where, by whom (no names)
+
+
+class Refused(DomainError):
+    """A signal refused for one of its parts: ``field`` names the form field to show it beside
+    (``text``, ``languages``, ``municipality``)."""
+
+    def __init__(self, message: "str | LazyString", field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class SignalKind(LabelledEnum):
@@ -125,18 +135,25 @@ def report(
     organisation: "Organisation | None" = None,
 ) -> Signal:
     """Store what ``reporter`` heard, while the emergency is open (a shared lock on it: see
-    ``while_open``).  Refused: an empty or too long text, or one with what looks like a national
-    identity number or phone number; a language not in the list; an organisation that is not a
-    municipality.  The caller commits (a repeat of the same form is stopped by its submission key)."""
+    ``while_open``).  Refused (``Refused``, naming the part): an empty or too long text, or one with
+    what looks like a national identity number or phone number (``PersonalData``); a language not in
+    the list; an organisation that is not an active municipality; and (a plain ``DomainError``) a
+    closed emergency.  The caller commits (a repeat of the same form is stopped by its submission
+    key; two forms are two signals)."""
     text = (text or "").strip()
     if not text:
-        raise DomainError(_l("Write what you have heard or seen."))
+        raise Refused(_l("Write what you have heard or seen."), "text")
     if len(text) > TEXT_LIMIT:
-        raise DomainError(_l("Write at most %(n)s characters.", n=TEXT_LIMIT))
+        raise Refused(_l("Write at most %(n)s characters.", n=TEXT_LIMIT), "text")
     refuse_personal_data(text)
-    if organisation is not None and organisation.kind != OrganisationKind.MUNICIPALITY:
-        raise DomainError(_l("Choose a municipality from the list."))
-    chosen = languages_named(language_codes)
+    if organisation is not None and (
+        organisation.kind != OrganisationKind.MUNICIPALITY or not organisation.active
+    ):
+        raise Refused(_l("Choose a municipality from the list."), "municipality")
+    try:
+        chosen = languages_named(language_codes)
+    except DomainError as error:
+        raise Refused(error.message, "languages") from None
     while_open(emergency)
     signal = Signal(
         emergency_id=emergency.id,
@@ -151,6 +168,38 @@ def report(
     db.session.add(signal)
     db.session.flush()
     return signal
+
+
+def reported_by(emergency: Emergency, member: "Member") -> list[tuple[Signal, int]]:
+    """The member's own signals in ``emergency``, newest first, each with how many replies it has
+    had: one query."""
+    replies = select(func.count(SignalReply.id)).where(SignalReply.signal_id == Signal.id).scalar_subquery()
+    rows = db.session.execute(
+        select(Signal, replies)
+        .where(Signal.emergency_id == emergency.id, Signal.reporter_id == member.id)
+        .order_by(Signal.created_at.desc(), Signal.id.desc())
+    ).all()
+    return [(signal, count) for signal, count in rows]
+
+
+def replies_to(signal: Signal) -> Sequence[SignalReply]:
+    """The coordinators' replies to ``signal``, oldest first (the newest last, as a conversation)."""
+    return db.session.scalars(
+        select(SignalReply)
+        .where(SignalReply.signal_id == signal.id)
+        .order_by(SignalReply.sent_at, SignalReply.id)
+    ).all()
+
+
+def municipalities() -> Sequence["Organisation"]:
+    """The municipalities a signal may name: the active ones, by name."""
+    from models.organisation import Organisation
+
+    return db.session.scalars(
+        select(Organisation)
+        .where(Organisation.kind == OrganisationKind.MUNICIPALITY, Organisation.active.is_(True))
+        .order_by(Organisation.name)
+    ).all()
 
 
 # -- what the board and the report count ---------------------------------------------------------

@@ -201,6 +201,7 @@ SIGNED_IN = {
     "coordinator.teams_channel": ("/coordinator/teams/NIK/channel", "coordinator"),
     "coordinator.teams_mark": ("/coordinator/teams/NIK/invited", "coordinator"),
     "directory.visibility": ("/directory/visibility", "member"),
+    "emergencies.report_signal": ("/emergencies/{listening_post}/signals/new", "member"),
     "meetings.attendance": ("/meetings/{meeting}/attendance", "coordinator"),
     "meetings.cancel": ("/meetings/{other_meeting}/cancel", "coordinator"),
     "meetings.edit": ("/meetings/{meeting}/edit", "coordinator"),
@@ -479,6 +480,9 @@ def build_world(create_member, create_coordinator, municipality):
         soon + timedelta(days=14),
         by=people["coordinator"],
     )
+    from models import emergency as emergencies
+
+    listening_post = emergencies.open_emergency([nik], "Utbrudd", by=people["coordinator"])
     db.session.commit()
     response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=other.id))
     ids = {
@@ -500,6 +504,7 @@ def build_world(create_member, create_coordinator, municipality):
         "member_email": people["member"].email,
         "unverified_email": unverified.email,
         "emergency": other_meeting.id,
+        "listening_post": listening_post.id,
     }
     return {role: person.email for role, person in people.items()}, ids
 

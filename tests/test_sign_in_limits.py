@@ -216,6 +216,7 @@ NO_MEMBER_MAIL = {
     "account.newsletter",
     "advice.show",
     "directory.visibility",
+    "emergencies.report_signal",  # a signal: no mail (the coordinators see it on the board)
     "meetings.attendance",
     "meetings.minutes",
     "meetings.withdraw",
