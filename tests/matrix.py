@@ -516,19 +516,16 @@ MATRIX = {
         "emergency.open", "/emergencies/new", data={"title": "Flom", "networks": ["NIK"]}
     ),
     ("emergencies.show", "GET"): GET("emergency.read", "/emergencies/{emergency}", "network"),
-    ("emergencies.report_signal", "GET"): GET(
-        "signal.report", "/emergencies/{emergency}/signals/new", "network"
-    ),
-    ("emergencies.report_signal", "POST"): POST(
-        "signal.report",
-        "/emergencies/{emergency}/signals/new",
-        "network",
-        data={"kind": "rumour", "urgency": "soon", "text": "Et rykte om vaksinen", "languages": ["ar"]},
-    ),
-    ("emergencies.own_signal", "GET"): GET(
-        "signal.own", "/emergencies/signals/{signal}", "network", owner="owner"
-    ),
     ("emergencies.close", "POST"): POST("emergency.manage", "/emergencies/{emergency}/close", "network"),
+    ("emergencies.situation_report", "GET"): GET(
+        "situation.report", "/emergencies/{emergency}/report", "network"
+    ),
+    ("emergencies.situation_report_export", "GET"): GET(
+        "situation.report", "/emergencies/{emergency}/report.csv", "network"
+    ),
+    ("emergencies.situation_summary", "GET"): GET(
+        "situation.report", "/emergencies/{emergency}/report.txt", "network"
+    ),
 }
 
 

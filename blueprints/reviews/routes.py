@@ -18,6 +18,7 @@ from blueprints.reviews.forms import AnswerForm, MandateForm, OpenReviewForm
 from blueprints.util import ListPage, carry_out, load, network_or_404, token_link, wants_fragment
 from extensions import db, limiter
 from models import review as reviews
+from models import situation
 from models.outbox import compose, link
 from models.policy import allows
 from models.review import PURPOSES, Decision, ReviewCycle, ReviewResponse
@@ -101,8 +102,13 @@ def cycle_context(cycle):
 
 
 def results_context(cycle):
-    """The lapsed with their restore buttons, and the comparison with earlier years."""
-    return {"lapsed": reviews.rows(cycle, lapsed=True), "earlier": reviews.earlier(cycle)}
+    """The lapsed with their restore buttons, the comparison with earlier years, and the year's
+    emergencies beside the fourth purpose (one query)."""
+    return {
+        "lapsed": reviews.rows(cycle, lapsed=True),
+        "earlier": reviews.earlier(cycle),
+        "emergencies": situation.year_summary(cycle.network, cycle.year),
+    }
 
 
 @bp.get("/reviews/cycle/<int:cycle_id>")
