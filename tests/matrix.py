@@ -516,6 +516,18 @@ MATRIX = {
         "emergency.open", "/emergencies/new", data={"title": "Flom", "networks": ["NIK"]}
     ),
     ("emergencies.show", "GET"): GET("emergency.read", "/emergencies/{emergency}", "network"),
+    ("emergencies.report_signal", "GET"): GET(
+        "signal.report", "/emergencies/{emergency}/signals/new", "network"
+    ),
+    ("emergencies.report_signal", "POST"): POST(
+        "signal.report",
+        "/emergencies/{emergency}/signals/new",
+        "network",
+        data={"kind": "rumour", "urgency": "soon", "text": "Et rykte om vaksinen", "languages": ["ar"]},
+    ),
+    ("emergencies.own_signal", "GET"): GET(
+        "signal.own", "/emergencies/signals/{signal}", "network", owner="owner"
+    ),
     ("emergencies.close", "POST"): POST("emergency.manage", "/emergencies/{emergency}/close", "network"),
     ("emergencies.situation_report", "GET"): GET(
         "situation.report", "/emergencies/{emergency}/report", "network"

@@ -1,10 +1,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from blueprints.forms import long_text, network_choices, networks_field
 from blueprints.validators import Length, PrintableText
+from models.signal import TEXT_LIMIT, SignalKind, Urgency
 
 
 class EmergencyForm(FlaskForm):
@@ -21,6 +24,47 @@ class EmergencyForm(FlaskForm):
     def __init__(self, networks, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.networks.choices = network_choices(networks)
+
+
+# -- members' signals (signals.py) -----------------------------------------------------------------
+
+
+class SignalForm(FlaskForm):
+    """What a member heard: quick to fill on a phone.  The language groups and the municipalities
+    are set per request (their names in the page's language; the active municipalities)."""
+
+    kind = RadioField(
+        _l("What is it about?"),
+        choices=[SelectChoice(k.value, k.label) for k in SignalKind],
+        validators=[InputRequired(_l("Choose what it is about."))],
+    )
+    # The model refuses a code not in the list (next to this field): no choice check here.
+    languages = SelectMultipleField(
+        _l("Language groups"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=False,
+    )
+    municipality = SelectField(_l("Municipality"), validate_choice=False)
+    urgency = RadioField(
+        _l("How urgent is it?"),
+        choices=[SelectChoice(u.value, u.label) for u in Urgency],
+        validators=[InputRequired(_l("Choose how urgent it is."))],
+    )
+    text = long_text(
+        _l("What have you heard or seen?"), max=TEXT_LIMIT, required=_l("Write what you have heard or seen.")
+    )
+
+    def __init__(self, languages, municipalities, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.languages.choices = [(language.code, language.name) for language in languages]
+        self.municipality.choices = [("", _l("Not one municipality"))] + [
+            (str(m.id), m.name) for m in municipalities
+        ]
+
+    def validate_municipality(self, field):
+        if field.data and field.data not in {value for value, _label in field.choices}:
+            raise ValidationError(_l("Choose a municipality from the list."))
 
 
 # -- the situation report (report.py) --------------------------------------------------------------

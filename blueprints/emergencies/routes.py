@@ -10,6 +10,7 @@ from blueprints.forms import ConfirmForm
 from blueprints.util import carry_out, chosen_networks, coordinated_networks, load
 from models import Emergency
 from models import emergency as emergencies
+from models import signal as signals
 from models.policy import allows, require
 
 
@@ -58,6 +59,9 @@ def show(emergency_id):
         emergency=emergency,
         manages=allows(current_user, "emergency.manage", emergency),
         situation=allows(current_user, "situation.report", emergency),  # report.py: the link to the report
+        # signals.py: the report button, and the member's own signals here
+        reports=emergency.may_report and allows(current_user, "signal.report", emergency),
+        my_signals=signals.reported_by(emergency, current_user),
         form=ConfirmForm(),
     )
 
