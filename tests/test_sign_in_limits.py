@@ -215,8 +215,13 @@ NO_MEMBER_MAIL = {
     "account.leave",
     "account.newsletter",
     "advice.show",
+    "emergencies.share_package",
     "directory.visibility",
+    "emergencies.new",  # an emergency opened: no mail (a call-in within it is meetings.new)
+    "emergencies.close",  # no mail
     "emergencies.report_signal",  # a signal: no mail (the coordinators see it on the board)
+    "emergencies.handle_signal",  # the board: a signal marked, no mail
+    "emergencies.merge_signal",  # the board: a duplicate merged, no mail
     "meetings.attendance",
     "meetings.minutes",
     "meetings.withdraw",
