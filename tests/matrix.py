@@ -529,6 +529,26 @@ MATRIX = {
         "signal.own", "/emergencies/signals/{signal}", "network", owner="owner"
     ),
     ("emergencies.close", "POST"): POST("emergency.manage", "/emergencies/{emergency}/close", "network"),
+    # packages: observers' members pass the policy; the world's emergency does not let them post (422)
+    ("emergencies.new_package", "GET"): GET(
+        "package.post", "/emergencies/{emergency}/packages/new", "network"
+    ),
+    ("emergencies.new_package", "POST"): POST(
+        "package.post",
+        "/emergencies/{emergency}/packages/new",
+        "network",
+        data={
+            "title": "Vaksine på mange språk",
+            "purpose": "Til helsestasjonene",
+            "links-0-url": "https://www.fhi.no/ar/vaksine",
+            "links-0-language": "ar",
+            "links-0-source": "FHI",
+        },
+    ),
+    ("emergencies.package", "GET"): GET("package.read", "/emergencies/packages/{package}", "network"),
+    ("emergencies.share_package", "POST"): POST(
+        "package.share", "/emergencies/packages/{package}/share", "network", data={"note": "Helsestasjonen"}
+    ),
     ("emergencies.situation_report", "GET"): GET(
         "situation.report", "/emergencies/{emergency}/report", "network"
     ),

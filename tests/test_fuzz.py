@@ -201,7 +201,9 @@ SIGNED_IN = {
     "coordinator.teams_channel": ("/coordinator/teams/NIK/channel", "coordinator"),
     "coordinator.teams_mark": ("/coordinator/teams/NIK/invited", "coordinator"),
     "directory.visibility": ("/directory/visibility", "member"),
+    "emergencies.new_package": ("/emergencies/{listening_post}/packages/new", "coordinator"),
     "emergencies.report_signal": ("/emergencies/{listening_post}/signals/new", "member"),
+    "emergencies.share_package": ("/emergencies/packages/{package}/share", "member"),
     "meetings.attendance": ("/meetings/{meeting}/attendance", "coordinator"),
     "meetings.cancel": ("/meetings/{other_meeting}/cancel", "coordinator"),
     "meetings.edit": ("/meetings/{meeting}/edit", "coordinator"),
@@ -483,6 +485,11 @@ def build_world(create_member, create_coordinator, municipality):
     from models import emergency as emergencies
 
     listening_post = emergencies.open_emergency([nik], "Utbrudd", by=people["coordinator"])
+    from models import Package, PackageLink
+
+    package = Package(emergency_id=listening_post.id, title="Vaksineinformasjon")
+    package.links = [PackageLink(url="https://www.helsenorge.no/ar/", language_code="ar")]
+    db.session.add(package)
     db.session.commit()
     response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=other.id))
     ids = {
@@ -505,6 +512,7 @@ def build_world(create_member, create_coordinator, municipality):
         "unverified_email": unverified.email,
         "emergency": other_meeting.id,
         "listening_post": listening_post.id,
+        "package": package.id,
     }
     return {role: person.email for role, person in people.items()}, ids
 

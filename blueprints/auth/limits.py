@@ -152,6 +152,7 @@ ON_BEHALF = {
     "meetings.remind_unacknowledged": ("those who have not acknowledged a call-in: a reminder", None),
     "reviews.new": ("the network: the yearly review opened", None),
     "advice.new": ("the networks: a request for advice", None),
+    "emergencies.new_package": ("the emergency's networks: an information package", None),
     "newsletters.send_test": ("the coordinator: a test copy", None),
     "newsletters.send": ("the network: the newsletter", None),
     "newsletters.include": ("the author: input taken", None),

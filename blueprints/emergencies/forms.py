@@ -81,3 +81,80 @@ class ReportDayForm(FlaskForm):
     def validate_day(self, field):
         if field.data and field.data not in {choice.value for choice in field.choices}:
             raise ValidationError(_l("Choose one of the emergency's days."))
+
+
+# -- information packages (blueprints/emergencies/packages.py) ------------------------------------
+
+from wtforms import FieldList, Form, FormField, URLField  # noqa: E402
+
+from blueprints.validators import WebAddress  # noqa: E402
+from models.package import LINK_LIMIT, SOURCE_LIMIT, TITLE_LIMIT, URL_LIMIT  # noqa: E402
+
+MORE_ROWS = 3  # the rows a package form starts with, and adds with "More rows"
+
+
+class MaterialRow(Form):
+    """One piece of material: an address, its language and its source (a row left empty is skipped)."""
+
+    url = URLField(
+        _l("Address of the material"), validators=[Optional(), Length(max=URL_LIMIT), WebAddress()]
+    )
+    language = SelectField(_l("Language of the material"), default="")
+    source = StringField(
+        _l("Source (optional)"), validators=[Optional(), Length(max=SOURCE_LIMIT), PrintableText()]
+    )
+
+    def validate_url(self, field):
+        if field.data and not field.data.lower().startswith("https://"):
+            raise ValidationError(_l("Give an address starting with https:// (a secure connection)."))
+
+    def validate_language(self, field):
+        if self.url.data and not field.data:
+            raise ValidationError(_l("Choose the language of the material."))
+
+
+class PackageForm(FlaskForm):
+    title = StringField(
+        _l("Title"),
+        validators=[InputRequired(_l("Give the package a title.")), Length(max=TITLE_LIMIT), PrintableText()],
+    )
+    purpose = long_text(_l("What it is for, and whom it is meant to reach"), max=2000)
+    links = FieldList(FormField(MaterialRow), min_entries=MORE_ROWS, max_entries=LINK_LIMIT)
+
+    def __init__(self, languages, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language_choices = [
+            ("", _l("Choose a language")),
+            *((each.code, each.name) for each in languages),
+        ]
+        self._choose()
+
+    def _choose(self):
+        for row in self.links:
+            row.form.language.choices = self.language_choices
+
+    def more_rows(self):
+        """Draw the form again with more empty rows (the "More rows" button: no JavaScript needed)."""
+        for _ in range(min(MORE_ROWS, LINK_LIMIT - len(self.links.entries))):
+            self.links.append_entry()
+        self._choose()
+
+    def validate_links(self, field):
+        if not any(row.form.url.data for row in field):
+            field.entries[0].form.url.errors.append(_l("Give at least one link to material."))
+            raise ValidationError(_l("Give at least one link to material."))
+
+    @property
+    def material(self):
+        """The rows with an address, as the model takes them."""
+        from models.package import LinkIn
+
+        return [
+            LinkIn(row.form.url.data, row.form.language.data, row.form.source.data)
+            for row in self.links
+            if row.form.url.data
+        ]
+
+
+class ShareForm(FlaskForm):
+    note = long_text(_l("Where, and to whom (optional)"), max=1000)
