@@ -10,14 +10,15 @@ signal it repeats (it then counts once); a reply reaches the reporter by mail in
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, ForeignKey, Index, Integer, Table, Text, func, select
+from sqlalchemy import Column, ForeignKey, Index, Integer, Table, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import Model, db
+from models import audit, guard
 from models.emergency import Emergency, Language, languages_named, while_open
 from models.errors import DomainError
 from models.organisation import OrganisationKind
@@ -26,6 +27,7 @@ from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 if TYPE_CHECKING:
     from models.member import Member
+    from models.network import Network
     from models.organisation import Organisation
 
 TEXT_LIMIT = 1000  # a short text: what was heard, where, by whom (no names)
@@ -254,3 +256,288 @@ def asked_languages(emergency: Emergency) -> Sequence[str]:
         .distinct()
         .order_by(signal_languages.c.language_code)
     ).all()
+
+
+# -- the situation board: the coordinators' list and their follow-up (blueprints/emergencies/board.py) --
+
+NOTE_LIMIT = 1000
+REPLY_LIMIT = 2000
+
+
+class BoardFilter:
+    """What the board's list is narrowed to (each None: all): a kind, a county number (``NO_COUNTY``:
+    signals about no municipality), a language code, a status, an urgency."""
+
+    NO_COUNTY = "none"
+
+    def __init__(
+        self,
+        kind: str | None = None,
+        county: str | None = None,
+        language: str | None = None,
+        status: str | None = None,
+        urgency: str | None = None,
+    ) -> None:
+        self.kind, self.county, self.language = kind or None, county or None, language or None
+        self.status, self.urgency = status or None, urgency or None
+
+    def where(self, emergency: Emergency) -> list[Any]:
+        """The WHERE clause list over ``Signal`` (duplicates merged into another are never rows of their own)."""
+        from models.organisation import Organisation
+
+        where: list[Any] = list(counted(emergency))
+        if self.kind:
+            where.append(Signal.kind == SignalKind(self.kind))
+        if self.status:
+            where.append(Signal.status == SignalStatus(self.status))
+        if self.urgency:
+            where.append(Signal.urgency == Urgency(self.urgency))
+        if self.county == self.NO_COUNTY:
+            where.append(Signal.organisation_id.is_(None))
+        elif self.county:
+            where.append(
+                Signal.organisation_id.in_(
+                    select(Organisation.id).where(Organisation.county_number == self.county)
+                )
+            )
+        if self.language:
+            where.append(
+                Signal.id.in_(
+                    select(signal_languages.c.signal_id).where(
+                        signal_languages.c.language_code == self.language
+                    )
+                )
+            )
+        return where
+
+
+class BoardSignal(NamedTuple):
+    """A signal as the board lists it: plain values read in one query, with its languages and the
+    duplicates merged into it filled in by ``board_signals``."""
+
+    id: int
+    kind: SignalKind
+    urgency: Urgency
+    status: SignalStatus
+    text: str
+    note: str | None
+    created_at: datetime
+    municipality: str | None
+    reporter: str | None
+    languages: list[Language]
+    duplicates: list["BoardSignal"]
+
+
+def board_count(emergency: Emergency, filters: BoardFilter) -> int:
+    return db.session.scalar(select(func.count()).select_from(Signal).where(*filters.where(emergency))) or 0
+
+
+def board_signals(
+    emergency: Emergency, filters: BoardFilter, limit: int, offset: int = 0
+) -> list[BoardSignal]:
+    """A page of the board's list, newest first, in three queries however many signals there are:
+    the page's signals, the duplicates merged into them, and the languages of both."""
+    from models.member import Member
+    from models.organisation import Organisation
+
+    columns = (
+        Signal.id,
+        Signal.kind,
+        Signal.urgency,
+        Signal.status,
+        Signal.text,
+        Signal.note,
+        Signal.created_at,
+        Organisation.name,
+        Member.name,
+    )
+
+    def rows(query: Any) -> list[Any]:
+        return list(
+            db.session.execute(
+                query.outerjoin(Organisation, Organisation.id == Signal.organisation_id).outerjoin(
+                    Member, Member.id == Signal.reporter_id
+                )
+            )
+        )
+
+    page = rows(
+        select(*columns)
+        .where(*filters.where(emergency))
+        .order_by(Signal.created_at.desc(), Signal.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if not page:
+        return []
+    ids = [row[0] for row in page]
+    duplicates = rows(
+        select(*columns, Signal.duplicate_of_id)
+        .where(Signal.duplicate_of_id.in_(ids))
+        .order_by(Signal.created_at, Signal.id)
+    )
+    named: dict[int, list[Language]] = {}
+    for signal_id, language in db.session.execute(
+        select(signal_languages.c.signal_id, Language)
+        .join(Language, Language.code == signal_languages.c.language_code)
+        .where(signal_languages.c.signal_id.in_(ids + [row[0] for row in duplicates]))
+        .order_by(Language.rank.is_(None), Language.rank, Language.code)
+    ):
+        named.setdefault(signal_id, []).append(language)
+
+    def board_signal(row: Any, duplicates: list[BoardSignal]) -> BoardSignal:
+        id_, kind, urgency, status, text, note, created_at, municipality, reporter = row[:9]
+        return BoardSignal(
+            id_,
+            kind,
+            urgency,
+            status,
+            text,
+            note,
+            created_at,
+            municipality,
+            reporter,
+            named.get(id_, []),
+            duplicates,
+        )
+
+    under: dict[int, list[BoardSignal]] = {}
+    for row in duplicates:
+        under.setdefault(row[9], []).append(board_signal(row, []))
+    return [board_signal(row, under.get(row[0], [])) for row in page]
+
+
+def duplicates_of(signal: Signal) -> Sequence[Signal]:
+    """The signals merged into ``signal``, oldest first."""
+    return db.session.scalars(
+        select(Signal).where(Signal.duplicate_of_id == signal.id).order_by(Signal.created_at, Signal.id)
+    ).all()
+
+
+def _audit_network(signal: Signal) -> "Network | None":
+    networks = signal.emergency.networks
+    return networks[0] if len(networks) == 1 else None
+
+
+def handle(signal: Signal, status: SignalStatus | str, note: str | None, by: "Member | None" = None) -> bool:
+    """Mark ``signal`` seen, followed up or passed on, with the coordinators' note (empty: none).
+
+    One conditional UPDATE decides (the signal not merged, and its status or note not already
+    these): True when it changed; the same status and note again – or the same press twice at
+    once – change nothing and audit nothing (False).  A merged duplicate is followed up as the
+    signal it repeats: refused.  The caller commits."""
+    status = SignalStatus(status)
+    if status == SignalStatus.NEW:
+        raise DomainError(_l("Choose seen, followed up or passed on."))
+    note = (note or "").strip() or None
+    if note is not None:
+        if len(note) > NOTE_LIMIT:
+            raise DomainError(_l("Write at most %(n)s characters.", n=NOTE_LIMIT))
+        refuse_personal_data(note)
+    changed = guard.claim(
+        update(Signal)
+        .where(
+            Signal.id == signal.id,
+            Signal.duplicate_of_id.is_(None),
+            or_(Signal.status != status, Signal.note.is_distinct_from(note)),
+        )
+        .values(
+            status=status, note=note, handled_at=utcnow(), handled_by_id=by.id if by is not None else None
+        )
+    )
+    db.session.refresh(signal)
+    if signal.duplicate_of_id is not None:
+        raise DomainError(
+            _l("This signal is merged into number %(n)s: follow that one up.", n=signal.duplicate_of_id)
+        )
+    if not changed:
+        return False
+    audit.record(
+        "signal.handled",
+        network=_audit_network(signal),
+        subject=f"emergency:{signal.emergency_id}",
+        after={"signal": signal.id, "status": status.value},
+    )
+    return True
+
+
+def merge(signal: Signal, into: "Signal | int | None", by: "Member | None" = None) -> Signal:
+    """Merge ``signal`` as a duplicate of ``into`` (a signal of the same emergency, or its number):
+    it then counts once, as ``into``; duplicates already merged into ``signal`` move to ``into``
+    with it, so no duplicate ever repeats a duplicate.  Both rows are locked (lower number first)
+    and checked afresh: refused when ``into`` is missing, in another emergency, the signal itself
+    or itself merged, or when ``signal`` is merged already.  The caller commits."""
+    target = into if isinstance(into, Signal) or into is None else db.session.get(Signal, into)
+    if target is None or target.emergency_id != signal.emergency_id:
+        raise DomainError(_l("There is no signal with that number in this emergency."))
+    if target.id == signal.id:
+        raise DomainError(_l("A signal cannot be merged into itself: give the number of the one it repeats."))
+    for each in sorted((signal, target), key=lambda s: s.id):
+        guard.lock(each)
+    if signal.duplicate_of_id is not None:
+        raise DomainError(_l("This signal is merged already (into number %(n)s).", n=signal.duplicate_of_id))
+    if target.duplicate_of_id is not None:
+        raise DomainError(
+            _l(
+                "Signal number %(n)s is itself merged into number %(m)s: merge into that one.",
+                n=target.id,
+                m=target.duplicate_of_id,
+            )
+        )
+    moved = db.session.execute(
+        update(Signal)
+        .where(Signal.duplicate_of_id == signal.id)
+        .values(duplicate_of_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
+    signal.duplicate_of_id = target.id
+    signal.handled_at = utcnow()
+    signal.handled_by_id = by.id if by is not None else None
+    db.session.flush()
+    audit.record(
+        "signal.merged",
+        network=_audit_network(signal),
+        subject=f"emergency:{signal.emergency_id}",
+        after={"signal": signal.id, "into": target.id, "moved": cast("Any", moved).rowcount or 0},
+    )
+    return target
+
+
+def reply(signal: Signal, body: str, by: "Member | None" = None) -> SignalReply:
+    """Answer the reporter: the reply is kept beside the signal and mailed to them through the outbox
+    in their own written form, with their text quoted and the way to their signal.  The signal's row
+    is locked first, so a reporter erased meanwhile is seen: refused, as is an empty reply.  (The same
+    form sent twice is done once by its submission key; two replies are two.)  The caller commits."""
+    from models import outbox
+    from models.language import mail_locale
+
+    body = (body or "").strip()
+    if not body:
+        raise DomainError(_l("Write the reply."))
+    if len(body) > REPLY_LIMIT:
+        raise DomainError(_l("Write at most %(n)s characters.", n=REPLY_LIMIT))
+    guard.lock(signal)
+    reporter = signal.reporter
+    if reporter is None or reporter.deleted_at is not None:
+        raise DomainError(_l("The reporter's account is deleted: there is no one to send a reply to."))
+    answer = SignalReply(
+        signal_id=signal.id, by_id=by.id if by is not None else None, body=body, sent_at=utcnow()
+    )
+    db.session.add(answer)
+    db.session.flush()
+    outbox.queue(
+        reporter.email,
+        _l("A reply to your signal in the emergency “%(emergency)s”", emergency=signal.emergency.title),
+        "signal_reply",
+        locale=mail_locale(reporter),
+        signal=signal,
+        reply=answer,
+        url=outbox.link("emergencies.own_signal", signal_id=signal.id),
+    )
+    audit.record(
+        "signal.replied",
+        network=_audit_network(signal),
+        subject=f"emergency:{signal.emergency_id}",
+        after={"signal": signal.id, "reply": answer.id},
+    )
+    return answer

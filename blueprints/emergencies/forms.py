@@ -1,13 +1,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Optional, ValidationError
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from blueprints.forms import long_text, network_choices, networks_field
 from blueprints.validators import Length, PrintableText
-from models.signal import TEXT_LIMIT, SignalKind, Urgency
+from models.signal import NOTE_LIMIT, REPLY_LIMIT, TEXT_LIMIT, SignalKind, SignalStatus, Urgency
 
 
 class EmergencyForm(FlaskForm):
@@ -81,6 +81,77 @@ class ReportDayForm(FlaskForm):
     def validate_day(self, field):
         if field.data and field.data not in {choice.value for choice in field.choices}:
             raise ValidationError(_l("Choose one of the emergency's days."))
+
+
+# -- the situation board (board.py) ----------------------------------------------------------------
+
+
+class BoardFilterForm(FlaskForm):
+    """The board's list narrowed (a GET form; kept in the polling address).  The counties and the
+    language groups are set per request."""
+
+    class Meta:
+        csrf = False
+
+    kind = SelectField(
+        _l("Kind"),
+        choices=[SelectChoice("", _l("All kinds"))] + [SelectChoice(k.value, k.label) for k in SignalKind],
+        default="",
+    )
+    county = SelectField(_l("County"), default="")
+    language = SelectField(_l("Language group"), default="")
+    status = SelectField(
+        _l("Status"),
+        choices=[SelectChoice("", _l("All statuses"))]
+        + [SelectChoice(s.value, s.label) for s in SignalStatus],
+        default="",
+    )
+    urgency = SelectField(
+        _l("Urgency"),
+        choices=[SelectChoice("", _l("All urgencies"))] + [SelectChoice(u.value, u.label) for u in Urgency],
+        default="",
+    )
+    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=10_000)], default=1)
+
+    def __init__(self, counties, languages, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.county.choices = (
+            [SelectChoice("", _l("All counties"))]
+            + [SelectChoice(number, name) for number, name in counties]
+            + [SelectChoice("none", _l("No municipality"))]
+        )
+        self.language.choices = [SelectChoice("", _l("All language groups"))] + [
+            SelectChoice(lang.code, lang.name) for lang in languages
+        ]
+
+
+class HandleSignalForm(FlaskForm):
+    status = RadioField(
+        _l("Mark the signal"),
+        choices=[SelectChoice(s.value, s.label) for s in SignalStatus if s is not SignalStatus.NEW],
+        validators=[InputRequired(_l("Choose seen, followed up or passed on."))],
+    )
+    note = long_text(
+        _l("Note (optional)"),
+        max=NOTE_LIMIT,
+        description=_l(
+            "What was done, or to whom it was passed on. No personal data about residents or patients."
+        ),
+    )
+
+
+class MergeSignalForm(FlaskForm):
+    into = IntegerField(
+        _l("Number of the signal it repeats"),
+        validators=[
+            InputRequired(_l("Give the number of the signal it repeats.")),
+            NumberRange(min=1, max=2**31 - 1, message=_l("Give the number of the signal it repeats.")),
+        ],
+    )
+
+
+class ReplySignalForm(FlaskForm):
+    body = long_text(_l("Reply to the reporter"), max=REPLY_LIMIT, required=_l("Write the reply."))
 
 
 # -- information packages (blueprints/emergencies/packages.py) ------------------------------------
