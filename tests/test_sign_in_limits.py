@@ -216,7 +216,6 @@ NO_MEMBER_MAIL = {
     "account.newsletter",
     "advice.show",
     "emergencies.share_package",
-    "emergencies.share_package",
     "directory.visibility",
     "emergencies.new",  # an emergency opened: no mail (a call-in within it is meetings.new)
     "emergencies.close",  # no mail
