@@ -529,6 +529,27 @@ MATRIX = {
         "signal.own", "/emergencies/signals/{signal}", "network", owner="owner"
     ),
     ("emergencies.close", "POST"): POST("emergency.manage", "/emergencies/{emergency}/close", "network"),
+    # the situation board (blueprints/emergencies/board.py)
+    ("emergencies.board", "GET"): GET("board.read", "/emergencies/{emergency}/board", "network"),
+    ("emergencies.board_signal", "GET"): GET("board.read", "/emergencies/board/signals/{signal}", "network"),
+    ("emergencies.handle_signal", "POST"): POST(
+        "signal.handle",
+        "/emergencies/board/signals/{signal}/handle",
+        "network",
+        data={"status": "followed_up", "note": "Kommunen er varslet"},
+    ),
+    ("emergencies.merge_signal", "POST"): POST(
+        "signal.handle",
+        "/emergencies/board/signals/{signal}/merge",
+        "network",
+        data={"into": "{other_signal}"},
+    ),
+    ("emergencies.reply_signal", "POST"): POST(
+        "signal.reply",
+        "/emergencies/board/signals/{signal}/reply",
+        "network",
+        data={"body": "Takk, vi følger det opp."},
+    ),
     # packages: observers' members pass the policy; the world's emergency does not let them post (422)
     ("emergencies.new_package", "GET"): GET(
         "package.post", "/emergencies/{emergency}/packages/new", "network"
@@ -680,6 +701,16 @@ def build_world(create_member, create_coordinator, municipality):
     )
     emergency = emergencies.open_emergency([nik], "Utbrudd", "Et utbrudd", by=people["coordinator"])
     signal = signals.report(emergency, owner, "rumour", "soon", "Et rykte om vaksinen", ["ar"], bergen)
+    # another signal of the emergency, for the board's merge (the world's signal merged into it)
+    other_signal = signals.report(
+        emergency,
+        people["member_elsewhere"],
+        "information_need",
+        "urgent",
+        "Trenger informasjon på somali",
+        ["so"],
+        oslo,
+    )
     package = Package(emergency_id=emergency.id, title="Vaksineinformasjon", purpose="Til kommunene")
     package.links = [
         PackageLink(url="https://www.helsenorge.no/ar/", language_code="ar", source="Helsenorge")
@@ -709,6 +740,7 @@ def build_world(create_member, create_coordinator, municipality):
         "advice": request.id,
         "emergency": emergency.id,
         "signal": signal.id,
+        "other_signal": other_signal.id,
         "package": package.id,
     }
     return people, ids

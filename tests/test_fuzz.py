@@ -203,6 +203,9 @@ SIGNED_IN = {
     "directory.visibility": ("/directory/visibility", "member"),
     "emergencies.new_package": ("/emergencies/{listening_post}/packages/new", "coordinator"),
     "emergencies.report_signal": ("/emergencies/{listening_post}/signals/new", "member"),
+    "emergencies.handle_signal": ("/emergencies/board/signals/{signal}/handle", "coordinator"),
+    "emergencies.merge_signal": ("/emergencies/board/signals/{signal}/merge", "coordinator"),
+    "emergencies.reply_signal": ("/emergencies/board/signals/{signal}/reply", "coordinator"),
     "emergencies.share_package": ("/emergencies/packages/{package}/share", "member"),
     "meetings.attendance": ("/meetings/{meeting}/attendance", "coordinator"),
     "meetings.cancel": ("/meetings/{other_meeting}/cancel", "coordinator"),
@@ -340,6 +343,7 @@ SEARCHES = {
     "coordinator.audit_log": ("/coordinator/audit", "coordinator"),
     "coordinator.outbox": ("/coordinator/outbox", "coordinator"),
     "reviews.cycle": ("/reviews/cycle/{review}", "coordinator"),
+    "emergencies.board": ("/emergencies/{listening_post}/board", "coordinator"),  # the filters
 }
 
 
@@ -490,6 +494,10 @@ def build_world(create_member, create_coordinator, municipality):
     package = Package(emergency_id=listening_post.id, title="Vaksineinformasjon")
     package.links = [PackageLink(url="https://www.helsenorge.no/ar/", language_code="ar")]
     db.session.add(package)
+    from models import signal as signals
+
+    signal = signals.report(listening_post, other, "rumour", "soon", "Et rykte om vaksinen", ["ar"], bergen)
+    signals.report(listening_post, people["member"], "rumour", "soon", "Det samme ryktet", ["ar"], bergen)
     db.session.commit()
     response = db.session.scalar(select(ReviewResponse).filter_by(cycle_id=review.id, member_id=other.id))
     ids = {
@@ -513,6 +521,7 @@ def build_world(create_member, create_coordinator, municipality):
         "emergency": other_meeting.id,
         "listening_post": listening_post.id,
         "package": package.id,
+        "signal": signal.id,
     }
     return {role: person.email for role, person in people.items()}, ids
 

@@ -153,6 +153,7 @@ ON_BEHALF = {
     "reviews.new": ("the network: the yearly review opened", None),
     "advice.new": ("the networks: a request for advice", None),
     "emergencies.new_package": ("the emergency's networks: an information package", None),
+    "emergencies.reply_signal": ("the reporter: a coordinator's reply to their signal", None),
     "newsletters.send_test": ("the coordinator: a test copy", None),
     "newsletters.send": ("the network: the newsletter", None),
     "newsletters.include": ("the author: input taken", None),

@@ -59,9 +59,11 @@ def show(emergency_id):
         emergency=emergency,
         manages=allows(current_user, "emergency.manage", emergency),
         situation=allows(current_user, "situation.report", emergency),  # report.py: the link to the report
+        board=allows(current_user, "board.read", emergency),  # board.py: the link to the situation board
         # signals.py: the report button, and the member's own signals here
         reports=emergency.may_report and allows(current_user, "signal.report", emergency),
         my_signals=signals.reported_by(emergency, current_user),
+        call_ins=emergencies.call_ins(emergency),
         form=ConfirmForm(),
     )
 
