@@ -201,6 +201,8 @@ SIGNED_IN = {
     "coordinator.teams_channel": ("/coordinator/teams/NIK/channel", "coordinator"),
     "coordinator.teams_mark": ("/coordinator/teams/NIK/invited", "coordinator"),
     "directory.visibility": ("/directory/visibility", "member"),
+    "emergencies.new": ("/emergencies/new", "coordinator"),
+    "emergencies.close": ("/emergencies/{closing_post}/close", "coordinator"),  # a button: only its token
     "emergencies.new_package": ("/emergencies/{listening_post}/packages/new", "coordinator"),
     "emergencies.report_signal": ("/emergencies/{listening_post}/signals/new", "member"),
     "emergencies.handle_signal": ("/emergencies/board/signals/{signal}/handle", "coordinator"),
@@ -489,6 +491,7 @@ def build_world(create_member, create_coordinator, municipality):
     from models import emergency as emergencies
 
     listening_post = emergencies.open_emergency([nik], "Utbrudd", by=people["coordinator"])
+    closing_post = emergencies.open_emergency([nik], "Flom", by=people["coordinator"])
     from models import Package, PackageLink
 
     package = Package(emergency_id=listening_post.id, title="Vaksineinformasjon")
@@ -520,6 +523,7 @@ def build_world(create_member, create_coordinator, municipality):
         "unverified_email": unverified.email,
         "emergency": other_meeting.id,
         "listening_post": listening_post.id,
+        "closing_post": closing_post.id,
         "package": package.id,
         "signal": signal.id,
     }

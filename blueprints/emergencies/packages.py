@@ -14,17 +14,6 @@ from models.emergency import languages
 from models.policy import allows
 
 
-@bp.app_template_global("emergency_packages")
-def emergency_packages(emergency):
-    """For the emergency's page: its packages, each with whether the signed-in member shared it."""
-    return packages.of_emergency(emergency, current_user if current_user.is_authenticated else None)
-
-
-@bp.app_template_global("may_post_package")
-def may_post_package(emergency):
-    return allows(current_user, "package.post", emergency) and packages.may_post(emergency, current_user)
-
-
 @bp.route("/<int:emergency_id>/packages/new", methods=["GET", "POST"])
 def new_package(emergency_id):
     emergency = load(Emergency, emergency_id, "package.post")

@@ -10,6 +10,7 @@ from blueprints.forms import ConfirmForm
 from blueprints.util import carry_out, chosen_networks, coordinated_networks, load
 from models import Emergency
 from models import emergency as emergencies
+from models import package as packages
 from models import signal as signals
 from models.policy import allows, require
 
@@ -58,11 +59,14 @@ def show(emergency_id):
         "emergencies/show.html",
         emergency=emergency,
         manages=allows(current_user, "emergency.manage", emergency),
-        situation=allows(current_user, "situation.report", emergency),  # report.py: the link to the report
-        board=allows(current_user, "board.read", emergency),  # board.py: the link to the situation board
-        # signals.py: the report button, and the member's own signals here
+        situation=allows(current_user, "situation.report", emergency),  # the link to the report
+        board=allows(current_user, "board.read", emergency),  # the link to the situation board
+        # The report button, and the member's own signals here.
         reports=emergency.may_report and allows(current_user, "signal.report", emergency),
         my_signals=signals.reported_by(emergency, current_user),
+        packages=packages.of_emergency(emergency, current_user),
+        may_post_package=allows(current_user, "package.post", emergency)
+        and packages.may_post(emergency, current_user),
         call_ins=emergencies.call_ins(emergency),
         form=ConfirmForm(),
     )
