@@ -94,3 +94,13 @@ def test_the_compiled_catalogue_matches_the_po_file(locale):
     with open(catalogue(locale) / "messages.mo", "rb") as f:
         mo = {as_key(m.id): as_key(m.string) for m in read_mo(f) if m.id}
     assert mo == po, "run: pybabel compile -d translations"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_message_is_in_the_catalogue_twice(locale):
+    """Entries appended by hand must not repeat one that is there (``msgfmt -c`` refuses a
+    catalogue with a message twice; pybabel keeps the last without a word)."""
+    text = (catalogue(locale) / "messages.po").read_text(encoding="utf-8")
+    keys = re.findall(r'^(?:msgctxt (".*")\n)?msgid ((?:".*"\n)+)', text, flags=re.M)
+    twice = sorted({key for key in keys if keys.count(key) > 1 and key[1] != '""\n'})
+    assert not twice, twice[:5]
