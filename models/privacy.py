@@ -94,6 +94,12 @@ FREE_TEXT = {
     "mandate_versions": ("note",),
     "memberships": ("end_reason",),
     "anchorings": ("decided_by_name", "decided_by_email", "reason"),
+    "emergencies": ("title", "description"),
+    "signals": ("text", "note"),
+    "signal_replies": ("body",),
+    "packages": ("title", "purpose"),
+    "package_links": ("source",),
+    "package_shares": ("note",),
 }
 JSON_TEXT = {"audit_log": ("before", "after"), "outbox": ("headers",)}
 # In the audit entries about the erased member, these values are theirs (or their line manager's,

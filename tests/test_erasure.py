@@ -9,6 +9,9 @@ from sqlalchemy import JSON, LargeBinary, String, Text, select
 from extensions import db
 from models import AuditEntry, Member, Membership, OutboxMessage, OutboxStatus, ReviewResponse, audit, privacy
 from models import advice as advices
+from models import emergency as emergencies
+from models import package as packages
+from models import signal as signals
 from models import newsletter as newsletters
 from models import review as reviews
 from models.accounts import request_anchoring, send_password_reset
@@ -104,6 +107,26 @@ def a_life_here(member, colleague, coordinator, networks, deliver):
             name=NAME,
             note=f"{NAME} har sluttet",
         )
+    # The listening post: her signal, a colleague's that names her, the coordinators' note and reply,
+    # a package that names her as contact, and her note on sharing it.
+    with audit.acting_as(coordinator):
+        emergency = emergencies.open_emergency([nik], "Utbrudd", f"Meldt av {NAME}", by=coordinator)
+        signal = signals.report(emergency, member, "rumour", "soon", f"Jeg, {NAME}, hørte et rykte", ["ar"])
+        signals.report(
+            emergency, colleague, "barrier", "soon", f"{NAME} på helsestasjonen mangler tolk", ["so"]
+        )
+        db.session.flush()
+        signals.handle(signal, "followed_up", f"Ringt {NAME} ({EMAIL})", by=coordinator)
+        signals.reply(signal, f"Takk, {NAME}!", by=coordinator)
+        package, _mailed = packages.post(
+            emergency,
+            f"Materiell fra {NAME}",
+            f"Kontakt {EMAIL}",
+            [packages.LinkIn("https://www.helsenorge.no/ar/", "ar", f"{NAME} i Bergen")],
+            by=coordinator,
+        )
+    packages.share(package, member, f"Delt av {NAME}")
+    db.session.commit()
     with audit.acting_as(label=f"{NAME} <{EMAIL}> (leder)"):  # as a colleague's line manager, by link
         audit.record("anchoring.confirmed", member=colleague, subject=f"member:{colleague.id}")
     db.session.commit()
