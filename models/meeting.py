@@ -112,6 +112,7 @@ class Meeting(Model):
         "Network", secondary=meeting_networks, order_by="Network.id"
     )
     created_by: Mapped["Member | None"] = relationship("Member")
+    emergency: Mapped["Emergency | None"] = relationship("Emergency")
 
     # Optimistic locking: every UPDATE of a meeting says "… WHERE sequence = <the one read>", so a change
     # made over a stale read fails (StaleDataError) instead of overwriting.  The operations below lock the
