@@ -87,7 +87,31 @@ def mail_contexts():
         )
     ]
     url = "http://localhost/t/IjEyMyI.aBc-dEf_123"
+    emergency = ns(title="Meslingutbrudd & tolk", network_codes="NIK, NIFS")
+    arabic, somali = ns(name="arabisk"), ns(name="somali")
+    package = ns(
+        title="Informasjon om meslinger",
+        purpose="Til helsestasjoner & frivillige.\nDel gjerne videre.",
+        by_language=[
+            (
+                arabic,
+                [ns(url="https://www.helsenorge.no/ar/meslinger/", language_code="ar", source="Helsenorge")],
+            ),
+            (somali, [ns(url="https://www.fhi.no/so/meslinger/", language_code="so", source=None)]),
+        ],
+    )
+    signal = ns(emergency=emergency, text="Rykte om at vaksinen gjør syk.\nMange spør på arabisk.")
     return {
+        "package": {
+            "emergency": emergency,
+            "package": package,
+            "url": "http://localhost/emergencies/packages/3",
+        },
+        "signal_reply": {
+            "signal": signal,
+            "reply": ns(body="Takk! Vi sender materiell på arabisk i dag."),
+            "url": "http://localhost/emergencies/signals/9",
+        },
         "advice_reminder": {"request": request, "url": "http://localhost/advice/7"},
         "advice_request": {"request": request, "url": "http://localhost/advice/7"},
         "anchoring_decided": {
