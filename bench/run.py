@@ -1,14 +1,17 @@
 """The key pages under load, against a bare-Flask floor, on SQLite and on PostgreSQL, in one run.
 
-    .venv/bin/python bench/run.py [--members 10000] [--duration 10] [--connections 16]
+    .venv/bin/python bench/run.py [--members 10000] [--duration 10] [--connections 16 [4 …]]
                                   [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+                                  [--pages board … --section "Situation board (issue 21)"]
 
 For each database: a fresh database is migrated, loaded with the reference data and seeded with
 ``flask demo seed``; the app runs under gunicorn with production settings and the floor
 (``bench/floor.py``) beside it, both gthread 2 workers × 4 threads on 127.0.0.1; wrk loads each
 page for a fixed time with a fixed number of connections, signed in as the demo coordinator.
 Then ``bench/bulk_operations.py`` times the set-wise operations and the outbox.  The figures are
-printed and written to ``bench/results.md`` with the machine's description.  Needs ``wrk``
+printed and written to ``bench/results.md`` with the machine's description.  With ``--pages`` only
+the key pages whose names contain one of the words are loaded (each beside its floor run), and with
+``--section`` their tables replace that section of ``results.md``; the other sections stay.  Needs ``wrk``
 (Debian's package: ``apt-get install wrk``).
 """
 
@@ -17,6 +20,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import socket
 import sqlite3
@@ -134,27 +138,41 @@ def load(url, headers, duration, connections):
     return figures
 
 
+def chosen(pages, words):
+    """The key pages whose names contain one of ``words`` (all of them, and the reference, without)."""
+    if not words:
+        return [*pages.items(), (REFERENCE, ("/bench/no-such-page", {}))]
+    found = [(name, page) for name, page in pages.items() if any(w.lower() in name.lower() for w in words)]
+    if not found:
+        sys.exit(f"no key page matches {words}: {', '.join(pages)}")
+    return found
+
+
 def measure(label, url, args):
+    """{connections: {page: figures}} for each of ``args.connections``."""
     print(f"== {label}: seeding {args.members} members", flush=True)
-    pages = prepare(url, args.members)
+    pages = chosen(prepare(url, args.members), args.pages)
     app, app_base = serve("app:create_app()", url)
     floor, floor_base = serve("bench.floor:app", url)
     try:
         cookie = sign_in(app_base)
         for base in (app_base, floor_base):  # warm both up
-            load(base + "/", {}, 2, args.connections)
+            load(base + "/", {}, 2, args.connections[0])
         # The machine's speed drifts within minutes (other tenants), so each page is measured right
         # after a floor run of its own and compared with that one.
         results = {}
-        for name, (path, headers) in [*pages.items(), (REFERENCE, ("/bench/no-such-page", {}))]:
-            floor_figures = load(floor_base + "/", {}, args.duration, args.connections)
-            results[name] = load(
-                app_base + path, {"Cookie": cookie, **headers}, args.duration, args.connections
-            )
-            results[name]["floor_rps"] = floor_figures["rps"]
-            print(
-                f"   {name}: {results[name]['rps']:.0f} req/s, floor {floor_figures['rps']:.0f}", flush=True
-            )
+        for connections in args.connections:
+            results[connections] = {}
+            for name, (path, headers) in pages:
+                floor_figures = load(floor_base + "/", {}, args.duration, connections)
+                figures = load(app_base + path, {"Cookie": cookie, **headers}, args.duration, connections)
+                figures["floor_rps"] = floor_figures["rps"]
+                results[connections][name] = figures
+                print(
+                    f"   {name}, {connections} connections: {figures['rps']:.0f} req/s, "
+                    f"floor {floor_figures['rps']:.0f}, p95 {figures['p95'] / 1000:.1f} ms",
+                    flush=True,
+                )
     finally:
         for process in (app, floor):
             process.terminate()
@@ -206,13 +224,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per page")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--connections", type=int, nargs="+", default=[16], help="wrk's connections (several: a table each)"
+    )
     parser.add_argument(
         "--postgres",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="a server URL; the run creates and drops its own database ('' to skip)",
     )
     parser.add_argument("--skip-bulk", action="store_true", help="leave out bench/bulk_operations.py")
+    parser.add_argument(
+        "--pages",
+        nargs="+",
+        metavar="WORD",
+        help="only the key pages whose names contain a word (e.g. board)",
+    )
+    parser.add_argument(
+        "--section",
+        metavar="TITLE",
+        help="write the tables as the section '## TITLE' of results.md (replacing it), the rest kept; "
+        "without it a --pages run only prints",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
@@ -238,14 +270,35 @@ def main():
         )
     try:
         for label, url, _cleanup in targets:
-            sections.append(table(label, measure(label, url, args), args))
-            print(sections[-1], flush=True)
+            for connections, results in measure(label, url, args).items():
+                heading = label if len(args.connections) == 1 else f"{label}, {connections} connections"
+                sections.append(table(heading, results, args))
+                print(sections[-1], flush=True)
     finally:
         for _label, _url, cleanup in targets:
             if cleanup:
                 admin, name = cleanup
                 with admin.connect() as connection:
                     connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    results = ROOT / "bench" / "results.md"
+    kept = re.split(r"(?m)^(?=## )", results.read_text()) if results.exists() else [""]
+    connections = ", ".join(map(str, args.connections))
+    if args.pages:
+        if args.section:
+            section = "\n\n".join(
+                [
+                    f"## {args.section}",
+                    f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/run.py "
+                    f"{shlex.join(sys.argv[1:])}` on {machine()}; wrk, 2 threads, {connections} connections, "
+                    f"{args.duration} s a page, each page right after a floor run of its own (as above).",
+                    *sections,
+                ]
+            )
+            heading = f"## {args.section}\n"
+            kept = [part for part in kept if not part.startswith(heading)]
+            results.write_text("".join(kept).rstrip("\n") + "\n\n" + section + "\n")
+            print(f"written to {results}, section “{args.section}”")
+        return
     bulk = ""
     if not args.skip_bulk:
         print("== bulk operations", flush=True)
@@ -269,8 +322,8 @@ def main():
             [
                 "# Benchmark results",
                 f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/run.py --members "
-                f"{args.members} --duration {args.duration} --connections {args.connections}` on {machine()}.",
-                f"Each page: wrk, 2 threads, {args.connections} connections, {args.duration} s, 127.0.0.1, signed in as "
+                f"{args.members} --duration {args.duration} --connections {connections}` on {machine()}.",
+                f"Each page: wrk, 2 threads, {connections} connections, {args.duration} s, 127.0.0.1, signed in as "
                 "the demo coordinator; app and floor each under gunicorn with `gunicorn.conf.py` (gthread, 2 workers × 4 "
                 "threads) and production settings; each page right after a floor run of its own. "
                 f"Goals: full pages ≥ {FULL_GOAL}× the floor's requests per second, htmx fragments ≥ {FRAGMENT_GOAL}×, "
@@ -282,10 +335,10 @@ def main():
         )
         + "\n"
     )
-    results = ROOT / "bench" / "results.md"
-    soak = re.search(r"\n## Soak\n.*", results.read_text(), flags=re.S) if results.exists() else None
-    results.write_text(report + (soak.group(0) if soak else ""))  # bench/soak.py's section stays
-    print(f"written to {ROOT / 'bench' / 'results.md'}")
+    # the sections others write (bench/soak.py's "Soak", a --section run's) stay
+    others = [part for part in kept[1:] if not part.startswith("## Bulk operations and the outbox\n")]
+    results.write_text(report + "".join("\n" + part.rstrip("\n") + "\n" for part in others))
+    print(f"written to {results}")
 
 
 if __name__ == "__main__":

@@ -717,6 +717,11 @@ def key_pages() -> dict[str, tuple[str, dict[str, str]]]:
         .limit(1)
     )
     year = db.session.scalar(select(func.max(Meeting.year)))
+    from models.emergency import Emergency
+
+    emergency = db.session.scalar(  # the demo's open emergency ("Meslingutbrudd", members // 2 signals)
+        select(Emergency.id).where(Emergency.closed_at.is_(None)).order_by(Emergency.id).limit(1)
+    )
     fragment = {"HX-Request": "true", "HX-Target": "directory-results"}
     return {
         "directory": ("/directory/?q=an", {}),
@@ -726,4 +731,10 @@ def key_pages() -> dict[str, tuple[str, dict[str, str]]]:
         "meeting (most sign-ups)": (f"/meetings/{meeting}", {}),
         "coordinator overview": ("/coordinator/overview?network=NIK", {}),
         "review results": (f"/reviews/cycle/{cycle}", {}),
+        "situation board": (f"/emergencies/{emergency}/board", {}),
+        # what the board's polling asks for (board.html: hx-target="this" on #board-live)
+        "situation board fragment": (
+            f"/emergencies/{emergency}/board",
+            {"HX-Request": "true", "HX-Target": "board-live"},
+        ),
     }

@@ -7,11 +7,23 @@ have no material yet.
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from extensions import Model, db
@@ -324,69 +336,89 @@ class Coverage(NamedTuple):
         return sum(c.municipalities for c in self.counties)
 
 
-def coverage(emergency: Emergency) -> Coverage:
+def coverage(emergency: Emergency, asked: "Iterable[Language] | None" = None) -> Coverage:
     """How far the emergency's packages have reached (for the board and the report), in a fixed
-    number of grouped queries (seven):
+    number of grouped queries (three; two when the caller gives ``asked``, the languages the
+    emergency's signals name – the board has them with its counts):
 
     - per county: how many municipalities have shared any package of the emergency, out of the
       municipalities of the county with active members in the emergency's networks (those the
-      networks reach: a municipality without members there has no one to share it);
+      networks reach: a municipality without members there has no one to share it) – read with
+      the counties' names and the number of packages in one query (UNION ALL, each row marked);
     - per language with material: how many municipalities shared a package with material in it;
     - the languages asked for in signals that no package has material in yet."""
     from models.member import Member
     from models.membership import Membership, MembershipStatus
     from models.organisation import Organisation
-    from models.signal import asked_languages
+    from models.signal import Signal, counted, signal_languages
 
     network_ids = select(emergency_networks.c.network_id).where(
         emergency_networks.c.emergency_id == emergency.id
     )
-    names = dict(
-        db.session.execute(
-            select(Organisation.number, Organisation.name).where(
+    names: dict[str | None, str] = {}
+    figures: dict[str, dict[str | None, int]] = {"reached": {}, "shared": {}, "packages": {}}
+    rows: Any = db.session.execute(
+        union_all(
+            select(literal("name"), Organisation.number, Organisation.name, literal(0)).where(
                 Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY
-            )
-        ).all()
-    )
-    reached = dict(
-        db.session.execute(
-            select(Organisation.county_number, func.count(func.distinct(Organisation.id)))
-            .join(Member, Member.organisation_id == Organisation.id)
-            .join(Membership, Membership.member_id == Member.id)
+            ),
+            # a municipality is reached when it has an active member of the networks: EXISTS, one
+            # probe of its memberships each, rather than a distinct count over every membership
+            select(literal("reached"), Organisation.county_number, null(), func.count())
             .where(
                 Organisation.kind == OrganisationKind.MUNICIPALITY,
-                Member.deleted_at.is_(None),
-                Membership.status == MembershipStatus.ACTIVE,
-                Membership.network_id.in_(network_ids),
+                select(Membership.id)
+                .join(Member, Member.id == Membership.member_id)
+                .where(
+                    Membership.organisation_id == Organisation.id,
+                    Member.deleted_at.is_(None),
+                    Membership.status == MembershipStatus.ACTIVE,
+                    Membership.network_id.in_(network_ids),
+                )
+                .exists(),
             )
-            .group_by(Organisation.county_number)
-        ).all()
-    )
-    shared = dict(
-        db.session.execute(
-            select(Organisation.county_number, func.count(func.distinct(Organisation.id)))
+            .group_by(Organisation.county_number),
+            select(
+                literal("shared"),
+                Organisation.county_number,
+                null(),
+                func.count(func.distinct(Organisation.id)),
+            )
             .join(PackageShare, PackageShare.organisation_id == Organisation.id)
             .join(Package, Package.id == PackageShare.package_id)
             .where(Package.emergency_id == emergency.id)
-            .group_by(Organisation.county_number)
-        ).all()
-    )
-    by_language = dict(
-        db.session.execute(
-            select(PackageLink.language_code, func.count(func.distinct(PackageShare.organisation_id)))
-            .join(Package, Package.id == PackageLink.package_id)
-            .outerjoin(PackageShare, PackageShare.package_id == Package.id)
-            .where(Package.emergency_id == emergency.id)
-            .group_by(PackageLink.language_code)
-        ).all()
-    )
-    missing_codes = [code for code in asked_languages(emergency) if code not in by_language]
-    known = {
-        language.code: language
-        for language in db.session.scalars(
-            select(Language).where(Language.code.in_(set(by_language) | set(missing_codes)))
+            .group_by(Organisation.county_number),
+            select(literal("packages"), null(), null(), func.count())
+            .select_from(Package)
+            .where(Package.emergency_id == emergency.id),
         )
-    }
+    )
+    for what, number, name, n in rows:
+        if what == "name":
+            names[number] = name
+        else:
+            figures[what][number] = n
+    reached, shared = figures["reached"], figures["shared"]
+    by_language = db.session.execute(
+        select(Language, func.count(func.distinct(PackageShare.organisation_id)))
+        .select_from(PackageLink)
+        .join(Language, Language.code == PackageLink.language_code)
+        .join(Package, Package.id == PackageLink.package_id)
+        .outerjoin(PackageShare, PackageShare.package_id == Package.id)
+        .where(Package.emergency_id == emergency.id)
+        .group_by(Language.code, Language.name_nb, Language.name_nn, Language.name_en, Language.rank)
+    ).all()
+    if asked is None:
+        asked = db.session.scalars(
+            select(Language).where(
+                Language.code.in_(
+                    select(signal_languages.c.language_code)
+                    .join(Signal, Signal.id == signal_languages.c.signal_id)
+                    .where(*counted(emergency))
+                )
+            )
+        ).all()
+    material = {language.code for language, _n in by_language}
     counties = [
         CountyCoverage(
             number, names.get(number) or number or "–", shared.get(number, 0), reached.get(number, 0)
@@ -396,12 +428,11 @@ def coverage(emergency: Emergency) -> Coverage:
     return Coverage(
         counties=counties,
         languages=sorted(
-            (LanguageCoverage(known[code], n) for code, n in by_language.items()),
+            (LanguageCoverage(language, n) for language, n in by_language),
             key=lambda row: _language_order(row.language),
         ),
-        missing=sorted((known[code] for code in missing_codes), key=_language_order),
-        packages=db.session.scalar(
-            select(func.count()).select_from(Package).where(Package.emergency_id == emergency.id)
-        )
-        or 0,
+        missing=sorted(
+            (language for language in asked if language.code not in material), key=_language_order
+        ),
+        packages=figures["packages"].get(None, 0),
     )

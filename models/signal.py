@@ -14,7 +14,21 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, ForeignKey, Index, Integer, Table, Text, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Table,
+    Text,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import Model, db
@@ -247,6 +261,58 @@ def counts_by_language(
     return {(str(kind), code): n for kind, code, n in rows}
 
 
+def board_counts(
+    emergency: Emergency,
+) -> tuple[list[tuple[str, str]], dict[tuple[str, str | None], int]]:
+    """The county municipalities, (number, name) by number, and ``counts_by_county`` – in one
+    query: the counties' names are reference rows, read beside the counts (UNION ALL) rather than
+    in a query of their own on every poll of the board (and so never stale after a reference load)."""
+    from models.organisation import Organisation, OrganisationKind
+
+    rows: Any = db.session.execute(
+        union_all(
+            select(Signal.kind, Organisation.county_number, null(), func.count())
+            .outerjoin(Organisation, Organisation.id == Signal.organisation_id)
+            .where(*counted(emergency))
+            .group_by(Signal.kind, Organisation.county_number),
+            select(null(), Organisation.number, Organisation.name, literal(0)).where(
+                Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY
+            ),
+        )
+    )
+    counties: list[tuple[str, str]] = []
+    counts: dict[tuple[str, str | None], int] = {}
+    for kind, number, name, n in rows:
+        if kind is None:
+            counties.append((number, name))
+        else:
+            counts[(str(kind), number)] = n
+    return sorted(counties), counts
+
+
+def counts_by_named_language(emergency: Emergency) -> tuple[list[Language], dict[tuple[str, str], int]]:
+    """The languages the emergency's signals name (common ones first) and ``counts_by_language``,
+    in one query: the counts are grouped first, then joined to their language rows."""
+    counts = (
+        select(Signal.kind, signal_languages.c.language_code, func.count().label("n"))
+        .join(signal_languages, signal_languages.c.signal_id == Signal.id)
+        .where(*counted(emergency))
+        .group_by(Signal.kind, signal_languages.c.language_code)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(counts.c.kind, Language, counts.c.n).join(Language, Language.code == counts.c.language_code)
+    ).all()
+    languages = {language.code: language for _kind, language, _n in rows}
+    return (
+        sorted(
+            languages.values(),
+            key=lambda language: (language.rank is None, language.rank or 0, language.code),
+        ),
+        {(str(kind), language.code): n for kind, language, n in rows},
+    )
+
+
 def asked_languages(emergency: Emergency) -> Sequence[str]:
     """The language codes the emergency's signals have named (each once)."""
     return db.session.scalars(
@@ -280,6 +346,11 @@ class BoardFilter:
     ) -> None:
         self.kind, self.county, self.language = kind or None, county or None, language or None
         self.status, self.urgency = status or None, urgency or None
+
+    @property
+    def narrowed(self) -> bool:
+        """True when any filter is set (else the list is every signal counted)."""
+        return any((self.kind, self.county, self.language, self.status, self.urgency))
 
     def where(self, emergency: Emergency) -> list[Any]:
         """The WHERE clause list over ``Signal`` (duplicates merged into another are never rows of their own)."""

@@ -7,93 +7,50 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
-from sqlalchemy import select
 
 from blueprints.emergencies import bp
 from blueprints.emergencies.forms import BoardFilterForm, HandleSignalForm, MergeSignalForm, ReplySignalForm
 from blueprints.util import ListPage, carry_out, load, wants_fragment
-from extensions import db
 from models import Emergency
 from models import package as packages
 from models import signal as signals
-from models.emergency import Language
-from models.organisation import Organisation, OrganisationKind
-from models.signal import BoardFilter, Signal, SignalKind
+from models.signal import BoardFilter, Signal, SignalKind, SignalStatus, Urgency
 
 NO_COUNTY = BoardFilter.NO_COUNTY
 
 
-def counties() -> list[tuple[str, str]]:
-    """(county number, name) of every county municipality, by number: one query."""
-    rows = db.session.execute(
-        select(Organisation.number, Organisation.name)
-        .where(Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY)
-        .order_by(Organisation.number)
-    )
-    return [(number, name) for number, name in rows]
-
-
-def named_languages(codes) -> list[Language]:
-    codes = list(codes)
-    if not codes:
-        return []
-    return list(
-        db.session.scalars(
-            select(Language)
-            .where(Language.code.in_(codes))
-            .order_by(Language.rank.is_(None), Language.rank, Language.code)
-        )
-    )
-
-
 class Counts:
-    """The board's counts as the table and the chart draw them: a row per county (and one for
-    signals about no municipality) or per language group, a column per kind, with totals."""
+    """The board's counts as the table and the chart draw them, worked out once as plain values
+    (the template only loops over them): a row per county (and one for signals about no
+    municipality) or per language group – (name, a count per kind, total) – and the totals per kind."""
 
     def __init__(self, by_county, by_language, county_names, languages):
         self.kinds = list(SignalKind)
-        self.by_county, self.by_language = by_county, by_language
-        self.county_rows = [(number, name) for number, name in county_names] + [(None, _("No municipality"))]
-        self.language_rows = [(language.code, language.name) for language in languages]
+        values = [kind.value for kind in self.kinds]
 
-    def county(self, kind, number):
-        return self.by_county.get((kind.value, number), 0)
+        def row(name, counts, key):
+            cells = [counts.get((kind, key), 0) for kind in values]
+            return name, cells, sum(cells)
 
-    def county_total(self, number):
-        return sum(self.county(kind, number) for kind in self.kinds)
-
-    def kind_total(self, kind):
-        return sum(n for (k, _number), n in self.by_county.items() if k == kind.value)
-
-    @property
-    def total(self):
-        return sum(self.by_county.values())
-
-    def language(self, kind, code):
-        return self.by_language.get((kind.value, code), 0)
-
-    def language_total(self, code):
-        return sum(self.language(kind, code) for kind in self.kinds)
-
-    @property
-    def most_kind(self):
-        """The largest total of a kind (the scale of the chart by kind)."""
-        return max((self.kind_total(kind) for kind in self.kinds), default=0)
-
-    def bars(self, kind):
-        """(county name, count) of the counties with signals of ``kind`` (the chart per kind)."""
-        return [(name, n) for number, name in self.county_rows if (n := self.county(kind, number))]
-
-    @property
-    def kind_bars(self):
-        """(kind, count) of every kind (the chart by kind)."""
-        return [(kind.label, self.kind_total(kind)) for kind in self.kinds]
+        self.county_rows = [
+            row(name, by_county, number) for number, name in [*county_names, (None, _("No municipality"))]
+        ]
+        self.language_rows = [row(language.name, by_language, language.code) for language in languages]
+        self.kind_totals = [sum(n for (k, _number), n in by_county.items() if k == kind) for kind in values]
+        self.total = sum(by_county.values())
+        self.kind_bars = [(kind.label, n) for kind, n in zip(self.kinds, self.kind_totals, strict=True)]
+        # a chart per kind with signals: (kind, [(county name, count) of the counties with some])
+        self.charts = [
+            (kind, [(name, cells[i]) for name, cells, _total in self.county_rows if cells[i]])
+            for i, kind in enumerate(self.kinds)
+            if self.kind_totals[i]
+        ]
 
 
 def board_context(emergency: Emergency) -> dict:
-    county_names = counties()
-    by_language = signals.counts_by_language(emergency)
-    languages = named_languages({code for _kind, code in by_language})
+    # the reference rows (counties, language groups) come with their counts: two queries
+    county_names, by_county = signals.board_counts(emergency)
+    languages, by_language = signals.counts_by_named_language(emergency)
     form = BoardFilterForm(county_names, languages, request.args)
     valid = form.validate()
     filters = (
@@ -101,12 +58,13 @@ def board_context(emergency: Emergency) -> dict:
         if valid
         else BoardFilter()
     )
-    found = signals.board_count(emergency, filters)
+    counts = Counts(by_county, by_language, county_names, languages)
+    # unfiltered, the list is every signal counted: its length is the counts' total
+    found = signals.board_count(emergency, filters) if filters.narrowed else counts.total
     page = ListPage(
         (form.page.data or 1) if valid else 1, current_app.config.get("BOARD_SIGNALS_PER_PAGE", 25), found
     )
     rows = signals.board_signals(emergency, filters, page.per_page, page.offset) if found else []
-    counts = Counts(signals.counts_by_county(emergency), by_language, county_names, languages)
     filtered = {
         name: value for name, value in request.args.items() if name in form.data and name != "page" and value
     }
@@ -116,6 +74,13 @@ def board_context(emergency: Emergency) -> dict:
         "page": page,
         "signals": rows,
         "counts": counts,
+        # each kind's, status's and urgency's label translated once, not once a signal
+        "labels": {
+            "kind": {kind: str(kind.label) for kind in SignalKind},
+            "status": {status: str(status.label) for status in SignalStatus},
+            "urgency": {urgency: str(urgency.label) for urgency in Urgency},
+        },
+        "named_languages": languages,  # (for the coverage; "languages" is the layout's)
         "filtered": filtered,
         # the polling address: the same filters and page
         "live_url": url_for(".board", emergency_id=emergency.id, **request.args.to_dict()),
@@ -131,7 +96,11 @@ def board(emergency_id):
     if wants_fragment("board-live"):
         return render_block("emergencies/board.html", "live", **context)
     # the packages' reach, under the live region (not polled)
-    return render_template("emergencies/board.html", coverage=packages.coverage(emergency), **context)
+    return render_template(
+        "emergencies/board.html",
+        coverage=packages.coverage(emergency, asked=context["named_languages"]),
+        **context,
+    )
 
 
 def signal_page(signal, handle_form=None, merge_form=None, reply_form=None, status=200):
