@@ -10,10 +10,10 @@ from extensions import db
 from models import AuditEntry, Member, Membership, OutboxMessage, OutboxStatus, ReviewResponse, audit, privacy
 from models import advice as advices
 from models import emergency as emergencies
-from models import package as packages
-from models import signal as signals
 from models import newsletter as newsletters
+from models import package as packages
 from models import review as reviews
+from models import signal as signals
 from models.accounts import request_anchoring, send_password_reset
 from models.change_request import ChangeAction, report
 from models.email_change import request_change
