@@ -17,8 +17,9 @@ run: $(BIN)/.installed setup-db
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 ## Install and run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL).
+## `make test ARGS=tests/browser` runs a part (any pytest arguments).
 test: $(BIN)/.installed chromium $(AXE)
-	$(BIN)/pytest
+	$(BIN)/pytest $(ARGS)
 
 ## Lint, formatting and types: what CI checks before the tests.
 check: $(BIN)/.installed
