@@ -43,6 +43,8 @@ BOKMAL = {
     "review_reminder": ("Hei", "gjennomgangen", "Fristen"),
     "review_request": ("Hei", "Hvert", "Fristen", "årlige gjennomgangen", "innlogging"),
     "verify_email": ("Hei", "Takk", "Bekreft", "lederen"),
+    "package": ("Hei", "informasjonspakke", "beredskapshendelsen", "delt lokalt", "Gå til pakken"),
+    "signal_reply": ("Hei", "koordinator", "svart", "Svaret", "Det du meldte", "Se signalet ditt"),
 }
 FOOTER = "Migrasjonshelsenettverkene"
 
