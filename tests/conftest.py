@@ -74,6 +74,18 @@ def pytest_configure(config):
         os.environ["TESTS_CLOCK"] = day.isoformat()  # the processes tests start travel too (helpers)
 
 
+def pytest_collection_modifyitems(config, items):
+    """The walks over every page's rendered HTML (``@pytest.mark.rendering``: accessibility, reflow,
+    every text translated) check what the templates and the CSS draw, which is the same on either
+    database: they run where the suite runs by default, on SQLite, and the PostgreSQL run skips them
+    (CI runs both; each walk takes minutes of Chromium)."""
+    if TEST_DATABASE_URL:
+        skip = pytest.mark.skip(reason="a rendering walk: the same pages on either database; run on SQLite")
+        for item in items:
+            if item.get_closest_marker("rendering"):
+                item.add_marker(skip)
+
+
 def pytest_report_header(config):
     backend = make_url(database_url(TEST_DATABASE_URL)).get_backend_name() if TEST_DATABASE_URL else "sqlite"
     day = config.getoption("clock", None)

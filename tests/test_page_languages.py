@@ -47,6 +47,7 @@ def untranslated(monkeypatch):
     return missing
 
 
+@pytest.mark.rendering
 def test_every_page_for_every_persona_in_each_language_has_every_text_translated(app, world, untranslated):
     _people, ids = world
     seen, wrong_lang, iso_dates = set(), [], set()

@@ -55,6 +55,7 @@ def in_language(url, locale):
     return url if locale == "nb" else url + ("&" if "?" in url else "?") + f"lang={locale}"
 
 
+@pytest.mark.rendering
 @pytest.mark.timeout(900)  # one test walks every page for nine role-language pairs: minutes, not seconds
 def test_no_page_has_a_serious_or_critical_violation_for_any_role(new_context, world):
     if not AXE.exists():

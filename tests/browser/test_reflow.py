@@ -32,6 +32,7 @@ WIDEST = """() => { const w = window.innerWidth, out = [];
 }"""
 
 
+@pytest.mark.rendering
 @pytest.mark.timeout(900)  # every page for every role: minutes on a loaded machine
 def test_no_page_scrolls_sideways_at_320_px_for_any_role(new_context, world):
     people, ids = world
@@ -73,6 +74,7 @@ CLIPPED = """() => [...document.querySelectorAll("body *")].filter((e) => {
 }).map((e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")).slice(0, 3)"""
 
 
+@pytest.mark.rendering
 def test_with_wider_text_spacing_at_320_px_nothing_is_cut_off_or_wider_than_the_screen(new_context, world):
     people, ids = world
     context = new_context(viewport=NARROW, bypass_csp=True, allow=("status of 4",))
