@@ -29,6 +29,7 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, event, make_url, text
 from werkzeug.serving import make_server
 
@@ -286,6 +287,26 @@ def table_snapshot(ignore=("form_submissions",)):
         }
 
 
+class CompiledTemplates(BytecodeCache):
+    """The templates compiled once for the whole session, shared by every app a test builds (each
+    app has its own Jinja environment, which would compile each template again for each test).
+    Jinja keys each entry by the template's name and a checksum of its source, so an edited
+    template is compiled afresh; only the compiling is shared, not the rendering."""
+
+    def __init__(self):
+        self.compiled = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 @pytest.fixture
 def app_factory(database, smtpd):
     """Build an app on the session's database with extra settings; cleaned after the test."""
@@ -293,6 +314,7 @@ def app_factory(database, smtpd):
 
     def make(**overrides):
         app = create_app(app_config(database, smtpd, **overrides))
+        app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
         app.test_client_class = IsolatedClient
         apps.append(app)
         return app
