@@ -81,6 +81,13 @@ def forget_actor(member: "Member", label: str) -> None:
         g.audit_actor = (member, label)
 
 
+def filed_under(networks: "Sequence[Network]") -> "Network | None":
+    """The network an entry about something of ``networks`` (a meeting, an emergency) is filed
+    under, so that its coordinators read it in the audit log: its one network; a joint one is
+    filed under none."""
+    return networks[0] if len(networks) == 1 else None
+
+
 def record(
     action: str,
     *,

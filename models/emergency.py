@@ -123,10 +123,6 @@ class Emergency(Model):
         return ", ".join(n.code for n in self.networks)
 
 
-def _audit_network(emergency: Emergency) -> "Network | None":
-    return emergency.networks[0] if len(emergency.networks) == 1 else None
-
-
 def open_emergency(
     networks: Sequence["Network"],
     title: str,
@@ -152,7 +148,7 @@ def open_emergency(
     db.session.flush()
     audit.record(
         "emergency.opened",
-        network=_audit_network(emergency),
+        network=audit.filed_under(emergency.networks),
         subject=f"emergency:{emergency.id}",
         after={"title": emergency.title, "networks": [n.code for n in networks]},
     )
@@ -174,7 +170,7 @@ def close(emergency: Emergency, by: "Member | None" = None) -> None:
         raise DomainError(_l("The emergency is already closed."))
     audit.record(
         "emergency.closed",
-        network=_audit_network(emergency),
+        network=audit.filed_under(emergency.networks),
         subject=f"emergency:{emergency.id}",
         after={"status": "closed"},
     )

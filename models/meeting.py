@@ -244,13 +244,6 @@ from models.signup import (  # noqa: E402,F401
     withdraw,
 )
 
-
-def _audit_network(meeting: Meeting) -> "Network | None":
-    """The network an audit entry about the meeting is filed under: the meeting's own network, so
-    that its coordinators read it in the audit log (a joint meeting is filed under none)."""
-    return meeting.networks[0] if len(meeting.networks) == 1 else None
-
-
 NEW_EMERGENCY = "new"  # ``plan(emergency=NEW_EMERGENCY)``: open an emergency with the call-in
 
 
@@ -287,7 +280,7 @@ def plan(
     db.session.flush()
     audit.record(
         "meeting.planned",
-        network=_audit_network(meeting),
+        network=audit.filed_under(meeting.networks),
         subject=f"meeting:{meeting.id}",
         after={
             "title": meeting.title,
@@ -395,7 +388,7 @@ def reschedule(
     meeting.sequence += 1
     audit.record(
         "meeting.changed",
-        network=_audit_network(meeting),
+        network=audit.filed_under(meeting.networks),
         subject=f"meeting:{meeting.id}",
         before=before,
         after={"starts_at": starts_at.astimezone(UTC).isoformat(), "title": meeting.title},
@@ -425,7 +418,7 @@ def cancel(meeting: Meeting, message: str | None = None, reason: str | None = No
     meeting.sequence += 1
     audit.record(
         "meeting.cancelled",
-        network=_audit_network(meeting),
+        network=audit.filed_under(meeting.networks),
         subject=f"meeting:{meeting.id}",
         after={"status": "cancelled"},
         reason=reason,
@@ -454,7 +447,7 @@ def record_attendance(meeting: Meeting, attended_member_ids: Collection[int]) ->
     attended = sum(1 for s in signups if s.attended)
     audit.record(
         "meeting.attendance",
-        network=_audit_network(meeting),
+        network=audit.filed_under(meeting.networks),
         subject=f"meeting:{meeting.id}",
         after={"attended": attended, "signed_up": len(signups)},
     )
@@ -474,6 +467,8 @@ def publish_minutes(meeting: Meeting, minutes: str | None) -> bool:
     meeting.minutes = text
     meeting.minutes_published_at = utcnow()
     audit.record(
-        "meeting.minutes_published", network=_audit_network(meeting), subject=f"meeting:{meeting.id}"
+        "meeting.minutes_published",
+        network=audit.filed_under(meeting.networks),
+        subject=f"meeting:{meeting.id}",
     )
     return True

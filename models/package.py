@@ -207,7 +207,7 @@ def post(
     mailed = _mail(package)
     audit.record(
         "package.posted",
-        network=emergency.networks[0] if len(emergency.networks) == 1 else None,
+        network=audit.filed_under(emergency.networks),
         subject=f"emergency:{emergency.id}",
         after={"title": title, "recipients": mailed},  # the fields the audit page names
     )

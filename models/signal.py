@@ -41,7 +41,6 @@ from models.types import LabelledEnum, UTCDateTime, string_enum, utcnow
 
 if TYPE_CHECKING:
     from models.member import Member
-    from models.network import Network
     from models.organisation import Organisation
 
 TEXT_LIMIT = 1000  # a short text: what was heard, where, by whom (no names)
@@ -485,11 +484,6 @@ def duplicates_of(signal: Signal) -> Sequence[Signal]:
     ).all()
 
 
-def _audit_network(signal: Signal) -> "Network | None":
-    networks = signal.emergency.networks
-    return networks[0] if len(networks) == 1 else None
-
-
 def handle(signal: Signal, status: SignalStatus | str, note: str | None, by: "Member | None" = None) -> bool:
     """Mark ``signal`` seen, followed up or passed on, with the coordinators' note (empty: none).
 
@@ -525,7 +519,7 @@ def handle(signal: Signal, status: SignalStatus | str, note: str | None, by: "Me
         return False
     audit.record(
         "signal.handled",
-        network=_audit_network(signal),
+        network=audit.filed_under(signal.emergency.networks),
         subject=f"emergency:{signal.emergency_id}",
         after={"signal": signal.id, "status": status.value},
     )
@@ -567,7 +561,7 @@ def merge(signal: Signal, into: "Signal | int | None", by: "Member | None" = Non
     db.session.flush()
     audit.record(
         "signal.merged",
-        network=_audit_network(signal),
+        network=audit.filed_under(signal.emergency.networks),
         subject=f"emergency:{signal.emergency_id}",
         after={"signal": signal.id, "into": target.id, "moved": cast("Any", moved).rowcount or 0},
     )
@@ -607,7 +601,7 @@ def reply(signal: Signal, body: str, by: "Member | None" = None) -> SignalReply:
     )
     audit.record(
         "signal.replied",
-        network=_audit_network(signal),
+        network=audit.filed_under(signal.emergency.networks),
         subject=f"emergency:{signal.emergency_id}",
         after={"signal": signal.id, "reply": answer.id},
     )
