@@ -44,6 +44,10 @@ class Language(Model):
     name_en: Mapped[str] = mapped_column(String(100))
     rank: Mapped[int | None] = mapped_column(Integer)
 
+    def list_order(self) -> tuple[bool, int, str]:
+        """The list's order: the common ones first, by rank; then the rest by code."""
+        return (self.rank is None, self.rank or 0, self.code)
+
     @property
     def name(self) -> str:
         """The name in the language of the page (or mail) being drawn."""
@@ -63,7 +67,7 @@ def languages_named(codes: Iterable[str]) -> list[Language]:
     found = db.session.scalars(select(Language).where(Language.code.in_(wanted))).all()
     if len(found) != len(wanted):
         raise DomainError(_l("Choose language groups from the list."))
-    return sorted(found, key=lambda language: (language.rank is None, language.rank or 0, language.code))
+    return sorted(found, key=Language.list_order)
 
 
 class EmergencyStatus(LabelledEnum):

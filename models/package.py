@@ -61,7 +61,7 @@ class Package(Model):
         groups: dict[str, list[PackageLink]] = {}
         for link in self.links:
             groups.setdefault(link.language_code, []).append(link)
-        ordered = sorted(groups.values(), key=lambda links: _language_order(links[0].language))
+        ordered = sorted(groups.values(), key=lambda links: Language.list_order(links[0].language))
         return [(links[0].language, links) for links in ordered]
 
     @property
@@ -98,10 +98,6 @@ class PackageShare(Model):
 
     package: Mapped[Package] = relationship(Package)
     organisation: Mapped["Organisation"] = relationship("Organisation")
-
-
-def _language_order(language: Language) -> tuple[bool, int, str]:
-    return (language.rank is None, language.rank or 0, language.code)
 
 
 SOURCES = ("Helsenorge", "FHI", "IMDi", "Helsedirektoratet")  # suggested; any source may be written
@@ -429,10 +425,10 @@ def coverage(emergency: Emergency, asked: "Iterable[Language] | None" = None) ->
         counties=counties,
         languages=sorted(
             (LanguageCoverage(language, n) for language, n in by_language),
-            key=lambda row: _language_order(row.language),
+            key=lambda row: Language.list_order(row.language),
         ),
         missing=sorted(
-            (language for language in asked if language.code not in material), key=_language_order
+            (language for language in asked if language.code not in material), key=Language.list_order
         ),
         packages=figures["packages"].get(None, 0),
     )

@@ -231,19 +231,36 @@ def counted(emergency: Emergency, since: datetime | None = None, until: datetime
     return where
 
 
-def counts_by_county(
-    emergency: Emergency, since: datetime | None = None, until: datetime | None = None
-) -> dict[tuple[str, str | None], int]:
-    """{(kind, county number or None): signals} in one query."""
+def _by_county(emergency: Emergency, since: datetime | None = None, until: datetime | None = None):  # type: ignore[no-untyped-def]
+    """SELECT kind, county number (None: no municipality), signals – grouped."""
     from models.organisation import Organisation
 
-    rows = db.session.execute(
+    return (
         select(Signal.kind, Organisation.county_number, func.count())
         .outerjoin(Organisation, Organisation.id == Signal.organisation_id)
         .where(*counted(emergency, since, until))
         .group_by(Signal.kind, Organisation.county_number)
     )
-    return {(str(kind), county): n for kind, county, n in rows}
+
+
+def _by_language(emergency: Emergency, since: datetime | None = None, until: datetime | None = None):  # type: ignore[no-untyped-def]
+    """SELECT kind, language code, signals (``n``) – grouped; a signal naming two languages counts
+    under each."""
+    return (
+        select(Signal.kind, signal_languages.c.language_code, func.count().label("n"))
+        .join(signal_languages, signal_languages.c.signal_id == Signal.id)
+        .where(*counted(emergency, since, until))
+        .group_by(Signal.kind, signal_languages.c.language_code)
+    )
+
+
+def counts_by_county(
+    emergency: Emergency, since: datetime | None = None, until: datetime | None = None
+) -> dict[tuple[str, str | None], int]:
+    """{(kind, county number or None): signals} in one query."""
+    return {
+        (str(kind), county): n for kind, county, n in db.session.execute(_by_county(emergency, since, until))
+    }
 
 
 def counts_by_language(
@@ -251,13 +268,9 @@ def counts_by_language(
 ) -> dict[tuple[str, str], int]:
     """{(kind, language code): signals naming that language} in one query (a signal naming two
     languages counts under each)."""
-    rows = db.session.execute(
-        select(Signal.kind, signal_languages.c.language_code, func.count())
-        .join(signal_languages, signal_languages.c.signal_id == Signal.id)
-        .where(*counted(emergency, since, until))
-        .group_by(Signal.kind, signal_languages.c.language_code)
-    )
-    return {(str(kind), code): n for kind, code, n in rows}
+    return {
+        (str(kind), code): n for kind, code, n in db.session.execute(_by_language(emergency, since, until))
+    }
 
 
 def board_counts(
@@ -270,18 +283,15 @@ def board_counts(
 
     rows: Any = db.session.execute(
         union_all(
-            select(Signal.kind, Organisation.county_number, null(), func.count())
-            .outerjoin(Organisation, Organisation.id == Signal.organisation_id)
-            .where(*counted(emergency))
-            .group_by(Signal.kind, Organisation.county_number),
-            select(null(), Organisation.number, Organisation.name, literal(0)).where(
+            _by_county(emergency).add_columns(null()),
+            select(null(), Organisation.number, literal(0), Organisation.name).where(
                 Organisation.kind == OrganisationKind.COUNTY_MUNICIPALITY
             ),
         )
     )
     counties: list[tuple[str, str]] = []
     counts: dict[tuple[str, str | None], int] = {}
-    for kind, number, name, n in rows:
+    for kind, number, n, name in rows:
         if kind is None:
             counties.append((number, name))
         else:
@@ -292,22 +302,13 @@ def board_counts(
 def counts_by_named_language(emergency: Emergency) -> tuple[list[Language], dict[tuple[str, str], int]]:
     """The languages the emergency's signals name (common ones first) and ``counts_by_language``,
     in one query: the counts are grouped first, then joined to their language rows."""
-    counts = (
-        select(Signal.kind, signal_languages.c.language_code, func.count().label("n"))
-        .join(signal_languages, signal_languages.c.signal_id == Signal.id)
-        .where(*counted(emergency))
-        .group_by(Signal.kind, signal_languages.c.language_code)
-        .subquery()
-    )
+    counts = _by_language(emergency).subquery()
     rows = db.session.execute(
         select(counts.c.kind, Language, counts.c.n).join(Language, Language.code == counts.c.language_code)
     ).all()
     languages = {language.code: language for _kind, language, _n in rows}
     return (
-        sorted(
-            languages.values(),
-            key=lambda language: (language.rank is None, language.rank or 0, language.code),
-        ),
+        sorted(languages.values(), key=Language.list_order),
         {(str(kind), language.code): n for kind, language, n in rows},
     )
 

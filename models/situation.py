@@ -134,9 +134,7 @@ class SituationReport:
             seen: dict[str, Language] = {}
             for link in package.links:
                 seen.setdefault(link.language_code, link.language)
-            result[package.id] = sorted(
-                seen.values(), key=lambda lang: (lang.rank is None, lang.rank or 0, lang.code)
-            )
+            result[package.id] = sorted(seen.values(), key=Language.list_order)
         return result
 
 
