@@ -1,16 +1,19 @@
 """The key pages under load, against a bare-Flask floor, on SQLite and on PostgreSQL, in one run.
 
-    .venv/bin/python bench/run.py [--members 10000] [--duration 10] [--connections 16 [4 …]]
+    .venv/bin/python bench/run.py [--members 10000] [--slices 5] [--slice 3] [--connections 16 [4 …]]
                                   [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
                                   [--pages board … --section "Situation board (issue 21)"]
 
 For each database: a fresh database is migrated, loaded with the reference data and seeded with
 ``flask demo seed``; the app runs under gunicorn with production settings and the floor
 (``bench/floor.py``) beside it, both gthread 2 workers × 4 threads on 127.0.0.1; wrk loads each
-page for a fixed time with a fixed number of connections, signed in as the demo coordinator.
+page with a fixed number of connections, signed in as the demo coordinator, in short runs that
+alternate with runs of the floor (``--slices`` pairs of ``--slice`` seconds), and the page's ratio
+to the floor is the median of the pairs' ratios: the shared machine's speed drifts by a factor of two
+within minutes, and a noisy minute then lands on both sides of a pair instead of on one of them.
 Then ``bench/bulk_operations.py`` times the set-wise operations and the outbox.  The figures are
 printed and written to ``bench/results.md`` with the machine's description.  With ``--pages`` only
-the key pages whose names contain one of the words are loaded (each beside its floor run), and with
+the key pages whose names contain one of the words are loaded (each with its floor runs), and with
 ``--section`` their tables replace that section of ``results.md``; the other sections stay.  Needs ``wrk``
 (Debian's package: ``apt-get install wrk``).
 """
@@ -24,6 +27,7 @@ import shlex
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 # The production settings (gunicorn.conf.py: gthread, 2 workers × 4 threads, gc.freeze), for the app and the floor.
 GUNICORN = ["--config", str(ROOT / "gunicorn.conf.py"), "--log-level", "warning"]
-FULL_GOAL, FRAGMENT_GOAL, P99_GOAL_MS = 0.5, 0.7, 150
+FULL_GOAL, FRAGMENT_GOAL, REFERENCE_GOAL, P99_GOAL_MS = 0.5, 0.7, 0.8, 150
 REFERENCE = "reference: a page with only the layout (404, signed in)"
 
 
@@ -139,13 +143,47 @@ def load(url, headers, duration, connections):
 
 
 def chosen(pages, words):
-    """The key pages whose names contain one of ``words`` (all of them, and the reference, without)."""
+    """The key pages (and the layout-only reference) whose names contain one of ``words``; all without."""
+    candidates = [*pages.items(), (REFERENCE, ("/bench/no-such-page", {}))]
     if not words:
-        return [*pages.items(), (REFERENCE, ("/bench/no-such-page", {}))]
-    found = [(name, page) for name, page in pages.items() if any(w.lower() in name.lower() for w in words)]
+        return candidates
+    found = [(name, page) for name, page in candidates if any(w.lower() in name.lower() for w in words)]
     if not found:
-        sys.exit(f"no key page matches {words}: {', '.join(pages)}")
+        sys.exit(f"no key page matches {words}: {', '.join(name for name, _page in candidates)}")
     return found
+
+
+def page_weight(url, headers):
+    """The page's HTML as sent (no compression asked for), in bytes."""
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return len(response.read())
+    except urllib.error.HTTPError as answer:  # the reference page is a 404 on purpose
+        return len(answer.read())
+
+
+def interleaved(floor_url, page_url, headers, args, connections):
+    """The floor and the page in alternating short slices (floor, page; page, floor; …): a noisy
+    moment of the shared machine lands on both sides of a pair instead of on one whole run.
+    Returns the page's figures with the median of the slices and the ratio of each pair."""
+    floors, pages = [], []
+    for i in range(args.slices):
+        pair = [(floors, floor_url, {}), (pages, page_url, headers)]
+        for into, url, with_headers in pair if i % 2 == 0 else reversed(pair):
+            into.append(load(url, with_headers, args.slice, connections))
+    ratios = sorted(p["rps"] / f["rps"] for p, f in zip(pages, floors, strict=True))
+    figures = {key: statistics.median(p[key] for p in pages) for key in ("rps", "p50", "p95", "p99")}
+    figures.update(
+        floor_rps=statistics.median(f["rps"] for f in floors),
+        ratio=statistics.median(ratios),
+        ratio_low=ratios[0],
+        ratio_high=ratios[-1],
+        p99_worst=max(p["p99"] for p in pages),
+        errors=sum(p["errors"] for p in pages),
+        non_2xx=sum(p["non_2xx"] for p in pages),
+    )
+    return figures
 
 
 def measure(label, url, args):
@@ -158,19 +196,20 @@ def measure(label, url, args):
         cookie = sign_in(app_base)
         for base in (app_base, floor_base):  # warm both up
             load(base + "/", {}, 2, args.connections[0])
-        # The machine's speed drifts within minutes (other tenants), so each page is measured right
-        # after a floor run of its own and compared with that one.
         results = {}
         for connections in args.connections:
             results[connections] = {}
             for name, (path, headers) in pages:
-                floor_figures = load(floor_base + "/", {}, args.duration, connections)
-                figures = load(app_base + path, {"Cookie": cookie, **headers}, args.duration, connections)
-                figures["floor_rps"] = floor_figures["rps"]
+                with_cookie = {"Cookie": cookie, **headers}
+                load(app_base + path, with_cookie, 1, connections)  # this page's first requests
+                figures = interleaved(floor_base + "/", app_base + path, with_cookie, args, connections)
+                figures["bytes"] = page_weight(app_base + path, with_cookie)
                 results[connections][name] = figures
                 print(
                     f"   {name}, {connections} connections: {figures['rps']:.0f} req/s, "
-                    f"floor {floor_figures['rps']:.0f}, p95 {figures['p95'] / 1000:.1f} ms",
+                    f"floor {figures['floor_rps']:.0f}, ratio {figures['ratio']:.2f} "
+                    f"({figures['ratio_low']:.2f}–{figures['ratio_high']:.2f}), "
+                    f"p99 {figures['p99'] / 1000:.1f} ms, {figures['bytes'] / 1024:.1f} KB",
                     flush=True,
                 )
     finally:
@@ -201,21 +240,37 @@ def machine():
     )
 
 
+def method(args, connections):
+    """How the tables were measured, in words."""
+    return (
+        f"Each page: wrk, 2 threads, {connections} connections, 127.0.0.1, signed in as the demo coordinator; "
+        "app and floor each under gunicorn with `gunicorn.conf.py` (gthread, 2 workers × 4 threads) and production "
+        f"settings. Floor and page alternate in {args.slices} pairs of {args.slice}-second runs (floor then page, "
+        "page then floor, …); a page's figures are the medians of its runs, its ratio the median of the pairs' "
+        "ratios, with the lowest and highest pair beside it. "
+        f"Goals: full pages ≥ {FULL_GOAL}× the floor, htmx fragments ≥ {FRAGMENT_GOAL}×, the layout-only page "
+        f"≥ {REFERENCE_GOAL}×, p99 under {P99_GOAL_MS} ms on PostgreSQL, HTML ≤ 30 KB for a page of 50 rows "
+        "(the HTML column: one request, uncompressed)."
+    )
+
+
 def table(label, results, args):
     lines = [
         f"### {label}",
         "",
-        "| page | req/s | floor req/s (just before) | ratio to floor | goal | p50 ms | p95 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| page | req/s | floor req/s | ratio to floor (median) | spread of the slices | goal | met | p50 ms | "
+        "p95 ms | p99 ms | p99 ms, worst slice | HTML KB | errors |",
+        "|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, figures in results.items():
-        goal = "" if name == REFERENCE else f"≥ {FRAGMENT_GOAL if 'fragment' in name else FULL_GOAL}"
-        ratio = figures["rps"] / figures["floor_rps"]
+        goal = REFERENCE_GOAL if name == REFERENCE else FRAGMENT_GOAL if "fragment" in name else FULL_GOAL
         errors = figures["errors"] + (0 if name == REFERENCE else figures["non_2xx"])  # its 404 is the point
         lines.append(
-            f"| {name} | {figures['rps']:.0f} | {figures['floor_rps']:.0f} | {ratio:.2f} | {goal} | "
-            f"{figures['p50'] / 1000:.1f} | {figures['p95'] / 1000:.1f} | {figures['p99'] / 1000:.1f} | "
-            f"{errors} |"
+            f"| {name} | {figures['rps']:.0f} | {figures['floor_rps']:.0f} | {figures['ratio']:.2f} | "
+            f"{figures['ratio_low']:.2f}–{figures['ratio_high']:.2f} | ≥ {goal} | "
+            f"{'yes' if figures['ratio'] >= goal else 'no'} | {figures['p50'] / 1000:.1f} | "
+            f"{figures['p95'] / 1000:.1f} | {figures['p99'] / 1000:.1f} | {figures['p99_worst'] / 1000:.1f} | "
+            f"{figures['bytes'] / 1024:.1f} | {errors} |"
         )
     return "\n".join(lines)
 
@@ -223,7 +278,8 @@ def table(label, results, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per page")
+    parser.add_argument("--slices", type=int, default=5, help="pairs of floor and page runs per page")
+    parser.add_argument("--slice", type=int, default=3, help="seconds of load per run")
     parser.add_argument(
         "--connections", type=int, nargs="+", default=[16], help="wrk's connections (several: a table each)"
     )
@@ -289,8 +345,7 @@ def main():
                 [
                     f"## {args.section}",
                     f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/run.py "
-                    f"{shlex.join(sys.argv[1:])}` on {machine()}; wrk, 2 threads, {connections} connections, "
-                    f"{args.duration} s a page, each page right after a floor run of its own (as above).",
+                    f"{shlex.join(sys.argv[1:])}` on {machine()}; {method(args, connections)}",
                     *sections,
                 ]
             )
@@ -321,13 +376,9 @@ def main():
         "\n\n".join(
             [
                 "# Benchmark results",
-                f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/run.py --members "
-                f"{args.members} --duration {args.duration} --connections {connections}` on {machine()}.",
-                f"Each page: wrk, 2 threads, {connections} connections, {args.duration} s, 127.0.0.1, signed in as "
-                "the demo coordinator; app and floor each under gunicorn with `gunicorn.conf.py` (gthread, 2 workers × 4 "
-                "threads) and production settings; each page right after a floor run of its own. "
-                f"Goals: full pages ≥ {FULL_GOAL}× the floor's requests per second, htmx fragments ≥ {FRAGMENT_GOAL}×, "
-                f"p99 under {P99_GOAL_MS} ms on PostgreSQL.",
+                f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `.venv/bin/python bench/run.py "
+                f"{shlex.join(sys.argv[1:])}` on {machine()}.",
+                method(args, connections),
                 *sections,
                 "## Bulk operations and the outbox",
                 bulk.strip() or "(not run)",
