@@ -32,7 +32,7 @@ from models.network import Network
 from models.newsletter import Newsletter, newsletter_networks
 from models.organisation import Organisation, OrganisationKind, fold
 from models.quota import QuotaCounter
-from models.review import PURPOSES, ReviewCycle, ReviewResponse
+from models.review import PURPOSES, ReviewCycle, ReviewResponse, store_results
 from models.role import CoordinatorRole
 from models.signup import Signup
 from models.types import utcnow
@@ -546,6 +546,7 @@ def _reviews(
                 responses.append(row)
             if responses:
                 db.session.execute(insert(ReviewResponse), responses)
+            store_results(cycle, cycle.closed_at)  # as the close keeps them
             count += 1
     return count
 

@@ -22,17 +22,20 @@ deadline gives one effect and one clear answer.  The templates ask ``may_close``
 import enum
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask_babel import LazyString, format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Text,
     UniqueConstraint,
+    and_,
     case,
     exists,
     func,
@@ -195,6 +198,24 @@ class ReviewCycle(Model):
         return self.status == CycleStatus.OPEN
 
 
+class ReviewFigures(Model):
+    """A closed cycle's results, computed once at its close (in the closing transaction) and never
+    changed: who was asked and answered, the evaluation and the answers by day.  Counts only, nothing
+    about a person.  The primary key refuses a second row; the migration's trigger refuses an UPDATE."""
+
+    __tablename__ = "review_figures"
+
+    cycle_id: Mapped[int] = mapped_column(
+        ForeignKey("review_cycles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    asked: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    lapsed: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    days: Mapped[list[list[Any]]] = mapped_column(JSON)  # [[iso day, answers that day, so far]]
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ReviewResponse(Model):
     """One member's part in a cycle: asked, reminded, answered – or lapsed, and perhaps restored."""
 
@@ -202,6 +223,8 @@ class ReviewResponse(Model):
     __table_args__ = (
         UniqueConstraint("cycle_id", "member_id"),
         CheckConstraint("decision IS NULL OR answered_at IS NOT NULL", name="decision_has_time"),
+        # an open cycle's counts (``results``) read from the index alone
+        Index("ix_review_responses_cycle_answered", "cycle_id", "answered_at"),
         *(
             CheckConstraint(f"score_{key} BETWEEN 1 AND 5", name=f"score_{key}_on_scale")
             for key, _ in PURPOSES
@@ -466,6 +489,7 @@ def close(cycle: ReviewCycle, now: datetime | None = None) -> int:
     )
     vacated = _main_contacts_among(lapsing)
     count = lapse_many(lapsing, LAPSE_REASON)
+    store_results(cycle, now)  # the figures, once, as they stand at the close
     audit.record(
         "review.closed", network=cycle.network, subject=f"review:{cycle.id}", after={"lapsed": count}
     )
@@ -797,6 +821,47 @@ def rows(
     return db.session.execute(query).all()
 
 
+def answer_rows(
+    cycle: ReviewCycle, limit: int | None = None, offset: int = 0, lapsed: bool = False
+) -> Sequence[Row[Any]]:
+    """What the results page lists, as plain rows (no objects built): each response's id, decision,
+    times and scores, its member's name, address and organisation, whether mail to them bounced, and
+    whether they may be restored; by name, a page with ``limit``; with ``lapsed``, only the lapsed."""
+    from models.organisation import Organisation
+
+    bounced = exists().where(OutboxMessage.recipient == Member.email, OutboxMessage.bounced)
+    restorable = and_(
+        ReviewResponse.lapsed_at.is_not(None),
+        ReviewResponse.restored_at.is_(None),
+        Membership.status == MembershipStatus.LAPSED,
+    )
+    query = (
+        select(
+            ReviewResponse.id,
+            ReviewResponse.decision,
+            ReviewResponse.answered_at,
+            ReviewResponse.lapsed_at,
+            ReviewResponse.restored_at,
+            *[getattr(ReviewResponse, f"score_{key}").label(key) for key, _label in PURPOSES],
+            Member.name,
+            Member.email,
+            Organisation.name.label("organisation"),
+            bounced.label("bounced"),
+            case((restorable, True), else_=False).label("may_restore"),
+        )
+        .join(Member, Member.id == ReviewResponse.member_id)
+        .outerjoin(Organisation, Organisation.id == Member.organisation_id)
+        .outerjoin(Membership, Membership.id == ReviewResponse.membership_id)
+        .where(ReviewResponse.cycle_id == cycle.id)
+        .order_by(Member.name_folded, Member.id)  # walks the members' name index
+        .limit(limit)
+        .offset(offset)
+    )
+    if lapsed:
+        query = query.where(ReviewResponse.lapsed_at.is_not(None))
+    return db.session.execute(query).all()
+
+
 COMMENT_KEYS = (*(key for key, _label in PURPOSES), "change")
 
 
@@ -824,40 +889,42 @@ def written(cycle: ReviewCycle, keys: Iterable[str] = COMMENT_KEYS) -> dict[str,
     return found
 
 
-def answers_by_day(cycle: ReviewCycle) -> list[tuple[date, int, int]]:
-    """[(day, answers that day, answered so far)] since the cycle opened: the response rate over time
-    (days as the database's ``date()`` of the UTC time)."""
-    day = func.date(ReviewResponse.answered_at)
-    counts = db.session.execute(
-        select(day, func.count())
-        .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_not(None))
-        .group_by(day)
-        .order_by(day)
-    ).all()
+class Results(NamedTuple):
+    """A cycle's figures: who was asked, answered and lapsed, the evaluation, and the answers by day."""
+
+    asked: int
+    answered: int
+    lapsed: int
+    summary: Summary
+    days: list[tuple[date, int, int]]  # (day, answers that day, answered so far)
+
+
+def _days(counts: Iterable[Sequence[Any]]) -> list[tuple[date, int, int]]:
     total, result = 0, list[tuple[date, int, int]]()
     for when, count in counts:
         total += count
-        result.append((date.fromisoformat(str(when)), count, total))
+        result.append((date.fromisoformat(str(when)[:10]), int(count), total))
     return result
 
 
-def figures(cycle: ReviewCycle) -> tuple[int, int, Summary]:
-    """(asked, answered, summary) in one query; summary per purpose: {key: {"counts": [n for 1..5],
-    "answers": n, "mean": float | None, "comments": n}}, and {"change": {"comments": n}}."""
+def live_results(cycle: ReviewCycle) -> Results:
+    """The figures read from the answers, in two queries: one pass over the cycle's responses for
+    the counts, and the answers by day (the day as the database's ``date()`` of the UTC time)."""
     columns: list[ColumnElement[Any]] = [
         func.count(ReviewResponse.id),
         func.count(ReviewResponse.answered_at),
+        func.count(ReviewResponse.lapsed_at),
         *[func.count(_comment_column(key)) for key in COMMENT_KEYS],
     ]
     for key, _label in PURPOSES:
         column = getattr(ReviewResponse, f"score_{key}")
         columns += [func.count(column), func.avg(column)]
         columns += [func.sum(case((column == value, 1), else_=0)) for value in SCALE]
-    asked, answered, *values = db.session.execute(
+    asked, answered, lapsed, *values = db.session.execute(
         select(*columns).where(ReviewResponse.cycle_id == cycle.id)
     ).one()
     if not asked:
-        return 0, 0, _empty_summary()
+        return Results(0, 0, 0, _empty_summary(), [])
     comments = dict(zip(COMMENT_KEYS, values[: len(COMMENT_KEYS)], strict=True))
     values, step = values[len(COMMENT_KEYS) :], 2 + len(SCALE)
     found: Summary = {"change": {"comments": comments["change"]}}
@@ -869,7 +936,85 @@ def figures(cycle: ReviewCycle) -> tuple[int, int, Summary]:
             "counts": [int(v or 0) for v in chunk[2:]],
             "comments": comments[key],
         }
-    return asked, answered, found
+    day = func.date(ReviewResponse.answered_at)
+    days = _days(
+        db.session.execute(
+            select(day, func.count())
+            .where(ReviewResponse.cycle_id == cycle.id, ReviewResponse.answered_at.is_not(None))
+            .group_by(day)
+            .order_by(day)
+        ).all()
+    )
+    return Results(asked, answered, lapsed, found, days)
+
+
+def store_results(cycle: ReviewCycle, now: datetime | None = None) -> Results:
+    """Compute the figures once and keep them (``close`` calls it in the closing transaction, after
+    the lapse).  A second store for the same cycle is refused by the primary key."""
+    results = live_results(cycle)
+    db.session.execute(
+        insert(ReviewFigures).values(
+            cycle_id=cycle.id,
+            asked=results.asked,
+            answered=results.answered,
+            lapsed=results.lapsed,
+            summary=results.summary,
+            days=[[day.isoformat(), count, total] for day, count, total in results.days],
+            computed_at=now or utcnow(),
+        )
+    )
+    return results
+
+
+def _stored(row: ReviewFigures) -> Results:
+    return Results(
+        row.asked,
+        row.answered,
+        row.lapsed,
+        row.summary,
+        [(date.fromisoformat(day), count, total) for day, count, total in row.days],
+    )
+
+
+# An open cycle's figures, kept per process: keyed by the cycle and what any new answer changes
+# (how many asked and answered, and the last answer's time), read from the (cycle_id, answered_at)
+# index in one cheap query; a new answer makes a new key, so the figures are read anew from the
+# answers – exact whatever the number of answers at once.  Held on the app, so one app's cache
+# never serves another's database.
+OPEN_CACHE_SIZE = 64
+
+
+def _cache() -> dict[tuple[Any, ...], Results]:
+    from flask import current_app
+
+    cache: dict[tuple[Any, ...], Results] = current_app.extensions.setdefault("review_results", {})
+    return cache
+
+
+def results(cycle: ReviewCycle) -> Results:
+    """The cycle's figures: a closed cycle's as stored at its close (one read by primary key, no
+    aggregate over the answers); an open cycle's read from the answers when one has come since."""
+    if not cycle.is_open:
+        row = db.session.get(ReviewFigures, cycle.id)
+        if row is not None:
+            return _stored(row)
+        return live_results(cycle)  # closed before the figures were kept and not filled: read them
+    key = (
+        cycle.id,
+        cycle.opened_at,
+        *db.session.execute(
+            select(
+                func.count(), func.count(ReviewResponse.answered_at), func.max(ReviewResponse.answered_at)
+            ).where(ReviewResponse.cycle_id == cycle.id)
+        ).one(),
+    )
+    cache = _cache()
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = live_results(cycle)
+        while len(cache) > OPEN_CACHE_SIZE:
+            del cache[next(iter(cache))]
+    return found
 
 
 def progress(cycle: ReviewCycle) -> tuple[int, int]:
@@ -896,31 +1041,16 @@ def earlier(
     cycle: ReviewCycle,
 ) -> list[tuple[ReviewCycle, tuple[int, int], dict[str, dict[str, float | None]]]]:
     """The network's earlier cycles with their response rate and mean scores, oldest first:
-    [(cycle, (asked, answered), {key: {"mean": float | None}})], in two queries."""
-    cycles = db.session.scalars(
-        select(ReviewCycle)
+    [(cycle, (asked, answered), {key: {"mean": float | None}})], in one query: each closed cycle's
+    figures as stored at its close (an earlier cycle still open is read from its answers)."""
+    found = []
+    for c, row in db.session.execute(
+        select(ReviewCycle, ReviewFigures)
+        .outerjoin(ReviewFigures, ReviewFigures.cycle_id == ReviewCycle.id)
         .where(ReviewCycle.network_id == cycle.network_id, ReviewCycle.year < cycle.year)
         .order_by(ReviewCycle.year)
-    ).all()
-    means = [func.avg(getattr(ReviewResponse, f"score_{key}")) for key, _label in PURPOSES]
-    found = {
-        cycle_id: (
-            (asked, answered),
-            {
-                key: {"mean": float(m) if m is not None else None}
-                for (key, _label), m in zip(PURPOSES, values, strict=True)
-            },
-        )
-        for cycle_id, asked, answered, *values in db.session.execute(
-            select(
-                ReviewResponse.cycle_id,
-                func.count(ReviewResponse.id),
-                func.count(ReviewResponse.answered_at),
-                *means,
-            )
-            .where(ReviewResponse.cycle_id.in_([c.id for c in cycles]))
-            .group_by(ReviewResponse.cycle_id)
-        )
-    }
-    nothing = ((0, 0), {key: {"mean": None} for key, _label in PURPOSES})
-    return [(c, *found.get(c.id, nothing)) for c in cycles]
+    ).all():
+        figures = _stored(row) if row is not None else results(c)
+        means = {key: {"mean": figures.summary[key]["mean"]} for key, _label in PURPOSES}
+        found.append((c, (figures.asked, figures.answered), means))
+    return found

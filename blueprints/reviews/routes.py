@@ -4,7 +4,7 @@ and the mandate's versions."""
 from types import SimpleNamespace
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, to_user_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -19,6 +19,7 @@ from blueprints.util import ListPage, carry_out, load, network_or_404, token_lin
 from extensions import db, limiter
 from models import review as reviews
 from models import situation
+from models.language import datetimeformat
 from models.outbox import compose, link
 from models.policy import allows
 from models.review import PURPOSES, Decision, ReviewCycle, ReviewResponse
@@ -89,23 +90,37 @@ ANSWERS_PER_PAGE = 50
 
 
 def cycle_context(cycle):
-    """The figures the live progress block needs, and the evaluation's (one query for both)."""
-    asked, answered, summary = reviews.figures(cycle)
+    """The figures the live progress block needs, and the evaluation's: a closed cycle's as stored
+    at its close, an open cycle's read from its answers when one has come since."""
+    results = reviews.results(cycle)
     return {
         "cycle": cycle,
-        "asked": asked,
-        "answered": answered,
-        "summary": summary,
+        "asked": results.asked,
+        "answered": results.answered,
+        "summary": results.summary,
         "purposes": PURPOSES,
-        "days": reviews.answers_by_day(cycle),
+        "days": results.days,
+        "lapsed_count": results.lapsed,
     }
 
 
-def results_context(cycle):
-    """The lapsed with their restore buttons, the comparison with earlier years, and the year's
-    emergencies beside the fourth purpose (one query)."""
+def answered_on(rows):
+    """{response id: the day it was answered, written out}: each day formatted once, not once a row."""
+    days, found = {}, {}
+    for row in rows:
+        if row.answered_at is not None:
+            day = to_user_timezone(row.answered_at).date()
+            if day not in days:
+                days[day] = datetimeformat(row.answered_at, "d. MMM")
+            found[row.id] = days[day]
+    return found
+
+
+def results_context(cycle, lapsed=True):
+    """The lapsed with their restore buttons (not looked for when the figures say there are none),
+    the comparison with earlier years, and the year's emergencies beside the fourth purpose."""
     return {
-        "lapsed": reviews.rows(cycle, lapsed=True),
+        "lapsed": reviews.answer_rows(cycle, lapsed=True) if lapsed else [],
         "earlier": reviews.earlier(cycle),
         "emergencies": situation.year_summary(cycle.network, cycle.year),
     }
@@ -124,11 +139,16 @@ def cycle(cycle_id):
     if key and wants_fragment(f"comments-{key}"):
         return render_block("reviews/cycle.html", "evaluation", **context)
     page = ListPage(request.args.get("page", 1, type=int), ANSWERS_PER_PAGE, context["asked"])
-    answers = {"page": page, "rows": reviews.rows(cycle, limit=page.per_page, offset=page.offset)}
+    rows = reviews.answer_rows(cycle, limit=page.per_page, offset=page.offset)
+    answers = {"page": page, "rows": rows, "answered_on": answered_on(rows)}
     if wants_fragment("answers"):
         return render_block("reviews/cycle.html", "answers", **context, **answers)
     return render_template(
-        "reviews/cycle.html", **results_context(cycle), confirm=ConfirmForm(), **answers, **context
+        "reviews/cycle.html",
+        **results_context(cycle, lapsed=context["lapsed_count"] > 0),
+        confirm=ConfirmForm(),
+        **answers,
+        **context,
     )
 
 
