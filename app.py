@@ -330,9 +330,13 @@ def register_error_pages(app):
     def error_page(error, code):
         """The error page, never a second error: the request's transaction is rolled back first
         (a failed flush leaves the session unusable), and if the database cannot be reached even
-        for the menu, the page is drawn as for a visitor who is not signed in."""
+        for the menu, the page is drawn as for a visitor who is not signed in.  An address the
+        router refused (no such page, a method the page does not take) ran no view: there is nothing
+        to roll back, and the signed-in user read for the menu stays read (a rollback would expire
+        them and read them again)."""
         try:
-            db.session.rollback()
+            if request.routing_exception is None:
+                db.session.rollback()
         except SQLAlchemyError:
             discard_session()
         try:
