@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
@@ -19,8 +19,18 @@ if TYPE_CHECKING:
     from models.network import Network
 
 SORTS = ("name", "members", "pending", "activity")
-# {organisation id: (active, pending, last activity)}
-Figures = dict[int, tuple[int, int, datetime | None]]
+
+
+class Row(NamedTuple):
+    """One organisation's line in the overview: its figures in the network and its main contact."""
+
+    active: int
+    pending: int
+    last_activity: datetime | None
+    main_contact: str | None
+
+
+NO_MEMBERS = Row(0, 0, None, None)
 
 
 def _stats(network: "Network") -> "Subquery":
@@ -37,15 +47,6 @@ def _stats(network: "Network") -> "Subquery":
         .group_by(Membership.organisation_id)
         .subquery()
     )
-
-
-def figures(network: "Network") -> Figures:
-    """{organisation id: (active, pending, last activity)} for every organisation with members in the
-    network: one grouped pass, shared by the list, its rows and the county summary."""
-    return {
-        row.organisation_id: (row.active, row.pending, row.last_activity)
-        for row in db.session.execute(select(_stats(network)))
-    }
 
 
 def organisations(
@@ -95,45 +96,69 @@ def organisations(
     return query.order_by(order, Organisation.name_folded)
 
 
-def rows_for(network: "Network", organisation_ids: Iterable[int], figures: Figures) -> dict[int, list[Any]]:
-    """{organisation id: (active, pending, last activity, main contact name)}: the figures, and
-    the main contacts in one query."""
+def rows_for(network: "Network", organisation_ids: Iterable[int]) -> dict[int, Row]:
+    """{organisation id: Row} for the organisations on the page with members in the network, in one
+    grouped query over their memberships alone (not the network's thousands)."""
     ids = list(organisation_ids)
-    result: dict[int, list[Any]] = {i: [*figures[i], None] for i in ids if i in figures}
-    contacts = db.session.execute(
-        select(Membership.organisation_id, Member.name)
-        .join(Member, Membership.member_id == Member.id)
-        .where(
-            Membership.network_id == network.id,
-            Membership.is_main_contact,
-            Membership.organisation_id.in_(ids),
+    if not ids:
+        return {}
+    figures = (
+        select(
+            Membership.organisation_id,
+            func.sum(case((Membership.status == MembershipStatus.ACTIVE, 1), else_=0)).label("active"),
+            func.sum(case((Membership.status == MembershipStatus.PENDING_ANCHORING, 1), else_=0)).label(
+                "pending"
+            ),
+            func.max(Membership.status_changed_at).label("last_activity"),
+            func.max(case((Membership.is_main_contact, Membership.member_id))).label("main_contact_id"),
         )
+        # "+ 0": read through the organisations' index (their few memberships), not the network's
+        # (thousands): SQLite keeps no statistics to tell which is smaller.
+        .where(Membership.organisation_id.in_(ids), Membership.network_id + 0 == network.id)
+        .group_by(Membership.organisation_id)
+        .subquery()
     )
-    for organisation_id, name in contacts:
-        result.setdefault(organisation_id, [0, 0, None, None])[3] = name
-    return result
+    # The main contact's name: one member looked up per organisation, not all members joined.
+    query = select(
+        figures.c.organisation_id, figures.c.active, figures.c.pending, figures.c.last_activity, Member.name
+    ).outerjoin(Member, Member.id == figures.c.main_contact_id)
+    return {
+        organisation_id: Row(active, pending, last, contact)
+        for organisation_id, active, pending, last, contact in db.session.execute(query)
+    }
 
 
-def county_summary(figures: Figures) -> list[tuple[str | None, str, int, int]]:
-    """[(county number, name, municipalities, municipalities with an active member in the network)]."""
+def county_summary(network: "Network") -> list[tuple[str | None, str, int, int]]:
+    """[(county number, name, municipalities, municipalities with an active member in the network)],
+    counted by the database in one grouped query: a handful of rows, whatever the members."""
     county = aliased(Organisation)
-    summary: dict[str | None, list[Any]] = {}
-    for number, name, municipality in db.session.execute(
-        select(county.number, county.name, Organisation.id)
-        .join(
-            Organisation,
-            (Organisation.county_number == county.number)
-            & (Organisation.kind == OrganisationKind.MUNICIPALITY),
+    has_active = (
+        select(Membership.id)
+        .where(
+            Membership.organisation_id == Organisation.id,
+            Membership.network_id == network.id,
+            Membership.status == MembershipStatus.ACTIVE,
         )
-        .where(county.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
-        .order_by(county.number)
-    ):
-        row = summary.setdefault(number, [number, name, 0, 0])
-        row[2] += 1
-        row[3] += bool(figures.get(municipality, (0,))[0])
+        .exists()
+    )
     return [
-        (number, name, municipalities, with_members)
-        for number, name, municipalities, with_members in summary.values()
+        (number, name, municipalities, int(with_members or 0))
+        for number, name, municipalities, with_members in db.session.execute(
+            select(
+                county.number,
+                county.name,
+                func.count(Organisation.id),
+                func.sum(case((has_active, 1), else_=0)),
+            )
+            .join(
+                Organisation,
+                (Organisation.county_number == county.number)
+                & (Organisation.kind == OrganisationKind.MUNICIPALITY),
+            )
+            .where(county.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
+            .group_by(county.number, county.name)
+            .order_by(county.number)
+        )
     ]
 
 

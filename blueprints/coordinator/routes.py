@@ -249,12 +249,14 @@ def overview():
     page = db.paginate(
         query, page=request.args.get("page", 1, type=page_number), per_page=PER_PAGE, error_out=False
     )
-    figures = overview_model.figures(network)
     context = {
         "form": form,
         "network": network,
         "page": page,
-        "rows": overview_model.rows_for(network, (o.id for o in page.items), figures),
+        "rows": overview_model.rows_for(network, (o.id for o in page.items)),
+        "no_members": overview_model.NO_MEMBERS,
+        # An organisation's page is this and its id (one url_for, not one per row).
+        "municipality_url": url_for("municipalities.show", organisation_id=0).removesuffix("0"),
     }
     if wants_fragment("overview-results"):
         return render_block("coordinator/overview.html", "results", **context)
@@ -262,7 +264,8 @@ def overview():
         context["email_line"] = overview_model.email_line(network)
         if wants_fragment("email-line-area"):
             return render_block("coordinator/overview.html", "email_line", **context)
-    context["counties"] = overview_model.county_summary(figures)
+    if network.code == "NIK":  # the page shows the county summary for NIK only
+        context["counties"] = overview_model.county_summary(network)
     return render_template("coordinator/overview.html", **context)
 
 

@@ -5,19 +5,25 @@ role and reporting changes), its main contact (hand over, invite) and coordinato
 of the network (assign, remove).
 """
 
+from datetime import datetime
+from functools import cache
+from typing import NamedTuple
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from markupsafe import Markup, escape
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased, joinedload
 
-from blueprints.forms import ConfirmForm
 from blueprints.municipalities import bp
 from blueprints.municipalities.forms import ChangeRequestForm, HandoverForm, InviteForm, RemoveForm
 from blueprints.util import carry_out, form_refused, load
 from extensions import db
 from models import (
+    Anchoring,
+    AnchoringStatus,
     ChangeRequest,
     ChangeStatus,
     Handover,
@@ -43,6 +49,83 @@ VISIBLE = (
     MembershipStatus.ACTIVE,
     MembershipStatus.LAPSED,
 )
+
+
+class Person(NamedTuple):
+    name: str
+    email: str
+    unit: str | None
+    job_title: str | None
+
+
+class Colleague(NamedTuple):
+    """A membership as the page shows it: plain columns read in one query, no ORM objects.  It
+    answers the model's questions (``main_contact.may_assign``: ``status``, ``is_main_contact``,
+    ``organisation``) like a membership does."""
+
+    id: int
+    member_id: int
+    network_id: int
+    status: MembershipStatus
+    is_main_contact: bool
+    member: Person
+    organisation: Organisation
+    anchored: bool  # the membership rests on a line manager's confirmation
+    anchored_by: str | None
+    anchored_at: datetime | None
+    waiting_for: str | None  # the line manager asked, who has not answered yet
+
+
+class Upcoming(NamedTuple):
+    id: int
+    title: str
+    starts_at: datetime
+
+
+@cache
+def _colleagues_query():
+    """Built once (a select costs more to build than this page's rows cost to read); the
+    organisation and networks are bound at each execution."""
+    anchoring, pending = aliased(Anchoring), aliased(Anchoring)
+    return (
+        select(
+            Membership.id,
+            Membership.member_id,
+            Membership.network_id,
+            Membership.status,
+            Membership.is_main_contact,
+            Member.name,
+            Member.email,
+            Member.unit,
+            Member.job_title,
+            anchoring.id,
+            anchoring.decided_by_name,
+            anchoring.decided_at,
+            pending.manager_name,
+        )
+        .join(Member, Membership.member_id == Member.id)
+        .outerjoin(anchoring, anchoring.id == Membership.anchoring_id)
+        # at most one pending request a member (a partial unique index)
+        .outerjoin(pending, (pending.member_id == Member.id) & (pending.status == AnchoringStatus.PENDING))
+        .where(
+            Membership.organisation_id == bindparam("organisation_id"),
+            Membership.network_id.in_(bindparam("network_ids", expanding=True)),
+            Membership.status.in_(VISIBLE),
+        )
+        .order_by(Member.name, Membership.id)
+    )
+
+
+def colleagues(organisation, network_ids):
+    """The visible memberships of ``organisation`` in ``network_ids``, by name, in one query."""
+    rows = db.session.execute(
+        _colleagues_query(), {"organisation_id": organisation.id, "network_ids": list(network_ids)}
+    )
+    # the columns in the query's order: the membership's five, the member's four, the anchoring's
+    # id, by whom and when, the name of the manager asked
+    return [
+        Colleague(*row[:5], Person(*row[5:9]), organisation, row[9] is not None, *row[10:]) for row in rows
+    ]
 
 
 class Section:
@@ -91,21 +174,7 @@ class Section:
         if not sections:
             return []
         network_ids = [s.network.id for s in sections]
-        members = db.session.scalars(
-            select(Membership)
-            .where(
-                Membership.organisation_id == organisation.id,
-                Membership.network_id.in_(network_ids),
-                Membership.status.in_(VISIBLE),
-            )
-            # many-to-one: joined in the same query; the members' anchorings in one more.
-            .options(
-                joinedload(Membership.member).selectinload(Member.anchorings),
-                joinedload(Membership.anchoring),
-            )
-            .join(Member, Membership.member_id == Member.id)
-            .order_by(Member.name)
-        ).all()
+        members = colleagues(organisation, network_ids)
         change_requests = db.session.scalars(
             select(ChangeRequest)
             .where(
@@ -117,9 +186,15 @@ class Section:
         ).all()
         upcoming = upcoming_signups({m.member_id for m in members}, network_ids)
         offers = db.session.scalars(
-            select(Handover).where(
+            select(Handover)
+            .where(
                 Handover.status == HandoverStatus.PENDING,
                 Handover.to_membership_id.in_([m.id for m in members]),
+            )
+            # what ``main_contact.may_answer`` and the page ask of an offer, in the same query
+            .options(
+                joinedload(Handover.to_membership),
+                joinedload(Handover.from_membership).joinedload(Membership.member),
             )
         ).all()
         my_reports = ChangeRequest.reports_by(viewer, organisation.id, network_ids)
@@ -162,6 +237,17 @@ class Section:
         return self.coordinator and main_contact.may_remove(membership)
 
     @property
+    def assign_url(self):
+        """The address that makes a member main contact is this and the membership's id (one
+        url_for for the section, not one a row)."""
+        return url_for(
+            "municipalities.assign",
+            organisation_id=self.organisation.id,
+            code=self.network.code,
+            membership_id=0,
+        ).removesuffix("0")
+
+    @property
     def offer_to_me(self):
         return next((o for o in self.offers if main_contact.may_answer(o, current_user)), None)
 
@@ -172,30 +258,40 @@ class Section:
         return [m for m in self.active if self.mine is None or m.id != self.mine.id]
 
 
+@cache
+def _upcoming_query():
+    return (
+        select(Signup.member_id, meeting_networks.c.network_id, Meeting.id, Meeting.title, Meeting.starts_at)
+        .join(Meeting, Signup.meeting_id == Meeting.id)
+        .join(meeting_networks, meeting_networks.c.meeting_id == Meeting.id)
+        .where(
+            Signup.member_id.in_(bindparam("member_ids", expanding=True)),
+            meeting_networks.c.network_id.in_(bindparam("network_ids", expanding=True)),
+            Meeting.status == MeetingStatus.PLANNED,
+            Meeting.starts_at > bindparam("now"),
+        )
+        .order_by(Meeting.starts_at)
+    )
+
+
 def upcoming_signups(member_ids, network_ids):
     """{member id: [(network id, upcoming meeting of that network they signed up for)]}, in one
     query (a meeting of two networks comes once for each)."""
     rows = db.session.execute(
-        select(Signup.member_id, meeting_networks.c.network_id, Meeting)
-        .join(Meeting, Signup.meeting_id == Meeting.id)
-        .join(meeting_networks, meeting_networks.c.meeting_id == Meeting.id)
-        .where(
-            Signup.member_id.in_(list(member_ids)),
-            meeting_networks.c.network_id.in_(list(network_ids)),
-            Meeting.status == MeetingStatus.PLANNED,
-            Meeting.starts_at > utcnow(),
-        )
-        .order_by(Meeting.starts_at)
+        _upcoming_query(),
+        {"member_ids": list(member_ids), "network_ids": list(network_ids), "now": utcnow()},
     ).all()
     result = {}
-    for member_id, network_id, meeting in rows:
-        result.setdefault(member_id, []).append((network_id, meeting))
+    for member_id, network_id, meeting_id, title, starts_at in rows:
+        result.setdefault(member_id, []).append((network_id, Upcoming(meeting_id, title, starts_at)))
     return result
 
 
 def sections_for(organisation):
     return Section.load(
-        organisation, db.session.scalars(select(Network).order_by(Network.id)).all(), current_user
+        organisation,
+        db.session.scalars(select(Network).order_by(Network.id)).all(),
+        current_user._get_current_object(),  # the member, not the proxy: the policy asks it often
     )
 
 
@@ -239,9 +335,10 @@ def show(organisation_id):
         "municipalities/show.html",
         organisation=organisation,
         sections=sections,
-        handover_form=HandoverForm(),
-        invite_form=InviteForm(),
-        answer_form=ConfirmForm(),
+        # each status's label, translated once for the page rather than once a row
+        status_labels={status: str(status.label) for status in VISIBLE},
+        # the sentence under each anchored member, translated once ("%" escapes what fills it)
+        anchored_by=Markup(escape(_("Anchored by %(name)s on %(date)s."))),
     )
 
 
@@ -393,7 +490,9 @@ def report(organisation_id, code):
 def assign(organisation_id, code, membership_id):
     """The coordinator makes a member main contact (replacing whoever held the role)."""
     section = load_section(organisation_id, code, "main_contact.assign")
-    chosen = next((m for m in section.members if m.id == membership_id), None)
+    if not any(m.id == membership_id for m in section.members):  # not on this section's list
+        abort(404)
+    chosen = db.session.get(Membership, membership_id)
     if chosen is None:
         abort(404)
     return act(
