@@ -60,6 +60,7 @@ def create_app(test_config=None):
             guard.serialise_sqlite_writes(db.engine)
     migrate.init_app(app, db, render_as_batch=True, render_item=render_item)
     babel.init_app(app, locale_selector=select_locale)
+    language.install_template_translations(app.jinja_env)
     csrf.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)

@@ -10,8 +10,8 @@ for the members who read it better.
 
 from typing import TYPE_CHECKING, Any
 
-from flask import request, session
-from flask_babel import format_date, format_datetime, get_locale
+from flask import g, request, session
+from flask_babel import format_date, format_datetime, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select
 
@@ -43,6 +43,35 @@ class LanguageDecision(LabelledEnum):
     def written_form(self) -> str:
         """The form the state writes to it in: its own, or bokmål for a neutral one."""
         return DEFAULT if self is LanguageDecision.NEUTRAL else self.value
+
+
+def template_translations() -> Any:
+    """The catalogue the templates translate with: Flask-Babel's ``get_translations()``, looked up
+    once for the locale in force and kept beside it in Flask-Babel's request state (each lookup
+    walks four layers of context and names the locale; a page has dozens of texts).  Keyed by
+    the very locale object Flask-Babel holds, so ``force_locale`` (mail in the reader's written
+    form) gets its own catalogue; where that state is not there, it is the plain lookup."""
+    state = g.get("_flask_babel")
+    locale = getattr(state, "babel_locale", None)
+    kept = getattr(state, "tracker_translations", None)
+    if locale is not None and kept is not None and kept[0] is locale:
+        return kept[1]
+    translations = get_translations()
+    if state is not None and getattr(state, "babel_locale", None) is not None:
+        state.tracker_translations = (state.babel_locale, translations)
+    return translations
+
+
+def install_template_translations(jinja_env: Any) -> None:
+    """Templates' ``_()``, ``ngettext`` and their contextual forms through ``template_translations``
+    (replacing Flask-Babel's, which look the catalogue up again for every text)."""
+    jinja_env.install_gettext_callables(
+        gettext=lambda s: template_translations().ugettext(s),
+        ngettext=lambda s, p, n: template_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: template_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: template_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
 
 
 def named_locale() -> str | None:
