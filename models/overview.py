@@ -2,16 +2,18 @@
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
 from extensions import db
+from models import search
 from models.member import Member
 from models.membership import Membership, MembershipStatus
-from models.organisation import Organisation, OrganisationKind, fold
+from models.organisation import Organisation, OrganisationKind
 
 if TYPE_CHECKING:
     from sqlalchemy import Select, Subquery
@@ -75,7 +77,7 @@ def organisations(
         )
     if text:
         query = query.where(
-            Organisation.name_folded.contains(fold(text), autoescape=True)
+            search.matches(Organisation.search_key, search.terms(text) or [])
             | Organisation.number.startswith(text.strip(), autoescape=True)
         )
     sort = sort if sort in SORTS else "name"
@@ -96,12 +98,10 @@ def organisations(
     return query.order_by(order, Organisation.name_folded)
 
 
-def rows_for(network: "Network", organisation_ids: Iterable[int]) -> dict[int, Row]:
-    """{organisation id: Row} for the organisations on the page with members in the network, in one
-    grouped query over their memberships alone (not the network's thousands)."""
-    ids = list(organisation_ids)
-    if not ids:
-        return {}
+@cache
+def _rows_query() -> "Select[Any]":
+    """Built once (building a select costs more than reading these rows); the network and the
+    organisations are bound at each execution."""
     figures = (
         select(
             Membership.organisation_id,
@@ -114,50 +114,70 @@ def rows_for(network: "Network", organisation_ids: Iterable[int]) -> dict[int, R
         )
         # "+ 0": read through the organisations' index (their few memberships), not the network's
         # (thousands): SQLite keeps no statistics to tell which is smaller.
-        .where(Membership.organisation_id.in_(ids), Membership.network_id + 0 == network.id)
+        .where(
+            Membership.organisation_id.in_(bindparam("ids", expanding=True)),
+            Membership.network_id + 0 == bindparam("network_id"),
+        )
         .group_by(Membership.organisation_id)
         .subquery()
     )
     # The main contact's name: one member looked up per organisation, not all members joined.
-    query = select(
+    return select(
         figures.c.organisation_id, figures.c.active, figures.c.pending, figures.c.last_activity, Member.name
     ).outerjoin(Member, Member.id == figures.c.main_contact_id)
+
+
+def rows_for(network: "Network", organisation_ids: Iterable[int]) -> dict[int, Row]:
+    """{organisation id: Row} for the organisations on the page with members in the network, in one
+    grouped query over their memberships alone (not the network's thousands)."""
+    ids = list(organisation_ids)
+    if not ids:
+        return {}
     return {
         organisation_id: Row(active, pending, last, contact)
-        for organisation_id, active, pending, last, contact in db.session.execute(query)
+        for organisation_id, active, pending, last, contact in db.session.execute(
+            _rows_query(), {"ids": ids, "network_id": network.id}
+        )
     }
 
 
-def county_summary(network: "Network") -> list[tuple[str | None, str, int, int]]:
-    """[(county number, name, municipalities, municipalities with an active member in the network)],
-    counted by the database in one grouped query: a handful of rows, whatever the members."""
+@cache
+def _county_query() -> "Select[str | None, str, int, Any]":
     county = aliased(Organisation)
     has_active = (
         select(Membership.id)
         .where(
             Membership.organisation_id == Organisation.id,
-            Membership.network_id == network.id,
+            Membership.network_id == bindparam("network_id"),
             Membership.status == MembershipStatus.ACTIVE,
         )
         .exists()
     )
+    return (
+        select(
+            county.number,
+            county.name,
+            func.count(Organisation.id),
+            func.sum(case((has_active, 1), else_=0)),
+        )
+        .join(
+            Organisation,
+            (Organisation.county_number == county.number)
+            & (Organisation.kind == OrganisationKind.MUNICIPALITY),
+        )
+        .where(county.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
+        .group_by(county.number, county.name)
+        .order_by(county.number)
+    )
+
+
+def county_summary(network: "Network") -> list[tuple[str | None, str, int, int]]:
+    """[(county number, name, municipalities, municipalities with an active member in the network)],
+    counted by the database in one grouped query: a handful of rows, whatever the members."""
     return [
         (number, name, municipalities, int(with_members or 0))
         for number, name, municipalities, with_members in db.session.execute(
-            select(
-                county.number,
-                county.name,
-                func.count(Organisation.id),
-                func.sum(case((has_active, 1), else_=0)),
-            )
-            .join(
-                Organisation,
-                (Organisation.county_number == county.number)
-                & (Organisation.kind == OrganisationKind.MUNICIPALITY),
-            )
-            .where(county.kind == OrganisationKind.COUNTY_MUNICIPALITY, Organisation.active)
-            .group_by(county.number, county.name)
-            .order_by(county.number)
+            _county_query(), {"network_id": network.id}
         )
     ]
 
