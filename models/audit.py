@@ -117,11 +117,14 @@ def record(
 
 def members_in(entries: "Select[AuditEntry]", text: str, limit: int = 20) -> Sequence["Member"]:
     """The members named in ``entries`` (a select of audit entries, as the viewer may see them)
-    whose name or address contains ``text``, by name; at most ``limit``."""
-    from sqlalchemy import func, or_, select
+    whose name has every word of ``text`` at the start of one of its words (``models.search``)
+    or whose address contains ``text``, by name; at most ``limit``."""
+    from sqlalchemy import or_, select
 
+    from models import search
     from models.member import Member
 
+    found = search.terms(text) or []
     needle = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{needle}%"
     named = (
@@ -134,7 +137,10 @@ def members_in(entries: "Select[AuditEntry]", text: str, limit: int = 20) -> Seq
         .where(
             Member.id.in_(named),
             Member.deleted_at.is_(None),
-            or_(func.lower(Member.name).like(pattern, escape="\\"), Member.email.like(pattern, escape="\\")),
+            or_(
+                search.matches(Member.search_key, found),
+                Member.email.like(pattern, escape="\\"),
+            ),
         )
         .order_by(Member.name, Member.id)
         .limit(limit)

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from flask_babel import force_locale, format_datetime
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Integer, UniqueConstraint, exists, func, or_, select, update
+from sqlalchemy import ForeignKey, Integer, UniqueConstraint, and_, exists, false, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import Model, db
-from models import guard
+from models import guard, search
 from models.errors import DomainError
 from models.meeting import Meeting, MeetingKind, MeetingStatus
 from models.quota import insert_for
@@ -168,7 +168,7 @@ class Waiting(NamedTuple):
 
 def _waiting(meeting: Meeting, text: str | None) -> "Select[int, str, str, str]":
     from models.member import Member, active_in
-    from models.organisation import Organisation, fold
+    from models.organisation import Organisation
 
     query = (
         active_in(n.id for n in meeting.networks)
@@ -176,13 +176,14 @@ def _waiting(meeting: Meeting, text: str | None) -> "Select[int, str, str, str]"
         .join(Organisation, Organisation.id == Member.organisation_id)
         .with_only_columns(Member.id, Member.name, Member.email, Organisation.name)
     )
-    text = fold(text or "")
-    if text:
+    found = search.terms(text)
+    if found is not None:  # every word in the name or the organisation's name, or the text in the address
         query = query.where(
             or_(
-                Member.name_folded.contains(text, autoescape=True),
-                Member.email.contains(text, autoescape=True),
-                Organisation.name_folded.contains(text, autoescape=True),
+                and_(*(search.any_matches([Member.search_key, Organisation.search_key], w) for w in found))
+                if found
+                else false(),
+                Member.email.contains((text or "").strip().lower()[: search.LONGEST], autoescape=True),
             )
         )
     return query

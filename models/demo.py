@@ -22,7 +22,7 @@ from sqlalchemy import Table, func, insert, select, text, update
 from werkzeug.security import generate_password_hash
 
 from extensions import db
-from models import audit
+from models import audit, search
 from models.anchoring import Anchoring
 from models.language import LanguageDecision
 from models.meeting import OSLO, Meeting, MeetingKind, meeting_networks
@@ -163,6 +163,7 @@ def seed(members: int = 1000, years: int = 5, today: date | None = None) -> dict
             {
                 "name": f"{first} {last}",
                 "name_folded": fold(f"{first} {last}"),
+                "search_key": search.key(f"{first} {last}"),
                 "email": email,
                 "organisation_id": organisation.id,
                 "phone": fake.phone_number(),

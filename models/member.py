@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -33,6 +34,8 @@ from models.language import LOCALES
 from models.membership import Membership, MembershipStatus
 from models.organisation import fold
 from models.role import CoordinatorRole
+from models.search import KEY_LENGTH
+from models.search import key as search_key
 from models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -91,17 +94,29 @@ class Member(UserMixin, Model):  # type: ignore[misc]
         ),
         CheckConstraint("manager_email IS NULL OR manager_email <> email", name="manager_is_someone_else"),
         CheckConstraint("language IS NULL OR language IN ('nb', 'nn', 'en')", name="member_language"),
+        # Serves ``search.begins_a_word`` on PostgreSQL (trigrams); on SQLite a plain index.
+        Index(
+            "ix_members_search_key",
+            "search_key",
+            postgresql_using="gin",
+            postgresql_ops={"search_key": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     # The name as the directory's search compares it (see ``organisation.fold``).
     name_folded: Mapped[str] = mapped_column(String(200), index=True)
+    # The name as search finds it (``models.search.key``: " aile nuolja").
+    search_key: Mapped[str] = mapped_column(String(KEY_LENGTH), default="", server_default="")
     email: Mapped[str] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(40))
     job_title: Mapped[str | None] = mapped_column(String(200))
     unit: Mapped[str | None] = mapped_column(String(200))
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    # Indexed: the directory finds the members of the organisations a search word names.
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
     manager_name: Mapped[str | None] = mapped_column(String(200))
     manager_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -155,6 +170,7 @@ class Member(UserMixin, Model):  # type: ignore[misc]
     @validates("name")
     def _fold_name(self, key: str, value: str) -> str:
         self.name_folded = fold(value)
+        self.search_key = search_key(value)
         return value
 
     # -- the account ----------------------------------------------------------------------

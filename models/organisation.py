@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from extensions import Model, db
-from models import audit, guard
+from models import audit, guard, search
 from models.errors import DomainError
 from models.language import LanguageDecision
 from models.types import LabelledEnum, string_enum
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from models.member import Member
 
-NAME_LENGTH = 200  # an organisation's name, and its folded form for search
+NAME_LENGTH = 200  # an organisation's name, and its folded form
 # The rows ``uq_organisations_name`` keeps to one per (kind, folded name): all but the official lists'.
 NAMED_ONCE = "kind NOT IN ('municipality', 'county_municipality')"
 
@@ -49,10 +49,9 @@ class OrganisationKind(LabelledEnum):
 
 
 def fold(text: str) -> str:
-    """The form of a name that search compares: case-folded, spaces collapsed.
-
-    SQLite's ``lower()`` and ``LIKE`` fold ASCII only ("Ø" stays "Ø"), so the folded
-    name is kept in a column and searched the same way on both databases.
+    """The form of a name that tells names apart and orders them: case-folded, spaces collapsed
+    ("Bærum" and "Baerum" are two names).  Search does not use it: it compares the looser
+    ``models.search.key`` (kept in ``search_key``), which finds "Bærum" for "baerum".
     """
     return " ".join(text.casefold().split())
 
@@ -84,6 +83,13 @@ class Organisation(Model):
             sqlite_where=text(NAMED_ONCE),
             postgresql_where=text(NAMED_ONCE),
         ),
+        # Serves ``search.begins_a_word`` on PostgreSQL (trigrams); on SQLite a plain index.
+        Index(
+            "ix_organisations_search_key",
+            "search_key",
+            postgresql_using="gin",
+            postgresql_ops={"search_key": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -92,6 +98,8 @@ class Organisation(Model):
     number: Mapped[str | None] = mapped_column(String(4))
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     name_folded: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
+    # The name as search finds it (``models.search.key``).
+    search_key: Mapped[str] = mapped_column(String(search.KEY_LENGTH), default="", server_default="")
     short_name: Mapped[str | None] = mapped_column(String(40))
     county_number: Mapped[str | None] = mapped_column(String(2))
     # A hospital trust's regional health authority.
@@ -118,6 +126,7 @@ class Organisation(Model):
     def _fold_name(self, key: str, value: str) -> str:
         value = " ".join(value.split())
         self.name_folded = fold(value)
+        self.search_key = search.key(value)
         return value
 
     @property
@@ -262,7 +271,9 @@ class Organisation(Model):
     def search(
         cls, text: str | None = "", kind: OrganisationKind | str | None = None, include_inactive: bool = False
     ) -> "Select[Organisation]":
-        """Organisations whose name contains ``text`` or whose number starts with it."""
+        """Organisations whose name has every word of ``text`` at the start of one of its words
+        (``models.search``: "baerum" finds Bærum, "karasjohka" Kárášjohka - Karasjok), whose
+        number starts with ``text`` or whose short name is ``text``."""
         query = select(cls)
         text = fold(text or "")
         if len(text) > NAME_LENGTH:  # no name is that long: no question to the database (SQLite refuses
@@ -270,7 +281,7 @@ class Organisation(Model):
         if text:
             query = query.where(
                 or_(
-                    cls.name_folded.contains(text, autoescape=True),
+                    search.matches(cls.search_key, search.terms(text) or []),
                     cls.number.startswith(text, autoescape=True),
                     func.lower(cls.short_name) == text,
                 )

@@ -10,9 +10,10 @@ from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
 from extensions import db
+from models import search
 from models.member import Member
 from models.membership import Membership, MembershipStatus
-from models.organisation import Organisation, OrganisationKind, fold
+from models.organisation import Organisation, OrganisationKind
 
 if TYPE_CHECKING:
     from sqlalchemy import Select, Subquery
@@ -76,7 +77,7 @@ def organisations(
         )
     if text:
         query = query.where(
-            Organisation.name_folded.contains(fold(text), autoescape=True)
+            search.matches(Organisation.search_key, search.terms(text) or [])
             | Organisation.number.startswith(text.strip(), autoescape=True)
         )
     sort = sort if sort in SORTS else "name"
