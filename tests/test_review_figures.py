@@ -228,3 +228,23 @@ def test_figures_are_counts_only(app, five, networks):
     written = repr((kept.summary, kept.days))
     assert "Gode møter" not in written and "Mer tolking" not in written
     assert not any(m.name in written or m.email in written for m in five)
+
+
+def test_the_lapsed_are_listed_a_page_at_a_time_with_their_restore_buttons(
+    app, five, networks, create_coordinator, monkeypatch
+):
+    from blueprints.reviews import routes
+
+    monkeypatch.setattr(routes, "LAPSED_PER_PAGE", 2)
+    cycle, _opened = fresh_cycle(networks["NIK"])
+    respond(five[0], cycle, {"competence": 3})
+    reviews.close(cycle)
+    db.session.commit()
+    client = coordinator_client(app, create_coordinator)
+    url = f"/reviews/cycle/{cycle.id}"
+    first = client.get(url).get_data(as_text=True).split('id="lapsed"')[1]
+    second = client.get(f"{url}?lapsed=2").get_data(as_text=True).split('id="lapsed"')[1]
+    assert "Medlem 1" in first and "Medlem 2" in first and "Medlem 3" not in first
+    assert "Medlem 3" in second and "Medlem 4" in second and "Medlem 1" not in second
+    assert "Side 1 av 2" in first and f"{url}?lapsed=2#lapsed" in first
+    assert second.count("/restore") == 2 and "Medlem 0" not in first + second

@@ -116,11 +116,22 @@ def answered_on(rows):
     return found
 
 
-def results_context(cycle, lapsed=True):
-    """The lapsed with their restore buttons (not looked for when the figures say there are none),
-    the comparison with earlier years, and the year's emergencies beside the fourth purpose."""
+LAPSED_PER_PAGE = 50
+
+
+def results_context(cycle, lapsed_page=None):
+    """The lapsed with their restore buttons (all, or a ``ListPage`` of them; not looked for when the
+    figures say there are none), the comparison with earlier years, and the year's emergencies
+    beside the fourth purpose."""
+    if lapsed_page is None:
+        lapsed = reviews.answer_rows(cycle, lapsed=True)
+    elif lapsed_page.total:
+        lapsed = reviews.answer_rows(cycle, lapsed_page.per_page, lapsed_page.offset, lapsed=True)
+    else:
+        lapsed = []
     return {
-        "lapsed": reviews.answer_rows(cycle, lapsed=True) if lapsed else [],
+        "lapsed": lapsed,
+        "lapsed_page": lapsed_page,
         "earlier": reviews.earlier(cycle),
         "emergencies": situation.year_summary(cycle.network, cycle.year),
     }
@@ -145,7 +156,9 @@ def cycle(cycle_id):
         return render_block("reviews/cycle.html", "answers", **context, **answers)
     return render_template(
         "reviews/cycle.html",
-        **results_context(cycle, lapsed=context["lapsed_count"] > 0),
+        **results_context(
+            cycle, ListPage(request.args.get("lapsed", 1, type=int), LAPSED_PER_PAGE, context["lapsed_count"])
+        ),
         confirm=ConfirmForm(),
         **answers,
         **context,
