@@ -5,8 +5,8 @@ A member may hide from it; coordinators still see everyone.  Public pages never 
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import and_, exists, false, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, event, exists, false, func, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, aliased
 
 from extensions import db
 from models import search
@@ -51,7 +51,13 @@ def _matching(viewer: Member, text: str | None) -> "list[ColumnElement[bool]]":
 
 
 def _places(found: list[str]) -> dict[str, list[int]]:
-    """{word: the organisations whose name, or whose county's name, has a word that begins with it}."""
+    """{word: the organisations whose name, or whose county's name, has a word that begins with it}.
+
+    Asked once per transaction and search (the count and the page both need it): kept in the
+    session until it next writes, flushes, commits or rolls back (``_forget_places``)."""
+    known: dict[tuple[str, ...], dict[str, list[int]]] = db.session.info.setdefault(PLACES, {})
+    if (places := known.get(tuple(found))) is not None:
+        return places
     county = aliased(Organisation)
     rows = db.session.execute(
         select(Organisation.id, Organisation.search_key, county.search_key)
@@ -66,10 +72,29 @@ def _places(found: list[str]) -> dict[str, list[int]]:
             or_(*(search.any_matches([Organisation.search_key, county.search_key], word) for word in found))
         )
     ).all()
-    return {
+    places = {
         word: [id_ for id_, own, theirs in rows if search.begins(own, word) or search.begins(theirs, word)]
         for word in found
     }
+    known[tuple(found)] = places
+    return places
+
+
+PLACES = "directory.places"
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_places(session: Session, *args: object) -> None:
+    session.info.pop(PLACES, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_places_on_write(state: ORMExecuteState) -> None:
+    """An INSERT, UPDATE or DELETE through the session may rename an organisation without a flush."""
+    if not state.is_select:
+        state.session.info.pop(PLACES, None)
 
 
 # Beyond this many, a search is counted as "more than": nobody reads on past ten pages, and a search

@@ -216,6 +216,26 @@ def test_a_renamed_member_is_found_by_the_new_name_only(app, people):
     assert found == {"Anne Ødegård"} and directory.entries(viewer, "drammensen") == []
 
 
+def test_the_directory_reads_an_organisation_renamed_a_moment_ago(app, people):
+    """The organisations a word names are kept for the count and the page of one search, and
+    forgotten as soon as the session writes."""
+    from sqlalchemy import update
+
+    from models.organisation import Organisation
+
+    viewer, oslo = people["coordinator"], people["anne"].organisation
+    assert [e.name for e in directory.entries(viewer, "oslove")] == ["Anne Drammensen"]
+    db.session.execute(
+        update(Organisation).where(Organisation.id == oslo.id).values(search_key=" christiania")
+    )
+    assert directory.entries(viewer, "oslove") == []
+    assert [e.name for e in directory.entries(viewer, "christiania")] == ["Anne Drammensen"]
+    oslo.name = "Oslo - Oslove"
+    db.session.flush()
+    assert [e.name for e in directory.entries(viewer, "oslove")] == ["Anne Drammensen"]
+    db.session.rollback()
+
+
 # -- the index ---------------------------------------------------------------------------------------
 
 
