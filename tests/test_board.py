@@ -40,7 +40,7 @@ def table_rows(html, heading_id):
     region = html.split(f'aria-labelledby="{heading_id}"', 1)[1].split("</table>", 1)[0]
     rows = {}
     for header, cells in re.findall(r'<tr><th scope="row">([^<]*)</th>(.*?)</tr>', region, re.S):
-        rows[header] = [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', cells)]
+        rows[header] = [int(n) for n in re.findall(r"<td>(\d+)</td>", cells)]
     return rows
 
 

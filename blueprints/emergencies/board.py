@@ -5,6 +5,7 @@ coordinator marks it, merges a duplicate and replies to the reporter."""
 
 from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
@@ -14,6 +15,7 @@ from blueprints.util import ListPage, carry_out, load, wants_fragment
 from models import Emergency
 from models import package as packages
 from models import signal as signals
+from models.language import dateformat
 from models.signal import BoardFilter, Signal, SignalKind, SignalStatus, Urgency
 
 NO_COUNTY = BoardFilter.NO_COUNTY
@@ -38,13 +40,40 @@ class Counts:
         self.language_rows = [row(language.name, by_language, language.code) for language in languages]
         self.kind_totals = [sum(n for (k, _number), n in by_county.items() if k == kind) for kind in values]
         self.total = sum(by_county.values())
-        self.kind_bars = [(kind.label, n) for kind, n in zip(self.kinds, self.kind_totals, strict=True)]
-        # a chart per kind with signals: (kind, [(county name, count) of the counties with some])
+        self.kind_bars = bars([(kind.label, n) for kind, n in zip(self.kinds, self.kind_totals, strict=True)])
+        # a chart per kind with signals: (kind, [(county name, count, bar) of the counties with some])
         self.charts = [
-            (kind, [(name, cells[i]) for name, cells, _total in self.county_rows if cells[i]])
+            (kind, bars([(name, cells[i]) for name, cells, _total in self.county_rows if cells[i]]))
             for i, kind in enumerate(self.kinds)
             if self.kind_totals[i]
         ]
+
+
+def bars(rows):
+    """A chart's rows as (label, count, its bar's width): the longest bar 250 units wide."""
+    top = max([n for _label, n in rows] + [1])
+    return [(label, n, n * 250 // top) for label, n in rows]
+
+
+def shown(rows):
+    """Each listed signal's (and its duplicates') texts, by id, worked out once a request rather than
+    once a row in the template: its heading, when it was reported (a day's date formatted once,
+    the time of day by Python) and the language groups it names."""
+    heading = _("No. %(n)s: %(kind)s", n="{n}", kind="{kind}")
+    kinds = {kind: str(kind.label) for kind in SignalKind}
+    days: dict = {}
+    texts = {}
+    for s in [*rows, *(d for row in rows for d in row.duplicates)]:
+        local = to_user_timezone(s.created_at)
+        day = days.get(local.date())
+        if day is None:
+            day = days[local.date()] = dateformat(local.date(), "d. MMMM y")
+        texts[s.id] = (
+            heading.format(n=s.id, kind=kinds[s.kind]),
+            f"{day} {local:%H:%M}",
+            ", ".join(language.name for language in s.languages),
+        )
+    return texts
 
 
 def board_context(emergency: Emergency) -> dict:
@@ -80,6 +109,8 @@ def board_context(emergency: Emergency) -> dict:
             "status": {status: str(status.label) for status in SignalStatus},
             "urgency": {urgency: str(urgency.label) for urgency in Urgency},
         },
+        "shown": shown(rows),
+        "signal_url": url_for(".board_signal", signal_id=0)[:-1],  # + a signal's id
         "named_languages": languages,  # (for the coverage; "languages" is the layout's)
         "filtered": filtered,
         # the polling address: the same filters and page
