@@ -26,7 +26,7 @@ from models.policy import (
     POLICY,
     SIGNED_IN,
 )
-from tests.conftest import PASSWORD, csrf_token_from, empty_tables, put_rows, sign_in, take_rows
+from tests.conftest import PASSWORD, csrf_token_from, reset_to, sign_in, take_rows
 
 # The personas, each a real account in the world (Bergen and Oslo are municipalities in NIK; FHI an
 # observer organisation in NIK; the coordinators are of the Directorate).
@@ -767,8 +767,7 @@ class World:
 
     @classmethod
     def restore(cls):
-        empty_tables()
-        put_rows(cls.rows)
+        reset_to(cls.rows)
 
 
 def client_of(app, persona):

@@ -50,8 +50,7 @@ from models import Organisation, outbox, tokens
 from tests.conftest import (
     PASSWORD,
     csrf_token_from,
-    empty_tables,
-    put_rows,
+    reset_to,
     sign_in,
     table_snapshot,
     take_rows,
@@ -410,8 +409,7 @@ class World:
 
     @classmethod
     def restore(cls):
-        empty_tables()
-        put_rows(cls.rows)
+        reset_to(cls.rows)
         return cls.value
 
 

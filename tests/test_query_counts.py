@@ -4,7 +4,7 @@ from sqlalchemy import event
 
 from extensions import db
 from models import demo
-from tests.conftest import ReferenceRows, empty_tables
+from tests.conftest import ReferenceRows
 
 LIMIT = 10
 
@@ -40,7 +40,6 @@ def test_key_pages_take_the_same_few_statements_at_100_and_10000_members(app_fac
         demo.seed(members=100, years=2)
         small = statements_per_page(app)
         db.session.remove()
-        empty_tables()
         ReferenceRows.restore()
         demo.seed(members=10_000, years=2)
         large = statements_per_page(app)
