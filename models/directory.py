@@ -5,8 +5,8 @@ A member may hide from it; coordinators still see everyone.  Public pages never 
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import and_, event, exists, false, func, or_, select
-from sqlalchemy.orm import ORMExecuteState, Session, aliased
+from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy.orm import aliased
 
 from extensions import db
 from models import search
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Select
 
 
-def _matching(viewer: Member, text: str | None) -> "list[ColumnElement[bool]]":
+def matching(viewer: Member, text: str | None) -> "list[ColumnElement[bool]]":
     """Who the directory lists for ``viewer``: active members for whom every word of ``text``
     begins a word of their name, their organisation's or their organisation's county's
     (``models.search``: in any order, accents and case aside).
@@ -29,7 +29,7 @@ def _matching(viewer: Member, text: str | None) -> "list[ColumnElement[bool]]":
     IN (those ids)``, which two indexes serve (the trigram index on the names, the members'
     organisation index) and whose size the planner can estimate: it reads the few members a
     rare word finds through the indexes, and walks the name index for a page of a common one.
-    Counting stops at COUNT_CAP + 1.
+    Counting stops at COUNT_CAP + 1.  Made once per search: ``count`` and ``entries`` take it.
     """
     conditions: list[ColumnElement[bool]] = [
         Member.deleted_at.is_(None),
@@ -51,13 +51,7 @@ def _matching(viewer: Member, text: str | None) -> "list[ColumnElement[bool]]":
 
 
 def _places(found: list[str]) -> dict[str, list[int]]:
-    """{word: the organisations whose name, or whose county's name, has a word that begins with it}.
-
-    Asked once per transaction and search (the count and the page both need it): kept in the
-    session until it next writes, flushes, commits or rolls back (``_forget_places``)."""
-    known: dict[tuple[str, ...], dict[str, list[int]]] = db.session.info.setdefault(PLACES, {})
-    if (places := known.get(tuple(found))) is not None:
-        return places
+    """{word: the organisations whose name, or whose county's name, has a word that begins with it}."""
     county = aliased(Organisation)
     rows = db.session.execute(
         select(Organisation.id, Organisation.search_key, county.search_key)
@@ -72,29 +66,10 @@ def _places(found: list[str]) -> dict[str, list[int]]:
             or_(*(search.any_matches([Organisation.search_key, county.search_key], word) for word in found))
         )
     ).all()
-    places = {
+    return {
         word: [id_ for id_, own, theirs in rows if search.begins(own, word) or search.begins(theirs, word)]
         for word in found
     }
-    known[tuple(found)] = places
-    return places
-
-
-PLACES = "directory.places"
-
-
-@event.listens_for(Session, "after_flush")
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_places(session: Session, *args: object) -> None:
-    session.info.pop(PLACES, None)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _forget_places_on_write(state: ORMExecuteState) -> None:
-    """An INSERT, UPDATE or DELETE through the session may rename an organisation without a flush."""
-    if not state.is_select:
-        state.session.info.pop(PLACES, None)
 
 
 # Beyond this many, a search is counted as "more than": nobody reads on past ten pages, and a search
@@ -102,10 +77,10 @@ def _forget_places_on_write(state: ORMExecuteState) -> None:
 COUNT_CAP = 500
 
 
-def count(viewer: Member, text: str | None = "") -> "Select[int]":
-    """How many members the directory lists for ``viewer`` and ``text``, up to COUNT_CAP + 1
+def count(where: "list[ColumnElement[bool]]") -> "Select[int]":
+    """How many members the directory lists (``where``: ``matching``), up to COUNT_CAP + 1
     (``entries`` gives them a page at a time)."""
-    found = select(Member.id).where(*_matching(viewer, text)).limit(COUNT_CAP + 1).subquery()
+    found = select(Member.id).where(*where).limit(COUNT_CAP + 1).subquery()
     return select(func.count()).select_from(found)
 
 
@@ -120,7 +95,7 @@ class Entry(NamedTuple):
     networks: list[tuple[str, bool]]  # active memberships only
 
 
-def entries(viewer: Member, text: str | None = "", limit: int = 50, offset: int = 0) -> list[Entry]:
+def entries(where: "list[ColumnElement[bool]]", limit: int = 50, offset: int = 0) -> list[Entry]:
     """A page of the members ``count`` counts, by name, as plain rows (two queries; a list to read,
     so no ORM objects are built for it)."""
     rows = db.session.execute(
@@ -134,7 +109,7 @@ def entries(viewer: Member, text: str | None = "", limit: int = 50, offset: int 
             Organisation.name,
         )
         .join(Organisation, Organisation.id == Member.organisation_id)
-        .where(*_matching(viewer, text))
+        .where(*where)
         .order_by(Member.name_folded, Member.id)
         .limit(limit)
         .offset(offset)

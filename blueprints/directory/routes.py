@@ -38,13 +38,14 @@ def index():
     form = DirectorySearchForm(request.args)
     valid = form.validate()
     text = form.q.data if valid else ""
-    found = db.session.scalar(directory.count(current_user, text))
+    where = directory.matching(current_user, text)
+    found = db.session.scalar(directory.count(where))
     page = ListPage(
         (form.page.data or 1) if valid else 1,
         current_app.config["DIRECTORY_PER_PAGE"],
         min(found, directory.COUNT_CAP),
     )
-    members = directory.entries(current_user, text, limit=page.per_page, offset=page.offset) if found else []
+    members = directory.entries(where, limit=page.per_page, offset=page.offset) if found else []
     context = {"form": form, "page": page, "members": members, "more_than": found > directory.COUNT_CAP}
     if wants_fragment("directory-results"):
         return render_block("directory/index.html", "results", **context)
