@@ -24,6 +24,7 @@ from models.package import Package, PackageLink, PackageShare
 from models.outbox import OutboxMessage, OutboxStatus
 from models.review import CycleStatus, Decision, MandateVersion, ReviewCycle, ReviewResponse
 from models.role import CoordinatorRole
+from models.sign_in import ProviderIdentity, ProviderSignIn, RecoveryCode, SignInLink
 from models.topic import ProposalStatus, TopicProposal, TopicSupport
 
 __all__ = [
@@ -68,9 +69,13 @@ __all__ = [
     "PackageLink",
     "PackageShare",
     "ProposalStatus",
+    "ProviderIdentity",
+    "ProviderSignIn",
     "QuotaCounter",
+    "RecoveryCode",
     "ReviewCycle",
     "ReviewResponse",
+    "SignInLink",
     "Signal",
     "SignalKind",
     "SignalReply",

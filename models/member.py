@@ -134,6 +134,13 @@ class Member(UserMixin, Model):  # type: ignore[misc]
     # The written form of their pages and mail ("nb", "nn", "en"); none: their organisation's
     # (see ``models.language``).
     language: Mapped[str | None] = mapped_column(String(2))
+    # The second factor (``models.second_factor``): the authenticator app's secret, confirmed once
+    # a first code from it was right; the last time step a code was accepted for (a code works
+    # once); and when coordinator pages begin to require it (the grace period's end).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    second_factor_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped["Organisation"] = relationship("Organisation", back_populates="members")
     memberships: Mapped[list["Membership"]] = relationship(

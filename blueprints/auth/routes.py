@@ -1,9 +1,10 @@
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from blueprints.auth import bp, limits
 from blueprints.auth.forms import EmailForm, NewPasswordForm, SignInForm
+from blueprints.auth.sessions import start_session
 from blueprints.forms import ConfirmForm
 from blueprints.util import carry_out, inbox_email, remember_inbox, safe_next, token_error, token_link
 from extensions import db, limiter
@@ -15,20 +16,6 @@ from models.accounts import (
     send_password_reset,
     send_verification,
 )
-from models.types import utcnow
-
-
-def start_session(member, remember=False):
-    """Sign ``member`` in on a new session: whatever the cookie held before (a session planted by
-    someone else included) is dropped, only the chosen language is kept, so the signed-in
-    session shares nothing with the one before it.  The cookie carries the account's session key
-    (``Member.get_id``)."""
-    locale = session.get("locale") or member.language  # a choice made now wins over the stored one
-    session.clear()
-    if locale:
-        session["locale"] = locale
-    login_user(member, remember=remember)
-    member.last_sign_in_at = utcnow()
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -57,7 +44,7 @@ def sign_in():
             unverified = True
             remember_inbox(member.email)
         else:
-            start_session(member, remember=form.remember.data)
+            start_session(member, method="password", remember=form.remember.data)
             db.session.commit()
             return redirect(safe_next(form.next.data, "public.index"), code=303)  # the home: what waits
     status = 429 if limited else 422 if form.errors or unverified else 200
@@ -99,7 +86,7 @@ def signed_in_if_active(member):
     """The reset link proves the mailbox: it signs the owner in, whatever the sign-in limits say
     (a stranger guessing may have spent them) – on a new session, every old one ended."""
     if member.is_active:
-        start_session(member)
+        start_session(member, method="reset")
     return member
 
 
