@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from blueprints.auth import routes  # noqa: E402,F401
+from blueprints.auth import routes, second_factor, single_sign_on  # noqa: E402,F401
