@@ -32,6 +32,8 @@ LIFETIMES = {
     # A new sign-in address: the request it names, once confirmed, cannot be confirmed again.
     "change_email": timedelta(hours=48),
     "reset_password": timedelta(hours=2),
+    # A sign-in link asked for on the sign-in page: the row it names is spent by its first use.
+    "sign_in_link": timedelta(minutes=15),
     # A new coordinator's first password: bound to auth_version like the reset link, so it works once.
     "welcome": timedelta(days=7),
     "anchoring": timedelta(days=30),

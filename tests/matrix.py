@@ -144,6 +144,13 @@ MATRIX = {
     ("auth.welcome", "POST"): POST("public.token_link", f"/welcome/{BAD_TOKEN}", ok=400, changes=False),
     ("auth.verify_email", "GET"): GET("public.token_link", f"/verify/{BAD_TOKEN}", ok=400),
     ("auth.verify_email", "POST"): POST("public.token_link", f"/verify/{BAD_TOKEN}", ok=400, changes=False),
+    ("auth.request_sign_in_link", "POST"): POST(
+        "public.sign_in", "/sign-in/link", data={"link-email": "x@kommune.example"}, ok=ANY, changes=False
+    ),
+    ("auth.sign_in_by_link", "GET"): GET("public.token_link", f"/sign-in/link/{BAD_TOKEN}", ok=400),
+    ("auth.sign_in_by_link", "POST"): POST(
+        "public.token_link", f"/sign-in/link/{BAD_TOKEN}", ok=400, changes=False
+    ),
     ("auth.resend_verification", "GET"): GET("public.sign_in", "/verify"),
     ("auth.resend_verification", "POST"): POST("public.sign_in", "/verify", ok=ANY, changes=False),
     ("registration.register_page", "GET"): GET("public.register", "/register/", ok=(200, 302)),

@@ -198,6 +198,8 @@ NO_MEMBER_MAIL = {
     "auth.sign_in",
     "auth.sign_out",
     "auth.forgot_password",
+    "auth.request_sign_in_link",  # anonymous: per client, and per address (limits.MAIL_TO_ADDRESS)
+    "auth.sign_in_by_link",  # a token, used once
     "auth.resend_verification",  # anonymous, limited above
     "auth.reset_password",
     "auth.verify_email",

@@ -18,6 +18,17 @@ class SignInForm(FlaskForm):
     next = HiddenField()
 
 
+class SignInLinkForm(FlaskForm):
+    """Asks for a sign-in link by e-mail (on the sign-in page, beside the password form: its fields
+    are prefixed ``link-`` so the page's ids stay unique)."""
+
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[InputRequired(_l("Enter your e-mail address.")), Length(max=254), EmailAddress()],
+    )
+    next = HiddenField()
+
+
 class EmailForm(FlaskForm):
     """Asks only for an address: password reset and a new verification link."""
 

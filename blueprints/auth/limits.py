@@ -16,7 +16,7 @@ three budgets; when any is spent, the password is not even checked:
   a stranger can spend; the owner then gets in by "Forgot your password?": the reset link
   signs them in, and the reset flow counts nothing against the account.
 
-Mails to an address that anyone can ask for (a reset link, a new confirmation link) go at most
+Mails to an address that anyone can ask for (a reset link, a sign-in link, a new confirmation link) go at most
 3 an hour and 10 a day to one address; past that the page answers as always and sends nothing
 (the owner has the links already sent, each good until used or expired).
 
@@ -108,6 +108,7 @@ def sign_in_failed(email):
 MAIL_TO_ADDRESS = {
     "reset": Budget("mail:reset", "3 per hour", "10 per day"),
     "verify": Budget("mail:verify", "3 per hour", "10 per day"),
+    "link": Budget("mail:sign-in-link", "3 per hour", "10 per day"),
 }
 
 

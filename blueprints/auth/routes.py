@@ -1,14 +1,14 @@
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from blueprints.auth import bp, limits
-from blueprints.auth.forms import EmailForm, NewPasswordForm, SignInForm
-from blueprints.auth.sessions import start_session
+from blueprints.auth import bp, limits, second_factor
+from blueprints.auth.forms import EmailForm, NewPasswordForm, SignInForm, SignInLinkForm
+from blueprints.auth.sessions import browser_digest, start_session
 from blueprints.forms import ConfirmForm
 from blueprints.util import carry_out, inbox_email, remember_inbox, safe_next, token_error, token_link
 from extensions import db, limiter
-from models import Member, accounts, normalise_email
+from models import Member, accounts, normalise_email, sign_in_link, single_sign_on
 from models.accounts import (
     member_for_reset,
     member_for_verification,
@@ -16,6 +16,21 @@ from models.accounts import (
     send_password_reset,
     send_verification,
 )
+from models.tokens import TokenError
+
+
+def sign_in_page(form=None, link_form=None, status=200, **context):
+    """The sign-in page: the password form, the sign-in link form and the providers side by side;
+    the one posted (``form`` or ``link_form``) is drawn with what was typed and its errors."""
+    next_url = form.next.data if form else link_form.next.data if link_form else request.args.get("next")
+    return render_template(
+        "auth/sign_in.html",
+        form=form or SignInForm(formdata=None, next=next_url),
+        link_form=link_form or SignInLinkForm(formdata=None, prefix="link", next=next_url),
+        link_minutes=int(sign_in_link.LIFETIME.total_seconds() // 60),
+        providers=single_sign_on.configured(),
+        **context,
+    ), status
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -46,9 +61,54 @@ def sign_in():
         else:
             start_session(member, method="password", remember=form.remember.data)
             db.session.commit()
-            return redirect(safe_next(form.next.data, "public.index"), code=303)  # the home: what waits
+            return signed_in(member, form.next.data)
     status = 429 if limited else 422 if form.errors or unverified else 200
-    return render_template("auth/sign_in.html", form=form, unverified=unverified), status
+    return sign_in_page(form=form, status=status, unverified=unverified)
+
+
+def signed_in(member, next_url):
+    """Where a new session goes: the page asked for (or the home: what waits) – by way of the
+    second factor's code when the member's pages ask for one (``second_factor.after_sign_in``)."""
+    target = safe_next(next_url, "public.index")
+    return second_factor.after_sign_in(member, target) or redirect(target, code=303)
+
+
+@bp.post("/sign-in/link")
+@limiter.limit("10 per 15 minutes")
+def request_sign_in_link():
+    """Mail a sign-in link.  The same answer whether the address has an account or not, and past
+    the address's mail budget (``limits.MAIL_TO_ADDRESS``): the page does not tell who is
+    registered (``sign_in_link.request_link`` does the same work either way)."""
+    form = SignInLinkForm(prefix="link")
+    if not form.validate_on_submit():
+        return sign_in_page(link_form=form, status=422)
+    email = normalise_email(form.email.data)
+    sign_in_link.request_link(email, browser_digest(), mail=limits.may_mail_address("link", email))
+    db.session.commit()
+    session["link_next"] = safe_next(form.next.data, "public.index")  # where this browser goes after
+    return render_template("auth/check_inbox.html", email=form.email.data, reason="link")
+
+
+@bp.route("/sign-in/link/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per 15 minutes")
+def sign_in_by_link(token):
+    """Opened in the browser that asked, the link signs in at once; anywhere else, the page asks
+    for a click (POST), and only that click spends it (``sign_in_link.sign_in_by_link``)."""
+    form = ConfirmForm()
+    next_url = session.get("link_next")
+    try:
+        member = sign_in_link.sign_in_by_link(
+            token, browser_digest(make=False), confirmed=form.validate_on_submit()
+        )
+    except sign_in_link.OtherBrowser:
+        db.session.rollback()
+        return render_template("auth/sign_in_link_elsewhere.html", form=form)
+    except TokenError as error:
+        db.session.rollback()
+        return token_error(error, retry=url_for("auth.sign_in"))
+    start_session(member, method="link")
+    db.session.commit()
+    return signed_in(member, next_url)
 
 
 @bp.post("/sign-out")

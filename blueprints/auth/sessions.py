@@ -57,10 +57,12 @@ def mark_second_factor_shown():
     session["second_factor"] = True
 
 
-def browser_digest():
+def browser_digest(make=True):
     """The digest of this browser's sign-in cookie; a browser without one gets one with this
-    response."""
+    response (``make``), or the digest of nothing, which no row keeps (not ``make``)."""
     value = request.cookies.get(BROWSER_COOKIE, "")
+    if len(value) != 43 and not make:
+        return ""
     if len(value) != 43:
         value = g.get("new_browser_cookie")
         if value is None:
