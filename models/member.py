@@ -524,6 +524,7 @@ class Member(UserMixin, Model):  # type: ignore[misc]
         from models.advice import AdviceAnswer
         from models.email_change import EmailChange
         from models.newsletter import InputStatus, NewsInput
+        from models.sign_in import ProviderIdentity, RecoveryCode, SignInLink
 
         self.take()
         if self.deleted_at is not None:
@@ -545,6 +546,10 @@ class Member(UserMixin, Model):  # type: ignore[misc]
         db.session.execute(delete(AdviceAnswer).where(AdviceAnswer.member_id == self.id))
         # An address asked for and not (or already) confirmed is personal data too.
         db.session.execute(delete(EmailChange).where(EmailChange.member_id == self.id))
+        # How they signed in: their accounts with providers, sign-in links, the second factor.
+        for table in (ProviderIdentity, SignInLink, RecoveryCode):
+            db.session.execute(delete(table).where(table.member_id == self.id))
+        self.totp_secret = self.totp_confirmed_at = self.totp_last_step = self.second_factor_due_at = None
         audit.record("member.deleted", member=self, subject=f"member:{self.id}", reason=reason)
         self.name = "Slettet deltaker"
         self.email = f"slettet-{self.id}@invalid"

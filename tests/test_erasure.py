@@ -132,6 +132,14 @@ def a_life_here(member, colleague, coordinator, networks, deliver):
     db.session.commit()
     deliver()  # most of it goes: the rest waits
     send_password_reset(member)
+    # How she signs in: a sign-in link asked for, her work account, an authenticator app.
+    from models import ProviderIdentity, RecoveryCode, sign_in_link
+    from models.types import utcnow
+
+    sign_in_link.request_link(EMAIL, browser="0" * 64)
+    db.session.add(ProviderIdentity(member_id=member.id, provider="entra", subject="00000000-vilde"))
+    member.totp_secret, member.totp_confirmed_at = "JBSWY3DPEHPK3PXP", utcnow()
+    db.session.add(RecoveryCode(member_id=member.id, code_hash="0" * 64))
     db.session.commit()
 
 
@@ -188,6 +196,12 @@ def test_erasing_a_member_leaves_their_name_and_address_nowhere(
     )
     assert privacy.ERASED_NAME in kept
     assert db.session.scalar(select(Membership.status).where(Membership.member_id == member_id)) == "left"
+    # How she signed in is gone: no link, no account with a provider, no second factor.
+    from models import ProviderIdentity, RecoveryCode, SignInLink
+
+    for table in (SignInLink, ProviderIdentity, RecoveryCode):
+        assert not db.session.scalars(select(table.id).where(table.member_id == member_id)).all(), table
+    assert (erased.totp_secret, erased.totp_confirmed_at) == (None, None)
 
 
 def test_the_purge_scrubs_too_and_forgets_old_mail_texts(
