@@ -7,6 +7,7 @@ set, or the application refuses to start.
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -100,8 +101,64 @@ def from_environment(environ=os.environ):
         TEAMS_WEBHOOK_HOSTS=environ.get("TEAMS_WEBHOOK_HOSTS"),
         # Where the privacy and accessibility statements send questions and complaints.
         PRIVACY_CONTACT=environ.get("PRIVACY_CONTACT", "postmottak@helsedir.no"),
+        # Single sign-on (docs/single-sign-on.md): the OpenID Connect providers, none by default.
+        OIDC_PROVIDERS=oidc_providers(environ),
     )
     return cfg
+
+
+OIDC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def _list(value, separator=","):
+    return [item.strip() for item in (value or "").split(separator) if item.strip()]
+
+
+def oidc_providers(environ):
+    """``OIDC_PROVIDERS=entra,idporten`` and for each ``OIDC_<NAME>_ISSUER``, ``_CLIENT_ID``,
+    ``_CLIENT_SECRET``, ``_DISPLAY_NAME``, ``_SCOPES`` (default "openid email profile"),
+    ``_ACR_VALUES`` (asked for), ``_TRUST_AMR`` and ``_TRUST_ACR`` (the ``amr``/``acr`` values
+    that count as a second factor; empty: none), ``_TRUST_EMAIL`` (an ``email`` claim without
+    ``email_verified`` is taken as verified – Entra ID, which sends none).  A list of dicts, in
+    the order named; an incomplete one stops the app at start (``finish``)."""
+    providers = []
+    for name in _list(environ.get("OIDC_PROVIDERS")):
+        name = name.lower()
+        prefix = f"OIDC_{name.upper()}_"
+        providers.append(
+            {
+                "name": name,
+                "issuer": (environ.get(prefix + "ISSUER") or "").strip(),
+                "client_id": (environ.get(prefix + "CLIENT_ID") or "").strip(),
+                "client_secret": environ.get(prefix + "CLIENT_SECRET") or "",
+                "display_name": (environ.get(prefix + "DISPLAY_NAME") or "").strip() or name.capitalize(),
+                "scopes": environ.get(prefix + "SCOPES") or "openid email profile",
+                "acr_values": (environ.get(prefix + "ACR_VALUES") or "").strip(),
+                "trust_amr": _list(environ.get(prefix + "TRUST_AMR")),
+                "trust_acr": _list(environ.get(prefix + "TRUST_ACR")),
+                "trust_email": _bool(environ.get(prefix + "TRUST_EMAIL")),
+            }
+        )
+    return providers
+
+
+def check_oidc_providers(providers, production):
+    """Refuse a provider without issuer or client id, a name used twice or not fit for a URL,
+    a scope without "openid", and in production an issuer that is not https."""
+    seen = set()
+    for provider in providers:
+        name = provider["name"]
+        if not OIDC_NAME.match(name) or name in seen:
+            raise RuntimeError(f"OIDC_PROVIDERS: {name!r} is not a usable name (a-z, 0-9, _; each once).")
+        seen.add(name)
+        prefix = f"OIDC_{name.upper()}_"
+        for key in ("issuer", "client_id"):
+            if not provider[key]:
+                raise RuntimeError(f"{prefix}{key.upper()} is not set (single sign-on with {name}).")
+        if "openid" not in provider["scopes"].split():
+            raise RuntimeError(f"{prefix}SCOPES must include openid.")
+        if production and not provider["issuer"].startswith("https://"):
+            raise RuntimeError(f"{prefix}ISSUER must be an https:// address in production.")
 
 
 def finish(app):
@@ -132,6 +189,7 @@ def finish(app):
     # In development every mail is also written to the log, so its links can be followed
     # without an SMTP server.
     cfg.setdefault("MAIL_LOG_BODIES", development and not app.testing)
+    check_oidc_providers(cfg.setdefault("OIDC_PROVIDERS", []), cfg["PRODUCTION"])
     if cfg["PRODUCTION"]:
         cfg.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True, PREFERRED_URL_SCHEME="https")
 

@@ -159,6 +159,13 @@ ACTIONS = {
     "member.directory_hidden": _l("Hidden from the member directory"),
     "member.directory_shown": _l("Shown in the member directory"),
     "member.deleted": _l("Account deleted"),
+    "member.provider_linked": _l("Single sign-on account linked"),
+    "member.provider_unlinked": _l("Single sign-on account unlinked"),
+    "second_factor.set_up": _l("Second factor turned on"),
+    "second_factor.turned_off": _l("Second factor turned off"),
+    "second_factor.replaced": _l("Second factor moved to a new app"),
+    "second_factor.recovery_codes_renewed": _l("New recovery codes made"),
+    "second_factor.recovery_used": _l("Recovery code used"),
     "membership.status": _l("Membership status changed"),
     "membership.main_contact": _l("Main contact changed"),
     "anchoring.requested": _l("Anchoring asked for"),
@@ -265,6 +272,32 @@ PHRASES: dict[str, Phrase] = {
     ),
     "member.deleted": _p(
         _l("%(actor)s deleted the account of %(member)s"), _l("%(actor)s deleted their account")
+    ),
+    "member.provider_linked": _p(
+        _l("%(actor)s linked the account of %(member)s to sign-in with %(provider)s"),
+        _l("%(actor)s linked their account to sign-in with %(provider)s"),
+    ),
+    "member.provider_unlinked": _p(
+        _l("%(actor)s removed the link from the account of %(member)s to sign-in with %(provider)s"),
+        _l("%(actor)s removed the link from their account to sign-in with %(provider)s"),
+    ),
+    "second_factor.set_up": _p(
+        _l("%(actor)s turned on the second factor of %(member)s"),
+        _l("%(actor)s turned on their second factor"),
+    ),
+    "second_factor.turned_off": _p(
+        _l("%(actor)s turned off the second factor of %(member)s"),
+        _l("%(actor)s turned off their second factor"),
+    ),
+    "second_factor.replaced": _p(
+        _l("%(actor)s moved the second factor of %(member)s to a new app"),
+        _l("%(actor)s moved their second factor to a new app"),
+    ),
+    "second_factor.recovery_codes_renewed": _p(
+        _l("%(actor)s made new recovery codes for %(member)s"), _l("%(actor)s made new recovery codes")
+    ),
+    "second_factor.recovery_used": _p(
+        _l("%(actor)s used a recovery code of %(member)s"), _l("%(actor)s signed in with a recovery code")
     ),
     "membership.status": _p(
         _l("%(actor)s changed the membership of %(member)s in %(network)s"),
@@ -376,6 +409,7 @@ FIELDS: dict[str, "LazyString"] = {
     "invited": _l("members marked"),
     "kind": _l("type"),
     "lapsed": _l("memberships lapsed"),
+    "left": _l("recovery codes left"),
     "link": _l("link"),
     "main_contact": _l("main contact"),
     "manager_email": _l("line manager's e-mail address"),

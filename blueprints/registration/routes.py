@@ -2,6 +2,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
+from blueprints.auth.single_sign_on import address_to_register
 from blueprints.registration import bp
 from blueprints.registration.forms import RegistrationForm
 from blueprints.util import inbox_email, remember_inbox
@@ -45,6 +46,7 @@ def register_page():
     form = RegistrationForm(
         organisation=request.args.get("organisation", type=int),
         language=named_locale() or "",  # else their organisation's
+        email=address_to_register(),  # the address a single sign-on provider vouched for, if any
     )
     # Without JavaScript the organisation search is a submit button of this same form.
     if request.method == "POST" and "search" in request.form:
