@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from extensions import db
-from models import guard, tokens
+from models import guard, second_factor, tokens
 from models.errors import DomainError
 from models.language import mail_locale
 from models.member import Member
@@ -66,6 +66,8 @@ def appoint(
         guard.lock(member)  # its roles read afresh: a role granted a moment ago is seen
     for network in networks:
         member.make_coordinator(network, granted_by=granted_by)
+    # The coordinator pages ask for a second factor once this grace period ends (models/second_factor.py).
+    second_factor.start_grace(member)
     if created:
         send_welcome(member, networks, granted_by)
     else:

@@ -43,7 +43,7 @@ queries take ``outbox_visible``/``audit_visible``):
   with a membership of N.  An entry about neither is shown to no coordinator.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NamedTuple, TypeVar, overload
 
 from flask import abort
@@ -185,7 +185,20 @@ POLICY = {
     "board.read": may(COORDINATOR),  # the situation board: every signal, with its reporter
     "signal.handle": may(COORDINATOR),  # mark seen / followed up / passed on, note, merge
     "signal.reply": may(COORDINATOR),
+    # -- the second factor (models/second_factor.py): open without it, so it can be set up and shown --
+    "second_factor.manage": may(COORDINATOR),  # set up, new recovery codes, off
+    "second_factor.sign_in": ACCOUNT,  # the code asked after the password
 }
+
+# Asked by ``require`` once a rule has admitted the user: the second factor's gate
+# (``blueprints.auth.second_factor.gate``) on the actions only coordinators may do.
+GATES: list[Callable[[str], None]] = []
+
+
+def coordinators_only(action: str) -> bool:
+    """The coordinator pages the second factor guards: every action whose rule admits coordinators
+    alone, but the second factor's own."""
+    return POLICY[action].who == {COORDINATOR} and not action.startswith("second_factor.")
 
 
 # -- scopes ---------------------------------------------------------------------------------------
@@ -327,6 +340,8 @@ def require(action: str, obj: object = None) -> object:
         if not current_user.is_authenticated:
             abort(login_manager.unauthorized())
         abort(403)
+    for gate in GATES:
+        gate(action)
     return obj
 
 
