@@ -366,9 +366,10 @@ def sign_in_as(page, email):
     from playwright.sync_api import expect
 
     page.goto("/sign-in")
-    page.get_by_label("E-postadresse").fill(email)
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
+    with_password = page.get_by_role("form", name="Med passord")  # beside the sign-in link's form
+    with_password.get_by_label("E-postadresse").fill(email)
+    with_password.get_by_label("Passord").fill(PASSWORD)
+    with_password.get_by_role("button", name="Logg inn").click()
     expect(page).to_have_url(re.compile(r"^http://[^/]+/$"))  # the home
 
 

@@ -66,9 +66,10 @@ def test_the_meeting_form_in_place_keeps_the_focus_on_a_refusal_and_on_a_save(
 def test_a_refused_sign_in_focuses_its_error_summary_and_says_feil_in_the_title(page, live_server):
     page.goto("/sign-in")
     expect(page).not_to_have_title(re.compile("^Feil"))
-    page.get_by_label("E-postadresse").fill("nobody@example.no")
-    page.get_by_label("Passord").fill("not the password at all")
-    page.get_by_role("button", name="Logg inn").click()
+    with_password = page.get_by_role("form", name="Med passord")  # beside the sign-in link's form
+    with_password.get_by_label("E-postadresse").fill("nobody@example.no")
+    with_password.get_by_label("Passord").fill("not the password at all")
+    with_password.get_by_role("button", name="Logg inn").click()
     expect(page).to_have_title(re.compile(r"^Feil: Logg inn"))
     summary = page.locator(".error-summary")
     expect(summary).to_contain_text("E-postadressen eller passordet er feil.")

@@ -72,9 +72,10 @@ def test_register_verify_anchor_and_see_the_active_membership(page, new_context,
 
     # The member signs in and sees NIK active, anchored by that manager.
     page.goto("/sign-in")
-    page.get_by_label("E-postadresse").fill("kari.nordmann@bergen.kommune.example")
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
+    with_password = page.get_by_role("form", name="Med passord")  # beside the sign-in link's form
+    with_password.get_by_label("E-postadresse").fill("kari.nordmann@bergen.kommune.example")
+    with_password.get_by_label("Passord").fill(PASSWORD)
+    with_password.get_by_role("button", name="Logg inn").click()
     expect(page).to_have_url(re.compile(r"^http://[^/]+/$"))
     page.get_by_role("link", name="Min side").click()
     card = page.locator("#membership-NIK")
