@@ -272,9 +272,9 @@ def remind_advice(now, retry_for):
 def purge_privacy(days, retry_for):
     """Erase the personal data of former members whose last membership ended more than the retention
     period ago (run daily from cron); each erasure is in the audit log.  Forms' submission keys
-    older than a day are forgotten too, and the text of mail sent more than MAIL_BODY_RETENTION_DAYS
-    (90) days ago."""
-    from models import privacy, submissions
+    older than a day are forgotten too, so are sign-in links and begun provider sign-ins older than a
+    day, and the text of mail sent more than MAIL_BODY_RETENTION_DAYS (90) days ago."""
+    from models import privacy, sign_in, submissions
 
     days = days or current_app.config["PRIVACY_RETENTION_DAYS"]
     mail_days = current_app.config.get("MAIL_BODY_RETENTION_DAYS", 90)
@@ -283,18 +283,20 @@ def purge_privacy(days, retry_for):
         count = privacy.purge(days)
         keys = submissions.forget_old()
         bodies = privacy.forget_sent_bodies(mail_days)
+        sign_ins = sign_in.forget_old()
         db.session.commit()
-        return count, keys, bodies
+        return count, keys, bodies, sign_ins
 
-    count, keys, bodies = _cron(
+    count, keys, bodies, sign_ins = _cron(
         "privacy purge",
         work,
         retry_for,
-        lambda done: "erased: {}, submission keys: {}, mail texts: {}".format(*done),
+        lambda done: "erased: {}, submission keys: {}, mail texts: {}, sign-ins: {}".format(*done),
     )
     click.echo(f"Former members erased (last membership ended more than {days} days ago): {count}")
     click.echo(f"Submission keys forgotten (older than a day): {keys}")
     click.echo(f"Texts of mail sent more than {mail_days} days ago forgotten: {bodies}")
+    click.echo(f"Sign-in links and begun provider sign-ins forgotten (older than a day): {sign_ins}")
 
 
 @demo_cli.command("seed")

@@ -177,3 +177,20 @@ def test_two_clicks_at_once_sign_in_once(app, client, create_member, municipalit
     responses = twice_at_once(tabs, url, method="GET", page="/sign-in")
     assert sorted(r.status_code for r in responses) == [303, 400]
     assert db.session.scalar(select(SignInLink.used_at)) is not None
+
+
+def test_links_older_than_a_day_are_forgotten_by_the_daily_purge(app, runner):
+    from models import sign_in_link
+    from models.types import utcnow
+    from tests.helpers import figure
+
+    old = sign_in_link.request_link("ingen@kommune.example", browser="0" * 64)
+    old.created_at = utcnow() - timedelta(days=2)
+    kept = sign_in_link.request_link("ingen@kommune.example", browser="0" * 64)
+    db.session.commit()
+    kept_id = kept.id
+    result = runner.invoke(args=["privacy", "purge"])
+    assert (
+        figure(result.output, "Sign-in links and begun provider sign-ins forgotten (older than a day)") == 1
+    )
+    assert db.session.scalars(select(SignInLink.id)).all() == [kept_id]

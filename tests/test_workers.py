@@ -168,7 +168,7 @@ def test_the_one_round_send_writes_the_heartbeat(app, runner, mail_outbox):
         (["anchorings", "remind"], "anchorings remind", "reminders: 0"),
         (["reviews", "tick"], "reviews tick", "reminders: 0, cycles closed: 0, members lapsed: 0"),
         (["advice", "remind"], "advice remind", "reminders: 0"),
-        (["privacy", "purge"], "privacy purge", "erased: 0, submission keys: 0, mail texts: 0"),
+        (["privacy", "purge"], "privacy purge", "erased: 0, submission keys: 0, mail texts: 0, sign-ins: 0"),
     ],
 )
 def test_each_cron_command_writes_its_heartbeat(app, runner, command, name, detail):
