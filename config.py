@@ -101,6 +101,8 @@ def from_environment(environ=os.environ):
         TEAMS_WEBHOOK_HOSTS=environ.get("TEAMS_WEBHOOK_HOSTS"),
         # Where the privacy and accessibility statements send questions and complaints.
         PRIVACY_CONTACT=environ.get("PRIVACY_CONTACT", "postmottak@helsedir.no"),
+        # Sign-in links by e-mail (the sign-in page's second way): on unless SIGN_IN_LINKS=0.
+        SIGN_IN_LINKS=_bool(environ.get("SIGN_IN_LINKS", "1")),
         # Single sign-on (docs/single-sign-on.md): the OpenID Connect providers, none by default.
         OIDC_PROVIDERS=oidc_providers(environ),
     )

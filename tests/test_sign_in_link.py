@@ -194,3 +194,18 @@ def test_links_older_than_a_day_are_forgotten_by_the_daily_purge(app, runner):
         figure(result.output, "Sign-in links and begun provider sign-ins forgotten (older than a day)") == 1
     )
     assert db.session.scalars(select(SignInLink.id)).all() == [kept_id]
+
+
+def test_links_can_be_turned_off(app_factory, create_member, municipality, mail_outbox):
+    app = app_factory(SIGN_IN_LINKS=False)
+    client = app.test_client()
+    page = client.get("/sign-in").get_data(as_text=True)
+    assert "Med passord" in page and "Med en lenke på e-post" not in page and "link-email" not in page
+    with app.app_context():
+        before = table_snapshot()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        asked = client.post(
+            "/sign-in/link", data={"link-email": "x@kommune.example", "link-csrf_token": token}
+        )
+        assert asked.status_code == 404 and table_snapshot() == before
+        assert client.get("/sign-in/link/anything").status_code == 404

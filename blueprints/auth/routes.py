@@ -1,4 +1,4 @@
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -27,6 +27,7 @@ def sign_in_page(form=None, link_form=None, status=200, **context):
         "auth/sign_in.html",
         form=form or SignInForm(formdata=None, next=next_url),
         link_form=link_form or SignInLinkForm(formdata=None, prefix="link", next=next_url),
+        links=links_on(),
         link_minutes=int(sign_in_link.LIFETIME.total_seconds() // 60),
         providers=single_sign_on.configured(),
         **context,
@@ -73,12 +74,20 @@ def signed_in(member, next_url):
     return second_factor.after_sign_in(member, target) or redirect(target, code=303)
 
 
+def links_on():
+    """Sign-in links by e-mail are offered (``SIGN_IN_LINKS``, on by default); off, their routes
+    answer 404 and links mailed before open nothing."""
+    return current_app.config.get("SIGN_IN_LINKS", True)
+
+
 @bp.post("/sign-in/link")
 @limiter.limit("10 per 15 minutes")
 def request_sign_in_link():
     """Mail a sign-in link.  The same answer whether the address has an account or not, and past
     the address's mail budget (``limits.MAIL_TO_ADDRESS``): the page does not tell who is
     registered (``sign_in_link.request_link`` does the same work either way)."""
+    if not links_on():
+        abort(404)
     form = SignInLinkForm(prefix="link")
     if not form.validate_on_submit():
         return sign_in_page(link_form=form, status=422)
@@ -94,6 +103,8 @@ def request_sign_in_link():
 def sign_in_by_link(token):
     """Opened in the browser that asked, the link signs in at once; anywhere else, the page asks
     for a click (POST), and only that click spends it (``sign_in_link.sign_in_by_link``)."""
+    if not links_on():
+        abort(404)
     form = ConfirmForm()
     next_url = session.get("link_next")
     try:
