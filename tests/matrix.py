@@ -153,6 +153,35 @@ MATRIX = {
     ),
     ("auth.resend_verification", "GET"): GET("public.sign_in", "/verify"),
     ("auth.resend_verification", "POST"): POST("public.sign_in", "/verify", ok=ANY, changes=False),
+    # The second factor (blueprints/auth/second_factor.py): nobody in the world has it on, so the code
+    # page sends on (302), set-up has nothing waiting (302), new codes ask for the code (303) and
+    # "off" is refused next to its field (422).
+    ("auth.sign_in_code", "GET"): GET("second_factor.sign_in", "/sign-in/code", ok=(200, 302)),
+    ("auth.sign_in_code", "POST"): POST(
+        "second_factor.sign_in", "/sign-in/code", data={"code": "123456"}, ok=ANY, changes=False
+    ),
+    ("auth.two_factor", "GET"): GET("second_factor.manage", "/me/two-factor"),
+    ("auth.two_factor_begin", "POST"): POST("second_factor.manage", "/me/two-factor/begin"),
+    ("auth.two_factor_set_up", "GET"): GET("second_factor.manage", "/me/two-factor/set-up", ok=(200, 302)),
+    ("auth.two_factor_set_up", "POST"): POST(
+        "second_factor.manage", "/me/two-factor/set-up", data={"code": "123456"}, ok=ANY, changes=False
+    ),
+    ("auth.two_factor_recovery_codes", "POST"): POST(
+        "second_factor.manage", "/me/two-factor/recovery-codes", changes=False
+    ),
+    ("auth.two_factor_off", "POST"): POST(
+        "second_factor.manage",
+        "/me/two-factor/off",
+        data={"code": "123456", "replace": "no"},
+        ok=ANY,
+        changes=False,
+    ),
+    # Single sign-on: the world configures no provider, so any provider's name is not found (the
+    # flow itself: tests/test_single_sign_on.py, against a real provider).
+    ("auth.provider_sign_in", "POST"): POST("public.sign_in", "/sign-in/with/test", ok=404, changes=False),
+    ("auth.provider_callback", "GET"): GET(
+        "public.sign_in", "/sign-in/with/test/callback?state=x&code=y", ok=404
+    ),
     ("registration.register_page", "GET"): GET("public.register", "/register/", ok=(200, 302)),
     ("registration.register_page", "POST"): POST("public.register", "/register/", ok=ANY, changes=False),
     ("registration.check_field", "POST"): POST(

@@ -193,6 +193,11 @@ SIGNED_IN = {
     "advice.new": ("/advice/new", "coordinator"),
     "advice.show": ("/advice/{advice}", "member"),
     "anchorings.record": ("/anchoring/{anchoring}/record", "coordinator"),
+    "auth.sign_in_code": ("/sign-in/code", "coordinator"),
+    "auth.two_factor_begin": ("/me/two-factor/begin", "coordinator"),
+    "auth.two_factor_off": ("/me/two-factor/off", "coordinator"),
+    "auth.two_factor_recovery_codes": ("/me/two-factor/recovery-codes", "coordinator"),
+    "auth.two_factor_set_up": ("/me/two-factor/set-up", "coordinator"),
     "coordinator.audit_log": ("/coordinator/audit", "coordinator"),
     "coordinator.coordinators": ("/coordinator/coordinators", "coordinator"),
     "coordinator.decide_change": ("/coordinator/change-requests/{change}/apply", "coordinator"),
@@ -316,6 +321,8 @@ PUBLIC = {
         {"link-csrf_token": CSRF, "link-email": "{member_email}", "link-next": "/me/"},
     ),
     "auth.sign_out": ("/sign-out", "/", {"csrf_token": CSRF}),
+    # No provider is configured here: a provider's name is not found, whatever the form holds.
+    "auth.provider_sign_in": ("/sign-in/with/test", "/", {"csrf_token": CSRF, "next": "/me/"}),
     "public.set_language": (
         "/language",
         "/",

@@ -317,7 +317,7 @@ def test_turning_it_off_asks_for_a_right_code_and_tells_the_member(app, create_c
         again = post(
             client, "/me/two-factor/off", {"code": now_code(secret), "replace": "no"}, page="/me/two-factor"
         )
-        assert again.status_code == 422 and len(mails_to(coordinator)) == 1
+        assert again.status_code == 303 and len(mails_to(coordinator)) == 1
 
 
 def test_moving_to_a_new_app_starts_a_new_set_up(app, create_coordinator):

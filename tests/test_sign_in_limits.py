@@ -204,6 +204,14 @@ NO_MEMBER_MAIL = {
     "auth.reset_password",
     "auth.verify_email",
     "auth.welcome",  # a token, used once
+    "auth.provider_sign_in",  # single sign-on begun: no mail
+    # The second factor: mail only to the member themself – a recovery code used (ten at most), the
+    # factor turned off – and never refused for a spent mail budget (it is how one signs in).
+    "auth.sign_in_code",
+    "auth.two_factor_begin",
+    "auth.two_factor_set_up",
+    "auth.two_factor_recovery_codes",
+    "auth.two_factor_off",
     "reviews.come_back",  # a token; the restore it makes works once, and sends nothing
     "account.confirm_email",
     "anchorings.decide",  # a token, used once

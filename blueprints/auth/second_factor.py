@@ -181,6 +181,7 @@ def _status_page(member, off_form=None, status=200):
         codes_left=factor.unused_recovery_codes(member) if factor.is_confirmed(member) else 0,
         days_left=None if factor.required(member) else factor.days_left(member),
         off_form=off_form or TurnOffForm(formdata=None),
+        form_errors=off_form.errors if off_form else None,
         next_url=request.args.get("next"),
     ), status
 
@@ -258,6 +259,9 @@ def two_factor_recovery_codes():
 def two_factor_off():
     """Turn the factor off (or move it to a new app: ``replace``) with a right code."""
     member = _manage()
+    if not factor.is_confirmed(member):  # off already (another tab): its page says so
+        flash(_("The second factor is off already."), "info")
+        return redirect(url_for("auth.two_factor"), code=303)
     form = TurnOffForm()
     replace = request.form.get("replace") == "yes"
     if not form.validate_on_submit():
