@@ -105,6 +105,9 @@ def from_environment(environ=os.environ):
         SIGN_IN_LINKS=_bool(environ.get("SIGN_IN_LINKS", "1")),
         # Single sign-on (docs/single-sign-on.md): the OpenID Connect providers, none by default.
         OIDC_PROVIDERS=oidc_providers(environ),
+        # Days a coordinator may use the coordinator pages before they ask for a second factor
+        # (docs/second-factor.md).
+        TWO_FACTOR_GRACE_DAYS=int(environ.get("TWO_FACTOR_GRACE_DAYS", "14")),
     )
     return cfg
 
