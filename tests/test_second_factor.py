@@ -450,3 +450,33 @@ def test_wrong_codes_are_counted_but_a_recovery_code_still_gets_in(limited, crea
     owner = from_address(limited, "198.51.100.7")
     assert sign_in_to(owner, coordinator).status_code == 303
     assert post(owner, "/sign-in/code", {"code": codes[0]}, page="/sign-in/code").status_code == 303
+
+
+def test_a_session_that_showed_a_second_factor_elsewhere_is_not_asked(app, create_coordinator):
+    """A provider sign-in whose ID token's ``amr`` is trusted starts the session with the second
+    factor shown (``start_session(..., second_factor=True)``): nothing more is asked, even after the
+    grace period and with the factor on."""
+    coordinator = create_coordinator("NIK")
+    turn_on(coordinator)
+    client = app.test_client()
+    assert sign_in_to(client, coordinator).status_code == 303
+    with client.session_transaction() as session:
+        session["second_factor"] = True  # what sessions.start_session records for such a sign-in
+    with time_machine.travel(utcnow() + timedelta(days=15), tick=True):
+        page = client.get("/coordinator/")
+        assert page.status_code == 200 and "/me/two-factor" not in page.get_data(as_text=True)
+
+
+def test_the_audit_log_says_what_was_done_in_words(app, client, create_coordinator):
+    from flask_babel import force_locale
+
+    from models import audit
+
+    coordinator = create_coordinator("NIK")
+    _secret, codes = turn_on(coordinator)
+    assert sign_in_to(client, coordinator).status_code == 303
+    assert post(client, "/sign-in/code", {"code": codes[0]}, page="/sign-in/code").status_code == 303
+    (entry,) = audited("second_factor.recovery_used")
+    with app.test_request_context(), force_locale("nb"):
+        said = audit.sentence(entry)
+    assert coordinator.name in said and "reservekode" in said and "9" in said
