@@ -18,7 +18,7 @@ view's part, done with Authlib (``blueprints/auth/single_sign_on.py``).
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -270,13 +270,24 @@ def sign_in_with(provider: Settings, claims: Mapping[str, Any], signed_in: Membe
     return Outcome(member=member, linked=True)
 
 
-def identities(member: Member) -> Sequence[ProviderIdentity]:
-    """The member's linked provider accounts, the configured providers' first."""
-    return db.session.scalars(
-        select(ProviderIdentity)
-        .where(ProviderIdentity.member_id == member.id)
-        .order_by(ProviderIdentity.provider)
-    ).all()
+def accounts_of(member: Member) -> list[tuple[Provider, ProviderIdentity | None, bool]]:
+    """My page's list: (provider, the member's link to it or None, whether it is configured now) for
+    each configured provider, then for each provider no longer configured that they are linked to
+    (the link can still be removed).  None at all while no provider is configured."""
+    providers = configured()
+    if not providers:
+        return []
+    linked = {
+        identity.provider: identity
+        for identity in db.session.scalars(
+            select(ProviderIdentity).where(ProviderIdentity.member_id == member.id)
+        )
+    }
+    rows: list[tuple[Provider, ProviderIdentity | None, bool]] = [
+        (provider, linked.pop(provider.name, None), True) for provider in providers
+    ]
+    rows += [(Provider(name, name), identity, False) for name, identity in sorted(linked.items())]
+    return rows
 
 
 def unlink(member: Member, provider: str) -> bool:

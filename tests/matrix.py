@@ -182,6 +182,9 @@ MATRIX = {
     ("auth.provider_callback", "GET"): GET(
         "public.sign_in", "/sign-in/with/test/callback?state=x&code=y", ok=404
     ),
+    ("auth.provider_unlink", "POST"): POST(
+        "account.own", "/sign-in/with/test/unlink", changes=False, first="member"
+    ),
     ("registration.register_page", "GET"): GET("public.register", "/register/", ok=(200, 302)),
     ("registration.register_page", "POST"): POST("public.register", "/register/", ok=ANY, changes=False),
     ("registration.check_field", "POST"): POST(

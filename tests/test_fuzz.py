@@ -193,6 +193,7 @@ SIGNED_IN = {
     "advice.new": ("/advice/new", "coordinator"),
     "advice.show": ("/advice/{advice}", "member"),
     "anchorings.record": ("/anchoring/{anchoring}/record", "coordinator"),
+    "auth.provider_unlink": ("/sign-in/with/test/unlink", "member"),
     "auth.sign_in_code": ("/sign-in/code", "coordinator"),
     "auth.two_factor_begin": ("/me/two-factor/begin", "coordinator"),
     "auth.two_factor_off": ("/me/two-factor/off", "coordinator"),

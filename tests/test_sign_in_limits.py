@@ -205,6 +205,7 @@ NO_MEMBER_MAIL = {
     "auth.verify_email",
     "auth.welcome",  # a token, used once
     "auth.provider_sign_in",  # single sign-on begun: no mail
+    "auth.provider_unlink",  # My page: a link to a provider removed, no mail
     # The second factor: mail only to the member themself – a recovery code used (ten at most), the
     # factor turned off – and never refused for a spent mail budget (it is how one signs in).
     "auth.sign_in_code",

@@ -205,6 +205,37 @@ def test_a_member_who_has_not_confirmed_the_address_is_told_so_as_by_the_passwor
     assert table_snapshot(ignore=("form_submissions", "provider_sign_ins")) == before
 
 
+# -- My page -----------------------------------------------------------------------------------------
+
+
+def test_my_page_links_and_removes_the_link_once(client, provider, kari):
+    provider.add_user("kari-sub", email=None)
+    sign_in(client, kari.email)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = client.get("/me/").get_data(as_text=True)
+    assert "Testleverandøren: not linked." in page and 'action="/sign-in/with/test"' in page
+
+    response = client.get(through_provider(client, "kari-sub", next_url="/me/"))
+    assert response.status_code == 303 and response.headers["Location"] == "/me/"
+    page = client.get("/me/").get_data(as_text=True)
+    assert "Testleverandøren: linked on" in page and 'action="/sign-in/with/test/unlink"' in page
+
+    token = csrf_token_from(client.get("/me/"))
+    assert client.post("/sign-in/with/test/unlink", data={"csrf_token": token}).status_code == 303
+    assert identities() == []
+    entry = db.session.scalar(select(AuditEntry).filter_by(action="member.provider_unlinked"))
+    assert entry.member_id == kari.id and entry.actor_id == kari.id and entry.before == {"provider": "test"}
+    before = table_snapshot()
+    response = client.post("/sign-in/with/test/unlink", data={"csrf_token": token}, follow_redirects=True)
+    assert "There is no link to Testleverandøren to remove." in response.get_data(as_text=True)
+    assert table_snapshot() == before
+
+
+def test_my_page_says_nothing_of_single_sign_on_while_none_is_configured(client, kari):
+    sign_in(client, kari.email)
+    assert 'id="provider-heading"' not in client.get("/me/").get_data(as_text=True)
+
+
 # -- refusals: one clear page, nothing kept but the spent sign-in -----------------------------------
 
 
@@ -273,6 +304,7 @@ def test_a_state_older_than_ten_minutes_is_refused(client, provider, kari, caplo
 
 
 def test_a_callback_without_a_known_state_is_refused(client, provider):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     for query in ("", "?state=made-up&code=x"):
         refused_without_change(client, CALLBACK + query)
 

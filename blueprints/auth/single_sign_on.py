@@ -26,7 +26,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, login_required
 from joserfc.errors import JoseError
 
 from blueprints.auth import bp
@@ -263,6 +263,26 @@ def to_registration(settings, email):
         "info",
     )
     return redirect(url_for("registration.register_page"), code=303)
+
+
+@bp.post("/sign-in/with/<provider>/unlink")
+@login_required
+def provider_unlink(provider):
+    """Remove the signed-in member's link to ``provider`` (My page); a second click finds none."""
+    member = guard.real(current_user)
+    name = (single_sign_on.settings(provider) or single_sign_on.Provider(provider, provider)).display_name
+    if single_sign_on.unlink(member, provider):
+        db.session.commit()
+        flash(_("The link to %(provider)s is removed: it no longer signs you in.", provider=name), "success")
+    else:
+        flash(_("There is no link to %(provider)s to remove.", provider=name), "info")
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.app_context_processor
+def provider_list():
+    """``provider_accounts(member)`` for My page (templates/auth/provider_accounts.html)."""
+    return {"provider_accounts": single_sign_on.accounts_of}
 
 
 def address_to_register():
