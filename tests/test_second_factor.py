@@ -480,3 +480,38 @@ def test_the_audit_log_says_what_was_done_in_words(app, client, create_coordinat
     with app.test_request_context(), force_locale("nb"):
         said = audit.sentence(entry)
     assert coordinator.name in said and "reservekode" in said and "9" in said
+
+
+def test_set_up_twice_at_once_makes_one_secret_and_one_set_of_codes(app, create_coordinator):
+    postgres_only(app)
+    coordinator = create_coordinator("NIK")
+    clients = [app.test_client(), app.test_client()]
+    for client in clients:
+        assert sign_in_to(client, coordinator, "/me/two-factor").status_code == 303
+    begun = twice_at_once(clients, "/me/two-factor/begin", page="/me/two-factor")
+    assert [r.status_code for r in begun] == [303, 303]
+    secret = row(coordinator).totp_secret
+    assert secret is not None
+    pages = [c.get("/me/two-factor/set-up").get_data(as_text=True) for c in clients]
+    assert all(factor.grouped(secret) in page for page in pages)  # both show the one secret kept
+    confirmed = twice_at_once(
+        clients, "/me/two-factor/set-up", {"code": now_code(secret)}, page="/me/two-factor/set-up"
+    )
+    assert sorted(r.status_code for r in confirmed) == [200, 422]
+    (shown,) = [CODES.findall(r.get_data(as_text=True)) for r in confirmed if r.status_code == 200]
+    assert unused_hashes(coordinator) == {factor.recovery_hash(c) for c in shown}
+    assert len(audited("second_factor.set_up")) == 1
+
+
+def test_turning_it_off_twice_at_once_turns_it_off_once(app, create_coordinator):
+    postgres_only(app)
+    coordinator = create_coordinator("NIK")
+    _secret, codes = turn_on(coordinator)
+    clients = [app.test_client(), app.test_client()]
+    for client in clients:
+        assert sign_in_to(client, coordinator, "/me/two-factor").status_code == 303
+    data = {"code": codes[0], "replace": "no"}
+    responses = twice_at_once(clients, "/me/two-factor/off", data, page="/me/two-factor")
+    assert sorted(r.status_code for r in responses)[0] == 303 and all(r.status_code < 500 for r in responses)
+    assert row(coordinator).totp_confirmed_at is None
+    assert len(audited("second_factor.turned_off")) == 1 and len(mails_to(coordinator)) == 1
