@@ -515,3 +515,14 @@ def test_turning_it_off_twice_at_once_turns_it_off_once(app, create_coordinator)
     assert sorted(r.status_code for r in responses)[0] == 303 and all(r.status_code < 500 for r in responses)
     assert row(coordinator).totp_confirmed_at is None
     assert len(audited("second_factor.turned_off")) == 1 and len(mails_to(coordinator)) == 1
+
+
+def test_the_mail_about_turning_it_off_is_in_the_members_written_form(app, create_coordinator):
+    coordinator = create_coordinator("NIK", language="nn")
+    _secret, codes = turn_on(coordinator)
+    client = app.test_client()
+    assert sign_in_to(client, coordinator, "/me/two-factor").status_code == 303
+    off = post(client, "/me/two-factor/off", {"code": codes[0], "replace": "no"}, page="/me/two-factor")
+    assert off.status_code == 303
+    (mail,) = mails_to(coordinator)
+    assert mail.subject == "Totrinnsinnlogginga di vart slått av" and "reservekodane" in mail.body_text

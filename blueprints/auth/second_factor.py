@@ -23,7 +23,17 @@ who has the password cannot lock the owner out beyond the recovery route; the ow
 choose a new password, which ends every session (``accounts.reset_password``).
 """
 
-from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    flash,
+    g,
+    has_request_context,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -82,7 +92,7 @@ def after_sign_in(member, next_url):
 
 def gate(action):
     """Run by ``policy.require`` once the rule admits the user (see the module's docstring)."""
-    if not policy.coordinators_only(action) or second_factor_shown():
+    if not has_request_context() or not policy.coordinators_only(action) or second_factor_shown():
         return
     member = guard.real(current_user)
     if not member.is_coordinator:
