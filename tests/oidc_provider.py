@@ -222,7 +222,7 @@ LOGIN_PAGE = """<!doctype html>
 <input id="user" name="user" list="users" autocomplete="username" required>
 <datalist id="users">{options}</datalist>
 <button type="submit" name="decision" value="sign-in">Sign in at the test provider</button>
-<button type="submit" name="decision" value="cancel">Cancel</button>
+<button type="submit" name="decision" value="cancel" formnovalidate>Cancel</button>
 </form>
 </main></body></html>"""
 
@@ -323,6 +323,10 @@ class Provider:
                 code_challenge_methods_supported=["S256"],
                 claims_supported=["sub", "email", "email_verified", "name", "amr", "acr"],
             )
+
+        @app.get("/favicon.ico")
+        def favicon():
+            return "", 204
 
         @app.get("/jwks")
         def jwks():
