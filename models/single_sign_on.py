@@ -252,6 +252,7 @@ def sign_in_with(provider: Settings, claims: Mapping[str, Any], signed_in: Membe
             )
     except IntegrityError:
         # Linked a moment ago by a sign-in at the same time: the stored row decides.
+        current_app.logger.info("Single sign-on with %s: linked meanwhile by another sign-in", provider.name)
         identity = db.session.scalar(
             select(ProviderIdentity).where(
                 ProviderIdentity.provider == provider.name, ProviderIdentity.subject == subject

@@ -252,8 +252,17 @@ def refused_without_change(client, callback, status=400, text="Start again from 
     return page
 
 
-@pytest.mark.parametrize("spoilt", ["signature", "payload", "aud", "expired", "nonce"])
-def test_a_spoilt_id_token_is_refused(client, provider, kari, spoilt, caplog):
+@pytest.mark.parametrize(
+    ("spoilt", "why"),
+    [
+        ("signature", "BadSignatureError"),
+        ("payload", "BadSignatureError"),
+        ("aud", "Invalid claim: 'aud'"),
+        ("expired", "ExpiredTokenError"),
+        ("nonce", "Invalid claim: 'nonce'"),
+    ],
+)
+def test_a_spoilt_id_token_is_refused(client, provider, kari, spoilt, why, caplog):
     provider.add_user("kari-sub", email=kari.email)
     callback = through_provider(client, "kari-sub")
     provider.spoil_next(spoilt)
@@ -261,7 +270,7 @@ def test_a_spoilt_id_token_is_refused(client, provider, kari, spoilt, caplog):
     refused_without_change(client, callback)
     assert identities() == []
     assert db.session.scalar(select(ProviderSignIn.used_at)) is not None  # spent all the same
-    assert "the ID token was refused" in caplog.text
+    assert "the ID token was refused" in caplog.text and why in caplog.text
 
 
 def test_a_replayed_state_is_refused(client, provider, kari, caplog):
@@ -357,7 +366,7 @@ def test_entra_multi_tenant_issuer_is_checked_against_the_token_s_tenant(client,
     callback = through_provider(other, "entra-sub")
     provider.spoil_next("tid")  # the token's iss names another tenant than its tid
     refused_without_change(other, callback)
-    assert "InvalidClaimError" in caplog.text and "iss" in caplog.text
+    assert "Invalid claim: 'iss'" in caplog.text
 
 
 # -- two at once (PostgreSQL) ------------------------------------------------------------------------
@@ -373,7 +382,7 @@ def same_browser(client, app):
     return twin
 
 
-def test_the_same_callback_twice_at_once_signs_in_once(client, app, provider, kari):
+def test_the_same_callback_twice_at_once_signs_in_once(client, app, provider, kari, caplog):
     postgres_only(app)
     provider.add_user("kari-sub", email=kari.email)
     callback = through_provider(client, "kari-sub")
@@ -381,6 +390,7 @@ def test_the_same_callback_twice_at_once_signs_in_once(client, app, provider, ka
 
     responses = at_once(lambda wait, c: (wait(), c.get(callback))[1], [(client,), (twin,)])
     assert sorted(r.status_code for r in responses) == [303, 400]
+    assert "state used already" in caplog.text  # the spent state decided, not the provider's spent code
     assert identities() == [(kari.id, "kari-sub")]
     assert (
         db.session.scalar(
