@@ -224,6 +224,15 @@ def sign_in_with(provider: Settings, claims: Mapping[str, Any], signed_in: Membe
     if identity is not None:
         if identity.member.deleted_at is not None:
             return Outcome(email=email)
+        if signed_in is not None and identity.member_id != signed_in.id:
+            raise Refused(
+                f"member {signed_in.id} asked to link the {provider.name} account of member {identity.member_id}",
+                _l(
+                    "That account with the provider is linked to another membership here. You are "
+                    "still signed in as before."
+                ),
+                403,
+            )
         identity.last_used_at = now
         return Outcome(member=identity.member)
     member = signed_in if signed_in is not None else Member.by_email(email) if email else None

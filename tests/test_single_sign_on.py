@@ -178,6 +178,22 @@ def test_a_signed_in_member_links_a_provider_that_gives_no_address(client, provi
     assert signed_in(client)["signed_in_with"] == "provider"
 
 
+def test_a_signed_in_member_cannot_take_over_another_member_s_link(
+    client, app, provider, kari, create_member, municipality
+):
+    provider.add_user("kari-sub", email=kari.email)
+    other = app.test_client()
+    other.get(through_provider(other, "kari-sub"))  # Kari's link
+    ola = create_member(municipality("4601"), email="ola@bergen.kommune.example")
+    sign_in(client, ola.email)
+    before = table_snapshot(ignore=("form_submissions", "provider_sign_ins"))
+
+    response = client.get(through_provider(client, "kari-sub"))
+    assert response.status_code == 403 and "linked to another membership" in response.get_data(as_text=True)
+    assert signed_in(client)["_user_id"].startswith(f"{ola.id}:")  # still Ola
+    assert table_snapshot(ignore=("form_submissions", "provider_sign_ins")) == before
+
+
 def test_a_member_linked_to_another_account_of_the_provider_is_refused(client, provider, kari):
     provider.add_user("first", email=kari.email)
     provider.add_user("second", email=kari.email)
