@@ -29,6 +29,7 @@ BOKMAL = {
     "notice": ("Hei",),
     "registration_attempt": ("Hei", "Noen", "allerede", "eller", "passord"),
     "reset_password": ("Hei", "Velg", "timer", "passord"),
+    "sign_in_link": ("Hei", "Åpne", "lenken", "minutter", "nettleseren"),
     "coordinator_welcome": ("Hei", "gjort", "koordinator", "planlegge", "nyhetsbrevet", "dager", "passordet"),
     "review_lapsed": ("Hei", "svarte", "medlemslisten", "klikk", "Sett", "koordinatoren"),
     "review_closed": (
