@@ -19,6 +19,7 @@ from sqlalchemy import (
     delete,
     exists,
     false,
+    func,
     or_,
     select,
     update,
@@ -435,6 +436,7 @@ class Member(UserMixin, Model):  # type: ignore[misc]
         from models.advice import AdviceAnswer
         from models.email_change import EmailChange
         from models.newsletter import input_of
+        from models.sign_in import ProviderIdentity, RecoveryCode, SignInLink
 
         def when(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
@@ -512,6 +514,34 @@ class Member(UserMixin, Model):  # type: ignore[misc]
                     "changed_at": when(a.updated_at),
                 }
                 for a in db.session.scalars(select(AdviceAnswer).where(AdviceAnswer.member_id == self.id))
+            ],
+            # How they sign in (not the secrets: the authenticator's key and the codes stay here).
+            "accounts_with_providers": [
+                {
+                    "provider": i.provider,
+                    "subject": i.subject,
+                    "linked_at": when(i.created_at),
+                    "last_used_at": when(i.last_used_at),
+                }
+                for i in db.session.scalars(
+                    select(ProviderIdentity)
+                    .where(ProviderIdentity.member_id == self.id)
+                    .order_by(ProviderIdentity.id)
+                )
+            ],
+            "second_factor": {
+                "set_up_at": when(self.totp_confirmed_at),
+                "recovery_codes_unused": db.session.scalar(
+                    select(func.count())
+                    .select_from(RecoveryCode)
+                    .where(RecoveryCode.member_id == self.id, RecoveryCode.used_at.is_(None))
+                ),
+            },
+            "sign_in_links": [
+                {"asked_at": when(link.created_at), "used_at": when(link.used_at)}
+                for link in db.session.scalars(
+                    select(SignInLink).where(SignInLink.member_id == self.id).order_by(SignInLink.id)
+                )
             ],
         }
 

@@ -102,6 +102,29 @@ def test_the_data_export_holds_everything_about_the_member(client, create_member
     assert data["memberships"][0]["network"] == "NIK" and data["anchorings"][0]["decided_by"] == "Leder Lie"
 
 
+def test_the_data_export_says_how_the_member_signs_in_and_holds_no_secret(
+    client, create_member, municipality
+):
+    from models import ProviderIdentity, RecoveryCode, sign_in_link
+    from models.types import utcnow
+
+    member = anchored_member(create_member, municipality)
+    sign_in_link.request_link(member.email, browser="0" * 64)
+    db.session.add(ProviderIdentity(member_id=member.id, provider="entra", subject="00000000-kari"))
+    member.totp_secret, member.totp_confirmed_at = "JBSWY3DPEHPK3PXP", utcnow()
+    db.session.add_all([RecoveryCode(member_id=member.id, code_hash="0" * 64) for _ in range(2)])
+    db.session.commit()
+    sign_in(client, member.email)
+    text = client.get("/me/export.json").get_data(as_text=True)
+    data = json.loads(text)
+    assert [(a["provider"], a["subject"]) for a in data["accounts_with_providers"]] == [
+        ("entra", "00000000-kari")
+    ]
+    assert data["second_factor"]["set_up_at"] and data["second_factor"]["recovery_codes_unused"] == 2
+    assert len(data["sign_in_links"]) == 1 and data["sign_in_links"][0]["used_at"] is None
+    assert "JBSWY3DPEHPK3PXP" not in text and "0" * 64 not in text
+
+
 def test_deleting_the_account_erases_the_person_and_keeps_the_history(client, create_member, municipality):
     member = anchored_member(create_member, municipality)
     email, member_id = member.email, member.id
