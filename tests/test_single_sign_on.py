@@ -124,6 +124,25 @@ def test_a_trusted_amr_counts_as_a_second_factor_and_an_untrusted_one_does_not(c
     assert session["_user_id"].startswith(f"{kari.id}:") and "second_factor" not in session
 
 
+def test_a_coordinator_is_asked_for_the_apps_code_unless_the_provider_vouched_for_a_second_factor(
+    client, app, provider, create_coordinator
+):
+    coordinator = create_coordinator("NIK")
+    coordinator.totp_secret, coordinator.totp_confirmed_at = "JBSWY3DPEHPK3PXP", utcnow()
+    db.session.commit()
+    provider.add_user("koordinator-sub", email=coordinator.email, amr=["pwd"])
+    response = client.get(through_provider(client, "koordinator-sub", next_url="/coordinator/"))
+    assert response.status_code == 303 and response.headers["Location"].startswith("/sign-in/code?next=")
+    gate = client.get("/coordinator/")  # the gate: the code first
+    assert gate.status_code == 302 and gate.headers["Location"].startswith("/sign-in/code?next=")
+
+    provider.users["koordinator-sub"].amr = ["pwd", "mfa"]  # trusted (settings_for: TRUST_AMR=mfa)
+    other = app.test_client()
+    response = other.get(through_provider(other, "koordinator-sub", next_url="/coordinator/"))
+    assert response.status_code == 303 and response.headers["Location"] == "/coordinator/"
+    assert other.get("/coordinator/").status_code == 200
+
+
 def test_an_unknown_person_is_sent_to_registration_with_the_address_filled_in(client, provider):
     provider.add_user("ola-sub", email="ola@bergen.kommune.example")
     before = table_snapshot(ignore=("form_submissions", "provider_sign_ins"))

@@ -29,7 +29,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from joserfc.errors import JoseError
 
-from blueprints.auth import bp
+from blueprints.auth import bp, second_factor
 from blueprints.auth.sessions import browser_digest, start_session
 from blueprints.util import remember_inbox, safe_next
 from extensions import db, limiter
@@ -198,7 +198,9 @@ def provider_callback(provider):
             ),
             "success",
         )
-    return redirect(safe_next(next_url, "public.index"), code=303)
+    target = safe_next(next_url, "public.index")
+    # A coordinator whose provider did not vouch for a second factor is asked for the app's code.
+    return second_factor.after_sign_in(member, target) or redirect(target, code=303)
 
 
 def checked_claims(settings, nonce, verifier):
