@@ -102,7 +102,10 @@ def upgrade():
         sa.Column("created_at", WHEN, nullable=False),
         sa.Column("used_at", WHEN, nullable=True),
         sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_recovery_codes_member_id_members"), ondelete="CASCADE"
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_recovery_codes_member_id_members"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
     )
