@@ -101,6 +101,9 @@ def from_environment(environ=os.environ):
         TEAMS_WEBHOOK_HOSTS=environ.get("TEAMS_WEBHOOK_HOSTS"),
         # Where the privacy and accessibility statements send questions and complaints.
         PRIVACY_CONTACT=environ.get("PRIVACY_CONTACT", "postmottak@helsedir.no"),
+        # Coordinators must set up the second factor once their grace period ends: on unless 0
+        # (off, only those who set it up are asked for it).
+        TWO_FACTOR_REQUIRED=_bool(environ.get("TWO_FACTOR_REQUIRED", "1")),
         # Sign-in links by e-mail (the sign-in page's second way): on unless SIGN_IN_LINKS=0.
         SIGN_IN_LINKS=_bool(environ.get("SIGN_IN_LINKS", "1")),
         # Single sign-on (docs/single-sign-on.md): the OpenID Connect providers, none by default.

@@ -67,11 +67,19 @@ def grace_days() -> int:
     return DEFAULT_GRACE_DAYS
 
 
+def demanded() -> bool:
+    """Does the installation demand the factor of every coordinator once their grace period ends
+    (``TWO_FACTOR_REQUIRED``, on by default)?  Off, only those who set it up are asked for it."""
+    return bool(current_app.config.get("TWO_FACTOR_REQUIRED", True))
+
+
 def required(member: Member, now: datetime | None = None) -> bool:
     """Must this coordinator show the factor for coordinator pages?  Once it is confirmed, or once
-    the grace period has ended."""
+    the grace period has ended (where the installation demands it)."""
     if is_confirmed(member):
         return True
+    if not demanded():
+        return False
     due = member.second_factor_due_at
     return due is not None and (now or utcnow()) >= due
 

@@ -391,6 +391,21 @@ def test_after_the_grace_period_coordinator_pages_send_to_the_set_up(app, create
         assert fresh.get("/coordinator/outbox").status_code == 200
 
 
+def test_an_installation_that_does_not_demand_it_asks_only_those_who_set_it_up(app, create_coordinator):
+    app.config["TWO_FACTOR_REQUIRED"] = False
+    coordinator, other = create_coordinator("NIK"), create_coordinator("NIK")
+    other.totp_secret, other.totp_confirmed_at = "JBSWY3DPEHPK3PXP", utcnow()
+    db.session.commit()
+    with time_machine.travel(utcnow() + timedelta(days=15), tick=True):
+        client = app.test_client()
+        assert sign_in_to(client, coordinator).headers["Location"] == "/coordinator/"
+        page = client.get("/coordinator/outbox")
+        assert page.status_code == 200 and "/me/two-factor" not in page.get_data(as_text=True)  # no notice
+        other_client = app.test_client()
+        response = sign_in_to(other_client, other)
+        assert response.status_code == 303 and response.headers["Location"].startswith("/sign-in/code?next=")
+
+
 def test_a_member_who_is_no_coordinator_is_never_asked(app, create_member, municipality):
     member = create_member(municipality("4601"))
     client = app.test_client()

@@ -101,7 +101,8 @@ def gate(action):
         db.session.commit()
     now = utcnow()
     if not factor.required(member, now):
-        g.second_factor_days_left = factor.days_left(member, now)
+        if factor.demanded():
+            g.second_factor_days_left = factor.days_left(member, now)
         return
     confirmed = factor.is_confirmed(member)
     if request.method == "GET" and not request.headers.get("HX-Request"):
