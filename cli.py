@@ -20,6 +20,7 @@ advice_cli = AppGroup("advice", help="Requests for advice.")
 demo_cli = AppGroup("demo", help="Demo and scale data.")
 privacy_cli = AppGroup("privacy", help="Personal data: the retention rule.")
 data_cli = AppGroup("data", help="Moving data between databases, and backups.")
+second_factor_cli = AppGroup("second-factor", help="Coordinators' second factor (docs/second-factor.md).")
 worker_log = logging.getLogger("tracker.worker")
 
 
@@ -356,6 +357,30 @@ def create_coordinator(email, codes, name):
         click.echo(link("auth.welcome", token=token))
 
 
+@second_factor_cli.command("reset")
+@click.argument("email")
+@click.option(
+    "--reason", required=True, help="Why, for the audit log: who asked, how you confirmed it was them."
+)
+def reset_second_factor(email, reason):
+    """Remove the second factor (the app and the recovery codes) of EMAIL, who lost both: after you
+    have confirmed who asks (a call).  Mailed to them, in the audit log with REASON; they set it up
+    again at their next sign-in."""
+    from models import DomainError, Member
+    from models import second_factor as factor
+
+    member = Member.by_email(email)
+    if member is None or member.deleted_at is not None:
+        raise click.ClickException(f"No account has the address {email}.")
+    with audit.acting_as(label="flask second-factor reset"):
+        try:
+            factor.reset(member.take(), reason)
+        except DomainError as error:
+            raise click.ClickException(str(error.message)) from error
+    db.session.commit()
+    click.echo(f"The second factor of {member.name} <{member.email}> is removed; they were mailed.")
+
+
 @data_cli.command("export")
 @click.argument("path", type=click.Path(dir_okay=False))
 def export_data(path):
@@ -423,6 +448,7 @@ def register_commands(app):
         demo_cli,
         privacy_cli,
         data_cli,
+        second_factor_cli,
         create_coordinator,
     ):
         app.cli.add_command(command)

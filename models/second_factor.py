@@ -347,6 +347,19 @@ def turn_off(member: Member, code: str, *, replace: bool = False, now: datetime 
     once (moving to a new phone).  Recorded, and mailed to the member either way."""
     now = now or utcnow()
     verify(member, code, now, tell=False)
+    _remove(member, replace=replace)
+
+
+def reset(member: Member, reason: str) -> None:
+    """An operator's reset for a coordinator who lost both the app and the recovery codes (``flask
+    second-factor reset``, after confirming who asks): as ``turn_off`` without a code, the
+    ``reason`` in the audit log.  They set it up again at their next sign-in."""
+    _remove(member, replace=False, reason=reason)
+
+
+def _remove(member: Member, *, replace: bool, reason: str | None = None) -> None:
+    """The secret and the recovery codes gone (a new unconfirmed secret in place, ``replace``), by a
+    conditional UPDATE – a second at the same moment is refused – recorded and mailed."""
     done = guard.claim(
         update(Member)
         .where(Member.id == member.id, Member.totp_confirmed_at.is_not(None))
@@ -364,6 +377,7 @@ def turn_off(member: Member, code: str, *, replace: bool = False, now: datetime 
         "second_factor.replaced" if replace else "second_factor.turned_off",
         member=member,
         subject=f"member:{member.id}",
+        reason=reason,
     )
     notify(
         member,

@@ -541,3 +541,30 @@ def test_the_mail_about_turning_it_off_is_in_the_members_written_form(app, creat
     assert off.status_code == 303
     (mail,) = mails_to(coordinator)
     assert mail.subject == "Totrinnsinnlogginga di vart slått av" and "reservekodane" in mail.body_text
+
+
+def test_an_operator_resets_the_factor_of_a_coordinator_who_lost_app_and_codes(
+    app, runner, create_coordinator, mail_outbox, deliver
+):
+    coordinator = create_coordinator("NIK")
+    coordinator.totp_secret, coordinator.totp_confirmed_at = "JBSWY3DPEHPK3PXP", utcnow()
+    db.session.add(RecoveryCode(member_id=coordinator.id, code_hash="0" * 64))
+    db.session.commit()
+    result = runner.invoke(
+        args=["second-factor", "reset", coordinator.email, "--reason", "Mistet telefonen; ringt opp"]
+    )
+    assert result.exit_code == 0, result.output
+    member = row(coordinator)
+    assert (member.totp_secret, member.totp_confirmed_at) == (None, None)
+    assert not db.session.scalars(select(RecoveryCode.id)).all()
+    entry = db.session.scalar(select(AuditEntry).filter_by(action="second_factor.turned_off"))
+    assert entry.reason == "Mistet telefonen; ringt opp" and entry.actor_label == "flask second-factor reset"
+    deliver()
+    assert [m["To"] for m in mail_outbox] == [coordinator.email]
+    # Again: nothing to remove, a clear refusal, nothing more mailed.
+    again = runner.invoke(args=["second-factor", "reset", coordinator.email, "--reason", "x"])
+    assert again.exit_code == 1 and "allerede slått av" in again.output
+    assert (
+        runner.invoke(args=["second-factor", "reset", "ingen@kommune.example", "--reason", "x"]).exit_code
+        == 1
+    )
