@@ -245,6 +245,10 @@ def sign_in_with(provider: Settings, claims: Mapping[str, Any], signed_in: Membe
             ProviderIdentity.member_id == member.id, ProviderIdentity.provider == provider.name
         )
     )
+    if other is not None and other.subject == subject:
+        # Linked a moment ago by a sign-in at the same time (committed after this one looked).
+        other.last_used_at = now
+        return Outcome(member=member)
     if other is not None:
         raise Refused(
             f"member {member.id} is linked to another {provider.name} account",
