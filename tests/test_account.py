@@ -1,12 +1,16 @@
 """My page: details, memberships and anchoring, leaving, data export and deletion."""
 
 import json
+import re
+from datetime import timedelta
 
+import time_machine
 from sqlalchemy import select
 
 from extensions import db
 from models import AnchoringStatus, AuditEntry, Member, MembershipStatus
-from tests.conftest import links_in, post, sign_in
+from models.types import utcnow
+from tests.conftest import links_in, post, sign_in, table_snapshot
 from tests.helpers import path_of
 
 
@@ -129,12 +133,15 @@ def test_deleting_the_account_erases_the_person_and_keeps_the_history(client, cr
     member = anchored_member(create_member, municipality)
     email, member_id = member.email, member.id
     sign_in(client, member.email)
-    wrong = post(client, "/me/delete", {"password": "ikke riktig passord"}, page="/me/delete")
-    assert wrong.status_code == 422
-    assert (
-        post(client, "/me/delete", {"password": "korrekt hest batteri stift"}, page="/me/delete").status_code
-        == 303
-    )
+    with time_machine.travel(utcnow() + timedelta(minutes=16), tick=True):  # past a fresh sign-in
+        wrong = post(client, "/me/delete", {"password": "ikke riktig passord"}, page="/me/delete")
+        assert wrong.status_code == 422
+        assert (
+            post(
+                client, "/me/delete", {"password": "korrekt hest batteri stift"}, page="/me/delete"
+            ).status_code
+            == 303
+        )
     db.session.expire_all()
     erased = db.session.get(Member, member_id)
     assert erased.name == "Slettet deltaker" and erased.email != email and erased.manager_email is None
@@ -143,6 +150,41 @@ def test_deleting_the_account_erases_the_person_and_keeps_the_history(client, cr
     assert Member.by_email(email) is None
     assert client.get("/me/").status_code == 302
     assert sign_in(client, email).status_code == 422
+
+
+def test_a_fresh_sign_in_confirms_a_deletion_without_the_password(
+    client, create_member, municipality, deliver, mail_outbox
+):
+    """A member who never uses a password signs in by a link; for a quarter of an hour after, the
+    deletion asks for no password.  Later it does, and without the right one nothing changes – until
+    they sign in again."""
+    member = create_member(municipality("4601"))
+    member.password_hash = None  # never had one, or cannot remember it: the same here
+    db.session.commit()
+
+    def sign_in_by_link():
+        mail_outbox.clear()
+        page = client.get("/sign-in").get_data(as_text=True)
+        token = re.search(r'name="link-csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        client.post("/sign-in/link", data={"link-email": member.email, "link-csrf_token": token})
+        deliver()
+        (url,) = [u for u in links_in(mail_outbox[0]) if "/sign-in/link/" in u]
+        assert client.get(url.replace("http://localhost", "")).status_code == 303
+
+    sign_in_by_link()
+    assert 'name="password"' not in client.get("/me/delete").get_data(as_text=True)
+    with time_machine.travel(utcnow() + timedelta(minutes=16), tick=True):
+        page = client.get("/me/delete").get_data(as_text=True)
+        assert 'name="password"' in page and "Vet du ikke passordet ditt?" in page
+        before = table_snapshot()
+        assert post(client, "/me/delete", {}, page="/me/delete").status_code == 422
+        assert table_snapshot() == before
+
+        assert post(client, "/sign-out", page="/me/").status_code == 303
+        sign_in_by_link()
+        assert post(client, "/me/delete", {}, page="/me/delete").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).deleted_at is not None
 
 
 def test_a_member_cannot_leave_for_someone_else(client, create_member, municipality):

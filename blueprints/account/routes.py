@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from blueprints.account import bp
 from blueprints.account.forms import DeleteForm, EmailChangeForm, LeaveForm, ProfileForm
+from blueprints.auth.sessions import freshly_signed_in
 from blueprints.forms import ConfirmForm
 from blueprints.util import carry_out, form_refused, load, token_error, token_link
 from extensions import db, limiter
@@ -134,13 +135,23 @@ def export():
     )
 
 
+def confirmed_by_sign_in(form):
+    """``form`` without its password field when this session began within the last quarter of an
+    hour (``sessions.FRESH``): the sign-in just made – by password, link or provider – says who is
+    there as well as the password would, and a member who never uses their password can still
+    delete the account or change its address."""
+    if freshly_signed_in():
+        del form.password
+    return form
+
+
 @bp.route("/delete", methods=["GET", "POST"])
 @login_required
 def delete():
     member = current_user._get_current_object()
-    form = DeleteForm()
+    form = confirmed_by_sign_in(DeleteForm())
     if form.validate_on_submit():
-        if not member.check_password(form.password.data):
+        if form.password and not member.check_password(form.password.data):
             form.password.errors.append(_("The password is wrong."))
         else:
             response = carry_out(
@@ -161,9 +172,9 @@ def delete():
 def change_email():
     """A new sign-in address: a link goes to it, and the address changes when it is followed."""
     member = current_user._get_current_object()
-    form = EmailChangeForm()
+    form = confirmed_by_sign_in(EmailChangeForm())
     if form.validate_on_submit():
-        if not member.check_password(form.password.data):
+        if form.password and not member.check_password(form.password.data):
             form.password.errors.append(_("The password is wrong."))
         else:
             done = carry_out(

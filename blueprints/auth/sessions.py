@@ -15,6 +15,7 @@ confirming click instead of signing in at once.
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from flask import after_this_request, current_app, g, request, session
 from flask_login import login_user
@@ -22,6 +23,10 @@ from flask_login import login_user
 from models.types import utcnow
 
 METHODS = ("password", "link", "reset", "provider")
+# A change that asks who is there (deleting the account, a new sign-in address) asks for the password
+# unless the session began this recently, whichever way: a member who signs in by a link or a
+# provider, and has forgotten the password or never used one, signs in again instead.
+FRESH = timedelta(minutes=15)
 BROWSER_COOKIE = "sign_in_browser"
 BROWSER_COOKIE_AGE = 60 * 60 * 24 * 30
 
@@ -37,6 +42,7 @@ def start_session(member, *, method, remember=False, second_factor=False):
     if locale:
         session["locale"] = locale
     session["signed_in_with"] = method
+    session["signed_in_at"] = int(utcnow().timestamp())
     if second_factor:
         session["second_factor"] = True
     login_user(member, remember=remember)
@@ -47,6 +53,12 @@ def signed_in_with():
     """How this session was started (``METHODS``); "password" for one restored from the
     "keep me signed in" cookie."""
     return session.get("signed_in_with", "password")
+
+
+def freshly_signed_in():
+    """Did this session begin within ``FRESH``?  (Not one restored from "keep me signed in".)"""
+    began = session.get("signed_in_at")
+    return isinstance(began, int) and 0 <= utcnow().timestamp() - began < FRESH.total_seconds()
 
 
 def second_factor_shown():
