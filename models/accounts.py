@@ -27,6 +27,7 @@ from models.membership import MembershipStatus
 from models.network import Network
 from models.organisation import Organisation, OrganisationKind
 from models.outbox import link, queue
+from models.sign_in import ProviderIdentity
 from models.types import utcnow
 
 # A registration sent again this soon after the account was made, before its address is confirmed,
@@ -38,9 +39,10 @@ def register(
     *,
     organisation: Organisation,
     networks: Sequence[Network],
-    password: str,
+    password: str | None,
     leadership_informed: bool,
     email: str,
+    vouched_by: tuple[str, str] | None = None,
     **details: Any,
 ) -> Member | None:
     """A new member with a pending membership in each network, and the verification mail.
@@ -49,15 +51,22 @@ def register(
     by mail (not the form, which says the same either way) – unless it is this same registration
     sent again, which sends nothing more.  Two registrations of one address at the same moment
     make one account: the database's unique index decides, and the loser is such a repeat.
+
+    ``vouched_by`` (provider, subject): a single sign-on provider vouched for this address (the
+    newcomer came from it).  Then no password is needed, the address counts as confirmed – the line
+    manager is asked at once instead of a verification mail – and the provider's account is linked.
     """
     email = normalise_email(email)
     if Member.by_email(email) is not None:
         warn_existing_account(email)
         return None
+    if password is None and vouched_by is None:
+        raise ValueError("a password, or an address a provider vouched for")
     try:
         with db.session.begin_nested():
             member = Member(organisation=organisation, email=email, **details)
-            member.set_password(password)
+            if password is not None:
+                member.set_password(password)
             member.consented_at = utcnow()
             if leadership_informed and organisation.kind in (
                 OrganisationKind.MUNICIPALITY,
@@ -67,9 +76,12 @@ def register(
             db.session.add(member)
             for network in networks:
                 member.join(network)
+            if vouched_by is not None:
+                provider, subject = vouched_by
+                db.session.add(ProviderIdentity(member=member, provider=provider, subject=subject))
             db.session.flush()
     except IntegrityError as error:
-        if not _address_taken(error):
+        if not (_address_taken(error) or _identity_taken(error)):
             raise
         return None  # registered a moment ago by the same form: that one mailed the owner
     with audit.acting_as(member):
@@ -79,8 +91,25 @@ def register(
             subject=f"member:{member.id}",
             after={"networks": [n.code for n in networks], "organisation": organisation.name},
         )
-    send_verification(member)
+        if vouched_by is not None:
+            audit.record(
+                "member.provider_linked",
+                member=member,
+                subject=f"member:{member.id}",
+                after={"provider": vouched_by[0]},
+            )
+            member.verify_email()
+            request_anchoring(member)
+    if vouched_by is None:
+        send_verification(member)
     return member
+
+
+def _identity_taken(error: IntegrityError) -> bool:
+    """Was this IntegrityError a provider's account linked already (registered twice at once)?"""
+    orig = getattr(error, "orig", None)
+    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    return (constraint or "").startswith("uq_provider_identities") or "provider_identities." in str(orig)
 
 
 def _address_taken(error: IntegrityError) -> bool:

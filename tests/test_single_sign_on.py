@@ -157,6 +157,43 @@ def test_an_unknown_person_is_sent_to_registration_with_the_address_filled_in(cl
     assert table_snapshot(ignore=("form_submissions", "provider_sign_ins")) == before
 
 
+def test_a_newcomer_from_the_provider_registers_without_a_password_and_is_signed_in(
+    client, app, provider, municipality, deliver, mail_outbox
+):
+    """The provider vouched for the address: no password to choose, no verification mail – the line
+    manager is asked at once – and the provider's account is linked, so it signs them in next time.
+    Changing the address on the form takes that away: then a password is needed as for anyone."""
+    from models import Member
+    from tests.helpers import register
+
+    provider.add_user("ola-sub", email="ola@bergen.kommune.example")
+    client.get(through_provider(client, "ola-sub"))
+    page = client.get("/register/").get_data(as_text=True)
+    assert 'name="password"' not in page and "Testleverandøren" in page
+    bergen = municipality("4601")
+
+    before = table_snapshot(ignore=("form_submissions",))
+    another = register(client, bergen, email="ola.annen@bergen.kommune.example", password=None)
+    assert another.status_code == 422 and 'name="password"' in another.get_data(as_text=True)
+    assert table_snapshot(ignore=("form_submissions",)) == before
+
+    response = register(
+        client, bergen, name="Ola Nordmann", email="ola@bergen.kommune.example", password=None
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/me/"
+    member = Member.by_email("ola@bergen.kommune.example")
+    assert member.password_hash is None and member.email_verified_at is not None
+    assert identities() == [(member.id, "ola-sub")]
+    assert signed_in(client)["_user_id"].startswith(f"{member.id}:")
+    assert "Ola Nordmann" in client.get("/me/").get_data(as_text=True)
+    deliver()
+    assert [m["To"] for m in mail_outbox] == ["per.leder@bergen.kommune.example"]  # the manager is asked
+
+    other = app.test_client()  # next time: the stored subject signs them in
+    assert other.get(through_provider(other, "ola-sub")).status_code == 303
+    assert signed_in(other)["_user_id"].startswith(f"{member.id}:")
+
+
 def test_an_address_the_provider_does_not_vouch_for_links_nobody(client, provider, kari):
     """``email_verified`` false: the address might be anyone's – no link, no sign-in."""
     provider.add_user("mallory", email=kari.email, email_verified=False)

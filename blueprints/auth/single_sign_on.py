@@ -33,10 +33,11 @@ from blueprints.auth import bp, second_factor
 from blueprints.auth.sessions import browser_digest, start_session
 from blueprints.util import remember_inbox, safe_next
 from extensions import db, limiter
-from models import guard, single_sign_on
+from models import guard, normalise_email, single_sign_on
 from models.single_sign_on import Refused
 
 REGISTER_EMAIL = "provider_email"  # the verified address a newcomer registers with (the session)
+REGISTER_IDENTITY = "provider_identity"  # and the provider's account it came with: [provider, subject]
 TIMEOUT = 10  # seconds for each request to a provider
 LEEWAY = 60  # seconds of clock difference allowed in the ID token's times
 ENTRA_TENANT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -179,7 +180,7 @@ def provider_callback(provider):
         return refused(settings, error)
     if outcome.member is None:
         db.session.commit()
-        return to_registration(settings, outcome.email)
+        return to_registration(settings, outcome.email, str(claims["sub"]))
     member = outcome.member
     if not member.is_active:  # the address is not confirmed: told as the password sign-in tells it
         db.session.rollback()
@@ -250,13 +251,16 @@ def checked_claims(settings, nonce, verifier):
     return claims
 
 
-def to_registration(settings, email):
+def to_registration(settings, email, subject):
     """Someone the provider knows and we do not: the registration form with the verified address
-    (kept in the session, not the URL); without one (ID-porten sends none), a page that says how."""
+    (kept in the session, not the URL) – which then needs no password, confirms the address at once
+    and links the provider's account (``accounts.register``'s ``vouched_by``); without an address
+    (ID-porten sends none), a page that says how."""
     if not email:
         current_app.logger.info("Single sign-on with %s: no member and no verified address", settings.name)
         return render_template("auth/provider_error.html", provider=settings, no_address=True), 403
     session[REGISTER_EMAIL] = email
+    session[REGISTER_IDENTITY] = [settings.name, subject]
     flash(
         _(
             "No member has the address %(email)s yet. Register below – the address is filled in for you.",
@@ -290,3 +294,19 @@ def provider_list():
 def address_to_register():
     """The verified address a provider gave someone sent to registration, if any."""
     return session.get(REGISTER_EMAIL)
+
+
+def vouched_registration(email):
+    """(provider, subject) when ``email`` is the address a provider vouched for in this session
+    (the newcomer kept it on the registration form), else None; with the provider's display name."""
+    identity = session.get(REGISTER_IDENTITY)
+    vouched = session.get(REGISTER_EMAIL)
+    if not (vouched and identity and email) or normalise_email(email) != vouched:
+        return None
+    settings = single_sign_on.settings(identity[0])
+    return (identity[0], identity[1], settings.display_name) if settings else None
+
+
+def forget_registration():
+    session.pop(REGISTER_EMAIL, None)
+    session.pop(REGISTER_IDENTITY, None)

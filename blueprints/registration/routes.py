@@ -1,8 +1,10 @@
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
-from blueprints.auth.single_sign_on import address_to_register
+from blueprints.auth.sessions import start_session
+from blueprints.auth.single_sign_on import address_to_register, forget_registration, vouched_registration
 from blueprints.registration import bp
 from blueprints.registration.forms import RegistrationForm
 from blueprints.util import inbox_email, remember_inbox
@@ -34,8 +36,8 @@ def read_without_errors(form):
     return form
 
 
-def page_context(form):
-    return {"form": form, "results": picker_results(form)}
+def page_context(form, vouched=None):
+    return {"form": form, "results": picker_results(form), "vouched": vouched}
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -48,17 +50,22 @@ def register_page():
         language=named_locale() or "",  # else their organisation's
         email=address_to_register(),  # the address a single sign-on provider vouched for, if any
     )
+    # Kept as the provider gave it, that address needs no password: the provider signs them in.
+    vouched = vouched_registration(form.email.data)
+    if vouched:
+        del form.password
     # Without JavaScript the organisation search is a submit button of this same form.
     if request.method == "POST" and "search" in request.form:
         read_without_errors(form)
-        return render_template("registration/register.html", **page_context(form))
+        return render_template("registration/register.html", **page_context(form, vouched))
     if form.validate_on_submit():
         # A taken address gets the same answer as a new one: the page does not reveal who is
         # registered (the owner is told by mail, see ``register``).
-        register(
+        member = register(
             organisation=form.chosen_organisation,
             networks=form.chosen_networks,
-            password=form.password.data,
+            password=form.password.data if form.password else None,
+            vouched_by=vouched[:2] if vouched else None,
             leadership_informed=form.leadership_informed.data,
             name=form.name.data.strip(),
             email=form.email.data,
@@ -70,9 +77,24 @@ def register_page():
             manager_email=form.manager_email.data,
         )
         db.session.commit()
+        if vouched and member is not None:
+            forget_registration()
+            start_session(member, method="provider")
+            db.session.commit()
+            flash(
+                _(
+                    "Welcome! You are registered and signed in with %(provider)s, which signs you in from now "
+                    "on. We have asked your line manager to confirm your participation.",
+                    provider=vouched[2],
+                ),
+                "success",
+            )
+            return redirect(url_for("account.index"), code=303)
         remember_inbox(form.email.data)
         return redirect(url_for("registration.sent"), code=303)
-    return render_template("registration/register.html", **page_context(form)), 422 if form.errors else 200
+    return render_template("registration/register.html", **page_context(form, vouched)), (
+        422 if form.errors else 200
+    )
 
 
 @bp.post("/check/<name>")
