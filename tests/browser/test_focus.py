@@ -15,9 +15,8 @@ import pytest
 from playwright.sync_api import expect
 
 from extensions import db
-from tests.browser.test_keyboard_journeys import settled
 from tests.conftest import PASSWORD
-from tests.helpers import sign_in_as
+from tests.helpers import settled, sign_in_as
 
 pytestmark = pytest.mark.browser
 

@@ -13,39 +13,9 @@ from playwright.sync_api import expect
 
 from extensions import db
 from tests.conftest import PASSWORD
+from tests.helpers import settled, tab_to
 
 pytestmark = pytest.mark.browser
-
-FOCUSED = """() => {
-  const e = document.activeElement;
-  const label = (e.labels && e.labels.length) ? e.labels[0].innerText : (e.getAttribute("aria-label") || e.innerText || e.value || "");
-  const style = getComputedStyle(e);
-  return {name: label.trim(), visible: style.outlineStyle !== "none" && style.outlineWidth !== "0px"};
-}"""
-
-
-def settled(page):
-    """Wait until htmx has swapped and settled what it fetched (as a person would see it)."""
-    busy = "() => !!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    for _ in range(100):  # polled from here: wait_for_function would evaluate a string, which the CSP refuses
-        if not page.evaluate(busy):
-            return
-        page.wait_for_timeout(50)
-    raise AssertionError("htmx did not settle")
-
-
-def tab_to(page, name, limit=6):
-    """Press Tab until the control whose label starts with ``name`` has the focus, within ``limit``
-    presses: the next field of a form must come next in the focus order, not after a detour."""
-    passed = []
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        focused = page.evaluate(FOCUSED)
-        passed.append(focused["name"])
-        if focused["name"].startswith(name):
-            assert focused["visible"], f"no visible focus on {name!r}"
-            return passed
-    raise AssertionError(f"Tab never reached {name!r}; passed {passed}")
 
 
 def test_register_with_the_keyboard_alone(app, page, live_server):

@@ -12,28 +12,9 @@ from playwright.sync_api import expect
 
 from models.types import utcnow
 from tests.conftest import PASSWORD
+from tests.helpers import tab_to
 
 pytestmark = pytest.mark.browser
-
-FOCUSED = """() => {
-  const e = document.activeElement;
-  const label = (e.labels && e.labels.length) ? e.labels[0].innerText : (e.getAttribute("aria-label") || e.innerText || e.value || "");
-  const style = getComputedStyle(e);
-  return {name: label.trim(), visible: style.outlineStyle !== "none" && style.outlineWidth !== "0px"};
-}"""
-
-
-def tab_to(page, name, limit=40):
-    """Tab until the control whose label starts with ``name`` has the (visible) focus."""
-    passed = []
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        focused = page.evaluate(FOCUSED)
-        passed.append(focused["name"])
-        if focused["name"].startswith(name):
-            assert focused["visible"], f"no visible focus on {name!r}"
-            return
-    raise AssertionError(f"Tab never reached {name!r}; passed {passed}")
 
 
 def sign_in(page, email, next_url):
@@ -49,7 +30,7 @@ def test_set_up_by_keyboard_then_sign_in_with_a_code(page, live_server, create_c
     sign_in(page, coordinator.email, "/me/two-factor")
     expect(page.get_by_role("heading", level=1)).to_have_text("Totrinnsinnlogging")
 
-    tab_to(page, "Sett opp totrinnsinnlogging")
+    tab_to(page, "Sett opp totrinnsinnlogging", limit=40)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sett opp totrinnsinnlogging")
     qr = page.get_by_role("img", name=re.compile("^QR-kode for autentiseringsappen"))
@@ -57,7 +38,7 @@ def test_set_up_by_keyboard_then_sign_in_with_a_code(page, live_server, create_c
     assert qr.evaluate("img => img.naturalWidth") > 0  # the data: address is drawn under the CSP
     secret = page.locator(".secret code").inner_text().replace(" ", "")
 
-    tab_to(page, "Kode")
+    tab_to(page, "Kode", limit=40)
     page.keyboard.type(pyotp.TOTP(secret).now(), delay=20)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Reservekodene dine")
