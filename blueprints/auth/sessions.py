@@ -49,12 +49,6 @@ def start_session(member, *, method, remember=False, second_factor=False):
     member.last_sign_in_at = utcnow()
 
 
-def signed_in_with():
-    """How this session was started (``METHODS``); "password" for one restored from the
-    "keep me signed in" cookie."""
-    return session.get("signed_in_with", "password")
-
-
 def freshly_signed_in():
     """Did this session begin within ``FRESH``?  (Not one restored from "keep me signed in".)"""
     began = session.get("signed_in_at")
@@ -73,9 +67,9 @@ def browser_digest(make=True):
     """The digest of this browser's sign-in cookie; a browser without one gets one with this
     response (``make``), or the digest of nothing, which no row keeps (not ``make``)."""
     value = request.cookies.get(BROWSER_COOKIE, "")
-    if len(value) != 43 and not make:
-        return ""
     if len(value) != 43:
+        if not make:
+            return ""
         value = g.get("new_browser_cookie")
         if value is None:
             value = g.new_browser_cookie = secrets.token_urlsafe(32)
