@@ -141,9 +141,13 @@ def _count_wrong(member):
         budget.spend(key)
 
 
+def _code_page(form, status):
+    return render_template("auth/second_factor_code.html", form=form, issuer=factor.ISSUER), status
+
+
 def _refused(form, message, status):
     form.code.errors = [*form.code.errors, message]
-    return render_template("auth/second_factor_code.html", form=form, issuer=factor.ISSUER), status
+    return _code_page(form, status)
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
@@ -156,18 +160,15 @@ def sign_in_code():
     if second_factor_shown() or not factor.is_confirmed(member):
         return redirect(target, code=303 if request.method == "POST" else 302)
     if not form.validate_on_submit():
-        status = 422 if form.errors else 200
-        return render_template("auth/second_factor_code.html", form=form, issuer=factor.ISSUER), status
+        return _code_page(form, 422 if form.errors else 200)
     if not _may_try(member, form.code.data):
         return _refused(form, TOO_MANY, 429)
     try:
         factor.verify(member, form.code.data)
-    except factor.WrongCode as error:
-        db.session.rollback()
-        _count_wrong(member)
-        return _refused(form, error.message, 422)
     except DomainError as error:
         db.session.rollback()
+        if isinstance(error, factor.WrongCode):
+            _count_wrong(member)
         return _refused(form, error.message, 422)
     mark_second_factor_shown()
     db.session.commit()
